@@ -1,0 +1,105 @@
+import { randomUUID } from 'node:crypto';
+import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import Fastify, { type FastifyBaseLogger } from 'fastify';
+import type { Deps } from './deps.js';
+import { installErrorHandlers } from './http/error-handler.js';
+import { resetPages } from './http/pages/reset-page.js';
+import { accountRoutes } from './http/routes/account.js';
+import { metaRoutes } from './http/routes/meta.js';
+import { passwordResetRoutes } from './http/routes/password-reset.js';
+import { ErrorBody, PublicUserSchema } from './http/schemas.js';
+
+export type App = ReturnType<typeof createFastify>;
+
+export interface RouteInfo {
+  method: string;
+  url: string;
+  hidden: boolean;
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** Every route registered, in order; the OpenAPI test checks them against the document. */
+    routeList: RouteInfo[];
+  }
+  interface FastifyContextConfig {
+    /** The route takes no body: whatever is sent is read and ignored, whatever its Content-Type. */
+    ignoresBody?: boolean;
+  }
+}
+
+function createFastify(deps: Deps) {
+  return Fastify({
+    loggerInstance: deps.logger as FastifyBaseLogger,
+    bodyLimit: deps.config.bodyLimit,
+    genReqId: () => randomUUID(),
+    // Numbers stay numbers and strings stay strings: `{"password": 12345678}` is a 400, not a coercion.
+    ajv: { customOptions: { coerceTypes: false, removeAdditional: 'all', allErrors: false } },
+    routerOptions: { ignoreTrailingSlash: true },
+  }).withTypeProvider<TypeBoxTypeProvider>();
+}
+
+/** Builds the HTTP application on the given dependencies; the caller decides whether to listen. */
+export async function buildApp(deps: Deps): Promise<App> {
+  const app = createFastify(deps);
+
+  app.decorate('routeList', [] as RouteInfo[]);
+  app.addHook('onRoute', (route) => {
+    const methods = Array.isArray(route.method) ? route.method : [route.method];
+    const hidden = Boolean((route.schema as { hide?: boolean } | undefined)?.hide);
+    for (const method of methods) if (method !== 'HEAD') app.routeList.push({ method, url: route.url, hidden });
+  });
+  app.decorateRequest('auth', null);
+
+  // JSON only. Bodyless routes (logout, refresh) accept and ignore whatever a client sends, as the seeds' clients send `{}` as text.
+  app.removeContentTypeParser('text/plain');
+  app.addContentTypeParser('*', (request, payload, done) => {
+    if (!request.routeOptions.config.ignoresBody) {
+      done(Object.assign(new Error('unsupported media type'), { code: 'FST_ERR_CTP_INVALID_MEDIA_TYPE', statusCode: 415 }));
+      return;
+    }
+    payload.on('data', () => {});
+    payload.on('end', () => done(null, undefined));
+    payload.on('error', done);
+  });
+
+  app.addHook('onSend', async (_request, reply) => {
+    // Answers of an auth server are personal: no cache keeps them unless a route says otherwise.
+    if (!reply.hasHeader('cache-control')) reply.header('cache-control', 'no-store');
+    reply.header('x-content-type-options', 'nosniff');
+    reply.header('x-request-id', reply.request.id);
+  });
+
+  installErrorHandlers(app);
+
+  app.addSchema(ErrorBody);
+  app.addSchema(PublicUserSchema);
+  await app.register(swagger, {
+    openapi: {
+      openapi: '3.1.0',
+      info: {
+        title: 'Latchkey',
+        version: '0.1.0',
+        description: 'Self-hosted JWT authentication server. Errors share one body: `{error, message, details?}`.',
+      },
+      components: { securitySchemes: { bearerAuth: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' } } },
+      tags: [
+        { name: 'auth', description: 'sign-up, sign-in, tokens' },
+        { name: 'password', description: 'forgotten password' },
+        { name: 'meta', description: 'health, keys, documents' },
+        { name: 'pages', description: 'HTML pages' },
+        { name: 'compat', description: 'route names used by older clients, same behaviour as the canonical route' },
+      ],
+    },
+    refResolver: { buildLocalReference: (json, _baseUri, _fragment, i) => (json.$id as string | undefined) ?? `def-${i}` },
+  });
+  await app.register(swaggerUi, { routePrefix: '/docs' });
+
+  await app.register(metaRoutes(deps));
+  await app.register(accountRoutes(deps));
+  await app.register(passwordResetRoutes(deps));
+  await app.register(resetPages(deps));
+  return app;
+}

@@ -1,0 +1,57 @@
+import argon2 from 'argon2';
+import type { Config } from '../config.js';
+import { AppError } from '../errors.js';
+import { isCommonPassword } from './common-passwords.js';
+
+export interface PasswordHasher {
+  hash(password: string): Promise<string>;
+  /** Constant-time check; false for a malformed hash rather than an error. */
+  verify(hash: string, password: string): Promise<boolean>;
+  needsRehash(hash: string): boolean;
+  /** Burns the same time as a real verify, for accounts that do not exist. */
+  verifyDummy(password: string): Promise<void>;
+}
+
+// The same string is hashed whatever the input form, so "ﬁ" and "fi" are one password.
+export function normalizePassword(password: string): string {
+  return password.normalize('NFKC');
+}
+
+/** Length counts characters (code points) after normalisation, never bytes or UTF-16 units. */
+export function passwordLength(password: string): number {
+  return [...normalizePassword(password)].length;
+}
+
+/** Throws the reason a new password is refused; no composition rules, per NIST SP 800-63B. */
+export function assertPasswordAcceptable(password: string, policy: Config['password']): void {
+  const length = passwordLength(password);
+  if (length < policy.minLength)
+    throw new AppError('password_too_short', `The password must be at least ${policy.minLength} characters long.`);
+  if (length > policy.maxLength)
+    throw new AppError('password_too_long', `The password must be at most ${policy.maxLength} characters long.`);
+  if (isCommonPassword(normalizePassword(password))) throw new AppError('password_too_common');
+}
+
+export function createPasswordHasher(params: Config['password']['argon2']): PasswordHasher {
+  const options: argon2.HashOptions = { type: argon2.argon2id, ...params };
+  let dummyHash: Promise<string> | undefined;
+
+  const hasher: PasswordHasher = {
+    // argon2 runs on libuv's thread pool, off the event loop.
+    hash: (password) => argon2.hash(normalizePassword(password), options),
+    async verify(hash, password) {
+      try {
+        return await argon2.verify(hash, normalizePassword(password));
+      } catch {
+        return false;
+      }
+    },
+    needsRehash: (hash) => argon2.needsRehash(hash, options),
+    async verifyDummy(password) {
+      // Unknown emails pay for a full verify too, so response time does not reveal which accounts exist.
+      dummyHash ??= argon2.hash('latchkey-dummy-password', options);
+      await hasher.verify(await dummyHash, password);
+    },
+  };
+  return hasher;
+}

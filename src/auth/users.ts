@@ -1,0 +1,61 @@
+import { eq } from 'drizzle-orm';
+import type { Deps } from '../deps.js';
+import type { Db } from '../db/client.js';
+import { users } from '../db/schema.js';
+import { AppError } from '../errors.js';
+import { assertPasswordAcceptable } from './passwords.js';
+
+export type User = typeof users.$inferSelect;
+
+export interface PublicUser {
+  id: string;
+  name: string;
+  email: string;
+  created_at: string;
+}
+
+export function toPublicUser(user: Pick<User, 'id' | 'name' | 'email' | 'createdAt'>): PublicUser {
+  return { id: user.id, name: user.name, email: user.email, created_at: user.createdAt.toISOString() };
+}
+
+/** Emails are compared and stored trimmed and lower-cased: one account per address, whatever its case. */
+export function normalizeEmail(email: string): string {
+  return email.trim().toLowerCase();
+}
+
+export async function createUser(
+  deps: Pick<Deps, 'db' | 'clock' | 'passwords' | 'config'>,
+  input: { name: string; email: string; password: string },
+): Promise<User> {
+  assertPasswordAcceptable(input.password, deps.config.password);
+  const passwordHash = await deps.passwords.hash(input.password);
+  const now = deps.clock.now();
+  // The unique index decides between simultaneous sign-ups of one address: exactly one insert lands.
+  const [user] = await deps.db
+    .insert(users)
+    .values({
+      name: input.name.trim(),
+      email: normalizeEmail(input.email),
+      passwordHash,
+      passwordChangedAt: now,
+      createdAt: now,
+      updatedAt: now,
+    })
+    .onConflictDoNothing({ target: users.email })
+    .returning();
+  if (!user) throw new AppError('email_taken');
+  return user;
+}
+
+export async function findUserByEmail(db: Db, email: string): Promise<User | undefined> {
+  const [user] = await db.select().from(users).where(eq(users.email, normalizeEmail(email))).limit(1);
+  return user;
+}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+export async function findUserById(db: Db, id: string): Promise<User | undefined> {
+  if (!UUID.test(id)) return undefined;
+  const [user] = await db.select().from(users).where(eq(users.id, id)).limit(1);
+  return user;
+}

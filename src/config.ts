@@ -1,0 +1,195 @@
+import { z } from 'zod';
+import { parseDuration } from './duration.js';
+
+export const JWT_ALGORITHMS = ['ES256', 'EdDSA', 'RS256', 'HS256'] as const;
+export type JwtAlgorithm = (typeof JWT_ALGORITHMS)[number];
+
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+
+/** Durations are given as seconds (`900`) or with a unit (`30s`, `15m`, `12h`, `7d`); stored in seconds. */
+const duration = (fallback: string, min = 1) =>
+  z
+    .string()
+    .default(fallback)
+    .transform((value, ctx) => {
+      const seconds = parseDuration(value);
+      if (seconds === undefined || seconds < min) {
+        const kind = min > 0 ? 'a positive duration' : 'a duration';
+        ctx.addIssue({ code: 'custom', message: `expected ${kind} such as 900, 15m or 7d, got "${value}"` });
+        return z.NEVER;
+      }
+      return seconds;
+    });
+
+const integer = (fallback: number, min: number, max: number) =>
+  z
+    .string()
+    .default(String(fallback))
+    .transform((value, ctx) => {
+      const n = /^\d+$/.test(value.trim()) ? Number(value) : Number.NaN;
+      if (!Number.isSafeInteger(n) || n < min || n > max) {
+        ctx.addIssue({ code: 'custom', message: `expected a whole number from ${min} to ${max}, got "${value}"` });
+        return z.NEVER;
+      }
+      return n;
+    });
+
+const boolean = (fallback: boolean) =>
+  z
+    .string()
+    .default(String(fallback))
+    .transform((value, ctx) => {
+      const v = value.trim().toLowerCase();
+      if (['true', '1', 'yes', 'on'].includes(v)) return true;
+      if (['false', '0', 'no', 'off'].includes(v)) return false;
+      ctx.addIssue({ code: 'custom', message: `expected true or false, got "${value}"` });
+      return z.NEVER;
+    });
+
+const url = (protocols: string[], what: string) =>
+  z.string().refine(
+    (value) => {
+      try {
+        return protocols.includes(new URL(value).protocol);
+      } catch {
+        return false;
+      }
+    },
+    { message: `expected ${what}` },
+  );
+
+const optional = <T extends z.ZodType>(schema: T) =>
+  z.preprocess((v) => (v === '' ? undefined : v), schema.optional());
+
+const envSchema = z.object({
+  NODE_ENV: z.string().default('development'),
+  PORT: integer(5001, 0, 65535),
+  HOST: z.string().min(1).default('0.0.0.0'),
+  PUBLIC_URL: optional(url(['http:', 'https:'], 'an http:// or https:// URL')),
+  DATA_DIR: z.string().min(1).default('./data'),
+  DATABASE_URL: optional(url(['postgres:', 'postgresql:'], 'a postgres:// or postgresql:// connection string')),
+  DATABASE_POOL_SIZE: integer(10, 1, 500),
+  MIGRATE_ON_START: boolean(true),
+  JWT_ALGORITHM: z.enum(JWT_ALGORITHMS, { message: `expected one of ${JWT_ALGORITHMS.join(', ')}` }).default('ES256'),
+  JWT_SECRET_KEY: optional(z.string()),
+  JWT_ISSUER: optional(z.string().min(1)),
+  JWT_AUDIENCE: z.string().min(1).default('latchkey'),
+  ACCESS_TOKEN_TTL: duration('15m'),
+  REFRESH_TOKEN_TTL: duration('7d'),
+  SESSION_MAX_AGE: duration('30d'),
+  RESET_TOKEN_TTL: duration('1h'),
+  REFRESH_REUSE_INTERVAL: duration('10s', 0),
+  SMTP_URL: optional(url(['smtp:', 'smtps:'], 'an smtp:// or smtps:// URL')),
+  MAIL_FROM: z.string().min(3).default('no-reply@localhost'),
+  PASSWORD_MIN_LENGTH: integer(8, 8, 64),
+  ARGON2_MEMORY_KIB: integer(19456, 8192, 4194304),
+  ARGON2_TIME_COST: integer(2, 1, 20),
+  ARGON2_PARALLELISM: integer(1, 1, 16),
+  BODY_LIMIT: integer(16384, 1024, 1048576),
+  LOG_LEVEL: z.enum(LOG_LEVELS, { message: `expected one of ${LOG_LEVELS.join(', ')}` }).default('info'),
+});
+
+export interface Config {
+  readonly env: string;
+  readonly port: number;
+  readonly host: string;
+  readonly publicUrl: string;
+  readonly dataDir: string;
+  readonly databaseUrl: string | undefined;
+  readonly databasePoolSize: number;
+  readonly migrateOnStart: boolean;
+  readonly jwt: {
+    readonly algorithm: JwtAlgorithm;
+    readonly secretKey: string | undefined;
+    readonly issuer: string;
+    readonly audience: string;
+  };
+  /** All lifetimes in seconds. */
+  readonly ttl: {
+    readonly accessToken: number;
+    readonly refreshToken: number;
+    readonly sessionMaxAge: number;
+    readonly resetToken: number;
+    readonly refreshReuseInterval: number;
+  };
+  readonly mail: { readonly smtpUrl: string | undefined; readonly from: string };
+  readonly password: {
+    readonly minLength: number;
+    readonly maxLength: number;
+    readonly argon2: { readonly memoryCost: number; readonly timeCost: number; readonly parallelism: number };
+  };
+  readonly bodyLimit: number;
+  readonly logLevel: (typeof LOG_LEVELS)[number];
+}
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`Invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+/** Longest password accepted, in characters after NFKC normalisation. */
+export const PASSWORD_MAX_LENGTH = 256;
+
+/** Parses the environment once; throws a ConfigError listing every problem. */
+export function loadConfig(env: Record<string, string | undefined>): Config {
+  const parsed = envSchema.safeParse(env);
+  if (!parsed.success) {
+    throw new ConfigError(parsed.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`));
+  }
+  const e = parsed.data;
+  const problems: string[] = [];
+
+  if (e.JWT_ALGORITHM === 'HS256') {
+    if (e.JWT_SECRET_KEY === undefined) problems.push('JWT_SECRET_KEY: required when JWT_ALGORITHM is HS256');
+    else if (Buffer.byteLength(e.JWT_SECRET_KEY, 'utf8') < 32)
+      problems.push('JWT_SECRET_KEY: must be at least 32 bytes long (try `openssl rand -hex 32`)');
+  } else if (e.JWT_SECRET_KEY !== undefined) {
+    problems.push(
+      `JWT_SECRET_KEY: only used with JWT_ALGORITHM=HS256, but JWT_ALGORITHM is ${e.JWT_ALGORITHM}; remove it or set JWT_ALGORITHM=HS256`,
+    );
+  }
+  if (e.SESSION_MAX_AGE < e.ACCESS_TOKEN_TTL)
+    problems.push('SESSION_MAX_AGE: must be at least ACCESS_TOKEN_TTL');
+  if (problems.length > 0) throw new ConfigError(problems);
+
+  const publicUrl = (e.PUBLIC_URL ?? `http://localhost:${e.PORT}`).replace(/\/+$/, '');
+  const config: Config = {
+    env: e.NODE_ENV,
+    port: e.PORT,
+    host: e.HOST,
+    publicUrl,
+    dataDir: e.DATA_DIR,
+    databaseUrl: e.DATABASE_URL,
+    databasePoolSize: e.DATABASE_POOL_SIZE,
+    migrateOnStart: e.MIGRATE_ON_START,
+    jwt: {
+      algorithm: e.JWT_ALGORITHM,
+      secretKey: e.JWT_SECRET_KEY,
+      issuer: e.JWT_ISSUER ?? publicUrl,
+      audience: e.JWT_AUDIENCE,
+    },
+    ttl: {
+      accessToken: e.ACCESS_TOKEN_TTL,
+      refreshToken: e.REFRESH_TOKEN_TTL,
+      sessionMaxAge: e.SESSION_MAX_AGE,
+      resetToken: e.RESET_TOKEN_TTL,
+      refreshReuseInterval: e.REFRESH_REUSE_INTERVAL,
+    },
+    mail: { smtpUrl: e.SMTP_URL, from: e.MAIL_FROM },
+    password: {
+      minLength: e.PASSWORD_MIN_LENGTH,
+      maxLength: PASSWORD_MAX_LENGTH,
+      argon2: { memoryCost: e.ARGON2_MEMORY_KIB, timeCost: e.ARGON2_TIME_COST, parallelism: e.ARGON2_PARALLELISM },
+    },
+    bodyLimit: e.BODY_LIMIT,
+    logLevel: e.LOG_LEVEL,
+  };
+  return deepFreeze(config);
+}
+
+function deepFreeze<T extends object>(value: T): T {
+  for (const v of Object.values(value)) if (v && typeof v === 'object') deepFreeze(v);
+  return Object.freeze(value);
+}

@@ -1,0 +1,60 @@
+/**
+ * Every error a client can receive: a stable snake_case code, its HTTP status and the public message.
+ * Clients match on `error`; `message` is for humans and may change.
+ */
+export const ERRORS = {
+  invalid_request: { status: 400, message: 'The request is invalid.' },
+  malformed_json: { status: 400, message: 'The request body is not valid JSON.' },
+  unsupported_media_type: { status: 415, message: 'Content-Type must be application/json.' },
+  payload_too_large: { status: 413, message: 'The request body is too large.' },
+  not_found: { status: 404, message: 'No such route.' },
+  method_not_allowed: { status: 405, message: 'Method not allowed.' },
+
+  password_too_short: { status: 422, message: 'The password is too short.' },
+  password_too_long: { status: 422, message: 'The password is too long.' },
+  password_too_common: { status: 422, message: 'This password is too common; choose one that is harder to guess.' },
+  passwords_do_not_match: { status: 422, message: 'The two passwords do not match.' },
+  email_taken: { status: 409, message: 'An account with this email already exists.' },
+
+  invalid_credentials: { status: 401, message: 'Invalid email or password.' },
+  missing_token: { status: 401, message: 'An access token is required: send "Authorization: Bearer <token>".' },
+  invalid_token: { status: 401, message: 'The access token is invalid.' },
+  token_expired: { status: 401, message: 'The access token has expired.' },
+  session_revoked: { status: 401, message: 'This session has ended; sign in again.' },
+  missing_refresh_token: { status: 401, message: 'A refresh token is required.' },
+  invalid_refresh_token: { status: 401, message: 'The refresh token is invalid or has expired.' },
+  refresh_token_already_used: {
+    status: 401,
+    message: 'This refresh token was just rotated by another request; use its successor.',
+  },
+  refresh_token_reused: {
+    status: 401,
+    message: 'This refresh token was already used; the session has been revoked. Sign in again.',
+  },
+  invalid_reset_token: { status: 400, message: 'The reset link is invalid, used or expired; request a new one.' },
+
+  database_unavailable: { status: 503, message: 'The service is temporarily unavailable; try again shortly.' },
+  internal_error: { status: 500, message: 'An unexpected error occurred.' },
+} as const satisfies Record<string, { status: number; message: string }>;
+
+export type ErrorCode = keyof typeof ERRORS;
+
+export interface ErrorDetail {
+  field: string;
+  message: string;
+}
+
+/** A failure the client is told about: the code picks the status and public message. */
+export class AppError extends Error {
+  readonly status: number;
+
+  constructor(
+    readonly code: ErrorCode,
+    message?: string,
+    readonly details?: ErrorDetail[],
+  ) {
+    super(message ?? ERRORS[code].message);
+    this.name = 'AppError';
+    this.status = ERRORS[code].status;
+  }
+}

@@ -1,0 +1,68 @@
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { AppError, ERRORS, type ErrorCode, type ErrorDetail } from '../errors.js';
+
+// Errors Fastify raises itself before a handler runs, by their code.
+const FRAMEWORK_ERRORS: Record<string, ErrorCode> = {
+  FST_ERR_CTP_INVALID_MEDIA_TYPE: 'unsupported_media_type',
+  FST_ERR_CTP_BODY_TOO_LARGE: 'payload_too_large',
+  FST_ERR_CTP_EMPTY_JSON_BODY: 'malformed_json',
+  FST_ERR_CTP_INVALID_JSON_BODY: 'malformed_json',
+  FST_ERR_CTP_INVALID_CONTENT_LENGTH: 'invalid_request',
+  FST_ERR_CTP_INVALID_TYPE: 'invalid_request',
+};
+
+// node-postgres connection failures and PostgreSQL's own "cannot serve now" classes.
+const UNAVAILABLE = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'ENOTFOUND', 'EPIPE', '57P01', '57P02', '57P03', '53300']);
+
+function isDatabaseUnavailable(err: unknown): boolean {
+  for (let e = err as { code?: unknown; cause?: unknown; message?: unknown } | undefined, depth = 0; e && depth < 5; depth++) {
+    if (typeof e.code === 'string' && UNAVAILABLE.has(e.code)) return true;
+    if (typeof e.message === 'string' && /timeout exceeded when trying to connect|Connection terminated/i.test(e.message))
+      return true;
+    e = e.cause as typeof e;
+  }
+  return false;
+}
+
+export function sendError(reply: FastifyReply, code: ErrorCode, message?: string, details?: ErrorDetail[]) {
+  const body: Record<string, unknown> = { error: code, message: message ?? ERRORS[code].message };
+  if (details) body.details = details;
+  if (ERRORS[code].status >= 500) body.request_id = reply.request.id;
+  return reply.code(ERRORS[code].status).type('application/json; charset=utf-8').send(body);
+}
+
+function validationDetails(err: FastifyError): ErrorDetail[] {
+  return (err.validation ?? []).map((v) => {
+    const missing = (v.params as { missingProperty?: string } | undefined)?.missingProperty;
+    const path = v.instancePath.replace(/^\//, '').replaceAll('/', '.');
+    const field = missing ? [path, missing].filter(Boolean).join('.') : path || (err.validationContext ?? 'body');
+    return { field, message: missing ? 'is required' : (v.message ?? 'is invalid') };
+  });
+}
+
+/** The one place where failures become HTTP answers; nothing internal ever reaches the client. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- any server, logger and type provider
+export function installErrorHandlers(app: FastifyInstance<any, any, any, any, any>) {
+  app.setErrorHandler((err: FastifyError, request: FastifyRequest, reply: FastifyReply) => {
+    if (err instanceof AppError) return sendError(reply, err.code, err.message, err.details);
+    if (err.validation) {
+      const details = validationDetails(err);
+      return sendError(reply, 'invalid_request', `Invalid request: ${details.map((d) => `${d.field} ${d.message}`).join('; ')}.`, details);
+    }
+    const known = err.code ? FRAMEWORK_ERRORS[err.code] : undefined;
+    if (known) return sendError(reply, known);
+    if (err instanceof SyntaxError || (err.statusCode === 400 && /JSON|__proto__|constructor/i.test(err.message)))
+      return sendError(reply, 'malformed_json');
+    if (isDatabaseUnavailable(err)) {
+      request.log.error({ err }, 'database unavailable');
+      return sendError(reply, 'database_unavailable');
+    }
+    if (typeof err.statusCode === 'number' && err.statusCode >= 400 && err.statusCode < 500) {
+      return sendError(reply, 'invalid_request');
+    }
+    request.log.error({ err }, 'unexpected error');
+    return sendError(reply, 'internal_error');
+  });
+
+  app.setNotFoundHandler((request, reply) => sendError(reply, 'not_found', `No route for ${request.method} ${request.url.split('?')[0]}.`));
+}

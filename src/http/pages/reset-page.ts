@@ -1,0 +1,76 @@
+import formbody from '@fastify/formbody';
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { Type } from 'typebox';
+import { isResetTokenUsable, resetPassword } from '../../auth/password-reset.js';
+import type { Deps } from '../../deps.js';
+import { AppError } from '../../errors.js';
+import { TokenParam } from '../schemas.js';
+import { escapeHtml, sendPage } from './layout.js';
+
+const tags = ['pages'];
+const TITLE = 'Choose a new password';
+const INVALID_LINK =
+  '<p class="error">This reset link is invalid, has been used, or has expired.</p><p>Ask for a new one from the sign-in screen.</p>';
+
+function resetForm(minLength: number, maxLength: number, error?: string) {
+  return `${error ? `<p class="error" role="alert">${escapeHtml(error)}</p>` : ''}
+<form method="post" action="">
+<label for="password">New password</label>
+<input id="password" name="password" type="password" autocomplete="new-password" required minlength="${minLength}" maxlength="${maxLength}">
+<label for="password_confirm">Repeat the new password</label>
+<input id="password_confirm" name="password_confirm" type="password" autocomplete="new-password" required minlength="${minLength}" maxlength="${maxLength}">
+<button type="submit">Set new password</button>
+</form>`;
+}
+
+/** The page the reset email links to: a plain HTML form, no script, posting back to its own URL. */
+export function resetPages(deps: Deps): FastifyPluginAsyncTypebox {
+  const { minLength, maxLength } = deps.config.password;
+  return async (app) => {
+    // Form posts are accepted on these pages only; the JSON API keeps refusing them with 415.
+    await app.register(formbody, { bodyLimit: deps.config.bodyLimit });
+
+    app.get(
+      '/reset-password/:token',
+      { schema: { tags, summary: 'The reset form the email links to (HTML)', params: TokenParam, produces: ['text/html'] } },
+      async (request, reply) => {
+        if (!(await isResetTokenUsable(deps, request.params.token))) return sendPage(reply, 400, TITLE, INVALID_LINK);
+        return sendPage(reply, 200, TITLE, resetForm(minLength, maxLength));
+      },
+    );
+
+    app.post(
+      '/reset-password/:token',
+      {
+        schema: {
+          tags,
+          summary: 'Submit the reset form (HTML)',
+          params: TokenParam,
+          consumes: ['application/x-www-form-urlencoded'],
+          produces: ['text/html'],
+          body: Type.Object({
+            password: Type.String({ maxLength: maxLength * 4 }),
+            password_confirm: Type.Optional(Type.String({ maxLength: maxLength * 4 })),
+          }),
+        },
+      },
+      async (request, reply) => {
+        const { password, password_confirm } = request.body;
+        try {
+          if (password_confirm !== undefined && password_confirm !== password) throw new AppError('passwords_do_not_match');
+          await resetPassword(deps, request.params.token, password);
+        } catch (err) {
+          if (!(err instanceof AppError)) throw err;
+          if (err.code === 'invalid_reset_token') return sendPage(reply, err.status, TITLE, INVALID_LINK);
+          return sendPage(reply, err.status, TITLE, resetForm(minLength, maxLength, err.message));
+        }
+        return sendPage(
+          reply,
+          200,
+          'Password changed',
+          '<p class="ok">Your password has been changed, and every device signed in to your account was signed out.</p><p>Sign in again with your new password.</p>',
+        );
+      },
+    );
+  };
+}

@@ -1,0 +1,108 @@
+import { randomBytes } from 'node:crypto';
+import { Writable } from 'node:stream';
+import type { InjectOptions, LightMyRequestResponse } from 'fastify';
+import { buildApp, type App } from '../../src/app.js';
+import { loadConfig } from '../../src/config.js';
+import { closeDeps, createDeps, createLogger, type Deps } from '../../src/deps.js';
+import { createTestClock, type TestClock } from './clock.js';
+import { createTestDatabase, type TestDatabase } from './database.js';
+
+export const PUBLIC_URL = 'http://latchkey.test';
+export const GOOD_PASSWORD = 'correct horse battery staple';
+
+export interface TestApp {
+  app: App;
+  deps: Deps;
+  clock: TestClock;
+  database: TestDatabase;
+  /** Every log line the server wrote, as JSON text. */
+  logs: string[];
+  inject(opts: InjectOptions): Promise<LightMyRequestResponse>;
+  close(): Promise<void>;
+}
+
+export interface TestAppOptions {
+  env?: Record<string, string>;
+  clock?: TestClock;
+  /** Reuse a database (and embedded folder) across apps, as a restart does; it is then not dropped on close. */
+  database?: TestDatabase;
+  dataDir?: string;
+}
+
+/** Latchkey on a fresh real database (PostgreSQL with TEST_DATABASE_URL, else embedded), driven through inject. */
+export async function startTestApp(options: TestAppOptions = {}): Promise<TestApp> {
+  const database = options.database ?? (await createTestDatabase());
+  const clock = options.clock ?? createTestClock();
+  const logs: string[] = [];
+  const sink = new Writable({
+    write(chunk, _enc, done) {
+      logs.push(String(chunk));
+      done();
+    },
+  });
+  const config = loadConfig({
+    PUBLIC_URL,
+    LOG_LEVEL: 'info',
+    DATA_DIR: options.dataDir ?? 'memory://',
+    ...(database.url ? { DATABASE_URL: database.url } : {}),
+    ...options.env,
+  });
+  const deps = await createDeps(config, { clock, logger: createLogger(config, sink) });
+  const app = await buildApp(deps);
+  await app.ready();
+  return {
+    app,
+    deps,
+    clock,
+    database,
+    logs,
+    inject: (opts) => app.inject(opts),
+    async close() {
+      await app.close();
+      await closeDeps(deps);
+      if (!options.database) await database.drop();
+    },
+  };
+}
+
+let counter = 0;
+export function uniqueEmail(prefix = 'user'): string {
+  counter += 1;
+  return `${prefix}.${counter}.${randomBytes(3).toString('hex')}@example.com`;
+}
+
+export interface SignedUp {
+  name: string;
+  email: string;
+  password: string;
+  id: string;
+}
+
+export async function signUp(t: TestApp, fields: Partial<Omit<SignedUp, 'id'>> = {}): Promise<SignedUp> {
+  const user = { name: 'Test User', email: uniqueEmail(), password: GOOD_PASSWORD, ...fields };
+  const res = await t.inject({ method: 'POST', url: '/api/signup', payload: user });
+  if (res.statusCode !== 201) throw new Error(`signup failed: ${res.statusCode} ${res.body}`);
+  return { ...user, id: res.json().user.id };
+}
+
+export interface Tokens {
+  access_token: string;
+  refresh_token: string;
+  expires_in: number;
+}
+
+export async function signIn(t: TestApp, email: string, password = GOOD_PASSWORD): Promise<Tokens> {
+  const res = await t.inject({ method: 'POST', url: '/api/signin', payload: { email, password } });
+  if (res.statusCode !== 200) throw new Error(`signin failed: ${res.statusCode} ${res.body}`);
+  return res.json();
+}
+
+export const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
+
+export function dashboard(t: TestApp, accessToken: string) {
+  return t.inject({ method: 'GET', url: '/api/dashboard', headers: bearer(accessToken) });
+}
+
+export function refresh(t: TestApp, refreshToken: string) {
+  return t.inject({ method: 'POST', url: '/api/refresh', headers: bearer(refreshToken) });
+}
