@@ -4,7 +4,7 @@ import swaggerUi from '@fastify/swagger-ui';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Fastify, { type FastifyBaseLogger } from 'fastify';
 import type { Deps } from './deps.js';
-import { installErrorHandlers } from './http/error-handler.js';
+import { frameworkErrors, installErrorHandlers } from './http/error-handler.js';
 import { resetPages } from './http/pages/reset-page.js';
 import { accountRoutes } from './http/routes/account.js';
 import { metaRoutes } from './http/routes/meta.js';
@@ -37,7 +37,9 @@ function createFastify(deps: Deps) {
     genReqId: () => randomUUID(),
     // Numbers stay numbers and strings stay strings: `{"password": 12345678}` is a 400, not a coercion.
     ajv: { customOptions: { coerceTypes: false, removeAdditional: 'all', allErrors: false } },
-    routerOptions: { ignoreTrailingSlash: true },
+    // Path parameters (reset tokens) get room to fail their own schema with a 400 before the router's 414.
+    routerOptions: { ignoreTrailingSlash: true, maxParamLength: 1024 },
+    frameworkErrors,
   }).withTypeProvider<TypeBoxTypeProvider>();
 }
 

@@ -64,7 +64,7 @@ function openPostgres(url: string, poolSize: number): Database {
       await db.execute(sql`select 1`);
     },
     async close() {
-      await pool.end();
+      if (!pool.ended) await pool.end();
     },
   };
 }

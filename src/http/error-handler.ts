@@ -17,7 +17,7 @@ const UNAVAILABLE = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'ENOTFOU
 function isDatabaseUnavailable(err: unknown): boolean {
   for (let e = err as { code?: unknown; cause?: unknown; message?: unknown } | undefined, depth = 0; e && depth < 5; depth++) {
     if (typeof e.code === 'string' && UNAVAILABLE.has(e.code)) return true;
-    if (typeof e.message === 'string' && /timeout exceeded when trying to connect|Connection terminated/i.test(e.message))
+    if (typeof e.message === 'string' && /timeout exceeded when trying to connect|Connection terminated|Cannot use a pool after calling end|PGlite is closed/i.test(e.message))
       return true;
     e = e.cause as typeof e;
   }
@@ -38,6 +38,11 @@ function validationDetails(err: FastifyError): ErrorDetail[] {
     const field = missing ? [path, missing].filter(Boolean).join('.') : path || (err.validationContext ?? 'body');
     return { field, message: missing ? 'is required' : (v.message ?? 'is invalid') };
   });
+}
+
+/** Errors Fastify meets while routing, before any handler or hook: a bad URL or an overlong path parameter. */
+export function frameworkErrors(err: FastifyError, _request: FastifyRequest, reply: FastifyReply) {
+  return sendError(reply, err.code === 'FST_ERR_MAX_PARAM_LENGTH' ? 'uri_too_long' : 'invalid_request');
 }
 
 /** The one place where failures become HTTP answers; nothing internal ever reaches the client. */

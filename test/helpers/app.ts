@@ -27,6 +27,8 @@ export interface TestAppOptions {
   /** Reuse a database (and embedded folder) across apps, as a restart does; it is then not dropped on close. */
   database?: TestDatabase;
   dataDir?: string;
+  /** Runs before the app is ready, to add routes a test needs. */
+  beforeReady?: (app: App) => void;
 }
 
 /** Latchkey on a fresh real database (PostgreSQL with TEST_DATABASE_URL, else embedded), driven through inject. */
@@ -49,6 +51,7 @@ export async function startTestApp(options: TestAppOptions = {}): Promise<TestAp
   });
   const deps = await createDeps(config, { clock, logger: createLogger(config, sink) });
   const app = await buildApp(deps);
+  options.beforeReady?.(app);
   await app.ready();
   return {
     app,

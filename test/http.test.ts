@@ -1,0 +1,105 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ROUTE_ALIASES } from '../src/http/aliases.js';
+import { ERRORS } from '../src/errors.js';
+import { startTestApp, type TestApp } from './helpers/app.js';
+
+let t: TestApp;
+beforeAll(async () => {
+  t = await startTestApp({
+    beforeReady: (app) =>
+      app.get('/test/boom', { schema: { hide: true } }, async () => {
+        throw new Error('secret internal detail at /srv/latchkey/db.ts:42');
+      }),
+  });
+});
+afterAll(() => t.close());
+
+describe('public routes', () => {
+  it('GET / says the service is online', async () => {
+    const res = await t.inject({ method: 'GET', url: '/' });
+    expect(res.statusCode).toBe(200);
+    expect(res.json()).toEqual({ message: expect.any(String), status: 'online' });
+  });
+
+  it('GET /api/public answers without a token', async () => {
+    const res = await t.inject({ method: 'GET', url: '/api/public' });
+    expect(res.json()).toEqual({ message: 'This is a public endpoint' });
+  });
+
+  it('GET /healthz and /readyz report alive and ready', async () => {
+    expect((await t.inject({ method: 'GET', url: '/healthz' })).json()).toEqual({ status: 'ok' });
+    expect((await t.inject({ method: 'GET', url: '/readyz' })).json()).toEqual({ status: 'ready' });
+  });
+
+  it('sends no X-Powered-By, and nosniff and no-store everywhere', async () => {
+    const res = await t.inject({ method: 'GET', url: '/' });
+    expect(res.headers['x-powered-by']).toBeUndefined();
+    expect(res.headers['x-content-type-options']).toBe('nosniff');
+    expect(res.headers['cache-control']).toBe('no-store');
+    expect(res.headers['x-request-id']).toMatch(/^[0-9a-f-]{36}$/);
+  });
+});
+
+describe('errors', () => {
+  it('answers an unknown route with 404 and the error body', async () => {
+    const res = await t.inject({ method: 'GET', url: '/api/nope' });
+    expect(res.statusCode).toBe(404);
+    expect(res.json()).toEqual({ error: 'not_found', message: 'No route for GET /api/nope.' });
+  });
+
+  it('answers a malformed URL with 400', async () => {
+    const res = await t.inject({ method: 'GET', url: '/api/%E0%A4%A' });
+    expect(res.statusCode).toBe(400);
+    expect(res.json().error).toBe('invalid_request');
+  });
+
+  it('answers an unexpected failure with 500, a request id and nothing internal', async () => {
+    const res = await t.inject({ method: 'GET', url: '/test/boom' });
+    expect(res.statusCode).toBe(500);
+    const body = res.json();
+    expect(body).toEqual({ error: 'internal_error', message: 'An unexpected error occurred.', request_id: res.headers['x-request-id'] });
+    expect(res.body).not.toMatch(/secret|srv|stack|\.ts/);
+    expect(t.logs.join('')).toContain('secret internal detail');
+  });
+
+  it('every error code has a 4xx or 5xx status and a message', () => {
+    for (const [code, { status, message }] of Object.entries(ERRORS)) {
+      expect(code).toMatch(/^[a-z]+(_[a-z]+)*$/);
+      expect(status).toBeGreaterThanOrEqual(400);
+      expect(status).toBeLessThan(600);
+      expect(message.length).toBeGreaterThan(5);
+    }
+  });
+});
+
+describe('OpenAPI', () => {
+  it('documents every route, aliases included, at /openapi.json', async () => {
+    const res = await t.inject({ method: 'GET', url: '/openapi.json' });
+    expect(res.statusCode).toBe(200);
+    const doc = res.json();
+    expect(doc.openapi).toBe('3.1.0');
+    const visible = t.app.routeList.filter((r) => !r.hidden);
+    expect(visible.length).toBeGreaterThan(15);
+    for (const route of visible) {
+      const path = route.url.replace(/:(\w+)/g, '{$1}');
+      expect(doc.paths[path], `${route.method} ${route.url}`).toBeDefined();
+      expect(doc.paths[path][route.method.toLowerCase()], `${route.method} ${route.url}`).toBeDefined();
+    }
+    for (const aliases of Object.values(ROUTE_ALIASES)) for (const alias of aliases) expect(doc.paths[alias]).toBeDefined();
+  });
+
+  it('declares request bodies and responses from the route schemas', async () => {
+    const doc = (await t.inject({ method: 'GET', url: '/openapi.json' })).json();
+    const signup = doc.paths['/api/signup'].post;
+    expect(signup.requestBody.content['application/json'].schema.required).toEqual(['name', 'email', 'password']);
+    expect(Object.keys(signup.responses)).toEqual(expect.arrayContaining(['201', '400', '409', '415', '422']));
+    expect(doc.paths['/api/dashboard'].get.security).toEqual([{ bearerAuth: [] }]);
+  });
+
+  it('serves an interactive page at /docs', async () => {
+    const res = await t.inject({ method: 'GET', url: '/docs/' });
+    expect(res.statusCode).toBe(200);
+    expect(res.headers['content-type']).toMatch(/text\/html/);
+    expect(res.body).toMatch(/swagger/i);
+  });
+});
