@@ -1,0 +1,97 @@
+import { describe, expect, it } from 'vitest';
+import { ConfigError, loadConfig } from '../src/config.js';
+import { parseDuration } from '../src/duration.js';
+
+function problemsOf(env: Record<string, string>): string[] {
+  try {
+    loadConfig(env);
+  } catch (err) {
+    if (err instanceof ConfigError) return err.problems;
+    throw err;
+  }
+  return [];
+}
+
+describe('configuration', () => {
+  it('has the documented defaults', () => {
+    const c = loadConfig({});
+    expect(c.port).toBe(5001);
+    expect(c.host).toBe('0.0.0.0');
+    expect(c.publicUrl).toBe('http://localhost:5001');
+    expect(c.dataDir).toBe('./data');
+    expect(c.databaseUrl).toBeUndefined();
+    expect(c.migrateOnStart).toBe(true);
+    expect(c.jwt).toEqual({ algorithm: 'ES256', secretKey: undefined, issuer: 'http://localhost:5001', audience: 'latchkey' });
+    expect(c.ttl).toEqual({
+      accessToken: 900,
+      refreshToken: 7 * 86400,
+      sessionMaxAge: 30 * 86400,
+      resetToken: 3600,
+      refreshReuseInterval: 10,
+    });
+    expect(c.mail).toEqual({ smtpUrl: undefined, from: 'no-reply@localhost' });
+    expect(c.password.minLength).toBe(8);
+    expect(c.password.maxLength).toBe(256);
+    expect(c.password.argon2).toEqual({ memoryCost: 19456, timeCost: 2, parallelism: 1 });
+    expect(c.logLevel).toBe('info');
+  });
+
+  it('is frozen', () => {
+    const c = loadConfig({});
+    expect(Object.isFrozen(c)).toBe(true);
+    expect(Object.isFrozen(c.jwt)).toBe(true);
+  });
+
+  it('derives PUBLIC_URL from PORT, issuer from PUBLIC_URL, and drops a trailing slash', () => {
+    expect(loadConfig({ PORT: '8080' }).publicUrl).toBe('http://localhost:8080');
+    const c = loadConfig({ PUBLIC_URL: 'https://auth.example.com/' });
+    expect(c.publicUrl).toBe('https://auth.example.com');
+    expect(c.jwt.issuer).toBe('https://auth.example.com');
+    expect(loadConfig({ PUBLIC_URL: 'https://a.example', JWT_ISSUER: 'urn:x' }).jwt.issuer).toBe('urn:x');
+  });
+
+  it('reads durations as seconds or with a unit', () => {
+    expect(parseDuration('900')).toBe(900);
+    expect(parseDuration('30s')).toBe(30);
+    expect(parseDuration('15m')).toBe(900);
+    expect(parseDuration('12h')).toBe(43200);
+    expect(parseDuration('7d')).toBe(604800);
+    for (const bad of ['', 'abc', '15 minutes', '-5', '1.5h', '7w']) expect(parseDuration(bad), bad).toBeUndefined();
+    expect(loadConfig({ ACCESS_TOKEN_TTL: '5m', REFRESH_TOKEN_TTL: '1d' }).ttl).toMatchObject({ accessToken: 300, refreshToken: 86400 });
+    expect(loadConfig({ REFRESH_REUSE_INTERVAL: '0' }).ttl.refreshReuseInterval).toBe(0);
+  });
+
+  it('lists every wrong value at once, naming the variable and what is expected', () => {
+    const problems = problemsOf({
+      PORT: 'eighty',
+      ACCESS_TOKEN_TTL: 'soon',
+      JWT_ALGORITHM: 'HS512',
+      DATABASE_URL: 'mysql://x',
+      SMTP_URL: 'http://mail',
+      MIGRATE_ON_START: 'maybe',
+      PUBLIC_URL: 'ftp://x',
+      LOG_LEVEL: 'loud',
+    });
+    const text = problems.join('\n');
+    for (const name of ['PORT', 'ACCESS_TOKEN_TTL', 'JWT_ALGORITHM', 'DATABASE_URL', 'SMTP_URL', 'MIGRATE_ON_START', 'PUBLIC_URL', 'LOG_LEVEL'])
+      expect(text).toContain(`${name}:`);
+    expect(text).toContain('expected a whole number from 0 to 65535, got "eighty"');
+    expect(text).toContain('ES256, EdDSA, RS256, HS256');
+  });
+
+  it('refuses HS256 without a secret, a secret under 32 bytes, and a secret with another algorithm', () => {
+    expect(problemsOf({ JWT_ALGORITHM: 'HS256' })[0]).toMatch(/JWT_SECRET_KEY: required/);
+    expect(problemsOf({ JWT_ALGORITHM: 'HS256', JWT_SECRET_KEY: 'your-secret-key' })[0]).toMatch(/at least 32 bytes/);
+    expect(problemsOf({ JWT_SECRET_KEY: 'x'.repeat(40) })[0]).toMatch(/only used with JWT_ALGORITHM=HS256/);
+    expect(loadConfig({ JWT_ALGORITHM: 'HS256', JWT_SECRET_KEY: 'x'.repeat(32) }).jwt.algorithm).toBe('HS256');
+  });
+
+  it('refuses a password minimum under 8 and a session shorter than an access token', () => {
+    expect(problemsOf({ PASSWORD_MIN_LENGTH: '6' })[0]).toMatch(/PASSWORD_MIN_LENGTH/);
+    expect(problemsOf({ SESSION_MAX_AGE: '60', ACCESS_TOKEN_TTL: '15m' })[0]).toMatch(/SESSION_MAX_AGE/);
+  });
+
+  it('treats an empty value as unset', () => {
+    expect(loadConfig({ DATABASE_URL: '', SMTP_URL: '' }).databaseUrl).toBeUndefined();
+  });
+});
