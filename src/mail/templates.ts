@@ -1,6 +1,6 @@
 import type { MailMessage } from './mailer.js';
 
-const escapeHtml = (s: string) =>
+export const escapeHtml = (s: string) =>
   s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c] ?? c);
 
 function describeDuration(seconds: number): string {
@@ -11,42 +11,33 @@ function describeDuration(seconds: number): string {
 }
 const plural = (n: number, unit: string) => `${n} ${unit}${n === 1 ? '' : 's'}`;
 
-export function passwordResetEmail(to: { name: string; email: string }, resetUrl: string, ttlSeconds: number): MailMessage {
-  const valid = describeDuration(ttlSeconds);
+type Paragraph = string | { link: string };
+
+/** One email, as plain text and as HTML, from the same paragraphs. */
+function compose(to: { name: string; email: string }, subject: string, paragraphs: Paragraph[]): MailMessage {
+  const all: Paragraph[] = [`Hello ${to.name},`, ...paragraphs];
   return {
     to: to.email,
-    subject: 'Reset your password',
-    text: [
-      `Hello ${to.name},`,
-      '',
-      'Someone asked to reset the password of your account. To choose a new password, open this link:',
-      '',
-      resetUrl,
-      '',
-      `The link works once and expires in ${valid}. If you did not ask for this, ignore this email: your password stays as it is.`,
-    ].join('\n'),
-    html: `<p>Hello ${escapeHtml(to.name)},</p>
-<p>Someone asked to reset the password of your account. To choose a new password, open this link:</p>
-<p><a href="${escapeHtml(resetUrl)}">${escapeHtml(resetUrl)}</a></p>
-<p>The link works once and expires in ${valid}. If you did not ask for this, ignore this email: your password stays as it is.</p>`,
+    subject,
+    text: all.map((p) => (typeof p === 'string' ? p : p.link)).join('\n\n'),
+    html: all
+      .map((p) => (typeof p === 'string' ? escapeHtml(p) : `<a href="${escapeHtml(p.link)}">${escapeHtml(p.link)}</a>`))
+      .map((p) => `<p>${p}</p>`)
+      .join('\n'),
   };
+}
+
+export function passwordResetEmail(to: { name: string; email: string }, resetUrl: string, ttlSeconds: number): MailMessage {
+  return compose(to, 'Reset your password', [
+    'Someone asked to reset the password of your account. To choose a new password, open this link:',
+    { link: resetUrl },
+    `The link works once and expires in ${describeDuration(ttlSeconds)}. If you did not ask for this, ignore this email: your password stays as it is.`,
+  ]);
 }
 
 export function passwordChangedEmail(to: { name: string; email: string }): MailMessage {
-  return {
-    to: to.email,
-    subject: 'Your password was changed',
-    text: [
-      `Hello ${to.name},`,
-      '',
-      'The password of your account was just changed, and every device signed in to it was signed out.',
-      '',
-      'If this was not you, reset your password at once and check your account.',
-    ].join('\n'),
-    html: `<p>Hello ${escapeHtml(to.name)},</p>
-<p>The password of your account was just changed, and every device signed in to it was signed out.</p>
-<p>If this was not you, reset your password at once and check your account.</p>`,
-  };
+  return compose(to, 'Your password was changed', [
+    'The password of your account was just changed, and every device signed in to it was signed out.',
+    'If this was not you, reset your password at once and check your account.',
+  ]);
 }
-
-export { escapeHtml };
