@@ -1,4 +1,6 @@
 import { randomUUID } from 'node:crypto';
+import cors from '@fastify/cors';
+import helmet from '@fastify/helmet';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
@@ -35,6 +37,8 @@ function createFastify(deps: Deps) {
     loggerInstance: deps.logger as FastifyBaseLogger,
     bodyLimit: deps.config.bodyLimit,
     genReqId: () => randomUUID(),
+    // Off by default: otherwise a client could choose its own address, and its throttling key, with X-Forwarded-For.
+    trustProxy: deps.config.trustProxy as boolean | string[],
     // Numbers stay numbers and strings stay strings: `{"password": 12345678}` is a 400, not a coercion.
     ajv: { customOptions: { coerceTypes: false, removeAdditional: 'all', allErrors: false } },
     // Path parameters (reset tokens) get room to fail their own schema with a 400 before the router's 414.
@@ -75,6 +79,23 @@ export async function buildApp(deps: Deps): Promise<App> {
   });
 
   installErrorHandlers(app);
+
+  // Security headers on every answer. HTML pages replace this CSP with a stricter one of their own.
+  await app.register(helmet, {
+    contentSecurityPolicy: {
+      useDefaults: true,
+      directives: { 'frame-ancestors': ["'none'"], 'form-action': ["'self'"] },
+    },
+    referrerPolicy: { policy: 'no-referrer' },
+  });
+  if (deps.config.corsOrigins.length > 0) {
+    await app.register(cors, {
+      origin: [...deps.config.corsOrigins],
+      methods: ['GET', 'POST'],
+      allowedHeaders: ['content-type', 'authorization'],
+      maxAge: 600,
+    });
+  }
 
   app.addSchema(ErrorBody);
   app.addSchema(PublicUserSchema);

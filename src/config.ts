@@ -58,6 +58,34 @@ const url = (protocols: string[], what: string) =>
     { message: `expected ${what}` },
   );
 
+/** `N/duration`: at most N within the duration, such as `30/1m` or `3/1h`. */
+const rate = (fallback: string) =>
+  z
+    .string()
+    .default(fallback)
+    .transform((value, ctx) => {
+      const match = /^(\d+)\s*\/\s*(\S+)$/.exec(value.trim());
+      const seconds = match ? parseDuration(match[2]!) : undefined;
+      const points = match ? Number(match[1]) : 0;
+      if (!match || seconds === undefined || seconds <= 0 || points < 1) {
+        ctx.addIssue({ code: 'custom', message: `expected a count per duration such as 30/1m or 3/1h, got "${value}"` });
+        return z.NEVER;
+      }
+      return { points, seconds };
+    });
+
+/** `false`, `true`, a number of proxy hops, or a comma-separated list of proxy addresses or CIDR ranges. */
+const trustProxy = z
+  .string()
+  .default('false')
+  .transform((value): boolean | number | string[] => {
+    const v = value.trim().toLowerCase();
+    if (v === 'false' || v === '') return false;
+    if (v === 'true') return true;
+    if (/^\d+$/.test(v)) return Number(v);
+    return v.split(',').map((s) => s.trim()).filter(Boolean);
+  });
+
 const optional = <T extends z.ZodType>(schema: T) =>
   z.preprocess((v) => (v === '' ? undefined : v), schema.optional());
 
@@ -79,6 +107,28 @@ const envSchema = z.object({
   SESSION_MAX_AGE: duration('30d'),
   RESET_TOKEN_TTL: duration('1h'),
   REFRESH_REUSE_INTERVAL: duration('10s', 0),
+  REDIS_URL: optional(url(['redis:', 'rediss:'], 'a redis:// or rediss:// URL')),
+  REDIS_KEY_PREFIX: z.string().default('latchkey:'),
+  TRUST_PROXY: trustProxy,
+  CORS_ORIGINS: z
+    .string()
+    .default('')
+    .transform((v) => v.split(',').map((s) => s.trim()).filter(Boolean)),
+  RATE_LIMIT_SIGNIN: rate('30/1m'),
+  RATE_LIMIT_SIGNUP: rate('20/1h'),
+  RATE_LIMIT_SIGNUP_EMAIL: rate('5/1h'),
+  RATE_LIMIT_REFRESH: rate('120/1m'),
+  RATE_LIMIT_FORGOT: rate('20/1h'),
+  RATE_LIMIT_RESET: rate('20/1h'),
+  RATE_LIMIT_RESET_TOKEN: rate('10/1h'),
+  RESET_MAIL_LIMIT: rate('3/1h'),
+  LOCKOUT_THRESHOLD: integer(5, 1, 1000),
+  LOCKOUT_DURATION: duration('1m'),
+  LOCKOUT_MAX_DURATION: duration('1d'),
+  AUDIT_RETENTION: duration('90d'),
+  HIBP_URL: optional(url(['http:', 'https:'], 'an http:// or https:// URL')),
+  HIBP_TIMEOUT: integer(1500, 50, 30000),
+  MAIL_RETRY_MAX_DELAY: duration('5m'),
   SMTP_URL: optional(url(['smtp:', 'smtps:'], 'an smtp:// or smtps:// URL')),
   MAIL_FROM: z.string().min(3).default('no-reply@localhost'),
   PASSWORD_MIN_LENGTH: integer(8, 8, 64),
@@ -112,7 +162,15 @@ export interface Config {
     readonly resetToken: number;
     readonly refreshReuseInterval: number;
   };
-  readonly mail: { readonly smtpUrl: string | undefined; readonly from: string };
+  readonly mail: { readonly smtpUrl: string | undefined; readonly from: string; readonly retryMaxDelay: number };
+  readonly redis: { readonly url: string | undefined; readonly keyPrefix: string };
+  /** Fastify's trustProxy: which proxies' X-Forwarded-For is believed. */
+  readonly trustProxy: boolean | number | string[];
+  readonly corsOrigins: readonly string[];
+  readonly rateLimits: Readonly<Record<RateLimitName, RateLimit>>;
+  readonly lockout: { readonly threshold: number; readonly duration: number; readonly maxDuration: number };
+  readonly auditRetention: number;
+  readonly hibp: { readonly url: string | undefined; readonly timeoutMs: number };
   readonly password: {
     readonly minLength: number;
     readonly maxLength: number;
@@ -121,6 +179,13 @@ export interface Config {
   readonly bodyLimit: number;
   readonly logLevel: (typeof LOG_LEVELS)[number];
 }
+
+export interface RateLimit {
+  readonly points: number;
+  readonly seconds: number;
+}
+
+export type RateLimitName = 'signin' | 'signup' | 'signupEmail' | 'refresh' | 'forgot' | 'reset' | 'resetToken' | 'resetMail';
 
 export class ConfigError extends Error {
   constructor(readonly problems: string[]) {
@@ -177,7 +242,23 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
       resetToken: e.RESET_TOKEN_TTL,
       refreshReuseInterval: e.REFRESH_REUSE_INTERVAL,
     },
-    mail: { smtpUrl: e.SMTP_URL, from: e.MAIL_FROM },
+    mail: { smtpUrl: e.SMTP_URL, from: e.MAIL_FROM, retryMaxDelay: e.MAIL_RETRY_MAX_DELAY },
+    redis: { url: e.REDIS_URL, keyPrefix: e.REDIS_KEY_PREFIX },
+    trustProxy: e.TRUST_PROXY,
+    corsOrigins: e.CORS_ORIGINS,
+    rateLimits: {
+      signin: e.RATE_LIMIT_SIGNIN,
+      signup: e.RATE_LIMIT_SIGNUP,
+      signupEmail: e.RATE_LIMIT_SIGNUP_EMAIL,
+      refresh: e.RATE_LIMIT_REFRESH,
+      forgot: e.RATE_LIMIT_FORGOT,
+      reset: e.RATE_LIMIT_RESET,
+      resetToken: e.RATE_LIMIT_RESET_TOKEN,
+      resetMail: e.RESET_MAIL_LIMIT,
+    },
+    lockout: { threshold: e.LOCKOUT_THRESHOLD, duration: e.LOCKOUT_DURATION, maxDuration: e.LOCKOUT_MAX_DURATION },
+    auditRetention: e.AUDIT_RETENTION,
+    hibp: { url: e.HIBP_URL?.replace(/\/+$/, ''), timeoutMs: e.HIBP_TIMEOUT },
     password: {
       minLength: e.PASSWORD_MIN_LENGTH,
       maxLength: PASSWORD_MAX_LENGTH,

@@ -1,11 +1,17 @@
+import { Redis } from 'ioredis';
 import { pino, type Logger } from 'pino';
-import { createPasswordHasher, type PasswordHasher } from './auth/passwords.js';
+import { purgeAuditEvents } from './auth/audit.js';
+import { createBreachCheck, type BreachCheck } from './auth/breached-passwords.js';
 import { loadKeySet, type KeySet } from './auth/keys.js';
+import { createPasswordHasher, type PasswordHasher } from './auth/passwords.js';
+import { startRevocationListener, type RevocationListener } from './auth/revocation-feed.js';
 import { createRevocationList, loadRecentRevocations, type RevocationList } from './auth/revocations.js';
+import { createThrottle, type Throttle } from './auth/throttle.js';
 import { systemClock, type Clock } from './clock.js';
 import type { Config } from './config.js';
 import { openDatabase, type Database, type Db } from './db/client.js';
 import { createMailer, type Mailer } from './mail/mailer.js';
+import { startOutboxWorker, type OutboxWorker } from './mail/outbox.js';
 
 /** Everything the domain needs from the outside world, built in one place. */
 export interface Deps {
@@ -15,15 +21,23 @@ export interface Deps {
   readonly clock: Clock;
   readonly logger: Logger;
   readonly mailer: Mailer;
+  readonly outbox: OutboxWorker;
   readonly keys: KeySet;
   readonly revocations: RevocationList;
   readonly passwords: PasswordHasher;
+  readonly throttle: Throttle;
+  readonly breachCheck: BreachCheck | undefined;
+  readonly redis: Redis | undefined;
+  /** Stops background work and closes every connection, in order. */
+  close(): Promise<void>;
 }
 
 export interface DepsOverrides {
   clock?: Clock;
   logger?: Logger;
   mailer?: Mailer;
+  /** How often the outbox looks for due emails (ms). */
+  outboxPollMs?: number;
 }
 
 // Never log a secret, even by accident: these paths are blanked wherever they appear in a log line.
@@ -56,6 +70,26 @@ export function createLogger(config: Pick<Config, 'logLevel'>, destination?: pin
   );
 }
 
+function connectRedis(url: string, logger: Logger): Redis {
+  const redis = new Redis(url, {
+    // Commands fail at once while Redis is away (the throttle falls back to memory) instead of queueing.
+    enableOfflineQueue: false,
+    maxRetriesPerRequest: 1,
+    connectTimeout: 2_000,
+    retryStrategy: (times) => Math.min(times * 200, 2_000),
+  });
+  let down = false;
+  redis.on('error', (err: Error) => {
+    if (!down) logger.warn({ err: err.message }, 'Redis unreachable: throttling falls back to this instance\'s memory');
+    down = true;
+  });
+  redis.on('ready', () => {
+    if (down) logger.info('Redis is back: throttling is shared again');
+    down = false;
+  });
+  return redis;
+}
+
 export async function createDeps(config: Config, overrides: DepsOverrides = {}): Promise<Deps> {
   const clock = overrides.clock ?? systemClock;
   const logger = overrides.logger ?? createLogger(config);
@@ -64,32 +98,75 @@ export async function createDeps(config: Config, overrides: DepsOverrides = {}):
     dataDir: config.dataDir,
     poolSize: config.databasePoolSize,
   });
+  const stops: (() => Promise<void> | void)[] = [() => database.close()];
+  const close = async () => {
+    // Last started, first stopped: background work ends before the database it uses closes.
+    while (stops.length > 0) await stops.pop()!();
+  };
   try {
     if (config.migrateOnStart) await database.migrate();
-    const keys = await loadKeySet(database.db, clock, {
-      algorithm: config.jwt.algorithm,
-      secretKey: config.jwt.secretKey,
-    });
+    const keys = await loadKeySet(database.db, clock, { algorithm: config.jwt.algorithm, secretKey: config.jwt.secretKey });
+
     const revocations = createRevocationList(clock, config.ttl.accessToken);
-    await loadRecentRevocations(database.db, clock, config.ttl.accessToken, revocations);
+    if (config.databaseUrl) {
+      const listener: RevocationListener = await startRevocationListener({
+        databaseUrl: config.databaseUrl,
+        db: database.db,
+        clock,
+        logger,
+        accessTokenTtl: config.ttl.accessToken,
+        list: revocations,
+      });
+      stops.push(() => listener.close());
+    } else {
+      await loadRecentRevocations(database.db, clock, config.ttl.accessToken, revocations);
+    }
+
+    const redis = config.redis.url ? connectRedis(config.redis.url, logger) : undefined;
+    if (redis) stops.push(() => void redis.disconnect());
+
+    const mailer = overrides.mailer ?? createMailer({ smtpUrl: config.mail.smtpUrl, from: config.mail.from }, logger);
+    stops.push(() => mailer.close());
+    const outbox = startOutboxWorker({
+      db: database.db,
+      mailer,
+      clock,
+      logger,
+      pollMs: overrides.outboxPollMs ?? 1_000,
+      retryMaxDelaySeconds: config.mail.retryMaxDelay,
+    });
+    stops.push(() => outbox.close());
+
+    const purge = () =>
+      purgeAuditEvents(database.db, clock, config.auditRetention).catch((err: Error) =>
+        logger.warn({ err: err.message }, 'audit log purge failed'),
+      );
+    void purge();
+    const purgeTimer = setInterval(purge, 3_600_000).unref();
+    stops.push(() => clearInterval(purgeTimer));
+
     return {
       config,
       database,
       db: database.db,
       clock,
       logger,
-      mailer: overrides.mailer ?? createMailer({ smtpUrl: config.mail.smtpUrl, from: config.mail.from }, logger),
+      mailer,
+      outbox,
       keys,
       revocations,
       passwords: createPasswordHasher(config.password.argon2),
+      throttle: createThrottle(config, redis, config.redis.keyPrefix),
+      breachCheck: config.hibp.url ? createBreachCheck({ url: config.hibp.url, timeoutMs: config.hibp.timeoutMs }, logger) : undefined,
+      redis,
+      close,
     };
   } catch (err) {
-    await database.close();
+    await close();
     throw err;
   }
 }
 
 export async function closeDeps(deps: Deps): Promise<void> {
-  deps.mailer.close();
-  await deps.database.close();
+  await deps.close();
 }

@@ -17,6 +17,16 @@ export const ERRORS = {
   passwords_do_not_match: { status: 422, message: 'The two passwords do not match.' },
   email_taken: { status: 409, message: 'An account with this email already exists.' },
 
+  too_many_requests: { status: 429, message: 'Too many requests from this address; try again later.' },
+  too_many_attempts: {
+    status: 429,
+    message: 'Too many sign-in attempts for this account; try again later, or reset the password.',
+  },
+  password_breached: {
+    status: 422,
+    message: 'This password has appeared in a data breach; choose another one.',
+  },
+
   invalid_credentials: { status: 401, message: 'Invalid email or password.' },
   missing_token: { status: 401, message: 'An access token is required: send "Authorization: Bearer <token>".' },
   invalid_token: { status: 401, message: 'The access token is invalid.' },
@@ -48,6 +58,8 @@ export interface ErrorDetail {
 /** A failure the client is told about: the code picks the status and public message. */
 export class AppError extends Error {
   readonly status: number;
+  /** Seconds the client should wait before trying again (sent as Retry-After). */
+  retryAfter?: number;
 
   constructor(
     readonly code: ErrorCode,
@@ -58,4 +70,11 @@ export class AppError extends Error {
     this.name = 'AppError';
     this.status = ERRORS[code].status;
   }
+}
+
+/** A 429 telling the client how long to wait. */
+export function throttled(code: 'too_many_requests' | 'too_many_attempts', retryAfterMs: number): AppError {
+  const err = new AppError(code);
+  err.retryAfter = Math.max(1, Math.ceil(retryAfterMs / 1000));
+  return err;
 }

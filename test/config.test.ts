@@ -29,7 +29,23 @@ describe('configuration', () => {
       resetToken: 3600,
       refreshReuseInterval: 10,
     });
-    expect(c.mail).toEqual({ smtpUrl: undefined, from: 'no-reply@localhost' });
+    expect(c.mail).toEqual({ smtpUrl: undefined, from: 'no-reply@localhost', retryMaxDelay: 300 });
+    expect(c.redis).toEqual({ url: undefined, keyPrefix: 'latchkey:' });
+    expect(c.trustProxy).toBe(false);
+    expect(c.corsOrigins).toEqual([]);
+    expect(c.rateLimits).toEqual({
+      signin: { points: 30, seconds: 60 },
+      signup: { points: 20, seconds: 3600 },
+      signupEmail: { points: 5, seconds: 3600 },
+      refresh: { points: 120, seconds: 60 },
+      forgot: { points: 20, seconds: 3600 },
+      reset: { points: 20, seconds: 3600 },
+      resetToken: { points: 10, seconds: 3600 },
+      resetMail: { points: 3, seconds: 3600 },
+    });
+    expect(c.lockout).toEqual({ threshold: 5, duration: 60, maxDuration: 86400 });
+    expect(c.auditRetention).toBe(90 * 86400);
+    expect(c.hibp).toEqual({ url: undefined, timeoutMs: 1500 });
     expect(c.password.minLength).toBe(8);
     expect(c.password.maxLength).toBe(256);
     expect(c.password.argon2).toEqual({ memoryCost: 19456, timeCost: 2, parallelism: 1 });

@@ -2,38 +2,56 @@ import { and, eq, gt, isNull } from 'drizzle-orm';
 import type { Deps } from '../deps.js';
 import { resetTokens, users } from '../db/schema.js';
 import { AppError } from '../errors.js';
-import type { MailMessage } from '../mail/mailer.js';
+import { enqueueEmail } from '../mail/outbox.js';
 import { passwordChangedEmail, passwordResetEmail } from '../mail/templates.js';
-import { assertPasswordAcceptable } from './passwords.js';
+import { recordAuditEvent } from './audit.js';
+import { checkNewPassword } from './passwords.js';
 import { generateOpaqueToken, hashToken } from './secrets.js';
-import { revokeUserSessions } from './sessions.js';
-import { findUserByEmail } from './users.js';
+import { revokeUserSessions, type ClientInfo } from './sessions.js';
+import { findUserByEmail, normalizeEmail } from './users.js';
+
+// A "your password was changed" notice is still worth sending this long after the change.
+const NOTICE_LIFETIME_MS = 24 * 3_600_000;
 
 export function resetUrl(publicUrl: string, token: string): string {
   return `${publicUrl}/reset-password/${token}`;
 }
 
 /**
- * Emails a reset link if the address has an account. The caller answers the same whatever happens
- * here, and the email leaves in the background, so neither the answer nor its timing tells whether
- * the account exists.
+ * Emails a reset link if the address has an account and its mail quota allows. Known and unknown
+ * addresses do the same work before the caller answers (look-up, quota, audit); the link itself is
+ * made and queued for the outbox afterwards, so neither the answer nor its timing tells them apart.
  */
-export async function requestPasswordReset(deps: Deps, email: string): Promise<void> {
-  const user = await findUserByEmail(deps.db, email);
-  if (!user) return;
+export async function requestPasswordReset(deps: Deps, email: string, client: ClientInfo = {}): Promise<void> {
+  const address = normalizeEmail(email);
+  const user = await findUserByEmail(deps.db, address);
+  const allowed = await deps.throttle.allowResetMail(address);
+  await recordAuditEvent(deps.db, deps.clock, {
+    type: 'password_reset_requested',
+    userId: user?.id,
+    email: address,
+    client,
+    details: { sent: Boolean(user && allowed) },
+  });
+  if (!user || !allowed) return;
+  // Only this part differs between known and unknown addresses; it runs after the answer is sent.
+  void issueResetLink(deps, user).catch((err: Error) => {
+    deps.logger.error({ err: err.message, userId: user.id }, 'could not issue a password reset link');
+  });
+}
+
+async function issueResetLink(deps: Deps, user: { id: string; name: string; email: string }): Promise<void> {
   const now = deps.clock.now();
+  const expiresAt = new Date(now.getTime() + deps.config.ttl.resetToken * 1000);
   const token = generateOpaqueToken();
   await deps.db.transaction(async (tx) => {
     // A new request supersedes every earlier link.
     await tx.delete(resetTokens).where(and(eq(resetTokens.userId, user.id), isNull(resetTokens.usedAt)));
-    await tx.insert(resetTokens).values({
-      tokenHash: hashToken(token),
-      userId: user.id,
-      createdAt: now,
-      expiresAt: new Date(now.getTime() + deps.config.ttl.resetToken * 1000),
-    });
+    await tx.insert(resetTokens).values({ tokenHash: hashToken(token), userId: user.id, createdAt: now, expiresAt });
+    const mail = passwordResetEmail(user, resetUrl(deps.config.publicUrl, token), deps.config.ttl.resetToken);
+    await enqueueEmail(tx, mail, now, expiresAt);
   });
-  sendInBackground(deps, passwordResetEmail(user, resetUrl(deps.config.publicUrl, token), deps.config.ttl.resetToken));
+  deps.outbox.wake();
 }
 
 /** Whether a reset link can still be used, for the page the email links to. */
@@ -48,10 +66,11 @@ export async function isResetTokenUsable(deps: Pick<Deps, 'db' | 'clock'>, token
 /**
  * Sets a new password through a reset token. The password is checked before the token is touched, so a
  * refused password leaves the link usable; the token is consumed atomically, so it works once.
- * Every session of the user is revoked, and a notice is emailed.
+ * Every session of the user is revoked, a sign-in lock is lifted, and a notice is emailed.
  */
-export async function resetPassword(deps: Deps, token: string, newPassword: string): Promise<void> {
-  assertPasswordAcceptable(newPassword, deps.config.password);
+export async function resetPassword(deps: Deps, token: string, newPassword: string, client: ClientInfo = {}): Promise<void> {
+  await deps.throttle.limitAccount('resetToken', hashToken(token));
+  await checkNewPassword(deps, newPassword);
   if (!(await isResetTokenUsable(deps, token))) throw new AppError('invalid_reset_token');
   const passwordHash = await deps.passwords.hash(newPassword);
   const now = deps.clock.now();
@@ -69,18 +88,17 @@ export async function resetPassword(deps: Deps, token: string, newPassword: stri
       .returning();
     if (!user) throw new AppError('invalid_reset_token');
     const revoked = await revokeUserSessions(tx, user.id, 'password_reset', now);
+    await enqueueEmail(tx, passwordChangedEmail(user), now, new Date(now.getTime() + NOTICE_LIFETIME_MS));
     return { user, revoked };
   });
   for (const sessionId of revoked) deps.revocations.add(sessionId, now);
-  sendInBackground(deps, passwordChangedEmail(user));
+  deps.outbox.wake();
+  await deps.throttle.unlockAccount(user.email);
+  for (const type of ['password_reset_completed', 'password_changed'] as const) {
+    await recordAuditEvent(deps.db, deps.clock, { type, userId: user.id, email: user.email, client, details: { sessionsRevoked: revoked.length } });
+  }
 }
 
 function usableToken(tokenHash: string, now: Date) {
   return and(eq(resetTokens.tokenHash, tokenHash), isNull(resetTokens.usedAt), gt(resetTokens.expiresAt, now));
-}
-
-function sendInBackground(deps: Pick<Deps, 'mailer' | 'logger'>, message: MailMessage) {
-  deps.mailer.send(message).catch((err: Error) => {
-    deps.logger.error({ err: err.message, subject: message.subject }, 'email delivery failed');
-  });
 }

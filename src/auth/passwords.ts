@@ -1,6 +1,7 @@
 import argon2 from 'argon2';
 import type { Config } from '../config.js';
 import { AppError } from '../errors.js';
+import type { BreachCheck } from './breached-passwords.js';
 import { isCommonPassword } from './common-passwords.js';
 
 export interface PasswordHasher {
@@ -30,6 +31,15 @@ export function assertPasswordAcceptable(password: string, policy: Config['passw
   if (length > policy.maxLength)
     throw new AppError('password_too_long', `The password must be at most ${policy.maxLength} characters long.`);
   if (isCommonPassword(normalizePassword(password))) throw new AppError('password_too_common');
+}
+
+/** The whole check of a new password: the local policy first, then the breach API when configured. */
+export async function checkNewPassword(
+  deps: { config: Pick<Config, 'password'>; breachCheck: BreachCheck | undefined },
+  password: string,
+): Promise<void> {
+  assertPasswordAcceptable(password, deps.config.password);
+  if (deps.breachCheck && (await deps.breachCheck(normalizePassword(password)))) throw new AppError('password_breached');
 }
 
 export function createPasswordHasher(params: Config['password']['argon2']): PasswordHasher {

@@ -5,11 +5,14 @@ import type { Db } from '../db/client.js';
 import { refreshTokens, sessions } from '../db/schema.js';
 import { AppError } from '../errors.js';
 import { signAccessToken } from './access-tokens.js';
+import { recordAuditEvent } from './audit.js';
+import { announceRevocations } from './revocation-feed.js';
 import { generateOpaqueToken, hashToken } from './secrets.js';
 
 export type SessionDeps = Pick<Deps, 'db' | 'clock' | 'config' | 'keys' | 'revocations'>;
 
 export interface TokenPair {
+  sessionId: string;
   accessToken: string;
   refreshToken: string;
   /** Seconds until the access token expires. */
@@ -49,7 +52,7 @@ export async function createSession(deps: SessionDeps, userId: string, client: C
  * (the conditional UPDATE serialises racing requests), a racing loser within REFRESH_REUSE_INTERVAL is
  * refused without harm, and any later reuse is taken as theft and revokes the whole session.
  */
-export async function rotateRefreshToken(deps: SessionDeps, presented: string): Promise<TokenPair> {
+export async function rotateRefreshToken(deps: SessionDeps, presented: string, client: ClientInfo = {}): Promise<TokenPair> {
   const now = deps.clock.now();
   const tokenHash = hashToken(presented);
   const successor = generateOpaqueToken();
@@ -83,17 +86,27 @@ export async function rotateRefreshToken(deps: SessionDeps, presented: string): 
     throw new AppError('refresh_token_already_used');
   }
   await revokeSession(deps, known.sessionId, 'refresh_token_reuse');
+  await recordAuditEvent(deps.db, deps.clock, { type: 'refresh_token_reused', sessionId: known.sessionId, client });
   throw new AppError('refresh_token_reused');
 }
 
 /** Ends one session: its refresh token stops working and its access tokens are refused from now on. */
 export async function revokeSession(deps: Pick<Deps, 'db' | 'clock' | 'revocations'>, sessionId: string, reason: string) {
   const now = deps.clock.now();
-  await deps.db
-    .update(sessions)
-    .set({ revokedAt: now, revokedReason: reason })
-    .where(and(eq(sessions.id, sessionId), isNull(sessions.revokedAt)));
+  await deps.db.transaction(async (tx) => {
+    await tx
+      .update(sessions)
+      .set({ revokedAt: now, revokedReason: reason })
+      .where(and(eq(sessions.id, sessionId), isNull(sessions.revokedAt)));
+    await announceRevocations(tx, [sessionId], now);
+  });
   deps.revocations.add(sessionId, now);
+}
+
+/** Logout: ends the caller's own session. */
+export async function endSession(deps: SessionDeps, session: { userId: string; sessionId: string }, client: ClientInfo = {}) {
+  await revokeSession(deps, session.sessionId, 'logout');
+  await recordAuditEvent(deps.db, deps.clock, { type: 'logout', userId: session.userId, sessionId: session.sessionId, client });
 }
 
 /**
@@ -106,7 +119,9 @@ export async function revokeUserSessions(tx: Db, userId: string, reason: string,
     .set({ revokedAt: now, revokedReason: reason })
     .where(and(eq(sessions.userId, userId), isNull(sessions.revokedAt)))
     .returning({ id: sessions.id });
-  return rows.map((r) => r.id);
+  const ids = rows.map((r) => r.id);
+  await announceRevocations(tx, ids, now);
+  return ids;
 }
 
 async function insertRefreshToken(tx: Db, deps: SessionDeps, sessionId: string, token: string, now: Date, sessionEnd: Date) {
@@ -127,5 +142,5 @@ async function issuePair(
   // No access token outlives its session.
   const expiresAt = earliest(addSeconds(now, deps.config.ttl.accessToken), session.sessionExpiresAt);
   const access = await signAccessToken(deps.keys, deps.config.jwt, session, now, expiresAt);
-  return { accessToken: access.token, refreshToken, expiresIn: access.expiresIn };
+  return { sessionId: session.sessionId, accessToken: access.token, refreshToken, expiresIn: access.expiresIn };
 }

@@ -2,23 +2,35 @@ import { eq } from 'drizzle-orm';
 import type { Deps } from '../deps.js';
 import { users } from '../db/schema.js';
 import { AppError } from '../errors.js';
+import { recordAuditEvent } from './audit.js';
 import { createSession, type ClientInfo, type TokenPair } from './sessions.js';
-import { findUserByEmail, type User } from './users.js';
+import { findUserByEmail, normalizeEmail, type User } from './users.js';
 
-/** Checks a password and opens a fresh session. Unknown email and wrong password fail identically. */
+/**
+ * Checks a password and opens a fresh session. Unknown email and wrong password fail identically,
+ * and both count towards the account's lockout, so throttling reveals nothing either.
+ */
 export async function signIn(
   deps: Deps,
   credentials: { email: string; password: string },
   client: ClientInfo,
 ): Promise<{ user: User; tokens: TokenPair }> {
-  const user = await findUserByEmail(deps.db, credentials.email);
-  if (!user) {
-    await deps.passwords.verifyDummy(credentials.password);
+  const email = normalizeEmail(credentials.email);
+  await deps.throttle.beginSignin(email, (seconds) => {
+    void recordAuditEvent(deps.db, deps.clock, { type: 'account_locked', email, client, details: { seconds } }).catch(() => {});
+  });
+  const user = await findUserByEmail(deps.db, email);
+  const valid = user
+    ? await deps.passwords.verify(user.passwordHash, credentials.password)
+    : await deps.passwords.verifyDummy(credentials.password).then(() => false);
+  if (!user || !valid) {
+    await recordAuditEvent(deps.db, deps.clock, { type: 'signin_failed', userId: user?.id, email, client });
     throw new AppError('invalid_credentials');
   }
-  if (!(await deps.passwords.verify(user.passwordHash, credentials.password))) throw new AppError('invalid_credentials');
+  await deps.throttle.signinSucceeded(email);
   if (deps.passwords.needsRehash(user.passwordHash)) await upgradePasswordHash(deps, user, credentials.password);
   const tokens = await createSession(deps, user.id, client);
+  await recordAuditEvent(deps.db, deps.clock, { type: 'signin_succeeded', userId: user.id, email, sessionId: tokens.sessionId, client });
   return { user, tokens };
 }
 

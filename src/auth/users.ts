@@ -3,7 +3,9 @@ import type { Deps } from '../deps.js';
 import type { Db } from '../db/client.js';
 import { users } from '../db/schema.js';
 import { AppError } from '../errors.js';
-import { assertPasswordAcceptable } from './passwords.js';
+import { recordAuditEvent } from './audit.js';
+import { checkNewPassword } from './passwords.js';
+import type { ClientInfo } from './sessions.js';
 
 export type User = typeof users.$inferSelect;
 
@@ -24,10 +26,12 @@ export function normalizeEmail(email: string): string {
 }
 
 export async function createUser(
-  deps: Pick<Deps, 'db' | 'clock' | 'passwords' | 'config'>,
+  deps: Pick<Deps, 'db' | 'clock' | 'passwords' | 'config' | 'throttle' | 'breachCheck'>,
   input: { name: string; email: string; password: string },
+  client: ClientInfo = {},
 ): Promise<User> {
-  assertPasswordAcceptable(input.password, deps.config.password);
+  await deps.throttle.limitAccount('signupEmail', normalizeEmail(input.email));
+  await checkNewPassword(deps, input.password);
   const passwordHash = await deps.passwords.hash(input.password);
   const now = deps.clock.now();
   // The unique index decides between simultaneous sign-ups of one address: exactly one insert lands.
@@ -44,6 +48,7 @@ export async function createUser(
     .onConflictDoNothing({ target: users.email })
     .returning();
   if (!user) throw new AppError('email_taken');
+  await recordAuditEvent(deps.db, deps.clock, { type: 'signup', userId: user.id, email: user.email, client });
   return user;
 }
 

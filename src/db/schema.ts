@@ -1,4 +1,5 @@
-import { index, jsonb, pgTable, text, timestamp, uuid } from 'drizzle-orm/pg-core';
+import { sql } from 'drizzle-orm';
+import { bigserial, index, integer, jsonb, pgTable, text, timestamp, uuid } from 'drizzle-orm/pg-core';
 
 const ts = (name: string) => timestamp(name, { withTimezone: true, mode: 'date' });
 
@@ -72,3 +73,45 @@ export const signingKeys = pgTable('signing_keys', {
   createdAt: ts('created_at').notNull(),
   retiredAt: ts('retired_at'),
 });
+
+// Emails waiting to be sent, written in the transaction of the change that causes them.
+export const mailOutbox = pgTable(
+  'mail_outbox',
+  {
+    id: bigserial('id', { mode: 'number' }).primaryKey(),
+    // The message (recipient, subject, text, html); erased once sent or given up, as it may hold a reset link.
+    message: jsonb('message'),
+    createdAt: ts('created_at').notNull(),
+    // Past this, the message is no longer worth sending (a reset link that has expired).
+    expiresAt: ts('expires_at').notNull(),
+    nextAttemptAt: ts('next_attempt_at').notNull(),
+    // A worker that claims a message holds it until then; another worker may take it over afterwards.
+    lockedUntil: ts('locked_until'),
+    attempts: integer('attempts').notNull().default(0),
+    lastError: text('last_error'),
+    sentAt: ts('sent_at'),
+    abandonedAt: ts('abandoned_at'),
+  },
+  (t) => [index('mail_outbox_pending_idx').on(t.nextAttemptAt).where(sql`sent_at IS NULL AND abandoned_at IS NULL`)],
+);
+
+export const auditEvents = pgTable(
+  'audit_events',
+  {
+    id: bigserial('id', { mode: 'number' }).primaryKey(),
+    occurredAt: ts('occurred_at').notNull(),
+    type: text('type').notNull(),
+    userId: uuid('user_id').references(() => users.id, { onDelete: 'set null' }),
+    // The address a sign-in or reset named, kept even when it has no account.
+    email: text('email'),
+    sessionId: uuid('session_id'),
+    ipAddress: text('ip_address'),
+    userAgent: text('user_agent'),
+    details: jsonb('details'),
+  },
+  (t) => [
+    index('audit_events_occurred_at_idx').on(t.occurredAt),
+    index('audit_events_user_id_idx').on(t.userId),
+    index('audit_events_type_idx').on(t.type),
+  ],
+);

@@ -49,7 +49,10 @@ export function frameworkErrors(err: FastifyError, _request: FastifyRequest, rep
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- any server, logger and type provider
 export function installErrorHandlers(app: FastifyInstance<any, any, any, any, any>) {
   app.setErrorHandler((err: FastifyError, request: FastifyRequest, reply: FastifyReply) => {
-    if (err instanceof AppError) return sendError(reply, err.code, err.message, err.details);
+    if (err instanceof AppError) {
+      if (err.retryAfter !== undefined) reply.header('retry-after', String(err.retryAfter));
+      return sendError(reply, err.code, err.message, err.details);
+    }
     if (err.validation) {
       const details = validationDetails(err);
       return sendError(reply, 'invalid_request', `Invalid request: ${details.map((d) => `${d.field} ${d.message}`).join('; ')}.`, details);

@@ -24,7 +24,13 @@ export function createMailer(opts: { smtpUrl: string | undefined; from: string }
       close() {},
     };
   }
-  const transport = nodemailer.createTransport(opts.smtpUrl);
+  // Short timeouts: a hung SMTP server must fail the attempt (the outbox retries), not hold it for minutes.
+  const transport = nodemailer.createTransport({
+    url: opts.smtpUrl,
+    connectionTimeout: 10_000,
+    greetingTimeout: 10_000,
+    socketTimeout: 30_000,
+  });
   return {
     async send(message) {
       await transport.sendMail({ from: opts.from, ...message });

@@ -10,6 +10,21 @@ import { createTestDatabase, type TestDatabase } from './database.js';
 export const PUBLIC_URL = 'http://latchkey.test';
 export const GOOD_PASSWORD = 'correct horse battery staple';
 
+/**
+ * Budgets no ordinary test reaches (they all come from one address); the throttling tests set their own.
+ */
+export const UNTHROTTLED: Record<string, string> = {
+  RATE_LIMIT_SIGNIN: '100000/1m',
+  RATE_LIMIT_SIGNUP: '100000/1m',
+  RATE_LIMIT_SIGNUP_EMAIL: '100000/1m',
+  RATE_LIMIT_REFRESH: '100000/1m',
+  RATE_LIMIT_FORGOT: '100000/1m',
+  RATE_LIMIT_RESET: '100000/1m',
+  RATE_LIMIT_RESET_TOKEN: '100000/1m',
+  RESET_MAIL_LIMIT: '100000/1m',
+  LOCKOUT_THRESHOLD: '1000',
+};
+
 export interface TestApp {
   app: App;
   deps: Deps;
@@ -45,6 +60,7 @@ export async function startTestApp(options: TestAppOptions = {}): Promise<TestAp
   const config = loadConfig({
     PUBLIC_URL,
     LOG_LEVEL: 'info',
+    ...UNTHROTTLED,
     DATA_DIR: options.dataDir ?? 'memory://',
     ...(database.url ? { DATABASE_URL: database.url } : {}),
     ...options.env,

@@ -4,6 +4,7 @@ import { Type } from 'typebox';
 import { isResetTokenUsable, resetPassword } from '../../auth/password-reset.js';
 import type { Deps } from '../../deps.js';
 import { AppError } from '../../errors.js';
+import { clientOf, limitByAddress } from '../client.js';
 import { TokenParam } from '../schemas.js';
 import { escapeHtml, sendPage } from './layout.js';
 
@@ -42,6 +43,7 @@ export function resetPages(deps: Deps): FastifyPluginAsyncTypebox {
     app.post(
       '/reset-password/:token',
       {
+        onRequest: limitByAddress(deps, 'reset'),
         schema: {
           tags,
           summary: 'Submit the reset form (HTML)',
@@ -58,7 +60,7 @@ export function resetPages(deps: Deps): FastifyPluginAsyncTypebox {
         const { password, password_confirm } = request.body;
         try {
           if (password_confirm !== undefined && password_confirm !== password) throw new AppError('passwords_do_not_match');
-          await resetPassword(deps, request.params.token, password);
+          await resetPassword(deps, request.params.token, password, clientOf(request));
         } catch (err) {
           if (!(err instanceof AppError)) throw err;
           if (err.code === 'invalid_reset_token') return sendPage(reply, err.status, TITLE, INVALID_LINK);

@@ -1,12 +1,13 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
-import { rotateRefreshToken, revokeSession } from '../../auth/sessions.js';
+import { endSession, rotateRefreshToken } from '../../auth/sessions.js';
 import { signIn } from '../../auth/sign-in.js';
 import { createUser, findUserById, toPublicUser } from '../../auth/users.js';
 import type { Deps } from '../../deps.js';
 import { AppError } from '../../errors.js';
 import { withAliases } from '../aliases.js';
 import { authenticate, bearerToken, requireAuth } from '../authenticate.js';
+import { clientOf, limitByAddress } from '../client.js';
 import { bearerAuth, EmailField, errorResponses, MessageBody, PasswordField, TokenFields } from '../schemas.js';
 
 const tags = ['auth'];
@@ -27,8 +28,8 @@ export function accountRoutes(deps: Deps): FastifyPluginAsyncTypebox {
       response: { 201: Type.Object({ message: Type.String(), user: User }), ...errorResponses(400, 409, 413, 415, 422) },
     };
     for (const [url, schema] of withAliases('/api/signup', signupSchema)) {
-      app.post(url, { schema }, async (request, reply) => {
-        const user = await createUser(deps, request.body);
+      app.post(url, { schema, onRequest: limitByAddress(deps, 'signup') }, async (request, reply) => {
+        const user = await createUser(deps, request.body, clientOf(request));
         return reply.code(201).send({ message: 'User created successfully', user: toPublicUser(user) });
       });
     }
@@ -43,11 +44,8 @@ export function accountRoutes(deps: Deps): FastifyPluginAsyncTypebox {
       },
     };
     for (const [url, schema] of withAliases('/api/signin', signinSchema)) {
-      app.post(url, { schema }, async (request) => {
-        const { user, tokens } = await signIn(deps, request.body, {
-          ipAddress: request.ip,
-          userAgent: request.headers['user-agent'],
-        });
+      app.post(url, { schema, onRequest: limitByAddress(deps, 'signin') }, async (request) => {
+        const { user, tokens } = await signIn(deps, request.body, clientOf(request));
         return {
           message: 'Sign-in successful',
           access_token: tokens.accessToken,
@@ -63,6 +61,7 @@ export function accountRoutes(deps: Deps): FastifyPluginAsyncTypebox {
       '/api/refresh',
       {
         config: { ignoresBody: true },
+        onRequest: limitByAddress(deps, 'refresh'),
         // A bare POST with the token in the header has no body at all; validate it as an empty object.
         preValidation: async (request) => {
           request.body ??= {};
@@ -80,7 +79,7 @@ export function accountRoutes(deps: Deps): FastifyPluginAsyncTypebox {
       async (request) => {
         const token = bearerToken(request) ?? request.body.refresh_token;
         if (!token) throw new AppError('missing_refresh_token');
-        const tokens = await rotateRefreshToken(deps, token);
+        const tokens = await rotateRefreshToken(deps, token, clientOf(request));
         return {
           message: 'Token refreshed successfully',
           access_token: tokens.accessToken,
@@ -99,7 +98,7 @@ export function accountRoutes(deps: Deps): FastifyPluginAsyncTypebox {
     };
     for (const [url, schema] of withAliases('/api/logout', logoutSchema)) {
       app.post(url, { schema, config: { ignoresBody: true }, preHandler: requireToken }, async (request) => {
-        await revokeSession(deps, requireAuth(request).sessionId, 'logout');
+        await endSession(deps, requireAuth(request), clientOf(request));
         return { message: 'Logout successful. Tokens revoked.' };
       });
     }

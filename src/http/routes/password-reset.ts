@@ -2,6 +2,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import { requestPasswordReset, resetPassword } from '../../auth/password-reset.js';
 import type { Deps } from '../../deps.js';
+import { clientOf, limitByAddress } from '../client.js';
 import { EmailField, errorResponses, MessageBody, PasswordField, TokenParam } from '../schemas.js';
 
 const tags = ['password'];
@@ -13,6 +14,7 @@ export function passwordResetRoutes(deps: Deps): FastifyPluginAsyncTypebox {
     app.post(
       '/api/forgot-password',
       {
+        onRequest: limitByAddress(deps, 'forgot'),
         schema: {
           tags,
           summary: 'Email a password reset link (the answer is the same whether or not the account exists)',
@@ -21,7 +23,7 @@ export function passwordResetRoutes(deps: Deps): FastifyPluginAsyncTypebox {
         },
       },
       async (request) => {
-        await requestPasswordReset(deps, request.body.email);
+        await requestPasswordReset(deps, request.body.email, clientOf(request));
         return { message: FORGOT_PASSWORD_MESSAGE };
       },
     );
@@ -29,6 +31,7 @@ export function passwordResetRoutes(deps: Deps): FastifyPluginAsyncTypebox {
     app.post(
       '/api/reset-password/:token',
       {
+        onRequest: limitByAddress(deps, 'reset'),
         schema: {
           tags,
           summary: 'Set a new password with the token from the reset email; signs out every session',
@@ -38,7 +41,7 @@ export function passwordResetRoutes(deps: Deps): FastifyPluginAsyncTypebox {
         },
       },
       async (request) => {
-        await resetPassword(deps, request.params.token, request.body.password);
+        await resetPassword(deps, request.params.token, request.body.password, clientOf(request));
         return { message: 'Password reset successful' };
       },
     );

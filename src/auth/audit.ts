@@ -1,0 +1,46 @@
+import { lt } from 'drizzle-orm';
+import type { Clock } from '../clock.js';
+import type { Db } from '../db/client.js';
+import { auditEvents } from '../db/schema.js';
+import type { ClientInfo } from './sessions.js';
+
+export type AuditEventType =
+  | 'signup'
+  | 'signin_succeeded'
+  | 'signin_failed'
+  | 'account_locked'
+  | 'refresh_token_reused'
+  | 'logout'
+  | 'password_reset_requested'
+  | 'password_reset_completed'
+  | 'password_changed';
+
+export interface AuditEvent {
+  type: AuditEventType;
+  userId?: string | undefined;
+  email?: string | undefined;
+  sessionId?: string | undefined;
+  client?: ClientInfo | undefined;
+  details?: Record<string, unknown> | undefined;
+}
+
+/** Records a security event; never give it a secret (password, token): `details` is stored as is. */
+export async function recordAuditEvent(db: Db, clock: Clock, event: AuditEvent): Promise<void> {
+  await db.insert(auditEvents).values({
+    occurredAt: clock.now(),
+    type: event.type,
+    userId: event.userId,
+    email: event.email,
+    sessionId: event.sessionId,
+    ipAddress: event.client?.ipAddress,
+    userAgent: event.client?.userAgent?.slice(0, 512),
+    details: event.details,
+  });
+}
+
+/** Deletes events older than the retention period (AUDIT_RETENTION); returns how many. */
+export async function purgeAuditEvents(db: Db, clock: Clock, retentionSeconds: number): Promise<number> {
+  const before = new Date(clock.now().getTime() - retentionSeconds * 1000);
+  const rows = await db.delete(auditEvents).where(lt(auditEvents.occurredAt, before)).returning({ id: auditEvents.id });
+  return rows.length;
+}

@@ -1,0 +1,105 @@
+import type { Redis } from 'ioredis';
+import { RateLimiterMemory, RateLimiterRedis, RateLimiterRes, type RateLimiterAbstract } from 'rate-limiter-flexible';
+import type { Config, RateLimit } from '../config.js';
+import { throttled } from '../errors.js';
+
+export type AddressAction = 'signin' | 'signup' | 'refresh' | 'forgot' | 'reset';
+
+/**
+ * Request budgets per client address and per account. With Redis the counters are shared by every
+ * instance; when Redis is unreachable each instance falls back to its own in-memory counters (so
+ * limits loosen to per instance, never off) and goes back to Redis when it returns.
+ */
+export interface Throttle {
+  /** Throws 429 too_many_requests when the address has used up its budget for the action. */
+  limitAddress(action: AddressAction, address: string): Promise<void>;
+  /** Throws 429 too_many_requests when one account key (an email, a reset token) is hammered. */
+  limitAccount(action: 'signupEmail' | 'resetToken', key: string): Promise<void>;
+  /**
+   * Counts a sign-in attempt on an account before its password is checked, so even parallel guesses
+   * are counted. Past the threshold the account locks, each lock twice as long as the one before.
+   * Throws 429 too_many_attempts while locked; `onLock` runs when a new lock starts.
+   */
+  beginSignin(email: string, onLock?: (seconds: number) => void): Promise<void>;
+  /** A correct password clears the attempt count (the growing lock length is kept for a day). */
+  signinSucceeded(email: string): Promise<void>;
+  /** A completed password reset lifts any lock. */
+  unlockAccount(email: string): Promise<void>;
+  /** Whether one more reset email may go to this address; over the quota, none is sent, silently. */
+  allowResetMail(email: string): Promise<boolean>;
+}
+
+const LOCK_LEVEL_MEMORY = 86_400;
+const ATTEMPT_WINDOW = 3_600;
+
+export function createThrottle(config: Pick<Config, 'rateLimits' | 'lockout'>, redis: Redis | undefined, keyPrefix: string): Throttle {
+  const make = (name: string, limit: RateLimit): RateLimiterAbstract => {
+    const opts = { keyPrefix: `${keyPrefix}${name}`, points: limit.points, duration: limit.seconds };
+    if (!redis) return new RateLimiterMemory(opts);
+    return new RateLimiterRedis({
+      ...opts,
+      storeClient: redis,
+      rejectIfRedisNotReady: true,
+      insuranceLimiter: new RateLimiterMemory(opts),
+    });
+  };
+  const limits = config.rateLimits;
+  const byAddress = Object.fromEntries(
+    (['signin', 'signup', 'refresh', 'forgot', 'reset'] as const).map((a) => [a, make(`addr:${a}`, limits[a])]),
+  ) as Record<AddressAction, RateLimiterAbstract>;
+  const byAccount = {
+    signupEmail: make('acct:signup', limits.signupEmail),
+    resetToken: make('acct:reset-token', limits.resetToken),
+  };
+  const resetMail = make('acct:reset-mail', limits.resetMail);
+  const { threshold, duration, maxDuration } = config.lockout;
+  const attempts = make('acct:signin', { points: threshold, seconds: ATTEMPT_WINDOW });
+  const lockLevels = make('acct:signin-level', { points: 10_000, seconds: LOCK_LEVEL_MEMORY });
+
+  async function consume(limiter: RateLimiterAbstract, key: string) {
+    try {
+      await limiter.consume(key);
+    } catch (res) {
+      if (res instanceof RateLimiterRes) throw throttled('too_many_requests', res.msBeforeNext);
+      throw res;
+    }
+  }
+
+  return {
+    async limitAddress(action, address) {
+      await consume(byAddress[action], address);
+    },
+    async limitAccount(action, key) {
+      await consume(byAccount[action], key);
+    },
+    async beginSignin(email, onLock) {
+      try {
+        await attempts.consume(email);
+      } catch (res) {
+        if (!(res instanceof RateLimiterRes)) throw res;
+        // Exactly one attempt crosses the threshold (the counter is atomic): it starts the lock.
+        if (res.consumedPoints !== threshold + 1) throw throttled('too_many_attempts', res.msBeforeNext);
+        const level = (await lockLevels.penalty(email, 1)).consumedPoints;
+        const seconds = Math.min(duration * 2 ** (level - 1), maxDuration);
+        await attempts.block(email, seconds);
+        onLock?.(seconds);
+        throw throttled('too_many_attempts', seconds * 1000);
+      }
+    },
+    async signinSucceeded(email) {
+      await attempts.delete(email);
+    },
+    async unlockAccount(email) {
+      await Promise.all([attempts.delete(email), lockLevels.delete(email)]);
+    },
+    async allowResetMail(email) {
+      try {
+        await resetMail.consume(email);
+        return true;
+      } catch (res) {
+        if (res instanceof RateLimiterRes) return false;
+        throw res;
+      }
+    },
+  };
+}
