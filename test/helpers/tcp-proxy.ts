@@ -1,0 +1,65 @@
+import { createServer, connect, type Server, type Socket } from 'node:net';
+
+export interface TcpProxy {
+  port: number;
+  /** Rewrites a URL (postgres://, redis://, smtp://) to go through the proxy. */
+  via(url: string): string;
+  /** Cuts every connection and refuses new ones, as a server that went down. */
+  stop(): Promise<void>;
+  /** Accepts connections again on the same port, as a server that came back. */
+  start(): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** A loopback TCP proxy in front of a real service, so a test can take that service away and bring it back. */
+export async function startTcpProxy(targetHost: string, targetPort: number): Promise<TcpProxy> {
+  const sockets = new Set<Socket>();
+  let server: Server | undefined;
+  let port = 0;
+
+  const listen = () =>
+    new Promise<void>((resolve, reject) => {
+      const srv = createServer((client) => {
+        const upstream = connect(targetPort, targetHost);
+        for (const s of [client, upstream]) {
+          sockets.add(s);
+          s.on('close', () => sockets.delete(s));
+          s.on('error', () => {
+            client.destroy();
+            upstream.destroy();
+          });
+        }
+        client.pipe(upstream).pipe(client);
+      });
+      srv.once('error', reject);
+      srv.listen(port, '127.0.0.1', () => {
+        port = (srv.address() as { port: number }).port;
+        server = srv;
+        resolve();
+      });
+    });
+
+  const stop = async () => {
+    const srv = server;
+    server = undefined;
+    for (const s of sockets) s.destroy();
+    sockets.clear();
+    if (srv) await new Promise<void>((resolve) => srv.close(() => resolve()));
+  };
+
+  await listen();
+  return {
+    get port() {
+      return port;
+    },
+    via(url) {
+      const u = new URL(url);
+      u.hostname = '127.0.0.1';
+      u.port = String(port);
+      return u.toString();
+    },
+    stop,
+    start: listen,
+    close: stop,
+  };
+}
