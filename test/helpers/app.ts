@@ -4,6 +4,7 @@ import type { InjectOptions, LightMyRequestResponse } from 'fastify';
 import { buildApp, type App } from '../../src/app.js';
 import { loadConfig } from '../../src/config.js';
 import { closeDeps, createDeps, createLogger, type Deps } from '../../src/deps.js';
+import type { Clock } from '../../src/clock.js';
 import { createTestClock, type TestClock } from './clock.js';
 import { createTestDatabase, type TestDatabase } from './database.js';
 
@@ -33,12 +34,16 @@ export interface TestApp {
   /** Every log line the server wrote, as JSON text. */
   logs: string[];
   inject(opts: InjectOptions): Promise<LightMyRequestResponse>;
+  /** Listens on a free loopback port; resolves with its base URL. */
+  listen(): Promise<string>;
   close(): Promise<void>;
 }
 
 export interface TestAppOptions {
   env?: Record<string, string>;
+  /** A clock tests can move (the default), or any other, such as the system clock for real-time tests. */
   clock?: TestClock;
+  realClock?: Clock;
   /** Reuse a database (and embedded folder) across apps, as a restart does; it is then not dropped on close. */
   database?: TestDatabase;
   dataDir?: string;
@@ -65,7 +70,7 @@ export async function startTestApp(options: TestAppOptions = {}): Promise<TestAp
     ...(database.url ? { DATABASE_URL: database.url } : {}),
     ...options.env,
   });
-  const deps = await createDeps(config, { clock, logger: createLogger(config, sink) });
+  const deps = await createDeps(config, { clock: options.realClock ?? clock, logger: createLogger(config, sink), outboxPollMs: 200 });
   const app = await buildApp(deps);
   options.beforeReady?.(app);
   await app.ready();
@@ -76,6 +81,11 @@ export async function startTestApp(options: TestAppOptions = {}): Promise<TestAp
     database,
     logs,
     inject: (opts) => app.inject(opts),
+    async listen() {
+      await app.listen({ port: 0, host: '127.0.0.1' });
+      const { port } = app.server.address() as { port: number };
+      return `http://127.0.0.1:${port}`;
+    },
     async close() {
       await app.close();
       await closeDeps(deps);
