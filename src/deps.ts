@@ -125,7 +125,7 @@ export async function createDeps(config: Config, overrides: DepsOverrides = {}):
     const redis = config.redis.url ? connectRedis(config.redis.url, logger) : undefined;
     if (redis) stops.push(() => void redis.disconnect());
 
-    const mailer = overrides.mailer ?? createMailer({ smtpUrl: config.mail.smtpUrl, from: config.mail.from }, logger);
+    const mailer = overrides.mailer ?? createMailer({ smtpUrl: config.mail.smtpUrl, from: config.mail.from, logBodies: config.env === 'development' }, logger);
     stops.push(() => mailer.close());
     const outbox = startOutboxWorker({
       db: database.db,

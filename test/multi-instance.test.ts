@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { bearer, GOOD_PASSWORD, signUp, startTestApp, type TestApp } from './helpers/app.js';
+import { GOOD_PASSWORD, signUp, startTestApp, type TestApp } from './helpers/app.js';
 import { createTestClock } from './helpers/clock.js';
 import { createTestDatabase, type TestDatabase } from './helpers/database.js';
 import { hostAndPort, TEST_DATABASE_URL, TEST_REDIS_URL, uniqueRedisPrefix } from './helpers/services.js';

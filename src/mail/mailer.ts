@@ -13,13 +13,21 @@ export interface Mailer {
   close(): void;
 }
 
-/** SMTP through nodemailer when SMTP_URL is set; otherwise each email is written to the log for development. */
-export function createMailer(opts: { smtpUrl: string | undefined; from: string }, logger: Logger): Mailer {
+/**
+ * SMTP through nodemailer when SMTP_URL is set. Otherwise each email goes to the log instead: whole in
+ * development (so a reset link can be followed with no mail server), only its recipient and subject in
+ * any other NODE_ENV, since a reset link is a secret that logs must not keep.
+ */
+export function createMailer(
+  opts: { smtpUrl: string | undefined; from: string; logBodies: boolean },
+  logger: Logger,
+): Mailer {
   if (!opts.smtpUrl) {
-    logger.warn('SMTP_URL is unset: emails are written to the log instead of being sent (development only)');
+    logger.warn('SMTP_URL is unset: emails are written to the log instead of being sent');
     return {
       async send(message) {
-        logger.info({ mail: { to: message.to, subject: message.subject, text: message.text } }, 'email (not sent: SMTP_URL is unset)');
+        const mail = { to: message.to, subject: message.subject, ...(opts.logBodies ? { text: message.text } : {}) };
+        logger.info({ mail }, 'email (not sent: SMTP_URL is unset)');
       },
       close() {},
     };

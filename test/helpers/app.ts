@@ -63,6 +63,7 @@ export async function startTestApp(options: TestAppOptions = {}): Promise<TestAp
     },
   });
   const config = loadConfig({
+    NODE_ENV: 'test',
     PUBLIC_URL,
     LOG_LEVEL: 'info',
     ...UNTHROTTLED,
@@ -74,13 +75,20 @@ export async function startTestApp(options: TestAppOptions = {}): Promise<TestAp
   const app = await buildApp(deps);
   options.beforeReady?.(app);
   await app.ready();
+  const secrets = new Secrets();
+  for (const value of [config.jwt.secretKey, config.mail.smtpUrl && new URL(config.mail.smtpUrl).password]) secrets.add(value);
   return {
     app,
     deps,
     clock,
     database,
     logs,
-    inject: (opts) => app.inject(opts),
+    async inject(opts) {
+      secrets.fromRequest(opts);
+      const res = await app.inject(opts);
+      secrets.fromResponse(res);
+      return res;
+    },
     async listen() {
       await app.listen({ port: 0, host: '127.0.0.1' });
       const { port } = app.server.address() as { port: number };
@@ -90,6 +98,8 @@ export async function startTestApp(options: TestAppOptions = {}): Promise<TestAp
       await app.close();
       await closeDeps(deps);
       if (!options.database) await database.drop();
+      // Every test file ends with this check: no secret it sent or received is in any line the server logged.
+      secrets.assertAbsentFrom(logs.join(''));
     },
   };
 }
@@ -134,4 +144,49 @@ export function dashboard(t: TestApp, accessToken: string) {
 
 export function refresh(t: TestApp, refreshToken: string) {
   return t.inject({ method: 'POST', url: '/api/refresh', headers: bearer(refreshToken) });
+}
+
+/** The secrets a test run handled (passwords, tokens, keys), to prove none reached the logs. */
+class Secrets {
+  private readonly seen = new Set<string>();
+
+  add(value: unknown) {
+    // Short values would match by chance (and the weak passwords tests send are refused anyway).
+    if (typeof value === 'string' && value.length >= 12) this.seen.add(value);
+  }
+
+  fromRequest(opts: InjectOptions) {
+    const payload = opts.payload;
+    const body = typeof payload === 'string' ? tryJson(payload) : payload;
+    if (body && typeof body === 'object') {
+      const fields = body as Record<string, unknown>;
+      this.add(fields.password);
+      this.add(fields.refresh_token);
+    }
+    const token = /reset-password\/([^/?]+)/.exec(String(opts.url ?? ''))?.[1];
+    this.add(token);
+    const auth = (opts.headers as Record<string, string> | undefined)?.authorization;
+    this.add(auth?.replace(/^Bearer\s+/i, ''));
+  }
+
+  fromResponse(res: LightMyRequestResponse) {
+    const body = tryJson(res.body);
+    if (body && typeof body === 'object') {
+      this.add((body as Record<string, unknown>).access_token);
+      this.add((body as Record<string, unknown>).refresh_token);
+    }
+  }
+
+  assertAbsentFrom(logs: string) {
+    const leaked = [...this.seen].filter((secret) => logs.includes(secret));
+    if (leaked.length > 0) throw new Error(`${leaked.length} secret(s) found in the server log, e.g. ${leaked[0]!.slice(0, 6)}…`);
+  }
+}
+
+function tryJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
 }

@@ -20,12 +20,17 @@ export interface TestSmtpServer {
 }
 
 /** A real SMTP server on a loopback port, keeping every message it receives. */
-export async function startSmtpServer(): Promise<TestSmtpServer> {
+export async function startSmtpServer(opts: { auth?: { user: string; pass: string } } = {}): Promise<TestSmtpServer> {
   const messages: ReceivedMail[] = [];
   const waiters = new Set<() => void>();
   const server = new SMTPServer({
-    authOptional: true,
+    authOptional: !opts.auth,
+    allowInsecureAuth: true,
     disabledCommands: ['STARTTLS'],
+    onAuth(auth, _session, callback) {
+      if (opts.auth && auth.username === opts.auth.user && auth.password === opts.auth.pass) callback(null, { user: auth.username });
+      else callback(new Error('invalid credentials'));
+    },
     logger: false,
     onData(stream, session, callback) {
       const chunks: Buffer[] = [];
