@@ -1,3 +1,4 @@
+import { availableParallelism } from 'node:os';
 import { z } from 'zod';
 import { parseDuration } from './duration.js';
 
@@ -98,6 +99,7 @@ const envSchema = z.object({
   DATABASE_URL: optional(url(['postgres:', 'postgresql:'], 'a postgres:// or postgresql:// connection string')),
   DATABASE_POOL_SIZE: integer(10, 1, 500),
   MIGRATE_ON_START: boolean(true),
+  WORKERS: optional(z.string().regex(/^(auto|[1-9]\d*)$/, { message: 'expected auto or a whole number of processes' })),
   JWT_ALGORITHM: z.enum(JWT_ALGORITHMS, { message: `expected one of ${JWT_ALGORITHMS.join(', ')}` }).default('ES256'),
   JWT_SECRET_KEY: optional(z.string()),
   JWT_ISSUER: optional(z.string().min(1)),
@@ -148,6 +150,8 @@ export interface Config {
   readonly databaseUrl: string | undefined;
   readonly databasePoolSize: number;
   readonly migrateOnStart: boolean;
+  /** Server processes sharing the port (node:cluster); 1 runs in this process alone. */
+  readonly workers: number;
   readonly jwt: {
     readonly algorithm: JwtAlgorithm;
     readonly secretKey: string | undefined;
@@ -215,6 +219,10 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
       `JWT_SECRET_KEY: only used with JWT_ALGORITHM=HS256, but JWT_ALGORITHM is ${e.JWT_ALGORITHM}; remove it or set JWT_ALGORITHM=HS256`,
     );
   }
+  // The embedded engine lives inside one process; PostgreSQL serves as many processes as there are cores.
+  const workers = e.WORKERS === undefined ? (e.DATABASE_URL ? availableParallelism() : 1) : e.WORKERS === 'auto' ? availableParallelism() : Number(e.WORKERS);
+  if (workers > 1 && !e.DATABASE_URL)
+    problems.push('WORKERS: the embedded database serves one process only; set DATABASE_URL to run several');
   if (e.SESSION_MAX_AGE < e.ACCESS_TOKEN_TTL)
     problems.push('SESSION_MAX_AGE: must be at least ACCESS_TOKEN_TTL');
   if (problems.length > 0) throw new ConfigError(problems);
@@ -229,6 +237,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     databaseUrl: e.DATABASE_URL,
     databasePoolSize: e.DATABASE_POOL_SIZE,
     migrateOnStart: e.MIGRATE_ON_START,
+    workers,
     jwt: {
       algorithm: e.JWT_ALGORITHM,
       secretKey: e.JWT_SECRET_KEY,

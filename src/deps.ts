@@ -166,7 +166,3 @@ export async function createDeps(config: Config, overrides: DepsOverrides = {}):
     throw err;
   }
 }
-
-export async function closeDeps(deps: Deps): Promise<void> {
-  await deps.close();
-}

@@ -1,11 +1,10 @@
+import cluster from 'node:cluster';
 import { existsSync } from 'node:fs';
 import { buildApp } from './app.js';
-import { ConfigError, loadConfig } from './config.js';
-import { closeDeps, createDeps } from './deps.js';
+import { ConfigError, loadConfig, type Config } from './config.js';
+import { createDeps, createLogger } from './deps.js';
 
-async function main() {
-  if (existsSync('.env')) process.loadEnvFile('.env');
-  const config = loadConfig(process.env);
+async function serve(config: Config) {
   const deps = await createDeps(config);
   const app = await buildApp(deps);
   await app.listen({ port: config.port, host: config.host });
@@ -21,11 +20,44 @@ async function main() {
     deps.logger.info({ signal }, 'shutting down: draining requests');
     // Stops accepting connections and waits for requests in flight before closing the database.
     await app.close();
-    await closeDeps(deps);
+    await deps.close();
     process.exit(0);
   };
   process.on('SIGTERM', () => void shutdown('SIGTERM'));
   process.on('SIGINT', () => void shutdown('SIGINT'));
+}
+
+/** With WORKERS > 1, this process only forks the servers (they share the port) and replaces any that dies. */
+function supervise(config: Config) {
+  const logger = createLogger(config);
+  let stopping = false;
+  const fork = () => cluster.fork();
+  for (let i = 0; i < config.workers; i++) fork();
+  cluster.on('exit', (worker, code) => {
+    if (stopping) return;
+    logger.error({ pid: worker.process.pid, code }, 'a server process exited; starting another');
+    setTimeout(fork, 1000);
+  });
+  const stop = (signal: NodeJS.Signals) => {
+    stopping = true;
+    for (const worker of Object.values(cluster.workers ?? {})) worker?.process.kill(signal);
+    let left = Object.keys(cluster.workers ?? {}).length;
+    if (left === 0) process.exit(0);
+    cluster.on('exit', () => {
+      left -= 1;
+      if (left === 0) process.exit(0);
+    });
+  };
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
+  logger.info({ workers: config.workers }, 'starting server processes');
+}
+
+async function main() {
+  if (existsSync('.env')) process.loadEnvFile('.env');
+  const config = loadConfig(process.env);
+  if (config.workers > 1 && cluster.isPrimary) supervise(config);
+  else await serve(config);
 }
 
 main().catch((err: unknown) => {

@@ -1,3 +1,4 @@
+import { availableParallelism } from 'node:os';
 import { describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig } from '../src/config.js';
 import { parseDuration } from '../src/duration.js';
@@ -105,6 +106,15 @@ describe('configuration', () => {
   it('refuses a password minimum under 8 and a session shorter than an access token', () => {
     expect(problemsOf({ PASSWORD_MIN_LENGTH: '6' })[0]).toMatch(/PASSWORD_MIN_LENGTH/);
     expect(problemsOf({ SESSION_MAX_AGE: '60', ACCESS_TOKEN_TTL: '15m' })[0]).toMatch(/SESSION_MAX_AGE/);
+  });
+
+  it('runs one process on the embedded engine and one per core on PostgreSQL, unless WORKERS says otherwise', () => {
+    expect(loadConfig({}).workers).toBe(1);
+    expect(loadConfig({ DATABASE_URL: 'postgres://x/y' }).workers).toBe(availableParallelism());
+    expect(loadConfig({ DATABASE_URL: 'postgres://x/y', WORKERS: '3' }).workers).toBe(3);
+    expect(loadConfig({ DATABASE_URL: 'postgres://x/y', WORKERS: 'auto' }).workers).toBe(availableParallelism());
+    expect(problemsOf({ WORKERS: '2' })[0]).toMatch(/WORKERS: the embedded database serves one process only/);
+    expect(problemsOf({ WORKERS: 'many' })[0]).toMatch(/WORKERS: expected auto or a whole number/);
   });
 
   it('treats an empty value as unset', () => {

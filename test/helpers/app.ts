@@ -3,7 +3,7 @@ import { Writable } from 'node:stream';
 import type { InjectOptions, LightMyRequestResponse } from 'fastify';
 import { buildApp, type App } from '../../src/app.js';
 import { loadConfig } from '../../src/config.js';
-import { closeDeps, createDeps, createLogger, type Deps } from '../../src/deps.js';
+import { createDeps, createLogger, type Deps } from '../../src/deps.js';
 import type { Clock } from '../../src/clock.js';
 import { createTestClock, type TestClock } from './clock.js';
 import { createTestDatabase, type TestDatabase } from './database.js';
@@ -96,7 +96,7 @@ export async function startTestApp(options: TestAppOptions = {}): Promise<TestAp
     },
     async close() {
       await app.close();
-      await closeDeps(deps);
+      await deps.close();
       if (!options.database) await database.drop();
       // Every test file ends with this check: no secret it sent or received is in any line the server logged.
       secrets.assertAbsentFrom(logs.join(''));
