@@ -1,4 +1,4 @@
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
 import { pino, type Logger } from 'pino';
 import { purgeAuditEvents } from './auth/audit.js';
 import { createBreachCheck, type BreachCheck } from './auth/breached-passwords.js';
@@ -6,7 +6,10 @@ import { loadKeySet, type KeySet } from './auth/keys.js';
 import { createPasswordHasher, type PasswordHasher } from './auth/passwords.js';
 import { startRevocationListener, type RevocationListener } from './auth/revocation-feed.js';
 import { createRevocationList, loadRecentRevocations, type RevocationList } from './auth/revocations.js';
+import type { AccessClaims } from './auth/access-tokens.js';
 import { createThrottle, type Throttle } from './auth/throttle.js';
+import type { PublicUser } from './auth/users.js';
+import { BoundedCache } from './cache.js';
 import { systemClock, type Clock } from './clock.js';
 import type { Config } from './config.js';
 import { openDatabase, type Database, type Db } from './db/client.js';
@@ -24,6 +27,10 @@ export interface Deps {
   readonly outbox: OutboxWorker;
   readonly keys: KeySet;
   readonly revocations: RevocationList;
+  /** Access tokens that passed verification, until they expire (bounded). */
+  readonly verifiedTokens: BoundedCache<AccessClaims>;
+  /** Public profiles recently read (bounded, short-lived). */
+  readonly profiles: BoundedCache<PublicUser>;
   readonly passwords: PasswordHasher;
   readonly throttle: Throttle;
   readonly breachCheck: BreachCheck | undefined;
@@ -31,6 +38,8 @@ export interface Deps {
   /** Stops background work and closes every connection, in order. */
   close(): Promise<void>;
 }
+
+const CACHE_ENTRIES = 10_000;
 
 export interface DepsOverrides {
   clock?: Clock;
@@ -70,7 +79,8 @@ export function createLogger(config: Pick<Config, 'logLevel'>, destination?: pin
   );
 }
 
-function connectRedis(url: string, logger: Logger): Redis {
+async function connectRedis(url: string, logger: Logger): Promise<Redis> {
+  const { Redis } = await import('ioredis');
   const redis = new Redis(url, {
     // Commands fail at once while Redis is away (the throttle falls back to memory) instead of queueing.
     enableOfflineQueue: false,
@@ -122,10 +132,10 @@ export async function createDeps(config: Config, overrides: DepsOverrides = {}):
       await loadRecentRevocations(database.db, clock, config.ttl.accessToken, revocations);
     }
 
-    const redis = config.redis.url ? connectRedis(config.redis.url, logger) : undefined;
+    const redis = config.redis.url ? await connectRedis(config.redis.url, logger) : undefined;
     if (redis) stops.push(() => void redis.disconnect());
 
-    const mailer = overrides.mailer ?? createMailer({ smtpUrl: config.mail.smtpUrl, from: config.mail.from, logBodies: config.env === 'development' }, logger);
+    const mailer = overrides.mailer ?? await createMailer({ smtpUrl: config.mail.smtpUrl, from: config.mail.from, logBodies: config.env === 'development' }, logger);
     stops.push(() => mailer.close());
     const outbox = startOutboxWorker({
       db: database.db,
@@ -155,6 +165,8 @@ export async function createDeps(config: Config, overrides: DepsOverrides = {}):
       outbox,
       keys,
       revocations,
+      verifiedTokens: new BoundedCache<AccessClaims>(CACHE_ENTRIES, () => clock.now().getTime()),
+      profiles: new BoundedCache<PublicUser>(CACHE_ENTRIES, () => clock.now().getTime()),
       passwords: createPasswordHasher(config.password.argon2),
       throttle: createThrottle(config, redis, config.redis.keyPrefix),
       breachCheck: config.hibp.url ? createBreachCheck({ url: config.hibp.url, timeoutMs: config.hibp.timeoutMs }, logger) : undefined,

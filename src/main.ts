@@ -1,10 +1,11 @@
 import cluster from 'node:cluster';
 import { existsSync } from 'node:fs';
-import { buildApp } from './app.js';
+import { pino } from 'pino';
 import { ConfigError, loadConfig, type Config } from './config.js';
-import { createDeps, createLogger } from './deps.js';
 
 async function serve(config: Config) {
+  // Loaded here, not at the top: a supervising process never needs them, and forks sooner without them.
+  const [{ buildApp }, { createDeps }] = await Promise.all([import('./app.js'), import('./deps.js')]);
   const deps = await createDeps(config);
   const app = await buildApp(deps);
   await app.listen({ port: config.port, host: config.host });
@@ -29,7 +30,7 @@ async function serve(config: Config) {
 
 /** With WORKERS > 1, this process only forks the servers (they share the port) and replaces any that dies. */
 function supervise(config: Config) {
-  const logger = createLogger(config);
+  const logger = pino({ level: config.logLevel });
   let stopping = false;
   const fork = () => cluster.fork();
   for (let i = 0; i < config.workers; i++) fork();

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { errors as joseErrors, jwtVerify, SignJWT, type JWTHeaderParameters } from 'jose';
+import type { BoundedCache } from '../cache.js';
 import type { Clock } from '../clock.js';
 import { AppError } from '../errors.js';
 import type { KeySet } from './keys.js';
@@ -54,10 +55,27 @@ export async function signAccessToken(
  */
 export async function verifyAccessToken(
   token: string,
-  deps: { keys: KeySet; revocations: RevocationList; clock: Clock },
+  deps: { keys: KeySet; revocations: RevocationList; clock: Clock; verifiedTokens: BoundedCache<AccessClaims> },
   who: AccessTokenIssuer,
 ): Promise<AccessClaims> {
   if (token.length > MAX_TOKEN_LENGTH) throw new AppError('invalid_token');
+  // A token that passed every check once is remembered until it expires: only revocation is asked again.
+  const known = deps.verifiedTokens.get(token);
+  if (known) {
+    if (deps.revocations.isRevoked(known.sessionId)) throw new AppError('session_revoked');
+    return known;
+  }
+  const claims = await verifySignatureAndClaims(token, deps, who);
+  if (deps.revocations.isRevoked(claims.sessionId)) throw new AppError('session_revoked');
+  deps.verifiedTokens.set(token, claims, claims.expiresAt.getTime());
+  return claims;
+}
+
+async function verifySignatureAndClaims(
+  token: string,
+  deps: { keys: KeySet; clock: Clock },
+  who: AccessTokenIssuer,
+): Promise<AccessClaims> {
   let payload;
   try {
     ({ payload } = await jwtVerify(
@@ -83,6 +101,5 @@ export async function verifyAccessToken(
   const { sub, sid, jti, exp } = payload;
   if (typeof sub !== 'string' || typeof sid !== 'string' || typeof jti !== 'string' || typeof exp !== 'number')
     throw new AppError('invalid_token');
-  if (deps.revocations.isRevoked(sid)) throw new AppError('session_revoked');
   return { userId: sub, sessionId: sid, tokenId: jti, expiresAt: new Date(exp * 1000) };
 }

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { and, eq, gt, isNull } from 'drizzle-orm';
+import { and, eq, isNull, sql } from 'drizzle-orm';
 import type { Deps } from '../deps.js';
 import type { Db } from '../db/client.js';
 import { refreshTokens, sessions } from '../db/schema.js';
@@ -33,17 +33,15 @@ export async function createSession(deps: SessionDeps, userId: string, client: C
   const sessionId = randomUUID();
   const expiresAt = addSeconds(now, deps.config.ttl.sessionMaxAge);
   const refreshToken = generateOpaqueToken();
-  await deps.db.transaction(async (tx) => {
-    await tx.insert(sessions).values({
-      id: sessionId,
-      userId,
-      createdAt: now,
-      expiresAt,
-      ipAddress: client.ipAddress,
-      userAgent: client.userAgent?.slice(0, 512),
-    });
-    await insertRefreshToken(tx, deps, sessionId, refreshToken, now, expiresAt);
-  });
+  // The session and its first refresh token in one statement: one round trip, both or neither.
+  await deps.db.execute(sql`
+    WITH session AS (
+      INSERT INTO sessions (id, user_id, created_at, expires_at, ip_address, user_agent)
+      VALUES (${sessionId}, ${userId}, ${now}, ${expiresAt}, ${client.ipAddress ?? null}, ${client.userAgent?.slice(0, 512) ?? null})
+      RETURNING id
+    )
+    INSERT INTO refresh_tokens (token_hash, session_id, created_at, expires_at)
+    SELECT ${hashToken(refreshToken)}, session.id, ${now}, ${earliest(addSeconds(now, deps.config.ttl.refreshToken), expiresAt)} FROM session`);
   return issuePair(deps, { userId, sessionId, sessionExpiresAt: expiresAt }, refreshToken, now);
 }
 
@@ -56,25 +54,31 @@ export async function rotateRefreshToken(deps: SessionDeps, presented: string, c
   const now = deps.clock.now();
   const tokenHash = hashToken(presented);
   const successor = generateOpaqueToken();
+  const refreshEnd = addSeconds(now, deps.config.ttl.refreshToken);
 
-  const rotated = await deps.db.transaction(async (tx) => {
-    const [claimed] = await tx
-      .update(refreshTokens)
-      .set({ rotatedAt: now })
-      .where(and(eq(refreshTokens.tokenHash, tokenHash), isNull(refreshTokens.rotatedAt), gt(refreshTokens.expiresAt, now)))
-      .returning({ sessionId: refreshTokens.sessionId });
-    if (!claimed) return undefined;
-    const [session] = await tx
-      .select({ id: sessions.id, userId: sessions.userId, expiresAt: sessions.expiresAt })
-      .from(sessions)
-      .where(and(eq(sessions.id, claimed.sessionId), isNull(sessions.revokedAt), gt(sessions.expiresAt, now)));
-    if (!session) throw new AppError('invalid_refresh_token');
-    await insertRefreshToken(tx, deps, session.id, successor, now, session.expiresAt);
-    await tx.update(sessions).set({ lastRefreshedAt: now }).where(eq(sessions.id, session.id));
-    return session;
-  });
+  // One statement, so one round trip and atomic without a transaction: claim the token (only one caller
+  // can: the row lock makes a racing UPDATE see it already rotated), check its session is alive, and
+  // store the successor. A claimed token of a dead session yields a row with no session.
+  const result = await deps.db.execute(sql`
+    WITH claimed AS (
+      UPDATE refresh_tokens SET rotated_at = ${now}
+      WHERE token_hash = ${tokenHash} AND rotated_at IS NULL AND expires_at > ${now}
+      RETURNING session_id
+    ), live AS (
+      UPDATE sessions SET last_refreshed_at = ${now}
+      FROM claimed
+      WHERE sessions.id = claimed.session_id AND sessions.revoked_at IS NULL AND sessions.expires_at > ${now}
+      RETURNING sessions.id, sessions.user_id, sessions.expires_at
+    ), successor AS (
+      INSERT INTO refresh_tokens (token_hash, session_id, created_at, expires_at)
+      SELECT ${hashToken(successor)}, live.id, ${now}, LEAST(${refreshEnd}::timestamptz, live.expires_at) FROM live
+    )
+    SELECT live.id, live.user_id, live.expires_at FROM claimed LEFT JOIN live ON live.id = claimed.session_id`);
+  const [rotated] = (result as unknown as { rows: { id: string | null; user_id: string; expires_at: Date | string }[] }).rows;
   if (rotated) {
-    return issuePair(deps, { userId: rotated.userId, sessionId: rotated.id, sessionExpiresAt: rotated.expiresAt }, successor, now);
+    if (!rotated.id) throw new AppError('invalid_refresh_token');
+    const sessionExpiresAt = new Date(rotated.expires_at);
+    return issuePair(deps, { userId: rotated.user_id, sessionId: rotated.id, sessionExpiresAt }, successor, now);
   }
 
   const [known] = await deps.db
@@ -122,15 +126,6 @@ export async function revokeUserSessions(tx: Db, userId: string, reason: string,
   const ids = rows.map((r) => r.id);
   await announceRevocations(tx, ids, now);
   return ids;
-}
-
-async function insertRefreshToken(tx: Db, deps: SessionDeps, sessionId: string, token: string, now: Date, sessionEnd: Date) {
-  await tx.insert(refreshTokens).values({
-    tokenHash: hashToken(token),
-    sessionId,
-    createdAt: now,
-    expiresAt: earliest(addSeconds(now, deps.config.ttl.refreshToken), sessionEnd),
-  });
 }
 
 async function issuePair(

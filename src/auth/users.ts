@@ -1,4 +1,5 @@
 import { eq } from 'drizzle-orm';
+import type { BoundedCache } from '../cache.js';
 import type { Deps } from '../deps.js';
 import type { Db } from '../db/client.js';
 import { users } from '../db/schema.js';
@@ -18,6 +19,24 @@ export interface PublicUser {
 
 export function toPublicUser(user: Pick<User, 'id' | 'name' | 'email' | 'createdAt'>): PublicUser {
   return { id: user.id, name: user.name, email: user.email, created_at: user.createdAt.toISOString() };
+}
+
+// Nothing in the API changes a name or an email yet; when something does, it must delete the entry
+// here and tell the other instances. Until then the lifetime only bounds how stale an entry can be.
+export const PROFILE_CACHE_MS = 30_000;
+
+/** The public profile of a user, served from memory when it was read in the last 30 seconds. */
+export async function getPublicUser(
+  deps: { db: Db; clock: Pick<Deps['clock'], 'now'>; profiles: BoundedCache<PublicUser> },
+  id: string,
+): Promise<PublicUser | undefined> {
+  const cached = deps.profiles.get(id);
+  if (cached) return cached;
+  const user = await findUserById(deps.db, id);
+  if (!user) return undefined;
+  const profile = toPublicUser(user);
+  deps.profiles.set(id, profile, deps.clock.now().getTime() + PROFILE_CACHE_MS);
+  return profile;
 }
 
 /** Emails are compared and stored trimmed and lower-cased: one account per address, whatever its case. */

@@ -1,4 +1,3 @@
-import nodemailer from 'nodemailer';
 import type { Logger } from 'pino';
 
 export interface MailMessage {
@@ -18,10 +17,10 @@ export interface Mailer {
  * development (so a reset link can be followed with no mail server), only its recipient and subject in
  * any other NODE_ENV, since a reset link is a secret that logs must not keep.
  */
-export function createMailer(
+export async function createMailer(
   opts: { smtpUrl: string | undefined; from: string; logBodies: boolean },
   logger: Logger,
-): Mailer {
+): Promise<Mailer> {
   if (!opts.smtpUrl) {
     logger.warn('SMTP_URL is unset: emails are written to the log instead of being sent');
     return {
@@ -32,6 +31,7 @@ export function createMailer(
       close() {},
     };
   }
+  const { default: nodemailer } = await import('nodemailer');
   // Short timeouts: a hung SMTP server must fail the attempt (the outbox retries), not hold it for minutes.
   const transport = nodemailer.createTransport({
     url: opts.smtpUrl,

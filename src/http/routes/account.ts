@@ -2,7 +2,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import { endSession, rotateRefreshToken } from '../../auth/sessions.js';
 import { signIn } from '../../auth/sign-in.js';
-import { createUser, findUserById, toPublicUser } from '../../auth/users.js';
+import { createUser, getPublicUser, toPublicUser } from '../../auth/users.js';
 import type { Deps } from '../../deps.js';
 import { AppError } from '../../errors.js';
 import { withAliases } from '../aliases.js';
@@ -111,9 +111,9 @@ export function accountRoutes(deps: Deps): FastifyPluginAsyncTypebox {
     };
     for (const [url, schema] of withAliases('/api/dashboard', dashboardSchema)) {
       app.get(url, { schema, preHandler: requireToken }, async (request) => {
-        const user = await findUserById(deps.db, requireAuth(request).userId);
+        const user = await getPublicUser(deps, requireAuth(request).userId);
         if (!user) throw new AppError('invalid_token');
-        return { message: `Welcome ${user.name}!`, user: toPublicUser(user) };
+        return { message: `Welcome ${user.name}!`, user };
       });
     }
   };

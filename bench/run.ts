@@ -1,0 +1,388 @@
+// npm run bench [-- --duration=10 --connections=16 --large=1000000]
+// Starts Latchkey as a real server process on PostgreSQL (DATABASE_URL, in a fresh database it creates
+// and drops) or on the embedded engine, drives it from this process with autocannon, measures the
+// baselines in the same run, and writes bench/results/latest.{json,md}.
+import { randomBytes } from 'node:crypto';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { cpus, tmpdir, totalmem } from 'node:os';
+import { join } from 'node:path';
+import argon2 from 'argon2';
+import pg from 'pg';
+import { loadConfig } from '../src/config.js';
+import { openDatabase, type Database } from '../src/db/client.js';
+import { argon2Rate, build, load, peakRssMb, ROOT, startProcess, type LoadResult, type Server } from './lib.js';
+import {
+  BENCH_PASSWORD,
+  benchEmail,
+  benchRefreshToken,
+  logoutRefreshToken,
+  REVOKE_RESET_TOKEN,
+  revokeRefreshToken,
+  seedResetToken,
+  seedSessionsOfOneUser,
+  seedUsers,
+} from './seed.js';
+
+const args = Object.fromEntries(
+  process.argv.slice(2).map((a) => {
+    const [k, v] = a.replace(/^--/, '').split('=');
+    return [k!, v ?? 'true'];
+  }),
+);
+const DURATION = Number(args.duration ?? 10);
+const CONNECTIONS = Number(args.connections ?? 16);
+const LARGE = Number(args.large ?? 1_000_000);
+const SMALL = 1_000;
+const LOGOUT_SESSIONS = 6_000;
+const REVOKE_SESSIONS = 100_000;
+
+// Every request comes from 127.0.0.1: the per-address budgets would measure the throttle, not the server.
+const UNTHROTTLED = Object.fromEntries(
+  ['SIGNIN', 'SIGNUP', 'SIGNUP_EMAIL', 'REFRESH', 'FORGOT', 'RESET', 'RESET_TOKEN'].map((n) => [`RATE_LIMIT_${n}`, '1000000000/1m']),
+);
+
+interface Row {
+  scenario: string;
+  population: number;
+  result: LoadResult;
+  note?: string;
+}
+
+async function main() {
+  build();
+  const adminUrl = process.env.DATABASE_URL;
+  const benchDb = `latchkey_bench_${randomBytes(4).toString('hex')}`;
+  const dataDir = adminUrl ? undefined : await mkdtemp(join(tmpdir(), 'latchkey-bench-'));
+  let databaseUrl: string | undefined;
+  if (adminUrl) {
+    await admin(adminUrl, `CREATE DATABASE ${benchDb}`);
+    const u = new URL(adminUrl);
+    u.pathname = `/${benchDb}`;
+    databaseUrl = u.toString();
+  }
+  const engine = databaseUrl ? 'postgres' : 'pglite';
+  const config = loadConfig({ ...(databaseUrl ? { DATABASE_URL: databaseUrl } : {}), ...(args.workers ? { WORKERS: String(args.workers) } : {}) });
+  const workers = config.workers;
+  const serverEnv: Record<string, string> = {
+    ...UNTHROTTLED,
+    LOCKOUT_THRESHOLD: '1000',
+    NODE_ENV: 'production',
+    WORKERS: String(workers),
+    ...(databaseUrl ? { DATABASE_URL: databaseUrl } : { DATA_DIR: dataDir! }),
+  };
+  const rows: Row[] = [];
+  const rss: Record<string, number[]> = {};
+  const failures: string[] = [];
+  const extra: Record<string, number | string> = {};
+  console.error(`Latchkey bench: ${engine}, ${workers} worker(s), ${CONNECTIONS} connections, ${DURATION} s per scenario`);
+
+  try {
+    // Population of 1,000 users with live sessions, plus the material of the logout and revocation runs.
+    const passwordHash = await argon2.hash(BENCH_PASSWORD, { type: argon2.argon2id, memoryCost: 19456, timeCost: 2, parallelism: 1 });
+    await withDatabase(databaseUrl, dataDir, async (db) => {
+      await db.migrate();
+      await seedUsers(db, passwordHash, 0, SMALL);
+      await seedSessionsOfOneUser(db, passwordHash, 'bench-logout', 'bench-logout', LOGOUT_SESSIONS);
+      await seedSessionsOfOneUser(db, passwordHash, 'bench-revoke', 'bench-revoke', REVOKE_SESSIONS);
+      await seedResetToken(db, 'bench-revoke', REVOKE_RESET_TOKEN);
+    });
+
+    console.error('raw argon2id rates');
+    const perProcess = Math.max(1, Math.round(CONNECTIONS / workers));
+    const rawVerify = await argon2Rate('verify', Math.min(DURATION, 8), workers, perProcess, {});
+    const rawHash = await argon2Rate('hash', Math.min(DURATION, 8), workers, perProcess, {});
+    extra.raw_argon2_verify_per_s = round(rawVerify);
+    extra.raw_argon2_hash_per_s = round(rawHash);
+
+    const baseline = await startProcess(['--import', 'tsx', 'bench/baseline-server.ts'], { WORKERS: String(workers) }, '/');
+    rows.push({ scenario: 'baseline-http', population: 0, result: await load('baseline-http', { url: baseline.url, connections: CONNECTIONS, duration: DURATION }) });
+    rss['baseline-http'] = peakRssMb(baseline.child.pid!);
+    await baseline.stop();
+
+    let server = await startProcess(['dist/main.js'], serverEnv, '/readyz');
+    extra.first_start_ms = round(server.readyMs);
+    await runScenarios(server, SMALL, rows, failures, true);
+    rss.latchkey = peakRssMb(server.child.pid!);
+    await server.stop();
+
+    server = await startProcess(['dist/main.js'], serverEnv, '/readyz');
+    extra.start_to_ready_ms = round(server.readyMs);
+    await revocationRun(server, failures, extra);
+    rss['latchkey after 100,000 revocations'] = peakRssMb(server.child.pid!);
+    await server.stop();
+
+    if (LARGE > SMALL) {
+      console.error(`seeding ${LARGE.toLocaleString('en')} users and sessions`);
+      const seedStart = performance.now();
+      await withDatabase(databaseUrl, dataDir, async (db) => {
+        await seedUsers(db, passwordHash, SMALL, LARGE);
+        await db.db.execute('ANALYZE');
+      });
+      extra.seed_seconds = round((performance.now() - seedStart) / 1000);
+      server = await startProcess(['dist/main.js'], serverEnv, '/readyz');
+      extra.start_to_ready_large_ms = round(server.readyMs);
+      await runScenarios(server, LARGE, rows, failures, false);
+      rss['latchkey at large population'] = peakRssMb(server.child.pid!);
+      await server.stop();
+    }
+  } finally {
+    if (adminUrl && !args.keep) await admin(adminUrl, `DROP DATABASE IF EXISTS ${benchDb} WITH (FORCE)`);
+    if (dataDir && !args.keep) await rm(dataDir, { recursive: true, force: true });
+  }
+
+  const report = buildReport({ engine, workers, rows, rss, extra, failures });
+  await writeFile(join(ROOT, 'bench/results/latest.json'), `${JSON.stringify(report.json, null, 2)}\n`);
+  await writeFile(join(ROOT, 'bench/results/latest.md'), report.markdown);
+  console.log(report.markdown);
+  if (failures.length > 0) {
+    console.error(`FAILED:\n${failures.map((f) => `  - ${f}`).join('\n')}`);
+    process.exitCode = 1;
+  }
+}
+
+async function runScenarios(server: Server, population: number, rows: Row[], failures: string[], all: boolean) {
+  const { url } = server;
+  const post = (path: string, body: object, token?: string) => ({
+    method: 'POST' as const,
+    path,
+    headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
+    body: JSON.stringify(body),
+  });
+  const record = (scenario: string, result: LoadResult, note?: string) => {
+    rows.push({ scenario, population, result, note });
+    if (result.non2xx > 0 || result.errors > 0) failures.push(`${scenario} at ${population}: ${result.non2xx} non-2xx, ${result.errors} errors`);
+  };
+  const pick = () => Math.floor(Math.random() * population);
+
+  // Access tokens of 200 users, from their seeded refresh tokens; the rest of the chains feed the refresh run.
+  const chainStart = population === SMALL ? 0 : Math.floor(population / 2);
+  const tokens = await refreshMany(url, Array.from({ length: 200 }, (_, i) => benchRefreshToken(chainStart + i)));
+  const accessTokens = tokens.map((t) => t.access_token);
+
+  if (all) {
+    let n = 0;
+    record(
+      'dashboard',
+      await load('dashboard', {
+        url,
+        connections: CONNECTIONS,
+        duration: DURATION,
+        requests: [{ method: 'GET', path: '/api/dashboard', setupRequest: (req) => ({ ...req, headers: { authorization: `Bearer ${accessTokens[n++ % accessTokens.length]}` } }) }],
+      }),
+    );
+  }
+
+  record(
+    'signin',
+    await load('signin', {
+      url,
+      connections: CONNECTIONS,
+      duration: DURATION,
+      requests: [{ setupRequest: (req) => ({ ...req, ...post('/api/signin', { email: benchEmail(pick()), password: BENCH_PASSWORD }) }) }],
+    }),
+  );
+
+  if (all) {
+    let n = 0;
+    const run = randomBytes(3).toString('hex');
+    record(
+      'signup',
+      await load('signup', {
+        url,
+        connections: CONNECTIONS,
+        duration: DURATION,
+        requests: [
+          {
+            setupRequest: (req) => ({
+              ...req,
+              ...post('/api/signup', { name: 'New User', email: `new.${run}.${n++}@bench.test`, password: BENCH_PASSWORD }),
+            }),
+          },
+        ],
+      }),
+    );
+  }
+
+  // Refresh chains: each token is used once; its successor goes back into the pool.
+  const pool = Array.from({ length: Math.min(population - 200, 5_000) }, (_, i) => benchRefreshToken(chainStart + 200 + i));
+  let lost = 0;
+  record(
+    'refresh',
+    await load('refresh', {
+      url,
+      connections: CONNECTIONS,
+      duration: DURATION,
+      requests: [
+        {
+          setupRequest: (req) => ({ ...req, ...post('/api/refresh', { refresh_token: pool.shift() ?? 'exhausted' }) }),
+          onResponse: (status, body) => {
+            if (status === 200) pool.push((JSON.parse(body) as { refresh_token: string }).refresh_token);
+            else lost += 1;
+          },
+        },
+      ],
+    }),
+    'chains of single-use tokens',
+  );
+  if (lost > 0) failures.push(`refresh at ${population}: ${lost} chains broken`);
+
+  if (all) {
+    // Logout then, on the next request, the same access token: it must be refused every time.
+    const sessions = (await refreshMany(url, Array.from({ length: LOGOUT_SESSIONS }, (_, j) => logoutRefreshToken(j)))).map((t) => t.access_token);
+    let next = 0;
+    let accepted = 0;
+    let wrongLogout = 0;
+    const result = await load('logout + reject', {
+      url,
+      connections: CONNECTIONS,
+      amount: sessions.length * 2,
+      requests: [
+        {
+          setupRequest: (req, context: { token?: string }) => {
+            context.token = sessions[next++ % sessions.length];
+            return { ...req, method: 'POST', path: '/api/logout', headers: { authorization: `Bearer ${context.token}` } };
+          },
+          onResponse: (status) => {
+            if (status !== 200) wrongLogout += 1;
+          },
+        },
+        {
+          setupRequest: (req, context: { token?: string }) => ({
+            ...req,
+            method: 'GET',
+            path: '/api/dashboard',
+            headers: { authorization: `Bearer ${context.token}` },
+          }),
+          onResponse: (status) => {
+            if (status !== 401) accepted += 1;
+          },
+        },
+      ],
+    });
+    // Half the answers are the expected 401s.
+    const expected401 = result.requests / 2;
+    rows.push({ scenario: 'logout + reject', population, result: { ...result, non2xx: result.non2xx - expected401 }, note: `${accepted} revoked tokens accepted` });
+    if (accepted > 0 || wrongLogout > 0) failures.push(`logout + reject: ${accepted} revoked tokens accepted, ${wrongLogout} logouts failed`);
+  }
+}
+
+/** Revokes 100,000 sessions in one password reset, then checks their access tokens and the server's memory. */
+async function revocationRun(server: Server, failures: string[], extra: Record<string, number | string>) {
+  const sample = await refreshMany(server.url, Array.from({ length: 50 }, (_, j) => revokeRefreshToken(j)));
+  const started = performance.now();
+  const res = await fetch(`${server.url}/api/reset-password/${REVOKE_RESET_TOKEN}`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ password: 'a new bench passphrase' }),
+  });
+  extra.reset_revoking_100000_sessions_ms = round(performance.now() - started);
+  if (res.status !== 200) failures.push(`revocation run: reset answered ${res.status}`);
+  await new Promise((r) => setTimeout(r, 1000));
+  let accepted = 0;
+  for (const t of sample) {
+    const r = await fetch(`${server.url}/api/dashboard`, { headers: { authorization: `Bearer ${t.access_token}` } });
+    if (r.status !== 401) accepted += 1;
+  }
+  extra.revoked_tokens_accepted_after_100000_revocations = accepted;
+  if (accepted > 0) failures.push(`revocation run: ${accepted} of ${sample.length} revoked access tokens accepted`);
+}
+
+async function refreshMany(url: string, refreshTokens: string[]) {
+  const out: { access_token: string; refresh_token: string }[] = [];
+  for (let i = 0; i < refreshTokens.length; i += 50) {
+    const batch = await Promise.all(
+      refreshTokens.slice(i, i + 50).map(async (token) => {
+        const res = await fetch(`${url}/api/refresh`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ refresh_token: token }),
+        });
+        if (res.status !== 200) throw new Error(`seeded refresh token refused: ${res.status} ${await res.text()}`);
+        return (await res.json()) as { access_token: string; refresh_token: string };
+      }),
+    );
+    out.push(...batch);
+  }
+  return out;
+}
+
+async function withDatabase(databaseUrl: string | undefined, dataDir: string | undefined, fn: (db: Database) => Promise<void>) {
+  const db = await openDatabase({ databaseUrl, dataDir: dataDir ?? '', poolSize: 2 });
+  try {
+    await fn(db);
+  } finally {
+    await db.close();
+  }
+}
+
+async function admin(url: string, statement: string) {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    await client.query(statement);
+  } finally {
+    await client.end();
+  }
+}
+
+const round = (n: number) => Math.round(n * 10) / 10;
+
+function buildReport(r: {
+  engine: string;
+  workers: number;
+  rows: Row[];
+  rss: Record<string, number[]>;
+  extra: Record<string, number | string>;
+  failures: string[];
+}) {
+  const rate = (scenario: string, population = SMALL) => r.rows.find((x) => x.scenario === scenario && x.population === population)?.result.rps;
+  const ratio = (a: number | undefined, b: number | undefined) => (a !== undefined && b ? Math.round((a / b) * 100) / 100 : undefined);
+  const peak = Math.max(...Object.values(r.rss).flat());
+  const targets: [string, number | undefined, string, boolean | undefined][] = [];
+  const t = (name: string, value: number | undefined, goal: string, ok: boolean | undefined) => targets.push([name, value, goal, ok]);
+  const d = ratio(rate('dashboard'), rate('baseline-http', 0));
+  t('dashboard / baseline-http', d, '>= 0.5', d === undefined ? undefined : d >= 0.5);
+  const si = ratio(rate('signin'), Number(r.extra.raw_argon2_verify_per_s));
+  t('signin / raw argon2id verify', si, '>= 0.85', si === undefined ? undefined : si >= 0.85);
+  const su = ratio(rate('signup'), Number(r.extra.raw_argon2_hash_per_s));
+  t('signup / raw argon2id hash', su, '>= 0.8', su === undefined ? undefined : su >= 0.8);
+  const rf = rate('refresh');
+  t('refresh per second', rf && Math.round(rf), '>= 1000', rf === undefined ? undefined : rf >= 1000);
+  const siL = ratio(rate('signin', LARGE), rate('signin'));
+  t(`signin at ${LARGE.toLocaleString('en')} / at 1,000`, siL, '>= 0.9', siL === undefined ? undefined : siL >= 0.9);
+  const rfL = ratio(rate('refresh', LARGE), rate('refresh'));
+  t(`refresh at ${LARGE.toLocaleString('en')} / at 1,000`, rfL, '>= 0.9', rfL === undefined ? undefined : rfL >= 0.9);
+  t('peak RSS of any server process (MB)', peak, '< 256', peak < 256);
+  const ready = Number(r.extra.start_to_ready_ms);
+  t('start to ready on an existing database (ms)', ready, '< 1500', ready < 1500);
+
+  const machine = `${cpus().length} × ${cpus()[0]?.model ?? 'CPU'}, ${Math.round(totalmem() / 2 ** 30)} GiB, Node ${process.version}`;
+  const lines = [
+    `Latchkey benchmark, ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC`,
+    '',
+    `Machine: ${machine}. Database: ${r.engine === 'postgres' ? 'PostgreSQL on the same machine' : 'embedded (PGlite)'}; ${r.workers} server process(es); ${CONNECTIONS} connections, ${DURATION} s per scenario, load generator in another process.`,
+    '',
+    '| scenario | users | req/s | p50 ms | p99 ms | errors | note |',
+    '| --- | ---: | ---: | ---: | ---: | ---: | --- |',
+    ...r.rows.map(
+      (x) =>
+        `| ${x.scenario} | ${x.population ? x.population.toLocaleString('en') : ''} | ${Math.round(x.result.rps).toLocaleString('en')} | ${x.result.p50} | ${x.result.p99} | ${x.result.non2xx + x.result.errors} | ${x.note ?? ''} |`,
+    ),
+    '',
+    '| target | measured | goal | met |',
+    '| --- | ---: | --- | --- |',
+    ...targets.map(([name, value, goal, ok]) => `| ${name} | ${value ?? 'n/a'} | ${goal} | ${ok === undefined ? 'n/a' : ok ? 'yes' : '**no**'} |`),
+    '',
+    `Raw argon2id (m=19456, t=2, p=1, libuv pool 4, ${r.workers} process(es)): verify ${r.extra.raw_argon2_verify_per_s}/s, hash ${r.extra.raw_argon2_hash_per_s}/s.`,
+    `Peak RSS (MB) per process: ${Object.entries(r.rss).map(([k, v]) => `${k} ${v.join(' / ')}`).join('; ')}.`,
+    `Other figures: ${Object.entries(r.extra).map(([k, v]) => `${k.replaceAll('_', ' ')}: ${v}`).join('; ')}.`,
+    ...(r.failures.length ? ['', `Failures: ${r.failures.join('; ')}`] : []),
+    '',
+  ];
+  return {
+    markdown: lines.join('\n'),
+    json: { date: new Date().toISOString(), machine, engine: r.engine, workers: r.workers, connections: CONNECTIONS, duration: DURATION, rows: r.rows, targets, rss: r.rss, extra: r.extra, failures: r.failures },
+  };
+}
+
+await main();
