@@ -219,8 +219,9 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
       `JWT_SECRET_KEY: only used with JWT_ALGORITHM=HS256, but JWT_ALGORITHM is ${e.JWT_ALGORITHM}; remove it or set JWT_ALGORITHM=HS256`,
     );
   }
-  // The embedded engine lives inside one process; PostgreSQL serves as many processes as there are cores.
-  const workers = e.WORKERS === undefined ? (e.DATABASE_URL ? availableParallelism() : 1) : e.WORKERS === 'auto' ? availableParallelism() : Number(e.WORKERS);
+  // The embedded engine lives inside one process; on PostgreSQL, `auto` (the default) is one process per core.
+  const workers =
+    e.WORKERS === 'auto' || (e.WORKERS === undefined && e.DATABASE_URL) ? autoWorkers(e.DATABASE_URL) : Number(e.WORKERS ?? 1);
   if (workers > 1 && !e.DATABASE_URL)
     problems.push('WORKERS: the embedded database serves one process only; set DATABASE_URL to run several');
   if (e.SESSION_MAX_AGE < e.ACCESS_TOKEN_TTL)
@@ -277,6 +278,17 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     logLevel: e.LOG_LEVEL,
   };
   return deepFreeze(config);
+}
+
+/**
+ * One server process per core, but one core fewer when PostgreSQL runs on this same machine: measured
+ * on 2 cores, a second process there only competes with PostgreSQL (npm run bench, README Performance).
+ */
+export function autoWorkers(databaseUrl: string | undefined): number {
+  const cores = availableParallelism();
+  const host = databaseUrl ? new URL(databaseUrl).hostname.replace(/^\[|\]$/g, '') : '';
+  const local = ['', 'localhost', '127.0.0.1', '::1'].includes(host);
+  return Math.max(1, local ? cores - 1 : cores);
 }
 
 function deepFreeze<T extends object>(value: T): T {

@@ -124,6 +124,10 @@ export async function createDeps(config: Config, overrides: DepsOverrides = {}):
       await loadRecentRevocations(database.db, clock, config.ttl.accessToken, revocations);
     }
 
+    // Without new revocations nothing would trigger a prune: a timer keeps the list to live tokens only.
+    const pruneTimer = setInterval(() => revocations.prune(), 60_000).unref();
+    stops.push(() => clearInterval(pruneTimer));
+
     const redis = config.redis.url ? await connectRedis(config.redis.url, logger) : undefined;
     if (redis) stops.push(() => void redis.disconnect());
 

@@ -110,9 +110,14 @@ describe('configuration', () => {
 
   it('runs one process on the embedded engine and one per core on PostgreSQL, unless WORKERS says otherwise', () => {
     expect(loadConfig({}).workers).toBe(1);
-    expect(loadConfig({ DATABASE_URL: 'postgres://x/y' }).workers).toBe(availableParallelism());
-    expect(loadConfig({ DATABASE_URL: 'postgres://x/y', WORKERS: '3' }).workers).toBe(3);
-    expect(loadConfig({ DATABASE_URL: 'postgres://x/y', WORKERS: 'auto' }).workers).toBe(availableParallelism());
+    const cores = availableParallelism();
+    expect(loadConfig({ DATABASE_URL: 'postgres://db.internal/y' }).workers).toBe(cores);
+    expect(loadConfig({ DATABASE_URL: 'postgres://db.internal/y', WORKERS: 'auto' }).workers).toBe(cores);
+    // PostgreSQL on this machine keeps a core for itself.
+    for (const host of ['localhost', '127.0.0.1', '[::1]']) {
+      expect(loadConfig({ DATABASE_URL: `postgres://u@${host}:5432/y` }).workers).toBe(Math.max(1, cores - 1));
+    }
+    expect(loadConfig({ DATABASE_URL: 'postgres://db.internal/y', WORKERS: '3' }).workers).toBe(3);
     expect(problemsOf({ WORKERS: '2' })[0]).toMatch(/WORKERS: the embedded database serves one process only/);
     expect(problemsOf({ WORKERS: 'many' })[0]).toMatch(/WORKERS: expected auto or a whole number/);
   });

@@ -46,8 +46,9 @@ describe('GET /api/dashboard', () => {
     expect(res.json().error).toBe('invalid_token');
   });
 
-  it('answers 401 once the access token has expired (15 minutes)', async () => {
+  it('answers 401 once the access token has expired (15 minutes), even one verified before', async () => {
     const { access_token } = await signIn(t, user.email);
+    expect((await dashboard(t, access_token)).statusCode).toBe(200);
     t.clock.advance(15 * 60 + 1);
     const res = await dashboard(t, access_token);
     expect(res.statusCode).toBe(401);
@@ -66,6 +67,8 @@ describe('GET /api/dashboard', () => {
 describe('POST /api/logout', () => {
   it('revokes the session: its access token and refresh token stop working at once', async () => {
     const tokens = await signIn(t, user.email);
+    // Verified once, so remembered: revocation must still win.
+    expect((await dashboard(t, tokens.access_token)).statusCode).toBe(200);
     const res = await logout(tokens.access_token);
     expect(res.statusCode).toBe(200);
     expect(res.json()).toEqual({ message: 'Logout successful. Tokens revoked.' });

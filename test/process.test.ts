@@ -66,7 +66,8 @@ describe('the server process', () => {
   it('starts with no setup, serves the seed flow over real HTTP, and stops cleanly on SIGTERM', async () => {
     const port = await freePort();
     const env: Record<string, string> = { PORT: String(port), HOST: '127.0.0.1', DATA_DIR: join(dataDir, 'db') };
-    if (database.url) env.DATABASE_URL = database.url;
+    // On PostgreSQL, two server processes behind one port, as WORKERS runs them.
+    if (database.url) Object.assign(env, { DATABASE_URL: database.url, WORKERS: '2' });
     const proc = start(env);
     await waitUntilReady(port, proc);
 

@@ -11,6 +11,8 @@ export interface RevocationList {
   isRevoked(sessionId: string): boolean;
   /** `revokedAt` bounds the entry's life: it is dropped once every token it could block has expired. */
   add(sessionId: string, revokedAt: Date): void;
+  /** Drops the entries whose tokens have all expired; also done on every add. */
+  prune(): void;
   size(): number;
 }
 
@@ -34,6 +36,7 @@ export function createRevocationList(clock: Clock, accessTokenTtlSeconds: number
       const until = revokedAt.getTime() + lifetimeMs;
       if (until > clock.now().getTime() && !entries.has(sessionId)) entries.set(sessionId, until);
     },
+    prune,
     size: () => entries.size,
   };
 }
