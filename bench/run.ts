@@ -33,6 +33,9 @@ const DURATION = Number(args.duration ?? 10);
 const CONNECTIONS = Number(args.connections ?? 16);
 const LARGE = Number(args.large ?? 1_000_000);
 const SMALL = 1_000;
+// Each scenario alternates with its baseline this many times; the report gives the median round of each,
+// so that drift of the machine (other processes, PostgreSQL's own work) weighs on both sides alike.
+const ROUNDS = Number(args.rounds ?? 3);
 const LOGOUT_SESSIONS = 6_000;
 const REVOKE_SESSIONS = 100_000;
 
@@ -67,6 +70,8 @@ async function main() {
     ...UNTHROTTLED,
     LOCKOUT_THRESHOLD: '1000',
     NODE_ENV: 'production',
+    // As in production: every instance names the same public URL, hence the same token issuer.
+    PUBLIC_URL: 'https://auth.bench.test',
     WORKERS: String(workers),
     ...(databaseUrl ? { DATABASE_URL: databaseUrl } : { DATA_DIR: dataDir! }),
   };
@@ -87,23 +92,15 @@ async function main() {
       await seedResetToken(db, 'bench-revoke', REVOKE_RESET_TOKEN);
     });
 
-    console.error('raw argon2id rates');
-    const perProcess = Math.max(1, Math.round(CONNECTIONS / workers));
-    const rawVerify = await argon2Rate('verify', Math.min(DURATION, 8), workers, perProcess, {});
-    const rawHash = await argon2Rate('hash', Math.min(DURATION, 8), workers, perProcess, {});
-    extra.raw_argon2_verify_per_s = round(rawVerify);
-    extra.raw_argon2_hash_per_s = round(rawHash);
-
     const baseline = await startProcess(['--import', 'tsx', 'bench/baseline-server.ts'], { WORKERS: String(workers) }, '/');
-    rows.push({ scenario: 'baseline-http', population: 0, result: await load('baseline-http', { url: baseline.url, connections: CONNECTIONS, duration: DURATION }) });
-    rss['baseline-http'] = peakRssMb(baseline.child.pid!);
-    await baseline.stop();
-
     let server = await startProcess(['dist/main.js'], serverEnv, '/readyz');
     extra.first_start_ms = round(server.readyMs);
-    await runScenarios(server, SMALL, rows, failures, true);
+    // The same server with one log line per request, to measure what LOG_REQUESTS costs.
+    const logged = await startProcess(['dist/main.js'], { ...serverEnv, LOG_REQUESTS: 'true' }, '/readyz');
+    await runScenarios(server, SMALL, rows, failures, { baselineUrl: baseline.url, loggedUrl: logged.url, workers, extra });
+    rss['baseline-http'] = peakRssMb(baseline.child.pid!);
     rss.latchkey = peakRssMb(server.child.pid!);
-    await server.stop();
+    await Promise.all([baseline.stop(), logged.stop(), server.stop()]);
 
     server = await startProcess(['dist/main.js'], serverEnv, '/readyz');
     extra.start_to_ready_ms = round(server.readyMs);
@@ -121,7 +118,7 @@ async function main() {
       extra.seed_seconds = round((performance.now() - seedStart) / 1000);
       server = await startProcess(['dist/main.js'], serverEnv, '/readyz');
       extra.start_to_ready_large_ms = round(server.readyMs);
-      await runScenarios(server, LARGE, rows, failures, false);
+      await runScenarios(server, LARGE, rows, failures, undefined);
       rss['latchkey at large population'] = peakRssMb(server.child.pid!);
       await server.stop();
     }
@@ -140,8 +137,32 @@ async function main() {
   }
 }
 
-async function runScenarios(server: Server, population: number, rows: Row[], failures: string[], all: boolean) {
+/** Alternates two measurements ROUNDS times; returns the median of each. */
+async function alternate<A, B>(a: () => Promise<A>, b: () => Promise<B>, rateOf: { a: (x: A) => number; b: (x: B) => number }) {
+  const as: A[] = [];
+  const bs: B[] = [];
+  for (let i = 0; i < ROUNDS; i++) {
+    as.push(await a());
+    bs.push(await b());
+  }
+  const median = <T>(xs: T[], rate: (x: T) => number) => [...xs].sort((x, y) => rate(x) - rate(y))[Math.floor(xs.length / 2)]!;
+  return { a: median(as, rateOf.a), b: median(bs, rateOf.b), all: { a: as.map(rateOf.a), b: bs.map(rateOf.b) } };
+}
+
+interface Baselines {
+  baselineUrl: string;
+  loggedUrl: string;
+  workers: number;
+  extra: Record<string, number | string>;
+}
+
+async function runScenarios(server: Server, population: number, rows: Row[], failures: string[], baselines: Baselines | undefined) {
+  const all = baselines !== undefined;
   const { url } = server;
+  const byRps = (r: LoadResult) => r.rps;
+  const same = (x: number) => x;
+  const perProcess = Math.max(1, Math.round(CONNECTIONS / (baselines?.workers ?? 1)));
+  const rounds = (what: string, xs: number[]) => `${what} rounds: ${xs.map((x) => Math.round(x)).join(', ')}`;
   const post = (path: string, body: object, token?: string) => ({
     method: 'POST' as const,
     path,
@@ -159,48 +180,64 @@ async function runScenarios(server: Server, population: number, rows: Row[], fai
   const tokens = await refreshMany(url, Array.from({ length: 200 }, (_, i) => benchRefreshToken(chainStart + i)));
   const accessTokens = tokens.map((t) => t.access_token);
 
-  if (all) {
-    let n = 0;
-    record(
-      'dashboard',
-      await load('dashboard', {
-        url,
-        connections: CONNECTIONS,
-        duration: DURATION,
-        requests: [{ method: 'GET', path: '/api/dashboard', setupRequest: (req) => ({ ...req, headers: { authorization: `Bearer ${accessTokens[n++ % accessTokens.length]}` } }) }],
-      }),
-    );
-  }
-
-  record(
-    'signin',
-    await load('signin', {
+  const signin = () =>
+    load('signin', {
       url,
       connections: CONNECTIONS,
       duration: DURATION,
       requests: [{ setupRequest: (req) => ({ ...req, ...post('/api/signin', { email: benchEmail(pick()), password: BENCH_PASSWORD }) }) }],
-    }),
-  );
+    });
 
-  if (all) {
+  if (baselines) {
     let n = 0;
-    const run = randomBytes(3).toString('hex');
-    record(
-      'signup',
-      await load('signup', {
-        url,
+    const dashboard = (name: string, target: string) => () =>
+      load(name, {
+        url: target,
         connections: CONNECTIONS,
         duration: DURATION,
-        requests: [
-          {
-            setupRequest: (req) => ({
-              ...req,
-              ...post('/api/signup', { name: 'New User', email: `new.${run}.${n++}@bench.test`, password: BENCH_PASSWORD }),
-            }),
-          },
-        ],
-      }),
+        requests: [{ method: 'GET', path: '/api/dashboard', setupRequest: (req) => ({ ...req, headers: { authorization: `Bearer ${accessTokens[n++ % accessTokens.length]}` } }) }],
+      });
+    const pair = await alternate(
+      () => load('baseline-http', { url: baselines.baselineUrl, connections: CONNECTIONS, duration: DURATION }),
+      async () => [await dashboard('dashboard', url)(), await dashboard('dashboard, LOG_REQUESTS=true', baselines.loggedUrl)()] as const,
+      { a: byRps, b: ([plain]) => plain.rps },
     );
+    rows.push({ scenario: 'baseline-http', population: 0, result: pair.a, note: rounds('req/s', pair.all.a) });
+    record('dashboard', pair.b[0], rounds('req/s', pair.all.b));
+    record('dashboard, LOG_REQUESTS=true', pair.b[1], 'same rounds, one log line per request');
+
+    const verify = await alternate(
+      () => argon2Rate('verify', DURATION, baselines.workers, perProcess, {}),
+      signin,
+      { a: same, b: byRps },
+    );
+    baselines.extra.raw_argon2_verify_per_s = round(verify.a);
+    record('signin', verify.b, `${rounds('req/s', verify.all.b)}; raw verify ${verify.all.a.map(round).join(', ')}`);
+
+    let m = 0;
+    const run = randomBytes(3).toString('hex');
+    const hash = await alternate(
+      () => argon2Rate('hash', DURATION, baselines.workers, perProcess, {}),
+      () =>
+        load('signup', {
+          url,
+          connections: CONNECTIONS,
+          duration: DURATION,
+          requests: [
+            {
+              setupRequest: (req) => ({
+                ...req,
+                ...post('/api/signup', { name: 'New User', email: `new.${run}.${m++}@bench.test`, password: BENCH_PASSWORD }),
+              }),
+            },
+          ],
+        }),
+      { a: same, b: byRps },
+    );
+    baselines.extra.raw_argon2_hash_per_s = round(hash.a);
+    record('signup', hash.b, `${rounds('req/s', hash.all.b)}; raw hash ${hash.all.a.map(round).join(', ')}`);
+  } else {
+    record('signin', await signin());
   }
 
   // Refresh chains: each token is used once; its successor goes back into the pool.
@@ -373,7 +410,7 @@ function buildReport(r: {
     '| --- | ---: | --- | --- |',
     ...targets.map(([name, value, goal, ok]) => `| ${name} | ${value ?? 'n/a'} | ${goal} | ${ok === undefined ? 'n/a' : ok ? 'yes' : '**no**'} |`),
     '',
-    `Raw argon2id (m=19456, t=2, p=1, libuv pool 4, ${r.workers} process(es)): verify ${r.extra.raw_argon2_verify_per_s}/s, hash ${r.extra.raw_argon2_hash_per_s}/s.`,
+    `Scenarios and their baselines alternate ${ROUNDS} times; each figure is the median round. Raw argon2id (m=19456, t=2, p=1, libuv pool 4, ${r.workers} process(es), ${Math.max(1, Math.round(CONNECTIONS / r.workers))} at once): verify ${r.extra.raw_argon2_verify_per_s}/s, hash ${r.extra.raw_argon2_hash_per_s}/s.`,
     `Peak RSS (MB) per process: ${Object.entries(r.rss).map(([k, v]) => `${k} ${v.join(' / ')}`).join('; ')}.`,
     `Other figures: ${Object.entries(r.extra).map(([k, v]) => `${k.replaceAll('_', ' ')}: ${v}`).join('; ')}.`,
     ...(r.failures.length ? ['', `Failures: ${r.failures.join('; ')}`] : []),

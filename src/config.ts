@@ -138,6 +138,7 @@ const envSchema = z.object({
   ARGON2_TIME_COST: integer(2, 1, 20),
   ARGON2_PARALLELISM: integer(1, 1, 16),
   BODY_LIMIT: integer(16384, 1024, 1048576),
+  LOG_REQUESTS: boolean(false),
   LOG_LEVEL: z.enum(LOG_LEVELS, { message: `expected one of ${LOG_LEVELS.join(', ')}` }).default('info'),
 });
 
@@ -182,6 +183,8 @@ export interface Config {
   };
   readonly bodyLimit: number;
   readonly logLevel: (typeof LOG_LEVELS)[number];
+  /** One info line per request (method, redacted URL, address, status, time). */
+  readonly logRequests: boolean;
 }
 
 export interface RateLimit {
@@ -276,6 +279,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     },
     bodyLimit: e.BODY_LIMIT,
     logLevel: e.LOG_LEVEL,
+    logRequests: e.LOG_REQUESTS,
   };
   return deepFreeze(config);
 }

@@ -51,6 +51,7 @@ describe('configuration', () => {
     expect(c.password.maxLength).toBe(256);
     expect(c.password.argon2).toEqual({ memoryCost: 19456, timeCost: 2, parallelism: 1 });
     expect(c.logLevel).toBe('info');
+    expect(c.logRequests).toBe(false);
   });
 
   it('is frozen', () => {

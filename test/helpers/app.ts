@@ -66,6 +66,8 @@ export async function startTestApp(options: TestAppOptions = {}): Promise<TestAp
     NODE_ENV: 'test',
     PUBLIC_URL,
     LOG_LEVEL: 'info',
+    // Every request logged, so that the secrets check at close sees the most the server can log.
+    LOG_REQUESTS: 'true',
     ...UNTHROTTLED,
     DATA_DIR: options.dataDir ?? 'memory://',
     ...(database.url ? { DATABASE_URL: database.url } : {}),
