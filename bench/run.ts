@@ -95,12 +95,13 @@ async function main() {
     const baseline = await startProcess(['--import', 'tsx', 'bench/baseline-server.ts'], { WORKERS: String(workers) }, '/');
     let server = await startProcess(['dist/main.js'], serverEnv, '/readyz');
     extra.first_start_ms = round(server.readyMs);
-    // The same server with one log line per request, to measure what LOG_REQUESTS costs.
-    const logged = await startProcess(['dist/main.js'], { ...serverEnv, LOG_REQUESTS: 'true' }, '/readyz');
-    await runScenarios(server, SMALL, rows, failures, { baselineUrl: baseline.url, loggedUrl: logged.url, workers, extra });
+    // The same server with one log line per request, to measure what LOG_REQUESTS costs (PostgreSQL only:
+    // an embedded database belongs to one process).
+    const logged = databaseUrl ? await startProcess(['dist/main.js'], { ...serverEnv, LOG_REQUESTS: 'true' }, '/readyz') : undefined;
+    await runScenarios(server, SMALL, rows, failures, { baselineUrl: baseline.url, loggedUrl: logged?.url, workers, extra });
     rss['baseline-http'] = peakRssMb(baseline.child.pid!);
     rss.latchkey = peakRssMb(server.child.pid!);
-    await Promise.all([baseline.stop(), logged.stop(), server.stop()]);
+    await Promise.all([baseline.stop(), logged?.stop(), server.stop()]);
 
     server = await startProcess(['dist/main.js'], serverEnv, '/readyz');
     extra.start_to_ready_ms = round(server.readyMs);
@@ -151,7 +152,7 @@ async function alternate<A, B>(a: () => Promise<A>, b: () => Promise<B>, rateOf:
 
 interface Baselines {
   baselineUrl: string;
-  loggedUrl: string;
+  loggedUrl: string | undefined;
   workers: number;
   extra: Record<string, number | string>;
 }
@@ -199,12 +200,16 @@ async function runScenarios(server: Server, population: number, rows: Row[], fai
       });
     const pair = await alternate(
       () => load('baseline-http', { url: baselines.baselineUrl, connections: CONNECTIONS, duration: DURATION }),
-      async () => [await dashboard('dashboard', url)(), await dashboard('dashboard, LOG_REQUESTS=true', baselines.loggedUrl)()] as const,
-      { a: byRps, b: ([plain]) => plain.rps },
+      async () => {
+        const plain = await dashboard('dashboard', url)();
+        const logged = baselines.loggedUrl ? await dashboard('dashboard, LOG_REQUESTS=true', baselines.loggedUrl)() : undefined;
+        return { plain, logged };
+      },
+      { a: byRps, b: ({ plain }) => plain.rps },
     );
     rows.push({ scenario: 'baseline-http', population: 0, result: pair.a, note: rounds('req/s', pair.all.a) });
-    record('dashboard', pair.b[0], rounds('req/s', pair.all.b));
-    record('dashboard, LOG_REQUESTS=true', pair.b[1], 'same rounds, one log line per request');
+    record('dashboard', pair.b.plain, rounds('req/s', pair.all.b));
+    if (pair.b.logged) record('dashboard, LOG_REQUESTS=true', pair.b.logged, 'same rounds, one log line per request');
 
     const verify = await alternate(
       () => argon2Rate('verify', DURATION, baselines.workers, perProcess, {}),
