@@ -25,7 +25,7 @@ export function accountRoutes(deps: Deps): FastifyPluginAsyncTypebox {
         email: EmailField,
         password: PasswordField,
       }),
-      response: { 201: Type.Object({ message: Type.String(), user: User }), ...errorResponses(400, 409, 413, 415, 422) },
+      response: { 201: Type.Object({ message: Type.String(), user: User }), ...errorResponses(400, 409, 413, 415, 422, 429, 503) },
     };
     for (const [url, schema] of withAliases('/api/signup', signupSchema)) {
       app.post(url, { schema, onRequest: limitByAddress(deps, 'signup') }, async (request, reply) => {
@@ -40,7 +40,7 @@ export function accountRoutes(deps: Deps): FastifyPluginAsyncTypebox {
       body: Type.Object({ email: EmailField, password: PasswordField }),
       response: {
         200: Type.Object({ message: Type.String(), ...TokenFields, user: User }),
-        ...errorResponses(400, 401, 413, 415),
+        ...errorResponses(400, 401, 413, 415, 429, 503),
       },
     };
     for (const [url, schema] of withAliases('/api/signin', signinSchema)) {
@@ -73,7 +73,7 @@ export function accountRoutes(deps: Deps): FastifyPluginAsyncTypebox {
             'Send the refresh token as `Authorization: Bearer <refresh_token>` or in the body. Each refresh token works once; ' +
             'a token presented again after REFRESH_REUSE_INTERVAL revokes its whole session.',
           body: Type.Object({ refresh_token: Type.Optional(Type.String({ maxLength: 512 })) }),
-          response: { 200: Type.Object({ message: Type.String(), ...TokenFields }), ...errorResponses(400, 401, 413) },
+          response: { 200: Type.Object({ message: Type.String(), ...TokenFields }), ...errorResponses(400, 401, 413, 429, 503) },
         },
       },
       async (request) => {
@@ -94,7 +94,7 @@ export function accountRoutes(deps: Deps): FastifyPluginAsyncTypebox {
       tags,
       summary: 'End this session: its refresh token and all its access tokens stop working at once',
       security: bearerAuth,
-      response: { 200: MessageBody, ...errorResponses(401) },
+      response: { 200: MessageBody, ...errorResponses(401, 503) },
     };
     for (const [url, schema] of withAliases('/api/logout', logoutSchema)) {
       app.post(url, { schema, config: { ignoresBody: true }, preHandler: requireToken }, async (request) => {
@@ -107,7 +107,7 @@ export function accountRoutes(deps: Deps): FastifyPluginAsyncTypebox {
       tags,
       summary: 'A protected route: who the access token belongs to',
       security: bearerAuth,
-      response: { 200: Type.Object({ message: Type.String(), user: User }), ...errorResponses(401) },
+      response: { 200: Type.Object({ message: Type.String(), user: User }), ...errorResponses(401, 503) },
     };
     for (const [url, schema] of withAliases('/api/dashboard', dashboardSchema)) {
       app.get(url, { schema, preHandler: requireToken }, async (request) => {

@@ -19,7 +19,7 @@ export function passwordResetRoutes(deps: Deps): FastifyPluginAsyncTypebox {
           tags,
           summary: 'Email a password reset link (the answer is the same whether or not the account exists)',
           body: Type.Object({ email: EmailField }),
-          response: { 200: MessageBody, ...errorResponses(400, 413, 415) },
+          response: { 200: MessageBody, ...errorResponses(400, 413, 415, 429, 503) },
         },
       },
       async (request) => {
@@ -37,7 +37,7 @@ export function passwordResetRoutes(deps: Deps): FastifyPluginAsyncTypebox {
           summary: 'Set a new password with the token from the reset email; signs out every session',
           params: TokenParam,
           body: Type.Object({ password: PasswordField }),
-          response: { 200: MessageBody, ...errorResponses(400, 413, 415, 422) },
+          response: { 200: MessageBody, ...errorResponses(400, 413, 415, 422, 429, 503) },
         },
       },
       async (request) => {
