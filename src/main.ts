@@ -28,9 +28,14 @@ async function serve(config: Config) {
   process.on('SIGINT', () => void shutdown('SIGINT'));
 }
 
-/** With WORKERS > 1, this process only forks the servers (they share the port) and replaces any that dies. */
-function supervise(config: Config) {
+/**
+ * With WORKERS > 1, this process forks the servers (they share the port), replaces any that dies, and
+ * keeps the throttling counters they share when there is no Redis.
+ */
+async function supervise(config: Config) {
   const logger = pino({ level: config.logLevel });
+  const { RateLimiterClusterMaster } = await import('rate-limiter-flexible');
+  new RateLimiterClusterMaster();
   let stopping = false;
   const fork = () => cluster.fork();
   for (let i = 0; i < config.workers; i++) fork();
@@ -57,7 +62,7 @@ function supervise(config: Config) {
 async function main() {
   if (existsSync('.env')) process.loadEnvFile('.env');
   const config = loadConfig(process.env);
-  if (config.workers > 1 && cluster.isPrimary) supervise(config);
+  if (config.workers > 1 && cluster.isPrimary) await supervise(config);
   else await serve(config);
 }
 

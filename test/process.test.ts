@@ -1,5 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
+import { request } from 'node:http';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -57,6 +58,20 @@ async function waitUntilReady(port: number, proc: { exited: Promise<unknown>; ou
   throw new Error(`server did not become ready:\n${proc.output()}`);
 }
 
+function post(port: number, path: string, body: object): Promise<{ status: number }> {
+  return new Promise((resolve, reject) => {
+    const req = request(
+      { host: '127.0.0.1', port, path, method: 'POST', agent: false, headers: { 'content-type': 'application/json' } },
+      (res) => {
+        res.resume();
+        res.on('end', () => resolve({ status: res.statusCode ?? 0 }));
+      },
+    );
+    req.on('error', reject);
+    req.end(JSON.stringify(body));
+  });
+}
+
 async function stop(child: ChildProcess, exited: Promise<number | null>) {
   child.kill('SIGTERM');
   return exited;
@@ -88,6 +103,21 @@ describe('the server process', () => {
     const dash = await fetch(`${base}/api/dashboard`, { headers: { authorization: `Bearer ${tokens.access_token}` } });
     expect(await dash.json()).toMatchObject({ message: 'Welcome Test User!' });
 
+    expect(await stop(proc.child, proc.exited)).toBe(0);
+  });
+
+  it.skipIf(!process.env.TEST_DATABASE_URL)('locks an account across its processes, without Redis', async () => {
+    const port = await freePort();
+    const proc = start({ PORT: String(port), HOST: '127.0.0.1', DATABASE_URL: database.url!, WORKERS: '2', LOCKOUT_THRESHOLD: '3' });
+    await waitUntilReady(port, proc);
+    const email = `lock.${Date.now()}@example.com`;
+    // A new connection for each request: the primary hands them to the two processes in turn.
+    const signin = (password: string) => post(port, '/api/signin', { email, password });
+    expect((await post(port, '/api/signup', { name: 'Lock', email, password: 'correct horse battery' })).status).toBe(201);
+    const codes = [];
+    for (let i = 0; i < 4; i++) codes.push((await signin('a wrong password')).status);
+    expect(codes).toEqual([401, 401, 401, 429]);
+    expect((await signin('correct horse battery')).status).toBe(429);
     expect(await stop(proc.child, proc.exited)).toBe(0);
   });
 

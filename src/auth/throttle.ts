@@ -1,5 +1,12 @@
+import cluster from 'node:cluster';
 import type { Redis } from 'ioredis';
-import { RateLimiterMemory, RateLimiterRedis, RateLimiterRes, type RateLimiterAbstract } from 'rate-limiter-flexible';
+import {
+  RateLimiterCluster,
+  RateLimiterMemory,
+  RateLimiterRedis,
+  RateLimiterRes,
+  type RateLimiterAbstract,
+} from 'rate-limiter-flexible';
 import type { Config, RateLimit } from '../config.js';
 import { throttled } from '../errors.js';
 
@@ -8,7 +15,8 @@ export type AddressAction = 'signin' | 'signup' | 'refresh' | 'forgot' | 'reset'
 /**
  * Request budgets per client address and per account. With Redis the counters are shared by every
  * instance; when Redis is unreachable each instance falls back to its own in-memory counters (so
- * limits loosen to per instance, never off) and goes back to Redis when it returns.
+ * limits loosen to per instance, never off) and goes back to Redis when it returns. Without Redis,
+ * the processes of one instance (WORKERS) share counters kept by their supervising process.
  */
 export interface Throttle {
   /** Throws 429 too_many_requests when the address has used up its budget for the action. */
@@ -35,7 +43,7 @@ const ATTEMPT_WINDOW = 3_600;
 export function createThrottle(config: Pick<Config, 'rateLimits' | 'lockout'>, redis: Redis | undefined, keyPrefix: string): Throttle {
   const make = (name: string, limit: RateLimit): RateLimiterAbstract => {
     const opts = { keyPrefix: `${keyPrefix}${name}`, points: limit.points, duration: limit.seconds };
-    if (!redis) return new RateLimiterMemory(opts);
+    if (!redis) return cluster.isWorker ? new RateLimiterCluster({ ...opts, timeoutMs: 3_000 }) : new RateLimiterMemory(opts);
     return new RateLimiterRedis({
       ...opts,
       storeClient: redis,
