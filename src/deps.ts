@@ -67,8 +67,7 @@ export function createLogger(config: Pick<Config, 'logLevel'>, destination?: pin
         req: (req: { method: string; url: string; ip?: string }) => ({ method: req.method, url: redactUrl(req.url), ip: req.ip }),
       },
     },
-    // Buffered: one write per 4 KiB of log lines rather than one system call each (pino flushes it on exit).
-    destination ?? pino.destination({ dest: 1, sync: false, minLength: 4096 }),
+    destination,
   );
 }
 
