@@ -64,13 +64,20 @@ export function createThrottle(config: Pick<Config, 'rateLimits' | 'lockout'>, r
   const attempts = make('acct:signin', { points: threshold, seconds: ATTEMPT_WINDOW });
   const lockLevels = make('acct:signin-level', { points: 10_000, seconds: LOCK_LEVEL_MEMORY });
 
-  async function consume(limiter: RateLimiterAbstract, key: string) {
+  /** Spends one point; resolves with the refusal when the budget is used up (store failures still throw). */
+  async function spend(limiter: RateLimiterAbstract, key: string): Promise<RateLimiterRes | undefined> {
     try {
       await limiter.consume(key);
+      return undefined;
     } catch (res) {
-      if (res instanceof RateLimiterRes) throw throttled('too_many_requests', res.msBeforeNext);
+      if (res instanceof RateLimiterRes) return res;
       throw res;
     }
+  }
+
+  async function consume(limiter: RateLimiterAbstract, key: string) {
+    const refused = await spend(limiter, key);
+    if (refused) throw throttled('too_many_requests', refused.msBeforeNext);
   }
 
   return {
@@ -81,18 +88,15 @@ export function createThrottle(config: Pick<Config, 'rateLimits' | 'lockout'>, r
       await consume(byAccount[action], key);
     },
     async beginSignin(email, onLock) {
-      try {
-        await attempts.consume(email);
-      } catch (res) {
-        if (!(res instanceof RateLimiterRes)) throw res;
-        // Exactly one attempt crosses the threshold (the counter is atomic): it starts the lock.
-        if (res.consumedPoints !== threshold + 1) throw throttled('too_many_attempts', res.msBeforeNext);
-        const level = (await lockLevels.penalty(email, 1)).consumedPoints;
-        const seconds = Math.min(duration * 2 ** (level - 1), maxDuration);
-        await attempts.block(email, seconds);
-        onLock?.(seconds);
-        throw throttled('too_many_attempts', seconds * 1000);
-      }
+      const refused = await spend(attempts, email);
+      if (!refused) return;
+      // Exactly one attempt crosses the threshold (the counter is atomic): it starts the lock.
+      if (refused.consumedPoints !== threshold + 1) throw throttled('too_many_attempts', refused.msBeforeNext);
+      const level = (await lockLevels.penalty(email, 1)).consumedPoints;
+      const seconds = Math.min(duration * 2 ** (level - 1), maxDuration);
+      await attempts.block(email, seconds);
+      onLock?.(seconds);
+      throw throttled('too_many_attempts', seconds * 1000);
     },
     async signinSucceeded(email) {
       await attempts.delete(email);
@@ -101,13 +105,7 @@ export function createThrottle(config: Pick<Config, 'rateLimits' | 'lockout'>, r
       await Promise.all([attempts.delete(email), lockLevels.delete(email)]);
     },
     async allowResetMail(email) {
-      try {
-        await resetMail.consume(email);
-        return true;
-      } catch (res) {
-        if (res instanceof RateLimiterRes) return false;
-        throw res;
-      }
+      return (await spend(resetMail, email)) === undefined;
     },
   };
 }
