@@ -61,11 +61,18 @@ export async function startRevocationListener(opts: {
       client = undefined;
       schedule();
     });
-    await c.connect();
-    await c.query(`LISTEN ${CHANNEL}`);
-    client = c;
-    // Listening first, then catching up: a revocation made in between is seen twice, never missed.
-    await loadRecentRevocations(opts.db, opts.clock, opts.accessTokenTtl, opts.list);
+    try {
+      await c.connect();
+      await c.query(`LISTEN ${CHANNEL}`);
+      client = c;
+      // Listening first, then catching up: a revocation made in between is seen twice, never missed.
+      await loadRecentRevocations(opts.db, opts.clock, opts.accessTokenTtl, opts.list);
+    } catch (err) {
+      // A half-made connection is closed here; the caller schedules the next try.
+      if (client === c) client = undefined;
+      await c.end().catch(() => {});
+      throw err;
+    }
     retryMs = 250;
   };
 
@@ -76,8 +83,6 @@ export async function startRevocationListener(opts: {
       connect().catch((err: Error) => {
         opts.logger.warn({ err: err.message, retryMs }, 'revocation feed could not reconnect yet');
         retryMs = Math.min(retryMs * 2, 5_000);
-        client?.end().catch(() => {});
-        client = undefined;
         schedule();
       });
     }, retryMs);
