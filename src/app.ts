@@ -37,8 +37,8 @@ function createFastify(deps: Deps) {
     loggerInstance: deps.logger as FastifyBaseLogger,
     bodyLimit: deps.config.bodyLimit,
     genReqId: () => randomUUID(),
-    // At most one log line per request (below), and only with LOG_REQUESTS: on a fast route it is a
-    // quarter of the cost (README, Performance). Security events go to the audit log either way.
+    // At most one log line per request (below), and only with LOG_REQUESTS: on a fast route it costs
+    // about a fifth of the throughput (README, Performance). Security events go to the audit log either way.
     logController: new LogController({ disableRequestLogging: true }),
     // Off by default: otherwise a client could choose its own address, and its throttling key, with X-Forwarded-For.
     trustProxy: deps.config.trustProxy as boolean | string[],
