@@ -58,7 +58,7 @@ async function loadOrCreateAsymmetricKey(db: Db, clock: Clock, alg: JwtAlgorithm
   const kid = await calculateJwkThumbprint(publicJwk);
   await db
     .insert(signingKeys)
-    .values({ kid, alg, publicJwk, privateJwk, createdAt: clock.now() })
+    .values({ kid, alg, publicJwk, privateJwk, createdAt: clock.now(), activatesAt: clock.now() })
     .onConflictDoNothing();
   // Instances starting together may each insert a key; all of them settle on the oldest one.
   const chosen = await oldestActiveKey(db, alg);

@@ -12,6 +12,9 @@ export const users = pgTable('users', {
   role: text('role').notNull().default('user'),
   emailVerifiedAt: ts('email_verified_at'),
   passwordChangedAt: ts('password_changed_at'),
+  // Sessions opened before this instant are dead (a password reset moves it forward); whole seconds,
+  // so that it compares exactly with the `auth_time` of access tokens.
+  notBefore: ts('not_before'),
   createdAt: ts('created_at').notNull().defaultNow(),
   updatedAt: ts('updated_at').notNull().defaultNow(),
 });
@@ -47,6 +50,10 @@ export const refreshTokens = pgTable(
     expiresAt: ts('expires_at').notNull(),
     // Set when this token is exchanged for its successor; a second use after that is reuse.
     rotatedAt: ts('rotated_at'),
+    successorHash: text('successor_hash'),
+    // The successor token itself, encrypted under a key derived from this (raw) token: a client retrying a
+    // lost answer gets the same successor back, while a copy of the database cannot decrypt it.
+    successorSealed: text('successor_sealed'),
   },
   (t) => [index('refresh_tokens_session_id_idx').on(t.sessionId)],
 );
@@ -69,8 +76,13 @@ export const signingKeys = pgTable('signing_keys', {
   kid: text('kid').primaryKey(),
   alg: text('alg').notNull(),
   publicJwk: jsonb('public_jwk').notNull(),
-  privateJwk: jsonb('private_jwk').notNull(),
+  // Only in rows written before keys were encrypted at rest; sealed and cleared at the next start.
+  privateJwk: jsonb('private_jwk'),
+  // The private JWK encrypted with SECRET_KEY, which never lives in the database.
+  privateKeySealed: text('private_key_sealed'),
+  // Published in the JWKS from created_at; signs from activates_at until a newer key activates.
   createdAt: ts('created_at').notNull(),
+  activatesAt: ts('activates_at').notNull(),
   retiredAt: ts('retired_at'),
 });
 
