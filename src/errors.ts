@@ -34,10 +34,6 @@ export const ERRORS = {
   session_revoked: { status: 401, message: 'This session has ended; sign in again.' },
   missing_refresh_token: { status: 401, message: 'A refresh token is required.' },
   invalid_refresh_token: { status: 401, message: 'The refresh token is invalid or has expired.' },
-  refresh_token_already_used: {
-    status: 401,
-    message: 'This refresh token was just rotated by another request; use its successor.',
-  },
   refresh_token_reused: {
     status: 401,
     message: 'This refresh token was already used; the session has been revoked. Sign in again.',

@@ -10,13 +10,13 @@ describe('the revocation list', () => {
     list.add('a', clock.now());
     clock.advance(600);
     list.add('b', clock.now());
-    expect(list.isRevoked('a')).toBe(true);
+    expect(list.isSessionRevoked('a')).toBe(true);
     expect(list.size()).toBe(2);
     // 15 minutes of token life plus a minute of clock skew after "a" was revoked:
     clock.advance(361);
     list.prune();
-    expect(list.isRevoked('a')).toBe(false);
-    expect(list.isRevoked('b')).toBe(true);
+    expect(list.isSessionRevoked('a')).toBe(false);
+    expect(list.isSessionRevoked('b')).toBe(true);
     clock.advance(600);
     list.prune();
     expect(list.size()).toBe(0);
@@ -31,8 +31,25 @@ describe('the revocation list', () => {
     }
     // 100 minutes of revocations, of which only the last 16 (900 s + 60 s) can matter.
     expect(list.size()).toBeLessThanOrEqual(17_000);
-    expect(list.isRevoked('s99999')).toBe(true);
-    expect(list.isRevoked('s0')).toBe(false);
+    expect(list.isSessionRevoked('s99999')).toBe(true);
+    expect(list.isSessionRevoked('s0')).toBe(false);
+  });
+
+  it('refuses the tokens of sessions opened before a user\'s not-before, and only those', () => {
+    const clock = createTestClock();
+    const list = createRevocationList(clock, 900);
+    const nowSeconds = Math.floor(clock.now().getTime() / 1000);
+    list.addNotBefore('u1', new Date((nowSeconds + 1) * 1000));
+    expect(list.isRevoked({ userId: 'u1', sessionId: 's1', authTime: nowSeconds })).toBe(true);
+    expect(list.isRevoked({ userId: 'u1', sessionId: 's2', authTime: nowSeconds + 1 })).toBe(false);
+    expect(list.isRevoked({ userId: 'u2', sessionId: 's3', authTime: nowSeconds })).toBe(false);
+    // An older not-before never replaces a newer one.
+    list.addNotBefore('u1', new Date((nowSeconds - 100) * 1000));
+    expect(list.isRevoked({ userId: 'u1', sessionId: 's1', authTime: nowSeconds })).toBe(true);
+    // Kept while a token of the old sessions can be alive (TTL plus a minute), then dropped.
+    clock.advance(962);
+    list.prune();
+    expect(list.size()).toBe(0);
   });
 
   it('ignores a revocation too old to matter', () => {

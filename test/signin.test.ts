@@ -42,6 +42,7 @@ describe('POST /api/signin', () => {
       sid: expect.any(String),
       jti: expect.any(String),
       iat: expect.any(Number),
+      auth_time: claims.iat,
       exp: (claims.iat as number) + 900,
     });
   });

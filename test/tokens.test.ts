@@ -110,8 +110,27 @@ describe('access token forgeries are answered 401', () => {
     await expectRefused(await withRealKey(noExp));
   });
 
-  it('a missing sid, sub or jti', async () => {
-    for (const claim of ['sid', 'sub', 'jti'] as const) {
+  it('an iat in the future, beyond 30 s of clock skew', async () => {
+    const now = Math.floor(t.clock.now().getTime() / 1000);
+    await expectRefused(await withRealKey({ ...claims, iat: now + 120, exp: now + 120 + 900, auth_time: now + 120 }));
+    // Within the skew it passes: instances' clocks differ a little.
+    const close = await withRealKey({ ...claims, iat: now + 20, exp: now + 900, jti: 'skewed' });
+    expect((await dashboard(t, close)).statusCode).toBe(200);
+  });
+
+  it('a lifetime longer than ACCESS_TOKEN_TTL: a key thief\'s ten-year token', async () => {
+    const now = Math.floor(t.clock.now().getTime() / 1000);
+    await expectRefused(await withRealKey({ ...claims, iat: now, exp: now + 10 * 365 * 86400 }));
+    await expectRefused(await withRealKey({ ...claims, iat: now, exp: now + 900 + 31 }));
+  });
+
+  it('an auth_time after its own iat', async () => {
+    const now = Math.floor(t.clock.now().getTime() / 1000);
+    await expectRefused(await withRealKey({ ...claims, iat: now, exp: now + 900, auth_time: now + 600 }));
+  });
+
+  it('a missing sid, sub, jti, iat or auth_time', async () => {
+    for (const claim of ['sid', 'sub', 'jti', 'iat', 'auth_time'] as const) {
       const { [claim]: _dropped, ...rest } = claims;
       await expectRefused(await withRealKey(rest));
     }

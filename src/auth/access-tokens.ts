@@ -9,16 +9,26 @@ import type { RevocationList } from './revocations.js';
 export const ACCESS_TOKEN_TYPE = 'at+jwt';
 // Anything longer is not a token this server issued; refuse it before parsing.
 const MAX_TOKEN_LENGTH = 4096;
+/** How far the clocks of Latchkey's instances (and of the services verifying its tokens) may disagree. */
+export const CLOCK_SKEW_SECONDS = 30;
 
 export interface AccessTokenIssuer {
   issuer: string;
   audience: string;
 }
 
+/** What a token must say to be accepted: who issued it for whom, and how long a token may live. */
+export interface AccessTokenPolicy extends AccessTokenIssuer {
+  /** ACCESS_TOKEN_TTL, in seconds: a token claiming a longer life was not issued by this server's rules. */
+  maxLifetime: number;
+}
+
 export interface AccessClaims {
   userId: string;
   sessionId: string;
   tokenId: string;
+  /** When the session was opened, in seconds since the epoch (`auth_time`). */
+  authTime: number;
   expiresAt: Date;
 }
 
@@ -30,14 +40,16 @@ export interface IssuedAccessToken {
 export async function signAccessToken(
   keys: KeySet,
   who: AccessTokenIssuer,
-  subject: { userId: string; sessionId: string },
+  subject: { userId: string; sessionId: string; sessionCreatedAt: Date },
   now: Date,
   expiresAt: Date,
 ): Promise<IssuedAccessToken> {
   const key = keys.current;
   const iat = Math.floor(now.getTime() / 1000);
   const exp = Math.floor(expiresAt.getTime() / 1000);
-  const token = await new SignJWT({ sid: subject.sessionId })
+  // auth_time (OpenID Connect's name) lets any verifier compare a token with its user's not-before.
+  const authTime = Math.floor(subject.sessionCreatedAt.getTime() / 1000);
+  const token = await new SignJWT({ sid: subject.sessionId, auth_time: authTime })
     .setProtectedHeader({ alg: key.alg, kid: key.kid, typ: ACCESS_TOKEN_TYPE })
     .setIssuer(who.issuer)
     .setAudience(who.audience)
@@ -56,17 +68,17 @@ export async function signAccessToken(
 export async function verifyAccessToken(
   token: string,
   deps: { keys: KeySet; revocations: RevocationList; clock: Clock; verifiedTokens: BoundedCache<AccessClaims> },
-  who: AccessTokenIssuer,
+  policy: AccessTokenPolicy,
 ): Promise<AccessClaims> {
   if (token.length > MAX_TOKEN_LENGTH) throw new AppError('invalid_token');
   // A token that passed every check once is remembered until it expires: only revocation is asked again.
   const known = deps.verifiedTokens.get(token);
   if (known) {
-    if (deps.revocations.isRevoked(known.sessionId)) throw new AppError('session_revoked');
+    if (deps.revocations.isRevoked(known)) throw new AppError('session_revoked');
     return known;
   }
-  const claims = await verifySignatureAndClaims(token, deps, who);
-  if (deps.revocations.isRevoked(claims.sessionId)) throw new AppError('session_revoked');
+  const claims = await verifySignatureAndClaims(token, deps, policy);
+  if (deps.revocations.isRevoked(claims)) throw new AppError('session_revoked');
   deps.verifiedTokens.set(token, claims, claims.expiresAt.getTime());
   return claims;
 }
@@ -74,7 +86,7 @@ export async function verifyAccessToken(
 async function verifySignatureAndClaims(
   token: string,
   deps: { keys: KeySet; clock: Clock },
-  who: AccessTokenIssuer,
+  policy: AccessTokenPolicy,
 ): Promise<AccessClaims> {
   let payload;
   try {
@@ -87,10 +99,10 @@ async function verifySignatureAndClaims(
         return key.publicKey;
       },
       {
-        issuer: who.issuer,
-        audience: who.audience,
+        issuer: policy.issuer,
+        audience: policy.audience,
         typ: ACCESS_TOKEN_TYPE,
-        requiredClaims: ['sub', 'sid', 'jti', 'iat', 'exp'],
+        requiredClaims: ['sub', 'sid', 'jti', 'iat', 'exp', 'auth_time'],
         currentDate: deps.clock.now(),
       },
     ));
@@ -98,8 +110,20 @@ async function verifySignatureAndClaims(
     if (err instanceof joseErrors.JWTExpired) throw new AppError('token_expired');
     throw new AppError('invalid_token');
   }
-  const { sub, sid, jti, exp } = payload;
-  if (typeof sub !== 'string' || typeof sid !== 'string' || typeof jti !== 'string' || typeof exp !== 'number')
+  const { sub, sid, jti, exp, iat, auth_time: authTime } = payload;
+  if (
+    typeof sub !== 'string' ||
+    typeof sid !== 'string' ||
+    typeof jti !== 'string' ||
+    typeof exp !== 'number' ||
+    typeof iat !== 'number' ||
+    typeof authTime !== 'number'
+  )
     throw new AppError('invalid_token');
-  return { userId: sub, sessionId: sid, tokenId: jti, expiresAt: new Date(exp * 1000) };
+  // A token from the future, or longer-lived than this server issues, was not made by its rules: whoever
+  // holds a signing key must not mint a token that outlives a password reset.
+  const now = deps.clock.now().getTime() / 1000;
+  if (iat > now + CLOCK_SKEW_SECONDS || exp - iat > policy.maxLifetime + CLOCK_SKEW_SECONDS || authTime > iat + CLOCK_SKEW_SECONDS)
+    throw new AppError('invalid_token');
+  return { userId: sub, sessionId: sid, tokenId: jti, authTime, expiresAt: new Date(exp * 1000) };
 }

@@ -7,7 +7,7 @@ import { passwordChangedEmail, passwordResetEmail } from '../mail/templates.js';
 import { recordAuditEvent } from './audit.js';
 import { checkNewPassword } from './passwords.js';
 import { generateOpaqueToken, hashToken } from './secrets.js';
-import { revokeUserSessions, type ClientInfo } from './sessions.js';
+import { endUserSessions, publishEndedSessions, type ClientInfo } from './sessions.js';
 import { findUserByEmail, normalizeEmail } from './users.js';
 
 // A "your password was changed" notice is still worth sending this long after the change.
@@ -74,7 +74,7 @@ export async function resetPassword(deps: Deps, token: string, newPassword: stri
   if (!(await isResetTokenUsable(deps, token))) throw new AppError('invalid_reset_token');
   const passwordHash = await deps.passwords.hash(newPassword);
   const now = deps.clock.now();
-  const { user, revoked } = await deps.db.transaction(async (tx) => {
+  const { user, ended } = await deps.db.transaction(async (tx) => {
     const [consumed] = await tx
       .update(resetTokens)
       .set({ usedAt: now })
@@ -87,15 +87,15 @@ export async function resetPassword(deps: Deps, token: string, newPassword: stri
       .where(eq(users.id, consumed.userId))
       .returning();
     if (!user) throw new AppError('invalid_reset_token');
-    const revoked = await revokeUserSessions(tx, user.id, 'password_reset', now);
+    const ended = await endUserSessions(tx, user.id, 'password_reset', now);
     await enqueueEmail(tx, passwordChangedEmail(user), now, new Date(now.getTime() + NOTICE_LIFETIME_MS));
-    return { user, revoked };
+    return { user, ended };
   });
-  for (const sessionId of revoked) deps.revocations.add(sessionId, now);
+  publishEndedSessions(deps, ended);
   deps.outbox.wake();
   await deps.throttle.unlockAccount(user.email);
   for (const type of ['password_reset_completed', 'password_changed'] as const) {
-    await recordAuditEvent(deps.db, deps.clock, { type, userId: user.id, email: user.email, client, details: { sessionsRevoked: revoked.length } });
+    await recordAuditEvent(deps.db, deps.clock, { type, userId: user.id, email: user.email, client, details: { sessionsRevoked: ended.sessionIds.length } });
   }
 }
 

@@ -20,6 +20,11 @@ export async function announceRevocations(tx: Db, sessionIds: string[], revokedA
   }
 }
 
+/** Tells every instance that the sessions a user opened before `notBefore` are dead (sent inside the changing transaction). */
+export async function announceNotBefore(tx: Db, userId: string, notBefore: Date): Promise<void> {
+  await tx.execute(sql`select pg_notify(${CHANNEL}, ${JSON.stringify({ t: notBefore.getTime(), u: [userId] })})`);
+}
+
 export interface RevocationListener {
   close(): Promise<void>;
 }
@@ -44,8 +49,10 @@ export async function startRevocationListener(opts: {
 
   const onNotice = (msg: pg.Notification) => {
     try {
-      const { t, s } = JSON.parse(msg.payload ?? '') as { t: number; s: string[] };
-      for (const sid of s) opts.list.add(sid, new Date(t));
+      // {t, s: session ids} revoked at t, or {t, u: user ids} whose sessions opened before t are dead.
+      const { t, s, u } = JSON.parse(msg.payload ?? '') as { t: number; s?: string[]; u?: string[] };
+      for (const sid of s ?? []) opts.list.add(sid, new Date(t));
+      for (const uid of u ?? []) opts.list.addNotBefore(uid, new Date(t));
     } catch {
       opts.logger.warn('ignored a malformed revocation notice');
     }

@@ -1,12 +1,14 @@
 import { randomUUID } from 'node:crypto';
 import { and, eq, isNull, sql } from 'drizzle-orm';
+import { addSeconds, earliest, latest } from '../clock.js';
 import type { Deps } from '../deps.js';
 import type { Db } from '../db/client.js';
-import { refreshTokens, sessions } from '../db/schema.js';
+import { sessions, users } from '../db/schema.js';
 import { AppError } from '../errors.js';
 import { signAccessToken } from './access-tokens.js';
 import { recordAuditEvent } from './audit.js';
-import { announceRevocations } from './revocation-feed.js';
+import { announceNotBefore, announceRevocations } from './revocation-feed.js';
+import { deriveKey, open, seal } from './secret-box.js';
 import { generateOpaqueToken, hashToken } from './secrets.js';
 
 export type SessionDeps = Pick<Deps, 'db' | 'clock' | 'config' | 'keys' | 'revocations'>;
@@ -24,73 +26,134 @@ export interface ClientInfo {
   userAgent?: string | undefined;
 }
 
-const earliest = (a: Date, b: Date) => (a < b ? a : b);
-const addSeconds = (d: Date, s: number) => new Date(d.getTime() + s * 1000);
+interface LiveSession {
+  userId: string;
+  sessionId: string;
+  sessionCreatedAt: Date;
+  sessionExpiresAt: Date;
+}
 
-/** Opens a new session for a user who has just proven who they are, and returns its first tokens. */
-export async function createSession(deps: SessionDeps, userId: string, client: ClientInfo = {}): Promise<TokenPair> {
+/** Both drivers answer raw SQL with `{ rows }`. */
+const rowsOf = <T>(result: unknown) => (result as { rows: T[] }).rows;
+
+/**
+ * Opens a new session for a user who has just proven who they are, and returns its first tokens.
+ * `user.notBefore` is the value read with the password hash that was verified: if the user's
+ * credentials changed since (a reset committed while the password was being checked), no session opens.
+ */
+export async function createSession(
+  deps: SessionDeps,
+  user: { id: string; notBefore: Date | null },
+  client: ClientInfo = {},
+): Promise<TokenPair | undefined> {
   const now = deps.clock.now();
+  // Never before the not-before, even on an instance whose clock runs a little behind the one that set it.
+  const createdAt = user.notBefore ? latest(now, user.notBefore) : now;
   const sessionId = randomUUID();
   const expiresAt = addSeconds(now, deps.config.ttl.sessionMaxAge);
   const refreshToken = generateOpaqueToken();
-  // The session and its first refresh token in one statement: one round trip, both or neither.
-  await deps.db.execute(sql`
-    WITH session AS (
+  // One statement: the user row is share-locked and its not-before compared, so a reset either commits
+  // first (no session opens) or waits for this session and then revokes it.
+  const result = await deps.db.execute(sql`
+    WITH owner AS (
+      SELECT id FROM users WHERE id = ${user.id} AND not_before IS NOT DISTINCT FROM ${user.notBefore} FOR SHARE
+    ), session AS (
       INSERT INTO sessions (id, user_id, created_at, expires_at, ip_address, user_agent)
-      VALUES (${sessionId}, ${userId}, ${now}, ${expiresAt}, ${client.ipAddress ?? null}, ${client.userAgent?.slice(0, 512) ?? null})
+      SELECT ${sessionId}, owner.id, ${createdAt}, ${expiresAt}, ${client.ipAddress ?? null}, ${client.userAgent?.slice(0, 512) ?? null}
+      FROM owner
       RETURNING id
     )
     INSERT INTO refresh_tokens (token_hash, session_id, created_at, expires_at)
-    SELECT ${hashToken(refreshToken)}, session.id, ${now}, ${earliest(addSeconds(now, deps.config.ttl.refreshToken), expiresAt)} FROM session`);
-  return issuePair(deps, { userId, sessionId, sessionExpiresAt: expiresAt }, refreshToken, now);
+    SELECT ${hashToken(refreshToken)}, session.id, ${now}, ${earliest(addSeconds(now, deps.config.ttl.refreshToken), expiresAt)} FROM session
+    RETURNING session_id`);
+  if (rowsOf(result).length === 0) return undefined;
+  return issuePair(deps, { userId: user.id, sessionId, sessionCreatedAt: createdAt, sessionExpiresAt: expiresAt }, refreshToken, now);
 }
 
+// The successor is kept encrypted under a key derived from its parent token, which only the client holds:
+// a retry presenting the parent can read it back, a copy of the database (holding only hashes) cannot.
+const successorKey = (parentToken: string) => deriveKey(parentToken, 'refresh token successor');
+
 /**
- * Exchanges a refresh token for a new pair. Each token is good for one exchange: the first caller wins
- * (the conditional UPDATE serialises racing requests), a racing loser within REFRESH_REUSE_INTERVAL is
- * refused without harm, and any later reuse is taken as theft and revokes the whole session.
+ * Exchanges a refresh token for a new pair. The first exchange of a token rotates it. Within
+ * REFRESH_REUSE_INTERVAL, the same token presented again while its successor is still unused (a lost
+ * answer, a retry, two tabs racing) gets that same successor and a fresh access token, so every caller
+ * ends up holding the one live token. Any other reuse (later, or of an older ancestor) is taken as
+ * theft and revokes the whole session.
  */
 export async function rotateRefreshToken(deps: SessionDeps, presented: string, client: ClientInfo = {}): Promise<TokenPair> {
   const now = deps.clock.now();
   const tokenHash = hashToken(presented);
   const successor = generateOpaqueToken();
+  const successorHash = hashToken(successor);
   const refreshEnd = addSeconds(now, deps.config.ttl.refreshToken);
 
   // One statement, so one round trip and atomic without a transaction: claim the token (only one caller
-  // can: the row lock makes a racing UPDATE see it already rotated), check its session is alive, and
-  // store the successor. A claimed token of a dead session yields a row with no session.
+  // can: the row lock makes a racing UPDATE see it already rotated), check its session is alive and was
+  // opened with the user's current credentials, and store the successor.
   const result = await deps.db.execute(sql`
     WITH claimed AS (
-      UPDATE refresh_tokens SET rotated_at = ${now}
+      UPDATE refresh_tokens
+      SET rotated_at = ${now}, successor_hash = ${successorHash}, successor_sealed = ${seal(successorKey(presented), successor, tokenHash)}
       WHERE token_hash = ${tokenHash} AND rotated_at IS NULL AND expires_at > ${now}
       RETURNING session_id
     ), live AS (
       UPDATE sessions SET last_refreshed_at = ${now}
-      FROM claimed
-      WHERE sessions.id = claimed.session_id AND sessions.revoked_at IS NULL AND sessions.expires_at > ${now}
-      RETURNING sessions.id, sessions.user_id, sessions.expires_at
+      FROM claimed, users
+      WHERE sessions.id = claimed.session_id AND users.id = sessions.user_id
+        AND sessions.revoked_at IS NULL AND sessions.expires_at > ${now}
+        AND (users.not_before IS NULL OR sessions.created_at >= users.not_before)
+      RETURNING sessions.id, sessions.user_id, sessions.created_at, sessions.expires_at
     ), successor AS (
       INSERT INTO refresh_tokens (token_hash, session_id, created_at, expires_at)
-      SELECT ${hashToken(successor)}, live.id, ${now}, LEAST(${refreshEnd}::timestamptz, live.expires_at) FROM live
+      SELECT ${successorHash}, live.id, ${now}, LEAST(${refreshEnd}::timestamptz, live.expires_at) FROM live
     )
-    SELECT live.id, live.user_id, live.expires_at FROM claimed LEFT JOIN live ON live.id = claimed.session_id`);
-  const [rotated] = (result as unknown as { rows: { id: string | null; user_id: string; expires_at: Date | string }[] }).rows;
+    SELECT live.id, live.user_id, live.created_at, live.expires_at FROM claimed LEFT JOIN live ON live.id = claimed.session_id`);
+  const [rotated] = rowsOf<SessionRow & { id: string | null }>(result);
   if (rotated) {
     if (!rotated.id) throw new AppError('invalid_refresh_token');
-    const sessionExpiresAt = new Date(rotated.expires_at);
-    return issuePair(deps, { userId: rotated.user_id, sessionId: rotated.id, sessionExpiresAt }, successor, now);
+    return issuePair(deps, liveSession({ ...rotated, id: rotated.id }), successor, now);
   }
+  return answerSpentToken(deps, presented, tokenHash, now, client);
+}
 
-  const [known] = await deps.db
-    .select({ sessionId: refreshTokens.sessionId, rotatedAt: refreshTokens.rotatedAt })
-    .from(refreshTokens)
-    .where(eq(refreshTokens.tokenHash, tokenHash));
-  if (!known?.rotatedAt) throw new AppError('invalid_refresh_token');
-  if (now.getTime() - known.rotatedAt.getTime() <= deps.config.ttl.refreshReuseInterval * 1000) {
-    throw new AppError('refresh_token_already_used');
+interface SessionRow {
+  id: string;
+  user_id: string;
+  created_at: Date | string;
+  expires_at: Date | string;
+}
+
+const liveSession = (row: SessionRow): LiveSession => ({
+  userId: row.user_id,
+  sessionId: row.id,
+  sessionCreatedAt: new Date(row.created_at),
+  sessionExpiresAt: new Date(row.expires_at),
+});
+
+/** A token that could not be claimed: unknown or expired, a retry within the window, or a replay. */
+async function answerSpentToken(deps: SessionDeps, presented: string, tokenHash: string, now: Date, client: ClientInfo): Promise<TokenPair> {
+  const result = await deps.db.execute(sql`
+    SELECT sess.id, sess.user_id, sess.created_at, sess.expires_at, p.rotated_at, p.successor_sealed,
+      (sess.revoked_at IS NULL AND sess.expires_at > ${now}
+        AND (u.not_before IS NULL OR sess.created_at >= u.not_before)) AS session_live,
+      (s.token_hash IS NOT NULL AND s.rotated_at IS NULL AND s.expires_at > ${now}) AS successor_live
+    FROM refresh_tokens p
+    JOIN sessions sess ON sess.id = p.session_id
+    JOIN users u ON u.id = sess.user_id
+    LEFT JOIN refresh_tokens s ON s.token_hash = p.successor_hash
+    WHERE p.token_hash = ${tokenHash}`);
+  const [known] = rowsOf<SessionRow & { rotated_at: Date | string | null; successor_sealed: string | null; session_live: boolean; successor_live: boolean }>(result);
+  // Unknown, expired unused, or of a session that has already ended: nothing more to protect.
+  if (!known?.rotated_at || !known.session_live) throw new AppError('invalid_refresh_token');
+
+  const sinceRotation = now.getTime() - new Date(known.rotated_at).getTime();
+  if (sinceRotation <= deps.config.ttl.refreshReuseInterval * 1000 && known.successor_live && known.successor_sealed) {
+    const successor = open(successorKey(presented), known.successor_sealed, tokenHash);
+    if (successor) return issuePair(deps, liveSession(known), successor, now);
   }
-  await revokeSession(deps, known.sessionId, 'refresh_token_reuse');
-  await recordAuditEvent(deps.db, deps.clock, { type: 'refresh_token_reused', sessionId: known.sessionId, client });
+  await revokeSession(deps, known.id, 'refresh_token_reuse');
+  await recordAuditEvent(deps.db, deps.clock, { type: 'refresh_token_reused', userId: known.user_id, sessionId: known.id, client });
   throw new AppError('refresh_token_reused');
 }
 
@@ -113,27 +176,46 @@ export async function endSession(deps: SessionDeps, session: { userId: string; s
   await recordAuditEvent(deps.db, deps.clock, { type: 'logout', userId: session.userId, sessionId: session.sessionId, client });
 }
 
+export interface EndedSessions {
+  userId: string;
+  sessionIds: string[];
+  notBefore: Date;
+  revokedAt: Date;
+}
+
 /**
- * Revokes every live session of a user inside the caller's transaction; returns their ids so the caller
- * can publish them to the revocation list once the transaction has committed.
+ * Ends every session of a user inside the caller's transaction, and every sign-in still in flight against
+ * the credentials being replaced: the user's not-before moves past now, so a session opened with the old
+ * password can neither start nor refresh, and its access tokens are refused. Every credential change
+ * (password reset or change, account disabled or deleted) goes through here. Once the transaction has
+ * committed, pass the result to `publishEndedSessions`.
  */
-export async function revokeUserSessions(tx: Db, userId: string, reason: string, now: Date): Promise<string[]> {
+export async function endUserSessions(tx: Db, userId: string, reason: string, now: Date): Promise<EndedSessions> {
+  // Whole seconds, as `auth_time` counts; always forward, even for two changes within one second.
+  const [user] = await tx
+    .update(users)
+    .set({ notBefore: sql`GREATEST(${new Date((Math.floor(now.getTime() / 1000) + 1) * 1000)}::timestamptz, ${users.notBefore} + interval '1 second')` })
+    .where(eq(users.id, userId))
+    .returning({ notBefore: users.notBefore });
   const rows = await tx
     .update(sessions)
     .set({ revokedAt: now, revokedReason: reason })
     .where(and(eq(sessions.userId, userId), isNull(sessions.revokedAt)))
     .returning({ id: sessions.id });
-  const ids = rows.map((r) => r.id);
-  await announceRevocations(tx, ids, now);
-  return ids;
+  const sessionIds = rows.map((r) => r.id);
+  const notBefore = user?.notBefore ?? now;
+  await announceRevocations(tx, sessionIds, now);
+  await announceNotBefore(tx, userId, notBefore);
+  return { userId, sessionIds, notBefore, revokedAt: now };
 }
 
-async function issuePair(
-  deps: SessionDeps,
-  session: { userId: string; sessionId: string; sessionExpiresAt: Date },
-  refreshToken: string,
-  now: Date,
-): Promise<TokenPair> {
+/** This instance's own revocation list learns at once what `endUserSessions` committed (others hear the notice). */
+export function publishEndedSessions(deps: Pick<Deps, 'revocations'>, ended: EndedSessions) {
+  for (const sessionId of ended.sessionIds) deps.revocations.add(sessionId, ended.revokedAt);
+  deps.revocations.addNotBefore(ended.userId, ended.notBefore);
+}
+
+async function issuePair(deps: SessionDeps, session: LiveSession, refreshToken: string, now: Date): Promise<TokenPair> {
   // No access token outlives its session.
   const expiresAt = earliest(addSeconds(now, deps.config.ttl.accessToken), session.sessionExpiresAt);
   const access = await signAccessToken(deps.keys, deps.config.jwt, session, now, expiresAt);

@@ -1,4 +1,4 @@
-import { eq } from 'drizzle-orm';
+import { and, eq } from 'drizzle-orm';
 import type { Deps } from '../deps.js';
 import { users } from '../db/schema.js';
 import { AppError } from '../errors.js';
@@ -29,7 +29,12 @@ export async function signIn(
   }
   await deps.throttle.signinSucceeded(email);
   if (deps.passwords.needsRehash(user.passwordHash)) await upgradePasswordHash(deps, user, credentials.password);
-  const tokens = await createSession(deps, user.id, client);
+  const tokens = await createSession(deps, user, client);
+  if (!tokens) {
+    // The password was right when checked, but a reset replaced it before the session could open.
+    await recordAuditEvent(deps.db, deps.clock, { type: 'signin_failed', userId: user.id, email, client, details: { reason: 'credentials_changed' } });
+    throw new AppError('invalid_credentials');
+  }
   await recordAuditEvent(deps.db, deps.clock, { type: 'signin_succeeded', userId: user.id, email, sessionId: tokens.sessionId, client });
   return { user, tokens };
 }
@@ -38,7 +43,11 @@ export async function signIn(
 async function upgradePasswordHash(deps: Deps, user: User, password: string) {
   try {
     const passwordHash = await deps.passwords.hash(password);
-    await deps.db.update(users).set({ passwordHash }).where(eq(users.id, user.id));
+    // Only over the hash that was verified: a reset that landed meanwhile must not be undone.
+    await deps.db
+      .update(users)
+      .set({ passwordHash })
+      .where(and(eq(users.id, user.id), eq(users.passwordHash, user.passwordHash)));
   } catch (err) {
     deps.logger.warn({ err: (err as Error).message, userId: user.id }, 'password hash upgrade failed');
   }

@@ -19,10 +19,11 @@ export function bearerToken(request: FastifyRequest): string | undefined {
 
 /** A preHandler that lets a request through only with a valid access token of a live session. */
 export function authenticate(deps: Deps) {
+  const policy = { issuer: deps.config.jwt.issuer, audience: deps.config.jwt.audience, maxLifetime: deps.config.ttl.accessToken };
   return async (request: FastifyRequest, _reply: FastifyReply) => {
     const token = bearerToken(request);
     if (!token) throw new AppError(request.headers.authorization ? 'invalid_token' : 'missing_token');
-    request.auth = await verifyAccessToken(token, deps, deps.config.jwt);
+    request.auth = await verifyAccessToken(token, deps, policy);
   };
 }
 
