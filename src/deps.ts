@@ -71,6 +71,8 @@ export function createLogger(config: Pick<Config, 'logLevel'>, destination?: pin
   );
 }
 
+const REDIS_READY_TIMEOUT_MS = 3_000;
+
 async function connectRedis(url: string, logger: Logger): Promise<Redis> {
   const { Redis } = await import('ioredis');
   const redis = new Redis(url, {
@@ -89,6 +91,20 @@ async function connectRedis(url: string, logger: Logger): Promise<Redis> {
     if (down) logger.info('Redis is back: throttling is shared again');
     down = false;
   });
+  // Serve only once Redis is ready: until then every counter would fall back to this instance's memory,
+  // and the first requests of a fresh instance would escape the shared limits. Unreachable at start, the
+  // server starts anyway (throttling in memory) rather than not at all.
+  if (redis.status !== 'ready') {
+    await new Promise<void>((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        redis.off('ready', done);
+        resolve();
+      };
+      const timer = setTimeout(done, REDIS_READY_TIMEOUT_MS);
+      redis.once('ready', done);
+    });
+  }
   return redis;
 }
 

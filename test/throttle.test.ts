@@ -199,3 +199,18 @@ describe('the audit log', () => {
     }
   });
 });
+
+describe.skipIf(!TEST_REDIS_URL)('a freshly started instance with Redis', () => {
+  it('counts its very first requests in Redis, not in its own memory', async () => {
+    const prefix = uniqueRedisPrefix();
+    const t = await startTestApp({ env: { REDIS_URL: TEST_REDIS_URL!, REDIS_KEY_PREFIX: prefix, TRUST_PROXY: '127.0.0.1', RATE_LIMIT_SIGNIN: '4/1m' } });
+    try {
+      expect(t.deps.redis?.status).toBe('ready');
+      const ip = newAddress();
+      expect((await post(t, '/api/signin', { email: uniqueEmail(), password: 'not the password' }, ip)).statusCode).toBe(401);
+      expect(await t.deps.redis!.get(`${prefix}addr:signin:${ip}`)).toBe('1');
+    } finally {
+      await t.close();
+    }
+  });
+});
