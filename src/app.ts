@@ -5,6 +5,7 @@ import swaggerUi from '@fastify/swagger-ui';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Fastify, { LogController, type FastifyBaseLogger } from 'fastify';
 import type { Deps } from './deps.js';
+import { answerClientError, answerExpectation } from './http/client-errors.js';
 import { frameworkErrors, installErrorHandlers } from './http/error-handler.js';
 import { resetPages } from './http/pages/reset-page.js';
 import { installSecurityHeaders } from './http/security-headers.js';
@@ -43,10 +44,12 @@ function createFastify(deps: Deps) {
     // Off by default: otherwise a client could choose its own address, and its throttling key, with X-Forwarded-For.
     trustProxy: deps.config.trustProxy as boolean | string[],
     // Numbers stay numbers and strings stay strings: `{"password": 12345678}` is a 400, not a coercion.
-    ajv: { customOptions: { coerceTypes: false, removeAdditional: 'all', allErrors: false } },
+    // Every problem of a body is listed at once; the body limit (BODY_LIMIT) bounds what that costs.
+    ajv: { customOptions: { coerceTypes: false, removeAdditional: 'all', allErrors: true } },
     // Path parameters (reset tokens) get room to fail their own schema with a 400 before the router's 414.
     routerOptions: { ignoreTrailingSlash: true, maxParamLength: 1024 },
     frameworkErrors,
+    clientErrorHandler: answerClientError(deps.logger as FastifyBaseLogger),
   }).withTypeProvider<TypeBoxTypeProvider>();
 }
 
@@ -61,8 +64,15 @@ export async function buildApp(deps: Deps): Promise<App> {
     for (const method of methods) if (method !== 'HEAD') app.routeList.push({ method, url: route.url, hidden });
   });
   app.decorateRequest('auth', null);
+  app.server.on('checkExpectation', answerExpectation);
 
-  // JSON only. Bodyless routes (logout, refresh) accept and ignore whatever a client sends, as the seeds' clients send `{}` as text.
+  // JSON only. Bodyless routes (logout, refresh) accept and ignore whatever a client sends, as the seeds' clients send `{}` as text,
+  // and an empty body labelled JSON, as clients that set that header on every request send.
+  const parseJson = app.getDefaultJsonParser('error', 'error');
+  app.addContentTypeParser('application/json', { parseAs: 'string', bodyLimit: deps.config.bodyLimit }, (request, body, done) => {
+    if (body === '' && request.routeOptions.config.ignoresBody) return done(null, undefined);
+    return parseJson(request, body as string, done);
+  });
   app.removeContentTypeParser('text/plain');
   app.addContentTypeParser('*', (request, payload, done) => {
     if (!request.routeOptions.config.ignoresBody) {

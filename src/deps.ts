@@ -1,5 +1,5 @@
 import type { Redis } from 'ioredis';
-import { pino, type Logger } from 'pino';
+import type { Logger } from 'pino';
 import { purgeAuditEvents } from './auth/audit.js';
 import { createBreachCheck, type BreachCheck } from './auth/breached-passwords.js';
 import { loadKeySet, type KeySet } from './auth/keys.js';
@@ -13,6 +13,7 @@ import { BoundedCache } from './cache.js';
 import { systemClock, type Clock } from './clock.js';
 import type { Config } from './config.js';
 import { openDatabase, type Database, type Db } from './db/client.js';
+import { createLogger } from './logging.js';
 import { createMailer, type Mailer } from './mail/mailer.js';
 import { startOutboxWorker, type OutboxWorker } from './mail/outbox.js';
 
@@ -47,28 +48,6 @@ export interface DepsOverrides {
   mailer?: Mailer;
   /** How often the outbox looks for due emails (ms). */
   outboxPollMs?: number;
-}
-
-// Never log a secret, even by accident: these fields are blanked should a log call ever pass them.
-// (Request logs carry method, redacted URL and address only; bodies and headers are never logged.)
-export const LOG_REDACT_PATHS = ['password', 'refresh_token', 'access_token', 'token', 'headers.authorization', 'headers.cookie'];
-
-// Reset tokens travel in the path of their links; logged URLs keep the route but not the token.
-export function redactUrl(url: string): string {
-  return url.replace(/(\/reset-password\/)[^/?#]+/g, '$1[redacted]').replace(/\?.*$/, (q) => (q ? '?[redacted]' : q));
-}
-
-export function createLogger(config: Pick<Config, 'logLevel'>, destination?: pino.DestinationStream): Logger {
-  return pino(
-    {
-      level: config.logLevel,
-      redact: { paths: LOG_REDACT_PATHS, censor: '[redacted]' },
-      serializers: {
-        req: (req: { method: string; url: string; ip?: string }) => ({ method: req.method, url: redactUrl(req.url), ip: req.ip }),
-      },
-    },
-    destination,
-  );
 }
 
 const REDIS_READY_TIMEOUT_MS = 3_000;

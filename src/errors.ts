@@ -10,6 +10,9 @@ export const ERRORS = {
   uri_too_long: { status: 414, message: 'The request path is too long.' },
   not_found: { status: 404, message: 'No such route.' },
   method_not_allowed: { status: 405, message: 'Method not allowed.' },
+  request_timeout: { status: 408, message: 'The request took too long to arrive.' },
+  expectation_failed: { status: 417, message: 'The Expect header is not supported.' },
+  headers_too_large: { status: 431, message: 'The request headers are too large.' },
 
   password_too_short: { status: 422, message: 'The password is too short.' },
   password_too_long: { status: 422, message: 'The password is too long.' },

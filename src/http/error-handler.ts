@@ -14,6 +14,15 @@ const FRAMEWORK_ERRORS: Record<string, ErrorCode> = {
 // node-postgres connection failures and PostgreSQL's own "cannot serve now" classes.
 const UNAVAILABLE = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'ENOTFOUND', 'EPIPE', '57P01', '57P02', '57P03', '53300']);
 
+/** The SQLSTATE of a database error anywhere in the cause chain. */
+function sqlState(err: unknown): string | undefined {
+  for (let e = err as { code?: unknown; cause?: unknown; severity?: unknown } | undefined, depth = 0; e && depth < 5; depth++) {
+    if (typeof e.code === 'string' && /^[0-9A-Z]{5}$/.test(e.code) && (e.severity !== undefined || /^\d/.test(e.code))) return e.code;
+    e = e.cause as typeof e;
+  }
+  return undefined;
+}
+
 function isDatabaseUnavailable(err: unknown): boolean {
   for (let e = err as { code?: unknown; cause?: unknown; message?: unknown } | undefined, depth = 0; e && depth < 5; depth++) {
     if (typeof e.code === 'string' && UNAVAILABLE.has(e.code)) return true;
@@ -49,6 +58,11 @@ export function frameworkErrors(err: FastifyError, _request: FastifyRequest, rep
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- any server, logger and type provider
 export function installErrorHandlers(app: FastifyInstance<any, any, any, any, any>) {
   app.setErrorHandler((err: FastifyError, request: FastifyRequest, reply: FastifyReply) => {
+    // A client that hung up mid-request is not a fault of ours (nor of the database): nobody is left to answer.
+    if (request.raw.aborted || request.raw.socket?.destroyed) {
+      request.log.debug({ code: err.code }, 'client closed the connection before the answer');
+      return reply.code(400).send();
+    }
     if (err instanceof AppError) {
       if (err.retryAfter !== undefined) reply.header('retry-after', String(err.retryAfter));
       return sendError(reply, err.code, err.message, err.details);
@@ -64,6 +78,11 @@ export function installErrorHandlers(app: FastifyInstance<any, any, any, any, an
     if (isDatabaseUnavailable(err)) {
       request.log.error({ err }, 'database unavailable');
       return sendError(reply, 'database_unavailable');
+    }
+    // Class 22 is "data exception": a value the database cannot store (a NUL byte, bad encoding) is bad input.
+    if (sqlState(err)?.startsWith('22')) {
+      request.log.warn({ err }, 'input refused by the database');
+      return sendError(reply, 'invalid_request');
     }
     if (typeof err.statusCode === 'number' && err.statusCode >= 400 && err.statusCode < 500) {
       return sendError(reply, 'invalid_request');

@@ -36,6 +36,8 @@ export const TokenFields = {
 };
 
 export const EmailField = Type.String({ format: 'email', maxLength: 254 });
+// Some visible character, and no control character (a NUL cannot be stored, a newline forges log lines and emails).
+export const NameField = Type.String({ minLength: 1, maxLength: 100, pattern: '^(?=[\\s\\S]*\\S)[^\\u0000-\\u001F\\u007F]*$' });
 // The schema only stops absurd input early; the password policy (length after NFKC, common list) says why.
 export const PasswordField = Type.String({ minLength: 1, maxLength: PASSWORD_MAX_LENGTH * 4 });
 export const TokenParam = Type.Object({ token: Type.String({ minLength: 1, maxLength: 512 }) });

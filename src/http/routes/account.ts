@@ -8,7 +8,7 @@ import { AppError } from '../../errors.js';
 import { withAliases } from '../aliases.js';
 import { authenticate, bearerToken, requireAuth } from '../authenticate.js';
 import { clientOf, limitByAddress } from '../client.js';
-import { bearerAuth, EmailField, errorResponses, MessageBody, PasswordField, TokenFields } from '../schemas.js';
+import { bearerAuth, EmailField, errorResponses, MessageBody, NameField, PasswordField, TokenFields } from '../schemas.js';
 
 const tags = ['auth'];
 const User = Type.Ref('User');
@@ -21,7 +21,7 @@ export function accountRoutes(deps: Deps): FastifyPluginAsyncTypebox {
       tags,
       summary: 'Create an account',
       body: Type.Object({
-        name: Type.String({ minLength: 1, maxLength: 100, pattern: '\\S' }),
+        name: NameField,
         email: EmailField,
         password: PasswordField,
       }),
