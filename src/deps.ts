@@ -13,6 +13,7 @@ import { BoundedCache } from './cache.js';
 import { systemClock, type Clock } from './clock.js';
 import type { Config } from './config.js';
 import { openDatabase, type Database, type Db } from './db/client.js';
+import { mailHandlers } from './mail/mail-channel.js';
 import { createMailer, type Mailer } from './mail/mailer.js';
 import { startOutboxWorker, type OutboxWorker } from './mail/outbox.js';
 
@@ -135,7 +136,7 @@ export async function createDeps(config: Config, overrides: DepsOverrides = {}):
     stops.push(() => mailer.close());
     const outbox = startOutboxWorker({
       db: database.db,
-      mailer,
+      handlers: mailHandlers({ db: database.db, mailer, config }),
       clock,
       logger,
       pollMs: overrides.outboxPollMs ?? 1_000,
