@@ -14,6 +14,7 @@ import { systemClock, type Clock } from './clock.js';
 import type { Config } from './config.js';
 import { openDatabase, type Database, type Db } from './db/client.js';
 import { createLogger } from './logging.js';
+import { mailHandlers } from './mail/mail-channel.js';
 import { createMailer, type Mailer } from './mail/mailer.js';
 import { startOutboxWorker, type OutboxWorker } from './mail/outbox.js';
 
@@ -130,7 +131,7 @@ export async function createDeps(config: Config, overrides: DepsOverrides = {}):
     stops.push(() => mailer.close());
     const outbox = startOutboxWorker({
       db: database.db,
-      mailer,
+      handlers: mailHandlers({ db: database.db, mailer, config }),
       clock,
       logger,
       pollMs: overrides.outboxPollMs ?? 1_000,

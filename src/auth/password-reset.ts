@@ -3,24 +3,21 @@ import type { Deps } from '../deps.js';
 import { resetTokens, users } from '../db/schema.js';
 import { AppError } from '../errors.js';
 import { enqueueEmail } from '../mail/outbox.js';
-import { passwordChangedEmail, passwordResetEmail } from '../mail/templates.js';
+import { passwordChangedEmail } from '../mail/templates.js';
 import { recordAuditEvent } from './audit.js';
 import { checkNewPassword } from './passwords.js';
-import { generateOpaqueToken, hashToken } from './secrets.js';
+import { queueResetIntent } from './reset-mail.js';
+import { hashToken } from './secrets.js';
 import { endUserSessions, publishEndedSessions, type ClientInfo } from './sessions.js';
 import { findUserByEmail, normalizeEmail } from './users.js';
 
 // A "your password was changed" notice is still worth sending this long after the change.
 const NOTICE_LIFETIME_MS = 24 * 3_600_000;
 
-export function resetUrl(publicUrl: string, token: string): string {
-  return `${publicUrl}/reset-password/${token}`;
-}
-
 /**
  * Emails a reset link if the address has an account and its mail quota allows. Known and unknown
- * addresses do the same work before the caller answers (look-up, quota, audit); the link itself is
- * made and queued for the outbox afterwards, so neither the answer nor its timing tells them apart.
+ * addresses do the same work before the caller answers (look-up, quota, audit); the email is queued
+ * for the outbox afterwards, so neither the answer nor its timing tells them apart.
  */
 export async function requestPasswordReset(deps: Deps, email: string, client: ClientInfo = {}): Promise<void> {
   const address = normalizeEmail(email);
@@ -35,22 +32,14 @@ export async function requestPasswordReset(deps: Deps, email: string, client: Cl
   });
   if (!user || !allowed) return;
   // Only this part differs between known and unknown addresses; it runs after the answer is sent.
-  void issueResetLink(deps, user).catch((err: Error) => {
-    deps.logger.error({ err: err.message, userId: user.id }, 'could not issue a password reset link');
+  void queueResetEmail(deps, user.id).catch((err: Error) => {
+    deps.logger.error({ err: err.message, userId: user.id }, 'could not queue a password reset email');
   });
 }
 
-async function issueResetLink(deps: Deps, user: { id: string; name: string; email: string }): Promise<void> {
-  const now = deps.clock.now();
-  const expiresAt = new Date(now.getTime() + deps.config.ttl.resetToken * 1000);
-  const token = generateOpaqueToken();
-  await deps.db.transaction(async (tx) => {
-    // A new request supersedes every earlier link.
-    await tx.delete(resetTokens).where(and(eq(resetTokens.userId, user.id), isNull(resetTokens.usedAt)));
-    await tx.insert(resetTokens).values({ tokenHash: hashToken(token), userId: user.id, createdAt: now, expiresAt });
-    const mail = passwordResetEmail(user, resetUrl(deps.config.publicUrl, token), deps.config.ttl.resetToken);
-    await enqueueEmail(tx, mail, now, expiresAt);
-  });
+// Only the intent is queued: the outbox mints the token when it sends the email (see reset-mail.ts).
+async function queueResetEmail(deps: Deps, userId: string): Promise<void> {
+  await queueResetIntent(deps.db, userId, deps.clock.now(), deps.config.ttl.resetToken);
   deps.outbox.wake();
 }
 

@@ -3,31 +3,56 @@ import type { Logger } from 'pino';
 import type { Clock } from '../clock.js';
 import type { Db } from '../db/client.js';
 import { mailOutbox } from '../db/schema.js';
-import type { Mailer, MailMessage } from './mailer.js';
+import type { MailMessage } from './mailer.js';
 
 const LEASE_MS = 60_000;
 const BATCH = 10;
 
-/** Queues an email in the caller's transaction: it exists if and only if the change that causes it commits. */
+/** What a row holds: an intent ({ kind, ...ids }) that its handler renders when it delivers it; never a secret. */
+export type OutboxPayload = { kind: string } & Record<string, unknown>;
+
+/**
+ * Renders and delivers one row's payload. Resolves 'dropped' when there is no one left to deliver it to
+ * (the row is given up); throws when delivery failed (the row is retried with backoff until it expires).
+ */
+export type OutboxHandler = (payload: Record<string, unknown>, now: Date) => Promise<'sent' | 'dropped'>;
+
+/** A channel: each row kind and the handler that renders and delivers it. */
+export type OutboxHandlers = Readonly<Record<string, OutboxHandler>>;
+
+// Rows with no kind hold an email already rendered: the notices, and everything earlier versions queued.
+export const RENDERED_EMAIL = 'rendered_email';
+
+export function kindOf(payload: Record<string, unknown>): string {
+  return typeof payload.kind === 'string' ? payload.kind : RENDERED_EMAIL;
+}
+
+/** Queues a row in the caller's transaction: it exists if and only if the change that causes it commits. */
+export async function enqueue(tx: Db, payload: OutboxPayload, now: Date, expiresAt: Date): Promise<void> {
+  await tx.insert(mailOutbox).values({ message: payload, createdAt: now, expiresAt, nextAttemptAt: now });
+}
+
+/** Queues an email rendered now; only for emails that hold no secret, since the row keeps it until it is sent. */
 export async function enqueueEmail(tx: Db, message: MailMessage, now: Date, expiresAt: Date): Promise<void> {
   await tx.insert(mailOutbox).values({ message, createdAt: now, expiresAt, nextAttemptAt: now });
 }
 
 export interface OutboxWorker {
-  /** Looks for work now rather than at the next poll (after this instance queued an email). */
+  /** Looks for work now rather than at the next poll (after this instance queued a row). */
   wake(): void;
-  /** Runs one pass; resolves with how many messages it sent. */
+  /** Runs one pass; resolves with how many rows it delivered. */
   runOnce(): Promise<number>;
   close(): Promise<void>;
 }
 
 /**
- * Sends queued emails with retries and exponential backoff until they expire. Each message is claimed
- * with FOR UPDATE SKIP LOCKED and a lease, so several instances never send one message twice.
+ * Delivers queued rows through their kind's handler, with retries and exponential backoff until they
+ * expire. Each row is claimed with FOR UPDATE SKIP LOCKED and a lease, so several instances never
+ * deliver one row twice.
  */
 export function startOutboxWorker(opts: {
   db: Db;
-  mailer: Mailer;
+  handlers: OutboxHandlers;
   clock: Clock;
   logger: Logger;
   pollMs: number;
@@ -61,26 +86,40 @@ export function startOutboxWorker(opts: {
       .returning();
   }
 
-  async function deliver(row: typeof mailOutbox.$inferSelect) {
+  // The payload is erased once a row is done with: it names a person, and rows of earlier versions held links.
+  const finish = (id: number, fields: { sentAt: Date } | { abandonedAt: Date; lastError?: string }) =>
+    db.update(mailOutbox).set({ ...fields, message: null, lockedUntil: null }).where(eq(mailOutbox.id, id));
+
+  async function deliver(row: typeof mailOutbox.$inferSelect): Promise<boolean> {
     const now = clock.now();
-    if (!row.message || row.expiresAt <= now) {
-      // Erased with the message: a reset link must not linger once it can no longer be sent.
-      await db.update(mailOutbox).set({ abandonedAt: now, message: null, lockedUntil: null }).where(eq(mailOutbox.id, row.id));
-      logger.warn({ outboxId: row.id, attempts: row.attempts - 1 }, 'email expired before it could be sent');
+    const payload = row.message as Record<string, unknown> | null;
+    if (!payload || row.expiresAt <= now) {
+      await finish(row.id, { abandonedAt: now });
+      logger.warn({ outboxId: row.id, attempts: row.attempts - 1 }, 'outbox row expired before it could be delivered');
       return false;
     }
+    const kind = kindOf(payload);
+    let outcome: 'sent' | 'dropped';
     try {
-      await opts.mailer.send(row.message as MailMessage);
+      // An unknown kind may come from a newer instance during an upgrade: retried, so that one can deliver it.
+      const handler = opts.handlers[kind];
+      if (!handler) throw new Error(`no handler for outbox rows of kind ${kind}`);
+      outcome = await handler(payload, now);
     } catch (err) {
       const delay = Math.min(2 ** (row.attempts - 1), opts.retryMaxDelaySeconds) * 1000 * (0.8 + Math.random() * 0.4);
       await db
         .update(mailOutbox)
         .set({ nextAttemptAt: new Date(now.getTime() + delay), lockedUntil: null, lastError: (err as Error).message.slice(0, 500) })
         .where(eq(mailOutbox.id, row.id));
-      logger.warn({ outboxId: row.id, attempt: row.attempts, err: (err as Error).message }, 'email delivery failed; will retry');
+      logger.warn({ outboxId: row.id, kind, attempt: row.attempts, err: (err as Error).message }, 'outbox delivery failed; will retry');
       return false;
     }
-    await db.update(mailOutbox).set({ sentAt: clock.now(), message: null, lockedUntil: null }).where(eq(mailOutbox.id, row.id));
+    if (outcome === 'dropped') {
+      await finish(row.id, { abandonedAt: clock.now(), lastError: 'nobody to deliver to any more' });
+      logger.info({ outboxId: row.id, kind }, 'outbox row dropped: nobody to deliver to any more');
+      return false;
+    }
+    await finish(row.id, { sentAt: clock.now() });
     return true;
   }
 

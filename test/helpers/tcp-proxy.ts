@@ -6,14 +6,17 @@ export interface TcpProxy {
   via(url: string): string;
   /** Cuts every connection and refuses new ones, as a server that went down. */
   stop(): Promise<void>;
+  /** What clients sent to the service, one buffer per connection (only when started with `record`). */
+  sentUpstream(): Buffer[];
   /** Accepts connections again on the same port, as a server that came back. */
   start(): Promise<void>;
   close(): Promise<void>;
 }
 
 /** A loopback TCP proxy in front of a real service, so a test can take that service away and bring it back. */
-export async function startTcpProxy(targetHost: string, targetPort: number): Promise<TcpProxy> {
+export async function startTcpProxy(targetHost: string, targetPort: number, opts: { record?: boolean } = {}): Promise<TcpProxy> {
   const sockets = new Set<Socket>();
+  const recorded: Buffer[][] = [];
   let server: Server | undefined;
   let port = 0;
 
@@ -28,6 +31,11 @@ export async function startTcpProxy(targetHost: string, targetPort: number): Pro
             client.destroy();
             upstream.destroy();
           });
+        }
+        if (opts.record) {
+          const chunks: Buffer[] = [];
+          recorded.push(chunks);
+          client.on('data', (chunk: Buffer) => chunks.push(chunk));
         }
         client.pipe(upstream).pipe(client);
       });
@@ -59,6 +67,7 @@ export async function startTcpProxy(targetHost: string, targetPort: number): Pro
       return u.toString();
     },
     stop,
+    sentUpstream: () => recorded.map((chunks) => Buffer.concat(chunks)),
     start: listen,
     close: stop,
   };

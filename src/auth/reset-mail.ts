@@ -1,0 +1,54 @@
+import { and, eq, isNull } from 'drizzle-orm';
+import type { Deps } from '../deps.js';
+import type { Db } from '../db/client.js';
+import { resetTokens, users } from '../db/schema.js';
+import { enqueue } from '../mail/outbox.js';
+import { passwordResetEmail } from '../mail/templates.js';
+import { generateOpaqueToken, hashToken } from './secrets.js';
+
+export const PASSWORD_RESET = 'password_reset';
+
+export function resetUrl(publicUrl: string, token: string): string {
+  return `${publicUrl}/reset-password/${token}`;
+}
+
+/**
+ * Queues a reset email as an intent: the user's id and nothing secret. The token is minted when the
+ * email is sent, so no copy of the database (data, WAL, dumps) ever holds a usable link. The intent
+ * lives as long as a link would: one older than RESET_TOKEN_TTL is not sent.
+ */
+export async function queueResetIntent(db: Db, userId: string, now: Date, ttlSeconds: number): Promise<void> {
+  await enqueue(db, { kind: PASSWORD_RESET, userId }, now, new Date(now.getTime() + ttlSeconds * 1000));
+}
+
+/**
+ * The outbox handler of reset intents. It stores the SHA-256 of a new token, superseding the user's
+ * earlier unused ones (including any minted by a failed attempt at this same email), then emails the
+ * link; the raw token exists only in this function's memory and in the email. The link's lifetime
+ * counts from now. A user deleted since the request gets nothing.
+ */
+export async function sendResetEmail(
+  deps: Pick<Deps, 'db' | 'mailer' | 'config'>,
+  payload: Record<string, unknown>,
+  now: Date,
+): Promise<'sent' | 'dropped'> {
+  if (typeof payload.userId !== 'string') return 'dropped';
+  const userId = payload.userId;
+  const token = generateOpaqueToken();
+  const ttl = deps.config.ttl.resetToken;
+  const user = await deps.db.transaction(async (tx) => {
+    // Locking the user serialises concurrent mints (two instances, two intents): one unused token survives.
+    const [user] = await tx
+      .select({ id: users.id, name: users.name, email: users.email })
+      .from(users)
+      .where(eq(users.id, userId))
+      .for('no key update');
+    if (!user) return undefined;
+    await tx.delete(resetTokens).where(and(eq(resetTokens.userId, user.id), isNull(resetTokens.usedAt)));
+    await tx.insert(resetTokens).values({ tokenHash: hashToken(token), userId: user.id, createdAt: now, expiresAt: new Date(now.getTime() + ttl * 1000) });
+    return user;
+  });
+  if (!user) return 'dropped';
+  await deps.mailer.send(passwordResetEmail(user, resetUrl(deps.config.publicUrl, token), ttl));
+  return 'sent';
+}
