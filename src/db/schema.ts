@@ -91,10 +91,11 @@ export const mailOutbox = pgTable(
   'mail_outbox',
   {
     id: bigserial('id', { mode: 'number' }).primaryKey(),
-    // The message (recipient, subject, text, html); erased once sent or given up, as it may hold a reset link.
+    // What to send: a rendered email (recipient, subject, text, html) with nothing secret in it, or an intent
+    // ({kind, userId}) rendered at sending time (a reset link is made then); erased once sent or given up.
     message: jsonb('message'),
     createdAt: ts('created_at').notNull(),
-    // Past this, the message is no longer worth sending (a reset link that has expired).
+    // Past this, the email is no longer worth sending (a reset request an hour old).
     expiresAt: ts('expires_at').notNull(),
     nextAttemptAt: ts('next_attempt_at').notNull(),
     // A worker that claims a message holds it until then; another worker may take it over afterwards.
