@@ -44,16 +44,34 @@ describe('security headers', () => {
   });
   afterAll(() => t.close());
 
-  it('are on every answer (helmet), with no CORS unless configured', async () => {
-    for (const url of ['/', '/api/nope', '/.well-known/jwks.json']) {
+  it('are on every JSON answer: the REST set OWASP lists, and no CORS unless configured', async () => {
+    for (const url of ['/', '/api/nope', '/.well-known/jwks.json', '/api/dashboard']) {
       const res = await t.inject({ method: 'GET', url, headers: { origin: 'https://evil.example' } });
+      expect(res.headers['content-security-policy'], url).toBe("frame-ancestors 'none'");
+      expect(res.headers['strict-transport-security'], url).toBe('max-age=31536000; includeSubDomains');
+      expect(res.headers['x-content-type-options'], url).toBe('nosniff');
+      expect(res.headers['x-frame-options'], url).toBe('DENY');
+      expect(res.headers['cache-control'], url).toMatch(/no-store|public, max-age/);
+      expect(res.headers['content-type'], url).toMatch(/^application\/json/);
+      // What only browsers rendering a page read is not sent with JSON.
+      for (const pageOnly of ['cross-origin-opener-policy', 'x-dns-prefetch-control', 'x-download-options', 'origin-agent-cluster'])
+        expect(res.headers[pageOnly], `${url} ${pageOnly}`).toBeUndefined();
+      expect(res.headers['access-control-allow-origin'], url).toBeUndefined();
+      expect(res.headers['x-powered-by'], url).toBeUndefined();
+    }
+  });
+
+  it('are the full set on HTML pages (the reset page, the API docs)', async () => {
+    for (const url of ['/reset-password/some-token', '/docs/']) {
+      const res = await t.inject({ method: 'GET', url });
+      expect(res.headers['content-type'], url).toMatch(/^text\/html/);
+      expect(res.headers['content-security-policy'], url).toMatch(/default-src/);
       expect(res.headers['content-security-policy'], url).toMatch(/frame-ancestors 'none'/);
       expect(res.headers['strict-transport-security'], url).toBeDefined();
       expect(res.headers['referrer-policy'], url).toBe('no-referrer');
       expect(res.headers['x-content-type-options'], url).toBe('nosniff');
-      expect(res.headers['x-frame-options'], url).toBeDefined();
-      expect(res.headers['access-control-allow-origin'], url).toBeUndefined();
-      expect(res.headers['x-powered-by'], url).toBeUndefined();
+      expect(res.headers['x-frame-options'], url).toBe('DENY');
+      expect(res.headers['cross-origin-opener-policy'], url).toBe('same-origin');
     }
   });
 

@@ -33,7 +33,7 @@ export function resetPages(deps: Deps): FastifyPluginAsyncTypebox {
 
     app.get(
       '/reset-password/:token',
-      { schema: { tags, summary: 'The reset form the email links to (HTML)', params: TokenParam, produces: ['text/html'] } },
+      { config: { html: true }, schema: { tags, summary: 'The reset form the email links to (HTML)', params: TokenParam, produces: ['text/html'] } },
       async (request, reply) => {
         if (!(await isResetTokenUsable(deps, request.params.token))) return sendPage(reply, 400, TITLE, INVALID_LINK);
         return sendPage(reply, 200, TITLE, resetForm(minLength, maxLength));
@@ -43,6 +43,7 @@ export function resetPages(deps: Deps): FastifyPluginAsyncTypebox {
     app.post(
       '/reset-password/:token',
       {
+        config: { html: true },
         onRequest: limitByAddress(deps, 'reset'),
         schema: {
           tags,
