@@ -53,6 +53,23 @@ function createFastify(deps: Deps) {
   }).withTypeProvider<TypeBoxTypeProvider>();
 }
 
+const DOCS_LOGO = `<svg xmlns="http://www.w3.org/2000/svg" width="150" height="32" viewBox="0 0 150 32">
+<text x="0" y="24" font-family="system-ui, sans-serif" font-size="24" font-weight="700" fill="#ffffff">Latchkey</text></svg>`;
+
+type OpenApiDocument = { paths?: Record<string, Record<string, { requestBody?: { required?: boolean }; [key: string]: unknown }>> };
+
+/** A route whose schema says `x-body-optional` (it reads its input from a header or the body) is documented so. */
+function markOptionalBodies(doc: OpenApiDocument) {
+  for (const operations of Object.values(doc.paths ?? {})) {
+    for (const operation of Object.values(operations)) {
+      if (!operation['x-body-optional']) continue;
+      delete operation['x-body-optional'];
+      if (operation.requestBody) operation.requestBody.required = false;
+    }
+  }
+  return doc;
+}
+
 /** Builds the HTTP application on the given dependencies; the caller decides whether to listen. */
 export async function buildApp(deps: Deps): Promise<App> {
   const app = createFastify(deps);
@@ -118,7 +135,12 @@ export async function buildApp(deps: Deps): Promise<App> {
         version: '0.1.0',
         description: 'Self-hosted JWT authentication server. Errors share one body: `{error, message, details?}`.',
       },
-      components: { securitySchemes: { bearerAuth: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' } } },
+      components: {
+        securitySchemes: {
+          bearerAuth: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT', description: 'an access token' },
+          refreshToken: { type: 'http', scheme: 'bearer', description: 'a refresh token (opaque), as `Authorization: Bearer <refresh_token>`' },
+        },
+      },
       tags: [
         { name: 'auth', description: 'sign-up, sign-in, tokens' },
         { name: 'password', description: 'forgotten password' },
@@ -128,8 +150,14 @@ export async function buildApp(deps: Deps): Promise<App> {
       ],
     },
     refResolver: { buildLocalReference: (json, _baseUri, _fragment, i) => (json.$id as string | undefined) ?? `def-${i}` },
+    transformObject: (documentObject) =>
+      'openapiObject' in documentObject ? markOptionalBodies(documentObject.openapiObject as OpenApiDocument) : documentObject.swaggerObject,
   });
-  await app.register(swaggerUi, { routePrefix: '/docs' });
+  await app.register(swaggerUi, {
+    routePrefix: '/docs',
+    logo: { type: 'image/svg+xml', content: Buffer.from(DOCS_LOGO), href: '/docs', target: '_self' },
+    theme: { title: 'Latchkey API' },
+  });
 
   await app.register(metaRoutes(deps));
   await app.register(accountRoutes(deps));

@@ -96,10 +96,33 @@ describe('OpenAPI', () => {
     expect(doc.paths['/api/dashboard'].get.security).toEqual([{ bearerAuth: [] }]);
   });
 
-  it('serves an interactive page at /docs', async () => {
+  it('documents what the server does: refresh takes its token as a header or in an optional body', async () => {
+    const doc = (await t.inject({ method: 'GET', url: '/openapi.json' })).json();
+    const refresh = doc.paths['/api/refresh'].post;
+    expect(refresh.requestBody.required).toBe(false);
+    expect(refresh.security).toEqual([{ refreshToken: [] }, {}]);
+    expect(doc.components.securitySchemes.refreshToken).toMatchObject({ type: 'http', scheme: 'bearer' });
+    expect(JSON.stringify(doc)).not.toContain('x-body-optional');
+  });
+
+  it('documents the reset pages\' answers: HTML pages, and the JSON errors they can give', async () => {
+    const doc = (await t.inject({ method: 'GET', url: '/openapi.json' })).json();
+    const page = doc.paths['/reset-password/{token}'];
+    expect(Object.keys(page.get.responses)).toEqual(expect.arrayContaining(['200', '400']));
+    expect(page.get.responses['200'].content['text/html']).toBeDefined();
+    expect(Object.keys(page.post.responses)).toEqual(expect.arrayContaining(['200', '400', '422', '429']));
+    expect(page.post.responses['422'].content['text/html']).toBeDefined();
+    expect(page.post.responses['429'].content['application/json']).toBeDefined();
+  });
+
+  it('serves an interactive page at /docs, branded as Latchkey', async () => {
     const res = await t.inject({ method: 'GET', url: '/docs/' });
     expect(res.statusCode).toBe(200);
     expect(res.headers['content-type']).toMatch(/text\/html/);
     expect(res.body).toMatch(/swagger/i);
+    expect(res.body).toContain('<title>Latchkey API</title>');
+    const init = await t.inject({ method: 'GET', url: '/docs/static/swagger-initializer.js' });
+    const logo = /data:image\/svg\+xml;base64,([A-Za-z0-9+/=]+)/.exec(init.body)?.[1];
+    expect(Buffer.from(logo ?? '', 'base64').toString()).toContain('>Latchkey</text>');
   });
 });

@@ -9,6 +9,10 @@ import { TokenParam } from '../schemas.js';
 import { escapeHtml, sendPage } from './layout.js';
 
 const tags = ['pages'];
+
+/** A response documented as an HTML page (the page itself is a string, not serialised through a schema). */
+const page = (description: string) => ({ description, content: { 'text/html': { schema: Type.String() } } });
+const jsonError = (description: string) => ({ description, content: { 'application/json': { schema: Type.Ref('ErrorBody') } } });
 const TITLE = 'Choose a new password';
 const INVALID_LINK =
   '<p class="error">This reset link is invalid, has been used, or has expired.</p><p>Ask for a new one from the sign-in screen.</p>';
@@ -33,7 +37,20 @@ export function resetPages(deps: Deps): FastifyPluginAsyncTypebox {
 
     app.get(
       '/reset-password/:token',
-      { config: { html: true }, schema: { tags, summary: 'The reset form the email links to (HTML)', params: TokenParam, produces: ['text/html'] } },
+      {
+        config: { html: true },
+        schema: {
+          tags,
+          summary: 'The reset form the email links to (HTML)',
+          params: TokenParam,
+          produces: ['text/html'],
+          response: {
+            200: page('the form'),
+            400: page('the link is invalid, used or expired'),
+            503: jsonError('the database does not answer'),
+          },
+        },
+      },
       async (request, reply) => {
         if (!(await isResetTokenUsable(deps, request.params.token))) return sendPage(reply, 400, TITLE, INVALID_LINK);
         return sendPage(reply, 200, TITLE, resetForm(minLength, maxLength));
@@ -55,6 +72,18 @@ export function resetPages(deps: Deps): FastifyPluginAsyncTypebox {
             password: Type.String({ maxLength: maxLength * 4 }),
             password_confirm: Type.Optional(Type.String({ maxLength: maxLength * 4 })),
           }),
+          response: {
+            200: page('the password was changed'),
+            400: {
+              description: 'the link is invalid, used or expired (a page), or the form is malformed (an error body)',
+              content: { ...page('').content, ...jsonError('').content },
+            },
+            413: jsonError('the form is too large'),
+            415: jsonError('not a form post'),
+            422: page('the form again, saying why the password was refused'),
+            429: jsonError('too many attempts from this address (Retry-After)'),
+            503: jsonError('the database does not answer'),
+          },
         },
       },
       async (request, reply) => {

@@ -70,8 +70,11 @@ export function accountRoutes(deps: Deps): FastifyPluginAsyncTypebox {
           tags,
           summary: 'Exchange a refresh token for a new pair (the refresh token is rotated)',
           description:
-            'Send the refresh token as `Authorization: Bearer <refresh_token>` or in the body. Each refresh token works once; ' +
-            'a token presented again after REFRESH_REUSE_INTERVAL revokes its whole session.',
+            'Send the refresh token as `Authorization: Bearer <refresh_token>` (no body needed) or as `{"refresh_token": ...}` in the body. ' +
+            'Each refresh rotates the token. Within REFRESH_REUSE_INTERVAL of its rotation, a token whose successor is unused ' +
+            '(a retry) gets that same successor; any other reuse revokes the whole session.',
+          security: [{ refreshToken: [] }, {}],
+          'x-body-optional': true,
           body: Type.Object({ refresh_token: Type.Optional(Type.String({ maxLength: 512 })) }),
           response: { 200: Type.Object({ message: Type.String(), ...TokenFields }), ...errorResponses(400, 401, 413, 429, 503) },
         },
