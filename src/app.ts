@@ -5,6 +5,7 @@ import swaggerUi from '@fastify/swagger-ui';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Fastify, { LogController, type FastifyBaseLogger } from 'fastify';
 import type { Deps } from './deps.js';
+import { decorateClientNetwork } from './http/client.js';
 import { answerClientError, answerExpectation } from './http/client-errors.js';
 import { frameworkErrors, installErrorHandlers } from './http/error-handler.js';
 import { resetPages } from './http/pages/reset-page.js';
@@ -81,6 +82,7 @@ export async function buildApp(deps: Deps): Promise<App> {
     for (const method of methods) if (method !== 'HEAD') app.routeList.push({ method, url: route.url, hidden });
   });
   app.decorateRequest('auth', null);
+  decorateClientNetwork(app, deps.config.ipv6Prefix);
   app.server.on('checkExpectation', answerExpectation);
 
   // JSON only. Bodyless routes (logout, refresh) accept and ignore whatever a client sends, as the seeds' clients send `{}` as text,

@@ -124,6 +124,8 @@ const envSchema = z.object({
   RATE_LIMIT_RESET: rate('20/1h'),
   RATE_LIMIT_RESET_TOKEN: rate('10/1h'),
   RESET_MAIL_LIMIT: rate('3/1h'),
+  RESET_MAIL_ACCOUNT_LIMIT: rate('10/1h'),
+  RATE_LIMIT_IPV6_PREFIX: integer(64, 32, 128),
   LOCKOUT_THRESHOLD: integer(5, 1, 1000),
   LOCKOUT_DURATION: duration('1m'),
   LOCKOUT_MAX_DURATION: duration('1d'),
@@ -173,6 +175,8 @@ export interface Config {
   readonly trustProxy: boolean | number | string[];
   readonly corsOrigins: readonly string[];
   readonly rateLimits: Readonly<Record<RateLimitName, RateLimit>>;
+  /** IPv6 clients are counted by this prefix of their address (one holder usually has a whole /64). */
+  readonly ipv6Prefix: number;
   readonly lockout: { readonly threshold: number; readonly duration: number; readonly maxDuration: number };
   readonly auditRetention: number;
   readonly hibp: { readonly url: string | undefined; readonly timeoutMs: number };
@@ -192,7 +196,16 @@ export interface RateLimit {
   readonly seconds: number;
 }
 
-export type RateLimitName = 'signin' | 'signup' | 'signupEmail' | 'refresh' | 'forgot' | 'reset' | 'resetToken' | 'resetMail';
+export type RateLimitName =
+  | 'signin'
+  | 'signup'
+  | 'signupEmail'
+  | 'refresh'
+  | 'forgot'
+  | 'reset'
+  | 'resetToken'
+  | 'resetMail'
+  | 'resetMailAccount';
 
 export class ConfigError extends Error {
   constructor(readonly problems: string[]) {
@@ -268,7 +281,9 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
       reset: e.RATE_LIMIT_RESET,
       resetToken: e.RATE_LIMIT_RESET_TOKEN,
       resetMail: e.RESET_MAIL_LIMIT,
+      resetMailAccount: e.RESET_MAIL_ACCOUNT_LIMIT,
     },
+    ipv6Prefix: e.RATE_LIMIT_IPV6_PREFIX,
     lockout: { threshold: e.LOCKOUT_THRESHOLD, duration: e.LOCKOUT_DURATION, maxDuration: e.LOCKOUT_MAX_DURATION },
     auditRetention: e.AUDIT_RETENTION,
     hibp: { url: e.HIBP_URL?.replace(/\/+$/, ''), timeoutMs: e.HIBP_TIMEOUT },

@@ -1,6 +1,7 @@
 import { eq } from 'drizzle-orm';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { FORGOT_PASSWORD_MESSAGE } from '../src/http/routes/password-reset.js';
+import { hashToken } from '../src/auth/secrets.js';
 import { resetTokens } from '../src/db/schema.js';
 import { dashboard, GOOD_PASSWORD, PUBLIC_URL, refresh, signIn, signUp, startTestApp, uniqueEmail, type TestApp } from './helpers/app.js';
 import { startSmtpServer, type ReceivedMail, type TestSmtpServer } from './helpers/smtp.js';
@@ -118,6 +119,31 @@ describe('forgot and reset password', () => {
     expect(first.token).not.toBe(second.token);
     expect((await reset(first.token, NEW_PASSWORD)).json().error).toBe('invalid_reset_token');
     expect((await reset(second.token, NEW_PASSWORD)).statusCode).toBe(200);
+  });
+
+  it('leaves at most one usable link after parallel requests', async () => {
+    const user = await signUp(t);
+    await Promise.all([forgot(user.email), forgot(user.email), forgot(user.email)]);
+    const mine = () => smtp.messages.filter((m) => m.to.includes(user.email) && m.subject === 'Reset your password');
+    for (let i = 0; i < 100 && mine().length < 3; i++) await new Promise((r) => setTimeout(r, 50));
+    const tokens = mine().map((m) => linkIn(m).token);
+    expect(tokens).toHaveLength(3);
+    const usable = [];
+    for (const token of tokens) if ((await t.inject({ method: 'GET', url: `/reset-password/${token}` })).statusCode === 200) usable.push(token);
+    expect(usable).toHaveLength(1);
+    expect((await reset(usable[0]!, NEW_PASSWORD)).statusCode).toBe(200);
+    for (const token of tokens) expect((await reset(token, 'yet another passphrase')).statusCode).toBe(400);
+  });
+
+  it('kills every other link of the user when one is used', async () => {
+    const user = await signUp(t);
+    const now = t.clock.now();
+    const { token } = await requestLink(user.email);
+    // A second live link beside the emailed one, as a race between two senders could leave.
+    const other = 'b'.repeat(43);
+    await t.deps.db.insert(resetTokens).values({ tokenHash: hashToken(other), userId: user.id, createdAt: now, expiresAt: new Date(now.getTime() + 3_600_000) });
+    expect((await reset(token, NEW_PASSWORD)).statusCode).toBe(200);
+    expect((await reset(other, 'yet another passphrase')).json().error).toBe('invalid_reset_token');
   });
 
   it('refuses an expired link (one hour by default)', async () => {

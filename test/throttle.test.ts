@@ -39,6 +39,8 @@ describe.each(stores)('throttling %s', (_store, redisUrl) => {
         RATE_LIMIT_FORGOT: '3/1h',
         RATE_LIMIT_RESET: '3/1h',
         RESET_MAIL_LIMIT: '2/1h',
+        RESET_MAIL_ACCOUNT_LIMIT: '3/1h',
+        RATE_LIMIT_SIGNUP_EMAIL: '3/1h',
         LOCKOUT_THRESHOLD: '5',
         LOCKOUT_DURATION: '1s',
       },
@@ -130,17 +132,100 @@ describe.each(stores)('throttling %s', (_store, redisUrl) => {
     expect((await post(t, '/api/signin', { email: user.email, password: 'a brand new passphrase' }, newAddress())).statusCode).toBe(200);
   });
 
-  it('sends at most RESET_MAIL_LIMIT reset emails per address, answering the same every time', async () => {
+  it('sends at most RESET_MAIL_LIMIT reset emails per address and client network, answering the same every time', async () => {
     const user = await register();
+    const ip = newAddress();
     const answers = [];
-    for (let i = 0; i < 4; i++) answers.push((await post(t, '/api/forgot-password', { email: user.email }, newAddress())).body);
+    // Three requests: the address's own budget for forgot-password (RATE_LIMIT_FORGOT) is three.
+    for (let i = 0; i < 3; i++) answers.push((await post(t, '/api/forgot-password', { email: user.email }, ip)).body);
     expect(new Set(answers).size).toBe(1);
-    await smtp.waitFor((m) => m.to.includes(user.email) && smtp.messages.filter((x) => x.to.includes(user.email)).length >= 2);
-    await t.deps.outbox.runOnce();
-    await new Promise((r) => setTimeout(r, 300));
-    expect(smtp.messages.filter((m) => m.to.includes(user.email))).toHaveLength(2);
+    expect(await resetMailsTo(user.email, 2)).toBe(2);
+  });
+
+  it('never lets strangers use up the owner\'s reset mail, nor flood the mailbox from many networks', async () => {
+    const user = await register();
+    const owner = newAddress();
+    expect((await post(t, '/api/signin', { email: user.email, password: GOOD_PASSWORD }, owner)).statusCode).toBe(200);
+    // Strangers on three networks ask 2 + 2 + 2 times: the address's quota for unknown clients (3) stops them.
+    for (let n = 0; n < 3; n++) {
+      const stranger = newAddress();
+      for (let i = 0; i < 2; i++) expect((await post(t, '/api/forgot-password', { email: user.email }, stranger)).statusCode).toBe(200);
+    }
+    expect(await resetMailsTo(user.email, 3)).toBe(3);
+    // The owner, from a network they signed in from, still gets theirs.
+    expect((await post(t, '/api/forgot-password', { email: user.email }, owner)).statusCode).toBe(200);
+    expect(await resetMailsTo(user.email, 4)).toBe(4);
+  });
+
+  it('counts only sign-ups that pass validation and the password policy toward the per-email limit', async () => {
+    const email = uniqueEmail();
+    for (let i = 0; i < 5; i++) {
+      const refused = await post(t, '/api/signup', { name: 'Owner', email, password: 'password123' }, newAddress());
+      expect(refused.statusCode).toBe(422);
+    }
+    expect((await post(t, '/api/signup', { name: 'Owner', email, password: GOOD_PASSWORD }, newAddress())).statusCode).toBe(201);
+  });
+
+  it('counts IPv6 clients per /64: addresses of one prefix share a budget', async () => {
+    const prefix = `2001:db8:${lastAddress.toString(16)}:${(lastAddress + 1).toString(16)}`;
+    lastAddress += 2;
+    const body = () => ({ email: uniqueEmail(), password: 'whatever password' });
+    for (let i = 1; i <= 4; i++) expect((await post(t, '/api/signin', body(), `${prefix}::${i}`)).statusCode).toBe(401);
+    const over = await post(t, '/api/signin', body(), `${prefix}:ffff:ffff:ffff:ffff`);
+    expect(over.statusCode).toBe(429);
+    // The IPv4-mapped form of an address is that address.
+    const v4 = newAddress();
+    for (let i = 0; i < 4; i++) await post(t, '/api/signin', body(), v4);
+    expect((await post(t, '/api/signin', body(), `::ffff:${v4}`)).statusCode).toBe(429);
+    expect((await post(t, '/api/signin', body(), `2001:db8:ffff:${lastAddress.toString(16)}::1`)).statusCode).toBe(401);
   });
 });
+
+describe.each(stores)('an owner under attack, %s', (_store, redisUrl) => {
+  let t: TestApp;
+  beforeAll(async () => {
+    t = await startTestApp({
+      env: {
+        TRUST_PROXY: '127.0.0.1',
+        ...(redisUrl ? { REDIS_URL: redisUrl, REDIS_KEY_PREFIX: uniqueRedisPrefix() } : {}),
+        LOCKOUT_THRESHOLD: '5',
+        LOCKOUT_DURATION: '10m',
+      },
+    });
+  });
+  afterAll(() => t.close());
+
+  it('keeps the owner signing in from their own network while strangers\' guesses keep the account locked', async () => {
+    const email = uniqueEmail();
+    expect((await post(t, '/api/signup', { name: 'Owner', email, password: GOOD_PASSWORD }, newAddress())).statusCode).toBe(201);
+    const user = { email };
+    const owner = newAddress();
+    const signin = (password: string, ip: string) => post(t, '/api/signin', { email: user.email, password }, ip);
+    expect((await signin(GOOD_PASSWORD, owner)).statusCode).toBe(200);
+    const strangers = [];
+    for (let i = 0; i < 6; i++) strangers.push((await signin('a wrong password', newAddress())).statusCode);
+    expect(strangers).toEqual([401, 401, 401, 401, 401, 429]);
+    // Distributed guessing stays slowed: the right password from a new network is not even checked.
+    expect((await signin(GOOD_PASSWORD, newAddress())).statusCode).toBe(429);
+    // The owner's network is not locked by them.
+    for (let i = 0; i < 3; i++) expect((await signin(GOOD_PASSWORD, owner)).statusCode).toBe(200);
+    // But it locks by its own failures.
+    const own = [];
+    for (let i = 0; i < 6; i++) own.push((await signin('another wrong one', owner)).statusCode);
+    expect(own).toEqual([401, 401, 401, 401, 401, 429]);
+    expect((await signin(GOOD_PASSWORD, owner)).statusCode).toBe(429);
+  });
+
+});
+
+/** Waits until `atLeast` reset emails reached the address (or a moment passed), then counts them. */
+async function resetMailsTo(email: string, atLeast: number): Promise<number> {
+  const count = () => smtp.messages.filter((m) => m.to.includes(email) && m.subject === 'Reset your password').length;
+  for (let i = 0; i < 100 && count() < atLeast; i++) await new Promise((r) => setTimeout(r, 50));
+  // A moment more, so that an email too many would have arrived too.
+  await new Promise((r) => setTimeout(r, 400));
+  return count();
+}
 
 describe('client addresses', () => {
   it('ignores X-Forwarded-For unless TRUST_PROXY says so', async () => {
@@ -208,7 +293,7 @@ describe.skipIf(!TEST_REDIS_URL)('a freshly started instance with Redis', () => 
       expect(t.deps.redis?.status).toBe('ready');
       const ip = newAddress();
       expect((await post(t, '/api/signin', { email: uniqueEmail(), password: 'not the password' }, ip)).statusCode).toBe(401);
-      expect(await t.deps.redis!.get(`${prefix}addr:signin:${ip}`)).toBe('1');
+      expect(await t.deps.redis!.get(`${prefix}addr:signin:${ip}/32`)).toBe("1");
     } finally {
       await t.close();
     }

@@ -6,6 +6,7 @@ import { enqueueEmail } from '../mail/outbox.js';
 import { passwordChangedEmail } from '../mail/templates.js';
 import { recordAuditEvent } from './audit.js';
 import { checkNewPassword } from './passwords.js';
+import { isKnownClient } from './known-clients.js';
 import { queueResetIntent } from './reset-mail.js';
 import { hashToken } from './secrets.js';
 import { endUserSessions, publishEndedSessions, type ClientInfo } from './sessions.js';
@@ -22,7 +23,8 @@ const NOTICE_LIFETIME_MS = 24 * 3_600_000;
 export async function requestPasswordReset(deps: Deps, email: string, client: ClientInfo = {}): Promise<void> {
   const address = normalizeEmail(email);
   const user = await findUserByEmail(deps.db, address);
-  const allowed = await deps.throttle.allowResetMail(address);
+  const known = await isKnownClient(deps, user?.id, client.network, deps.config.ttl.sessionMaxAge);
+  const allowed = await deps.throttle.allowResetMail(address, { network: client.network ?? '', known });
   await recordAuditEvent(deps.db, deps.clock, {
     type: 'password_reset_requested',
     userId: user?.id,
@@ -70,6 +72,11 @@ export async function resetPassword(deps: Deps, token: string, newPassword: stri
       .where(usableToken(hashToken(token), now))
       .returning({ userId: resetTokens.userId });
     if (!consumed) throw new AppError('invalid_reset_token');
+    // Every other link of this user dies with this one: whoever else holds one is too late.
+    await tx
+      .update(resetTokens)
+      .set({ usedAt: now })
+      .where(and(eq(resetTokens.userId, consumed.userId), isNull(resetTokens.usedAt)));
     const [user] = await tx
       .update(users)
       .set({ passwordHash, passwordChangedAt: now, updatedAt: now })

@@ -22,7 +22,10 @@ export interface TokenPair {
 }
 
 export interface ClientInfo {
+  /** Canonical form (IPv4-mapped IPv6 as IPv4). */
   ipAddress?: string | undefined;
+  /** The network the client is counted as (`clientNetwork`): its IPv4 address, or its IPv6 /64. */
+  network?: string | undefined;
   userAgent?: string | undefined;
 }
 

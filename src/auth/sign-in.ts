@@ -3,6 +3,7 @@ import type { Deps } from '../deps.js';
 import { users } from '../db/schema.js';
 import { AppError } from '../errors.js';
 import { recordAuditEvent } from './audit.js';
+import { isKnownClient } from './known-clients.js';
 import { createSession, type ClientInfo, type TokenPair } from './sessions.js';
 import { findUserByEmail, normalizeEmail, type User } from './users.js';
 
@@ -16,10 +17,25 @@ export async function signIn(
   client: ClientInfo,
 ): Promise<{ user: User; tokens: TokenPair }> {
   const email = normalizeEmail(credentials.email);
-  await deps.throttle.beginSignin(email, (seconds) => {
-    void recordAuditEvent(deps.db, deps.clock, { type: 'account_locked', email, client, details: { seconds } }).catch(() => {});
-  });
+  const onLock = (scope: 'account' | 'client') => (seconds: number) => {
+    void recordAuditEvent(deps.db, deps.clock, { type: 'account_locked', email, client, details: { seconds, scope } }).catch(() => {});
+  };
+  // Counted before anything else, so that parallel guesses are counted too.
+  const lockedForStrangers = await deps.throttle.beginSignin(email, onLock('account')).then(
+    () => false,
+    (err: unknown) => {
+      if (err instanceof AppError && err.code === 'too_many_attempts') return err;
+      throw err;
+    },
+  );
   const user = await findUserByEmail(deps.db, email);
+  // Strangers' failures lock the account for unknown clients only: a network the owner has signed in from
+  // goes on, counting its own failures apart, so that strangers cannot lock the owner out.
+  const clientKey = `${email} ${client.network}`;
+  if (lockedForStrangers) {
+    if (!(await isKnownClient(deps, user?.id, client.network, deps.config.ttl.sessionMaxAge))) throw lockedForStrangers;
+    await deps.throttle.beginSignin(clientKey, onLock('client'));
+  }
   const valid = user
     ? await deps.passwords.verify(user.passwordHash, credentials.password)
     : await deps.passwords.verifyDummy(credentials.password).then(() => false);
@@ -27,7 +43,8 @@ export async function signIn(
     await recordAuditEvent(deps.db, deps.clock, { type: 'signin_failed', userId: user?.id, email, client });
     throw new AppError('invalid_credentials');
   }
-  await deps.throttle.signinSucceeded(email);
+  // A success during a lock ends only this client's count: the strangers' lock stays.
+  await deps.throttle.signinSucceeded(lockedForStrangers ? clientKey : email);
   if (deps.passwords.needsRehash(user.passwordHash)) await upgradePasswordHash(deps, user, credentials.password);
   const tokens = await createSession(deps, user, client);
   if (!tokens) {

@@ -33,8 +33,12 @@ export interface Throttle {
   signinSucceeded(email: string): Promise<void>;
   /** A completed password reset lifts any lock. */
   unlockAccount(email: string): Promise<void>;
-  /** Whether one more reset email may go to this address; over the quota, none is sent, silently. */
-  allowResetMail(email: string): Promise<boolean>;
+  /**
+   * Whether one more reset email may go to this address; over the quota, none is sent, silently. Each
+   * client network has its own quota per address, so strangers cannot use up the owner's; unknown
+   * clients also share one quota per address, so many networks together cannot flood its mailbox.
+   */
+  allowResetMail(email: string, client: { network: string; known: boolean }): Promise<boolean>;
 }
 
 const LOCK_LEVEL_MEMORY = 86_400;
@@ -60,6 +64,7 @@ export function createThrottle(config: Pick<Config, 'rateLimits' | 'lockout'>, r
     resetToken: make('acct:reset-token', limits.resetToken),
   };
   const resetMail = make('acct:reset-mail', limits.resetMail);
+  const resetMailAccount = make('acct:reset-mail-all', limits.resetMailAccount);
   const { threshold, duration, maxDuration } = config.lockout;
   const attempts = make('acct:signin', { points: threshold, seconds: ATTEMPT_WINDOW });
   const lockLevels = make('acct:signin-level', { points: 10_000, seconds: LOCK_LEVEL_MEMORY });
@@ -104,8 +109,9 @@ export function createThrottle(config: Pick<Config, 'rateLimits' | 'lockout'>, r
     async unlockAccount(email) {
       await Promise.all([attempts.delete(email), lockLevels.delete(email)]);
     },
-    async allowResetMail(email) {
-      return (await spend(resetMail, email)) === undefined;
+    async allowResetMail(email, client) {
+      if ((await spend(resetMail, `${email} ${client.network}`)) !== undefined) return false;
+      return client.known || (await spend(resetMailAccount, email)) === undefined;
     },
   };
 }

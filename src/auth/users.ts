@@ -49,8 +49,9 @@ export async function createUser(
   input: { name: string; email: string; password: string },
   client: ClientInfo = {},
 ): Promise<User> {
-  await deps.throttle.limitAccount('signupEmail', normalizeEmail(input.email));
   await checkNewPassword(deps, input.password);
+  // Counted only once the password passes: refused attempts must not use up the owner's sign-ups.
+  await deps.throttle.limitAccount('signupEmail', normalizeEmail(input.email));
   const passwordHash = await deps.passwords.hash(input.password);
   const now = deps.clock.now();
   // The unique index decides between simultaneous sign-ups of one address: exactly one insert lands.

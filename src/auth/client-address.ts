@@ -1,0 +1,18 @@
+import ipaddr from 'ipaddr.js';
+
+/** An address as it is stored: IPv4-mapped IPv6 (`::ffff:192.0.2.1`) as plain IPv4, IPv6 compressed. */
+export function canonicalAddress(ip: string): string {
+  if (!ipaddr.isValid(ip)) return ip;
+  return ipaddr.process(ip).toString();
+}
+
+/**
+ * The network a client is counted as, in CIDR form: one IPv4 address (`/32`), or the IPv6 prefix its
+ * holder is usually given (`/64` by default), since one IPv6 client can switch among billions of addresses.
+ */
+export function clientNetwork(ip: string, ipv6Prefix: number): string {
+  if (!ipaddr.isValid(ip)) return ip;
+  const address = ipaddr.process(ip);
+  if (address.kind() === 'ipv4') return `${address.toString()}/32`;
+  return `${ipaddr.IPv6.networkAddressFromCIDR(`${address.toString()}/${ipv6Prefix}`).toString()}/${ipv6Prefix}`;
+}
