@@ -2,7 +2,8 @@ import type { Redis } from 'ioredis';
 import { pino, type Logger } from 'pino';
 import { purgeAuditEvents } from './auth/audit.js';
 import { createBreachCheck, type BreachCheck } from './auth/breached-passwords.js';
-import { loadKeySet, type KeySet } from './auth/keys.js';
+import { openKeyRing, type KeyRing } from './auth/key-ring.js';
+import { KEYS_CHANNEL, signingKeySealer } from './auth/key-store.js';
 import { createPasswordHasher, type PasswordHasher } from './auth/passwords.js';
 import { startRevocationListener, type RevocationListener } from './auth/revocation-feed.js';
 import { createRevocationList, loadRecentRevocations, type RevocationList } from './auth/revocations.js';
@@ -13,6 +14,7 @@ import { BoundedCache } from './cache.js';
 import { systemClock, type Clock } from './clock.js';
 import type { Config } from './config.js';
 import { openDatabase, type Database, type Db } from './db/client.js';
+import { resolveSecretKey } from './secret-key.js';
 import { createMailer, type Mailer } from './mail/mailer.js';
 import { startOutboxWorker, type OutboxWorker } from './mail/outbox.js';
 
@@ -25,7 +27,8 @@ export interface Deps {
   readonly logger: Logger;
   readonly mailer: Mailer;
   readonly outbox: OutboxWorker;
-  readonly keys: KeySet;
+  /** The signing keys, kept in step with the database, and their rotation schedule. */
+  readonly keys: KeyRing;
   readonly revocations: RevocationList;
   /** Access tokens that passed verification, until they expire (bounded). */
   readonly verifiedTokens: BoundedCache<AccessClaims>;
@@ -107,7 +110,19 @@ export async function createDeps(config: Config, overrides: DepsOverrides = {}):
   };
   try {
     if (config.migrateOnStart) await database.migrate();
-    const keys = await loadKeySet(database.db, clock, { algorithm: config.jwt.algorithm, secretKey: config.jwt.secretKey });
+    const secret = await resolveSecretKey(config, logger);
+    const keys = await openKeyRing({
+      db: database.db,
+      clock,
+      logger,
+      sealingKey: signingKeySealer(secret.value),
+      secretSource: secret.source,
+      algorithm: config.jwt.algorithm,
+      hmacSecret: config.jwt.secretKey,
+      accessTokenTtl: config.ttl.accessToken,
+      rotationInterval: config.keyRotationInterval,
+    });
+    stops.push(() => keys.close());
 
     const revocations = createRevocationList(clock, config.ttl.accessToken);
     if (config.databaseUrl) {
@@ -118,6 +133,8 @@ export async function createDeps(config: Config, overrides: DepsOverrides = {}):
         logger,
         accessTokenTtl: config.ttl.accessToken,
         list: revocations,
+        channels: { [KEYS_CHANNEL]: () => void keys.reload() },
+        onConnected: () => keys.reload(),
       });
       stops.push(() => listener.close());
     } else {

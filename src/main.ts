@@ -9,10 +9,8 @@ async function serve(config: Config) {
   const deps = await createDeps(config);
   const app = await buildApp(deps);
   await app.listen({ port: config.port, host: config.host });
-  deps.logger.info(
-    { engine: deps.database.engine, algorithm: deps.keys.current.alg, kid: deps.keys.current.kid, publicUrl: config.publicUrl },
-    'Latchkey is ready',
-  );
+  const signing = deps.keys.current;
+  deps.logger.info({ engine: deps.database.engine, algorithm: signing.alg, kid: signing.kid, publicUrl: config.publicUrl }, 'Latchkey is ready');
 
   let closing = false;
   const shutdown = async (signal: string) => {

@@ -34,7 +34,7 @@ export async function signAccessToken(
   now: Date,
   expiresAt: Date,
 ): Promise<IssuedAccessToken> {
-  const key = keys.current;
+  const key = keys.signingKeyAt(now);
   const iat = Math.floor(now.getTime() / 1000);
   const exp = Math.floor(expiresAt.getTime() / 1000);
   const token = await new SignJWT({ sid: subject.sessionId })
