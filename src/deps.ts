@@ -98,6 +98,7 @@ async function connectRedis(url: string, logger: Logger): Promise<Redis> {
 export async function createDeps(config: Config, overrides: DepsOverrides = {}): Promise<Deps> {
   const clock = overrides.clock ?? systemClock;
   const logger = overrides.logger ?? createLogger(config);
+  const secret = await resolveSecretKey(config, logger);
   const database = await openDatabase({
     databaseUrl: config.databaseUrl,
     dataDir: config.dataDir,
@@ -110,7 +111,6 @@ export async function createDeps(config: Config, overrides: DepsOverrides = {}):
   };
   try {
     if (config.migrateOnStart) await database.migrate();
-    const secret = await resolveSecretKey(config, logger);
     const keys = await openKeyRing({
       db: database.db,
       clock,

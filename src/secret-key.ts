@@ -22,11 +22,18 @@ export async function resolveSecretKey(config: Pick<Config, 'secretKey' | 'dataD
   if (config.dataDir.startsWith('memory://')) return { value: randomBytes(32).toString('base64url'), source: 'memory' };
 
   const path = join(config.dataDir, SECRET_KEY_FILE);
-  let value = await readSecretFile(path);
-  if (value === undefined) {
-    await mkdir(config.dataDir, { recursive: true });
-    value = await createSecretFile(path);
-    logger.warn({ path }, 'generated a secret key to encrypt the signing keys: back it up apart from the database, or set SECRET_KEY');
+  let value: string | undefined;
+  try {
+    value = await readSecretFile(path);
+    if (value === undefined) {
+      await mkdir(config.dataDir, { recursive: true });
+      value = await createSecretFile(path);
+      logger.warn({ path }, 'generated a secret key to encrypt the signing keys: back it up apart from the database, or set SECRET_KEY');
+    }
+  } catch (err) {
+    // A read-only file system (a container with DATABASE_URL, say) is a setup question, not a crash.
+    const reason = (err as NodeJS.ErrnoException).code ?? (err as Error).message;
+    throw new ConfigError([`SECRET_KEY: unset, and ${path} cannot be read or created (${reason}); set SECRET_KEY or make DATA_DIR writable`]);
   }
   if (Buffer.byteLength(value, 'utf8') < 32)
     throw new ConfigError([`SECRET_KEY: unset, and ${path} holds fewer than 32 bytes; restore that file or set SECRET_KEY`]);

@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { calculateJwkThumbprint, createLocalJWKSet, decodeProtectedHeader, exportJWK, generateKeyPair, jwtVerify, type JWK } from 'jose';
@@ -46,7 +46,8 @@ async function expectVerifies(t: TestApp, token: string) {
   await jwtVerify(token, createLocalJWKSet(await jwksOf(t)), { issuer: PUBLIC_URL, audience: 'latchkey', currentDate: t.clock.now() });
 }
 
-describe('private signing keys at rest', () => {
+// Several starts of the server per test, on a machine other test files share.
+describe('private signing keys at rest', { timeout: 90_000 }, () => {
   it('are sealed: no private member in any column, and they open only with the secret and their own kid', async () => {
     const { database } = await fresh();
     const t = await startTestApp({ database });
@@ -90,6 +91,17 @@ describe('private signing keys at rest', () => {
     const [row] = await storedKeys(second);
     // The file's content is the secret: setting SECRET_KEY to it is the same as keeping the file.
     expect(() => open(signingKeySealer(secret), row!.privateKeySealed!, row!.kid)).not.toThrow();
+  });
+
+  it('without SECRET_KEY and with no writable DATA_DIR, stop the start naming SECRET_KEY', async () => {
+    const { database, dataDir } = await fresh();
+    await writeFile(join(dataDir, 'not-a-folder'), '');
+    const refused = await startTestApp({ database, dataDir: join(dataDir, 'not-a-folder', 'data'), env: { SECRET_KEY: '' } }).then(
+      () => new Error('started'),
+      (err: Error) => err,
+    );
+    expect(refused.name).toBe('ConfigError');
+    expect(refused.message).toMatch(/SECRET_KEY: unset, and .*secret-key cannot be read or created \(ENOTDIR\); set SECRET_KEY/);
   });
 
   it('refuse an instance with another SECRET_KEY, naming SECRET_KEY; the same SECRET_KEY keeps the key', async () => {
@@ -167,7 +179,7 @@ describe('private signing keys at rest', () => {
   });
 });
 
-describe('a change of JWT_ALGORITHM between two starts', () => {
+describe('a change of JWT_ALGORITHM between two starts', { timeout: 90_000 }, () => {
   it('is a rotation: the old key signs until the new one is published long enough, and verifies until its tokens expire', async () => {
     const { database, dataDir } = await fresh();
     const clock = createTestClock();
