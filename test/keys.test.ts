@@ -179,6 +179,17 @@ describe('private signing keys at rest', { timeout: 90_000 }, () => {
   });
 });
 
+describe.skipIf(!process.env.TEST_DATABASE_URL)('instances starting together on an empty PostgreSQL database', { timeout: 90_000 }, () => {
+  // A property kept from before (then: all settled on the oldest key; now: the keys' lock lets one create it).
+  it('settle on one key', async () => {
+    const { database } = await fresh();
+    const started = await Promise.all([0, 1, 2].map(() => startTestApp({ database })));
+    for (const t of started) cleanups.push(() => t.close());
+    expect(new Set(started.map((t) => t.deps.keys.current.kid)).size).toBe(1);
+    expect(await storedKeys(started[0]!)).toHaveLength(1);
+  });
+});
+
 describe('a change of JWT_ALGORITHM between two starts', { timeout: 90_000 }, () => {
   it('is a rotation: the old key signs until the new one is published long enough, and verifies until its tokens expire', async () => {
     const { database, dataDir } = await fresh();
