@@ -121,11 +121,12 @@ describe('private signing keys at rest', { timeout: 90_000 }, () => {
     expect(refused.name).toBe('ConfigError');
     expect(refused.message).toMatch(/SECRET_KEY: the signing keys in the database were encrypted with another secret/);
 
-    // Started as a real process, it stops with that message and no stack trace.
+    // Started as a real process, it stops with that message and no stack trace; on PostgreSQL with two
+    // server processes, whose supervisor stops too rather than starting new ones forever.
     const output = await runServerProcess({
       DATA_DIR: dataDir,
       ...other,
-      ...(database.url ? { DATABASE_URL: database.url } : {}),
+      ...(database.url ? { DATABASE_URL: database.url, WORKERS: '2' } : {}),
     });
     expect(output.code).toBe(1);
     expect(output.text).toContain('Latchkey cannot start.');
@@ -258,6 +259,8 @@ function runServerProcess(env: Record<string, string>): Promise<{ code: number |
     env: { PATH: process.env.PATH ?? '', LOG_LEVEL: 'warn', PORT: '0', HOST: '127.0.0.1', WORKERS: '1', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
+  // Should it start after all, the test fails on its timeout; the process must not outlive it.
+  cleanups.push(async () => void child.kill('SIGKILL'));
   let text = '';
   child.stdout.on('data', (d) => (text += d));
   child.stderr.on('data', (d) => (text += d));
