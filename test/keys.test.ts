@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { calculateJwkThumbprint, createLocalJWKSet, decodeProtectedHeader, exportJWK, generateKeyPair, jwtVerify, type JWK } from 'jose';
 import { afterEach, describe, expect, it } from 'vitest';
+import { rotateSigningKey } from '../src/auth/key-rotation.js';
 import { signingKeySealer } from '../src/auth/key-store.js';
 import { open, SealOpenError } from '../src/auth/secret-box.js';
 import { signingKeys } from '../src/db/schema.js';
@@ -68,6 +69,11 @@ describe('private signing keys at rest', { timeout: 90_000 }, () => {
     expect(await calculateJwkThumbprint({ kty: opened.kty, crv: opened.crv, x: opened.x, y: opened.y })).toBe(row.kid);
     expect(() => open(signingKeySealer(randomBytes(32).toString('base64url')), row.privateKeySealed!, row.kid)).toThrow(SealOpenError);
     expect(() => open(signingKeySealer(database.secretKey), row.privateKeySealed!, 'another-kid')).toThrow(SealOpenError);
+
+    // A rotation (as `keys rotate` will run it) with another secret adds no key that no instance could open.
+    const stranger = { ...t.deps, sealingKey: signingKeySealer(randomBytes(32).toString('base64url')), secretSource: 'SECRET_KEY' };
+    await expect(rotateSigningKey(stranger, { alg: 'ES256' })).rejects.toThrow(/SECRET_KEY: the signing keys in the database/);
+    expect(await storedKeys(t)).toHaveLength(1);
   });
 
   it('without SECRET_KEY, are sealed with a secret generated into DATA_DIR, owner-only, and kept across restarts', async () => {

@@ -5,8 +5,6 @@ import { deleteRemovedKeys, prepareSigningKeys, rotateIfDue, rotateSigningKey, s
 import { hmacKey, LiveKeySet, type KeyEntry, type KeySet, type SigningKey } from './keys.js';
 
 export interface KeyRingOptions extends KeyContext {
-  /** Where the sealing secret came from, for the message when it does not fit. */
-  secretSource: string;
   algorithm: JwtAlgorithm;
   hmacSecret: string | undefined;
   accessTokenTtl: number;
@@ -29,7 +27,7 @@ export interface KeyRing extends KeySet {
 export async function openKeyRing(opts: KeyRingOptions): Promise<KeyRing> {
   const { algorithm, logger, clock } = opts;
   const keepSeconds = opts.accessTokenTtl + CLOCK_SKEW_SECONDS;
-  await prepareSigningKeys(opts, algorithm, opts.secretSource);
+  await prepareSigningKeys(opts, algorithm);
   const set = new LiveKeySet(clock, keepSeconds, algorithm === 'HS256' ? hmacKey(opts.hmacSecret ?? '') : undefined);
 
   // Each key is decrypted once; a reload only reads the rows and opens the new ones.

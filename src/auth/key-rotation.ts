@@ -14,6 +14,8 @@ export interface KeyContext {
   logger: Logger;
   /** From signingKeySealer(SECRET_KEY). */
   sealingKey: Uint8Array;
+  /** Where that secret came from (SECRET_KEY, a file, memory), for the message when it does not fit. */
+  secretSource: string;
 }
 
 /**
@@ -43,7 +45,10 @@ export async function rotateSigningKey(ctx: KeyContext, opts: RotateOptions): Pr
   const lead = opts.publishLead ?? JWKS_MAX_AGE_SECONDS;
   const row = await withKeyLock(ctx.db, async (tx) => {
     const now = ctx.clock.now();
-    if (opts.onlyIf && !opts.onlyIf(newestUsable(await readKeyRows(tx)), now)) return undefined;
+    const rows = await readKeyRows(tx);
+    if (opts.onlyIf && !opts.onlyIf(newestUsable(rows), now)) return undefined;
+    // A key sealed with another secret would be one that no instance can use: refuse, as at start.
+    if (!rows.every((r) => canOpen(r, ctx.sealingKey))) throw secretMismatch(ctx.secretSource);
     const inserted = await insertKey(tx, ctx, opts.alg, now, new Date(now.getTime() + lead * 1000));
     await announceKeyChange(tx, inserted.kid);
     return inserted;
@@ -68,10 +73,10 @@ export function rotateIfDue(ctx: KeyContext, alg: AsymmetricAlgorithm, interval:
  * cannot open them, seals keys that earlier versions stored in clear (and rotates them out), creates
  * the first key, rotates to a changed JWT_ALGORITHM, and retires every stored key when HS256 signs.
  */
-export async function prepareSigningKeys(ctx: KeyContext, algorithm: JwtAlgorithm, secretSource: string): Promise<void> {
+export async function prepareSigningKeys(ctx: KeyContext, algorithm: JwtAlgorithm): Promise<void> {
   await withKeyLock(ctx.db, async (tx) => {
     const rows = await readKeyRows(tx);
-    if (!rows.every((r) => canOpen(r, ctx.sealingKey))) throw secretMismatch(secretSource);
+    if (!rows.every((r) => canOpen(r, ctx.sealingKey))) throw secretMismatch(ctx.secretSource);
     const now = ctx.clock.now();
     let changed: string | undefined;
 
