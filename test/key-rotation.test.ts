@@ -112,7 +112,8 @@ describe.skipIf(!TEST_DATABASE_URL)('a key rotation with two instances on one Po
     await Promise.all([a.t.deps.keys.maintain(), b.t.deps.keys.maintain()]);
     expect(await a.t.deps.db.select().from(signingKeys)).toHaveLength(1);
 
-    clock.advance(row!.activatesAt.getTime() / 1000 + INTERVAL - clock.now().getTime() / 1000);
+    // Due a rotation interval after the current key was published.
+    clock.advance((row!.createdAt.getTime() + INTERVAL * 1000 - clock.now().getTime()) / 1000);
     const before = await accessToken(b);
     await Promise.all([a.t.deps.keys.maintain(), b.t.deps.keys.maintain()]);
     const rows = await a.t.deps.db.select().from(signingKeys);

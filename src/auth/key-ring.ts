@@ -47,7 +47,7 @@ export async function openKeyRing(opts: KeyRingOptions): Promise<KeyRing> {
           continue;
         }
       }
-      entries.push({ ...entry, activatesAt: row.activatesAt, retiredAt: row.retiredAt });
+      entries.push({ ...entry, createdAt: row.createdAt, activatesAt: row.activatesAt, retiredAt: row.retiredAt });
     }
     opened = new Map(entries.map((e) => [e.kid, e]));
     set.replace(entries);
@@ -61,7 +61,7 @@ export async function openKeyRing(opts: KeyRingOptions): Promise<KeyRing> {
 
   const maintain = async () => {
     const now = clock.now();
-    const newest = set.newestActivation();
+    const newest = set.newestCreation();
     // Checked in memory first, so that an idle tick costs one read; the lock decides between instances.
     if (algorithm !== 'HS256' && opts.rotationInterval > 0 && newest && newest.getTime() + opts.rotationInterval * 1000 <= now.getTime())
       await rotateIfDue(opts, algorithm, opts.rotationInterval);

@@ -58,13 +58,13 @@ export async function rotateSigningKey(ctx: KeyContext, opts: RotateOptions): Pr
   return row;
 }
 
-/** The automatic schedule: rotates when the newest key has been active for `interval` seconds. */
+/** The automatic schedule: a new key every `interval` seconds, counted from the newest key's publication. */
 export function rotateIfDue(ctx: KeyContext, alg: AsymmetricAlgorithm, interval: number): Promise<KeyRow | undefined> {
   return rotateSigningKey(ctx, {
     alg,
     publishLead: publishLead(interval),
     reason: 'schedule',
-    onlyIf: (newest, now) => newest !== undefined && newest.activatesAt.getTime() + interval * 1000 <= now.getTime(),
+    onlyIf: (newest, now) => newest !== undefined && newest.createdAt.getTime() + interval * 1000 <= now.getTime(),
   });
 }
 

@@ -84,7 +84,7 @@ export async function openKeyRow(row: KeyRow, sealingKey: Uint8Array): Promise<K
     publicKey: await importJWK(publicJwk, alg),
     publicJwk: { ...publicJwk, kid: row.kid, alg, use: 'sig' },
   };
-  return { kid: row.kid, activatesAt: row.activatesAt, retiredAt: row.retiredAt, key };
+  return { kid: row.kid, createdAt: row.createdAt, activatesAt: row.activatesAt, retiredAt: row.retiredAt, key };
 }
 
 function publicMembers(jwk: JWK): JWK {

@@ -32,6 +32,7 @@ export interface KeySet {
 /** What decides a stored key's life: published from its insertion, signs from activation, removed later. */
 export interface KeyTimes {
   readonly kid: string;
+  readonly createdAt: Date;
   readonly activatesAt: Date;
   readonly retiredAt: Date | null;
 }
@@ -117,9 +118,9 @@ export class LiveKeySet implements KeySet {
     return this.entries.some((e) => e.removesAt !== undefined && e.removesAt <= at.getTime());
   }
 
-  /** The activation of the newest key that is not retired: the schedule counts from it. */
-  newestActivation(): Date | undefined {
-    return this.entries.filter((e) => e.retiredAt === null).at(-1)?.activatesAt;
+  /** When the newest key that is not retired was made: the schedule counts from it. */
+  newestCreation(): Date | undefined {
+    return this.entries.filter((e) => e.retiredAt === null).at(-1)?.createdAt;
   }
 
   private view(t: number): View {
