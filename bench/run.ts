@@ -73,7 +73,8 @@ async function main() {
     // As in production: every instance names the same public URL, hence the same token issuer.
     PUBLIC_URL: 'https://auth.bench.test',
     WORKERS: String(workers),
-    ...(databaseUrl ? { DATABASE_URL: databaseUrl } : { DATA_DIR: dataDir! }),
+    // On PostgreSQL, a secret of the bench's own: otherwise the server would keep one in ./data.
+    ...(databaseUrl ? { DATABASE_URL: databaseUrl, SECRET_KEY: randomBytes(32).toString('base64url') } : { DATA_DIR: dataDir! }),
   };
   const rows: Row[] = [];
   const rss: Record<string, number[]> = {};

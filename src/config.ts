@@ -104,6 +104,8 @@ const envSchema = z.object({
   JWT_SECRET_KEY: optional(z.string()),
   JWT_ISSUER: optional(z.string().min(1)),
   JWT_AUDIENCE: z.string().min(1).default('latchkey'),
+  SECRET_KEY: optional(z.string()),
+  KEY_ROTATION_INTERVAL: duration('90d', 0),
   ACCESS_TOKEN_TTL: duration('15m'),
   REFRESH_TOKEN_TTL: duration('7d'),
   SESSION_MAX_AGE: duration('30d'),
@@ -161,6 +163,10 @@ export interface Config {
     readonly issuer: string;
     readonly audience: string;
   };
+  /** Encrypts the private signing keys at rest; unset: generated into DATA_DIR/secret-key (deps). */
+  readonly secretKey: string | undefined;
+  /** Seconds between automatic signing key rotations; 0 turns them off. */
+  readonly keyRotationInterval: number;
   /** All lifetimes in seconds. */
   readonly ttl: {
     readonly accessToken: number;
@@ -235,6 +241,8 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
       `JWT_SECRET_KEY: only used with JWT_ALGORITHM=HS256, but JWT_ALGORITHM is ${e.JWT_ALGORITHM}; remove it or set JWT_ALGORITHM=HS256`,
     );
   }
+  if (e.SECRET_KEY !== undefined && Buffer.byteLength(e.SECRET_KEY, 'utf8') < 32)
+    problems.push('SECRET_KEY: must be at least 32 bytes long (try `openssl rand -base64 32`)');
   // The embedded engine lives inside one process; on PostgreSQL, `auto` (the default) is one process per core.
   const workers =
     e.WORKERS === 'auto' || (e.WORKERS === undefined && e.DATABASE_URL) ? autoWorkers(e.DATABASE_URL) : Number(e.WORKERS ?? 1);
@@ -261,6 +269,8 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
       issuer: e.JWT_ISSUER ?? publicUrl,
       audience: e.JWT_AUDIENCE,
     },
+    secretKey: e.SECRET_KEY,
+    keyRotationInterval: e.KEY_ROTATION_INTERVAL,
     ttl: {
       accessToken: e.ACCESS_TOKEN_TTL,
       refreshToken: e.REFRESH_TOKEN_TTL,

@@ -2,7 +2,8 @@ import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { purgeAuditEvents } from './auth/audit.js';
 import { createBreachCheck, type BreachCheck } from './auth/breached-passwords.js';
-import { loadKeySet, type KeySet } from './auth/keys.js';
+import { openKeyRing, type KeyRing } from './auth/key-ring.js';
+import { KEYS_CHANNEL, signingKeySealer } from './auth/key-store.js';
 import { createPasswordHasher, type PasswordHasher } from './auth/passwords.js';
 import { startRevocationListener, type RevocationListener } from './auth/revocation-feed.js';
 import { createRevocationList, loadRecentRevocations, type RevocationList } from './auth/revocations.js';
@@ -15,6 +16,7 @@ import type { Config } from './config.js';
 import { openDatabase, type Database, type Db } from './db/client.js';
 import { createLogger } from './logging.js';
 import { mailHandlers } from './mail/mail-channel.js';
+import { resolveSecretKey } from './secret-key.js';
 import { createMailer, type Mailer } from './mail/mailer.js';
 import { startOutboxWorker, type OutboxWorker } from './mail/outbox.js';
 
@@ -27,7 +29,8 @@ export interface Deps {
   readonly logger: Logger;
   readonly mailer: Mailer;
   readonly outbox: OutboxWorker;
-  readonly keys: KeySet;
+  /** The signing keys, kept in step with the database, and their rotation schedule. */
+  readonly keys: KeyRing;
   readonly revocations: RevocationList;
   /** Access tokens that passed verification, until they expire (bounded). */
   readonly verifiedTokens: BoundedCache<AccessClaims>;
@@ -91,6 +94,7 @@ async function connectRedis(url: string, logger: Logger): Promise<Redis> {
 export async function createDeps(config: Config, overrides: DepsOverrides = {}): Promise<Deps> {
   const clock = overrides.clock ?? systemClock;
   const logger = overrides.logger ?? createLogger(config);
+  const secret = await resolveSecretKey(config, logger);
   const database = await openDatabase({
     databaseUrl: config.databaseUrl,
     dataDir: config.dataDir,
@@ -103,7 +107,18 @@ export async function createDeps(config: Config, overrides: DepsOverrides = {}):
   };
   try {
     if (config.migrateOnStart) await database.migrate();
-    const keys = await loadKeySet(database.db, clock, { algorithm: config.jwt.algorithm, secretKey: config.jwt.secretKey });
+    const keys = await openKeyRing({
+      db: database.db,
+      clock,
+      logger,
+      sealingKey: signingKeySealer(secret.value),
+      secretSource: secret.source,
+      algorithm: config.jwt.algorithm,
+      hmacSecret: config.jwt.secretKey,
+      accessTokenTtl: config.ttl.accessToken,
+      rotationInterval: config.keyRotationInterval,
+    });
+    stops.push(() => keys.close());
 
     const revocations = createRevocationList(clock, config.ttl.accessToken);
     if (config.databaseUrl) {
@@ -114,6 +129,8 @@ export async function createDeps(config: Config, overrides: DepsOverrides = {}):
         logger,
         accessTokenTtl: config.ttl.accessToken,
         list: revocations,
+        channels: { [KEYS_CHANNEL]: () => void keys.reload() },
+        onConnected: () => keys.reload(),
       });
       stops.push(() => listener.close());
     } else {

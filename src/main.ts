@@ -9,10 +9,8 @@ async function serve(config: Config) {
   const deps = await createDeps(config);
   const app = await buildApp(deps);
   await app.listen({ port: config.port, host: config.host });
-  deps.logger.info(
-    { engine: deps.database.engine, algorithm: deps.keys.current.alg, kid: deps.keys.current.kid, publicUrl: config.publicUrl },
-    'Latchkey is ready',
-  );
+  const signing = deps.keys.current;
+  deps.logger.info({ engine: deps.database.engine, algorithm: signing.alg, kid: signing.kid, publicUrl: config.publicUrl }, 'Latchkey is ready');
 
   let closing = false;
   const shutdown = async (signal: string) => {
@@ -32,6 +30,9 @@ async function serve(config: Config) {
  * With WORKERS > 1, this process forks the servers (they share the port), replaces any that dies, and
  * keeps the throttling counters they share when there is no Redis.
  */
+// The exit code of a server process stopped by its configuration (sysexits' EX_CONFIG): not worth a restart.
+const EXIT_SETTING = 78;
+
 async function supervise(config: Config) {
   const logger = pino({ level: config.logLevel });
   const { RateLimiterClusterMaster } = await import('rate-limiter-flexible');
@@ -41,6 +42,12 @@ async function supervise(config: Config) {
   for (let i = 0; i < config.workers; i++) fork();
   cluster.on('exit', (worker, code) => {
     if (stopping) return;
+    // A setting at fault (such as a SECRET_KEY that does not open the stored keys) fails every new process alike.
+    if (code === EXIT_SETTING) {
+      stopping = true;
+      for (const other of Object.values(cluster.workers ?? {})) other?.process.kill('SIGTERM');
+      process.exit(1);
+    }
     logger.error({ pid: worker.process.pid, code }, 'a server process exited; starting another');
     setTimeout(fork, 1000);
   });
@@ -72,5 +79,5 @@ main().catch((err: unknown) => {
   } else {
     process.stderr.write(`Latchkey failed to start: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
   }
-  process.exit(1);
+  process.exit(err instanceof ConfigError && cluster.isWorker ? EXIT_SETTING : 1);
 });

@@ -108,7 +108,8 @@ describe('the server process', () => {
 
   it.skipIf(!process.env.TEST_DATABASE_URL)('locks an account across its processes, without Redis', async () => {
     const port = await freePort();
-    const proc = start({ PORT: String(port), HOST: '127.0.0.1', DATABASE_URL: database.url!, WORKERS: '2', LOCKOUT_THRESHOLD: '3' });
+    // The same DATA_DIR as the first test: its secret-key file encrypts the signing keys this database holds.
+    const proc = start({ PORT: String(port), HOST: '127.0.0.1', DATA_DIR: join(dataDir, 'db'), DATABASE_URL: database.url!, WORKERS: '2', LOCKOUT_THRESHOLD: '3' });
     await waitUntilReady(port, proc);
     const email = `lock.${Date.now()}@example.com`;
     // A new connection for each request: the primary hands them to the two processes in turn.

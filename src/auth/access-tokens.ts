@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { errors as joseErrors, jwtVerify, SignJWT, type JWTHeaderParameters } from 'jose';
 import type { BoundedCache } from '../cache.js';
+import { CLOCK_SKEW_SECONDS } from './clock-skew.js';
 import type { Clock } from '../clock.js';
 import { AppError } from '../errors.js';
 import type { KeySet } from './keys.js';
@@ -9,8 +10,6 @@ import type { RevocationList } from './revocations.js';
 export const ACCESS_TOKEN_TYPE = 'at+jwt';
 // Anything longer is not a token this server issued; refuse it before parsing.
 const MAX_TOKEN_LENGTH = 4096;
-/** How far the clocks of Latchkey's instances (and of the services verifying its tokens) may disagree. */
-export const CLOCK_SKEW_SECONDS = 30;
 
 export interface AccessTokenIssuer {
   issuer: string;
@@ -44,7 +43,7 @@ export async function signAccessToken(
   now: Date,
   expiresAt: Date,
 ): Promise<IssuedAccessToken> {
-  const key = keys.current;
+  const key = keys.signingKeyAt(now);
   const iat = Math.floor(now.getTime() / 1000);
   const exp = Math.floor(expiresAt.getTime() / 1000);
   // auth_time (OpenID Connect's name) lets any verifier compare a token with its user's not-before.

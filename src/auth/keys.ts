@@ -1,11 +1,13 @@
-import { and, asc, eq, isNull } from 'drizzle-orm';
-import { calculateJwkThumbprint, exportJWK, generateKeyPair, importJWK, type JWK } from 'jose';
+import type { JWK } from 'jose';
 import type { Clock } from '../clock.js';
 import type { JwtAlgorithm } from '../config.js';
-import type { Db } from '../db/client.js';
-import { signingKeys } from '../db/schema.js';
 
 type Key = CryptoKey | Uint8Array;
+
+/** How long verifiers may cache /.well-known/jwks.json; a new key is published this long before it signs. */
+export const JWKS_MAX_AGE_SECONDS = 300;
+
+export type AsymmetricAlgorithm = Exclude<JwtAlgorithm, 'HS256'>;
 
 export interface SigningKey {
   readonly kid: string;
@@ -18,74 +20,132 @@ export interface SigningKey {
 
 /** The keys this server signs with and accepts; verification finds keys here by `kid` and nowhere else. */
 export interface KeySet {
+  /** The key that signs now. */
   readonly current: SigningKey;
+  /** The key that signs at `at`: of the stored keys, the one activated last at or before `at`. */
+  signingKeyAt(at: Date): SigningKey;
   byKid(kid: string): SigningKey | undefined;
   /** The public half of every usable asymmetric key, as served at /.well-known/jwks.json. */
   jwks(): { keys: JWK[] };
 }
 
-export interface KeySetOptions {
-  algorithm: JwtAlgorithm;
-  secretKey: string | undefined;
+/** What decides a stored key's life: published from its insertion, signs from activation, removed later. */
+export interface KeyTimes {
+  readonly kid: string;
+  readonly createdAt: Date;
+  readonly activatesAt: Date;
+  readonly retiredAt: Date | null;
 }
 
-export async function loadKeySet(db: Db, clock: Clock, opts: KeySetOptions): Promise<KeySet> {
-  const current =
-    opts.algorithm === 'HS256' ? hmacKey(opts.secretKey ?? '') : await loadOrCreateAsymmetricKey(db, clock, opts.algorithm);
-  const rows = await db.select().from(signingKeys).where(isNull(signingKeys.retiredAt)).orderBy(asc(signingKeys.createdAt));
-  const keys = new Map<string, SigningKey>([[current.kid, current]]);
-  for (const row of rows) if (!keys.has(row.kid)) keys.set(row.kid, await importStoredKey(row));
-  const published = [...keys.values()].flatMap((k) => (k.publicJwk ? [k.publicJwk] : []));
-  return {
-    current,
-    byKid: (kid) => keys.get(kid),
-    jwks: () => ({ keys: published }),
-  };
+export interface KeyEntry extends KeyTimes {
+  readonly key: SigningKey;
 }
 
-function hmacKey(secret: string): SigningKey {
+/**
+ * When a key leaves the set: `keepSeconds` (the access token lifetime plus clock skew) after it stopped
+ * signing, that is after the next key activated or after it was retired; undefined while it may still sign.
+ */
+export function removalTimes(keys: readonly KeyTimes[], keepSeconds: number): Map<string, number | undefined> {
+  const result = new Map<string, number | undefined>();
+  for (const k of keys) {
+    const ends = keys.filter((n) => n.activatesAt > k.activatesAt).map((n) => n.activatesAt.getTime());
+    if (k.retiredAt) ends.push(k.retiredAt.getTime());
+    result.set(k.kid, ends.length > 0 ? Math.min(...ends) + keepSeconds * 1000 : undefined);
+  }
+  return result;
+}
+
+export function hmacKey(secret: string): SigningKey {
   const bytes = new TextEncoder().encode(secret);
   return { kid: 'hs256', alg: 'HS256', privateKey: bytes, publicKey: bytes, publicJwk: undefined };
 }
 
-async function loadOrCreateAsymmetricKey(db: Db, clock: Clock, alg: JwtAlgorithm): Promise<SigningKey> {
-  const existing = await oldestActiveKey(db, alg);
-  if (existing) return importStoredKey(existing);
-
-  const pair = await generateKeyPair(alg, { extractable: true, modulusLength: 2048 });
-  const publicJwk = await exportJWK(pair.publicKey);
-  const privateJwk = await exportJWK(pair.privateKey);
-  const kid = await calculateJwkThumbprint(publicJwk);
-  await db
-    .insert(signingKeys)
-    .values({ kid, alg, publicJwk, privateJwk, createdAt: clock.now(), activatesAt: clock.now() })
-    .onConflictDoNothing();
-  // Instances starting together may each insert a key; all of them settle on the oldest one.
-  const chosen = await oldestActiveKey(db, alg);
-  if (!chosen) throw new Error(`no ${alg} signing key after inserting one`);
-  return importStoredKey(chosen);
+interface View {
+  from: number;
+  until: number;
+  signing: SigningKey;
+  byKid: Map<string, SigningKey>;
+  jwks: { keys: JWK[] };
 }
 
-async function oldestActiveKey(db: Db, alg: JwtAlgorithm) {
-  const [row] = await db
-    .select()
-    .from(signingKeys)
-    .where(and(eq(signingKeys.alg, alg), isNull(signingKeys.retiredAt)))
-    .orderBy(asc(signingKeys.createdAt), asc(signingKeys.kid))
-    .limit(1);
-  return row;
+/**
+ * The key set in memory, replaced whole at each reload. What it answers depends on the time: a published
+ * key starts signing at its activation and leaves at its removal time, with no reload needed for either.
+ */
+export class LiveKeySet implements KeySet {
+  private entries: (KeyEntry & { removesAt: number | undefined })[] = [];
+  private cached: View | undefined;
+
+  constructor(
+    private readonly clock: Clock,
+    private readonly keepSeconds: number,
+    /** Set with HS256: it signs, and the stored keys only verify until they leave. */
+    private readonly hmac: SigningKey | undefined,
+  ) {}
+
+  replace(entries: readonly KeyEntry[]): void {
+    const removal = removalTimes(entries, this.keepSeconds);
+    this.entries = [...entries]
+      .sort((a, b) => a.activatesAt.getTime() - b.activatesAt.getTime() || a.kid.localeCompare(b.kid))
+      .map((e) => ({ ...e, removesAt: removal.get(e.kid) }));
+    this.cached = undefined;
+  }
+
+  get current(): SigningKey {
+    return this.signingKeyAt(this.clock.now());
+  }
+
+  signingKeyAt(at: Date): SigningKey {
+    return this.view(at.getTime()).signing;
+  }
+
+  byKid(kid: string): SigningKey | undefined {
+    return this.view(this.clock.now().getTime()).byKid.get(kid);
+  }
+
+  jwks(): { keys: JWK[] } {
+    return this.view(this.clock.now().getTime()).jwks;
+  }
+
+  /** The stored keys still in the set at `at` (published, verifying), oldest activation first. */
+  entriesAt(at: Date): KeyEntry[] {
+    const t = at.getTime();
+    return this.entries.filter((e) => e.removesAt === undefined || t < e.removesAt);
+  }
+
+  /** Whether a key has passed its removal time but is still stored (deleteRemovedKeys is due). */
+  hasRemovable(at: Date): boolean {
+    return this.entries.some((e) => e.removesAt !== undefined && e.removesAt <= at.getTime());
+  }
+
+  /** When the newest key that is not retired was made: the schedule counts from it. */
+  newestCreation(): Date | undefined {
+    return this.entries.filter((e) => e.retiredAt === null).at(-1)?.createdAt;
+  }
+
+  private view(t: number): View {
+    if (this.cached && t >= this.cached.from && t < this.cached.until) return this.cached;
+    const live = this.entriesAt(new Date(t));
+    const byKid = new Map(live.map((e) => [e.kid, e.key]));
+    if (this.hmac) byKid.set(this.hmac.kid, this.hmac);
+    // The view changes only when a key activates or leaves: it is computed again at the next such instant.
+    const instants = this.entries.flatMap((e) => [e.activatesAt.getTime(), ...(e.removesAt === undefined ? [] : [e.removesAt])]);
+    this.cached = {
+      from: Math.max(-Infinity, ...instants.filter((i) => i <= t)),
+      until: Math.min(Infinity, ...instants.filter((i) => i > t)),
+      signing: this.hmac ?? pickSigningKey(live, t),
+      byKid,
+      jwks: { keys: live.flatMap((e) => (e.key.publicJwk ? [e.key.publicJwk] : [])) },
+    };
+    return this.cached;
+  }
 }
 
-async function importStoredKey(row: typeof signingKeys.$inferSelect): Promise<SigningKey> {
-  const alg = row.alg as JwtAlgorithm;
-  const stored = row.publicJwk as JWK;
-  const publicJwk: JWK = { kty: stored.kty, crv: stored.crv, x: stored.x, y: stored.y, n: stored.n, e: stored.e };
-  for (const k of Object.keys(publicJwk) as (keyof JWK)[]) if (publicJwk[k] === undefined) delete publicJwk[k];
-  return {
-    kid: row.kid,
-    alg,
-    privateKey: await importJWK(row.privateJwk as JWK, alg),
-    publicKey: await importJWK(publicJwk, alg),
-    publicJwk: { ...publicJwk, kid: row.kid, alg, use: 'sig' },
-  };
+function pickSigningKey(live: readonly KeyEntry[], t: number): SigningKey {
+  const usable = live.filter((e) => e.retiredAt === null);
+  const active = usable.filter((e) => e.activatesAt.getTime() <= t);
+  // Retired keys sign only on an instance whose JWT_ALGORITHM disagrees with the one that retired them.
+  const chosen = active.at(-1) ?? usable[0] ?? live.at(-1);
+  if (!chosen) throw new Error('no signing key loaded');
+  return chosen.key;
 }

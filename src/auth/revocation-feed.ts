@@ -41,6 +41,10 @@ export async function startRevocationListener(opts: {
   logger: Logger;
   accessTokenTtl: number;
   list: RevocationList;
+  /** Other channels to listen to on the same connection, each with its handler (given the payload). */
+  channels?: Record<string, (payload: string) => void>;
+  /** Run after each (re)connection, once listening: to catch up on what the other channels missed. */
+  onConnected?: () => Promise<void>;
 }): Promise<RevocationListener> {
   let client: pg.Client | undefined;
   let closed = false;
@@ -60,7 +64,7 @@ export async function startRevocationListener(opts: {
 
   const connect = async () => {
     const c = new pg.Client({ connectionString: opts.databaseUrl, keepAlive: true, connectionTimeoutMillis: 5_000 });
-    c.on('notification', onNotice);
+    c.on('notification', (msg) => (msg.channel === CHANNEL ? onNotice(msg) : opts.channels?.[msg.channel]?.(msg.payload ?? '')));
     c.on('error', () => {});
     c.on('end', () => {
       if (closed || client !== c) return;
@@ -71,9 +75,11 @@ export async function startRevocationListener(opts: {
     try {
       await c.connect();
       await c.query(`LISTEN ${CHANNEL}`);
+      for (const channel of Object.keys(opts.channels ?? {})) await c.query(`LISTEN ${channel}`);
       client = c;
       // Listening first, then catching up: a revocation made in between is seen twice, never missed.
       await loadRecentRevocations(opts.db, opts.clock, opts.accessTokenTtl, opts.list);
+      await opts.onConnected?.();
     } catch (err) {
       // A half-made connection is closed here; the caller schedules the next try.
       if (client === c) client = undefined;

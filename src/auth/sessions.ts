@@ -8,7 +8,7 @@ import { AppError } from '../errors.js';
 import { signAccessToken } from './access-tokens.js';
 import { recordAuditEvent } from './audit.js';
 import { announceNotBefore, announceRevocations } from './revocation-feed.js';
-import { deriveKey, open, seal } from './secret-box.js';
+import { deriveKey, open, seal, SealOpenError } from './secret-box.js';
 import { generateOpaqueToken, hashToken } from './secrets.js';
 
 export type SessionDeps = Pick<Deps, 'db' | 'clock' | 'config' | 'keys' | 'revocations'>;
@@ -75,7 +75,16 @@ export async function createSession(
 
 // The successor is kept encrypted under a key derived from its parent token, which only the client holds:
 // a retry presenting the parent can read it back, a copy of the database (holding only hashes) cannot.
-const successorKey = (parentToken: string) => deriveKey(parentToken, 'refresh token successor');
+const successorKey = (parentToken: string) => deriveKey(parentToken, 'latchkey refresh token successor');
+
+function openSuccessor(parentToken: string, sealed: string, parentHash: string): string | undefined {
+  try {
+    return open(successorKey(parentToken), sealed, parentHash).toString('utf8');
+  } catch (err) {
+    if (err instanceof SealOpenError) return undefined;
+    throw err;
+  }
+}
 
 /**
  * Exchanges a refresh token for a new pair. The first exchange of a token rotates it. Within
@@ -152,7 +161,7 @@ async function answerSpentToken(deps: SessionDeps, presented: string, tokenHash:
 
   const sinceRotation = now.getTime() - new Date(known.rotated_at).getTime();
   if (sinceRotation <= deps.config.ttl.refreshReuseInterval * 1000 && known.successor_live && known.successor_sealed) {
-    const successor = open(successorKey(presented), known.successor_sealed, tokenHash);
+    const successor = openSuccessor(presented, known.successor_sealed, tokenHash);
     if (successor) return issuePair(deps, liveSession(known), successor, now);
   }
   await revokeSession(deps, known.id, 'refresh_token_reuse');

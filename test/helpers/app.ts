@@ -72,6 +72,7 @@ export async function startTestApp(options: TestAppOptions = {}): Promise<TestAp
     LOG_REQUESTS: 'true',
     ...UNTHROTTLED,
     DATA_DIR: options.dataDir ?? 'memory://',
+    SECRET_KEY: database.secretKey,
     ...(database.url ? { DATABASE_URL: database.url } : {}),
     ...options.env,
   });
@@ -80,7 +81,7 @@ export async function startTestApp(options: TestAppOptions = {}): Promise<TestAp
   options.beforeReady?.(app);
   await app.ready();
   const secrets = new Secrets();
-  for (const value of [config.jwt.secretKey, config.mail.smtpUrl && new URL(config.mail.smtpUrl).password]) secrets.add(value);
+  for (const value of [config.jwt.secretKey, config.secretKey, config.mail.smtpUrl && new URL(config.mail.smtpUrl).password]) secrets.add(value);
   return {
     app,
     deps,

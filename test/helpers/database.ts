@@ -5,6 +5,8 @@ export interface TestDatabase {
   /** Set when the suite runs on PostgreSQL; unset means the embedded engine. */
   url: string | undefined;
   engine: 'postgres' | 'pglite';
+  /** The SECRET_KEY of every app on this database: instances sharing a database share their secret. */
+  secretKey: string;
   drop(): Promise<void>;
 }
 
@@ -14,7 +16,8 @@ export interface TestDatabase {
  */
 export async function createTestDatabase(): Promise<TestDatabase> {
   const adminUrl = process.env.TEST_DATABASE_URL;
-  if (!adminUrl) return { url: undefined, engine: 'pglite', drop: async () => {} };
+  const secretKey = randomBytes(32).toString('base64url');
+  if (!adminUrl) return { url: undefined, engine: 'pglite', secretKey, drop: async () => {} };
   const name = `latchkey_test_${randomBytes(6).toString('hex')}`;
   await withClient(adminUrl, (c) => c.query(`CREATE DATABASE ${name}`));
   const url = new URL(adminUrl);
@@ -22,6 +25,7 @@ export async function createTestDatabase(): Promise<TestDatabase> {
   return {
     url: url.toString(),
     engine: 'postgres',
+    secretKey,
     drop: () => withClient(adminUrl, (c) => c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`)).then(() => {}),
   };
 }

@@ -1,5 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
+import { JWKS_MAX_AGE_SECONDS } from '../../auth/keys.js';
 import type { Deps } from '../../deps.js';
 import { sendError } from '../error-handler.js';
 import { errorResponses, MessageBody } from '../schemas.js';
@@ -63,7 +64,7 @@ export function metaRoutes(deps: Deps): FastifyPluginAsyncTypebox {
         },
       },
       async (_request, reply) => {
-        reply.header('cache-control', 'public, max-age=300');
+        reply.header('cache-control', `public, max-age=${JWKS_MAX_AGE_SECONDS}`);
         return deps.keys.jwks();
       },
     );

@@ -1,0 +1,149 @@
+import { eq, inArray, isNull } from 'drizzle-orm';
+import type { JWK } from 'jose';
+import type { Logger } from 'pino';
+import type { Clock } from '../clock.js';
+import { ConfigError, type JwtAlgorithm } from '../config.js';
+import type { Db } from '../db/client.js';
+import { signingKeys } from '../db/schema.js';
+import { announceKeyChange, canOpen, generateKeyRow, readKeyRows, sealPrivateJwk, withKeyLock, type KeyRow } from './key-store.js';
+import { JWKS_MAX_AGE_SECONDS, removalTimes, type AsymmetricAlgorithm } from './keys.js';
+
+export interface KeyContext {
+  db: Db;
+  clock: Clock;
+  logger: Logger;
+  /** From signingKeySealer(SECRET_KEY). */
+  sealingKey: Uint8Array;
+  /** Where that secret came from (SECRET_KEY, a file, memory), for the message when it does not fit. */
+  secretSource: string;
+}
+
+/**
+ * How long a new key is published before it signs. Verifiers cache the JWKS for its max-age, so by then
+ * every one of them has it; a short rotation interval (tests) shortens the lead to half the interval.
+ */
+export function publishLead(rotationInterval: number): number {
+  return rotationInterval > 0 ? Math.min(JWKS_MAX_AGE_SECONDS, rotationInterval / 2) : JWKS_MAX_AGE_SECONDS;
+}
+
+export interface RotateOptions {
+  alg: AsymmetricAlgorithm;
+  /** Seconds between publication and first signature; JWKS_MAX_AGE_SECONDS unless said otherwise. */
+  publishLead?: number;
+  reason?: string;
+  /** Checked under the lock: the rotation happens only if it holds for the newest usable key. */
+  onlyIf?: (newest: KeyRow | undefined, now: Date) => boolean;
+}
+
+/**
+ * Publishes a new signing key that starts signing `publishLead` seconds from now; the key it supersedes
+ * keeps verifying until its last token has expired. Instances rotating at once take turns on an advisory
+ * lock, so `onlyIf` sees the other's key. Every listening instance is told to reload.
+ * Returns the new key's row, or undefined when `onlyIf` declined.
+ */
+export async function rotateSigningKey(ctx: KeyContext, opts: RotateOptions): Promise<KeyRow | undefined> {
+  const lead = opts.publishLead ?? JWKS_MAX_AGE_SECONDS;
+  const row = await withKeyLock(ctx.db, async (tx) => {
+    const now = ctx.clock.now();
+    const rows = await readKeyRows(tx);
+    if (opts.onlyIf && !opts.onlyIf(newestUsable(rows), now)) return undefined;
+    // A key sealed with another secret would be one that no instance can use: refuse, as at start.
+    if (!rows.every((r) => canOpen(r, ctx.sealingKey))) throw secretMismatch(ctx.secretSource);
+    const inserted = await insertKey(tx, ctx, opts.alg, now, new Date(now.getTime() + lead * 1000));
+    await announceKeyChange(tx, inserted.kid);
+    return inserted;
+  });
+  if (row)
+    ctx.logger.info({ kid: row.kid, alg: row.alg, activatesAt: row.activatesAt, reason: opts.reason ?? 'requested' }, 'new signing key published');
+  return row;
+}
+
+/** The automatic schedule: a new key every `interval` seconds, counted from the newest key's publication. */
+export function rotateIfDue(ctx: KeyContext, alg: AsymmetricAlgorithm, interval: number): Promise<KeyRow | undefined> {
+  return rotateSigningKey(ctx, {
+    alg,
+    publishLead: publishLead(interval),
+    reason: 'schedule',
+    onlyIf: (newest, now) => newest !== undefined && newest.createdAt.getTime() + interval * 1000 <= now.getTime(),
+  });
+}
+
+/**
+ * Brings the stored keys in line with this instance's configuration, at start: refuses a secret that
+ * cannot open them, seals keys that earlier versions stored in clear (and rotates them out), creates
+ * the first key, rotates to a changed JWT_ALGORITHM, and retires every stored key when HS256 signs.
+ */
+export async function prepareSigningKeys(ctx: KeyContext, algorithm: JwtAlgorithm): Promise<void> {
+  await withKeyLock(ctx.db, async (tx) => {
+    const rows = await readKeyRows(tx);
+    if (!rows.every((r) => canOpen(r, ctx.sealingKey))) throw secretMismatch(ctx.secretSource);
+    const now = ctx.clock.now();
+    let changed: string | undefined;
+
+    const legacy = rows.filter((r) => r.privateKeySealed === null);
+    for (const r of legacy) {
+      const privateKeySealed = sealPrivateJwk(r.privateJwk as JWK, r.kid, ctx.sealingKey);
+      await tx.update(signingKeys).set({ privateKeySealed, privateJwk: null }).where(eq(signingKeys.kid, r.kid));
+      changed = r.kid;
+    }
+    if (legacy.length > 0)
+      ctx.logger.warn({ kids: legacy.map((r) => r.kid) }, 'sealed signing keys stored in clear by an earlier version; older copies of the database still hold them in clear, so they are rotated out');
+
+    if (algorithm === 'HS256') {
+      const retired = await tx.update(signingKeys).set({ retiredAt: now }).where(isNull(signingKeys.retiredAt)).returning({ kid: signingKeys.kid });
+      if (retired.length > 0) {
+        ctx.logger.info({ kids: retired.map((r) => r.kid) }, 'JWT_ALGORITHM is HS256: stored keys retired; they verify until their tokens have expired');
+        changed = retired[0]!.kid;
+      }
+    } else {
+      const newest = newestUsable(rows);
+      const reason = !newest
+        ? undefined
+        : newest.alg !== algorithm
+          ? `JWT_ALGORITHM changed from ${newest.alg} to ${algorithm}`
+          : legacy.some((r) => r.kid === newest.kid)
+            ? 'key was stored in clear'
+            : undefined;
+      // The very first key signs at once: no verifier can hold an older JWKS that lacks it.
+      if (!newest || reason) {
+        const activatesAt = newest ? new Date(now.getTime() + JWKS_MAX_AGE_SECONDS * 1000) : now;
+        const row = await insertKey(tx, ctx, algorithm, now, activatesAt);
+        ctx.logger.info({ kid: row.kid, alg: algorithm, activatesAt, reason: reason ?? 'first key' }, 'new signing key published');
+        changed = row.kid;
+      }
+    }
+    if (changed) await announceKeyChange(tx, changed);
+  });
+}
+
+/** Deletes the keys whose last token has expired (see removalTimes); returns their kids. */
+export async function deleteRemovedKeys(ctx: KeyContext, keepSeconds: number): Promise<string[]> {
+  const rows = await readKeyRows(ctx.db);
+  const removal = removalTimes(rows, keepSeconds);
+  const now = ctx.clock.now().getTime();
+  const gone = rows.filter((r) => (removal.get(r.kid) ?? Infinity) <= now).map((r) => r.kid);
+  if (gone.length > 0) {
+    await ctx.db.delete(signingKeys).where(inArray(signingKeys.kid, gone));
+    ctx.logger.info({ kids: gone }, 'signing keys removed: every token they signed has expired');
+  }
+  return gone;
+}
+
+export function secretMismatch(source: string): ConfigError {
+  const from = source === 'SECRET_KEY' ? 'SECRET_KEY' : source === 'memory' ? 'a secret generated in memory' : `the secret in ${source}`;
+  return new ConfigError([
+    `SECRET_KEY: the signing keys in the database were encrypted with another secret than this instance's (${from}). ` +
+      'Every instance on one database must share the same SECRET_KEY: set it to the secret of the instances already ' +
+      'running (their SECRET_KEY, or the content of their DATA_DIR/secret-key file).',
+  ]);
+}
+
+function newestUsable(rows: readonly KeyRow[]): KeyRow | undefined {
+  return rows.filter((r) => r.retiredAt === null).sort((a, b) => b.activatesAt.getTime() - a.activatesAt.getTime())[0];
+}
+
+async function insertKey(tx: Db, ctx: KeyContext, alg: AsymmetricAlgorithm, createdAt: Date, activatesAt: Date): Promise<KeyRow> {
+  const values = await generateKeyRow(alg, ctx.sealingKey, { createdAt, activatesAt });
+  const [row] = await tx.insert(signingKeys).values(values).returning();
+  return row!;
+}

@@ -1,0 +1,94 @@
+import { asc, sql } from 'drizzle-orm';
+import { calculateJwkThumbprint, exportJWK, generateKeyPair, importJWK, type JWK } from 'jose';
+import type { JwtAlgorithm } from '../config.js';
+import type { Db } from '../db/client.js';
+import { signingKeys } from '../db/schema.js';
+import type { AsymmetricAlgorithm, KeyEntry, SigningKey } from './keys.js';
+import { deriveKey, open, seal, SealOpenError } from './secret-box.js';
+
+/** The NOTIFY channel on which a change of the stored keys is announced to every instance. */
+export const KEYS_CHANNEL = 'latchkey_keys';
+// Any constant works, as long as every instance uses the same one (migrations use 7_306_012).
+const KEYS_LOCK_ID = 7_306_013;
+const PUBLIC_MEMBERS = ['kty', 'crv', 'x', 'y', 'n', 'e'] as const;
+
+export type KeyRow = typeof signingKeys.$inferSelect;
+
+/** The AES key that seals private signing keys, derived from SECRET_KEY for this purpose alone. */
+export function signingKeySealer(secret: string): Buffer {
+  return deriveKey(secret, 'latchkey signing-keys v1');
+}
+
+/** Runs `fn` in a transaction that holds the keys' advisory lock: one instance at a time changes keys. */
+export function withKeyLock<T>(db: Db, fn: (tx: Db) => Promise<T>): Promise<T> {
+  return db.transaction(async (tx) => {
+    await tx.execute(sql`select pg_advisory_xact_lock(${KEYS_LOCK_ID})`);
+    return fn(tx as unknown as Db);
+  });
+}
+
+/** Delivered to every listening instance when the transaction commits; they reload their key set. */
+export async function announceKeyChange(tx: Db, kid: string): Promise<void> {
+  await tx.execute(sql`select pg_notify(${KEYS_CHANNEL}, ${kid})`);
+}
+
+export function readKeyRows(db: Db): Promise<KeyRow[]> {
+  return db.select().from(signingKeys).orderBy(asc(signingKeys.activatesAt), asc(signingKeys.kid));
+}
+
+/** A new key pair, its private half sealed: the row to insert. */
+export async function generateKeyRow(
+  alg: AsymmetricAlgorithm,
+  sealingKey: Uint8Array,
+  times: { createdAt: Date; activatesAt: Date },
+): Promise<typeof signingKeys.$inferInsert> {
+  const pair = await generateKeyPair(alg, { extractable: true, modulusLength: 2048 });
+  const privateJwk = await exportJWK(pair.privateKey);
+  const publicJwk = publicMembers(privateJwk);
+  const kid = await calculateJwkThumbprint(publicJwk);
+  return { kid, alg, publicJwk, privateJwk: null, privateKeySealed: sealPrivateJwk(privateJwk, kid, sealingKey), ...times };
+}
+
+// The kid is authenticated with the ciphertext, so a sealed key cannot be moved to another row.
+export function sealPrivateJwk(privateJwk: JWK, kid: string, sealingKey: Uint8Array): string {
+  return seal(sealingKey, JSON.stringify(privateJwk), kid);
+}
+
+/** Whether this secret opens the row's private key (legacy plaintext rows open with any). */
+export function canOpen(row: KeyRow, sealingKey: Uint8Array): boolean {
+  if (row.privateKeySealed === null) return row.privateJwk !== null;
+  try {
+    open(sealingKey, row.privateKeySealed, row.kid);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Decrypts and imports a stored key. The public key is taken from the private one and must hash to the
+ * row's kid: a row whose public_jwk was altered in the database cannot make this server accept a key
+ * that nobody holding SECRET_KEY made. Throws SealOpenError when the secret or the row does not fit.
+ */
+export async function openKeyRow(row: KeyRow, sealingKey: Uint8Array): Promise<KeyEntry> {
+  const privateJwk =
+    row.privateKeySealed !== null ? (JSON.parse(open(sealingKey, row.privateKeySealed, row.kid).toString('utf8')) as JWK) : (row.privateJwk as JWK | null);
+  if (!privateJwk) throw new SealOpenError();
+  const alg = row.alg as JwtAlgorithm;
+  const publicJwk = publicMembers(privateJwk);
+  if ((await calculateJwkThumbprint(publicJwk)) !== row.kid) throw new SealOpenError();
+  const key: SigningKey = {
+    kid: row.kid,
+    alg,
+    privateKey: await importJWK(privateJwk, alg),
+    publicKey: await importJWK(publicJwk, alg),
+    publicJwk: { ...publicJwk, kid: row.kid, alg, use: 'sig' },
+  };
+  return { kid: row.kid, createdAt: row.createdAt, activatesAt: row.activatesAt, retiredAt: row.retiredAt, key };
+}
+
+function publicMembers(jwk: JWK): JWK {
+  const out: JWK = {};
+  for (const name of PUBLIC_MEMBERS) if (jwk[name] !== undefined) out[name] = jwk[name];
+  return out;
+}
