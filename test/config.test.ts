@@ -43,7 +43,9 @@ describe('configuration', () => {
       reset: { points: 20, seconds: 3600 },
       resetToken: { points: 10, seconds: 3600 },
       resetMail: { points: 3, seconds: 3600 },
+      resetMailAccount: { points: 10, seconds: 3600 },
     });
+    expect(c.ipv6Prefix).toBe(64);
     expect(c.lockout).toEqual({ threshold: 5, duration: 60, maxDuration: 86400 });
     expect(c.auditRetention).toBe(90 * 86400);
     expect(c.hibp).toEqual({ url: undefined, timeoutMs: 1500 });
