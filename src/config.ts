@@ -121,6 +121,8 @@ const envSchema = z.object({
   RATE_LIMIT_SIGNIN: rate('30/1m'),
   RATE_LIMIT_SIGNUP: rate('20/1h'),
   RATE_LIMIT_SIGNUP_EMAIL: rate('5/1h'),
+  RATE_LIMIT_SIGNIN_GLOBAL: rate('300/1s'),
+  RATE_LIMIT_SIGNUP_GLOBAL: rate('100/1s'),
   RATE_LIMIT_REFRESH: rate('120/1m'),
   RATE_LIMIT_FORGOT: rate('20/1h'),
   RATE_LIMIT_RESET: rate('20/1h'),
@@ -141,6 +143,9 @@ const envSchema = z.object({
   ARGON2_MEMORY_KIB: integer(19456, 8192, 4194304),
   ARGON2_TIME_COST: integer(2, 1, 20),
   ARGON2_PARALLELISM: integer(1, 1, 16),
+  PASSWORD_HASH_CONCURRENCY: optional(z.string().regex(/^(auto|[1-9]\d*)$/, { message: 'expected auto or a whole number' })),
+  PASSWORD_HASH_QUEUE: integer(32, 0, 100000),
+  UV_THREADPOOL_SIZE: integer(4, 1, 1024),
   BODY_LIMIT: integer(16384, 1024, 1048576),
   LOG_REQUESTS: boolean(false),
   LOG_LEVEL: z.enum(LOG_LEVELS, { message: `expected one of ${LOG_LEVELS.join(', ')}` }).default('info'),
@@ -190,6 +195,8 @@ export interface Config {
     readonly minLength: number;
     readonly maxLength: number;
     readonly argon2: { readonly memoryCost: number; readonly timeCost: number; readonly parallelism: number };
+    /** Hashes running at once, and how many more may wait before `server_busy`. */
+    readonly hashing: { readonly concurrency: number; readonly queue: number };
   };
   readonly bodyLimit: number;
   readonly logLevel: (typeof LOG_LEVELS)[number];
@@ -211,7 +218,9 @@ export type RateLimitName =
   | 'reset'
   | 'resetToken'
   | 'resetMail'
-  | 'resetMailAccount';
+  | 'resetMailAccount'
+  | 'signinGlobal'
+  | 'signupGlobal';
 
 export class ConfigError extends Error {
   constructor(readonly problems: string[]) {
@@ -292,6 +301,8 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
       resetToken: e.RATE_LIMIT_RESET_TOKEN,
       resetMail: e.RESET_MAIL_LIMIT,
       resetMailAccount: e.RESET_MAIL_ACCOUNT_LIMIT,
+      signinGlobal: e.RATE_LIMIT_SIGNIN_GLOBAL,
+      signupGlobal: e.RATE_LIMIT_SIGNUP_GLOBAL,
     },
     ipv6Prefix: e.RATE_LIMIT_IPV6_PREFIX,
     lockout: { threshold: e.LOCKOUT_THRESHOLD, duration: e.LOCKOUT_DURATION, maxDuration: e.LOCKOUT_MAX_DURATION },
@@ -301,6 +312,13 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
       minLength: e.PASSWORD_MIN_LENGTH,
       maxLength: PASSWORD_MAX_LENGTH,
       argon2: { memoryCost: e.ARGON2_MEMORY_KIB, timeCost: e.ARGON2_TIME_COST, parallelism: e.ARGON2_PARALLELISM },
+      hashing: {
+        concurrency:
+          e.PASSWORD_HASH_CONCURRENCY === undefined || e.PASSWORD_HASH_CONCURRENCY === 'auto'
+            ? autoHashConcurrency(e.UV_THREADPOOL_SIZE)
+            : Number(e.PASSWORD_HASH_CONCURRENCY),
+        queue: e.PASSWORD_HASH_QUEUE,
+      },
     },
     bodyLimit: e.BODY_LIMIT,
     logLevel: e.LOG_LEVEL,
@@ -318,6 +336,14 @@ export function autoWorkers(databaseUrl: string | undefined): number {
   const host = databaseUrl ? new URL(databaseUrl).hostname.replace(/^\[|\]$/g, '') : '';
   const local = ['', 'localhost', '127.0.0.1', '::1'].includes(host);
   return Math.max(1, local ? cores - 1 : cores);
+}
+
+/**
+ * One hash per core, but always two threads of libuv's pool (UV_THREADPOOL_SIZE, 4 by default) left free:
+ * file and DNS work must not wait behind a queue of password hashes.
+ */
+export function autoHashConcurrency(threadPoolSize: number): number {
+  return Math.max(1, Math.min(availableParallelism(), threadPoolSize - 2));
 }
 
 function deepFreeze<T extends object>(value: T): T {

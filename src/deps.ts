@@ -176,7 +176,7 @@ export async function createDeps(config: Config, overrides: DepsOverrides = {}):
       revocations,
       verifiedTokens: new BoundedCache<AccessClaims>(CACHE_ENTRIES, () => clock.now().getTime()),
       profiles: new BoundedCache<PublicUser>(CACHE_ENTRIES, () => clock.now().getTime()),
-      passwords: createPasswordHasher(config.password.argon2),
+      passwords: createPasswordHasher(config.password.argon2, config.password.hashing),
       throttle: createThrottle(config, redis, config.redis.keyPrefix),
       breachCheck: config.hibp.url ? createBreachCheck({ url: config.hibp.url, timeoutMs: config.hibp.timeoutMs }, logger) : undefined,
       redis,

@@ -44,6 +44,7 @@ export const ERRORS = {
   invalid_reset_token: { status: 400, message: 'The reset link is invalid, used or expired; request a new one.' },
 
   database_unavailable: { status: 503, message: 'The service is temporarily unavailable; try again shortly.' },
+  server_busy: { status: 503, message: 'The server is busy checking passwords; try again in a moment.' },
   internal_error: { status: 500, message: 'An unexpected error occurred.' },
 } as const satisfies Record<string, { status: number; message: string }>;
 

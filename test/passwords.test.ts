@@ -4,7 +4,7 @@ import { assertPasswordAcceptable, createPasswordHasher, passwordLength } from '
 import { loadConfig } from '../src/config.js';
 
 const policy = loadConfig({}).password;
-const hasher = createPasswordHasher(policy.argon2);
+const hasher = createPasswordHasher(policy.argon2, policy.hashing);
 
 describe('password policy', () => {
   it('knows at least 10,000 common passwords', () => {
@@ -36,7 +36,7 @@ describe('argon2id hashing', () => {
   });
 
   it('flags hashes made with weaker parameters for an upgrade', async () => {
-    const weak = createPasswordHasher({ memoryCost: 8192, timeCost: 1, parallelism: 1 });
+    const weak = createPasswordHasher({ memoryCost: 8192, timeCost: 1, parallelism: 1 }, policy.hashing);
     const old = await weak.hash('some password');
     expect(hasher.needsRehash(old)).toBe(true);
     expect(hasher.needsRehash(await hasher.hash('some password'))).toBe(false);

@@ -1,3 +1,4 @@
+import { createPrivateKey, createPublicKey, type JsonWebKey } from 'node:crypto';
 import { asc, sql } from 'drizzle-orm';
 import { calculateJwkThumbprint, exportJWK, generateKeyPair, importJWK, type JWK } from 'jose';
 import type { JwtAlgorithm } from '../config.js';
@@ -82,6 +83,9 @@ export async function openKeyRow(row: KeyRow, sealingKey: Uint8Array): Promise<K
     alg,
     privateKey: await importJWK(privateJwk, alg),
     publicKey: await importJWK(publicJwk, alg),
+    // PEM for node:crypto, which signs and verifies on the calling thread (see access-tokens.ts).
+    signingMaterial: createPrivateKey({ key: privateJwk as JsonWebKey, format: 'jwk' }).export({ type: 'pkcs8', format: 'pem' }) as string,
+    verifyingMaterial: createPublicKey({ key: publicJwk as JsonWebKey, format: 'jwk' }).export({ type: 'spki', format: 'pem' }) as string,
     publicJwk: { ...publicJwk, kid: row.kid, alg, use: 'sig' },
   };
   return { kid: row.kid, createdAt: row.createdAt, activatesAt: row.activatesAt, retiredAt: row.retiredAt, key };

@@ -14,6 +14,9 @@ export interface SigningKey {
   readonly alg: JwtAlgorithm;
   readonly privateKey: Key;
   readonly publicKey: Key;
+  /** The same keys for node:crypto: PEM (PKCS#8 and SPKI), or the HS256 secret's bytes. */
+  readonly signingMaterial: string | Buffer;
+  readonly verifyingMaterial: string | Buffer;
   /** Undefined for HS256: a shared secret is never published. */
   readonly publicJwk: JWK | undefined;
 }
@@ -57,7 +60,8 @@ export function removalTimes(keys: readonly KeyTimes[], keepSeconds: number): Ma
 
 export function hmacKey(secret: string): SigningKey {
   const bytes = new TextEncoder().encode(secret);
-  return { kid: 'hs256', alg: 'HS256', privateKey: bytes, publicKey: bytes, publicJwk: undefined };
+  const material = Buffer.from(bytes);
+  return { kid: 'hs256', alg: 'HS256', privateKey: bytes, publicKey: bytes, signingMaterial: material, verifyingMaterial: material, publicJwk: undefined };
 }
 
 interface View {

@@ -3,6 +3,7 @@ import type { Config } from '../config.js';
 import { AppError } from '../errors.js';
 import type { BreachCheck } from './breached-passwords.js';
 import { isCommonPassword } from './common-passwords.js';
+import { createWorkQueue } from './work-queue.js';
 
 export interface PasswordHasher {
   hash(password: string): Promise<string>;
@@ -42,20 +43,30 @@ export async function checkNewPassword(
   if (deps.breachCheck && (await deps.breachCheck(normalizePassword(password)))) throw new AppError('password_breached');
 }
 
-export function createPasswordHasher(params: Config['password']['argon2']): PasswordHasher {
+export interface HashingLimits {
+  /** Hashes and verifies running at once (each holds a thread of libuv's pool and ~19 MiB). */
+  concurrency: number;
+  /** How many more may wait; past that, `server_busy` at once rather than an ever longer wait. */
+  queue: number;
+}
+
+export function createPasswordHasher(params: Config['password']['argon2'], limits: HashingLimits): PasswordHasher {
   const options: argon2.HashOptions = { type: argon2.argon2id, ...params };
+  // Bounded, so that a flood of sign-ins cannot queue unbounded work nor hold every thread of the pool.
+  const work = createWorkQueue(limits.concurrency, limits.queue);
   let dummyHash: Promise<string> | undefined;
 
   const hasher: PasswordHasher = {
     // argon2 runs on libuv's thread pool, off the event loop.
-    hash: (password) => argon2.hash(normalizePassword(password), options),
-    async verify(hash, password) {
-      try {
-        return await argon2.verify(hash, normalizePassword(password));
-      } catch {
-        return false;
-      }
-    },
+    hash: (password) => work.run(() => argon2.hash(normalizePassword(password), options)),
+    verify: (hash, password) =>
+      work.run(async () => {
+        try {
+          return await argon2.verify(hash, normalizePassword(password));
+        } catch {
+          return false;
+        }
+      }),
     needsRehash: (hash) => argon2.needsRehash(hash, options),
     async verifyDummy(password) {
       // Unknown emails pay for a full verify too, so response time does not reveal which accounts exist.

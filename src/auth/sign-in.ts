@@ -36,15 +36,21 @@ export async function signIn(
     if (!(await isKnownClient(deps, user?.id, client.network, deps.config.ttl.sessionMaxAge))) throw lockedForStrangers;
     await deps.throttle.beginSignin(clientKey, onLock('client'));
   }
-  const valid = user
-    ? await deps.passwords.verify(user.passwordHash, credentials.password)
-    : await deps.passwords.verifyDummy(credentials.password).then(() => false);
+  const counted = lockedForStrangers ? clientKey : email;
+  const valid = await (user
+    ? deps.passwords.verify(user.passwordHash, credentials.password)
+    : deps.passwords.verifyDummy(credentials.password).then(() => false)
+  ).catch(async (err: unknown) => {
+    // Not checked (the server is busy): the attempt proved nothing, so it does not count toward a lock.
+    if (err instanceof AppError && err.code === 'server_busy') await deps.throttle.refundSignin(counted);
+    throw err;
+  });
   if (!user || !valid) {
     await recordAuditEvent(deps.db, deps.clock, { type: 'signin_failed', userId: user?.id, email, client });
     throw new AppError('invalid_credentials');
   }
   // A success during a lock ends only this client's count: the strangers' lock stays.
-  await deps.throttle.signinSucceeded(lockedForStrangers ? clientKey : email);
+  await deps.throttle.signinSucceeded(counted);
   if (deps.passwords.needsRehash(user.passwordHash)) await upgradePasswordHash(deps, user, credentials.password);
   const tokens = await createSession(deps, user, client);
   if (!tokens) {

@@ -8,7 +8,7 @@ import {
   type RateLimiterAbstract,
 } from 'rate-limiter-flexible';
 import type { Config, RateLimit } from '../config.js';
-import { throttled } from '../errors.js';
+import { AppError, throttled } from '../errors.js';
 
 export type AddressAction = 'signin' | 'signup' | 'refresh' | 'forgot' | 'reset';
 
@@ -23,6 +23,13 @@ export interface Throttle {
   limitAddress(action: AddressAction, address: string): Promise<void>;
   /** Throws 429 too_many_requests when one account key (an email, a reset token) is hammered. */
   limitAccount(action: 'signupEmail' | 'resetToken', key: string): Promise<void>;
+  /** Gives back a point of `limitAccount` for an attempt the server could not serve (server_busy). */
+  refundAccount(action: 'signupEmail' | 'resetToken', key: string): Promise<void>;
+  /**
+   * The budget of all clients together (every instance, with Redis): throws 503 server_busy past it, so
+   * that a flood from many addresses, none over its own limit, still cannot take every password check.
+   */
+  limitGlobal(action: 'signin' | 'signup'): Promise<void>;
   /**
    * Counts a sign-in attempt on an account before its password is checked, so even parallel guesses
    * are counted. Past the threshold the account locks, each lock twice as long as the one before.
@@ -31,6 +38,8 @@ export interface Throttle {
   beginSignin(email: string, onLock?: (seconds: number) => void): Promise<void>;
   /** A correct password clears the attempt count (the growing lock length is kept for a day). */
   signinSucceeded(email: string): Promise<void>;
+  /** Gives back the attempt of a sign-in the server could not serve (server_busy): it proved nothing. */
+  refundSignin(email: string): Promise<void>;
   /** A completed password reset lifts any lock. */
   unlockAccount(email: string): Promise<void>;
   /**
@@ -63,6 +72,7 @@ export function createThrottle(config: Pick<Config, 'rateLimits' | 'lockout'>, r
     signupEmail: make('acct:signup', limits.signupEmail),
     resetToken: make('acct:reset-token', limits.resetToken),
   };
+  const globally = { signin: make('global:signin', limits.signinGlobal), signup: make('global:signup', limits.signupGlobal) };
   const resetMail = make('acct:reset-mail', limits.resetMail);
   const resetMailAccount = make('acct:reset-mail-all', limits.resetMailAccount);
   const { threshold, duration, maxDuration } = config.lockout;
@@ -92,6 +102,17 @@ export function createThrottle(config: Pick<Config, 'rateLimits' | 'lockout'>, r
     async limitAccount(action, key) {
       await consume(byAccount[action], key);
     },
+    async refundAccount(action, key) {
+      await byAccount[action].reward(key, 1);
+    },
+    async limitGlobal(action) {
+      const refused = await spend(globally[action], 'all');
+      if (refused) {
+        const err = new AppError('server_busy');
+        err.retryAfter = Math.max(1, Math.ceil(refused.msBeforeNext / 1000));
+        throw err;
+      }
+    },
     async beginSignin(email, onLock) {
       const refused = await spend(attempts, email);
       if (!refused) return;
@@ -105,6 +126,9 @@ export function createThrottle(config: Pick<Config, 'rateLimits' | 'lockout'>, r
     },
     async signinSucceeded(email) {
       await attempts.delete(email);
+    },
+    async refundSignin(email) {
+      await attempts.reward(email, 1);
     },
     async unlockAccount(email) {
       await Promise.all([attempts.delete(email), lockLevels.delete(email)]);

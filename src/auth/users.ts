@@ -52,7 +52,10 @@ export async function createUser(
   await checkNewPassword(deps, input.password);
   // Counted only once the password passes: refused attempts must not use up the owner's sign-ups.
   await deps.throttle.limitAccount('signupEmail', normalizeEmail(input.email));
-  const passwordHash = await deps.passwords.hash(input.password);
+  const passwordHash = await deps.passwords.hash(input.password).catch(async (err: unknown) => {
+    if (err instanceof AppError && err.code === 'server_busy') await deps.throttle.refundAccount('signupEmail', normalizeEmail(input.email));
+    throw err;
+  });
   const now = deps.clock.now();
   // The unique index decides between simultaneous sign-ups of one address: exactly one insert lands.
   const [user] = await deps.db

@@ -26,6 +26,13 @@ export function clientOf(request: FastifyRequest): ClientInfo {
   return { ipAddress: canonicalAddress(request.ip), network: request.network, userAgent: request.headers['user-agent'] };
 }
 
+/** An onRequest hook that spends one unit of everyone's budget for the action (503 server_busy past it). */
+export function limitGlobally(deps: Deps, action: 'signin' | 'signup') {
+  return async () => {
+    await deps.throttle.limitGlobal(action);
+  };
+}
+
 /** An onRequest hook that spends one unit of the client network's budget for the action, before any work. */
 export function limitByAddress(deps: Deps, action: AddressAction) {
   return async (request: FastifyRequest) => {

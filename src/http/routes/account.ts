@@ -7,7 +7,7 @@ import type { Deps } from '../../deps.js';
 import { AppError } from '../../errors.js';
 import { withAliases } from '../aliases.js';
 import { authenticate, bearerToken, requireAuth } from '../authenticate.js';
-import { clientOf, limitByAddress } from '../client.js';
+import { clientOf, limitByAddress, limitGlobally } from '../client.js';
 import { bearerAuth, EmailField, errorResponses, MessageBody, NameField, PasswordField, TokenFields } from '../schemas.js';
 
 const tags = ['auth'];
@@ -28,7 +28,7 @@ export function accountRoutes(deps: Deps): FastifyPluginAsyncTypebox {
       response: { 201: Type.Object({ message: Type.String(), user: User }), ...errorResponses(400, 409, 413, 415, 422, 429, 503) },
     };
     for (const [url, schema] of withAliases('/api/signup', signupSchema)) {
-      app.post(url, { schema, onRequest: limitByAddress(deps, 'signup') }, async (request, reply) => {
+      app.post(url, { schema, onRequest: [limitByAddress(deps, 'signup'), limitGlobally(deps, 'signup')] }, async (request, reply) => {
         const user = await createUser(deps, request.body, clientOf(request));
         return reply.code(201).send({ message: 'User created successfully', user: toPublicUser(user) });
       });
@@ -44,7 +44,7 @@ export function accountRoutes(deps: Deps): FastifyPluginAsyncTypebox {
       },
     };
     for (const [url, schema] of withAliases('/api/signin', signinSchema)) {
-      app.post(url, { schema, onRequest: limitByAddress(deps, 'signin') }, async (request) => {
+      app.post(url, { schema, onRequest: [limitByAddress(deps, 'signin'), limitGlobally(deps, 'signin')] }, async (request) => {
         const { user, tokens } = await signIn(deps, request.body, clientOf(request));
         return {
           message: 'Sign-in successful',
