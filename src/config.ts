@@ -234,32 +234,18 @@ export const PASSWORD_MAX_LENGTH = 256;
 
 /** Parses the environment once; throws a ConfigError listing every problem. */
 export function loadConfig(env: Record<string, string | undefined>): Config {
-  const parsed = envSchema.safeParse(env);
-  if (!parsed.success) {
-    throw new ConfigError(parsed.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`));
-  }
-  const e = parsed.data;
+  // Each variable on its own, so that the checks across variables below run even when another is wrong:
+  // every problem is listed in one go.
+  const parsed: Partial<Env> = {};
   const problems: string[] = [];
-
-  if (e.JWT_ALGORITHM === 'HS256') {
-    if (e.JWT_SECRET_KEY === undefined) problems.push('JWT_SECRET_KEY: required when JWT_ALGORITHM is HS256');
-    else if (Buffer.byteLength(e.JWT_SECRET_KEY, 'utf8') < 32)
-      problems.push('JWT_SECRET_KEY: must be at least 32 bytes long (try `openssl rand -hex 32`)');
-  } else if (e.JWT_SECRET_KEY !== undefined) {
-    problems.push(
-      `JWT_SECRET_KEY: only used with JWT_ALGORITHM=HS256, but JWT_ALGORITHM is ${e.JWT_ALGORITHM}; remove it or set JWT_ALGORITHM=HS256`,
-    );
+  for (const [name, schema] of Object.entries(envSchema.shape) as [keyof Env, z.ZodType][]) {
+    const result = schema.safeParse(env[name]);
+    if (result.success) (parsed as Record<string, unknown>)[name] = result.data;
+    else problems.push(...result.error.issues.map((issue) => `${name}: ${issue.message}`));
   }
-  if (e.SECRET_KEY !== undefined && Buffer.byteLength(e.SECRET_KEY, 'utf8') < 32)
-    problems.push('SECRET_KEY: must be at least 32 bytes long (try `openssl rand -base64 32`)');
-  // The embedded engine lives inside one process; on PostgreSQL, `auto` (the default) is one process per core.
-  const workers =
-    e.WORKERS === 'auto' || (e.WORKERS === undefined && e.DATABASE_URL) ? autoWorkers(e.DATABASE_URL) : Number(e.WORKERS ?? 1);
-  if (workers > 1 && !e.DATABASE_URL)
-    problems.push('WORKERS: the embedded database serves one process only; set DATABASE_URL to run several');
-  if (e.SESSION_MAX_AGE < e.ACCESS_TOKEN_TTL)
-    problems.push('SESSION_MAX_AGE: must be at least ACCESS_TOKEN_TTL');
+  const workers = crossFieldProblems(parsed, problems);
   if (problems.length > 0) throw new ConfigError(problems);
+  const e = parsed as Env;
 
   const publicUrl = (e.PUBLIC_URL ?? `http://localhost:${e.PORT}`).replace(/\/+$/, '');
   const config: Config = {
@@ -325,6 +311,31 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     logRequests: e.LOG_REQUESTS,
   };
   return deepFreeze(config);
+}
+
+type Env = z.output<typeof envSchema>;
+
+/** Problems that involve several variables, checked on those that parsed; returns the number of processes. */
+function crossFieldProblems(e: Partial<Env>, problems: string[]): number {
+  if (e.JWT_ALGORITHM === 'HS256') {
+    if (e.JWT_SECRET_KEY === undefined) problems.push('JWT_SECRET_KEY: required when JWT_ALGORITHM is HS256');
+    else if (Buffer.byteLength(e.JWT_SECRET_KEY, 'utf8') < 32)
+      problems.push('JWT_SECRET_KEY: must be at least 32 bytes long (try `openssl rand -hex 32`)');
+  } else if (e.JWT_ALGORITHM !== undefined && e.JWT_SECRET_KEY !== undefined) {
+    problems.push(
+      `JWT_SECRET_KEY: only used with JWT_ALGORITHM=HS256, but JWT_ALGORITHM is ${e.JWT_ALGORITHM}; remove it or set JWT_ALGORITHM=HS256`,
+    );
+  }
+  if (e.SECRET_KEY !== undefined && Buffer.byteLength(e.SECRET_KEY, 'utf8') < 32)
+    problems.push('SECRET_KEY: must be at least 32 bytes long (try `openssl rand -base64 32`)');
+  // The embedded engine lives inside one process; on PostgreSQL, `auto` (the default) is one process per core.
+  const workers =
+    e.WORKERS === 'auto' || (e.WORKERS === undefined && e.DATABASE_URL) ? autoWorkers(e.DATABASE_URL) : Number(e.WORKERS ?? 1);
+  if (workers > 1 && !e.DATABASE_URL)
+    problems.push('WORKERS: the embedded database serves one process only; set DATABASE_URL to run several');
+  if (e.SESSION_MAX_AGE !== undefined && e.ACCESS_TOKEN_TTL !== undefined && e.SESSION_MAX_AGE < e.ACCESS_TOKEN_TTL)
+    problems.push('SESSION_MAX_AGE: must be at least ACCESS_TOKEN_TTL');
+  return workers;
 }
 
 /**

@@ -44,6 +44,8 @@ describe('configuration', () => {
       resetToken: { points: 10, seconds: 3600 },
       resetMail: { points: 3, seconds: 3600 },
       resetMailAccount: { points: 10, seconds: 3600 },
+      signinGlobal: { points: 300, seconds: 1 },
+      signupGlobal: { points: 100, seconds: 1 },
     });
     expect(c.ipv6Prefix).toBe(64);
     expect(c.lockout).toEqual({ threshold: 5, duration: 60, maxDuration: 86400 });
@@ -97,6 +99,15 @@ describe('configuration', () => {
       expect(text).toContain(`${name}:`);
     expect(text).toContain('expected a whole number from 0 to 65535, got "eighty"');
     expect(text).toContain('ES256, EdDSA, RS256, HS256');
+  });
+
+  it('lists problems across variables together with single wrong values, in one go', () => {
+    const text = problemsOf({ PORT: 'eighty', JWT_ALGORITHM: 'HS256', WORKERS: '4', SESSION_MAX_AGE: '1m', SECRET_KEY: 'short' }).join('\n');
+    expect(text).toContain('PORT:');
+    expect(text).toContain('JWT_SECRET_KEY: required when JWT_ALGORITHM is HS256');
+    expect(text).toContain('WORKERS: the embedded database serves one process only');
+    expect(text).toContain('SESSION_MAX_AGE: must be at least ACCESS_TOKEN_TTL');
+    expect(text).toContain('SECRET_KEY: must be at least 32 bytes');
   });
 
   it('refuses HS256 without a secret, a secret under 32 bytes, and a secret with another algorithm', () => {
