@@ -16,3 +16,15 @@ export function clientNetwork(ip: string, ipv6Prefix: number): string {
   if (address.kind() === 'ipv4') return `${address.toString()}/32`;
   return `${ipaddr.IPv6.networkAddressFromCIDR(`${address.toString()}/${ipv6Prefix}`).toString()}/${ipv6Prefix}`;
 }
+
+/** Whether an address lies in a network made by `clientNetwork`; false for anything that does not parse. */
+export function isInNetwork(ip: string, network: string): boolean {
+  if (!ipaddr.isValid(ip)) return false;
+  try {
+    const range = ipaddr.parseCIDR(network);
+    const address = ipaddr.process(ip);
+    return address.kind() === range[0].kind() && address.match(range);
+  } catch {
+    return false;
+  }
+}

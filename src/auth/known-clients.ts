@@ -1,14 +1,18 @@
 import { sql } from 'drizzle-orm';
 import type { Clock } from '../clock.js';
 import type { Db } from '../db/client.js';
+import { isInNetwork } from './client-address.js';
 
 // Unknown addresses run the same query against an id no user has, so both cost the same.
 const NO_USER = '00000000-0000-0000-0000-000000000000';
+// Enough for an owner's home, office, phone and travels; an account signed in from more is not "owned".
+const RECENT_ADDRESSES = 50;
 
 /**
- * Whether this client's network opened a session of this user within the last `withinSeconds`: a client
- * the owner has used. Throttling keeps such clients apart from strangers, so that strangers' failures
- * cannot lock the owner out (OWASP's "lock out unknown clients only").
+ * Whether this client's network signed in to this user's account within the last `withinSeconds`: a
+ * client the owner has used. Throttling keeps such clients apart from strangers, so that strangers'
+ * failures cannot lock the owner out (OWASP's "lock out unknown clients only"). Read from the audit log,
+ * which outlives the sessions themselves (AUDIT_RETENTION).
  */
 export async function isKnownClient(
   deps: { db: Db; clock: Clock },
@@ -16,11 +20,12 @@ export async function isKnownClient(
   network: string | undefined,
   withinSeconds: number,
 ): Promise<boolean> {
-  if (!network || !network.includes('/')) return false;
+  if (!network) return false;
   const since = new Date(deps.clock.now().getTime() - withinSeconds * 1000);
   const result = await deps.db.execute(sql`
-    SELECT 1 FROM sessions
-    WHERE user_id = ${userId ?? NO_USER} AND created_at > ${since} AND ip_address::inet <<= ${network}::cidr
-    LIMIT 1`);
-  return (result as unknown as { rows: unknown[] }).rows.length > 0 && userId !== undefined;
+    SELECT DISTINCT ip_address FROM audit_events
+    WHERE user_id = ${userId ?? NO_USER} AND type = 'signin_succeeded' AND occurred_at > ${since} AND ip_address IS NOT NULL
+    LIMIT ${RECENT_ADDRESSES}`);
+  const rows = (result as unknown as { rows: { ip_address: string }[] }).rows;
+  return userId !== undefined && rows.some((row) => isInNetwork(row.ip_address, network));
 }
