@@ -3,10 +3,10 @@ import { randomBytes } from 'node:crypto';
 import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { calculateJwkThumbprint, createLocalJWKSet, decodeProtectedHeader, exportJWK, generateKeyPair, jwtVerify, type JWK } from 'jose';
+import { calculateJwkThumbprint, createLocalJWKSet, decodeProtectedHeader, exportJWK, generateKeyPair, jwtVerify, SignJWT, type JWK } from 'jose';
 import { afterEach, describe, expect, it } from 'vitest';
 import { rotateSigningKey } from '../src/auth/key-rotation.js';
-import { signingKeySealer } from '../src/auth/key-store.js';
+import { sealPrivateJwk, signingKeySealer } from '../src/auth/key-store.js';
 import { open, SealOpenError } from '../src/auth/secret-box.js';
 import { signingKeys } from '../src/db/schema.js';
 import { dashboard, PUBLIC_URL, signIn, signUp, startTestApp, type TestApp } from './helpers/app.js';
@@ -56,7 +56,6 @@ describe('private signing keys at rest', { timeout: 90_000 }, () => {
     const rows = await storedKeys(t);
     expect(rows).toHaveLength(1);
     const row = rows[0]!;
-    expect(row.privateJwk).toBeNull();
     for (const column of Object.values(row)) {
       const text = typeof column === 'string' ? column : JSON.stringify(column);
       for (const member of PRIVATE_MEMBERS) expect(text).not.toContain(`"${member}":`);
@@ -145,44 +144,43 @@ describe('private signing keys at rest', { timeout: 90_000 }, () => {
     expect(await storedKeys(again)).toHaveLength(1);
   });
 
-  it('stored in clear by an earlier version are sealed at start and rotated out', async () => {
+  it('are never taken from the database alone: a key someone writes there is ignored while running and refused at start', async () => {
     const { database, dataDir } = await fresh();
     const clock = createTestClock();
-    const old = await startTestApp({ database, dataDir, clock });
-    // The database as an earlier version left it: one key, its private JWK in clear.
-    const pair = await generateKeyPair('ES256', { extractable: true });
-    const privateJwk = await exportJWK(pair.privateKey);
-    const publicJwk = await exportJWK(pair.publicKey);
-    const legacyKid = await calculateJwkThumbprint(publicJwk);
-    const since = new Date(clock.now().getTime() - 3600_000);
-    await old.deps.db.delete(signingKeys);
-    await old.deps.db.insert(signingKeys).values({ kid: legacyKid, alg: 'ES256', publicJwk, privateJwk, createdAt: since, activatesAt: since });
-    await old.deps.keys.reload();
-    const token = await accessToken(old);
-    expect(decodeProtectedHeader(token).kid).toBe(legacyKid);
-    await old.close();
-
     const t = await startTestApp({ database, dataDir, clock });
-    cleanups.push(() => t.close());
-    const rows = await storedKeys(t);
-    const legacy = rows.find((r) => r.kid === legacyKid)!;
-    expect(legacy.privateJwk).toBeNull();
-    expect(JSON.parse(open(signingKeySealer(database.secretKey), legacy.privateKeySealed!, legacyKid).toString()).d).toBe(privateJwk.d);
-    expect(t.logs.join('')).toContain('sealed signing keys stored in clear by an earlier version');
-
-    // Its successor is published at once and signs after the JWKS cache lifetime.
-    const successor = rows.find((r) => r.kid !== legacyKid)!;
-    expect(successor.activatesAt.getTime() - clock.now().getTime()).toBe(LEAD * 1000);
-    expect(await kidsOf(t)).toEqual([legacyKid, successor.kid].sort());
-    await expectVerifies(t, token);
-    clock.advance(LEAD);
-    expect(t.deps.keys.current.kid).toBe(successor.kid);
-
-    // Once every token it could have signed has expired, it leaves the JWKS and the database.
-    clock.advance(TTL + SKEW);
-    await t.deps.keys.maintain();
-    expect(await kidsOf(t)).toEqual([successor.kid]);
-    expect((await storedKeys(t)).map((r) => r.kid)).toEqual([successor.kid]);
+    // An attacker with write access to the database adds a key pair of their own, signing with it at
+    // once, sealed under a secret of their own (they do not have this instance's).
+    const pair = await generateKeyPair('ES256', { extractable: true });
+    const publicJwk = await exportJWK(pair.publicKey);
+    const kid = await calculateJwkThumbprint(publicJwk);
+    const theirs = signingKeySealer(randomBytes(32).toString('base64url'));
+    await t.deps.db.insert(signingKeys).values({
+      kid,
+      alg: 'ES256',
+      publicJwk,
+      privateKeySealed: sealPrivateJwk(await exportJWK(pair.privateKey), kid, theirs),
+      createdAt: clock.now(),
+      activatesAt: clock.now(),
+    });
+    await t.deps.keys.reload();
+    expect(await kidsOf(t)).not.toContain(kid);
+    const user = await signUp(t);
+    const forged = await new SignJWT({ sid: '00000000-0000-4000-8000-000000000000', auth_time: Math.floor(clock.now().getTime() / 1000) })
+      .setProtectedHeader({ alg: 'ES256', kid, typ: 'at+jwt' })
+      .setIssuer(PUBLIC_URL)
+      .setAudience('latchkey')
+      .setSubject(user.id)
+      .setJti('forged')
+      .setIssuedAt(Math.floor(clock.now().getTime() / 1000))
+      .setExpirationTime(Math.floor(clock.now().getTime() / 1000) + 600)
+      .sign(pair.privateKey);
+    expect((await dashboard(t, forged)).statusCode).toBe(401);
+    // The server's own tokens are still signed with its own key.
+    expect(decodeProtectedHeader(await accessToken(t)).kid).not.toBe(kid);
+    expect(t.logs.join('')).toContain('does not open with this instance');
+    await t.close();
+    // At start, a key that this secret did not seal stops the server rather than being used.
+    await expect(startTestApp({ database, dataDir, clock })).rejects.toThrow(/SECRET_KEY/);
   });
 });
 

@@ -1,11 +1,10 @@
-import { eq, inArray, isNull } from 'drizzle-orm';
-import type { JWK } from 'jose';
+import { inArray, isNull } from 'drizzle-orm';
 import type { Logger } from 'pino';
 import type { Clock } from '../clock.js';
 import { ConfigError, type JwtAlgorithm } from '../config.js';
 import type { Db } from '../db/client.js';
 import { signingKeys } from '../db/schema.js';
-import { announceKeyChange, canOpen, generateKeyRow, readKeyRows, sealPrivateJwk, withKeyLock, type KeyRow } from './key-store.js';
+import { announceKeyChange, canOpen, generateKeyRow, readKeyRows, withKeyLock, type KeyRow } from './key-store.js';
 import { JWKS_MAX_AGE_SECONDS, removalTimes, type AsymmetricAlgorithm } from './keys.js';
 
 export interface KeyContext {
@@ -70,8 +69,8 @@ export function rotateIfDue(ctx: KeyContext, alg: AsymmetricAlgorithm, interval:
 
 /**
  * Brings the stored keys in line with this instance's configuration, at start: refuses a secret that
- * cannot open them, seals keys that earlier versions stored in clear (and rotates them out), creates
- * the first key, rotates to a changed JWT_ALGORITHM, and retires every stored key when HS256 signs.
+ * cannot open them, creates the first key, rotates to a changed JWT_ALGORITHM, and retires every stored
+ * key when HS256 signs.
  */
 export async function prepareSigningKeys(ctx: KeyContext, algorithm: JwtAlgorithm): Promise<void> {
   await withKeyLock(ctx.db, async (tx) => {
@@ -79,15 +78,6 @@ export async function prepareSigningKeys(ctx: KeyContext, algorithm: JwtAlgorith
     if (!rows.every((r) => canOpen(r, ctx.sealingKey))) throw secretMismatch(ctx.secretSource);
     const now = ctx.clock.now();
     let changed: string | undefined;
-
-    const legacy = rows.filter((r) => r.privateKeySealed === null);
-    for (const r of legacy) {
-      const privateKeySealed = sealPrivateJwk(r.privateJwk as JWK, r.kid, ctx.sealingKey);
-      await tx.update(signingKeys).set({ privateKeySealed, privateJwk: null }).where(eq(signingKeys.kid, r.kid));
-      changed = r.kid;
-    }
-    if (legacy.length > 0)
-      ctx.logger.warn({ kids: legacy.map((r) => r.kid) }, 'sealed signing keys stored in clear by an earlier version; older copies of the database still hold them in clear, so they are rotated out');
 
     if (algorithm === 'HS256') {
       const retired = await tx.update(signingKeys).set({ retiredAt: now }).where(isNull(signingKeys.retiredAt)).returning({ kid: signingKeys.kid });
@@ -97,13 +87,7 @@ export async function prepareSigningKeys(ctx: KeyContext, algorithm: JwtAlgorith
       }
     } else {
       const newest = newestUsable(rows);
-      const reason = !newest
-        ? undefined
-        : newest.alg !== algorithm
-          ? `JWT_ALGORITHM changed from ${newest.alg} to ${algorithm}`
-          : legacy.some((r) => r.kid === newest.kid)
-            ? 'key was stored in clear'
-            : undefined;
+      const reason = newest && newest.alg !== algorithm ? `JWT_ALGORITHM changed from ${newest.alg} to ${algorithm}` : undefined;
       // The very first key signs at once: no verifier can hold an older JWKS that lacks it.
       if (!newest || reason) {
         const activatesAt = newest ? new Date(now.getTime() + JWKS_MAX_AGE_SECONDS * 1000) : now;

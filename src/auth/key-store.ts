@@ -47,7 +47,7 @@ export async function generateKeyRow(
   const privateJwk = await exportJWK(pair.privateKey);
   const publicJwk = publicMembers(privateJwk);
   const kid = await calculateJwkThumbprint(publicJwk);
-  return { kid, alg, publicJwk, privateJwk: null, privateKeySealed: sealPrivateJwk(privateJwk, kid, sealingKey), ...times };
+  return { kid, alg, publicJwk, privateKeySealed: sealPrivateJwk(privateJwk, kid, sealingKey), ...times };
 }
 
 // The kid is authenticated with the ciphertext, so a sealed key cannot be moved to another row.
@@ -55,9 +55,8 @@ export function sealPrivateJwk(privateJwk: JWK, kid: string, sealingKey: Uint8Ar
   return seal(sealingKey, JSON.stringify(privateJwk), kid);
 }
 
-/** Whether this secret opens the row's private key (legacy plaintext rows open with any). */
+/** Whether this secret opens the row's private key. */
 export function canOpen(row: KeyRow, sealingKey: Uint8Array): boolean {
-  if (row.privateKeySealed === null) return row.privateJwk !== null;
   try {
     open(sealingKey, row.privateKeySealed, row.kid);
     return true;
@@ -72,9 +71,7 @@ export function canOpen(row: KeyRow, sealingKey: Uint8Array): boolean {
  * that nobody holding SECRET_KEY made. Throws SealOpenError when the secret or the row does not fit.
  */
 export async function openKeyRow(row: KeyRow, sealingKey: Uint8Array): Promise<KeyEntry> {
-  const privateJwk =
-    row.privateKeySealed !== null ? (JSON.parse(open(sealingKey, row.privateKeySealed, row.kid).toString('utf8')) as JWK) : (row.privateJwk as JWK | null);
-  if (!privateJwk) throw new SealOpenError();
+  const privateJwk = JSON.parse(open(sealingKey, row.privateKeySealed, row.kid).toString('utf8')) as JWK;
   const alg = row.alg as JwtAlgorithm;
   const publicJwk = publicMembers(privateJwk);
   if ((await calculateJwkThumbprint(publicJwk)) !== row.kid) throw new SealOpenError();

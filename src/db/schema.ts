@@ -76,10 +76,9 @@ export const signingKeys = pgTable('signing_keys', {
   kid: text('kid').primaryKey(),
   alg: text('alg').notNull(),
   publicJwk: jsonb('public_jwk').notNull(),
-  // Only in rows written before keys were encrypted at rest; sealed and cleared at the next start.
-  privateJwk: jsonb('private_jwk'),
-  // The private JWK encrypted with SECRET_KEY, which never lives in the database.
-  privateKeySealed: text('private_key_sealed'),
+  // The private JWK encrypted with SECRET_KEY, which never lives in the database. A key this server did
+  // not seal is never used: whoever can write to the database cannot add a key of their own.
+  privateKeySealed: text('private_key_sealed').notNull(),
   // Published in the JWKS from created_at; signs from activates_at until a newer key activates.
   createdAt: ts('created_at').notNull(),
   activatesAt: ts('activates_at').notNull(),
