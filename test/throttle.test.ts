@@ -216,6 +216,19 @@ describe.each(stores)('an owner under attack, %s', (_store, redisUrl) => {
     expect((await signin(GOOD_PASSWORD, owner)).statusCode).toBe(429);
   });
 
+
+  it('counts a forwarded address that is no IP address as one stranger, never as a network holding the owner\'s', async () => {
+    const email = uniqueEmail();
+    expect((await post(t, '/api/signup', { name: 'Owner', email, password: GOOD_PASSWORD }, newAddress())).statusCode).toBe(201);
+    expect((await post(t, '/api/signin', { email, password: GOOD_PASSWORD }, newAddress())).statusCode).toBe(200);
+    for (let i = 0; i < 6; i++) await post(t, '/api/signin', { email, password: 'a wrong password' }, newAddress());
+    // Spelled as networks that contain the owner's address, or as any text: all strangers, all locked out.
+    for (const forged of ['0.0.0.0/0', '10.0.0.0/8', '0/0', '::/0', 'not an address']) {
+      const res = await post(t, '/api/signin', { email, password: GOOD_PASSWORD }, forged);
+      expect(res.statusCode, forged).toBe(429);
+      expect(res.json().error).toBe('too_many_attempts');
+    }
+  });
 });
 
 /** Waits until `atLeast` reset emails reached the address (or a moment passed), then counts them. */

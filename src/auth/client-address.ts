@@ -1,9 +1,14 @@
 import ipaddr from 'ipaddr.js';
 
-/** An address as it is stored: IPv4-mapped IPv6 (`::ffff:192.0.2.1`) as plain IPv4, IPv6 compressed. */
-export function canonicalAddress(ip: string): string {
-  if (!ipaddr.isValid(ip)) return ip;
-  return ipaddr.process(ip).toString();
+/** What every client whose address is not an IP address is counted as: one bucket for all of them. */
+export const NOT_AN_ADDRESS = 'not-an-address';
+
+/**
+ * An address as it is stored: IPv4-mapped IPv6 (`::ffff:192.0.2.1`) as plain IPv4, IPv6 compressed;
+ * undefined for anything else (a trusted proxy's X-Forwarded-For can carry any text).
+ */
+export function canonicalAddress(ip: string): string | undefined {
+  return ipaddr.isValid(ip) ? ipaddr.process(ip).toString() : undefined;
 }
 
 /**
@@ -11,7 +16,8 @@ export function canonicalAddress(ip: string): string {
  * holder is usually given (`/64` by default), since one IPv6 client can switch among billions of addresses.
  */
 export function clientNetwork(ip: string, ipv6Prefix: number): string {
-  if (!ipaddr.isValid(ip)) return ip;
+  // Never the text itself: `0.0.0.0/0` would be a network containing every address.
+  if (!ipaddr.isValid(ip)) return NOT_AN_ADDRESS;
   const address = ipaddr.process(ip);
   if (address.kind() === 'ipv4') return `${address.toString()}/32`;
   return `${ipaddr.IPv6.networkAddressFromCIDR(`${address.toString()}/${ipv6Prefix}`).toString()}/${ipv6Prefix}`;
