@@ -6,10 +6,16 @@ import { startTestApp, type TestApp } from './helpers/app.js';
 let t: TestApp;
 beforeAll(async () => {
   t = await startTestApp({
-    beforeReady: (app) =>
+    beforeReady: (app) => {
       app.get('/test/boom', { schema: { hide: true } }, async () => {
         throw new Error('secret internal detail at /srv/latchkey/db.ts:42');
-      }),
+      });
+      app.get('/test/deadlock', { schema: { hide: true } }, async () => {
+        throw Object.assign(new Error('Failed query: delete from "reset_tokens"'), {
+          cause: Object.assign(new Error('deadlock detected'), { code: '40P01', severity: 'ERROR' }),
+        });
+      });
+    },
   });
 });
 afterAll(() => t.close());
@@ -60,6 +66,12 @@ describe('errors', () => {
     expect(body).toEqual({ error: 'internal_error', message: 'An unexpected error occurred.', request_id: res.headers['x-request-id'] });
     expect(res.body).not.toMatch(/secret|srv|stack|\.ts/);
     expect(t.logs.join('')).toContain('secret internal detail');
+  });
+
+  it('answers a deadlock or serialization failure of the database with 503, to be tried again', async () => {
+    const res = await t.inject({ method: 'GET', url: '/test/deadlock' });
+    expect(res.statusCode).toBe(503);
+    expect(res.json().error).toBe('database_unavailable');
   });
 
   it('every error code has a 4xx or 5xx status and a message', () => {

@@ -1,4 +1,4 @@
-import { and, eq, gt, isNull } from 'drizzle-orm';
+import { and, eq, gt, isNull, sql } from 'drizzle-orm';
 import type { Deps } from '../deps.js';
 import { resetTokens, users } from '../db/schema.js';
 import { AppError } from '../errors.js';
@@ -66,6 +66,8 @@ export async function resetPassword(deps: Deps, token: string, newPassword: stri
   const passwordHash = await deps.passwords.hash(newPassword);
   const now = deps.clock.now();
   const { user, ended } = await deps.db.transaction(async (tx) => {
+    // The user row first, as minting a link does (reset-mail.ts): locks taken in one order cannot deadlock.
+    await tx.execute(sql`SELECT 1 FROM users WHERE id = (SELECT user_id FROM reset_tokens WHERE token_hash = ${hashToken(token)}) FOR NO KEY UPDATE`);
     const [consumed] = await tx
       .update(resetTokens)
       .set({ usedAt: now })

@@ -11,8 +11,9 @@ const FRAMEWORK_ERRORS: Record<string, ErrorCode> = {
   FST_ERR_CTP_INVALID_TYPE: 'invalid_request',
 };
 
-// node-postgres connection failures and PostgreSQL's own "cannot serve now" classes.
-const UNAVAILABLE = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'ENOTFOUND', 'EPIPE', '57P01', '57P02', '57P03', '53300']);
+// node-postgres connection failures and PostgreSQL's own "cannot serve now" classes (a deadlock or a
+// serialization failure included: the same request succeeds when tried again).
+const UNAVAILABLE = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'ENOTFOUND', 'EPIPE', '57P01', '57P02', '57P03', '53300', '40P01', '40001']);
 
 /** The SQLSTATE of a database error anywhere in the cause chain. */
 function sqlState(err: unknown): string | undefined {
