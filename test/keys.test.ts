@@ -196,13 +196,19 @@ describe.skipIf(!process.env.TEST_DATABASE_URL)('instances starting together on 
 });
 
 describe('a change of JWT_ALGORITHM between two starts', { timeout: 90_000 }, () => {
-  it('is a rotation: the old key signs until the new one is published long enough, and verifies until its tokens expire', async () => {
+  /** A first start on the default ES256, which signs one token and stops. */
+  async function startedOnceWithES256() {
     const { database, dataDir } = await fresh();
     const clock = createTestClock();
     const first = await startTestApp({ database, dataDir, clock });
     const es256 = first.deps.keys.current.kid;
     const before = await accessToken(first);
     await first.close();
+    return { database, dataDir, clock, es256, before };
+  }
+
+  it('is a rotation: the old key signs until the new one is published long enough, and verifies until its tokens expire', async () => {
+    const { database, dataDir, clock, es256, before } = await startedOnceWithES256();
 
     const t = await startTestApp({ database, dataDir, clock, env: { JWT_ALGORITHM: 'EdDSA' } });
     cleanups.push(() => t.close());
@@ -236,12 +242,7 @@ describe('a change of JWT_ALGORITHM between two starts', { timeout: 90_000 }, ()
   });
 
   it('to HS256 retires the stored keys: their tokens verify until they expire, then the keys leave', async () => {
-    const { database, dataDir } = await fresh();
-    const clock = createTestClock();
-    const first = await startTestApp({ database, dataDir, clock });
-    const es256 = first.deps.keys.current.kid;
-    const before = await accessToken(first);
-    await first.close();
+    const { database, dataDir, clock, es256, before } = await startedOnceWithES256();
 
     const t = await startTestApp({ database, dataDir, clock, env: { JWT_ALGORITHM: 'HS256', JWT_SECRET_KEY: 'k'.repeat(32) } });
     cleanups.push(() => t.close());
