@@ -142,6 +142,10 @@ const envSchema = z.object({
   ARGON2_TIME_COST: integer(2, 1, 20),
   ARGON2_PARALLELISM: integer(1, 1, 16),
   BODY_LIMIT: integer(16384, 1024, 1048576),
+  REQUEST_TIMEOUT: duration('30s'),
+  HEADERS_TIMEOUT: duration('10s'),
+  KEEP_ALIVE_TIMEOUT: duration('5s'),
+  MAX_CONNECTIONS: integer(1000, 1, 1000000),
   LOG_REQUESTS: boolean(false),
   LOG_LEVEL: z.enum(LOG_LEVELS, { message: `expected one of ${LOG_LEVELS.join(', ')}` }).default('info'),
 });
@@ -192,6 +196,8 @@ export interface Config {
     readonly argon2: { readonly memoryCost: number; readonly timeCost: number; readonly parallelism: number };
   };
   readonly bodyLimit: number;
+  /** Seconds to receive a whole request, and its headers; an idle keep-alive connection's life; open connections per process. */
+  readonly connections: { readonly requestTimeout: number; readonly headersTimeout: number; readonly keepAliveTimeout: number; readonly max: number };
   readonly logLevel: (typeof LOG_LEVELS)[number];
   /** One info line per request (method, redacted URL, address, status, time). */
   readonly logRequests: boolean;
@@ -250,6 +256,8 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     problems.push('WORKERS: the embedded database serves one process only; set DATABASE_URL to run several');
   if (e.SESSION_MAX_AGE < e.ACCESS_TOKEN_TTL)
     problems.push('SESSION_MAX_AGE: must be at least ACCESS_TOKEN_TTL');
+  if (e.HEADERS_TIMEOUT > e.REQUEST_TIMEOUT)
+    problems.push('HEADERS_TIMEOUT: must be at most REQUEST_TIMEOUT (the headers are part of the request)');
   if (problems.length > 0) throw new ConfigError(problems);
 
   const publicUrl = (e.PUBLIC_URL ?? `http://localhost:${e.PORT}`).replace(/\/+$/, '');
@@ -303,6 +311,12 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
       argon2: { memoryCost: e.ARGON2_MEMORY_KIB, timeCost: e.ARGON2_TIME_COST, parallelism: e.ARGON2_PARALLELISM },
     },
     bodyLimit: e.BODY_LIMIT,
+    connections: {
+      requestTimeout: e.REQUEST_TIMEOUT,
+      headersTimeout: e.HEADERS_TIMEOUT,
+      keepAliveTimeout: e.KEEP_ALIVE_TIMEOUT,
+      max: e.MAX_CONNECTIONS,
+    },
     logLevel: e.LOG_LEVEL,
     logRequests: e.LOG_REQUESTS,
   };
