@@ -146,6 +146,7 @@ const envSchema = z.object({
   HEADERS_TIMEOUT: duration('10s'),
   KEEP_ALIVE_TIMEOUT: duration('5s'),
   MAX_CONNECTIONS: integer(1000, 1, 1000000),
+  PURGE_INTERVAL: duration('5m'),
   LOG_REQUESTS: boolean(false),
   LOG_LEVEL: z.enum(LOG_LEVELS, { message: `expected one of ${LOG_LEVELS.join(', ')}` }).default('info'),
 });
@@ -198,6 +199,8 @@ export interface Config {
   readonly bodyLimit: number;
   /** Seconds to receive a whole request, and its headers; an idle keep-alive connection's life; open connections per process. */
   readonly connections: { readonly requestTimeout: number; readonly headersTimeout: number; readonly keepAliveTimeout: number; readonly max: number };
+  /** Seconds between two purges of spent tokens, ended sessions and sent emails. */
+  readonly purgeInterval: number;
   readonly logLevel: (typeof LOG_LEVELS)[number];
   /** One info line per request (method, redacted URL, address, status, time). */
   readonly logRequests: boolean;
@@ -317,6 +320,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
       keepAliveTimeout: e.KEEP_ALIVE_TIMEOUT,
       max: e.MAX_CONNECTIONS,
     },
+    purgeInterval: e.PURGE_INTERVAL,
     logLevel: e.LOG_LEVEL,
     logRequests: e.LOG_REQUESTS,
   };
