@@ -97,6 +97,13 @@ export async function buildApp(deps: Deps): Promise<App> {
   app.server.on('checkExpectation', answerExpectation);
   // Connections over the cap are closed by Node as soon as they are accepted, before a byte is read.
   app.server.maxConnections = deps.config.connections.max;
+  let lastDropWarning = 0;
+  app.server.on('drop', () => {
+    // At most a line a minute: whoever fills the connections must not fill the log too.
+    if (Date.now() - lastDropWarning < 60_000) return;
+    lastDropWarning = Date.now();
+    deps.logger.warn({ maxConnections: deps.config.connections.max }, 'connections refused: MAX_CONNECTIONS are open');
+  });
 
   // JSON only. Bodyless routes (logout, refresh) accept and ignore whatever a client sends, as the seeds' clients send `{}` as text,
   // and an empty body labelled JSON, as clients that set that header on every request send.

@@ -142,7 +142,7 @@ describe('ordinary clients are unaffected', () => {
 });
 
 describe('MAX_CONNECTIONS', () => {
-  it('closes a connection over the cap at once, without a byte, while those under it are served', async () => {
+  it('closes a connection over the cap at once, without a byte, while those under it are served, and logs it', async () => {
     const capped = await startTestApp({ env: { MAX_CONNECTIONS: '3' } });
     const held: { socket: Socket; answered: Promise<string> }[] = [];
     try {
@@ -161,6 +161,11 @@ describe('MAX_CONNECTIONS', () => {
       // The fourth is accepted by the kernel and closed by Node: the client reads nothing (end of stream, or a reset).
       const over = await exchange(cappedPort, 'GET /api/public HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n');
       expect(over.answer).toBe('');
+      const warnings = () => capped.logs.filter((line) => line.includes('MAX_CONNECTIONS'));
+      expect(warnings()).toHaveLength(1);
+      // Refusals follow each other; the log says so once a minute.
+      await exchange(cappedPort, '');
+      expect(warnings()).toHaveLength(1);
 
       for (const { socket } of held) socket.write('\r\n');
       for (const { answered } of held) expect(statusOf(await answered)).toBe(200);
