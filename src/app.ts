@@ -34,7 +34,11 @@ declare module 'fastify' {
   }
 }
 
+// Node compares each request in progress with its bounds only this often (30 s by default): a 10 s bound would cut after 30 s.
+const CONNECTIONS_CHECK_MS = 1_000;
+
 function createFastify(deps: Deps) {
+  const limits = deps.config.connections;
   return Fastify({
     loggerInstance: deps.logger as FastifyBaseLogger,
     bodyLimit: deps.config.bodyLimit,
@@ -50,6 +54,13 @@ function createFastify(deps: Deps) {
     // Path parameters (reset tokens) get room to fail their own schema with a 400 before the router's 414.
     routerOptions: { ignoreTrailingSlash: true, maxParamLength: 1024 },
     frameworkErrors,
+    // A request must arrive whole, headers within HEADERS_TIMEOUT and all within REQUEST_TIMEOUT of its first byte
+    // (a connection that sends nothing included), however slowly it trickles: Fastify's default requestTimeout (0)
+    // left a body sent a byte at a time holding its connection forever. Only receiving is bounded, not the handler.
+    // Node answers through clientErrorHandler: 408 request_timeout.
+    requestTimeout: limits.requestTimeout * 1000,
+    http: { headersTimeout: limits.headersTimeout * 1000, connectionsCheckingInterval: CONNECTIONS_CHECK_MS },
+    keepAliveTimeout: limits.keepAliveTimeout * 1000,
     clientErrorHandler: answerClientError(deps.logger as FastifyBaseLogger),
   }).withTypeProvider<TypeBoxTypeProvider>();
 }
@@ -84,6 +95,15 @@ export async function buildApp(deps: Deps): Promise<App> {
   app.decorateRequest('auth', null);
   decorateClientNetwork(app, deps.config.ipv6Prefix);
   app.server.on('checkExpectation', answerExpectation);
+  // Connections over the cap are closed by Node as soon as they are accepted, before a byte is read.
+  app.server.maxConnections = deps.config.connections.max;
+  let lastDropWarning = 0;
+  app.server.on('drop', () => {
+    // At most a line a minute: whoever fills the connections must not fill the log too.
+    if (Date.now() - lastDropWarning < 60_000) return;
+    lastDropWarning = Date.now();
+    deps.logger.warn({ maxConnections: deps.config.connections.max }, 'connections refused: MAX_CONNECTIONS are open');
+  });
 
   // JSON only. Bodyless routes (logout, refresh) accept and ignore whatever a client sends, as the seeds' clients send `{}` as text,
   // and an empty body labelled JSON, as clients that set that header on every request send.

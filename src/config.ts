@@ -147,6 +147,11 @@ const envSchema = z.object({
   PASSWORD_HASH_QUEUE: integer(32, 0, 100000),
   UV_THREADPOOL_SIZE: integer(4, 1, 1024),
   BODY_LIMIT: integer(16384, 1024, 1048576),
+  REQUEST_TIMEOUT: duration('30s'),
+  HEADERS_TIMEOUT: duration('10s'),
+  KEEP_ALIVE_TIMEOUT: duration('5s'),
+  MAX_CONNECTIONS: integer(1000, 1, 1000000),
+  PURGE_INTERVAL: duration('5m'),
   LOG_REQUESTS: boolean(false),
   LOG_LEVEL: z.enum(LOG_LEVELS, { message: `expected one of ${LOG_LEVELS.join(', ')}` }).default('info'),
 });
@@ -199,6 +204,10 @@ export interface Config {
     readonly hashing: { readonly concurrency: number; readonly queue: number };
   };
   readonly bodyLimit: number;
+  /** Seconds to receive a whole request, and its headers; an idle keep-alive connection's life; open connections per process. */
+  readonly connections: { readonly requestTimeout: number; readonly headersTimeout: number; readonly keepAliveTimeout: number; readonly max: number };
+  /** Seconds between two purges of spent tokens, ended sessions and sent emails. */
+  readonly purgeInterval: number;
   readonly logLevel: (typeof LOG_LEVELS)[number];
   /** One info line per request (method, redacted URL, address, status, time). */
   readonly logRequests: boolean;
@@ -307,6 +316,13 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
       },
     },
     bodyLimit: e.BODY_LIMIT,
+    connections: {
+      requestTimeout: e.REQUEST_TIMEOUT,
+      headersTimeout: e.HEADERS_TIMEOUT,
+      keepAliveTimeout: e.KEEP_ALIVE_TIMEOUT,
+      max: e.MAX_CONNECTIONS,
+    },
+    purgeInterval: e.PURGE_INTERVAL,
     logLevel: e.LOG_LEVEL,
     logRequests: e.LOG_REQUESTS,
   };
@@ -335,6 +351,8 @@ function crossFieldProblems(e: Partial<Env>, problems: string[]): number {
     problems.push('WORKERS: the embedded database serves one process only; set DATABASE_URL to run several');
   if (e.SESSION_MAX_AGE !== undefined && e.ACCESS_TOKEN_TTL !== undefined && e.SESSION_MAX_AGE < e.ACCESS_TOKEN_TTL)
     problems.push('SESSION_MAX_AGE: must be at least ACCESS_TOKEN_TTL');
+  if (e.HEADERS_TIMEOUT !== undefined && e.REQUEST_TIMEOUT !== undefined && e.HEADERS_TIMEOUT > e.REQUEST_TIMEOUT)
+    problems.push('HEADERS_TIMEOUT: must be at most REQUEST_TIMEOUT (the headers are part of the request)');
   return workers;
 }
 

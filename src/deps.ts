@@ -5,6 +5,7 @@ import { createBreachCheck, type BreachCheck } from './auth/breached-passwords.j
 import { openKeyRing, type KeyRing } from './auth/key-ring.js';
 import { KEYS_CHANNEL, signingKeySealer } from './auth/key-store.js';
 import { createPasswordHasher, type PasswordHasher } from './auth/passwords.js';
+import { startPurgeSchedule } from './auth/purge.js';
 import { startRevocationListener, type RevocationListener } from './auth/revocation-feed.js';
 import { createRevocationList, loadRecentRevocations, type RevocationList } from './auth/revocations.js';
 import type { AccessClaims } from './auth/access-tokens.js';
@@ -163,6 +164,9 @@ export async function createDeps(config: Config, overrides: DepsOverrides = {}):
     void purge();
     const purgeTimer = setInterval(purge, 3_600_000).unref();
     stops.push(() => clearInterval(purgeTimer));
+    // Spent tokens, ended sessions and sent emails, in small batches (src/auth/purge.ts).
+    const expiredRows = startPurgeSchedule({ db: database.db, clock, config, logger, intervalSeconds: config.purgeInterval });
+    stops.push(() => expiredRows.close());
 
     return {
       config,
