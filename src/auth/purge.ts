@@ -75,13 +75,12 @@ async function sweep(db: Db, s: Sweep, stopped: () => boolean): Promise<number> 
 
 /**
  * One pass over what no longer serves anything. The rules keep what reuse detection, the retry window,
- * the revocation list's reload and the known-client check read:
+ * and the revocation list's reload read (the known-client check reads the audit log, not sessions):
  * - a refresh token goes once it has expired and its retry window (REFRESH_REUSE_INTERVAL) is over: until
  *   then a replay of it must still revoke its session; every token of a session goes once the session
  *   ended ACCESS_TOKEN_TTL + 60 s ago (a replay of it is refused either way, and revocations are reloaded
  *   from `sessions`);
- * - a session goes once it ended a day ago (at least ACCESS_TOKEN_TTL + 60 s) and was opened more than
- *   SESSION_MAX_AGE ago: until then its client network counts as the owner's (known-clients.ts);
+ * - a session goes once it ended a day ago (at least ACCESS_TOKEN_TTL + 60 s);
  * - a reset token goes once used or expired; an email's row a day after it was sent or given up.
  */
 export async function purgeExpiredRows(db: Db, clock: Clock, config: Config, stopped: () => boolean = () => false): Promise<PurgeCounts> {
@@ -106,8 +105,7 @@ export async function purgeExpiredRows(db: Db, clock: Clock, config: Config, sto
       table: 'sessions',
       key: 'id',
       keyType: 'uuid',
-      condition: sql`${endOf('t')} < ${before(now, Math.max(ENDED_SESSION_KEEP_S, revocationWindow) + CLOCK_MARGIN_S)}
-        AND t.created_at < ${before(now, config.ttl.sessionMaxAge + CLOCK_MARGIN_S)}`,
+      condition: sql`${endOf('t')} < ${before(now, Math.max(ENDED_SESSION_KEEP_S, revocationWindow) + CLOCK_MARGIN_S)}`,
     },
     stopped,
   );
