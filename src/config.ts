@@ -310,7 +310,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
       hashing: {
         concurrency:
           e.PASSWORD_HASH_CONCURRENCY === undefined || e.PASSWORD_HASH_CONCURRENCY === 'auto'
-            ? autoHashConcurrency(e.UV_THREADPOOL_SIZE)
+            ? autoHashConcurrency(e.UV_THREADPOOL_SIZE, !e.DATABASE_URL)
             : Number(e.PASSWORD_HASH_CONCURRENCY),
         queue: e.PASSWORD_HASH_QUEUE,
       },
@@ -368,11 +368,11 @@ export function autoWorkers(databaseUrl: string | undefined): number {
 }
 
 /**
- * One hash per core, but always two threads of libuv's pool (UV_THREADPOOL_SIZE, 4 by default) left free:
- * file and DNS work must not wait behind a queue of password hashes.
+ * One hash per core, within libuv's pool (UV_THREADPOOL_SIZE). On PostgreSQL two threads of the pool stay
+ * free, so that the driver's DNS look-ups never wait behind queued hashes; the embedded engine uses none.
  */
-export function autoHashConcurrency(threadPoolSize: number): number {
-  return Math.max(1, Math.min(availableParallelism(), threadPoolSize - 2));
+export function autoHashConcurrency(threadPoolSize: number, embedded: boolean): number {
+  return Math.max(1, Math.min(availableParallelism(), embedded ? threadPoolSize : threadPoolSize - 2));
 }
 
 function deepFreeze<T extends object>(value: T): T {
