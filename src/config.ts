@@ -140,6 +140,7 @@ const envSchema = z.object({
   BODY_LIMIT: integer(16384, 1024, 1048576),
   LOG_REQUESTS: boolean(false),
   LOG_LEVEL: z.enum(LOG_LEVELS, { message: `expected one of ${LOG_LEVELS.join(', ')}` }).default('info'),
+  SHUTDOWN_TIMEOUT: duration('10s'),
 });
 
 export interface Config {
@@ -185,6 +186,8 @@ export interface Config {
   readonly logLevel: (typeof LOG_LEVELS)[number];
   /** One info line per request (method, redacted URL, address, status, time). */
   readonly logRequests: boolean;
+  /** Seconds a stop waits for requests in flight before it closes their connections. */
+  readonly shutdownTimeout: number;
 }
 
 export interface RateLimit {
@@ -280,6 +283,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     bodyLimit: e.BODY_LIMIT,
     logLevel: e.LOG_LEVEL,
     logRequests: e.LOG_REQUESTS,
+    shutdownTimeout: e.SHUTDOWN_TIMEOUT,
   };
   return deepFreeze(config);
 }
