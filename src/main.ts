@@ -1,7 +1,6 @@
 import { spawn } from 'node:child_process';
 import cluster from 'node:cluster';
 import { existsSync } from 'node:fs';
-import { pino } from 'pino';
 import { ConfigError, loadConfig, type Config } from './config.js';
 import { DataDirLockedError } from './db/data-dir-lock.js';
 
@@ -75,8 +74,8 @@ function launch() {
  * keeps the throttling counters they share when there is no Redis.
  */
 async function supervise(config: Config) {
+  const [{ pino }, { RateLimiterClusterMaster }] = await Promise.all([import('pino'), import('rate-limiter-flexible')]);
   const logger = pino({ level: config.logLevel });
-  const { RateLimiterClusterMaster } = await import('rate-limiter-flexible');
   new RateLimiterClusterMaster();
   let stopping = false;
   const fork = () => cluster.fork();
