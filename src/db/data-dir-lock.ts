@@ -46,7 +46,10 @@ const startOf = (pid: number) => readOr(`/proc/${pid}/stat`, '').replace(/^.*\) 
 const BOOT = readOr('/proc/sys/kernel/random/boot_id', '').trim();
 
 function isAlive(owner: Owner): boolean {
-  if (owner.start && owner.boot === BOOT) return startOf(owner.pid) === owner.start;
+  // This machine has restarted since the lock was taken (a crash, a power loss): its owner is gone.
+  if (owner.boot !== BOOT) return false;
+  if (owner.start) return startOf(owner.pid) === owner.start;
+  // No /proc here: a live process with that pid is taken for the owner.
   try {
     process.kill(owner.pid, 0);
     return owner.pid !== process.pid;
