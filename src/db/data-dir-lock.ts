@@ -3,13 +3,6 @@ import { linkSync, readFileSync, renameSync, statSync, unlinkSync, utimesSync, w
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 
-/**
- * One Latchkey process per embedded data folder: two would each keep their own copy of the database in
- * memory and overwrite each other's files. The lock file names its owner by pid, the pid's start time and
- * the boot, so that a pid reused after a crash, or pid 1 again in a restarted container, is not mistaken
- * for the owner. An owner on another host or in another container (its pids mean nothing here) is judged
- * by its heartbeat instead: the file's time, renewed every few seconds while the owner runs.
- */
 export class DataDirLockedError extends Error {
   constructor(dataDir: string, pid: number, elsewhere: boolean) {
     super(
@@ -58,6 +51,13 @@ function isAlive(owner: Owner): boolean {
   }
 }
 
+/**
+ * One Latchkey process per embedded data folder: two would each keep their own copy of the database in
+ * memory and overwrite each other's files. The lock file names its owner by pid, the pid's start time and
+ * the boot, so that a pid reused after a crash, or pid 1 again in a restarted container, is not mistaken
+ * for the owner. An owner on another host or in another container (its pids mean nothing here) is judged
+ * by its heartbeat instead: the file's time, renewed every few seconds while the owner runs.
+ */
 export async function lockDataDir(dataDir: string): Promise<DataDirLock> {
   const path = join(dataDir, LOCK_FILE);
   const me: Owner = { pid: process.pid, start: startOf(process.pid), boot: BOOT, host: hostname() };
@@ -126,7 +126,12 @@ function removeIfUnchanged(path: string, judged: string) {
 
 /** Whether the lock file's time moves within the time its owner renews it thrice. */
 async function heartbeatContinues(path: string): Promise<boolean> {
-  const seen = statSync(path).mtimeMs;
+  let seen: number;
+  try {
+    seen = statSync(path).mtimeMs;
+  } catch {
+    return false;
+  }
   for (let waited = 0; waited < FOREIGN_STALE_MS; waited += 1_000) {
     await new Promise((r) => setTimeout(r, 1_000));
     try {
