@@ -48,13 +48,12 @@ async function serve(config: Config) {
 /**
  * The embedded engine runs in this process's child, started with memory settings that only count when
  * given before Node starts (README, Performance): glibc's malloc returns argon2's 19 MiB blocks to the
- * system and keeps two arenas; V8 has one helper thread instead of four (each kept a malloc arena),
- * semi-spaces of 4 MB instead of 16 (2 MB cost a third of the dashboard's throughput), lets its old
- * generation grow to 1.5 times what survived the last collection instead of up to 4 times, and never
- * past 192 MB; libuv runs two argon2 hashes at a time. Values already in the environment or on the command line win. This process only
+ * system and keeps two arenas, V8 has one helper thread instead of four (each kept a malloc arena),
+ * semi-spaces of 8 MB instead of 16 (2 MB cost a third of the dashboard's throughput) and collects its
+ * old generation within 192 MB, and libuv runs two argon2 hashes at a time. Values already in the environment or on the command line win. This process only
  * passes stop signals on and exits as its child does.
  */
-const EMBEDDED_NODE_FLAGS = ['--max-semi-space-size=4', '--heap-growing-percent=50', '--max-old-space-size=192', '--v8-pool-size=1'];
+const EMBEDDED_NODE_FLAGS = ['--max-semi-space-size=8', '--max-old-space-size=192', '--v8-pool-size=1'];
 const EMBEDDED_ENV = { MALLOC_ARENA_MAX: '2', MALLOC_MMAP_THRESHOLD_: '1048576', UV_THREADPOOL_SIZE: '2' };
 
 function launch() {
