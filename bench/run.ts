@@ -1,4 +1,4 @@
-// npm run bench [-- --duration=10 --connections=16 --large=1000000]
+// npm run bench [-- --duration=10 --connections=16 --large=1000000 --memory-soak=600 --only=memory]
 // Starts Latchkey as a real server process on PostgreSQL (DATABASE_URL, in a fresh database it creates
 // and drops) or on the embedded engine, drives it from this process with autocannon, measures the
 // baselines in the same run, and writes bench/results/latest.{json,md}.
@@ -11,7 +11,8 @@ import pg from 'pg';
 import { loadConfig } from '../src/config.js';
 import { openDatabase, type Database } from '../src/db/client.js';
 import { floodRun } from './flood.js';
-import { argon2Rate, build, load, peakRssMb, ROOT, startProcess, type LoadResult, type Server } from './lib.js';
+import { argon2Rate, build, childrenOf, load, peakRssMb, ROOT, startProcess, type LoadResult, type Server } from './lib.js';
+import { memorySoak, rssOf, type SoakResult } from './memory-soak.js';
 import {
   BENCH_PASSWORD,
   benchEmail,
@@ -37,6 +38,10 @@ const SMALL = 1_000;
 // Each scenario alternates with its baseline this many times; the report gives the median round of each,
 // so that drift of the machine (other processes, PostgreSQL's own work) weighs on both sides alike.
 const ROUNDS = Number(args.rounds ?? 3);
+// Seconds of mixed load while the embedded server's memory is sampled (0 skips it); --only=memory runs it alone.
+const MEMORY_SOAK = args['memory-soak'] === undefined ? undefined : Number(args['memory-soak']);
+const SOAK_CLIENTS = Number(args['soak-clients'] ?? 8);
+const ONLY_MEMORY = args.only === 'memory';
 const LOGOUT_SESSIONS = 6_000;
 const FLOOD = 'sign-in flood, many addresses';
 const REVOKE_SESSIONS = 100_000;
@@ -75,13 +80,14 @@ async function main() {
     // As in production: every instance names the same public URL, hence the same token issuer.
     PUBLIC_URL: 'https://auth.bench.test',
     WORKERS: String(workers),
-    // On PostgreSQL, a secret of the bench's own: otherwise the server would keep one in ./data.
-    ...(databaseUrl ? { DATABASE_URL: databaseUrl, SECRET_KEY: randomBytes(32).toString('base64url') } : { DATA_DIR: dataDir! }),
+    ...(databaseUrl ? { DATABASE_URL: databaseUrl } : { DATA_DIR: dataDir! }),
   };
   const rows: Row[] = [];
   const rss: Record<string, number[]> = {};
   const failures: string[] = [];
   const extra: Record<string, number | string> = {};
+  let soak: Soak | undefined;
+  const soakSeconds = MEMORY_SOAK ?? (engine === 'pglite' ? 600 : 0);
   console.error(`Latchkey bench: ${engine}, ${workers} worker(s), ${CONNECTIONS} connections, ${DURATION} s per scenario`);
 
   try {
@@ -95,58 +101,85 @@ async function main() {
       await seedResetToken(db, 'bench-revoke', REVOKE_RESET_TOKEN);
     });
 
-    const baseline = await startProcess(['--import', 'tsx', 'bench/baseline-server.ts'], { WORKERS: String(workers) }, '/');
-    let server = await startProcess(['dist/main.js'], serverEnv, '/readyz');
-    extra.first_start_ms = round(server.readyMs);
-    // The same server with one log line per request, to measure what LOG_REQUESTS costs (PostgreSQL only:
-    // an embedded database belongs to one process).
-    const logged = databaseUrl ? await startProcess(['dist/main.js'], { ...serverEnv, LOG_REQUESTS: 'true' }, '/readyz') : undefined;
-    await runScenarios(server, SMALL, rows, failures, { baselineUrl: baseline.url, loggedUrl: logged?.url, workers, extra });
-    rss['baseline-http'] = peakRssMb(baseline.child.pid!);
-    rss.latchkey = peakRssMb(server.child.pid!);
-    await Promise.all([baseline.stop(), logged?.stop(), server.stop()]);
+    if (soakSeconds > 0 && engine === 'pglite') soak = await memoryRun(serverEnv, soakSeconds, failures);
+    if (!ONLY_MEMORY) {
+      const baseline = await startProcess(['--import', 'tsx', 'bench/baseline-server.ts'], { WORKERS: String(workers) }, '/');
+      let server = await startProcess(['dist/main.js'], serverEnv, '/readyz');
+      extra.first_start_ms = round(server.readyMs);
+      // The same server with one log line per request, to measure what LOG_REQUESTS costs (PostgreSQL only:
+      // an embedded database belongs to one process).
+      const logged = databaseUrl ? await startProcess(['dist/main.js'], { ...serverEnv, LOG_REQUESTS: 'true' }, '/readyz') : undefined;
+      await runScenarios(server, SMALL, rows, failures, { baselineUrl: baseline.url, loggedUrl: logged?.url, workers, extra });
+      rss['baseline-http'] = peakRssMb(baseline.child.pid!);
+      rss.latchkey = peakRssMb(server.child.pid!);
+      await Promise.all([baseline.stop(), logged?.stop(), server.stop()]);
 
-    const flood = await floodRun(serverEnv, { hashingCapacity: Number(extra.raw_argon2_verify_per_s) || 70, duration: DURATION });
-    const answered = Object.entries(flood.flood.statuses).map(([k, v]) => `${k}: ${v}`).join(', ');
-    rows.push({ scenario: FLOOD, population: SMALL, result: { ...flood.flood, non2xx: flood.unexpected }, note: `${flood.floodRate}/s offered (3 × raw verify); answered ${answered}` });
-    rows.push({ scenario: 'refresh during the flood', population: SMALL, result: flood.refresh, note: '4 connections' });
-    rows.push({ scenario: 'dashboard during the flood', population: SMALL, result: flood.dashboard, note: '4 connections' });
-    if (flood.unexpected > 0) failures.push(`sign-in flood: ${flood.unexpected} answers other than 401 and 503 server_busy`);
-    if (flood.refresh.non2xx + flood.dashboard.non2xx > 0) failures.push('healthy clients refused during the flood');
+      const flood = await floodRun(serverEnv, { hashingCapacity: Number(extra.raw_argon2_verify_per_s) || 70, duration: DURATION });
+      const answered = Object.entries(flood.flood.statuses).map(([k, v]) => `${k}: ${v}`).join(', ');
+      rows.push({ scenario: FLOOD, population: SMALL, result: { ...flood.flood, non2xx: flood.unexpected }, note: `${flood.floodRate}/s offered (3 × raw verify); answered ${answered}` });
+      rows.push({ scenario: 'refresh during the flood', population: SMALL, result: flood.refresh, note: '4 connections' });
+      rows.push({ scenario: 'dashboard during the flood', population: SMALL, result: flood.dashboard, note: '4 connections' });
+      if (flood.unexpected > 0) failures.push(`sign-in flood: ${flood.unexpected} answers other than 401 and 503 server_busy`);
+      if (flood.refresh.non2xx + flood.dashboard.non2xx > 0) failures.push('healthy clients refused during the flood');
 
-    server = await startProcess(['dist/main.js'], serverEnv, '/readyz');
-    extra.start_to_ready_ms = round(server.readyMs);
-    await revocationRun(server, failures, extra);
-    rss['latchkey after 100,000 revocations'] = peakRssMb(server.child.pid!);
-    await server.stop();
-
-    if (LARGE > SMALL) {
-      console.error(`seeding ${LARGE.toLocaleString('en')} users and sessions`);
-      const seedStart = performance.now();
-      await withDatabase(databaseUrl, dataDir, async (db) => {
-        await seedUsers(db, passwordHash, SMALL, LARGE);
-        await db.db.execute('ANALYZE');
-      });
-      extra.seed_seconds = round((performance.now() - seedStart) / 1000);
       server = await startProcess(['dist/main.js'], serverEnv, '/readyz');
-      extra.start_to_ready_large_ms = round(server.readyMs);
-      await runScenarios(server, LARGE, rows, failures, undefined);
-      rss['latchkey at large population'] = peakRssMb(server.child.pid!);
+      extra.start_to_ready_ms = round(server.readyMs);
+      await revocationRun(server, failures, extra);
+      rss['latchkey after 100,000 revocations'] = peakRssMb(server.child.pid!);
       await server.stop();
+
+      if (LARGE > SMALL) {
+        console.error(`seeding ${LARGE.toLocaleString('en')} users and sessions`);
+        const seedStart = performance.now();
+        await withDatabase(databaseUrl, dataDir, async (db) => {
+          await seedUsers(db, passwordHash, SMALL, LARGE);
+          await db.db.execute('ANALYZE');
+        });
+        extra.seed_seconds = round((performance.now() - seedStart) / 1000);
+        server = await startProcess(['dist/main.js'], serverEnv, '/readyz');
+        extra.start_to_ready_large_ms = round(server.readyMs);
+        await runScenarios(server, LARGE, rows, failures, undefined);
+        rss['latchkey at large population'] = peakRssMb(server.child.pid!);
+        await server.stop();
+      }
     }
   } finally {
     if (adminUrl && !args.keep) await admin(adminUrl, `DROP DATABASE IF EXISTS ${benchDb} WITH (FORCE)`);
     if (dataDir && !args.keep) await rm(dataDir, { recursive: true, force: true });
   }
 
-  const report = buildReport({ engine, workers, rows, rss, extra, failures });
+  await writeReport({ engine, workers, rows, rss, extra, failures, soak });
+}
+
+async function writeReport(r: Parameters<typeof buildReport>[0]) {
+  const report = buildReport(r);
   await writeFile(join(ROOT, 'bench/results/latest.json'), `${JSON.stringify(report.json, null, 2)}\n`);
   await writeFile(join(ROOT, 'bench/results/latest.md'), report.markdown);
   console.log(report.markdown);
-  if (failures.length > 0) {
-    console.error(`FAILED:\n${failures.map((f) => `  - ${f}`).join('\n')}`);
+  if (r.failures.length > 0) {
+    console.error(`FAILED:\n${r.failures.map((f) => `  - ${f}`).join('\n')}`);
     process.exitCode = 1;
   }
+}
+
+interface Soak extends SoakResult {
+  launcherPeakRssMb: number;
+}
+
+/**
+ * The embedded server under a mixed load for `seconds`, its resident memory sampled every second. The
+ * server is the child of the process started (its launcher, which sets the memory options: src/main.ts).
+ */
+async function memoryRun(serverEnv: Record<string, string>, seconds: number, failures: string[]): Promise<Soak> {
+  console.error(`memory soak: ${seconds} s of mixed load, ${SOAK_CLIENTS} clients`);
+  const server = await startProcess(['dist/main.js'], serverEnv, '/readyz');
+  const launcher = server.child.pid!;
+  const pid = childrenOf(launcher)[0] ?? launcher;
+  const result = await memorySoak(server.url, pid, seconds, SOAK_CLIENTS);
+  const launcherPeakRssMb = pid === launcher ? 0 : rssOf(launcher).hwm;
+  await server.stop();
+  if (result.unexpected > 0) failures.push(`memory soak: ${result.unexpected} answers were not the expected status`);
+  return { ...result, launcherPeakRssMb };
 }
 
 /** Alternates two measurements ROUNDS times; returns the median of each. */
@@ -387,10 +420,11 @@ function buildReport(r: {
   rss: Record<string, number[]>;
   extra: Record<string, number | string>;
   failures: string[];
+  soak?: Soak | undefined;
 }) {
   const rate = (scenario: string, population = SMALL) => r.rows.find((x) => x.scenario === scenario && x.population === population)?.result.rps;
   const ratio = (a: number | undefined, b: number | undefined) => (a !== undefined && b ? Math.round((a / b) * 100) / 100 : undefined);
-  const peak = Math.max(...Object.values(r.rss).flat());
+  const peak = Object.keys(r.rss).length ? Math.max(...Object.values(r.rss).flat()) : undefined;
   const targets: [string, number | undefined, string, boolean | undefined][] = [];
   const t = (name: string, value: number | undefined, goal: string, ok: boolean | undefined) => targets.push([name, value, goal, ok]);
   const d = ratio(rate('dashboard'), rate('baseline-http', 0));
@@ -405,7 +439,7 @@ function buildReport(r: {
   t(`signin at ${LARGE.toLocaleString('en')} / at 1,000`, siL, '>= 0.9', siL === undefined ? undefined : siL >= 0.9);
   const rfL = ratio(rate('refresh', LARGE), rate('refresh'));
   t(`refresh at ${LARGE.toLocaleString('en')} / at 1,000`, rfL, '>= 0.9', rfL === undefined ? undefined : rfL >= 0.9);
-  t('peak RSS of any server process (MB)', peak, '< 256', peak < 256);
+  t('peak RSS of any server process (MB)', peak, '< 256', peak === undefined ? undefined : peak < 256);
   const during = (scenario: string) => r.rows.find((x) => x.scenario === scenario)?.result.p99;
   const fr = during('refresh during the flood');
   t('refresh p99 during a sign-in flood (ms)', fr, '< 50', fr === undefined ? undefined : fr < 50);
@@ -413,8 +447,15 @@ function buildReport(r: {
   t('dashboard p99 during a sign-in flood (ms)', fd, '< 20', fd === undefined ? undefined : fd < 20);
   const fu = r.rows.find((x) => x.scenario === FLOOD)?.result.non2xx;
   t('flood answers other than 401 and 503 server_busy', fu, '0', fu === undefined ? undefined : fu === 0);
-  const ready = Number(r.extra.start_to_ready_ms);
-  t('start to ready on an existing database (ms)', ready, '< 1500', ready < 1500);
+  const ready = r.extra.start_to_ready_ms === undefined ? undefined : Number(r.extra.start_to_ready_ms);
+  t('start to ready on an existing database (ms)', ready, '< 1500', ready === undefined ? undefined : ready < 1500);
+  const s = r.soak;
+  if (s) {
+    t(`embedded peak RSS through ${s.seconds} s of mixed load (MB)`, s.peakRssMb, '< 256', s.peakRssMb < 256);
+    // Flat: the last window's mean within 5% of the first's (windows of a minute, or a quarter of a shorter run).
+    const growth = Math.round(((s.lastWindowMb - s.firstWindowMb) / s.firstWindowMb) * 1000) / 10;
+    t(`embedded RSS flat: last ${s.windowSeconds} s vs first ${s.windowSeconds} s (% growth)`, growth, '<= 5 (flat)', growth <= 5);
+  }
 
   const machine = `${cpus().length} × ${cpus()[0]?.model ?? 'CPU'}, ${Math.round(totalmem() / 2 ** 30)} GiB, Node ${process.version}`;
   const lines = [
@@ -436,12 +477,19 @@ function buildReport(r: {
     `Scenarios and their baselines alternate ${ROUNDS} times; each figure is the median round. Raw argon2id (m=19456, t=2, p=1, libuv pool 4, ${r.workers} process(es), ${Math.max(1, Math.round(CONNECTIONS / r.workers))} at once): verify ${r.extra.raw_argon2_verify_per_s}/s, hash ${r.extra.raw_argon2_hash_per_s}/s.`,
     `Peak RSS (MB) per process: ${Object.entries(r.rss).map(([k, v]) => `${k} ${v.join(' / ')}`).join('; ')}.`,
     `Other figures: ${Object.entries(r.extra).map(([k, v]) => `${k.replaceAll('_', ' ')}: ${v}`).join('; ')}.`,
+    ...(s
+      ? [
+          '',
+          `Embedded memory soak: ${s.seconds} s, ${s.clients} clients each repeating sign-up, sign-in, 5 dashboards, refresh, 2 dashboards, forgot-password, logout (${Object.entries(s.requests).map(([k, v]) => `${k} ${v}`).join(', ')}; ${s.unexpected} unexpected answers). ` +
+            `Server RSS (MB): ${s.readyRssMb} at ready, peak (VmHWM) ${s.peakRssMb}, mean of the first ${s.windowSeconds} s ${s.firstWindowMb}, of the last ${s.windowSeconds} s ${s.lastWindowMb}, slope after the first window ${s.slopeMbPerMin} MB/min; its launcher's peak ${s.launcherPeakRssMb}.`,
+        ]
+      : []),
     ...(r.failures.length ? ['', `Failures: ${r.failures.join('; ')}`] : []),
     '',
   ];
   return {
     markdown: lines.join('\n'),
-    json: { date: new Date().toISOString(), machine, engine: r.engine, workers: r.workers, connections: CONNECTIONS, duration: DURATION, rows: r.rows, targets, rss: r.rss, extra: r.extra, failures: r.failures },
+    json: { date: new Date().toISOString(), machine, engine: r.engine, workers: r.workers, connections: CONNECTIONS, duration: DURATION, rows: r.rows, targets, rss: r.rss, extra: r.extra, memory_soak: r.soak, failures: r.failures },
   };
 }
 

@@ -154,6 +154,7 @@ const envSchema = z.object({
   PURGE_INTERVAL: duration('5m'),
   LOG_REQUESTS: boolean(false),
   LOG_LEVEL: z.enum(LOG_LEVELS, { message: `expected one of ${LOG_LEVELS.join(', ')}` }).default('info'),
+  SHUTDOWN_TIMEOUT: duration('10s'),
 });
 
 export interface Config {
@@ -211,6 +212,8 @@ export interface Config {
   readonly logLevel: (typeof LOG_LEVELS)[number];
   /** One info line per request (method, redacted URL, address, status, time). */
   readonly logRequests: boolean;
+  /** Seconds a stop waits for requests in flight before it closes their connections. */
+  readonly shutdownTimeout: number;
 }
 
 export interface RateLimit {
@@ -325,6 +328,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     purgeInterval: e.PURGE_INTERVAL,
     logLevel: e.LOG_LEVEL,
     logRequests: e.LOG_REQUESTS,
+    shutdownTimeout: e.SHUTDOWN_TIMEOUT,
   };
   return deepFreeze(config);
 }
