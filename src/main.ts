@@ -3,6 +3,7 @@ import cluster from 'node:cluster';
 import { existsSync } from 'node:fs';
 import { ConfigError, loadConfig, type Config } from './config.js';
 import { DataDirLockedError } from './db/data-dir-lock.js';
+import { describeDatabaseFailure } from './start-failure.js';
 
 const STOP_SIGNALS = ['SIGTERM', 'SIGINT'] as const;
 
@@ -109,9 +110,11 @@ async function supervise(config: Config) {
   logger.info({ workers: config.workers }, 'starting server processes');
 }
 
+let config: Config | undefined;
+
 async function main() {
   if (existsSync('.env')) process.loadEnvFile('.env');
-  const config = loadConfig(process.env);
+  config = loadConfig(process.env);
   if (config.workers > 1 && cluster.isPrimary) await supervise(config);
   // A process with an IPC channel was started by launch() (or by a program that chose its own settings).
   else if (!config.databaseUrl && !process.channel) launch();
@@ -119,12 +122,16 @@ async function main() {
 }
 
 main().catch((err: unknown) => {
+  const database = config && describeDatabaseFailure(err, config);
   if (err instanceof ConfigError) {
     process.stderr.write(`Latchkey cannot start.\n${err.message}\n`);
   } else if (err instanceof DataDirLockedError) {
     process.stderr.write(`Latchkey cannot start: ${err.message}\n`);
+  } else if (database) {
+    process.stderr.write(`Latchkey cannot start: ${database}\n`);
   } else {
     process.stderr.write(`Latchkey failed to start: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
   }
-  process.exit(err instanceof ConfigError && cluster.isWorker ? EXIT_SETTING : 1);
+  // A worker that cannot start for a setting or its database stops the supervisor instead of being re-forked forever.
+  process.exit((err instanceof ConfigError || database) && cluster.isWorker ? EXIT_SETTING : 1);
 });
