@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { createDecoder, createSigner, createVerifier } from 'fast-jwt';
 import type { BoundedCache } from '../cache.js';
 import { CLOCK_SKEW_SECONDS } from './clock-skew.js';
@@ -89,14 +89,16 @@ export async function verifyAccessToken(
 ): Promise<AccessClaims> {
   if (token.length > MAX_TOKEN_LENGTH) throw new AppError('invalid_token');
   // A token that passed every check once is remembered until it expires: only revocation is asked again.
-  const known = deps.verifiedTokens.get(token);
+  // Keyed by the token's SHA-256 (the whole token, never a part of it): 44 bytes an entry instead of ~650.
+  const cacheKey = createHash('sha256').update(token).digest('base64');
+  const known = deps.verifiedTokens.get(cacheKey);
   if (known) {
     if (deps.revocations.isRevoked(known)) throw new AppError('session_revoked');
     return known;
   }
   const claims = verifySignatureAndClaims(token, deps, policy);
   if (deps.revocations.isRevoked(claims)) throw new AppError('session_revoked');
-  deps.verifiedTokens.set(token, claims, claims.expiresAt.getTime());
+  deps.verifiedTokens.set(cacheKey, claims, claims.expiresAt.getTime());
   return claims;
 }
 
