@@ -18,7 +18,9 @@ describe('the password-hashing queue', () => {
           resolve();
         });
       });
+    expect(queue.full).toBe(false);
     const accepted = Array.from({ length: 5 }, () => queue.run(job));
+    expect(queue.full).toBe(true);
     await expect(queue.run(job)).rejects.toMatchObject({ code: 'server_busy', retryAfter: 1 });
     expect(queue.active).toBe(2);
     expect(queue.queued).toBe(3);
@@ -27,6 +29,7 @@ describe('the password-hashing queue', () => {
       await new Promise((r) => setImmediate(r));
     }
     await Promise.all(accepted);
+    expect(queue.full).toBe(false);
     expect(most).toBe(2);
     expect(queue.active).toBe(0);
   });

@@ -3,7 +3,7 @@ import type { Config } from '../config.js';
 import { AppError } from '../errors.js';
 import type { BreachCheck } from './breached-passwords.js';
 import { isCommonPassword } from './common-passwords.js';
-import { createWorkQueue } from './work-queue.js';
+import { busy, createWorkQueue } from './work-queue.js';
 
 export interface PasswordHasher {
   hash(password: string): Promise<string>;
@@ -12,6 +12,8 @@ export interface PasswordHasher {
   needsRehash(hash: string): boolean;
   /** Burns the same time as a real verify, for accounts that do not exist. */
   verifyDummy(password: string): Promise<void>;
+  /** Throws server_busy now if a hash would be refused: before the database work a sign-in does first. */
+  assertCapacity(): void;
 }
 
 // The same string is hashed whatever the input form, so "ﬁ" and "fi" are one password.
@@ -68,6 +70,9 @@ export function createPasswordHasher(params: Config['password']['argon2'], limit
         }
       }),
     needsRehash: (hash) => argon2.needsRehash(hash, options),
+    assertCapacity() {
+      if (work.full) throw busy();
+    },
     async verifyDummy(password) {
       // Unknown emails pay for a full verify too, so response time does not reveal which accounts exist.
       dummyHash ??= argon2.hash('latchkey-dummy-password', options);

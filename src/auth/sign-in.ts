@@ -16,6 +16,8 @@ export async function signIn(
   credentials: { email: string; password: string },
   client: ClientInfo,
 ): Promise<{ user: User; tokens: TokenPair }> {
+  // A full hashing queue refuses at once, before counting the attempt or reading the database.
+  deps.passwords.assertCapacity();
   const email = normalizeEmail(credentials.email);
   const onLock = (scope: 'account' | 'client') => (seconds: number) => {
     void recordAuditEvent(deps.db, deps.clock, { type: 'account_locked', email, client, details: { seconds, scope } }).catch(() => {});

@@ -50,6 +50,7 @@ export async function createUser(
   client: ClientInfo = {},
 ): Promise<User> {
   await checkNewPassword(deps, input.password);
+  deps.passwords.assertCapacity();
   // Counted only once the password passes: refused attempts must not use up the owner's sign-ups.
   await deps.throttle.limitAccount('signupEmail', normalizeEmail(input.email));
   const passwordHash = await deps.passwords.hash(input.password).catch(async (err: unknown) => {

@@ -4,6 +4,8 @@ import { AppError } from '../errors.js';
 export interface WorkQueue {
   /** Throws AppError('server_busy') without waiting when the queue is full. */
   run<T>(job: () => Promise<T>): Promise<T>;
+  /** Whether a job submitted now would be refused: callers can skip the work they would do before it. */
+  readonly full: boolean;
   readonly active: number;
   readonly queued: number;
 }
@@ -33,6 +35,9 @@ export function createWorkQueue(concurrency: number, maxQueued: number): WorkQue
         release();
       }
     },
+    get full() {
+      return active >= concurrency && waiting.length >= maxQueued;
+    },
     get active() {
       return active;
     },
@@ -42,7 +47,7 @@ export function createWorkQueue(concurrency: number, maxQueued: number): WorkQue
   };
 }
 
-function busy(): AppError {
+export function busy(): AppError {
   const err = new AppError('server_busy');
   err.retryAfter = 1;
   return err;
