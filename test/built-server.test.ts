@@ -1,12 +1,13 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
-import { connect, createServer, type Socket } from 'node:net';
+import { connect, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { memorySoak } from '../bench/memory-soak.js';
 import { createTestDatabase, type TestDatabase } from './helpers/database.js';
+import { freePort } from './helpers/services.js';
 
 // The server as `npm start` runs it: compiled, started by npm through its shell.
 const ROOT = new URL('..', import.meta.url).pathname;
@@ -23,15 +24,6 @@ afterAll(async () => {
   await rm(root, { recursive: true, force: true });
   await database.drop();
 });
-
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const srv = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as { port: number };
-      srv.close(() => resolve(port));
-    });
-  });
-}
 
 /** `npm start` (its build already done) or `node dist/main.js`, on a free port and a folder of its own. */
 async function start(how: 'npm' | 'node', name: string, env: Record<string, string> = {}, ownGroup = false) {

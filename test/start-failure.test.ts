@@ -1,19 +1,9 @@
 import { spawn } from 'node:child_process';
-import { createServer } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { describeDatabaseFailure } from '../src/start-failure.js';
-import { TEST_DATABASE_URL } from './helpers/services.js';
+import { freePort, TEST_DATABASE_URL } from './helpers/services.js';
 
 const ROOT = new URL('..', import.meta.url).pathname;
-
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const srv = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as { port: number };
-      srv.close(() => resolve(port));
-    });
-  });
-}
 
 /** Starts the real server with this environment; resolves with its exit code and everything it wrote. */
 function startServer(env: Record<string, string>): Promise<{ code: number | null; output: string }> {

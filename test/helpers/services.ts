@@ -1,3 +1,4 @@
+import { createServer } from 'node:net';
 import { randomBytes } from 'node:crypto';
 
 /** The machine's Redis for tests that need one (CI sets TEST_REDIS_URL); unset, those tests are skipped. */
@@ -13,4 +14,14 @@ export function hostAndPort(url: string): [string, number] {
   const u = new URL(url);
   const fallback = u.protocol.startsWith('redis') ? 6379 : u.protocol.startsWith('smtp') ? 25 : 5432;
   return [u.hostname, Number(u.port || fallback)];
+}
+
+/** A loopback port nothing listens on right now. */
+export function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const srv = createServer().listen(0, '127.0.0.1', () => {
+      const { port } = srv.address() as { port: number };
+      srv.close(() => resolve(port));
+    });
+  });
 }
