@@ -2,7 +2,7 @@ import { createHash, randomUUID } from 'node:crypto';
 import { createDecoder, createSigner, createVerifier } from 'fast-jwt';
 import type { BoundedCache } from '../cache.js';
 import { CLOCK_SKEW_SECONDS } from './clock-skew.js';
-import type { Clock } from '../clock.js';
+import { epochSeconds, type Clock } from '../clock.js';
 import { AppError } from '../errors.js';
 import type { KeySet, SigningKey } from './keys.js';
 import type { RevocationList } from './revocations.js';
@@ -62,15 +62,15 @@ export function signAccessToken(
   expiresAt: Date,
 ): IssuedAccessToken {
   const key = keys.signingKeyAt(now);
-  const iat = Math.floor(now.getTime() / 1000);
-  const exp = Math.floor(expiresAt.getTime() / 1000);
+  const iat = epochSeconds(now);
+  const exp = epochSeconds(expiresAt);
   const token = signerFor(key)({
     iss: who.issuer,
     aud: who.audience,
     sub: subject.userId,
     sid: subject.sessionId,
     // auth_time (OpenID Connect's name) lets any verifier compare a token with its user's not-before.
-    auth_time: Math.floor(subject.sessionCreatedAt.getTime() / 1000),
+    auth_time: epochSeconds(subject.sessionCreatedAt),
     jti: randomUUID(),
     iat,
     exp,

@@ -1,6 +1,6 @@
 import { sql } from 'drizzle-orm';
 import type { Clock } from '../clock.js';
-import type { Db } from '../db/client.js';
+import { rowsOf, type Db } from '../db/client.js';
 import { isInNetwork } from './client-address.js';
 
 // Unknown addresses run the same query against an id no user has, so both cost the same.
@@ -26,6 +26,6 @@ export async function isKnownClient(
     SELECT DISTINCT ip_address FROM audit_events
     WHERE user_id = ${userId ?? NO_USER} AND type = 'signin_succeeded' AND occurred_at > ${since} AND ip_address IS NOT NULL
     LIMIT ${RECENT_ADDRESSES}`);
-  const rows = (result as unknown as { rows: { ip_address: string }[] }).rows;
+  const rows = rowsOf<{ ip_address: string }>(result);
   return userId !== undefined && rows.some((row) => isInNetwork(row.ip_address, network));
 }

@@ -3,7 +3,7 @@ import { sql, type SQL } from 'drizzle-orm';
 import type { Logger } from 'pino';
 import type { Clock } from '../clock.js';
 import type { Config } from '../config.js';
-import type { Db } from '../db/client.js';
+import { rowsOf, type Db } from '../db/client.js';
 
 /** Rows looked at per statement: each stays short, so requests waiting for the database (PGlite has one connection) wait little. */
 export const PURGE_BATCH = 1_000;
@@ -23,8 +23,6 @@ export interface PurgeCounts {
   mail: number;
 }
 
-/** Both drivers answer raw SQL with `{ rows }`. */
-const rowsOf = <T>(result: unknown) => (result as { rows: T[] }).rows;
 const before = (now: Date, seconds: number) => new Date(now.getTime() - seconds * 1000);
 /** When the session under this alias ended: revoked, or expired, whichever came first. */
 const endOf = (alias: string) => sql.raw(`LEAST(COALESCE(${alias}.revoked_at, ${alias}.expires_at), ${alias}.expires_at)`);

@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { and, eq, isNull, sql } from 'drizzle-orm';
-import { addSeconds, earliest, latest } from '../clock.js';
+import { addSeconds, earliest, epochSeconds, latest } from '../clock.js';
 import type { Deps } from '../deps.js';
-import type { Db } from '../db/client.js';
+import { rowsOf, type Db } from '../db/client.js';
 import { sessions, users } from '../db/schema.js';
 import { AppError } from '../errors.js';
 import { signAccessToken } from './access-tokens.js';
@@ -36,8 +36,6 @@ interface LiveSession {
   sessionExpiresAt: Date;
 }
 
-/** Both drivers answer raw SQL with `{ rows }`. */
-const rowsOf = <T>(result: unknown) => (result as { rows: T[] }).rows;
 
 /**
  * Opens a new session for a user who has just proven who they are, and returns its first tokens.
@@ -206,7 +204,7 @@ export async function endUserSessions(tx: Db, userId: string, reason: string, no
   // Whole seconds, as `auth_time` counts; always forward, even for two changes within one second.
   const [user] = await tx
     .update(users)
-    .set({ notBefore: sql`GREATEST(${new Date((Math.floor(now.getTime() / 1000) + 1) * 1000)}::timestamptz, ${users.notBefore} + interval '1 second')` })
+    .set({ notBefore: sql`GREATEST(${new Date((epochSeconds(now) + 1) * 1000)}::timestamptz, ${users.notBefore} + interval '1 second')` })
     .where(eq(users.id, userId))
     .returning({ notBefore: users.notBefore });
   const rows = await tx

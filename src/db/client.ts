@@ -8,6 +8,9 @@ import * as schema from './schema.js';
 /** One query interface over both engines: PostgreSQL through a pool, or PGlite in process. */
 export type Db = PgDatabase<PgQueryResultHKT, typeof schema>;
 
+/** The rows of a raw `db.execute(sql...)`: both drivers answer with `{ rows }`. */
+export const rowsOf = <T>(result: unknown): T[] => (result as { rows: T[] }).rows;
+
 export interface Database {
   readonly db: Db;
   readonly engine: 'postgres' | 'pglite';
