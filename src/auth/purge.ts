@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { sql, type SQL } from 'drizzle-orm';
 import type { Logger } from 'pino';
-import type { Clock } from '../clock.js';
+import { addSeconds, type Clock } from '../clock.js';
 import type { Config } from '../config.js';
 import { rowsOf, type Db } from '../db/client.js';
 
@@ -23,7 +23,7 @@ export interface PurgeCounts {
   mail: number;
 }
 
-const before = (now: Date, seconds: number) => new Date(now.getTime() - seconds * 1000);
+const before = (now: Date, seconds: number) => addSeconds(now, -seconds);
 /** When the session under this alias ended: revoked, or expired, whichever came first. */
 const endOf = (alias: string) => sql.raw(`LEAST(COALESCE(${alias}.revoked_at, ${alias}.expires_at), ${alias}.expires_at)`);
 
