@@ -1,12 +1,9 @@
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
-import { purgeAuditEvents } from './auth/audit.js';
 import { createBreachCheck, type BreachCheck } from './auth/breached-passwords.js';
 import { openKeyRing, type KeyRing } from './auth/key-ring.js';
-import { KEYS_CHANNEL, signingKeySealer } from './auth/key-store.js';
+import { signingKeySealer } from './auth/key-store.js';
 import { createPasswordHasher, type PasswordHasher } from './auth/passwords.js';
-import { startPurgeSchedule } from './auth/purge.js';
-import { startRevocationListener, type RevocationListener } from './auth/revocation-feed.js';
 import { createRevocationList, loadRecentRevocations, type RevocationList } from './auth/revocations.js';
 import type { AccessClaims } from './auth/access-tokens.js';
 import { createThrottle, type Throttle } from './auth/throttle.js';
@@ -16,12 +13,14 @@ import { systemClock, type Clock } from './clock.js';
 import type { Config } from './config.js';
 import { openDatabase, type Database, type Db } from './db/client.js';
 import { createLogger } from './logging.js';
-import { mailHandlers } from './mail/mail-channel.js';
 import { resolveSecretKey } from './secret-key.js';
 import { createMailer, type Mailer } from './mail/mailer.js';
-import { startOutboxWorker, type OutboxWorker } from './mail/outbox.js';
+import type { OutboxWorker } from './mail/outbox.js';
 
-/** Everything the domain needs from the outside world, built in one place. */
+/**
+ * Everything the domain needs from the outside world, built in one place. Opening them starts no
+ * background work (a command-line tool opens them too); a server then starts its jobs (src/jobs.ts).
+ */
 export interface Deps {
   readonly config: Config;
   readonly database: Database;
@@ -29,7 +28,8 @@ export interface Deps {
   readonly clock: Clock;
   readonly logger: Logger;
   readonly mailer: Mailer;
-  readonly outbox: OutboxWorker;
+  /** Told when a row is queued; a no-op until a server's outbox worker runs (src/jobs.ts). */
+  readonly outbox: Pick<OutboxWorker, 'wake'>;
   /** The signing keys, kept in step with the database, and their rotation schedule. */
   readonly keys: KeyRing;
   readonly revocations: RevocationList;
@@ -41,6 +41,8 @@ export interface Deps {
   readonly throttle: Throttle;
   readonly breachCheck: BreachCheck | undefined;
   readonly redis: Redis | undefined;
+  /** Runs `stop` first when closing (last registered, first run): background work ends before what it uses. */
+  onClose(stop: () => Promise<void> | void): void;
   /** Stops background work and closes every connection, in order. */
   close(): Promise<void>;
 }
@@ -51,8 +53,6 @@ export interface DepsOverrides {
   clock?: Clock;
   logger?: Logger;
   mailer?: Mailer;
-  /** How often the outbox looks for due emails (ms). */
-  outboxPollMs?: number;
 }
 
 const REDIS_READY_TIMEOUT_MS = 3_000;
@@ -92,7 +92,8 @@ async function connectRedis(url: string, logger: Logger): Promise<Redis> {
   return redis;
 }
 
-export async function createDeps(config: Config, overrides: DepsOverrides = {}): Promise<Deps> {
+/** Opens the database (migrating it if set to), the keys, Redis and the mailer; starts no timer or worker. */
+export async function openDeps(config: Config, overrides: DepsOverrides = {}): Promise<Deps> {
   const clock = overrides.clock ?? systemClock;
   const logger = overrides.logger ?? createLogger(config);
   const secret = await resolveSecretKey(config, logger);
@@ -122,51 +123,14 @@ export async function createDeps(config: Config, overrides: DepsOverrides = {}):
     stops.push(() => keys.close());
 
     const revocations = createRevocationList(clock, config.ttl.accessToken);
-    if (config.databaseUrl) {
-      const listener: RevocationListener = await startRevocationListener({
-        databaseUrl: config.databaseUrl,
-        db: database.db,
-        clock,
-        logger,
-        accessTokenTtl: config.ttl.accessToken,
-        list: revocations,
-        channels: { [KEYS_CHANNEL]: () => void keys.reload() },
-        onConnected: () => keys.reload(),
-      });
-      stops.push(() => listener.close());
-    } else {
-      await loadRecentRevocations(database.db, clock, config.ttl.accessToken, revocations);
-    }
-
-    // Without new revocations nothing would trigger a prune: a timer keeps the list to live tokens only.
-    const pruneTimer = setInterval(() => revocations.prune(), 60_000).unref();
-    stops.push(() => clearInterval(pruneTimer));
+    // On PostgreSQL the revocation listener loads them when it connects (src/jobs.ts).
+    if (!config.databaseUrl) await loadRecentRevocations(database.db, clock, config.ttl.accessToken, revocations);
 
     const redis = config.redis.url ? await connectRedis(config.redis.url, logger) : undefined;
     if (redis) stops.push(() => void redis.disconnect());
 
     const mailer = overrides.mailer ?? await createMailer({ smtpUrl: config.mail.smtpUrl, from: config.mail.from, logBodies: config.env === 'development' }, logger);
     stops.push(() => mailer.close());
-    const outbox = startOutboxWorker({
-      db: database.db,
-      handlers: mailHandlers({ db: database.db, mailer, config }),
-      clock,
-      logger,
-      pollMs: overrides.outboxPollMs ?? 1_000,
-      retryMaxDelaySeconds: config.mail.retryMaxDelay,
-    });
-    stops.push(() => outbox.close());
-
-    const purge = () =>
-      purgeAuditEvents(database.db, clock, config.auditRetention).catch((err: Error) =>
-        logger.warn({ err: err.message }, 'audit log purge failed'),
-      );
-    void purge();
-    const purgeTimer = setInterval(purge, 3_600_000).unref();
-    stops.push(() => clearInterval(purgeTimer));
-    // Spent tokens, ended sessions and sent emails, in small batches (src/auth/purge.ts).
-    const expiredRows = startPurgeSchedule({ db: database.db, clock, config, logger, intervalSeconds: config.purgeInterval });
-    stops.push(() => expiredRows.close());
 
     return {
       config,
@@ -175,7 +139,8 @@ export async function createDeps(config: Config, overrides: DepsOverrides = {}):
       clock,
       logger,
       mailer,
-      outbox,
+      // Another process's worker finds the row at its next poll.
+      outbox: { wake: () => {} },
       keys,
       revocations,
       verifiedTokens: new BoundedCache<AccessClaims>(CACHE_ENTRIES, () => clock.now().getTime()),
@@ -184,6 +149,7 @@ export async function createDeps(config: Config, overrides: DepsOverrides = {}):
       throttle: createThrottle(config, redis, config.redis.keyPrefix),
       breachCheck: config.hibp.url ? createBreachCheck({ url: config.hibp.url, timeoutMs: config.hibp.timeoutMs }, logger) : undefined,
       redis,
+      onClose: (stop) => void stops.push(stop),
       close,
     };
   } catch (err) {

@@ -9,8 +9,8 @@ const STOP_SIGNALS = ['SIGTERM', 'SIGINT'] as const;
 
 async function serve(config: Config) {
   // Loaded here, not at the top: a supervising process never needs them, and forks sooner without them.
-  const [{ buildApp }, { createDeps }] = await Promise.all([import('./app.js'), import('./deps.js')]);
-  const deps = await createDeps(config);
+  const [{ buildApp }, { createServerDeps }] = await Promise.all([import('./app.js'), import('./jobs.js')]);
+  const deps = await createServerDeps(config);
   const app = await buildApp(deps);
   await app.listen({ port: config.port, host: config.host });
   const signing = deps.keys.current;

@@ -20,6 +20,8 @@ export interface KeyRing extends KeySet {
   rotate(opts?: { publishLead?: number }): Promise<string>;
   /** One pass of the schedule: rotate if due, delete keys whose tokens have expired, reload. */
   maintain(): Promise<void>;
+  /** Starts the schedule's timer (a server's background job; a command-line tool never starts it). */
+  startSchedule(): void;
   /** Stops the schedule's timer. */
   close(): void;
 }
@@ -72,9 +74,7 @@ export async function openKeyRing(opts: KeyRingOptions): Promise<KeyRing> {
   await load(true);
   await maintain();
   const tickMs = opts.rotationInterval > 0 ? Math.min(60_000, Math.max(1_000, (opts.rotationInterval * 1000) / 4)) : 60_000;
-  const timer = setInterval(() => {
-    maintain().catch((err: Error) => logger.warn({ err: err.message }, 'signing key maintenance failed; retrying at the next tick'));
-  }, tickMs).unref();
+  let timer: NodeJS.Timeout | undefined;
 
   return {
     get current(): SigningKey {
@@ -90,6 +90,11 @@ export async function openKeyRing(opts: KeyRingOptions): Promise<KeyRing> {
       const row = await rotateSigningKey(opts, { alg: algorithm, publishLead: o.publishLead, reason: 'requested' });
       await reload();
       return row!.kid;
+    },
+    startSchedule() {
+      timer ??= setInterval(() => {
+        maintain().catch((err: Error) => logger.warn({ err: err.message }, 'signing key maintenance failed; retrying at the next tick'));
+      }, tickMs).unref();
     },
     close: () => clearInterval(timer),
   };

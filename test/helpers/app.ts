@@ -3,7 +3,7 @@ import { Writable } from 'node:stream';
 import type { InjectOptions, LightMyRequestResponse } from 'fastify';
 import { buildApp, type App } from '../../src/app.js';
 import { loadConfig } from '../../src/config.js';
-import { createDeps, type Deps } from '../../src/deps.js';
+import { createServerDeps, type ServerDeps as Deps } from '../../src/jobs.js';
 import { createLogger } from '../../src/logging.js';
 import type { Clock } from '../../src/clock.js';
 import { createTestClock, type TestClock } from './clock.js';
@@ -76,7 +76,7 @@ export async function startTestApp(options: TestAppOptions = {}): Promise<TestAp
     ...(database.url ? { DATABASE_URL: database.url } : {}),
     ...options.env,
   });
-  const deps = await createDeps(config, { clock: options.realClock ?? clock, logger: createLogger(config, sink), outboxPollMs: 200 });
+  const deps = await createServerDeps(config, { clock: options.realClock ?? clock, logger: createLogger(config, sink), outboxPollMs: 200 });
   const app = await buildApp(deps);
   options.beforeReady?.(app);
   await app.ready();

@@ -1,0 +1,77 @@
+import { purgeAuditEvents } from './auth/audit.js';
+import { KEYS_CHANNEL } from './auth/key-store.js';
+import { startPurgeSchedule } from './auth/purge.js';
+import { startRevocationListener } from './auth/revocation-feed.js';
+import type { Config } from './config.js';
+import { openDeps, type Deps, type DepsOverrides } from './deps.js';
+import { mailHandlers } from './mail/mail-channel.js';
+import { startOutboxWorker, type OutboxWorker } from './mail/outbox.js';
+
+/** A server's dependencies with its background work running. */
+export interface ServerDeps extends Deps {
+  readonly outbox: OutboxWorker;
+}
+
+export interface JobOptions {
+  /** How often the outbox looks for due emails (ms). */
+  outboxPollMs?: number;
+}
+
+/**
+ * Starts what a server runs in the background: the revocation and key listener (PostgreSQL), the
+ * outbox worker, key rotation and the purges. Each is stopped by `deps.close()`, before what it uses.
+ */
+export async function startJobs(deps: Deps, opts: JobOptions = {}): Promise<ServerDeps> {
+  const { config, database, clock, logger, keys, revocations } = deps;
+  try {
+    keys.startSchedule();
+    if (config.databaseUrl) {
+      const listener = await startRevocationListener({
+        databaseUrl: config.databaseUrl,
+        db: database.db,
+        clock,
+        logger,
+        accessTokenTtl: config.ttl.accessToken,
+        list: revocations,
+        channels: { [KEYS_CHANNEL]: () => void keys.reload() },
+        onConnected: () => keys.reload(),
+      });
+      deps.onClose(() => listener.close());
+    }
+
+    // Without new revocations nothing would trigger a prune: a timer keeps the list to live tokens only.
+    const pruneTimer = setInterval(() => revocations.prune(), 60_000).unref();
+    deps.onClose(() => clearInterval(pruneTimer));
+
+    const outbox = startOutboxWorker({
+      db: database.db,
+      handlers: mailHandlers({ db: database.db, mailer: deps.mailer, config }),
+      clock,
+      logger,
+      pollMs: opts.outboxPollMs ?? 1_000,
+      retryMaxDelaySeconds: config.mail.retryMaxDelay,
+    });
+    deps.onClose(() => outbox.close());
+
+    const purge = () =>
+      purgeAuditEvents(database.db, clock, config.auditRetention).catch((err: Error) =>
+        logger.warn({ err: err.message }, 'audit log purge failed'),
+      );
+    void purge();
+    const purgeTimer = setInterval(purge, 3_600_000).unref();
+    deps.onClose(() => clearInterval(purgeTimer));
+    // Spent tokens, ended sessions and sent emails, in small batches (src/auth/purge.ts).
+    const expiredRows = startPurgeSchedule({ db: database.db, clock, config, logger, intervalSeconds: config.purgeInterval });
+    deps.onClose(() => expiredRows.close());
+
+    return Object.assign(deps, { outbox });
+  } catch (err) {
+    await deps.close();
+    throw err;
+  }
+}
+
+/** Opens the dependencies and starts a server's background work. */
+export async function createServerDeps(config: Config, overrides: DepsOverrides & JobOptions = {}): Promise<ServerDeps> {
+  return startJobs(await openDeps(config, overrides), overrides);
+}
