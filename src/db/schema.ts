@@ -15,9 +15,14 @@ export const users = pgTable('users', {
   // Sessions opened before this instant are dead (a password reset moves it forward); whole seconds,
   // so that it compares exactly with the `auth_time` of access tokens.
   notBefore: ts('not_before'),
+  // A disabled user cannot sign in, refresh or reset; set by an operator (`latchkey users disable`).
+  disabledAt: ts('disabled_at'),
+  // The id the user had in the system it was imported from (`latchkey users import`), so that other
+  // services can map their old references; null for users who signed up here.
+  legacyId: text('legacy_id'),
   createdAt: ts('created_at').notNull().defaultNow(),
   updatedAt: ts('updated_at').notNull().defaultNow(),
-});
+}, (t) => [index('users_legacy_id_idx').on(t.legacyId)]);
 
 export const sessions = pgTable(
   'sessions',
