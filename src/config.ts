@@ -145,6 +145,7 @@ const envSchema = z.object({
   ARGON2_PARALLELISM: integer(1, 1, 16),
   PASSWORD_HASH_CONCURRENCY: optional(z.string().regex(/^(auto|[1-9]\d*)$/, { message: 'expected auto or a whole number' })),
   PASSWORD_HASH_QUEUE: integer(32, 0, 100000),
+  PASSWORD_HASH_NICE: integer(10, 0, 19),
   UV_THREADPOOL_SIZE: integer(4, 1, 1024),
   BODY_LIMIT: integer(16384, 1024, 1048576),
   REQUEST_TIMEOUT: duration('30s'),
@@ -202,7 +203,7 @@ export interface Config {
     readonly maxLength: number;
     readonly argon2: { readonly memoryCost: number; readonly timeCost: number; readonly parallelism: number };
     /** Hashes running at once, and how many more may wait before `server_busy`. */
-    readonly hashing: { readonly concurrency: number; readonly queue: number };
+    readonly hashing: { readonly concurrency: number; readonly queue: number; readonly nice: number };
   };
   readonly bodyLimit: number;
   /** Seconds to receive a whole request, and its headers; an idle keep-alive connection's life; open connections per process. */
@@ -316,6 +317,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
             ? autoHashConcurrency(e.UV_THREADPOOL_SIZE, !e.DATABASE_URL)
             : Number(e.PASSWORD_HASH_CONCURRENCY),
         queue: e.PASSWORD_HASH_QUEUE,
+        nice: e.PASSWORD_HASH_NICE,
       },
     },
     bodyLimit: e.BODY_LIMIT,

@@ -11,10 +11,12 @@ async function serve(config: Config) {
   // Loaded here, not at the top: a supervising process never needs them, and forks sooner without them.
   const [{ buildApp }, { createServerDeps }] = await Promise.all([import('./app.js'), import('./jobs.js')]);
   const deps = await createServerDeps(config);
+  const { lowerHelperThreadPriority } = await import('./thread-priority.js');
+  const lowered = await lowerHelperThreadPriority(config.password.hashing.nice);
   const app = await buildApp(deps);
   await app.listen({ port: config.port, host: config.host });
   const signing = deps.keys.current;
-  deps.logger.info({ engine: deps.database.engine, algorithm: signing.alg, kid: signing.kid, publicUrl: config.publicUrl }, 'Latchkey is ready');
+  deps.logger.info({ engine: deps.database.engine, helperThreadsLowered: lowered, algorithm: signing.alg, kid: signing.kid, publicUrl: config.publicUrl }, 'Latchkey is ready');
 
   let closing = false;
   const shutdown = async (reason: string) => {
