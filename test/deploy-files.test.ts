@@ -1,6 +1,6 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { cp, mkdir, mkdtemp, rm, symlink } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
@@ -194,6 +194,19 @@ describe('deploy/docker/Dockerfile', () => {
     expect(runs(from!).filter(isInstall)).toEqual([expect.stringMatching(/^npm ci .*--omit=dev\b/)]);
     // Nothing else brings a whole folder of the context (and its node_modules) in.
     for (const copy of copies) expect(copy.sources).not.toContain('.');
+  });
+
+  it('leaves out no package the server imports: each is a production dependency', () => {
+    const { dependencies } = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { dependencies: Record<string, string> };
+    const imported = new Set<string>();
+    for (const file of readdirSync(join(ROOT, 'src'), { recursive: true, encoding: 'utf8' }).filter((f) => f.endsWith('.ts'))) {
+      // `import type` is erased from the build; every other import, static or dynamic, is loaded.
+      const code = readFileSync(join(ROOT, 'src', file), 'utf8').replace(/^(import|export) type [^;]*;/gm, '');
+      for (const [, specifier] of code.matchAll(/(?:\bfrom\s+|\bimport\s*\(\s*|^import\s+)'([^'.][^']*)'/gm))
+        if (!specifier!.startsWith('node:')) imported.add(specifier!.split('/').slice(0, specifier!.startsWith('@') ? 2 : 1).join('/'));
+    }
+    expect(imported.size).toBeGreaterThan(10);
+    expect([...imported].filter((name) => !(name in dependencies))).toEqual([]);
   });
 
   it('exposes the port Latchkey listens on in the image', () => {
