@@ -1,0 +1,356 @@
+import { z } from 'zod';
+import { autoOrCount, boolean, duration, integer, list, oneOf, rate, trustProxy, url } from './parsers.js';
+
+// Every setting, declared once: its variable, parser, default and description. The loader
+// (./load.ts), the README's configuration table and .env.example (./docs.ts, `npm run docs:config`)
+// all come from here. A new setting: declare it below, then give it its place in Config (toConfig).
+
+export const JWT_ALGORITHMS = ['ES256', 'EdDSA', 'RS256', 'HS256'] as const;
+export type JwtAlgorithm = (typeof JWT_ALGORITHMS)[number];
+
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+
+/** Sections of .env.example, in order; the README table follows the same order. */
+export const GROUPS = {
+  listen: 'Where to listen.',
+  storage: 'Storage.',
+  tokens: 'Tokens and their signing keys.',
+  lifetimes: 'Lifetimes: seconds (900) or with a unit (30s, 15m, 12h, 7d).',
+  mail: 'Mail.',
+  network: 'Several instances, proxies and browsers.',
+  throttling: 'Throttling: limits are N/duration, at most N within the duration.',
+  passwords: 'Passwords: argon2id.',
+  http: 'Requests, connections and stopping.',
+  operations: 'Housekeeping and logs.',
+} as const;
+
+export type GroupName = keyof typeof GROUPS;
+
+export interface SettingInfo {
+  readonly group: GroupName;
+  /** One line of Markdown: the README's "meaning", and the comment above the variable in .env.example. */
+  readonly doc: string;
+  /** The value when the variable is unset, as it would be written; parsed like any other. None: unset. */
+  readonly default?: string;
+  /** The README's default column (Markdown) when the default depends on other settings. */
+  readonly shownDefault?: string;
+  /** For a setting unset by default: the value .env.example shows, commented out. */
+  readonly example?: string;
+  /** .env.example never shows it a value. */
+  readonly secret?: boolean;
+  /** .env.example lists it commented out: rarely worth changing. */
+  readonly advanced?: boolean;
+}
+
+export interface Setting<T> extends SettingInfo {
+  /** Parses the variable's text; an empty text counts as unset when there is no default. */
+  readonly schema: z.ZodType<T>;
+}
+
+function setting<S extends z.ZodType>(s: SettingInfo & { schema: S; default: string }): Setting<z.output<S>>;
+function setting<S extends z.ZodType>(s: SettingInfo & { schema: S }): Setting<z.output<S> | undefined>;
+function setting(s: Setting<unknown>): Setting<unknown> {
+  return s;
+}
+
+const httpUrl = () => url(['http:', 'https:'], 'an http:// or https:// URL');
+
+export const SETTINGS = {
+  PORT: setting({ group: 'listen', schema: integer(0, 65535), default: '5001', doc: 'port to listen on' }),
+  HOST: setting({ group: 'listen', schema: z.string().min(1), default: '0.0.0.0', doc: 'address to listen on' }),
+  PUBLIC_URL: setting({
+    group: 'listen',
+    schema: httpUrl(),
+    shownDefault: '`http://localhost:PORT`',
+    example: 'https://auth.example.com',
+    doc: 'base of the links in emails; never taken from request headers',
+  }),
+
+  DATA_DIR: setting({
+    group: 'storage',
+    schema: z.string().min(1),
+    default: './data',
+    doc: 'embedded database folder, used when `DATABASE_URL` is unset; also holds `secret-key` when `SECRET_KEY` is unset, on both engines',
+  }),
+  DATABASE_URL: setting({
+    group: 'storage',
+    schema: url(['postgres:', 'postgresql:'], 'a postgres:// or postgresql:// connection string'),
+    example: 'postgres://user:password@localhost:5432/latchkey',
+    doc: 'PostgreSQL connection string (`postgres://…`)',
+  }),
+  DATABASE_POOL_SIZE: setting({ group: 'storage', schema: integer(1, 500), default: '10', doc: 'connections to PostgreSQL' }),
+  MIGRATE_ON_START: setting({ group: 'storage', schema: boolean(), default: 'true', doc: 'apply pending migrations at start' }),
+  WORKERS: setting({
+    group: 'storage',
+    schema: autoOrCount('expected auto or a whole number of processes'),
+    shownDefault: '`1` embedded, `auto` on PostgreSQL',
+    example: 'auto',
+    doc: 'server processes sharing the port; `auto` is one per core, less one when PostgreSQL runs on this machine (see Performance)',
+  }),
+
+  JWT_ALGORITHM: setting({
+    group: 'tokens',
+    schema: oneOf(JWT_ALGORITHMS),
+    default: 'ES256',
+    doc: '`ES256`, `EdDSA` or `RS256`, with keys generated and kept (encrypted) in the database; changing it rotates to a key of the new algorithm; `HS256` only with `JWT_SECRET_KEY`',
+  }),
+  SECRET_KEY: setting({
+    group: 'tokens',
+    schema: z.string(),
+    secret: true,
+    shownDefault: 'unset: generated into `DATA_DIR/secret-key` (owner-only)',
+    doc: 'encrypts the private signing keys stored in the database; at least 32 bytes (`openssl rand -base64 32`); every instance on one database needs the same one (see Backup and restore)',
+  }),
+  KEY_ROTATION_INTERVAL: setting({
+    group: 'tokens',
+    schema: duration(0),
+    default: '90d',
+    doc: 'a new signing key this long after the newest was published; `0` turns automatic rotation off',
+  }),
+  JWT_SECRET_KEY: setting({
+    group: 'tokens',
+    schema: z.string(),
+    secret: true,
+    doc: 'HS256 shared secret, at least 32 bytes (`openssl rand -hex 32`); refused when shorter, or when set with another algorithm',
+  }),
+  JWT_ISSUER: setting({ group: 'tokens', schema: z.string().min(1), shownDefault: '`PUBLIC_URL`', doc: '`iss` of access tokens' }),
+  JWT_AUDIENCE: setting({ group: 'tokens', schema: z.string().min(1), default: 'latchkey', doc: '`aud` of access tokens' }),
+
+  ACCESS_TOKEN_TTL: setting({ group: 'lifetimes', schema: duration(), default: '15m', doc: 'access token lifetime' }),
+  REFRESH_TOKEN_TTL: setting({
+    group: 'lifetimes',
+    schema: duration(),
+    default: '7d',
+    doc: 'refresh token lifetime, renewed on each rotation',
+  }),
+  SESSION_MAX_AGE: setting({
+    group: 'lifetimes',
+    schema: duration(),
+    default: '30d',
+    doc: 'absolute session lifetime, whatever the rotations',
+  }),
+  RESET_TOKEN_TTL: setting({ group: 'lifetimes', schema: duration(), default: '1h', doc: 'password reset link lifetime' }),
+  REFRESH_REUSE_INTERVAL: setting({
+    group: 'lifetimes',
+    schema: duration(0),
+    default: '10s',
+    doc: 'how long after its rotation a refresh token presented again (a retry) gets the same successor instead of revoking its session (see How it works); `0` makes every reuse revoke',
+  }),
+
+  SMTP_URL: setting({
+    group: 'mail',
+    schema: url(['smtp:', 'smtps:'], 'an smtp:// or smtps:// URL'),
+    example: 'smtp://user:pass@smtp.example.com:587',
+    doc: '`smtp://user:pass@host:port` or `smtps://…`; unset: emails are written to the log',
+  }),
+  MAIL_FROM: setting({ group: 'mail', schema: z.string().min(3), default: 'no-reply@localhost', doc: 'sender of the emails' }),
+  MAIL_RETRY_MAX_DELAY: setting({
+    group: 'mail',
+    schema: duration(),
+    default: '5m',
+    doc: 'longest wait between two delivery attempts of a queued email (the wait doubles from 1 s)',
+  }),
+
+  REDIS_URL: setting({
+    group: 'network',
+    schema: url(['redis:', 'rediss:'], 'a redis:// or rediss:// URL'),
+    example: 'redis://localhost:6379',
+    doc: '`redis://…`: throttling counters shared by every instance; unset: each instance counts in memory',
+  }),
+  REDIS_KEY_PREFIX: setting({ group: 'network', schema: z.string(), default: 'latchkey:', doc: "prefix of Latchkey's Redis keys" }),
+  TRUST_PROXY: setting({
+    group: 'network',
+    schema: trustProxy(),
+    default: 'false',
+    doc: 'whose `X-Forwarded-For` is believed: `true` (any), a number of hops, or a comma-separated list of proxy addresses or CIDR ranges',
+  }),
+  CORS_ORIGINS: setting({
+    group: 'network',
+    schema: list(),
+    default: '',
+    doc: 'comma-separated origins allowed to call the API from a browser; empty: no CORS headers at all',
+  }),
+
+  RATE_LIMIT_SIGNIN: setting({ group: 'throttling', schema: rate(), default: '30/1m', doc: 'sign-in attempts per client address' }),
+  RATE_LIMIT_SIGNUP: setting({ group: 'throttling', schema: rate(), default: '20/1h', doc: 'sign-ups per client address' }),
+  RATE_LIMIT_SIGNUP_EMAIL: setting({
+    group: 'throttling',
+    schema: rate(),
+    default: '5/1h',
+    doc: 'sign-up attempts per email address',
+  }),
+  RATE_LIMIT_REFRESH: setting({ group: 'throttling', schema: rate(), default: '120/1m', doc: 'refreshes per client address' }),
+  RATE_LIMIT_FORGOT: setting({
+    group: 'throttling',
+    schema: rate(),
+    default: '20/1h',
+    doc: 'forgot-password requests per client address',
+  }),
+  RATE_LIMIT_RESET: setting({
+    group: 'throttling',
+    schema: rate(),
+    default: '20/1h',
+    doc: 'reset attempts per client address (API and reset page)',
+  }),
+  RATE_LIMIT_RESET_TOKEN: setting({ group: 'throttling', schema: rate(), default: '10/1h', doc: 'reset attempts per reset token' }),
+  RESET_MAIL_LIMIT: setting({
+    group: 'throttling',
+    schema: rate(),
+    default: '3/1h',
+    doc: 'reset emails per email address and client network; past it, none is sent and the answer is unchanged',
+  }),
+  RESET_MAIL_ACCOUNT_LIMIT: setting({
+    group: 'throttling',
+    schema: rate(),
+    default: '10/1h',
+    doc: 'reset emails per email address requested from networks the account never signed in from, all together',
+  }),
+  RATE_LIMIT_SIGNIN_GLOBAL: setting({
+    group: 'throttling',
+    schema: rate(),
+    default: '300/1s',
+    doc: 'sign-ins of all clients together (every instance, with Redis); past it, `503 server_busy`. Set it to what your fleet can hash',
+  }),
+  RATE_LIMIT_SIGNUP_GLOBAL: setting({
+    group: 'throttling',
+    schema: rate(),
+    default: '100/1s',
+    doc: 'sign-ups of all clients together, the same way',
+  }),
+  RATE_LIMIT_IPV6_PREFIX: setting({
+    group: 'throttling',
+    schema: integer(32, 128),
+    default: '64',
+    doc: 'IPv6 clients are counted by this prefix of their address (32 to 128): one holder usually has a whole /64',
+  }),
+  LOCKOUT_THRESHOLD: setting({
+    group: 'throttling',
+    schema: integer(1, 1000),
+    default: '5',
+    doc: 'failed sign-ins (within an hour) that lock an account',
+  }),
+  LOCKOUT_DURATION: setting({
+    group: 'throttling',
+    schema: duration(),
+    default: '1m',
+    doc: 'the first lock; each further lock within a day doubles, up to `LOCKOUT_MAX_DURATION`',
+  }),
+  LOCKOUT_MAX_DURATION: setting({ group: 'throttling', schema: duration(), default: '1d', doc: 'the longest lock' }),
+
+  HIBP_URL: setting({
+    group: 'passwords',
+    schema: httpUrl(),
+    example: 'https://api.pwnedpasswords.com',
+    doc: 'a Pwned Passwords range API (`https://api.pwnedpasswords.com`) to refuse breached passwords',
+  }),
+  HIBP_TIMEOUT: setting({
+    group: 'passwords',
+    schema: integer(50, 30000),
+    default: '1500',
+    doc: 'milliseconds to wait for it before accepting the password anyway',
+  }),
+  PASSWORD_MIN_LENGTH: setting({
+    group: 'passwords',
+    schema: integer(8, 64),
+    default: '8',
+    doc: '8 to 64; the maximum is 256 characters',
+  }),
+  ARGON2_MEMORY_KIB: setting({
+    group: 'passwords',
+    schema: integer(8192, 4194304),
+    default: '19456',
+    doc: "argon2id memory in KiB (OWASP's parameters, like the two below); hashes made with older parameters are upgraded at the next sign-in",
+  }),
+  ARGON2_TIME_COST: setting({ group: 'passwords', schema: integer(1, 20), default: '2', doc: 'argon2id passes over the memory' }),
+  ARGON2_PARALLELISM: setting({ group: 'passwords', schema: integer(1, 16), default: '1', doc: 'argon2id lanes' }),
+  PASSWORD_HASH_CONCURRENCY: setting({
+    group: 'passwords',
+    schema: autoOrCount('expected auto or a whole number'),
+    shownDefault: '`auto`',
+    example: 'auto',
+    doc: "password hashes and checks running at once: one per core, within libuv's pool (`UV_THREADPOOL_SIZE`), leaving two of its threads free on PostgreSQL",
+  }),
+  PASSWORD_HASH_QUEUE: setting({
+    group: 'passwords',
+    schema: integer(0, 100000),
+    default: '32',
+    doc: 'how many more may wait; past that, `503 server_busy` with `Retry-After: 1` at once',
+  }),
+  PASSWORD_HASH_NICE: setting({
+    group: 'passwords',
+    schema: integer(0, 19),
+    default: '10',
+    doc: "nice value given to the server's helper threads, where argon2 runs, so that under a sign-in flood the main thread, which answers every request, wins the CPU (Linux; `0` leaves them alone)",
+  }),
+  UV_THREADPOOL_SIZE: setting({
+    group: 'passwords',
+    schema: integer(1, 1024),
+    default: '4',
+    advanced: true,
+    shownDefault: '`4` (`2` on the embedded engine)',
+    doc: "Node's own: threads of libuv's pool, where argon2 runs; Latchkey reads it to size `PASSWORD_HASH_CONCURRENCY`",
+  }),
+
+  BODY_LIMIT: setting({ group: 'http', schema: integer(1024, 1048576), default: '16384', doc: 'largest request body, in bytes' }),
+  REQUEST_TIMEOUT: setting({
+    group: 'http',
+    schema: duration(),
+    default: '30s',
+    doc: "a request must arrive whole (headers and body) within this of its first byte, or it gets `408 request_timeout` and its connection closes; the handler's own work is not limited",
+  }),
+  HEADERS_TIMEOUT: setting({
+    group: 'http',
+    schema: duration(),
+    default: '10s',
+    doc: 'the same for the headers alone, and for a connection that sends nothing; at most `REQUEST_TIMEOUT`',
+  }),
+  KEEP_ALIVE_TIMEOUT: setting({
+    group: 'http',
+    schema: duration(),
+    default: '5s',
+    doc: "an idle keep-alive connection is closed after this (Node adds about a second); behind a load balancer, set it above the balancer's idle timeout (60 s on AWS ALB)",
+  }),
+  MAX_CONNECTIONS: setting({
+    group: 'http',
+    schema: integer(1, 1000000),
+    default: '1000',
+    doc: 'open connections per server process (`WORKERS` multiplies it); more are closed as soon as they are accepted',
+  }),
+  SHUTDOWN_TIMEOUT: setting({
+    group: 'http',
+    schema: duration(),
+    default: '10s',
+    doc: 'how long a stop (SIGTERM, SIGINT) waits for requests in flight before closing their connections',
+  }),
+
+  AUDIT_RETENTION: setting({ group: 'operations', schema: duration(), default: '90d', doc: 'how long audit events are kept' }),
+  PURGE_INTERVAL: setting({
+    group: 'operations',
+    schema: duration(),
+    default: '5m',
+    doc: 'how often spent tokens, ended sessions and sent emails are deleted (see Data growth)',
+  }),
+  LOG_LEVEL: setting({
+    group: 'operations',
+    schema: oneOf(LOG_LEVELS),
+    default: 'info',
+    doc: '`fatal`, `error`, `warn`, `info`, `debug`, `trace` or `silent`',
+  }),
+  LOG_REQUESTS: setting({
+    group: 'operations',
+    schema: boolean(),
+    default: 'false',
+    doc: "one info line per request (method, URL with tokens blanked, address, status, time); it costs about a fifth of the fastest route's throughput (see Performance), and security events are in the audit log either way",
+  }),
+  NODE_ENV: setting({
+    group: 'operations',
+    schema: z.string(),
+    default: 'development',
+    doc: 'only decides whether emails written to the log (no `SMTP_URL`) include their text',
+  }),
+};
+
+export type SettingName = keyof typeof SETTINGS;
+
+/** Each variable's parsed value; unset optional ones are undefined. */
+export type Env = { [K in SettingName]: (typeof SETTINGS)[K] extends Setting<infer T> ? T : never };
