@@ -1,3 +1,5 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import * as pulumi from '@pulumi/pulumi';
 import { describe, expect, it } from 'vitest';
 import { cidrSubnet, parseIpv4Cidr } from '../src/cidr';
@@ -103,5 +105,14 @@ describe('image pulls', () => {
     expect(JSON.stringify(ecrPullStatements('123456789012.dkr.ecr.us-east-1.amazonaws.com/team/latchkey@sha256:abc'))).toContain(
       '"arn:aws:ecr:us-east-1:123456789012:repository/team/latchkey"',
     );
+  });
+});
+
+describe('stack files', () => {
+  it('each names the shape its stack is called after', () => {
+    for (const shape of ['single', 'scalable']) {
+      const text = readFileSync(join(__dirname, '..', `Pulumi.${shape}.yaml`), 'utf8');
+      expect(text).toMatch(new RegExp(`^  latchkey:shape: ${shape}$`, 'm'));
+    }
   });
 });
