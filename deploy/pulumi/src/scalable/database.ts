@@ -47,7 +47,7 @@ export function createDatabase(name: string, opts: DatabaseOptions) {
     copyTagsToSnapshot: true,
     deletionProtection: true,
     skipFinalSnapshot: false,
-    finalSnapshotIdentifier: `${name}-db-final-${pulumi.getStack()}`,
+    finalSnapshotIdentifier: `${name}-db-final-${pulumi.getStack().replace(/[^A-Za-z0-9]+/g, '-')}`,
     autoMinorVersionUpgrade: true,
     tags: opts.tags,
   });
