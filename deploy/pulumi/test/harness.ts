@@ -1,10 +1,14 @@
 import * as pulumi from '@pulumi/pulumi';
 
+/** A resource's inputs, read as loosely as the JSON they are: each test knows the shape it looks at. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export type Inputs = Record<string, any>;
+
 /** One resource the program asked for, with the inputs it passed (secrets unwrapped). */
 export interface Recorded {
   readonly type: string;
   readonly name: string;
-  readonly inputs: Record<string, any>;
+  readonly inputs: Inputs;
 }
 
 /** What the mocked random passwords come out as: a test can then look for them anywhere. */
@@ -26,7 +30,7 @@ export async function build(
   await pulumi.runtime.setMocks(
     {
       newResource(args) {
-        const inputs = unwrapSecrets(args.inputs) as Record<string, any>;
+        const inputs = unwrapSecrets(args.inputs) as Inputs;
         resources.push({ type: args.type, name: args.name, inputs });
         return { id: `${args.name}-id`, state: { ...inputs, ...computed(args.type, args.name, inputs) } };
       },
@@ -57,7 +61,7 @@ export async function build(
   return { resources, outputs };
 }
 
-function computed(type: string, name: string, inputs: Record<string, any>): Record<string, unknown> {
+function computed(type: string, name: string, inputs: Inputs): Record<string, unknown> {
   const arn = `arn:aws:${type.split(':')[1]?.split('/')[0]}:${REGION}:${ACCOUNT}:${name}`;
   switch (type) {
     case 'random:index/randomPassword:RandomPassword':
@@ -121,7 +125,7 @@ export function openings(resources: Recorded[]): Opening[] {
   const out: Opening[] = [];
   for (const sg of ofType(resources, 'aws:ec2/securityGroup:SecurityGroup')) {
     for (const direction of ['ingress', 'egress'] as const) {
-      for (const rule of (sg.inputs[direction] ?? []) as Record<string, any>[]) {
+      for (const rule of (sg.inputs[direction] ?? []) as Inputs[]) {
         out.push({
           direction,
           group: `${sg.name}-id`,
