@@ -14,7 +14,7 @@ export function shellQuote(value: string): string {
  * The single instance's first boot: Docker and Compose from Ubuntu's own packages, the repository,
  * an .env beside the compose file, then `docker compose up -d`.
  *
- * The secrets (SECRET_KEY, POSTGRES_PASSWORD, PGADMIN_DEFAULT_PASSWORD) are drawn on the instance and
+ * The secrets (SECRET_KEY, POSTGRES_PASSWORD, PGADMIN_PASSWORD: the variables deploy/compose.yml requires) are drawn on the instance and
  * written to a file only root reads: they never pass through user data (which the EC2 API and the
  * metadata service hand out), the Pulumi state, or anyone's terminal. An .env that exists is kept,
  * so a second run never changes the secrets of a database that already holds data.
@@ -47,9 +47,10 @@ if [ ! -f .env ]; then
     cat > .env <<EOF
 NODE_ENV=production
 PUBLIC_URL=$PUBLIC_URL
+LATCHKEY_PORT=80
 SECRET_KEY=$(openssl rand -base64 32)
 POSTGRES_PASSWORD=$(openssl rand -hex 24)
-PGADMIN_DEFAULT_PASSWORD=$(openssl rand -hex 16)
+PGADMIN_PASSWORD=$(openssl rand -hex 16)
 EOF
   )
 fi

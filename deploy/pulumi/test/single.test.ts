@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { build, one, openings, valueOf, WORLD, type Recorded } from './harness';
 
@@ -62,9 +63,19 @@ describe('single: instance', () => {
     expect(userData).toContain('docker compose -f');
     expect(userData).toContain('up -d');
     expect(userData).toContain("PUBLIC_URL='http://198.51.100.7'");
-    for (const name of ['SECRET_KEY', 'POSTGRES_PASSWORD', 'PGADMIN_DEFAULT_PASSWORD'])
+    for (const name of ['SECRET_KEY', 'POSTGRES_PASSWORD', 'PGADMIN_PASSWORD'])
       expect(userData).toMatch(new RegExp(`^${name}=\\$\\(openssl rand `, 'm'));
     expect(userData).toContain('umask 077');
+    // Latchkey answers on port 80, the one the security group opens.
+    expect(userData).toMatch(/^LATCHKEY_PORT=80$/m);
+  });
+
+  it('writes every variable the compose file requires', () => {
+    const userData: string = one(resources, 'aws:ec2/instance:Instance').inputs['userData'];
+    const compose = readFileSync(new URL('../../compose.yml', import.meta.url), 'utf8');
+    const required = [...compose.matchAll(/\$\{(\w+):\?/g)].map((m) => m[1]);
+    expect(required.length).toBeGreaterThan(0);
+    for (const name of new Set(required)) expect(userData).toMatch(new RegExp(`^${name}=`, 'm'));
   });
 
   it('uses the key pair from the configuration, and an Elastic IP', () => {
