@@ -140,6 +140,7 @@ const envSchema = z.object({
   SMTP_URL: optional(url(['smtp:', 'smtps:'], 'an smtp:// or smtps:// URL')),
   MAIL_FROM: z.string().min(3).default('no-reply@localhost'),
   PASSWORD_MIN_LENGTH: integer(8, 8, 64),
+  PASSWORD_CHECK_COMMON: boolean(true),
   ARGON2_MEMORY_KIB: integer(19456, 8192, 4194304),
   ARGON2_TIME_COST: integer(2, 1, 20),
   ARGON2_PARALLELISM: integer(1, 1, 16),
@@ -200,6 +201,8 @@ export interface Config {
   readonly password: {
     readonly minLength: number;
     readonly maxLength: number;
+    /** Refuse passwords on the common-password list (password_too_common). */
+    readonly checkCommon: boolean;
     readonly argon2: { readonly memoryCost: number; readonly timeCost: number; readonly parallelism: number };
     /** Hashes running at once, and how many more may wait before `server_busy`. */
     readonly hashing: { readonly concurrency: number; readonly queue: number };
@@ -309,6 +312,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     password: {
       minLength: e.PASSWORD_MIN_LENGTH,
       maxLength: PASSWORD_MAX_LENGTH,
+      checkCommon: e.PASSWORD_CHECK_COMMON,
       argon2: { memoryCost: e.ARGON2_MEMORY_KIB, timeCost: e.ARGON2_TIME_COST, parallelism: e.ARGON2_PARALLELISM },
       hashing: {
         concurrency:
