@@ -53,6 +53,7 @@ describe('configuration', () => {
     expect(c.hibp).toEqual({ url: undefined, timeoutMs: 1500 });
     expect(c.password.minLength).toBe(8);
     expect(c.password.maxLength).toBe(256);
+    expect(c.password.checkCommon).toBe(true);
     expect(c.password.argon2).toEqual({ memoryCost: 19456, timeCost: 2, parallelism: 1 });
     expect(c.logLevel).toBe('info');
     expect(c.logRequests).toBe(false);

@@ -135,6 +135,34 @@ describe('POST /api/signup', () => {
         expect((await signIn(t, email, password)).access_token).toBeTruthy();
       }
     });
+
+    it('checks the common-password list by default (PASSWORD_CHECK_COMMON=true)', async () => {
+      expect(t.deps.config.password.checkCommon).toBe(true);
+      const res = await signup({ name: 'A', email: uniqueEmail(), password: 'password123' });
+      expect(res.statusCode).toBe(422);
+      expect(res.json().error).toBe('password_too_common');
+    });
+
+    it('with PASSWORD_CHECK_COMMON=false accepts a common password, and still applies the length rules', async () => {
+      const off = await startTestApp({ env: { PASSWORD_CHECK_COMMON: 'false' } });
+      try {
+        const signupOff = (password: string, email = uniqueEmail()) =>
+          off.inject({ method: 'POST', url: '/api/signup', payload: { name: 'A', email, password } });
+        const email = uniqueEmail();
+        expect((await signupOff('password123', email)).statusCode).toBe(201);
+        expect((await signIn(off, email, 'password123')).access_token).toBeTruthy();
+        for (const [password, code] of [
+          ['short12', 'password_too_short'],
+          ['x'.repeat(257), 'password_too_long'],
+        ] as const) {
+          const res = await signupOff(password);
+          expect(res.statusCode, code).toBe(422);
+          expect(res.json().error).toBe(code);
+        }
+      } finally {
+        await off.close();
+      }
+    });
   });
 
   it.each(['/api/register', '/auth/signup'])('is answered at the seeds\' alias %s', async (url) => {

@@ -33,7 +33,7 @@ export function assertPasswordAcceptable(password: string, policy: Config['passw
     throw new AppError('password_too_short', `The password must be at least ${policy.minLength} characters long.`);
   if (length > policy.maxLength)
     throw new AppError('password_too_long', `The password must be at most ${policy.maxLength} characters long.`);
-  if (isCommonPassword(normalizePassword(password))) throw new AppError('password_too_common');
+  if (policy.checkCommon && isCommonPassword(normalizePassword(password))) throw new AppError('password_too_common');
 }
 
 /** The whole check of a new password: the local policy first, then the breach API when configured. */

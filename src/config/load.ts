@@ -103,6 +103,8 @@ export function toConfig(e: Env) {
     password: {
       minLength: e.PASSWORD_MIN_LENGTH,
       maxLength: PASSWORD_MAX_LENGTH,
+      /** Refuse passwords on the common-password list (password_too_common). */
+      checkCommon: e.PASSWORD_CHECK_COMMON,
       argon2: { memoryCost: e.ARGON2_MEMORY_KIB, timeCost: e.ARGON2_TIME_COST, parallelism: e.ARGON2_PARALLELISM },
       /** Hashes running at once, and how many more may wait before `server_busy`. */
       hashing: {

@@ -255,6 +255,12 @@ export const SETTINGS = {
     default: '8',
     doc: '8 to 64; the maximum is 256 characters',
   }),
+  PASSWORD_CHECK_COMMON: setting({
+    group: 'passwords',
+    schema: boolean(),
+    default: 'true',
+    doc: 'refuse passwords on the list of about 49,000 common ones (`422 password_too_common`); `false` turns off only this check: the length rules and the `HIBP_URL` breach check still apply',
+  }),
   ARGON2_MEMORY_KIB: setting({
     group: 'passwords',
     schema: integer(8192, 4194304),
