@@ -155,6 +155,15 @@ const envSchema = z.object({
   LOG_REQUESTS: boolean(false),
   LOG_LEVEL: z.enum(LOG_LEVELS, { message: `expected one of ${LOG_LEVELS.join(', ')}` }).default('info'),
   SHUTDOWN_TIMEOUT: duration('10s'),
+  METRICS_PORT: optional(
+    z
+      .string()
+      .regex(/^\d+$/, { message: 'expected a port number from 1 to 65535' })
+      .transform(Number)
+      .refine((n) => n >= 1 && n <= 65535, { message: 'expected a port number from 1 to 65535' }),
+  ),
+  METRICS_HOST: z.string().min(1).default('127.0.0.1'),
+  METRICS_TOKEN: optional(z.string().min(16, { message: 'expected at least 16 characters (try `openssl rand -hex 32`)' })),
 });
 
 export interface Config {
@@ -214,6 +223,8 @@ export interface Config {
   readonly logRequests: boolean;
   /** Seconds a stop waits for requests in flight before it closes their connections. */
   readonly shutdownTimeout: number;
+  /** Prometheus metrics on a listener of their own; off while `port` is unset. `token`: a bearer token it requires. */
+  readonly metrics: { readonly port: number | undefined; readonly host: string; readonly token: string | undefined };
 }
 
 export interface RateLimit {
@@ -329,6 +340,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     logLevel: e.LOG_LEVEL,
     logRequests: e.LOG_REQUESTS,
     shutdownTimeout: e.SHUTDOWN_TIMEOUT,
+    metrics: { port: e.METRICS_PORT, host: e.METRICS_HOST, token: e.METRICS_TOKEN },
   };
   return deepFreeze(config);
 }
@@ -357,8 +369,16 @@ function crossFieldProblems(e: Partial<Env>, problems: string[]): number {
     problems.push('SESSION_MAX_AGE: must be at least ACCESS_TOKEN_TTL');
   if (e.HEADERS_TIMEOUT !== undefined && e.REQUEST_TIMEOUT !== undefined && e.HEADERS_TIMEOUT > e.REQUEST_TIMEOUT)
     problems.push('HEADERS_TIMEOUT: must be at most REQUEST_TIMEOUT (the headers are part of the request)');
+  if (e.METRICS_PORT === undefined && e.METRICS_TOKEN !== undefined)
+    problems.push('METRICS_TOKEN: only used with METRICS_PORT; set METRICS_PORT or remove it');
+  if (e.METRICS_PORT !== undefined && e.METRICS_PORT === e.PORT) problems.push('METRICS_PORT: must differ from PORT');
+  // Beyond loopback, whoever reaches the port could read the metrics: a token is required there.
+  if (e.METRICS_PORT !== undefined && e.METRICS_HOST !== undefined && !isLoopback(e.METRICS_HOST) && e.METRICS_TOKEN === undefined)
+    problems.push(`METRICS_TOKEN: required when METRICS_HOST (${e.METRICS_HOST}) is not a loopback address`);
   return workers;
 }
+
+const isLoopback = (host: string) => host === 'localhost' || host === '::1' || /^127(\.\d{1,3}){3}$/.test(host);
 
 /**
  * One server process per core, but one core fewer when PostgreSQL runs on this same machine: measured
