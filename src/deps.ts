@@ -16,6 +16,7 @@ import { createLogger } from './logging.js';
 import { resolveSecretKey } from './secret-key.js';
 import { createMailer, type Mailer } from './mail/mailer.js';
 import type { OutboxWorker } from './mail/outbox.js';
+import { noMetrics, type Metrics } from './metrics/metrics.js';
 
 /**
  * Everything the domain needs from the outside world, built in one place. Opening them starts no
@@ -41,6 +42,8 @@ export interface Deps {
   readonly throttle: Throttle;
   readonly breachCheck: BreachCheck | undefined;
   readonly redis: Redis | undefined;
+  /** What the domain reports (sign-ins, refreshes, throttling, mail); a no-op for now. */
+  readonly metrics: Metrics;
   /** Runs `stop` first when closing (last registered, first run): background work ends before what it uses. */
   onClose(stop: () => Promise<void> | void): void;
   /** Stops background work and closes every connection, in order. */
@@ -131,6 +134,7 @@ export async function openDeps(config: Config, overrides: DepsOverrides = {}): P
 
     const mailer = overrides.mailer ?? await createMailer({ smtpUrl: config.mail.smtpUrl, from: config.mail.from, logBodies: config.env === 'development' }, logger);
     stops.push(() => mailer.close());
+    const metrics = noMetrics;
 
     return {
       config,
@@ -146,9 +150,10 @@ export async function openDeps(config: Config, overrides: DepsOverrides = {}): P
       verifiedTokens: new BoundedCache<AccessClaims>(CACHE_ENTRIES, () => clock.now().getTime()),
       profiles: new BoundedCache<PublicUser>(CACHE_ENTRIES, () => clock.now().getTime()),
       passwords: createPasswordHasher(config.password.argon2, config.password.hashing),
-      throttle: createThrottle(config, redis, config.redis.keyPrefix),
+      throttle: createThrottle(config, redis, config.redis.keyPrefix, metrics),
       breachCheck: config.hibp.url ? createBreachCheck({ url: config.hibp.url, timeoutMs: config.hibp.timeoutMs }, logger) : undefined,
       redis,
+      metrics,
       onClose: (stop) => void stops.push(stop),
       close,
     };
