@@ -1,7 +1,7 @@
 import { and, asc, eq, inArray, isNull, lt, lte, or, sql } from 'drizzle-orm';
 import type { Logger } from 'pino';
 import type { Clock } from '../clock.js';
-import type { Db } from '../db/client.js';
+import { rowsOf, type Db } from '../db/client.js';
 import { mailOutbox } from '../db/schema.js';
 import { noMetrics, type Metrics } from '../metrics/metrics.js';
 import type { MailMessage } from './mailer.js';
@@ -36,6 +36,12 @@ export async function enqueue(tx: Db, payload: OutboxPayload, now: Date, expires
 /** Queues an email rendered now; only for emails that hold no secret, since the row keeps it until it is sent. */
 export async function enqueueEmail(tx: Db, message: MailMessage, now: Date, expiresAt: Date): Promise<void> {
   await tx.insert(mailOutbox).values({ message, createdAt: now, expiresAt, nextAttemptAt: now });
+}
+
+/** Rows still to deliver (neither sent nor given up), every instance's: the partial index answers it. */
+export async function countPendingRows(db: Db): Promise<number> {
+  const result = await db.execute(sql`SELECT count(*)::int AS n FROM mail_outbox WHERE sent_at IS NULL AND abandoned_at IS NULL`);
+  return rowsOf<{ n: number }>(result)[0]?.n ?? 0;
 }
 
 export interface OutboxWorker {
