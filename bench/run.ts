@@ -1,4 +1,4 @@
-// npm run bench [-- --duration=10 --connections=16 --large=1000000 --memory-soak=600 --only=memory]
+// npm run bench [-- --duration=10 --connections=16 --large=1000000 --memory-soak=600 --only=memory|metrics]
 // Starts Latchkey as a real server process on PostgreSQL (DATABASE_URL, in a fresh database it creates
 // and drops) or on the embedded engine, drives it from this process with autocannon, measures the
 // baselines in the same run, and writes bench/results/latest.{json,md}.
@@ -13,6 +13,7 @@ import { openDatabase, type Database } from '../src/db/client.js';
 import { floodRun } from './flood.js';
 import { argon2Rate, build, childrenOf, load, peakRssMb, ROOT, startProcess, type LoadResult, type Server } from './lib.js';
 import { memorySoak, rssOf, type SoakResult } from './memory-soak.js';
+import { metricsOverhead } from './metrics-overhead.js';
 import {
   BENCH_PASSWORD,
   benchEmail,
@@ -42,6 +43,10 @@ const ROUNDS = Number(args.rounds ?? 3);
 const MEMORY_SOAK = args['memory-soak'] === undefined ? undefined : Number(args['memory-soak']);
 const SOAK_CLIENTS = Number(args['soak-clients'] ?? 8);
 const ONLY_MEMORY = args.only === 'memory';
+// --only=metrics: the dashboard with Prometheus metrics off and on, alone.
+const ONLY_METRICS = args.only === 'metrics';
+const METRICS_OFF = 'dashboard, metrics off';
+const METRICS_ON = 'dashboard, metrics on';
 const LOGOUT_SESSIONS = 6_000;
 const FLOOD = 'sign-in flood, many addresses';
 const REVOKE_SESSIONS = 100_000;
@@ -87,7 +92,7 @@ async function main() {
   const failures: string[] = [];
   const extra: Record<string, number | string> = {};
   let soak: Soak | undefined;
-  const soakSeconds = MEMORY_SOAK ?? (engine === 'pglite' ? 600 : 0);
+  const soakSeconds = ONLY_METRICS ? 0 : (MEMORY_SOAK ?? (engine === 'pglite' ? 600 : 0));
   console.error(`Latchkey bench: ${engine}, ${workers} worker(s), ${CONNECTIONS} connections, ${DURATION} s per scenario`);
 
   try {
@@ -96,13 +101,14 @@ async function main() {
     await withDatabase(databaseUrl, dataDir, async (db) => {
       await db.migrate();
       await seedUsers(db, passwordHash, 0, SMALL);
+      if (ONLY_METRICS) return;
       await seedSessionsOfOneUser(db, passwordHash, 'bench-logout', 'bench-logout', LOGOUT_SESSIONS);
       await seedSessionsOfOneUser(db, passwordHash, 'bench-revoke', 'bench-revoke', REVOKE_SESSIONS);
       await seedResetToken(db, 'bench-revoke', REVOKE_RESET_TOKEN);
     });
 
     if (soakSeconds > 0 && engine === 'pglite') soak = await memoryRun(serverEnv, soakSeconds, failures);
-    if (!ONLY_MEMORY) {
+    if (!ONLY_MEMORY && !ONLY_METRICS) {
       const baseline = await startProcess(['--import', 'tsx', 'bench/baseline-server.ts'], { WORKERS: String(workers) }, '/');
       let server = await startProcess(['dist/main.js'], serverEnv, '/readyz');
       extra.first_start_ms = round(server.readyMs);
@@ -127,7 +133,9 @@ async function main() {
       await revocationRun(server, failures, extra);
       rss['latchkey after 100,000 revocations'] = peakRssMb(server.child.pid!);
       await server.stop();
-
+    }
+    if (!ONLY_MEMORY) await metricsRun(serverEnv, rows, failures);
+    if (!ONLY_MEMORY && !ONLY_METRICS) {
       if (LARGE > SMALL) {
         console.error(`seeding ${LARGE.toLocaleString('en')} users and sessions`);
         const seedStart = performance.now();
@@ -136,7 +144,7 @@ async function main() {
           await db.db.execute('ANALYZE');
         });
         extra.seed_seconds = round((performance.now() - seedStart) / 1000);
-        server = await startProcess(['dist/main.js'], serverEnv, '/readyz');
+        const server = await startProcess(['dist/main.js'], serverEnv, '/readyz');
         extra.start_to_ready_large_ms = round(server.readyMs);
         await runScenarios(server, LARGE, rows, failures, undefined);
         rss['latchkey at large population'] = peakRssMb(server.child.pid!);
@@ -160,6 +168,18 @@ async function writeReport(r: Parameters<typeof buildReport>[0]) {
     console.error(`FAILED:\n${r.failures.map((f) => `  - ${f}`).join('\n')}`);
     process.exitCode = 1;
   }
+}
+
+/** The dashboard with metrics off and on, alternated; the ratio of the medians is a target (>= 0.9). */
+async function metricsRun(serverEnv: Record<string, string>, rows: Row[], failures: string[]) {
+  console.error('metrics overhead: the dashboard with METRICS_PORT unset, then set and scraped');
+  const m = await metricsOverhead(serverEnv, { rounds: ROUNDS, duration: DURATION, connections: CONNECTIONS });
+  const rounds = (xs: number[]) => `req/s rounds: ${xs.map((x) => Math.round(x)).join(', ')}`;
+  rows.push({ scenario: METRICS_OFF, population: SMALL, result: m.off, note: `${rounds(m.rounds.off)}; alternating with the next row` });
+  rows.push({ scenario: METRICS_ON, population: SMALL, result: m.on, note: `${rounds(m.rounds.on)}; scraped every 5 s (${m.scrapes} scrapes)` });
+  for (const r of [m.off, m.on]) if (r.non2xx > 0 || r.errors > 0) failures.push(`metrics overhead: ${r.non2xx} non-2xx, ${r.errors} errors`);
+  if (m.failedScrapes > 0) failures.push(`metrics overhead: ${m.failedScrapes} of ${m.scrapes} scrapes failed`);
+  console.error(`metrics overhead: dashboard with metrics on / off = ${m.ratio} (goal >= 0.9): ${m.ratio >= 0.9 ? 'PASS' : 'FAIL'}`);
 }
 
 interface Soak extends SoakResult {
@@ -427,6 +447,8 @@ function buildReport(r: {
   const peak = Object.keys(r.rss).length ? Math.max(...Object.values(r.rss).flat()) : undefined;
   const targets: [string, number | undefined, string, boolean | undefined][] = [];
   const t = (name: string, value: number | undefined, goal: string, ok: boolean | undefined) => targets.push([name, value, goal, ok]);
+  const mo = ratio(rate(METRICS_ON), rate(METRICS_OFF));
+  t('dashboard with metrics on / off', mo, '>= 0.9', mo === undefined ? undefined : mo >= 0.9);
   const d = ratio(rate('dashboard'), rate('baseline-http', 0));
   t('dashboard / baseline-http', d, '>= 0.5', d === undefined ? undefined : d >= 0.5);
   const si = ratio(rate('signin'), Number(r.extra.raw_argon2_verify_per_s));

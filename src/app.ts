@@ -9,6 +9,7 @@ import { decorateClientNetwork } from './http/client.js';
 import { answerClientError, answerExpectation } from './http/client-errors.js';
 import { frameworkErrors, installErrorHandlers } from './http/error-handler.js';
 import { resetPages } from './http/pages/reset-page.js';
+import { countFrameworkErrors, countRequests } from './http/request-metrics.js';
 import { installSecurityHeaders } from './http/security-headers.js';
 import { accountRoutes } from './http/routes/account.js';
 import { metaRoutes } from './http/routes/meta.js';
@@ -53,7 +54,7 @@ function createFastify(deps: Deps) {
     ajv: { customOptions: { coerceTypes: false, removeAdditional: 'all', allErrors: true } },
     // Path parameters (reset tokens) get room to fail their own schema with a 400 before the router's 414.
     routerOptions: { ignoreTrailingSlash: true, maxParamLength: 1024 },
-    frameworkErrors,
+    frameworkErrors: deps.metricsRegistry ? countFrameworkErrors(frameworkErrors, deps.metricsRegistry) : frameworkErrors,
     // A request must arrive whole, headers within HEADERS_TIMEOUT and all within REQUEST_TIMEOUT of its first byte
     // (a connection that sends nothing included), however slowly it trickles: Fastify's default requestTimeout (0)
     // left a body sent a byte at a time holding its connection forever. Only receiving is bounded, not the handler.
@@ -128,6 +129,7 @@ export async function buildApp(deps: Deps): Promise<App> {
     if (!reply.hasHeader('cache-control')) reply.header('cache-control', 'no-store');
     reply.header('x-request-id', reply.request.id);
   });
+  if (deps.metricsRegistry) countRequests(app, deps.metricsRegistry);
   if (deps.config.logRequests) {
     app.addHook('onResponse', (request, reply, done) => {
       request.log.info({ req: request, status: reply.statusCode, ms: Math.round(reply.elapsedTime * 10) / 10 }, 'request');

@@ -4,6 +4,9 @@
  */
 export class BoundedCache<V> {
   private readonly entries = new Map<string, { value: V; expiresAt: number }>();
+  /** Look-ups answered from the cache, and not (absent or expired), since it was made: read by the metrics. */
+  hits = 0;
+  misses = 0;
 
   constructor(
     private readonly maxEntries: number,
@@ -12,11 +15,16 @@ export class BoundedCache<V> {
 
   get(key: string): V | undefined {
     const entry = this.entries.get(key);
-    if (!entry) return undefined;
-    if (entry.expiresAt <= this.now()) {
-      this.entries.delete(key);
+    if (!entry) {
+      this.misses += 1;
       return undefined;
     }
+    if (entry.expiresAt <= this.now()) {
+      this.entries.delete(key);
+      this.misses += 1;
+      return undefined;
+    }
+    this.hits += 1;
     return entry.value;
   }
 

@@ -15,7 +15,9 @@ import { openDatabase, type Database, type Db } from './db/client.js';
 import { createLogger } from './logging.js';
 import { resolveSecretKey } from './secret-key.js';
 import { createMailer, type Mailer } from './mail/mailer.js';
-import type { OutboxWorker } from './mail/outbox.js';
+import { countPendingRows, type OutboxWorker } from './mail/outbox.js';
+import { noMetrics, type Metrics } from './metrics/metrics.js';
+import type { MetricsRegistry } from './metrics/registry.js';
 
 /**
  * Everything the domain needs from the outside world, built in one place. Opening them starts no
@@ -41,6 +43,10 @@ export interface Deps {
   readonly throttle: Throttle;
   readonly breachCheck: BreachCheck | undefined;
   readonly redis: Redis | undefined;
+  /** What the domain reports (sign-ins, refreshes, throttling, mail): a no-op unless METRICS_PORT is set. */
+  readonly metrics: Metrics;
+  /** The Prometheus registry behind `metrics` when it is on: the request hook (src/app.ts) and the listener (src/jobs.ts) use it. */
+  readonly metricsRegistry: MetricsRegistry | undefined;
   /** Runs `stop` first when closing (last registered, first run): background work ends before what it uses. */
   onClose(stop: () => Promise<void> | void): void;
   /** Stops background work and closes every connection, in order. */
@@ -132,6 +138,20 @@ export async function openDeps(config: Config, overrides: DepsOverrides = {}): P
     const mailer = overrides.mailer ?? await createMailer({ smtpUrl: config.mail.smtpUrl, from: config.mail.from, logBodies: config.env === 'development' }, logger);
     stops.push(() => mailer.close());
 
+    const verifiedTokens = new BoundedCache<AccessClaims>(CACHE_ENTRIES, () => clock.now().getTime());
+    const profiles = new BoundedCache<PublicUser>(CACHE_ENTRIES, () => clock.now().getTime());
+    // prom-client is loaded only when metrics are on.
+    const metricsRegistry =
+      config.metrics.port === undefined
+        ? undefined
+        : (await import('./metrics/registry.js')).createMetricsRegistry({
+            revocations,
+            caches: { verified_tokens: verifiedTokens, profiles },
+            poolStats: database.poolStats,
+            outboxDepth: () => countPendingRows(database.db),
+          });
+    const metrics = metricsRegistry ?? noMetrics;
+
     return {
       config,
       database,
@@ -143,12 +163,14 @@ export async function openDeps(config: Config, overrides: DepsOverrides = {}): P
       outbox: { wake: () => {} },
       keys,
       revocations,
-      verifiedTokens: new BoundedCache<AccessClaims>(CACHE_ENTRIES, () => clock.now().getTime()),
-      profiles: new BoundedCache<PublicUser>(CACHE_ENTRIES, () => clock.now().getTime()),
+      verifiedTokens,
+      profiles,
       passwords: createPasswordHasher(config.password.argon2, config.password.hashing),
-      throttle: createThrottle(config, redis, config.redis.keyPrefix),
+      throttle: createThrottle(config, redis, config.redis.keyPrefix, metrics),
       breachCheck: config.hibp.url ? createBreachCheck({ url: config.hibp.url, timeoutMs: config.hibp.timeoutMs }, logger) : undefined,
       redis,
+      metrics,
+      metricsRegistry,
       onClose: (stop) => void stops.push(stop),
       close,
     };

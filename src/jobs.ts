@@ -1,3 +1,4 @@
+import cluster from 'node:cluster';
 import { purgeAuditEvents } from './auth/audit.js';
 import { KEYS_CHANNEL } from './auth/key-store.js';
 import { startPurgeSchedule } from './auth/purge.js';
@@ -6,6 +7,7 @@ import type { Config } from './config.js';
 import { openDeps, type Deps, type DepsOverrides } from './deps.js';
 import { mailHandlers } from './mail/mail-channel.js';
 import { startOutboxWorker, type OutboxWorker } from './mail/outbox.js';
+import { startMetricsListener } from './metrics/server.js';
 
 /** A server's dependencies with its background work running. */
 export interface ServerDeps extends Deps {
@@ -18,12 +20,23 @@ export interface JobOptions {
 }
 
 /**
- * Starts what a server runs in the background: the revocation and key listener (PostgreSQL), the
- * outbox worker, key rotation and the purges. Each is stopped by `deps.close()`, before what it uses.
+ * Starts what a server runs in the background: the metrics listener (METRICS_PORT), the revocation and
+ * key listener (PostgreSQL), the outbox worker, key rotation and the purges. Each is stopped by
+ * `deps.close()`, before what it uses.
  */
 export async function startJobs(deps: Deps, opts: JobOptions = {}): Promise<ServerDeps> {
   const { config, database, clock, logger, keys, revocations } = deps;
   try {
+    if (deps.metricsRegistry && config.metrics.port !== undefined) {
+      const { registry } = deps.metricsRegistry;
+      // Processes of a cluster answer their supervisor, which serves METRICS_PORT for them all (src/main.ts).
+      if (cluster.isWorker) (await import('./metrics/cluster.js')).answerClusterScrapes(registry);
+      else {
+        const source = { contentType: registry.contentType, collect: () => registry.metrics() };
+        const listener = await startMetricsListener({ ...config.metrics, port: config.metrics.port, source, logger });
+        deps.onClose(() => listener.close());
+      }
+    }
     keys.startSchedule();
     if (config.databaseUrl) {
       const listener = await startRevocationListener({
@@ -50,6 +63,7 @@ export async function startJobs(deps: Deps, opts: JobOptions = {}): Promise<Serv
       logger,
       pollMs: opts.outboxPollMs ?? 1_000,
       retryMaxDelaySeconds: config.mail.retryMaxDelay,
+      metrics: deps.metrics,
     });
     deps.onClose(() => outbox.close());
 

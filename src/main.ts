@@ -71,8 +71,8 @@ function launch() {
 }
 
 /**
- * With WORKERS > 1, this process forks the servers (they share the port), replaces any that dies, and
- * keeps the throttling counters they share when there is no Redis.
+ * With WORKERS > 1, this process forks the servers (they share the port), replaces any that dies,
+ * keeps the throttling counters they share when there is no Redis, and serves their metrics summed.
  */
 // The exit code of a server process stopped by its configuration (sysexits' EX_CONFIG): not worth a restart.
 const EXIT_SETTING = 78;
@@ -81,6 +81,10 @@ async function supervise(config: Config) {
   const [{ pino }, { RateLimiterClusterMaster }] = await Promise.all([import('pino'), import('rate-limiter-flexible')]);
   const logger = pino({ level: config.logLevel });
   new RateLimiterClusterMaster();
+  if (config.metrics.port !== undefined) {
+    const [{ startMetricsListener }, { clusterScrapeSource }] = await Promise.all([import('./metrics/server.js'), import('./metrics/cluster.js')]);
+    await startMetricsListener({ ...config.metrics, port: config.metrics.port, source: clusterScrapeSource(), logger });
+  }
   let stopping = false;
   const fork = () => cluster.fork();
   for (let i = 0; i < config.workers; i++) fork();

@@ -4,14 +4,15 @@ import { addSeconds, earliest, epochSeconds, latest } from '../clock.js';
 import type { Deps } from '../deps.js';
 import { rowsOf, type Db } from '../db/client.js';
 import { sessions, users } from '../db/schema.js';
-import { AppError } from '../errors.js';
+import { AppError, type ErrorCode } from '../errors.js';
+import { outcomeOf, type RefreshOutcome } from '../metrics/metrics.js';
 import { signAccessToken } from './access-tokens.js';
 import { recordAuditEvent } from './audit.js';
 import { announceNotBefore, announceRevocations } from './revocation-feed.js';
 import { deriveKey, open, seal, SealOpenError } from './secret-box.js';
 import { generateOpaqueToken, hashToken } from './secrets.js';
 
-export type SessionDeps = Pick<Deps, 'db' | 'clock' | 'config' | 'keys' | 'revocations'>;
+export type SessionDeps = Pick<Deps, 'db' | 'clock' | 'config' | 'keys' | 'revocations' | 'metrics'>;
 
 export interface TokenPair {
   sessionId: string;
@@ -92,6 +93,24 @@ function openSuccessor(parentToken: string, sealed: string, parentHash: string):
  * theft and revokes the whole session.
  */
 export async function rotateRefreshToken(deps: SessionDeps, presented: string, client: ClientInfo = {}): Promise<TokenPair> {
+  try {
+    const [pair, outcome] = await exchangeRefreshToken(deps, presented, client);
+    deps.metrics.refresh(outcome);
+    return pair;
+  } catch (err) {
+    deps.metrics.refresh(outcomeOf(err, REFRESH_FAILURES));
+    throw err;
+  }
+}
+
+const REFRESH_FAILURES: Partial<Record<ErrorCode, RefreshOutcome>> = {
+  invalid_refresh_token: 'invalid',
+  refresh_token_reused: 'reuse_detected',
+};
+
+type Exchanged = [TokenPair, 'rotated' | 'retried'];
+
+async function exchangeRefreshToken(deps: SessionDeps, presented: string, client: ClientInfo): Promise<Exchanged> {
   const now = deps.clock.now();
   const tokenHash = hashToken(presented);
   const successor = generateOpaqueToken();
@@ -122,7 +141,7 @@ export async function rotateRefreshToken(deps: SessionDeps, presented: string, c
   const [rotated] = rowsOf<SessionRow & { id: string | null }>(result);
   if (rotated) {
     if (!rotated.id) throw new AppError('invalid_refresh_token');
-    return issuePair(deps, liveSession({ ...rotated, id: rotated.id }), successor, now);
+    return [await issuePair(deps, liveSession({ ...rotated, id: rotated.id }), successor, now), 'rotated'];
   }
   return answerSpentToken(deps, presented, tokenHash, now, client);
 }
@@ -142,7 +161,7 @@ const liveSession = (row: SessionRow): LiveSession => ({
 });
 
 /** A token that could not be claimed: unknown or expired, a retry within the window, or a replay. */
-async function answerSpentToken(deps: SessionDeps, presented: string, tokenHash: string, now: Date, client: ClientInfo): Promise<TokenPair> {
+async function answerSpentToken(deps: SessionDeps, presented: string, tokenHash: string, now: Date, client: ClientInfo): Promise<Exchanged> {
   const result = await deps.db.execute(sql`
     SELECT sess.id, sess.user_id, sess.created_at, sess.expires_at, p.rotated_at, p.successor_sealed,
       (sess.revoked_at IS NULL AND sess.expires_at > ${now}
@@ -160,7 +179,7 @@ async function answerSpentToken(deps: SessionDeps, presented: string, tokenHash:
   const sinceRotation = now.getTime() - new Date(known.rotated_at).getTime();
   if (sinceRotation <= deps.config.ttl.refreshReuseInterval * 1000 && known.successor_live && known.successor_sealed) {
     const successor = openSuccessor(presented, known.successor_sealed, tokenHash);
-    if (successor) return issuePair(deps, liveSession(known), successor, now);
+    if (successor) return [await issuePair(deps, liveSession(known), successor, now), 'retried'];
   }
   await revokeSession(deps, known.id, 'refresh_token_reuse');
   await recordAuditEvent(deps.db, deps.clock, { type: 'refresh_token_reused', userId: known.user_id, sessionId: known.id, client });

@@ -1,7 +1,8 @@
 import { and, eq } from 'drizzle-orm';
 import type { Deps } from '../deps.js';
 import { users } from '../db/schema.js';
-import { AppError } from '../errors.js';
+import { AppError, type ErrorCode } from '../errors.js';
+import { outcomeOf, type SigninOutcome } from '../metrics/metrics.js';
 import { recordAuditEvent } from './audit.js';
 import { isKnownClient } from './known-clients.js';
 import { createSession, type ClientInfo, type TokenPair } from './sessions.js';
@@ -12,6 +13,27 @@ import { findUserByEmail, normalizeEmail, type User } from './users.js';
  * and both count towards the account's lockout, so throttling reveals nothing either.
  */
 export async function signIn(
+  deps: Deps,
+  credentials: { email: string; password: string },
+  client: ClientInfo,
+): Promise<{ user: User; tokens: TokenPair }> {
+  try {
+    const signedIn = await checkAndOpenSession(deps, credentials, client);
+    deps.metrics.signin('success');
+    return signedIn;
+  } catch (err) {
+    deps.metrics.signin(outcomeOf(err, SIGNIN_FAILURES));
+    throw err;
+  }
+}
+
+const SIGNIN_FAILURES: Partial<Record<ErrorCode, SigninOutcome>> = {
+  invalid_credentials: 'invalid_credentials',
+  too_many_attempts: 'locked',
+  server_busy: 'server_busy',
+};
+
+async function checkAndOpenSession(
   deps: Deps,
   credentials: { email: string; password: string },
   client: ClientInfo,

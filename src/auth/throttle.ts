@@ -9,6 +9,7 @@ import {
 } from 'rate-limiter-flexible';
 import type { Config, RateLimit } from '../config.js';
 import { AppError, throttled } from '../errors.js';
+import { noMetrics, type Limiter, type Metrics } from '../metrics/metrics.js';
 
 export type AddressAction = 'signin' | 'signup' | 'refresh' | 'forgot' | 'reset';
 
@@ -51,9 +52,15 @@ export interface Throttle {
 }
 
 const LOCK_LEVEL_MEMORY = 86_400;
+const ACCOUNT_LIMITERS = { signupEmail: 'signup_email', resetToken: 'reset_token' } as const satisfies Record<string, Limiter>;
 const ATTEMPT_WINDOW = 3_600;
 
-export function createThrottle(config: Pick<Config, 'rateLimits' | 'lockout'>, redis: Redis | undefined, keyPrefix: string): Throttle {
+export function createThrottle(
+  config: Pick<Config, 'rateLimits' | 'lockout'>,
+  redis: Redis | undefined,
+  keyPrefix: string,
+  metrics: Pick<Metrics, 'throttled'> = noMetrics,
+): Throttle {
   const make = (name: string, limit: RateLimit): RateLimiterAbstract => {
     const opts = { keyPrefix: `${keyPrefix}${name}`, points: limit.points, duration: limit.seconds };
     if (!redis) return cluster.isWorker ? new RateLimiterCluster({ ...opts, timeoutMs: 3_000 }) : new RateLimiterMemory(opts);
@@ -90,17 +97,19 @@ export function createThrottle(config: Pick<Config, 'rateLimits' | 'lockout'>, r
     }
   }
 
-  async function consume(limiter: RateLimiterAbstract, key: string) {
+  async function consume(limiter: RateLimiterAbstract, key: string, name: Limiter) {
     const refused = await spend(limiter, key);
-    if (refused) throw throttled('too_many_requests', refused.msBeforeNext);
+    if (!refused) return;
+    metrics.throttled(name);
+    throw throttled('too_many_requests', refused.msBeforeNext);
   }
 
   return {
     async limitAddress(action, address) {
-      await consume(byAddress[action], address);
+      await consume(byAddress[action], address, action);
     },
     async limitAccount(action, key) {
-      await consume(byAccount[action], key);
+      await consume(byAccount[action], key, ACCOUNT_LIMITERS[action]);
     },
     async refundAccount(action, key) {
       await byAccount[action].reward(key, 1);
@@ -108,6 +117,7 @@ export function createThrottle(config: Pick<Config, 'rateLimits' | 'lockout'>, r
     async limitGlobal(action) {
       const refused = await spend(globally[action], 'all');
       if (refused) {
+        metrics.throttled(`${action}_global`);
         const err = new AppError('server_busy');
         err.retryAfter = Math.max(1, Math.ceil(refused.msBeforeNext / 1000));
         throw err;
@@ -134,8 +144,13 @@ export function createThrottle(config: Pick<Config, 'rateLimits' | 'lockout'>, r
       await Promise.all([attempts.delete(email), lockLevels.delete(email)]);
     },
     async allowResetMail(email, client) {
-      if ((await spend(resetMail, `${email} ${client.network}`)) !== undefined) return false;
-      return client.known || (await spend(resetMailAccount, email)) === undefined;
+      if ((await spend(resetMail, `${email} ${client.network}`)) !== undefined) {
+        metrics.throttled('reset_mail');
+        return false;
+      }
+      if (client.known || (await spend(resetMailAccount, email)) === undefined) return true;
+      metrics.throttled('reset_mail_account');
+      return false;
     },
   };
 }

@@ -131,6 +131,8 @@ export function toConfig(e: Env) {
     logRequests: e.LOG_REQUESTS,
     /** Seconds a stop waits for requests in flight before it closes their connections. */
     shutdownTimeout: e.SHUTDOWN_TIMEOUT,
+    /** Prometheus metrics on a listener of their own; off while `port` is unset. `token`: a bearer token it requires. */
+    metrics: { port: e.METRICS_PORT, host: e.METRICS_HOST, token: e.METRICS_TOKEN },
   };
 }
 
@@ -153,7 +155,15 @@ function crossFieldProblems(e: Partial<Env>, problems: string[]): void {
     problems.push('SESSION_MAX_AGE: must be at least ACCESS_TOKEN_TTL');
   if (e.HEADERS_TIMEOUT !== undefined && e.REQUEST_TIMEOUT !== undefined && e.HEADERS_TIMEOUT > e.REQUEST_TIMEOUT)
     problems.push('HEADERS_TIMEOUT: must be at most REQUEST_TIMEOUT (the headers are part of the request)');
+  if (e.METRICS_PORT === undefined && e.METRICS_TOKEN !== undefined)
+    problems.push('METRICS_TOKEN: only used with METRICS_PORT; set METRICS_PORT or remove it');
+  if (e.METRICS_PORT !== undefined && e.METRICS_PORT === e.PORT) problems.push('METRICS_PORT: must differ from PORT');
+  // Beyond loopback, whoever reaches the port could read the metrics: a token is required there.
+  if (e.METRICS_PORT !== undefined && e.METRICS_HOST !== undefined && !isLoopback(e.METRICS_HOST) && e.METRICS_TOKEN === undefined)
+    problems.push(`METRICS_TOKEN: required when METRICS_HOST (${e.METRICS_HOST}) is not a loopback address`);
 }
+
+const isLoopback = (host: string) => host === 'localhost' || host === '::1' || /^127(\.\d{1,3}){3}$/.test(host);
 
 // The embedded engine lives inside one process; on PostgreSQL, `auto` (the default) is one process per core.
 function workersOf(e: Pick<Partial<Env>, 'WORKERS' | 'DATABASE_URL'>): number {

@@ -22,6 +22,7 @@ export const GROUPS = {
   passwords: 'Passwords: argon2id.',
   http: 'Requests, connections and stopping.',
   operations: 'Housekeeping and logs.',
+  metrics: 'Prometheus metrics (see Metrics).',
 } as const;
 
 export type GroupName = keyof typeof GROUPS;
@@ -353,6 +354,24 @@ export const SETTINGS = {
     schema: z.string(),
     default: 'development',
     doc: 'only decides whether emails written to the log (no `SMTP_URL`) include their text',
+  }),
+  METRICS_PORT: setting({
+    group: 'metrics',
+    schema: integer(1, 65535),
+    example: '9464',
+    doc: 'Prometheus metrics at `GET /metrics` on a listener of their own (never on `PORT`); unset: off. With `WORKERS` > 1 the supervising process serves the sum of its server processes\'',
+  }),
+  METRICS_HOST: setting({
+    group: 'metrics',
+    schema: z.string().min(1),
+    default: '127.0.0.1',
+    doc: 'where the metrics listener binds; any address other than loopback requires `METRICS_TOKEN`',
+  }),
+  METRICS_TOKEN: setting({
+    group: 'metrics',
+    schema: z.string().min(16, { message: 'expected at least 16 characters (try `openssl rand -hex 32`)' }),
+    secret: true,
+    doc: 'bearer token a scrape must send (`Authorization: Bearer …`), at least 16 characters (`openssl rand -hex 32`); wrong or missing: 401',
   }),
 };
 

@@ -11,9 +11,19 @@ export type Db = PgDatabase<PgQueryResultHKT, typeof schema>;
 /** The rows of a raw `db.execute(sql...)`: both drivers answer with `{ rows }`. */
 export const rowsOf = <T>(result: unknown): T[] => (result as { rows: T[] }).rows;
 
+export interface PoolStats {
+  /** Connections open, idle among them, queries waiting for one, and the most the pool opens. */
+  total: number;
+  idle: number;
+  waiting: number;
+  max: number;
+}
+
 export interface Database {
   readonly db: Db;
   readonly engine: 'postgres' | 'pglite';
+  /** PostgreSQL's pool now; absent on the embedded engine (one connection, inside the process). */
+  readonly poolStats?: () => PoolStats;
   migrate(): Promise<void>;
   ping(): Promise<void>;
   close(): Promise<void>;
@@ -53,6 +63,7 @@ async function openPostgres(url: string, poolSize: number): Promise<Database> {
   return {
     db,
     engine: 'postgres',
+    poolStats: () => ({ total: pool.totalCount, idle: pool.idleCount, waiting: pool.waitingCount, max: poolSize }),
     async migrate() {
       // Several instances may start at once: a session-level advisory lock runs migrations one at a time.
       const lock = await pool.connect();

@@ -1,8 +1,9 @@
 import { and, asc, eq, inArray, isNull, lt, lte, or, sql } from 'drizzle-orm';
 import type { Logger } from 'pino';
 import type { Clock } from '../clock.js';
-import type { Db } from '../db/client.js';
+import { rowsOf, type Db } from '../db/client.js';
 import { mailOutbox } from '../db/schema.js';
+import { noMetrics, type Metrics } from '../metrics/metrics.js';
 import type { MailMessage } from './mailer.js';
 
 const LEASE_MS = 60_000;
@@ -37,6 +38,12 @@ export async function enqueueEmail(tx: Db, message: MailMessage, now: Date, expi
   await tx.insert(mailOutbox).values({ message, createdAt: now, expiresAt, nextAttemptAt: now });
 }
 
+/** Rows still to deliver (neither sent nor given up), every instance's: the partial index answers it. */
+export async function countPendingRows(db: Db): Promise<number> {
+  const result = await db.execute(sql`SELECT count(*)::int AS n FROM mail_outbox WHERE sent_at IS NULL AND abandoned_at IS NULL`);
+  return rowsOf<{ n: number }>(result)[0]?.n ?? 0;
+}
+
 export interface OutboxWorker {
   /** Looks for work now rather than at the next poll (after this instance queued a row). */
   wake(): void;
@@ -57,8 +64,10 @@ export function startOutboxWorker(opts: {
   logger: Logger;
   pollMs: number;
   retryMaxDelaySeconds: number;
+  metrics?: Pick<Metrics, 'mailDelivery'>;
 }): OutboxWorker {
   const { db, clock, logger } = opts;
+  const metrics = opts.metrics ?? noMetrics;
   let closed = false;
   let running: Promise<number> | undefined;
   let again = false;
@@ -95,6 +104,7 @@ export function startOutboxWorker(opts: {
     const payload = row.message as Record<string, unknown> | null;
     if (!payload || row.expiresAt <= now) {
       await finish(row.id, { abandonedAt: now });
+      metrics.mailDelivery('abandoned');
       logger.warn({ outboxId: row.id, attempts: row.attempts - 1 }, 'outbox row expired before it could be delivered');
       return false;
     }
@@ -111,15 +121,18 @@ export function startOutboxWorker(opts: {
         .update(mailOutbox)
         .set({ nextAttemptAt: new Date(now.getTime() + delay), lockedUntil: null, lastError: (err as Error).message.slice(0, 500) })
         .where(eq(mailOutbox.id, row.id));
+      metrics.mailDelivery('failed');
       logger.warn({ outboxId: row.id, kind, attempt: row.attempts, err: (err as Error).message }, 'outbox delivery failed; will retry');
       return false;
     }
     if (outcome === 'dropped') {
       await finish(row.id, { abandonedAt: clock.now(), lastError: 'nobody to deliver to any more' });
+      metrics.mailDelivery('dropped');
       logger.info({ outboxId: row.id, kind }, 'outbox row dropped: nobody to deliver to any more');
       return false;
     }
     await finish(row.id, { sentAt: clock.now() });
+    metrics.mailDelivery('sent');
     return true;
   }
 

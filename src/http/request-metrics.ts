@@ -1,0 +1,27 @@
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { MetricsRegistry } from '../metrics/registry.js';
+
+/** The route label of requests no route matched (404s, malformed URLs). */
+export const UNMATCHED_ROUTE = 'unmatched';
+
+/** Times every answer by method, route pattern and status (latchkey_http_request_duration_seconds). */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- any server, logger and type provider
+export function countRequests(app: FastifyInstance<any, any, any, any, any>, metrics: Pick<MetricsRegistry, 'observeRequest'>) {
+  app.addHook('onResponse', (request, reply, done) => {
+    // The pattern (`/api/reset-password/:token`), never the URL: the labels stay few, and no token or address in a path becomes one.
+    const route = request.is404 ? UNMATCHED_ROUTE : (request.routeOptions.url ?? UNMATCHED_ROUTE);
+    metrics.observeRequest(request.method, route, reply.statusCode, reply.elapsedTime / 1000);
+    done();
+  });
+}
+
+type FrameworkErrorHandler = (err: FastifyError, request: FastifyRequest, reply: FastifyReply) => unknown;
+
+/** Fastify answers a malformed URL or an overlong path parameter through `frameworkErrors`, without hooks: those are timed here. */
+export function countFrameworkErrors(handler: FrameworkErrorHandler, metrics: Pick<MetricsRegistry, 'observeRequest'>): FrameworkErrorHandler {
+  return (err, request, reply) => {
+    const started = performance.now();
+    reply.raw.once('finish', () => metrics.observeRequest(request.method, UNMATCHED_ROUTE, reply.raw.statusCode, (performance.now() - started) / 1000));
+    return handler(err, request, reply);
+  };
+}

@@ -1,0 +1,49 @@
+import { AppError, type ErrorCode } from '../errors.js';
+
+// Every label value is one of these closed sets: no email, token or address ever becomes a label.
+export const SIGNIN_OUTCOMES = ['success', 'invalid_credentials', 'locked', 'server_busy', 'error'] as const;
+export const REFRESH_OUTCOMES = ['rotated', 'retried', 'reuse_detected', 'invalid', 'error'] as const;
+export const MAIL_OUTCOMES = ['sent', 'failed', 'dropped', 'abandoned'] as const;
+export const LIMITERS = [
+  'signin',
+  'signup',
+  'refresh',
+  'forgot',
+  'reset',
+  'signin_global',
+  'signup_global',
+  'signup_email',
+  'reset_token',
+  'reset_mail',
+  'reset_mail_account',
+] as const;
+
+export type SigninOutcome = (typeof SIGNIN_OUTCOMES)[number];
+export type RefreshOutcome = (typeof REFRESH_OUTCOMES)[number];
+export type MailOutcome = (typeof MAIL_OUTCOMES)[number];
+export type Limiter = (typeof LIMITERS)[number];
+
+/**
+ * What the domain reports as it works. The domain sees only this interface: with metrics off it is
+ * `noMetrics`; with them on, counters of a Prometheus registry (src/metrics/registry.ts).
+ */
+export interface Metrics {
+  signin(outcome: SigninOutcome): void;
+  refresh(outcome: RefreshOutcome): void;
+  /** A rate limiter said no (account locks are sign-in outcomes instead). */
+  throttled(limiter: Limiter): void;
+  /** One delivery attempt of an outbox row. */
+  mailDelivery(outcome: MailOutcome): void;
+}
+
+export const noMetrics: Metrics = {
+  signin: () => {},
+  refresh: () => {},
+  throttled: () => {},
+  mailDelivery: () => {},
+};
+
+/** The outcome a failure counts as: its error code's name when the operation has one for it, else `error`. */
+export function outcomeOf<T extends string>(err: unknown, byCode: Partial<Record<ErrorCode, T>>): T | 'error' {
+  return (err instanceof AppError && byCode[err.code]) || 'error';
+}

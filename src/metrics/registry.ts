@@ -1,0 +1,139 @@
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import type { PoolStats } from '../db/client.js';
+import { LIMITERS, MAIL_OUTCOMES, REFRESH_OUTCOMES, SIGNIN_OUTCOMES, type Metrics } from './metrics.js';
+
+// From a cached dashboard read (well under a millisecond) to a sign-in's password check (a quarter second).
+const REQUEST_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+// A scrape never waits longer than this for the outbox count; the gauge reads NaN when it does.
+const OUTBOX_COUNT_TIMEOUT_MS = 1_000;
+
+/** The state the gauges read at each scrape. */
+export interface MetricSources {
+  revocations: { size(): number };
+  /** By the `cache` label each is reported under. */
+  caches: Readonly<Record<string, { readonly hits: number; readonly misses: number; readonly size: number }>>;
+  /** PostgreSQL's pool; absent on the embedded engine, whose pool gauges are then not registered. */
+  poolStats: (() => PoolStats) | undefined;
+  /** Rows waiting in the outbox: one cheap query per scrape. */
+  outboxDepth: () => Promise<number>;
+}
+
+/** The Prometheus side of `Metrics`: the domain's counters, request durations, and the text a scrape reads. */
+export interface MetricsRegistry extends Metrics {
+  readonly registry: Registry;
+  observeRequest(method: string, route: string, statusCode: number, seconds: number): void;
+}
+
+/** A registry of its own (never prom-client's global one), so that several servers can live in one process (tests). */
+export function createMetricsRegistry(sources: MetricSources): MetricsRegistry {
+  const registry = new Registry();
+  const registers = [registry];
+  // Node's and the process's own, under their usual names (process_*, nodejs_*), as other Node services report them.
+  collectDefaultMetrics({ register: registry });
+
+  const requests = new Histogram({
+    name: 'latchkey_http_request_duration_seconds',
+    help: 'Time to answer an HTTP request, by method, route pattern (`unmatched` for no route) and status code.',
+    labelNames: ['method', 'route', 'status_code'] as const,
+    buckets: REQUEST_BUCKETS,
+    registers,
+  });
+  const signins = counterOf('latchkey_signin_attempts_total', 'Sign-ins that reached the password check, by outcome (refusals by a rate limit before it are in latchkey_throttled_total).', 'outcome', SIGNIN_OUTCOMES, registers);
+  const refreshes = counterOf('latchkey_refresh_attempts_total', 'Refresh token exchanges, by outcome: rotated, retried (the same token again within REFRESH_REUSE_INTERVAL), reuse_detected (the session was revoked), invalid, error.', 'outcome', REFRESH_OUTCOMES, registers);
+  const throttled = counterOf('latchkey_throttled_total', 'Refusals by a rate limit, by limiter: a 429, a 503 server_busy for the global ones, an unsent reset email for the reset_mail ones.', 'limiter', LIMITERS, registers);
+  const mail = counterOf('latchkey_mail_deliveries_total', 'Outbox delivery attempts, by outcome: sent, failed (retried later), dropped (no one to send it to), abandoned (expired first).', 'outcome', MAIL_OUTCOMES, registers);
+  const scrapeErrors = counterOf('latchkey_metrics_scrape_errors_total', 'Values a scrape could not read in time, by source; the gauge reads NaN then.', 'source', ['outbox_depth'], registers);
+
+  new Gauge({
+    name: 'latchkey_revocation_list_entries',
+    help: 'Sessions and users in the in-memory revocation list (each stays until the access tokens it blocks have expired).',
+    registers,
+    // Every process of an instance holds the same list.
+    aggregator: 'max',
+    collect() {
+      this.set(sources.revocations.size());
+    },
+  });
+  const caches = Object.entries(sources.caches);
+  const cacheCounter = (name: string, help: string, read: (c: { hits: number; misses: number }) => number) =>
+    new Counter({
+      name,
+      help,
+      labelNames: ['cache'] as const,
+      registers,
+      collect() {
+        this.reset();
+        for (const [label, cache] of caches) this.inc({ cache: label }, read(cache));
+      },
+    });
+  cacheCounter('latchkey_cache_hits_total', 'Look-ups answered from an in-memory cache, by cache (verified_tokens: access tokens already verified).', (c) => c.hits);
+  cacheCounter('latchkey_cache_misses_total', 'Look-ups an in-memory cache could not answer (absent or expired), by cache.', (c) => c.misses);
+  new Gauge({
+    name: 'latchkey_cache_entries',
+    help: 'Entries held by an in-memory cache, by cache.',
+    labelNames: ['cache'] as const,
+    registers,
+    collect() {
+      for (const [label, cache] of caches) this.set({ cache: label }, cache.size);
+    },
+  });
+
+  let counting: Promise<number> | undefined;
+  new Gauge({
+    name: 'latchkey_outbox_depth',
+    help: 'Outbox rows still to deliver (neither sent nor given up), of every instance: read from the database at each scrape.',
+    registers,
+    aggregator: 'max',
+    async collect() {
+      // One count at a time, however many scrapes arrive while it runs.
+      counting ??= sources.outboxDepth().finally(() => (counting = undefined));
+      try {
+        this.set(await withTimeout(counting, OUTBOX_COUNT_TIMEOUT_MS));
+      } catch {
+        this.set(Number.NaN);
+        scrapeErrors.inc({ source: 'outbox_depth' });
+      }
+    },
+  });
+
+  const pool = sources.poolStats;
+  if (pool) {
+    const poolGauge = (name: string, help: string, read: (s: PoolStats) => number) =>
+      new Gauge({
+        name,
+        help,
+        registers,
+        collect() {
+          this.set(read(pool()));
+        },
+      });
+    poolGauge('latchkey_db_pool_connections', 'PostgreSQL connections open in the pool.', (s) => s.total);
+    poolGauge('latchkey_db_pool_idle_connections', 'PostgreSQL connections open and idle in the pool.', (s) => s.idle);
+    poolGauge('latchkey_db_pool_waiting_queries', 'Queries waiting for a pool connection.', (s) => s.waiting);
+    poolGauge('latchkey_db_pool_max_connections', 'The most connections the pool opens (DATABASE_POOL_SIZE).', (s) => s.max);
+  }
+
+  return {
+    registry,
+    observeRequest: (method, route, statusCode, seconds) => requests.observe({ method, route, status_code: statusCode }, seconds),
+    signin: (outcome) => signins.inc({ outcome }),
+    refresh: (outcome) => refreshes.inc({ outcome }),
+    throttled: (limiter) => throttled.inc({ limiter }),
+    mailDelivery: (outcome) => mail.inc({ outcome }),
+  };
+}
+
+/** A counter with one label whose every value is known: each series exists, at 0, from the start. */
+function counterOf<V extends string>(name: string, help: string, label: string, values: readonly V[], registers: Registry[]) {
+  const counter = new Counter({ name, help, labelNames: [label], registers });
+  for (const value of values) counter.inc({ [label]: value }, 0);
+  return counter;
+}
+
+function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms);
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}
