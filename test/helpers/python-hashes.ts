@@ -6,9 +6,9 @@ import { spawnSync } from 'node:child_process';
  * Debian's python3-werkzeug (2.2) and python3-bcrypt serve /usr/bin/python3; a python3 on the PATH with
  * werkzeug 3 adds its scrypt default.
  */
-export type HashRequest =
-  | { kind: 'werkzeug'; password: string; method?: string; werkzeug?: 2 | 3 }
-  | { kind: 'bcrypt'; password: string; rounds: number; prefix?: '2a' | '2b' };
+/** werkzeug's generate_password_hash(password, method) of werkzeug 3 (or 2), or bcrypt.hashpw with gensalt(rounds, prefix). */
+export type HashSpec = { kind: 'werkzeug'; method?: string; werkzeug?: 2 | 3 } | { kind: 'bcrypt'; rounds: number; prefix?: '2a' | '2b' };
+export type HashRequest = HashSpec & { password: string };
 
 export interface MadeHash {
   password: string;
