@@ -148,7 +148,8 @@ describe('importing JSON lines', () => {
   it('reads the seeds\' column names, numbers as ids, inactive accounts, and reports lines it cannot read', async () => {
     const [a, b] = legacyUsers('jsonl', [{ kind: 'werkzeug', method: 'scrypt:16384:8:1' }, { kind: 'bcrypt', rounds: 4 }]);
     const lines: (string | Buffer)[] = [
-      JSON.stringify({ id: 101, username: a!.name, email: a!.email, password: a!.hash, registration_timestamp: '2023-05-06T07:08:09+02:00' }), // 1
+      // After a byte-order mark.
+      `\uFEFF${JSON.stringify({ id: 101, username: a!.name, email: a!.email, password: a!.hash, registration_timestamp: '2023-05-06T07:08:09+02:00' })}`, // 1
       '[1,2,3]', // 2
       '{"id": 3, "name": ', // 3
       JSON.stringify({ id: { $gt: '' }, name: 'Object id', email: 'object@legacy.example', password_hash: a!.hash }), // 4

@@ -21,8 +21,8 @@ export const HASH_LIMITS = {
 
 export type ParsedHash =
   | { scheme: 'argon2id' }
-  | { scheme: 'pbkdf2'; digest: 'sha256' | 'sha512'; iterations: number; salt: Buffer; key: Buffer }
-  | { scheme: 'scrypt'; n: number; r: number; p: number; salt: Buffer; key: Buffer }
+  | { scheme: 'pbkdf2'; digest: 'sha256' | 'sha512'; iterations: number; salt: string; hex: string }
+  | { scheme: 'scrypt'; n: number; r: number; p: number; salt: string; hex: string }
   | { scheme: 'bcrypt'; cost: number; hash: string };
 
 export type HashProblem = 'unsupported_hash' | 'hash_over_limit' | 'invalid_hash';
@@ -84,10 +84,9 @@ function parseWerkzeug(hash: string): HashCheck {
   const second = hash.indexOf('$', first + 1);
   if (first < 0 || second < 0) return bad('invalid_hash', 'a werkzeug hash needs method$salt$digest');
   const [method, ...args] = hash.slice(0, first).split(':');
-  const saltText = hash.slice(first + 1, second);
+  const salt = hash.slice(first + 1, second);
   const hex = hash.slice(second + 1);
-  if (!WERKZEUG_SALT.test(saltText)) return bad('invalid_hash', 'a werkzeug salt of 1 to 128 printable characters is expected');
-  const salt = Buffer.from(saltText, 'utf8');
+  if (!WERKZEUG_SALT.test(salt)) return bad('invalid_hash', 'a werkzeug salt of 1 to 128 printable characters is expected');
   const numbers = (values: string[]) => (values.every((v) => DECIMAL.test(v)) ? values.map(Number) : undefined);
 
   if (method === 'pbkdf2') {
@@ -101,7 +100,7 @@ function parseWerkzeug(hash: string): HashCheck {
       return bad('hash_over_limit', `pbkdf2 with ${iterations} iterations is above the limit of ${HASH_LIMITS.pbkdf2MaxIterations}`);
     const keyBytes = digest === 'sha256' ? 32 : 64;
     if (!isLowerHex(hex, keyBytes)) return bad('invalid_hash', `a ${digest} digest of ${keyBytes * 2} lower-case hex digits is expected`);
-    return { ok: true, hash: { scheme: 'pbkdf2', digest, iterations, salt, key: Buffer.from(hex, 'hex') } };
+    return { ok: true, hash: { scheme: 'pbkdf2', digest, iterations, salt, hex } };
   }
 
   if (method !== 'scrypt') return bad('unsupported_hash', 'werkzeug pbkdf2 or scrypt is expected');
@@ -113,7 +112,7 @@ function parseWerkzeug(hash: string): HashCheck {
   if (128 * n * r > HASH_LIMITS.scryptMaxMemoryBytes || n * r * p > HASH_LIMITS.scryptMaxWork)
     return bad('hash_over_limit', `scrypt N=${n}, r=${r}, p=${p} is above the limits (128·N·r ≤ 64 MiB, N·r·p ≤ 2^19)`);
   if (!isLowerHex(hex, 64)) return bad('invalid_hash', 'a scrypt digest of 128 lower-case hex digits is expected');
-  return { ok: true, hash: { scheme: 'scrypt', n, r, p, salt, key: Buffer.from(hex, 'hex') } };
+  return { ok: true, hash: { scheme: 'scrypt', n, r, p, salt, hex } };
 }
 
 // werkzeug writes lower-case hex and compares the text: an upper-case digest never matched there either.
@@ -140,19 +139,22 @@ export async function verifyLegacyHash(stored: string, password: string): Promis
   const secret = Buffer.from(password, 'utf8');
   switch (hash.scheme) {
     case 'pbkdf2': {
+      // werkzeug derives from the salt's text as UTF-8, and stores the key in hex.
+      const [salt, key] = [Buffer.from(hash.salt, 'utf8'), Buffer.from(hash.hex, 'hex')];
       const derived = await new Promise<Buffer>((resolve, reject) =>
-        pbkdf2(secret, hash.salt, hash.iterations, hash.key.length, hash.digest, (err, key) => (err ? reject(err) : resolve(key))),
+        pbkdf2(secret, salt, hash.iterations, key.length, hash.digest, (err, out) => (err ? reject(err) : resolve(out))),
       );
-      return timingSafeEqual(derived, hash.key);
+      return timingSafeEqual(derived, key);
     }
     case 'scrypt': {
       const { n: N, r, p } = hash;
+      const [salt, key] = [Buffer.from(hash.salt, 'utf8'), Buffer.from(hash.hex, 'hex')];
       // OpenSSL needs 128·r·(N + p + 2) bytes; the limit above keeps that under 65 MiB.
       const maxmem = 128 * r * (N + p + 2) + 1024 * 1024;
       const derived = await new Promise<Buffer>((resolve, reject) =>
-        scrypt(secret, hash.salt, hash.key.length, { N, r, p, maxmem }, (err, key) => (err ? reject(err) : resolve(key))),
+        scrypt(secret, salt, key.length, { N, r, p, maxmem }, (err, out) => (err ? reject(err) : resolve(out))),
       );
-      return timingSafeEqual(derived, hash.key);
+      return timingSafeEqual(derived, key);
     }
     case 'bcrypt':
       // bcrypt reads 72 bytes and stops at a NUL: a longer password, or one with a NUL, would match on a

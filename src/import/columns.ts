@@ -54,12 +54,12 @@ export function resolveColumns(available: readonly string[], chosen: ColumnMap =
   return map;
 }
 
-/** The row under Latchkey's field names, from a record keyed by the source's column names. */
-export function toRawRow(row: number, record: Readonly<Record<string, unknown>>, map: ColumnsOf): RawUserRow {
+/** The row under Latchkey's field names, from a record keyed by the source's column names (or positions). */
+export function toRawRow(row: number, record: Readonly<Record<string, unknown>> | readonly unknown[], map: ColumnsOf): RawUserRow {
   const raw: RawUserRow = { row };
   for (const field of Object.keys(map) as UserField[]) {
     const column = map[field];
-    if (column !== undefined && Object.hasOwn(record, column)) raw[field] = record[column];
+    if (column !== undefined && Object.hasOwn(record, column)) raw[field] = (record as Record<string, unknown>)[column];
   }
   return raw;
 }

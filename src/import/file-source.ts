@@ -26,6 +26,7 @@ export async function* readUserFile(input: string | AsyncIterable<Uint8Array>, o
   const chunks = typeof input === 'string' ? openFile(input) : input;
   let format = options.format ?? (typeof input === 'string' ? formatOfName(input) : undefined);
   let splitter: CsvSplitter | LineSplitter | undefined;
+  // The header's columns by position: the fields of a record are looked up by index.
   let header: { names: string[]; map: ColumnsOf } | undefined;
 
   const rowsOf = function* (records: FileRecord[]): Generator<RawUserRow> {
@@ -34,10 +35,12 @@ export async function* readUserFile(input: string | AsyncIterable<Uint8Array>, o
       else if (format === 'jsonl') yield jsonRow(record.line, record.fields[0]!, options.columns);
       else if (!header) {
         const names = record.fields.map((f) => f.trim());
-        header = { names, map: resolveColumns(names, options.columns, 'the CSV header') };
+        const byName = resolveColumns(names, options.columns, 'the CSV header');
+        const map = Object.fromEntries(Object.entries(byName).map(([field, column]) => [field, column === undefined ? undefined : String(names.indexOf(column))])) as ColumnsOf;
+        header = { names, map };
       } else if (record.fields.length !== header.names.length)
         yield { row: record.line, unreadable: `${record.fields.length} fields where the header has ${header.names.length}` };
-      else yield toRawRow(record.line, Object.fromEntries(header.names.map((n, i) => [n, record.fields[i]])), header.map);
+      else yield toRawRow(record.line, record.fields, header.map);
     }
   };
 

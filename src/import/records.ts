@@ -1,3 +1,5 @@
+import { isUtf8 } from 'node:buffer';
+
 /** A record of a file: its fields as text, or why it cannot be read; `line` is where it starts (from 1). */
 export type FileRecord = { line: number; fields: string[] } | { line: number; error: string };
 
@@ -5,6 +7,7 @@ const QUOTE = 0x22;
 const COMMA = 0x2c;
 const LF = 0x0a;
 const CR = 0x0d;
+const BOM = Buffer.from([0xef, 0xbb, 0xbf]);
 
 const enum State {
   FieldStart,
@@ -26,8 +29,8 @@ export class CsvSplitter {
   private line = 1;
   private recordLine = 1;
   private problem: string | undefined;
-  private started = false;
-  private readonly decoder = new TextDecoder('utf-8', { fatal: true });
+  /** Bytes of a leading byte-order mark seen so far; -1 once past the start of the input. */
+  private bomSeen = 0;
 
   constructor(private readonly maxRecordBytes: number) {
     this.bytes = Buffer.alloc(maxRecordBytes);
@@ -35,42 +38,62 @@ export class CsvSplitter {
 
   feed(chunk: Uint8Array): FileRecord[] {
     const out: FileRecord[] = [];
+    const n = chunk.length;
     let i = 0;
-    if (!this.started) {
-      this.started = true;
-      // A byte-order mark, as spreadsheets write it.
-      if (chunk[0] === 0xef && chunk[1] === 0xbb && chunk[2] === 0xbf) i = 3;
+    // A byte-order mark, as spreadsheets write it, is dropped, even when split between chunks.
+    while (this.bomSeen >= 0 && i < n) {
+      if (chunk[i] === BOM[this.bomSeen]) {
+        i += 1;
+        this.bomSeen = this.bomSeen === 2 ? -1 : this.bomSeen + 1;
+      } else {
+        // Not a byte-order mark after all: what was taken for one is data.
+        if (this.bomSeen > 0) {
+          this.append(BOM, 0, this.bomSeen);
+          this.state = State.Unquoted;
+        }
+        this.bomSeen = -1;
+      }
     }
-    for (; i < chunk.length; i++) {
+    while (i < n) {
+      if (this.state === State.Quoted) {
+        // Up to the next quote in one copy; the line breaks inside still count as lines.
+        const quote = chunk.indexOf(QUOTE, i);
+        const to = quote === -1 ? n : quote;
+        this.line += countLineFeeds(chunk, i, to);
+        this.append(chunk, i, to);
+        if (quote !== -1) this.state = State.QuoteInQuoted;
+        i = to + 1;
+        continue;
+      }
       const c = chunk[i]!;
-      if (c === LF) this.line += 1;
-      switch (this.state) {
-        case State.FieldStart:
-        case State.Unquoted:
-          if (c === COMMA) this.endField();
-          else if (c === LF) this.endRecord(out);
-          else if (c === QUOTE && this.state === State.FieldStart) this.state = State.Quoted;
-          else if (c !== CR) {
-            this.append(c);
-            this.state = State.Unquoted;
-          }
-          break;
-        case State.Quoted:
-          if (c === QUOTE) this.state = State.QuoteInQuoted;
-          else this.append(c);
-          break;
-        case State.QuoteInQuoted:
-          if (c === QUOTE) {
-            this.append(c);
-            this.state = State.Quoted;
-          } else if (c === COMMA) this.endField();
-          else if (c === LF) this.endRecord(out);
-          else if (c !== CR) {
-            this.problem ??= 'a character after the closing quote of a field';
-            this.append(c);
-            this.state = State.Unquoted;
-          }
-          break;
+      if (this.state === State.QuoteInQuoted) {
+        if (c === QUOTE) {
+          this.append(chunk, i, i + 1);
+          this.state = State.Quoted;
+        } else if (c === COMMA) this.endField();
+        else if (c === LF) this.endRecord(out);
+        else if (c !== CR) {
+          this.problem ??= 'a character after the closing quote of a field';
+          this.state = State.Unquoted;
+        }
+        i += 1;
+      } else if (c === COMMA) {
+        this.endField();
+        i += 1;
+      } else if (c === LF) {
+        this.endRecord(out);
+        i += 1;
+      } else if (c === CR) i += 1;
+      else if (c === QUOTE && this.state === State.FieldStart) {
+        this.state = State.Quoted;
+        i += 1;
+      } else {
+        // An unquoted run, up to the next comma or line end, in one copy (a quote inside it is a character).
+        let j = i + 1;
+        while (j < n && chunk[j] !== COMMA && chunk[j] !== LF && chunk[j] !== CR) j += 1;
+        this.append(chunk, i, j);
+        this.state = State.Unquoted;
+        i = j;
       }
     }
     return out;
@@ -83,9 +106,14 @@ export class CsvSplitter {
     return out;
   }
 
-  private append(c: number) {
-    if (this.length < this.maxRecordBytes) this.bytes[this.length++] = c;
-    else this.problem ??= `a record longer than ${this.maxRecordBytes} bytes`;
+  private append(chunk: Uint8Array, from: number, to: number) {
+    const room = this.maxRecordBytes - this.length;
+    if (to - from > room) this.problem ??= `a record longer than ${this.maxRecordBytes} bytes`;
+    const end = Math.min(to, from + room);
+    if (end > from) {
+      this.bytes.set(chunk.subarray(from, end), this.length);
+      this.length += end - from;
+    }
   }
 
   private endField() {
@@ -94,17 +122,17 @@ export class CsvSplitter {
   }
 
   private endRecord(out: FileRecord[]) {
+    this.line += 1;
     this.ends.push(this.length);
     const line = this.recordLine;
     const blank = this.ends.length === 1 && this.length === 0 && this.state === State.FieldStart;
     if (this.problem) out.push({ line, error: this.problem });
     else if (!blank) {
-      try {
+      // Checked whole, then cut at the delimiters (ASCII, so never inside a character).
+      if (!isUtf8(this.bytes.subarray(0, this.length))) out.push({ line, error: 'not valid UTF-8' });
+      else {
         let start = 0;
-        const fields = this.ends.map((end) => this.decoder.decode(this.bytes.subarray(start, (start = end))));
-        out.push({ line, fields });
-      } catch {
-        out.push({ line, error: 'not valid UTF-8' });
+        out.push({ line, fields: this.ends.map((end) => this.bytes.toString('utf8', start, (start = end))) });
       }
     }
     this.length = 0;
@@ -115,13 +143,18 @@ export class CsvSplitter {
   }
 }
 
+function countLineFeeds(chunk: Uint8Array, from: number, to: number): number {
+  let count = 0;
+  for (let k = chunk.indexOf(LF, from); k !== -1 && k < to; k = chunk.indexOf(LF, k + 1)) count += 1;
+  return count;
+}
+
 /** Splits lines (LF or CRLF) holding at most `maxLineBytes` of one; longer lines and lines not UTF-8 are reported. */
 export class LineSplitter {
   private readonly bytes: Buffer;
   private length = 0;
   private tooLong = false;
   private line = 1;
-  private readonly decoder = new TextDecoder('utf-8', { fatal: true });
 
   constructor(private readonly maxLineBytes: number) {
     this.bytes = Buffer.alloc(maxLineBytes);
@@ -160,11 +193,8 @@ export class LineSplitter {
     if (end > 0 && this.bytes[end - 1] === CR) end -= 1;
     if (this.tooLong) out.push({ line, error: `a line longer than ${this.maxLineBytes} bytes` });
     else if (this.bytes.subarray(0, end).some((b) => b !== 0x20 && b !== 0x09)) {
-      try {
-        out.push({ line, fields: [this.decoder.decode(this.bytes.subarray(0, end))] });
-      } catch {
-        out.push({ line, error: 'not valid UTF-8' });
-      }
+      if (isUtf8(this.bytes.subarray(0, end))) out.push({ line, fields: [this.bytes.toString('utf8', 0, end)] });
+      else out.push({ line, error: 'not valid UTF-8' });
     }
     this.length = 0;
     this.tooLong = false;
