@@ -88,9 +88,9 @@ export async function importUserBatch(db: Db, rows: readonly RawUserRow[], optio
 /** The first row wins; a later one with the same email or the same legacy id is rejected, naming the first. */
 export function duplicateOf(user: ImportUser, firstByEmail: ReadonlyMap<string, number>, firstById: ReadonlyMap<string, number>): Pick<Rejection, 'reason' | 'detail'> | undefined {
   const sameEmail = firstByEmail.get(user.email);
-  if (sameEmail !== undefined) return { reason: 'duplicate_email', detail: `the same email as row ${sameEmail}, which is imported instead` };
+  if (sameEmail !== undefined) return { reason: 'duplicate_email', detail: `the same email as row ${sameEmail}: only the first is imported` };
   const sameId = firstById.get(user.legacyId);
-  if (sameId !== undefined) return { reason: 'duplicate_id', detail: `the same id as row ${sameId}, which is imported instead` };
+  if (sameId !== undefined) return { reason: 'duplicate_id', detail: `the same id as row ${sameId}: only the first is imported` };
   return undefined;
 }
 
