@@ -3,12 +3,17 @@ import type { Config } from '../config.js';
 import { AppError } from '../errors.js';
 import type { BreachCheck } from './breached-passwords.js';
 import { isCommonPassword } from './common-passwords.js';
+import { isLegacyHash, verifyLegacyHash } from './hash-formats.js';
 import { busy, createWorkQueue } from './work-queue.js';
 
 export interface PasswordHasher {
   hash(password: string): Promise<string>;
-  /** Constant-time check; false for a malformed hash rather than an error. */
+  /**
+   * Constant-time check; false for a malformed hash rather than an error. Besides argon2id, it checks the
+   * imported formats (werkzeug pbkdf2 and scrypt, bcrypt: src/auth/hash-formats.ts).
+   */
   verify(hash: string, password: string): Promise<boolean>;
+  /** True for an argon2id hash with other parameters than the configured ones, and for any imported format. */
   needsRehash(hash: string): boolean;
   /** Burns the same time as a real verify, for accounts that do not exist. */
   verifyDummy(password: string): Promise<void>;
@@ -64,12 +69,14 @@ export function createPasswordHasher(params: Config['password']['argon2'], limit
     verify: (hash, password) =>
       work.run(async () => {
         try {
+          if (isLegacyHash(hash)) return await verifyLegacyHash(hash, password);
           return await argon2.verify(hash, normalizePassword(password));
         } catch {
           return false;
         }
       }),
-    needsRehash: (hash) => argon2.needsRehash(hash, options),
+    // An imported hash is replaced by argon2id at the first sign-in that proves the password.
+    needsRehash: (hash) => isLegacyHash(hash) || argon2.needsRehash(hash, options),
     assertCapacity() {
       if (work.full) throw busy();
     },
