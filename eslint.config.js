@@ -15,7 +15,7 @@ export default tseslint.config(
     },
   },
   {
-    files: ['src/main.ts', 'test/**', 'bench/**', '*.config.ts', 'src/cli.ts'],
+    files: ['src/main.ts', 'src/cli/main.ts', 'test/**', 'bench/**', '*.config.ts'],
     rules: { 'no-restricted-properties': 'off' },
   },
 );
