@@ -28,6 +28,8 @@ function program(ctx: CliContext): Command {
     .description('Latchkey, a self-hosted JWT authentication server: run it and administer it')
     .version(version, '-v, --version')
     .showSuggestionAfterError(true)
+    // An option after a subcommand is that subcommand's: `migrate status --json` is not `migrate --json`.
+    .enablePositionalOptions()
     .exitOverride()
     .configureOutput({ outputError: () => {} });
   // The settings above are copied to each command when it is added, so each must come after them.
@@ -41,7 +43,7 @@ function program(ctx: CliContext): Command {
 }
 
 function applySettings(command: Command) {
-  command.exitOverride().configureOutput({ outputError: () => {} }).showSuggestionAfterError(true);
+  command.exitOverride().configureOutput({ outputError: () => {} }).showSuggestionAfterError(true).enablePositionalOptions();
   // A command with subcommands and no action of its own: `latchkey users` shows its help, as a usage error.
   for (const sub of command.commands) applySettings(sub);
 }
