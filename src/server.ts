@@ -11,13 +11,14 @@ async function serve(config: Config) {
   const [{ buildApp }, { createServerDeps }] = await Promise.all([import('./app.js'), import('./jobs.js')]);
   const deps = await createServerDeps(config);
   const app = await buildApp(deps);
-  await app.listen({ port: config.port, host: config.host });
   // The embedded engine's data folder has one owner: commands reach the database through this process.
+  // Started before listening: once the server answers, nothing awaits before the stop signals are handled.
   if (!config.databaseUrl && !config.dataDir.startsWith('memory://')) {
     const { startControlServer, controlSocketPath } = await import('./control/server.js');
     const control = await startControlServer({ path: controlSocketPath(config.dataDir), deps, logger: deps.logger });
     deps.onClose(() => control.close());
   }
+  await app.listen({ port: config.port, host: config.host });
   const signing = deps.keys.current;
   deps.logger.info({ engine: deps.database.engine, algorithm: signing.alg, kid: signing.kid, publicUrl: config.publicUrl }, 'Latchkey is ready');
 

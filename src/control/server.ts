@@ -85,10 +85,15 @@ export async function startControlServer(opts: { path: string; deps: OperationDe
         resolve();
       });
     });
+    await chmod(path, 0o600);
+  } catch (err) {
+    // Serving matters more than the command line's way in: the server runs on, and says so.
+    logger.warn({ err, path }, 'cannot listen on the control socket: the command line cannot reach this server; stop it to run commands');
+    server.close();
+    return { close: async () => {} };
   } finally {
     process.umask(umask);
   }
-  await chmod(path, 0o600);
 
   return {
     async close() {
