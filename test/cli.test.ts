@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -45,6 +45,8 @@ function latchkey(env: Record<string, string>, args: string[], input = ''): Prom
 
 const json = (run: Run) => {
   if (run.code !== 0) throw new Error(`exit ${run.code}: ${run.stderr}`);
+  // Everything it opened was closed: the process ended by itself, not by the command line's safety net.
+  expect(run.stderr).not.toContain('still open');
   return JSON.parse(run.stdout);
 };
 
@@ -257,7 +259,10 @@ describe.each([
   }, 90_000);
 });
 
-describe.skipIf(TEST_DATABASE_URL)('the embedded server\'s control socket', () => {
+// `latchkey serve`: the same start as `npm start`, the embedded engine's launcher included.
+const SERVE = ['--import', 'tsx', 'src/cli/main.ts', 'serve'];
+
+describe.skipIf(TEST_DATABASE_URL)('the embedded server\'s control socket (started by latchkey serve)', () => {
   let dataDir: string;
   let server: ServerProcess;
   const socketPath = () => join(dataDir, 'control.sock');
@@ -287,14 +292,16 @@ describe.skipIf(TEST_DATABASE_URL)('the embedded server\'s control socket', () =
     mkdirSync(dataDir, { recursive: true });
     writeFileSync(join(dataDir, 'control.sock'), '');
     expect((await latchkey({ DATA_DIR: dataDir }, ['db', 'create'])).code).toBe(0);
-    server = await startServerProcess({ DATA_DIR: dataDir });
+    server = await startServerProcess({ DATA_DIR: dataDir }, SERVE);
     await server.ready();
   }, 120_000);
   afterAll(async () => {
     expect(await server.stop()).toBe(0);
   });
 
-  it('is a socket only its owner can open, and goes away with the server', async () => {
+  it('is a socket only its owner can open, made by the server under its launcher', async () => {
+    const owner = JSON.parse(readFileSync(join(dataDir, 'latchkey.lock'), 'utf8')).pid;
+    expect(owner).not.toBe(server.child.pid);
     const stat = statSync(socketPath());
     expect(stat.isSocket()).toBe(true);
     expect(stat.mode & 0o777).toBe(0o600);
@@ -329,7 +336,7 @@ describe.skipIf(TEST_DATABASE_URL)('the embedded server\'s control socket', () =
     expect(existsSync(socketPath())).toBe(false);
     expect(existsSync(join(dataDir, 'latchkey.lock'))).toBe(false);
     expect((await latchkey({ DATA_DIR: dataDir }, ['users', 'list', '--json'])).code).toBe(0);
-    server = await startServerProcess({ DATA_DIR: dataDir });
+    server = await startServerProcess({ DATA_DIR: dataDir }, SERVE);
     await server.ready();
   }, 60_000);
 });
