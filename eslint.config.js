@@ -15,7 +15,7 @@ export default tseslint.config(
     },
   },
   {
-    files: ['src/main.ts', 'test/**', 'bench/**', 'postman/**', '*.config.ts', 'src/cli.ts'],
+    files: ['src/main.ts', 'src/cli/main.ts', 'test/**', 'bench/**', 'postman/**', '*.config.ts'],
     rules: { 'no-restricted-properties': 'off' },
   },
 );

@@ -42,6 +42,9 @@ export const ERRORS = {
     message: 'This refresh token was already used; the session has been revoked. Sign in again.',
   },
   invalid_reset_token: { status: 400, message: 'The reset link is invalid, used or expired; request a new one.' },
+  // Only ever answered after the right password: a guesser learns nothing from it (src/auth/sign-in.ts).
+  account_disabled: { status: 403, message: 'This account has been disabled; contact the administrator.' },
+  user_not_found: { status: 404, message: 'No user has this email or id.' },
 
   database_unavailable: { status: 503, message: 'The service is temporarily unavailable; try again shortly.' },
   server_busy: { status: 503, message: 'The server is busy checking passwords; try again in a moment.' },

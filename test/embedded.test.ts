@@ -1,13 +1,11 @@
-import { spawn } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DataDirLockedError, lockDataDir } from '../src/db/data-dir-lock.js';
-import { freePort } from './helpers/services.js';
+import { startServerProcess } from './helpers/server-process.js';
 
-const ROOT = new URL('..', import.meta.url).pathname;
 let root: string;
 
 beforeAll(async () => {
@@ -17,35 +15,7 @@ afterAll(async () => {
   await rm(root, { recursive: true, force: true });
 });
 
-async function startServer(dataDir: string) {
-  const port = await freePort();
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
-    cwd: ROOT,
-    env: { PATH: process.env.PATH ?? '', LOG_LEVEL: 'warn', PORT: String(port), HOST: '127.0.0.1', DATA_DIR: dataDir },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let output = '';
-  child.stdout.on('data', (d) => (output += d));
-  child.stderr.on('data', (d) => (output += d));
-  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-  let code: number | null | undefined;
-  void exited.then((c) => (code = c));
-  const url = `http://127.0.0.1:${port}`;
-  /** Resolves once the server answers /readyz; rejects if it exits first. */
-  const ready = async () => {
-    const deadline = Date.now() + 40_000;
-    while (Date.now() < deadline && code === undefined) {
-      try {
-        if ((await fetch(`${url}/readyz`)).ok) return;
-      } catch {
-        // not listening yet
-      }
-      await new Promise((r) => setTimeout(r, 100));
-    }
-    throw new Error(`server did not become ready:\n${output}`);
-  };
-  return { child, url, exited, ready, output: () => output };
-}
+const startServer = (dataDir: string) => startServerProcess({ DATA_DIR: dataDir });
 
 const signup = (url: string, email: string) =>
   fetch(`${url}/api/signup`, {

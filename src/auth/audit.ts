@@ -13,7 +13,13 @@ export type AuditEventType =
   | 'logout'
   | 'password_reset_requested'
   | 'password_reset_completed'
-  | 'password_changed';
+  | 'password_changed'
+  | 'user_created'
+  | 'user_disabled'
+  | 'user_enabled'
+  | 'user_deleted'
+  | 'sessions_revoked'
+  | 'signing_key_rotated';
 
 export interface AuditEvent {
   type: AuditEventType;

@@ -30,9 +30,10 @@ export async function requestPasswordReset(deps: Deps, email: string, client: Cl
     userId: user?.id,
     email: address,
     client,
-    details: { sent: Boolean(user && allowed) },
+    details: { sent: Boolean(user && allowed && !user.disabledAt) },
   });
-  if (!user || !allowed) return;
+  // A disabled account gets no link, and the answer says nothing of it: the same as for an unknown address.
+  if (!user || !allowed || user.disabledAt) return;
   // Only this part differs between known and unknown addresses; it runs after the answer is sent.
   void queueResetEmail(deps, user.id).catch((err: Error) => {
     deps.logger.error({ err: err.message, userId: user.id }, 'could not queue a password reset email');
@@ -79,10 +80,11 @@ export async function resetPassword(deps: Deps, token: string, newPassword: stri
       .update(resetTokens)
       .set({ usedAt: now })
       .where(and(eq(resetTokens.userId, consumed.userId), isNull(resetTokens.usedAt)));
+    // A disabled account's password cannot be reset, not even with a link sent before it was disabled.
     const [user] = await tx
       .update(users)
       .set({ passwordHash, passwordChangedAt: now, updatedAt: now })
-      .where(eq(users.id, consumed.userId))
+      .where(and(eq(users.id, consumed.userId), isNull(users.disabledAt)))
       .returning();
     if (!user) throw new AppError('invalid_reset_token');
     const ended = await endUserSessions(tx, user.id, 'password_reset', now);

@@ -25,7 +25,7 @@ export async function queueResetIntent(db: Db, userId: string, now: Date, ttlSec
  * The outbox handler of reset intents. It stores the SHA-256 of a new token, superseding the user's
  * earlier unused ones (including any minted by a failed attempt at this same email), then emails the
  * link; the raw token exists only in this function's memory and in the email. The link's lifetime
- * counts from now. A user deleted since the request gets nothing.
+ * counts from now. A user deleted or disabled since the request gets nothing.
  */
 export async function sendResetEmail(
   deps: Pick<Deps, 'db' | 'mailer' | 'config'>,
@@ -41,7 +41,7 @@ export async function sendResetEmail(
     const [user] = await tx
       .select({ id: users.id, name: users.name, email: users.email })
       .from(users)
-      .where(eq(users.id, userId))
+      .where(and(eq(users.id, userId), isNull(users.disabledAt)))
       .for('no key update');
     if (!user) return undefined;
     await tx.delete(resetTokens).where(and(eq(resetTokens.userId, user.id), isNull(resetTokens.usedAt)));

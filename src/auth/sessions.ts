@@ -54,11 +54,11 @@ export async function createSession(
   const sessionId = randomUUID();
   const expiresAt = addSeconds(now, deps.config.ttl.sessionMaxAge);
   const refreshToken = generateOpaqueToken();
-  // One statement: the user row is share-locked and its not-before compared, so a reset either commits
-  // first (no session opens) or waits for this session and then revokes it.
+  // One statement: the user row is share-locked and its not-before compared, so a reset (or the account
+  // being disabled) either commits first (no session opens) or waits for this session and then revokes it.
   const result = await deps.db.execute(sql`
     WITH owner AS (
-      SELECT id FROM users WHERE id = ${user.id} AND not_before IS NOT DISTINCT FROM ${user.notBefore} FOR SHARE
+      SELECT id FROM users WHERE id = ${user.id} AND not_before IS NOT DISTINCT FROM ${user.notBefore} AND disabled_at IS NULL FOR SHARE
     ), session AS (
       INSERT INTO sessions (id, user_id, created_at, expires_at, ip_address, user_agent)
       SELECT ${sessionId}, owner.id, ${createdAt}, ${expiresAt}, ${client.ipAddress ?? null}, ${client.userAgent?.slice(0, 512) ?? null}
@@ -130,7 +130,7 @@ async function exchangeRefreshToken(deps: SessionDeps, presented: string, client
       UPDATE sessions SET last_refreshed_at = ${now}
       FROM claimed, users
       WHERE sessions.id = claimed.session_id AND users.id = sessions.user_id
-        AND sessions.revoked_at IS NULL AND sessions.expires_at > ${now}
+        AND sessions.revoked_at IS NULL AND sessions.expires_at > ${now} AND users.disabled_at IS NULL
         AND (users.not_before IS NULL OR sessions.created_at >= users.not_before)
       RETURNING sessions.id, sessions.user_id, sessions.created_at, sessions.expires_at
     ), successor AS (
@@ -164,7 +164,7 @@ const liveSession = (row: SessionRow): LiveSession => ({
 async function answerSpentToken(deps: SessionDeps, presented: string, tokenHash: string, now: Date, client: ClientInfo): Promise<Exchanged> {
   const result = await deps.db.execute(sql`
     SELECT sess.id, sess.user_id, sess.created_at, sess.expires_at, p.rotated_at, p.successor_sealed,
-      (sess.revoked_at IS NULL AND sess.expires_at > ${now}
+      (sess.revoked_at IS NULL AND sess.expires_at > ${now} AND u.disabled_at IS NULL
         AND (u.not_before IS NULL OR sess.created_at >= u.not_before)) AS session_live,
       (s.token_hash IS NOT NULL AND s.rotated_at IS NULL AND s.expires_at > ${now}) AS successor_live
     FROM refresh_tokens p

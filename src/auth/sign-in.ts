@@ -10,7 +10,8 @@ import { findUserByEmail, normalizeEmail, type User } from './users.js';
 
 /**
  * Checks a password and opens a fresh session. Unknown email and wrong password fail identically,
- * and both count towards the account's lockout, so throttling reveals nothing either.
+ * and both count towards the account's lockout, so throttling reveals nothing either. A disabled
+ * account is refused with `account_disabled`, and only once the password proved right.
  */
 export async function signIn(
   deps: Deps,
@@ -72,6 +73,12 @@ async function checkAndOpenSession(
   if (!user || !valid) {
     await recordAuditEvent(deps.db, deps.clock, { type: 'signin_failed', userId: user?.id, email, client });
     throw new AppError('invalid_credentials');
+  }
+  // Told only to whoever knows the password, after the same work as any other attempt: a guesser gets
+  // invalid_credentials either way, while the owner learns why signing in fails instead of retrying.
+  if (user.disabledAt) {
+    await recordAuditEvent(deps.db, deps.clock, { type: 'signin_failed', userId: user.id, email, client, details: { reason: 'account_disabled' } });
+    throw new AppError('account_disabled');
   }
   // A success during a lock ends only this client's count: the strangers' lock stays.
   await deps.throttle.signinSucceeded(counted);

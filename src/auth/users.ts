@@ -57,14 +57,25 @@ export async function createUser(
     if (err instanceof AppError && err.code === 'server_busy') await deps.throttle.refundAccount('signupEmail', normalizeEmail(input.email));
     throw err;
   });
-  const now = deps.clock.now();
+  const user = await insertUser(deps.db, deps.clock.now(), { name: input.name, email: input.email, passwordHash });
+  await recordAuditEvent(deps.db, deps.clock, { type: 'signup', userId: user.id, email: user.email, client });
+  return user;
+}
+
+/** Stores a new user whose password was checked and hashed; `email_taken` if the address has an account. */
+export async function insertUser(
+  db: Db,
+  now: Date,
+  input: { name: string; email: string; passwordHash: string; role?: 'user' | 'admin' },
+): Promise<User> {
   // The unique index decides between simultaneous sign-ups of one address: exactly one insert lands.
-  const [user] = await deps.db
+  const [user] = await db
     .insert(users)
     .values({
       name: input.name.trim(),
       email: normalizeEmail(input.email),
-      passwordHash,
+      passwordHash: input.passwordHash,
+      role: input.role ?? 'user',
       passwordChangedAt: now,
       createdAt: now,
       updatedAt: now,
@@ -72,7 +83,6 @@ export async function createUser(
     .onConflictDoNothing({ target: users.email })
     .returning();
   if (!user) throw new AppError('email_taken');
-  await recordAuditEvent(deps.db, deps.clock, { type: 'signup', userId: user.id, email: user.email, client });
   return user;
 }
 

@@ -29,7 +29,7 @@ export interface Database {
   close(): Promise<void>;
 }
 
-const MIGRATIONS_FOLDER = fileURLToPath(new URL('../../drizzle', import.meta.url));
+export const MIGRATIONS_FOLDER = fileURLToPath(new URL('../../drizzle', import.meta.url));
 // Any constant works; it only has to be the same for every Latchkey instance.
 const MIGRATION_LOCK_ID = 7_306_012;
 

@@ -40,7 +40,7 @@ export function accountRoutes(deps: Deps): FastifyPluginAsyncTypebox {
       body: Type.Object({ email: EmailField, password: PasswordField }),
       response: {
         200: Type.Object({ message: Type.String(), ...TokenFields, user: User }),
-        ...errorResponses(400, 401, 413, 415, 429, 503),
+        ...errorResponses(400, 401, 403, 413, 415, 429, 503),
       },
     };
     for (const [url, schema] of withAliases('/api/signin', signinSchema)) {

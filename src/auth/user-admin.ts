@@ -1,0 +1,209 @@
+import { and, asc, count, eq, gt, isNull, or, sql, type SQL } from 'drizzle-orm';
+import type { Deps } from '../deps.js';
+import type { Db } from '../db/client.js';
+import { resetTokens, sessions, users } from '../db/schema.js';
+import { AppError } from '../errors.js';
+import { recordAuditEvent } from './audit.js';
+import { checkNewPassword } from './passwords.js';
+import { endUserSessions, publishEndedSessions } from './sessions.js';
+import { findUserByEmail, findUserById, insertUser, type User } from './users.js';
+
+/**
+ * What an operator does to accounts (the command line today, an admin API later). Each function takes
+ * only what it uses and records who acted (`actor`) in the audit log. Every credential change goes
+ * through `endUserSessions`, so it reaches every instance (not-before, revocation notices).
+ */
+
+/** A user as an operator sees it; JSON-ready (dates as ISO strings), never the password hash. */
+export interface AdminUser {
+  id: string;
+  email: string;
+  name: string;
+  role: string;
+  created_at: string;
+  disabled_at: string | null;
+  email_verified_at: string | null;
+  password_changed_at: string | null;
+  legacy_id: string | null;
+}
+
+export function toAdminUser(user: User): AdminUser {
+  const iso = (d: Date | null) => d?.toISOString() ?? null;
+  return {
+    id: user.id,
+    email: user.email,
+    name: user.name,
+    role: user.role,
+    created_at: user.createdAt.toISOString(),
+    disabled_at: iso(user.disabledAt),
+    email_verified_at: iso(user.emailVerifiedAt),
+    password_changed_at: iso(user.passwordChangedAt),
+    legacy_id: user.legacyId,
+  };
+}
+
+type AuditDeps = Pick<Deps, 'db' | 'clock'>;
+type EndingDeps = Pick<Deps, 'db' | 'clock' | 'revocations'>;
+
+/** The user named by `ref`: an id (UUID) or an email address; `user_not_found` otherwise. */
+export async function findUser(db: Db, ref: string): Promise<User> {
+  const user = ref.includes('@') ? await findUserByEmail(db, ref) : await findUserById(db, ref.trim());
+  if (!user) throw new AppError('user_not_found');
+  return user;
+}
+
+/**
+ * Creates an account for someone, with the same password policy as sign-up (length, common passwords,
+ * the breach check when configured) but none of sign-up's throttling: an operator is not a stranger.
+ */
+export async function createUserByOperator(
+  deps: Pick<Deps, 'db' | 'clock' | 'config' | 'passwords' | 'breachCheck'>,
+  input: { email: string; name: string; password: string; admin?: boolean | undefined },
+  actor: string,
+): Promise<AdminUser> {
+  await checkNewPassword(deps, input.password);
+  const passwordHash = await deps.passwords.hash(input.password);
+  const role = input.admin ? 'admin' : 'user';
+  const user = await insertUser(deps.db, deps.clock.now(), { name: input.name, email: input.email, passwordHash, role });
+  await recordAuditEvent(deps.db, deps.clock, { type: 'user_created', userId: user.id, email: user.email, details: { actor, role } });
+  return toAdminUser(user);
+}
+
+export interface UserPage {
+  users: AdminUser[];
+  /** Pass as `after` for the next page; null on the last one. */
+  next_after: string | null;
+}
+
+/**
+ * Users in the order they were created, a page at a time: by `offset`, or after the user whose id
+ * was the last of the previous page (`after`), which stays right while users are added or deleted.
+ */
+export async function listUsers(deps: Pick<Deps, 'db'>, page: { limit: number; offset?: number | undefined; after?: string | undefined }): Promise<UserPage> {
+  let where: SQL | undefined;
+  if (page.after !== undefined) {
+    const last = await findUserById(deps.db, page.after);
+    if (!last) throw new AppError('user_not_found', `No user has the id given as "after" (${page.after}).`);
+    where = or(gt(users.createdAt, last.createdAt), and(eq(users.createdAt, last.createdAt), gt(users.id, last.id)));
+  }
+  // One more than asked: whether it exists says whether there is a next page.
+  const rows = await deps.db
+    .select()
+    .from(users)
+    .where(where)
+    .orderBy(asc(users.createdAt), asc(users.id))
+    .limit(page.limit + 1)
+    .offset(page.after === undefined ? (page.offset ?? 0) : 0);
+  const shown = rows.slice(0, page.limit);
+  return { users: shown.map(toAdminUser), next_after: rows.length > page.limit ? (shown.at(-1)?.id ?? null) : null };
+}
+
+/** One user, with how many of their sessions are live now. */
+export async function showUser(deps: AuditDeps, ref: string): Promise<AdminUser & { active_sessions: number }> {
+  const user = await findUser(deps.db, ref);
+  const now = deps.clock.now();
+  const [live] = await deps.db
+    .select({ n: count() })
+    .from(sessions)
+    .where(
+      and(
+        eq(sessions.userId, user.id),
+        isNull(sessions.revokedAt),
+        gt(sessions.expiresAt, now),
+        sql`${sessions.createdAt} >= coalesce(${user.notBefore}::timestamptz, '-infinity')`,
+      ),
+    );
+  return { ...toAdminUser(user), active_sessions: Number(live?.n ?? 0) };
+}
+
+export interface SessionsEnded {
+  user: AdminUser;
+  sessions_ended: number;
+}
+
+/**
+ * Disables an account: it can no longer sign in, refresh or reset its password; every session ends
+ * now (access tokens included, through the user's not-before) and unused reset links die. Disabling a
+ * disabled account changes nothing (`changed: false`).
+ */
+export async function disableUser(deps: EndingDeps, ref: string, actor: string): Promise<SessionsEnded & { changed: boolean }> {
+  const found = await findUser(deps.db, ref);
+  const now = deps.clock.now();
+  const outcome = await deps.db.transaction(async (tx) => {
+    const [user] = await tx
+      .update(users)
+      .set({ disabledAt: now, updatedAt: now })
+      .where(and(eq(users.id, found.id), isNull(users.disabledAt)))
+      .returning();
+    if (!user) return undefined;
+    await tx.update(resetTokens).set({ usedAt: now }).where(and(eq(resetTokens.userId, user.id), isNull(resetTokens.usedAt)));
+    const ended = await endUserSessions(tx, user.id, 'account_disabled', now);
+    return { user, ended };
+  });
+  if (!outcome) {
+    const current = await findUser(deps.db, found.id);
+    return { user: toAdminUser(current), sessions_ended: 0, changed: false };
+  }
+  publishEndedSessions(deps, outcome.ended);
+  const sessionsEnded = outcome.ended.sessionIds.length;
+  await recordAuditEvent(deps.db, deps.clock, {
+    type: 'user_disabled',
+    userId: outcome.user.id,
+    email: outcome.user.email,
+    details: { actor, sessionsEnded },
+  });
+  return { user: toAdminUser(outcome.user), sessions_ended: sessionsEnded, changed: true };
+}
+
+/** Lets a disabled account sign in again; the sessions that disabling ended stay ended. */
+export async function enableUser(deps: AuditDeps, ref: string, actor: string): Promise<{ user: AdminUser; changed: boolean }> {
+  const found = await findUser(deps.db, ref);
+  const now = deps.clock.now();
+  const [user] = await deps.db
+    .update(users)
+    .set({ disabledAt: null, updatedAt: now })
+    .where(and(eq(users.id, found.id), sql`${users.disabledAt} IS NOT NULL`))
+    .returning();
+  if (!user) return { user: toAdminUser(found), changed: false };
+  await recordAuditEvent(deps.db, deps.clock, { type: 'user_enabled', userId: user.id, email: user.email, details: { actor } });
+  return { user: toAdminUser(user), changed: true };
+}
+
+/**
+ * Deletes an account and everything of it (sessions, tokens; its audit events keep their email). Its
+ * sessions are ended first, through the same path as any credential change, so that every instance
+ * refuses its access tokens at once.
+ */
+export async function deleteUser(deps: EndingDeps, ref: string, actor: string): Promise<SessionsEnded> {
+  const found = await findUser(deps.db, ref);
+  const now = deps.clock.now();
+  const ended = await deps.db.transaction(async (tx) => {
+    const ended = await endUserSessions(tx, found.id, 'account_deleted', now);
+    const gone = await tx.delete(users).where(eq(users.id, found.id)).returning({ id: users.id });
+    if (gone.length === 0) throw new AppError('user_not_found');
+    return ended;
+  });
+  publishEndedSessions(deps, ended);
+  // The row is gone: the event names the user by email and, in its details, by id.
+  await recordAuditEvent(deps.db, deps.clock, {
+    type: 'user_deleted',
+    email: found.email,
+    details: { actor, userId: found.id, sessionsEnded: ended.sessionIds.length },
+  });
+  return { user: toAdminUser(found), sessions_ended: ended.sessionIds.length };
+}
+
+/** Signs a user out everywhere: every session and access token, and sign-ins in flight, end now. */
+export async function revokeUserSessions(deps: EndingDeps, ref: string, actor: string): Promise<SessionsEnded> {
+  const found = await findUser(deps.db, ref);
+  const now = deps.clock.now();
+  const ended = await deps.db.transaction((tx) => endUserSessions(tx, found.id, 'operator', now));
+  publishEndedSessions(deps, ended);
+  await recordAuditEvent(deps.db, deps.clock, {
+    type: 'sessions_revoked',
+    userId: found.id,
+    email: found.email,
+    details: { actor, sessionsEnded: ended.sessionIds.length },
+  });
+  return { user: toAdminUser(found), sessions_ended: ended.sessionIds.length };
+}

@@ -1,0 +1,61 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { freePort } from './services.js';
+
+export const ROOT = new URL('../..', import.meta.url).pathname;
+
+export interface ServerProcess {
+  child: ChildProcess;
+  port: number;
+  url: string;
+  /** Resolves with the exit code once the process has exited. */
+  exited: Promise<number | null>;
+  /** Everything it wrote, standard output and error together. */
+  output(): string;
+  /** Resolves once /readyz answers 200; rejects if the process exits first or the time runs out. */
+  ready(timeoutMs?: number): Promise<void>;
+  /** Sends a signal (SIGTERM by default) and resolves with the exit code. */
+  stop(signal?: NodeJS.Signals): Promise<number | null>;
+}
+
+/**
+ * The real server as a process of its own (`src/main.ts` through tsx, unless `command` says otherwise), on
+ * a free loopback port unless `env.PORT` names one, with nothing of this process's environment but PATH.
+ */
+export async function startServerProcess(env: Record<string, string>, command: string[] = ['--import', 'tsx', 'src/main.ts']): Promise<ServerProcess> {
+  const port = env.PORT ?? String(await freePort());
+  const child = spawn(process.execPath, command, {
+    cwd: ROOT,
+    env: { PATH: process.env.PATH ?? '', LOG_LEVEL: 'warn', HOST: '127.0.0.1', ...env, PORT: port },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  child.stdout!.on('data', (d) => (output += d));
+  child.stderr!.on('data', (d) => (output += d));
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  let code: number | null | undefined;
+  void exited.then((c) => (code = c));
+  const url = `http://127.0.0.1:${port}`;
+  return {
+    child,
+    port: Number(port),
+    url,
+    exited,
+    output: () => output,
+    async ready(timeoutMs = 40_000) {
+      const deadline = Date.now() + timeoutMs;
+      while (Date.now() < deadline && code === undefined) {
+        try {
+          if ((await fetch(`${url}/readyz`)).ok) return;
+        } catch {
+          // not listening yet
+        }
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      throw new Error(`server did not become ready:\n${output}`);
+    },
+    stop(signal = 'SIGTERM') {
+      if (code === undefined) child.kill(signal);
+      return exited;
+    },
+  };
+}
