@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase, type TestDatabase } from './helpers/database.js';
 import { ROOT, startServerProcess, type ServerProcess } from './helpers/server-process.js';
 import { TEST_DATABASE_URL } from './helpers/services.js';
+import { makeHashes } from './helpers/python-hashes.js';
 
 const PASSWORD = 'correct horse battery staple';
 let root: string;
@@ -243,6 +244,31 @@ describe.each([
     expect(after.stdout).toContain(fresh.kid);
     if (server) await eventually(async () => JSON.stringify(await (await fetch(`${server!.url}/.well-known/jwks.json`)).json()).includes(fresh.kid));
   }, 60_000);
+
+  it('imports users with their old hashes from a file, a dry run first, a rerun changing nothing', async () => {
+    const [pbkdf2, bcrypt] = makeHashes([
+      { kind: 'werkzeug', method: 'pbkdf2:sha256', password: 'old pbkdf2 password' },
+      { kind: 'bcrypt', rounds: 4, password: 'old bcrypt password' },
+    ]);
+    const file = join(root, `${withServer ? 'with' : 'no'}-server-users.csv`);
+    writeFileSync(file, ['id,name,email,password_hash', `7,Old One,Old.One@Legacy.example,${pbkdf2!.hash}`, `8,Old Two,old.two@legacy.example,${bcrypt!.hash}`, '9,Bad,not-an-email,x'].join('\n') + '\n');
+
+    const dry = json(await run(['users', 'import', file, '--dry-run', '--json']));
+    expect(dry).toMatchObject({ read: 3, inserted: 2, rejected: 1, dryRun: true });
+    expectOneLine(await run(['users', 'show', 'old.one@legacy.example']), 1, /\(user_not_found\)/);
+
+    const done = json(await run(['users', 'import', file, '--json']));
+    expect(done).toMatchObject({ read: 3, inserted: 2, skipped: 0, rejected: 1, dryRun: false });
+    expect(done.rejections[0]).toMatchObject({ row: 4, id: '9' });
+    const again = await run(['users', 'import', file]);
+    expect(again.code).toBe(0);
+    expect(again.stdout).toMatch(/3 read, 0 imported, 2 already there, 1 refused/);
+    expect(json(await run(['users', 'show', 'old.one@legacy.example', '--json']))).toMatchObject({ name: 'Old One', legacy_id: '7' });
+    if (server) {
+      const res = await post(server, '/api/signin', { email: 'old.two@legacy.example', password: 'old bcrypt password' });
+      expect(res.status).toBe(200);
+    }
+  }, 120_000);
 
   it('drops the database only when no server uses it', async () => {
     const dropped = await run(['db', 'drop', '--yes']);

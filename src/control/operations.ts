@@ -11,6 +11,7 @@ import {
 } from '../auth/user-admin.js';
 import { PASSWORD_MAX_LENGTH } from '../config.js';
 import { migrationStatus } from '../db/migrations.js';
+import { IMPORT_BATCH_MAX, importUserBatch } from '../auth/user-import.js';
 import type { Deps } from '../deps.js';
 import { ControlError } from './protocol.js';
 
@@ -78,7 +79,31 @@ export const OPERATIONS = {
   'users.disable': withDeps(z.object({ user: UserRef }).strict(), (deps, args, ctx) => disableUser(deps, args.user, ctx.actor)),
   'users.enable': withDeps(z.object({ user: UserRef }).strict(), (deps, args, ctx) => enableUser(deps, args.user, ctx.actor)),
   'users.delete': withDeps(z.object({ user: UserRef }).strict(), (deps, args, ctx) => deleteUser(deps, args.user, ctx.actor)),
-  // 'users.importBatch' belongs here: its schema (a bounded array of users) and src/auth/user-import.ts's function.
+  // Rows as a source read them: importUserBatch checks each one again, whoever sent it.
+  'users.importBatch': withDeps(
+    z
+      .object({
+        rows: z
+          .array(
+            z
+              .object({
+                row: z.number().int().min(0),
+                id: z.unknown().optional(),
+                name: z.unknown().optional(),
+                email: z.unknown().optional(),
+                password_hash: z.unknown().optional(),
+                created_at: z.unknown().optional(),
+                active: z.unknown().optional(),
+                unreadable: z.string().max(1000).optional(),
+              })
+              .strict(),
+          )
+          .max(IMPORT_BATCH_MAX),
+        dryRun: z.boolean().default(false),
+      })
+      .strict(),
+    (deps, args) => importUserBatch(deps.db, args.rows, { dryRun: args.dryRun, now: deps.clock.now() }),
+  ),
   'sessions.revoke': withDeps(z.object({ user: UserRef }).strict(), (deps, args, ctx) => revokeUserSessions(deps, args.user, ctx.actor)),
   'keys.list': withDeps(None, (deps) => listSigningKeys(deps)),
   'keys.rotate': withDeps(None, (deps, _args, ctx) => rotateSigningKeys(deps, ctx.actor)),

@@ -5,6 +5,7 @@ import type { CliContext } from '../context.js';
 import { usageError } from '../errors.js';
 import { printJson, printLine, printNote, printRecord, printTable } from '../output.js';
 import { readNewPassword } from '../password-input.js';
+import { usersImportCommand } from './users-import.js';
 
 export function wholeNumber(value: string): number {
   if (!/^\d+$/.test(value)) throw new InvalidArgumentError('expected a whole number');
@@ -104,6 +105,6 @@ export function usersCommand(ctx: CliContext): Command {
       else printLine(`Deleted ${result.user.email} (${result.user.id}); ${result.sessions_ended} session(s) ended`);
     });
 
-  // `users import` is added here (src/cli/commands/users-import.ts): users.addCommand(usersImportCommand(ctx)).
+  users.addCommand(usersImportCommand(ctx));
   return users;
 }
