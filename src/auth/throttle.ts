@@ -1,14 +1,9 @@
 import cluster from 'node:cluster';
 import type { Redis } from 'ioredis';
-import {
-  RateLimiterCluster,
-  RateLimiterMemory,
-  RateLimiterRedis,
-  RateLimiterRes,
-  type RateLimiterAbstract,
-} from 'rate-limiter-flexible';
+import { RateLimiterCluster, RateLimiterMemory, RateLimiterRedis, RateLimiterRes } from 'rate-limiter-flexible';
 import type { Config, RateLimit } from '../config.js';
 import { AppError, throttled } from '../errors.js';
+import { LocalLimiter, type Limiter } from './local-limiter.js';
 
 export type AddressAction = 'signin' | 'signup' | 'refresh' | 'forgot' | 'reset';
 
@@ -16,7 +11,8 @@ export type AddressAction = 'signin' | 'signup' | 'refresh' | 'forgot' | 'reset'
  * Request budgets per client address and per account. With Redis the counters are shared by every
  * instance; when Redis is unreachable each instance falls back to its own in-memory counters (so
  * limits loosen to per instance, never off) and goes back to Redis when it returns. Without Redis,
- * the processes of one instance (WORKERS) share counters kept by their supervising process.
+ * the processes of one instance (WORKERS) share counters kept by their supervising process, and a
+ * single process keeps its own in LocalLimiters (bounded, no timer per key).
  */
 export interface Throttle {
   /** Throws 429 too_many_requests when the address has used up its budget for the action. */
@@ -54,9 +50,9 @@ const LOCK_LEVEL_MEMORY = 86_400;
 const ATTEMPT_WINDOW = 3_600;
 
 export function createThrottle(config: Pick<Config, 'rateLimits' | 'lockout'>, redis: Redis | undefined, keyPrefix: string): Throttle {
-  const make = (name: string, limit: RateLimit): RateLimiterAbstract => {
+  const make = (name: string, limit: RateLimit): Limiter => {
     const opts = { keyPrefix: `${keyPrefix}${name}`, points: limit.points, duration: limit.seconds };
-    if (!redis) return cluster.isWorker ? new RateLimiterCluster({ ...opts, timeoutMs: 3_000 }) : new RateLimiterMemory(opts);
+    if (!redis) return cluster.isWorker ? new RateLimiterCluster({ ...opts, timeoutMs: 3_000 }) : new LocalLimiter(opts);
     return new RateLimiterRedis({
       ...opts,
       storeClient: redis,
@@ -67,7 +63,7 @@ export function createThrottle(config: Pick<Config, 'rateLimits' | 'lockout'>, r
   const limits = config.rateLimits;
   const byAddress = Object.fromEntries(
     (['signin', 'signup', 'refresh', 'forgot', 'reset'] as const).map((a) => [a, make(`addr:${a}`, limits[a])]),
-  ) as Record<AddressAction, RateLimiterAbstract>;
+  ) as Record<AddressAction, Limiter>;
   const byAccount = {
     signupEmail: make('acct:signup', limits.signupEmail),
     resetToken: make('acct:reset-token', limits.resetToken),
@@ -80,7 +76,7 @@ export function createThrottle(config: Pick<Config, 'rateLimits' | 'lockout'>, r
   const lockLevels = make('acct:signin-level', { points: 10_000, seconds: LOCK_LEVEL_MEMORY });
 
   /** Spends one point; resolves with the refusal when the budget is used up (store failures still throw). */
-  async function spend(limiter: RateLimiterAbstract, key: string): Promise<RateLimiterRes | undefined> {
+  async function spend(limiter: Limiter, key: string): Promise<RateLimiterRes | undefined> {
     try {
       await limiter.consume(key);
       return undefined;
@@ -90,7 +86,7 @@ export function createThrottle(config: Pick<Config, 'rateLimits' | 'lockout'>, r
     }
   }
 
-  async function consume(limiter: RateLimiterAbstract, key: string) {
+  async function consume(limiter: Limiter, key: string) {
     const refused = await spend(limiter, key);
     if (refused) throw throttled('too_many_requests', refused.msBeforeNext);
   }
