@@ -1,6 +1,8 @@
 /**
  * A size-bounded map whose entries also expire. Evicts the oldest insertion when full: cheap, and
- * good enough for caches whose entries all live about as long.
+ * good enough for caches whose entries all live about as long. For the same reason, the oldest
+ * insertions are the first to expire: each `set` drops the expired ones at the front, so an entry
+ * never read again does not stay until the cache is full.
  */
 export class BoundedCache<V> {
   private readonly entries = new Map<string, { value: V; expiresAt: number }>();
@@ -29,7 +31,13 @@ export class BoundedCache<V> {
   }
 
   set(key: string, value: V, expiresAt: number): void {
-    if (this.entries.size >= this.maxEntries && !this.entries.has(key)) {
+    const now = this.now();
+    for (const [oldest, entry] of this.entries) {
+      if (entry.expiresAt > now) break;
+      this.entries.delete(oldest);
+    }
+    // Deleted first, so that the Map's order stays the order of insertion.
+    if (!this.entries.delete(key) && this.entries.size >= this.maxEntries) {
       const oldest = this.entries.keys().next().value;
       if (oldest !== undefined) this.entries.delete(oldest);
     }

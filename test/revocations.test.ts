@@ -74,4 +74,22 @@ describe('the bounded cache', () => {
     clock.advance(10);
     expect(cache.get('c')).toBeUndefined();
   });
+
+  it('drops the expired entries at its front on each set, though nobody reads them again', () => {
+    const clock = createTestClock();
+    const cache = new BoundedCache<number>(100, () => clock.now().getTime());
+    const in30s = () => clock.now().getTime() + 30_000;
+    for (let i = 0; i < 10; i++) cache.set(`profile ${i}`, i, in30s());
+    clock.advance(15);
+    cache.set('later', 10, in30s());
+    clock.advance(15);
+    cache.set('last', 11, in30s());
+    expect(cache.size).toBe(2);
+    // Set again for longer, a key moves to the back: it does not hold the expired ones behind it.
+    cache.set('later', 12, in30s() + 30_000);
+    clock.advance(30);
+    cache.set('next', 13, in30s());
+    expect(cache.size).toBe(2);
+    expect(cache.get('later')).toBe(12);
+  });
 });

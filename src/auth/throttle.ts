@@ -1,15 +1,10 @@
 import cluster from 'node:cluster';
 import type { Redis } from 'ioredis';
-import {
-  RateLimiterCluster,
-  RateLimiterMemory,
-  RateLimiterRedis,
-  RateLimiterRes,
-  type RateLimiterAbstract,
-} from 'rate-limiter-flexible';
+import { RateLimiterCluster, RateLimiterMemory, RateLimiterRedis, RateLimiterRes } from 'rate-limiter-flexible';
 import type { Config, RateLimit } from '../config.js';
 import { AppError, throttled } from '../errors.js';
-import { noMetrics, type Limiter, type Metrics } from '../metrics/metrics.js';
+import { noMetrics, type Limiter as LimiterName, type Metrics } from '../metrics/metrics.js';
+import { LocalLimiter, type Limiter } from './local-limiter.js';
 
 export type AddressAction = 'signin' | 'signup' | 'refresh' | 'forgot' | 'reset';
 
@@ -17,7 +12,8 @@ export type AddressAction = 'signin' | 'signup' | 'refresh' | 'forgot' | 'reset'
  * Request budgets per client address and per account. With Redis the counters are shared by every
  * instance; when Redis is unreachable each instance falls back to its own in-memory counters (so
  * limits loosen to per instance, never off) and goes back to Redis when it returns. Without Redis,
- * the processes of one instance (WORKERS) share counters kept by their supervising process.
+ * the processes of one instance (WORKERS) share counters kept by their supervising process, and a
+ * single process keeps its own in LocalLimiters (bounded, no timer per key).
  */
 export interface Throttle {
   /** Throws 429 too_many_requests when the address has used up its budget for the action. */
@@ -52,7 +48,7 @@ export interface Throttle {
 }
 
 const LOCK_LEVEL_MEMORY = 86_400;
-const ACCOUNT_LIMITERS = { signupEmail: 'signup_email', resetToken: 'reset_token' } as const satisfies Record<string, Limiter>;
+const ACCOUNT_LIMITERS = { signupEmail: 'signup_email', resetToken: 'reset_token' } as const satisfies Record<string, LimiterName>;
 const ATTEMPT_WINDOW = 3_600;
 
 export function createThrottle(
@@ -61,9 +57,9 @@ export function createThrottle(
   keyPrefix: string,
   metrics: Pick<Metrics, 'throttled'> = noMetrics,
 ): Throttle {
-  const make = (name: string, limit: RateLimit): RateLimiterAbstract => {
+  const make = (name: string, limit: RateLimit): Limiter => {
     const opts = { keyPrefix: `${keyPrefix}${name}`, points: limit.points, duration: limit.seconds };
-    if (!redis) return cluster.isWorker ? new RateLimiterCluster({ ...opts, timeoutMs: 3_000 }) : new RateLimiterMemory(opts);
+    if (!redis) return cluster.isWorker ? new RateLimiterCluster({ ...opts, timeoutMs: 3_000 }) : new LocalLimiter(opts);
     return new RateLimiterRedis({
       ...opts,
       storeClient: redis,
@@ -74,7 +70,7 @@ export function createThrottle(
   const limits = config.rateLimits;
   const byAddress = Object.fromEntries(
     (['signin', 'signup', 'refresh', 'forgot', 'reset'] as const).map((a) => [a, make(`addr:${a}`, limits[a])]),
-  ) as Record<AddressAction, RateLimiterAbstract>;
+  ) as Record<AddressAction, Limiter>;
   const byAccount = {
     signupEmail: make('acct:signup', limits.signupEmail),
     resetToken: make('acct:reset-token', limits.resetToken),
@@ -87,7 +83,7 @@ export function createThrottle(
   const lockLevels = make('acct:signin-level', { points: 10_000, seconds: LOCK_LEVEL_MEMORY });
 
   /** Spends one point; resolves with the refusal when the budget is used up (store failures still throw). */
-  async function spend(limiter: RateLimiterAbstract, key: string): Promise<RateLimiterRes | undefined> {
+  async function spend(limiter: Limiter, key: string): Promise<RateLimiterRes | undefined> {
     try {
       await limiter.consume(key);
       return undefined;
@@ -97,7 +93,7 @@ export function createThrottle(
     }
   }
 
-  async function consume(limiter: RateLimiterAbstract, key: string, name: Limiter) {
+  async function consume(limiter: Limiter, key: string, name: LimiterName) {
     const refused = await spend(limiter, key);
     if (!refused) return;
     metrics.throttled(name);
