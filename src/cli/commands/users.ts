@@ -19,7 +19,7 @@ function printUser(user: AdminUser & { active_sessions?: number }) {
 }
 
 export function usersCommand(ctx: CliContext): Command {
-  const users = new Command('users').description('create, list, show, disable, enable and delete users');
+  const users = new Command('users').description('create, list, show, disable, enable, delete and import users');
 
   users
     .command('create')
