@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { build, one, openings, valueOf, WORLD, type Recorded } from './harness';
 
@@ -72,7 +73,8 @@ describe('single: instance', () => {
 
   it('writes every variable the compose file requires', () => {
     const userData: string = one(resources, 'aws:ec2/instance:Instance').inputs['userData'];
-    const compose = readFileSync(new URL('../../compose.yml', import.meta.url), 'utf8');
+    // npm test runs in deploy/pulumi, beside deploy/compose.yml.
+    const compose = readFileSync(resolve(process.cwd(), '../compose.yml'), 'utf8');
     const required = [...compose.matchAll(/\$\{(\w+):\?/g)].map((m) => m[1]);
     expect(required.length).toBeGreaterThan(0);
     for (const name of new Set(required)) expect(userData).toMatch(new RegExp(`^${name}=`, 'm'));
