@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase, type TestDatabase } from './helpers/database.js';
 import { ROOT, startServerProcess, type ServerProcess } from './helpers/server-process.js';
 import { TEST_DATABASE_URL } from './helpers/services.js';
-import { makeHashes } from './helpers/python-hashes.js';
+import { makeHashes, missingPythonLibraries } from './helpers/python-hashes.js';
 
 const PASSWORD = 'correct horse battery staple';
 let root: string;
@@ -245,7 +245,8 @@ describe.each([
     if (server) await eventually(async () => JSON.stringify(await (await fetch(`${server!.url}/.well-known/jwks.json`)).json()).includes(fresh.kid));
   }, 60_000);
 
-  it('imports users with their old hashes from a file, a dry run first, a rerun changing nothing', async () => {
+  // Hashes made by Python's werkzeug and bcrypt: skipped on a machine without them, except in CI.
+  it.skipIf(!!missingPythonLibraries() && !process.env.CI)('imports users with their old hashes from a file, a dry run first, a rerun changing nothing', async () => {
     const [pbkdf2, bcrypt] = makeHashes([
       { kind: 'werkzeug', method: 'pbkdf2:sha256', password: 'old pbkdf2 password' },
       { kind: 'bcrypt', rounds: 4, password: 'old bcrypt password' },
