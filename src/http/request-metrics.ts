@@ -1,8 +1,6 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { UNMATCHED_ROUTE } from '../metrics/metrics.js';
 import type { MetricsRegistry } from '../metrics/registry.js';
-
-/** The route label of requests no route matched (404s, malformed URLs). */
-export const UNMATCHED_ROUTE = 'unmatched';
 
 /** Times every answer by method, route pattern and status (latchkey_http_request_duration_seconds). */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- any server, logger and type provider

@@ -4,6 +4,8 @@ import { AppError, type ErrorCode } from '../errors.js';
 export const SIGNIN_OUTCOMES = ['success', 'invalid_credentials', 'locked', 'server_busy', 'error'] as const;
 export const REFRESH_OUTCOMES = ['rotated', 'retried', 'reuse_detected', 'invalid', 'error'] as const;
 export const MAIL_OUTCOMES = ['sent', 'failed', 'dropped', 'abandoned'] as const;
+/** The route label of requests no route matched (404s, malformed URLs). */
+export const UNMATCHED_ROUTE = 'unmatched';
 export const LIMITERS = [
   'signin',
   'signup',
