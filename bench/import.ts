@@ -3,13 +3,17 @@
 // scrypt, bcrypt: real formats, a few distinct hashes shared by all) from a CSV file into the embedded
 // engine (a data folder on disk) and into PostgreSQL (a fresh database it creates and drops, when a URL
 // is given or DATABASE_URL is set), then from a PostgreSQL table. Each import is timed, then its rerun
-// (everything already there). Writes bench/results/import.{json,md}. The goal: under a minute for 100,000.
+// (everything already there). Then the same file through the command line (`bin/latchkey.js users import
+// --json`, a process of its own): into an embedded data folder with no server, into one held by a running
+// server (the command goes through its control socket), and into PostgreSQL.
+// Writes bench/results/import.{json,md}. The goal: under a minute for 100,000.
 import { pbkdf2Sync, randomBytes, scryptSync } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { cpus, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { once } from 'node:events';
+import { spawn } from 'node:child_process';
 import bcrypt from 'bcrypt';
 import { sql } from 'drizzle-orm';
 import pg from 'pg';
@@ -17,7 +21,7 @@ import { importUserBatch } from '../src/auth/user-import.js';
 import { openDatabase, type Database } from '../src/db/client.js';
 import { importUsers, type ImportSummary } from '../src/import/import-users.js';
 import { openUserSource } from '../src/import/sources.js';
-import { ROOT } from './lib.js';
+import { build, ROOT, startProcess } from './lib.js';
 
 const args = Object.fromEntries(
   process.argv.slice(2).map((a) => {
@@ -81,6 +85,34 @@ async function timeImport(database: Database, target: string, source: string, sp
   return runs;
 }
 
+/** `latchkey users import <file> --json` in a process of its own, first run then rerun, with the environment a user would give it. */
+async function timeCli(target: string, env: Record<string, string>, file: string): Promise<Run[]> {
+  const runs: Run[] = [];
+  for (const run of ['first', 'rerun'] as const) {
+    const started = performance.now();
+    const child = spawn(process.execPath, [join(ROOT, 'bin/latchkey.js'), 'users', 'import', file, '--json'], {
+      cwd: ROOT,
+      env: { PATH: process.env.PATH ?? '', ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (d) => (out += d));
+    child.stderr.on('data', (d) => (err += d));
+    const [code] = (await once(child, 'exit')) as [number | null];
+    const ms = Math.round(performance.now() - started);
+    if (code !== 0) throw new Error(`latchkey users import exited ${code}: ${err}`);
+    const { rejections, conflicts, source: _source, ...summary } = JSON.parse(out) as ImportSummary & { source: string };
+    const expected = run === 'first' ? { inserted: USERS, skipped: 0 } : { inserted: 0, skipped: USERS };
+    if (rejections.length > 0 || conflicts.length > 0 || summary.inserted !== expected.inserted || summary.skipped !== expected.skipped) {
+      throw new Error(`unexpected result: ${JSON.stringify(summary)}`);
+    }
+    runs.push({ target, source: 'CSV file, command line', run, users: USERS, ms, usersPerSecond: Math.round(USERS / (ms / 1000)), summary });
+    console.log(`${target} from the command line, ${run} run: ${USERS} users in ${ms} ms`);
+  }
+  return runs;
+}
+
 async function withPostgres<T>(fn: (url: string) => Promise<T>): Promise<T> {
   const name = `latchkey_bench_import_${randomBytes(4).toString('hex')}`;
   const admin = new pg.Client({ connectionString: PG_URL });
@@ -95,6 +127,8 @@ async function withPostgres<T>(fn: (url: string) => Promise<T>): Promise<T> {
   }
 }
 
+// The server and the command line run from dist/, as installed.
+build();
 const dir = await mkdtemp(join(tmpdir(), 'latchkey-bench-import-'));
 const runs: Run[] = [];
 try {
@@ -109,7 +143,17 @@ try {
     await embedded.close();
   }
 
+  runs.push(...(await timeCli('embedded, no server', { DATA_DIR: join(dir, 'cli-data') }, csv)));
+  const serverData = join(dir, 'server-data');
+  const server = await startProcess(['dist/main.js'], { DATA_DIR: serverData, NODE_ENV: 'production' }, '/readyz');
+  try {
+    runs.push(...(await timeCli('embedded, server running', { DATA_DIR: serverData }, csv)));
+  } finally {
+    await server.stop();
+  }
+
   if (PG_URL) {
+    await withPostgres((url) => timeCli('PostgreSQL', { DATABASE_URL: url }, csv).then((r) => void runs.push(...r)));
     await withPostgres(async (url) => {
       const database = await openDatabase({ databaseUrl: url, dataDir: '', poolSize: 4 });
       try {
