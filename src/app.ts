@@ -14,6 +14,7 @@ import { installSecurityHeaders } from './http/security-headers.js';
 import { accountRoutes } from './http/routes/account.js';
 import { metaRoutes } from './http/routes/meta.js';
 import { passwordResetRoutes } from './http/routes/password-reset.js';
+import { revocationFeedRoutes } from './http/routes/revocation-feed.js';
 import { ErrorBody, PublicUserSchema } from './http/schemas.js';
 
 export type App = ReturnType<typeof createFastify>;
@@ -163,11 +164,13 @@ export async function buildApp(deps: Deps): Promise<App> {
         securitySchemes: {
           bearerAuth: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT', description: 'an access token' },
           refreshToken: { type: 'http', scheme: 'bearer', description: 'a refresh token (opaque), as `Authorization: Bearer <refresh_token>`' },
+          serviceClient: { type: 'http', scheme: 'basic', description: 'a service client\'s id and secret (`latchkey services create`), as HTTP Basic' },
         },
       },
       tags: [
         { name: 'auth', description: 'sign-up, sign-in, tokens' },
         { name: 'password', description: 'forgotten password' },
+        { name: 'services', description: 'for other services: the revocation feed' },
         { name: 'meta', description: 'health, keys, documents' },
         { name: 'pages', description: 'HTML pages' },
         { name: 'compat', description: 'route names used by older clients, same behaviour as the canonical route' },
@@ -186,6 +189,7 @@ export async function buildApp(deps: Deps): Promise<App> {
   await app.register(metaRoutes(deps));
   await app.register(accountRoutes(deps));
   await app.register(passwordResetRoutes(deps));
+  await app.register(revocationFeedRoutes(deps));
   await app.register(resetPages(deps));
   return app;
 }

@@ -4,6 +4,7 @@ import { createBreachCheck, type BreachCheck } from './auth/breached-passwords.j
 import { openKeyRing, type KeyRing } from './auth/key-ring.js';
 import { signingKeySealer } from './auth/key-store.js';
 import { createPasswordHasher, type PasswordHasher } from './auth/passwords.js';
+import { createServiceClientEvents, type ServiceClientEvents } from './auth/service-clients.js';
 import { createRevocationList, loadRecentRevocations, type RevocationList } from './auth/revocations.js';
 import type { AccessClaims } from './auth/access-tokens.js';
 import { createThrottle, type Throttle } from './auth/throttle.js';
@@ -35,6 +36,8 @@ export interface Deps {
   /** The signing keys, kept in step with the database, and their rotation schedule. */
   readonly keys: KeyRing;
   readonly revocations: RevocationList;
+  /** Told when a service client's secret changes or it is removed, here or (through NOTIFY) on another instance. */
+  readonly serviceClientEvents: ServiceClientEvents;
   /** Access tokens that passed verification, until they expire (bounded). */
   readonly verifiedTokens: BoundedCache<AccessClaims>;
   /** Public profiles recently read (bounded, short-lived). */
@@ -163,6 +166,7 @@ export async function openDeps(config: Config, overrides: DepsOverrides = {}): P
       outbox: { wake: () => {} },
       keys,
       revocations,
+      serviceClientEvents: createServiceClientEvents(),
       verifiedTokens,
       profiles,
       passwords: createPasswordHasher(config.password.argon2, config.password.hashing),

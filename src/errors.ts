@@ -46,6 +46,16 @@ export const ERRORS = {
   account_disabled: { status: 403, message: 'This account has been disabled; contact the administrator.' },
   user_not_found: { status: 404, message: 'No user has this email or id.' },
 
+  // Service clients (other services calling Latchkey with HTTP Basic: client id and secret).
+  invalid_client: {
+    status: 401,
+    message: 'Client authentication failed: send "Authorization: Basic" with a service client\'s id and secret.',
+  },
+  insufficient_scope: { status: 403, message: 'This service client lacks the scope this needs.' },
+  service_client_not_found: { status: 404, message: 'No service client has this name or client id.' },
+  service_client_exists: { status: 409, message: 'A service client with this name already exists.' },
+  too_many_streams: { status: 429, message: 'Too many revocation streams are open; close one, or try again later.' },
+
   database_unavailable: { status: 503, message: 'The service is temporarily unavailable; try again shortly.' },
   server_busy: { status: 503, message: 'The server is busy checking passwords; try again in a moment.' },
   internal_error: { status: 500, message: 'An unexpected error occurred.' },
@@ -63,6 +73,8 @@ export class AppError extends Error {
   readonly status: number;
   /** Seconds the client should wait before trying again (sent as Retry-After). */
   retryAfter?: number;
+  /** Headers the answer carries besides the body (WWW-Authenticate of a 401 invalid_client). */
+  headers?: Record<string, string>;
 
   constructor(
     readonly code: ErrorCode,

@@ -3,6 +3,7 @@ import { purgeAuditEvents } from './auth/audit.js';
 import { KEYS_CHANNEL } from './auth/key-store.js';
 import { startPurgeSchedule } from './auth/purge.js';
 import { startRevocationListener } from './auth/revocation-feed.js';
+import { SERVICE_CLIENTS_CHANNEL } from './auth/service-clients.js';
 import type { Config } from './config.js';
 import { openDeps, type Deps, type DepsOverrides } from './deps.js';
 import { mailHandlers } from './mail/mail-channel.js';
@@ -46,8 +47,16 @@ export async function startJobs(deps: Deps, opts: JobOptions = {}): Promise<Serv
         logger,
         accessTokenTtl: config.ttl.accessToken,
         list: revocations,
-        channels: { [KEYS_CHANNEL]: () => void keys.reload() },
-        onConnected: () => keys.reload(),
+        channels: {
+          [KEYS_CHANNEL]: () => void keys.reload(),
+          // A client rotated or removed on any instance: the streams it opened here close.
+          [SERVICE_CLIENTS_CHANNEL]: (clientId) => deps.serviceClientEvents.changed(clientId || undefined),
+        },
+        onConnected: async () => {
+          // Notices may have been missed while the connection was away: check every client with an open stream.
+          deps.serviceClientEvents.changed(undefined);
+          await keys.reload();
+        },
       });
       deps.onClose(() => listener.close());
     }

@@ -1,12 +1,12 @@
-import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { expectOneLine, json, latchkey } from './helpers/cli.js';
 import { createTestDatabase, type TestDatabase } from './helpers/database.js';
-import { ROOT, startServerProcess, type ServerProcess } from './helpers/server-process.js';
+import { startServerProcess, type ServerProcess } from './helpers/server-process.js';
 import { TEST_DATABASE_URL } from './helpers/services.js';
 import { makeHashes, missingPythonLibraries } from './helpers/python-hashes.js';
 
@@ -19,47 +19,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await rm(root, { recursive: true, force: true });
 });
-
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-/** The command line as a process of its own: `latchkey <args>`, with `input` on its standard input. */
-function latchkey(env: Record<string, string>, args: string[], input = ''): Promise<Run> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args], {
-      cwd: ROOT,
-      env: { PATH: process.env.PATH ?? '', LOG_LEVEL: 'warn', ...env },
-      stdio: ['pipe', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
-    child.stdin.end(input);
-    // A command that does not end by itself (something left open) fails the test on its timeout.
-    child.on('exit', (code) => resolve({ code, stdout, stderr }));
-  });
-}
-
-const json = (run: Run) => {
-  if (run.code !== 0) throw new Error(`exit ${run.code}: ${run.stderr}`);
-  // Everything it opened was closed: the process ended by itself, not by the command line's safety net.
-  expect(run.stderr).not.toContain('still open');
-  return JSON.parse(run.stdout);
-};
-
-/** A failure is one line on standard error, without a stack, and nothing on standard output. */
-function expectOneLine(run: Run, code: number, text: string | RegExp) {
-  expect(run.code, run.stderr).toBe(code);
-  expect(run.stdout).toBe('');
-  expect(run.stderr.trimEnd().split('\n')).toHaveLength(1);
-  expect(run.stderr).toMatch(/^latchkey: /);
-  expect(run.stderr).toMatch(text);
-  expect(run.stderr).not.toMatch(/\n\s+at /);
-}
 
 async function post(server: ServerProcess, path: string, body: object, token?: string) {
   const res = await fetch(`${server.url}${path}`, {

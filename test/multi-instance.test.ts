@@ -2,6 +2,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { GOOD_PASSWORD, signUp, startTestApp, type TestApp } from './helpers/app.js';
 import { createTestClock } from './helpers/clock.js';
 import { createTestDatabase, type TestDatabase } from './helpers/database.js';
+import { basic, openSse } from './helpers/sse.js';
+import { createServiceClient, removeServiceClient } from '../src/auth/service-clients.js';
 import { hostAndPort, TEST_DATABASE_URL, TEST_REDIS_URL, uniqueRedisPrefix } from './helpers/services.js';
 import { startTcpProxy, type TcpProxy } from './helpers/tcp-proxy.js';
 
@@ -107,6 +109,25 @@ describe.skipIf(!TEST_DATABASE_URL || !TEST_REDIS_URL)('several instances on one
     expect((await call(a, 'POST', '/api/logout', { token: s.access })).status).toBe(200);
     const late = await startInstance();
     expect((await call(late, 'GET', '/api/dashboard', { token: s.access })).body.error).toBe('session_revoked');
+  });
+
+  it('stream a logout on one instance on the revocation feed of another; a client removed on one is cut off on the other', async () => {
+    const creds = await createServiceClient(a.t.deps, { name: 'feed-across', scopes: ['revocations:read'] }, 'test');
+    const feed = await openSse(`${b.url}/api/revocations/stream`, { authorization: basic(creds.client_id, creds.client_secret) });
+    try {
+      expect(feed.status).toBe(200);
+      await feed.next((e) => e.event === 'ready');
+      const s = await session(a);
+      const sid = (JSON.parse(Buffer.from(s.access.split('.')[1]!, 'base64url').toString()) as { sid: string }).sid;
+      expect((await call(a, 'POST', '/api/logout', { token: s.access })).status).toBe(200);
+      const event = await feed.next((e) => e.event === 'session.revoked' && e.json.sid === sid, 1_000);
+      expect(event.json.revoked_at).toBe(clock.now().getTime());
+
+      await removeServiceClient(a.t.deps, creds.client_id, 'test');
+      await expect(Promise.race([feed.ended.then(() => 'ended'), new Promise((r) => setTimeout(() => r('open'), 1_000))])).resolves.toBe('ended');
+    } finally {
+      feed.close();
+    }
   });
 
   it('catch up on revocations missed while cut off from PostgreSQL, and recover by themselves', async () => {

@@ -52,6 +52,44 @@ describe('the revocation list', () => {
     expect(list.size()).toBe(0);
   });
 
+  it('lists its entries with their times, and tells subscribers of each new one only', () => {
+    const clock = createTestClock();
+    const list = createRevocationList(clock, 900);
+    const t0 = clock.now().getTime();
+    list.add('s1', clock.now());
+    const seen: unknown[] = [];
+    const stop = list.subscribe((entry) => seen.push(entry));
+    clock.advance(5);
+    list.add('s2', clock.now());
+    // Known already (a reload, a notice heard twice): nothing new to tell.
+    list.add('s1', new Date(t0));
+    list.addNotBefore('u1', new Date(t0 + 6000));
+    list.addNotBefore('u1', new Date(t0 + 1000));
+    list.addNotBefore('u1', new Date(t0 + 9000));
+    expect(seen).toEqual([
+      { kind: 'session', sessionId: 's2', at: t0 + 5000 },
+      { kind: 'user', userId: 'u1', at: t0 + 6000 },
+      { kind: 'user', userId: 'u1', at: t0 + 9000 },
+    ]);
+    expect(list.entries()).toEqual([
+      { kind: 'session', sessionId: 's1', at: t0 },
+      { kind: 'session', sessionId: 's2', at: t0 + 5000 },
+      { kind: 'user', userId: 'u1', at: t0 + 9000 },
+    ]);
+    stop();
+    list.add('s3', clock.now());
+    expect(seen).toHaveLength(3);
+    // A subscriber that throws stops neither the revocation nor the other subscribers.
+    const after: unknown[] = [];
+    list.subscribe(() => {
+      throw new Error('boom');
+    });
+    list.subscribe((entry) => after.push(entry));
+    list.add('s4', clock.now());
+    expect(list.isSessionRevoked('s4')).toBe(true);
+    expect(after).toHaveLength(1);
+  });
+
   it('ignores a revocation too old to matter', () => {
     const clock = createTestClock();
     const list = createRevocationList(clock, 900);

@@ -19,7 +19,10 @@ export type AuditEventType =
   | 'user_enabled'
   | 'user_deleted'
   | 'sessions_revoked'
-  | 'signing_key_rotated';
+  | 'signing_key_rotated'
+  | 'service_client_created'
+  | 'service_client_secret_rotated'
+  | 'service_client_removed';
 
 export interface AuditEvent {
   type: AuditEventType;

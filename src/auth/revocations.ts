@@ -26,7 +26,17 @@ export interface RevocationList {
   /** Drops the entries whose tokens have all expired; also done on every add. */
   prune(): void;
   size(): number;
+  /** Every entry held now, each with its time (the revocation feed replays them). */
+  entries(): RevocationEntry[];
+  /** Calls `listener` with each entry added from now on (a session newly revoked, a not-before moved forward); returns the unsubscribe. */
+  subscribe(listener: (entry: RevocationEntry) => void): () => void;
 }
+
+/**
+ * One entry of the list: a session revoked at `at`, or a user whose access tokens with an `auth_time` before
+ * `at` are dead (both in milliseconds since the epoch).
+ */
+export type RevocationEntry = { kind: 'session'; sessionId: string; at: number } | { kind: 'user'; userId: string; at: number };
 
 export function createRevocationList(clock: Clock, accessTokenTtlSeconds: number): RevocationList {
   // Insertion order is revocation order, so expired entries are always at the front.
@@ -34,6 +44,17 @@ export function createRevocationList(clock: Clock, accessTokenTtlSeconds: number
   // userId -> [notBefore ms, keep until ms]; re-inserted on change, so the order holds here too.
   const notBefore = new Map<string, [number, number]>();
   const lifetimeMs = (accessTokenTtlSeconds + 60) * 1000;
+  // Told only of changes, never on the hot path (isRevoked): a set to iterate on add.
+  const listeners = new Set<(entry: RevocationEntry) => void>();
+  const tell = (entry: RevocationEntry) => {
+    for (const listener of listeners) {
+      try {
+        listener(entry);
+      } catch {
+        // A subscriber's fault never undoes or delays a revocation.
+      }
+    }
+  };
 
   function prune() {
     const now = clock.now().getTime();
@@ -57,7 +78,9 @@ export function createRevocationList(clock: Clock, accessTokenTtlSeconds: number
     add(sessionId, revokedAt) {
       prune();
       const until = revokedAt.getTime() + lifetimeMs;
-      if (until > clock.now().getTime() && !revokedSessions.has(sessionId)) revokedSessions.set(sessionId, until);
+      if (until <= clock.now().getTime() || revokedSessions.has(sessionId)) return;
+      revokedSessions.set(sessionId, until);
+      if (listeners.size > 0) tell({ kind: 'session', sessionId, at: revokedAt.getTime() });
     },
     addNotBefore(userId, at) {
       prune();
@@ -66,9 +89,22 @@ export function createRevocationList(clock: Clock, accessTokenTtlSeconds: number
       if (until <= clock.now().getTime() || (known && known[0] >= at.getTime())) return;
       notBefore.delete(userId);
       notBefore.set(userId, [at.getTime(), until]);
+      if (listeners.size > 0) tell({ kind: 'user', userId, at: at.getTime() });
     },
     prune,
     size: () => revokedSessions.size + notBefore.size,
+    entries() {
+      prune();
+      const all: RevocationEntry[] = [];
+      // A session's revocation time is its keep-until less the lifetime it was given.
+      for (const [sessionId, until] of revokedSessions) all.push({ kind: 'session', sessionId, at: until - lifetimeMs });
+      for (const [userId, [at]] of notBefore) all.push({ kind: 'user', userId, at });
+      return all;
+    },
+    subscribe(listener) {
+      listeners.add(listener);
+      return () => void listeners.delete(listener);
+    },
   };
 }
 

@@ -3,6 +3,7 @@ import { Command, CommanderError } from 'commander';
 import { dbCommand, migrateCommand } from './commands/database.js';
 import { keysCommand } from './commands/keys.js';
 import { serveCommand } from './commands/serve.js';
+import { servicesCommand } from './commands/services.js';
 import { sessionsCommand } from './commands/sessions.js';
 import { usersCommand } from './commands/users.js';
 import { CliContext } from './context.js';
@@ -33,7 +34,7 @@ function program(ctx: CliContext): Command {
     .exitOverride()
     .configureOutput({ outputError: () => {} });
   // The settings above are copied to each command when it is added, so each must come after them.
-  for (const make of [serveCommand, migrateCommand, dbCommand, keysCommand, usersCommand, sessionsCommand]) {
+  for (const make of [serveCommand, migrateCommand, dbCommand, keysCommand, usersCommand, sessionsCommand, servicesCommand]) {
     const command = make(ctx);
     applySettings(command);
     root.addCommand(command);

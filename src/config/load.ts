@@ -124,6 +124,8 @@ export function toConfig(e: Env) {
       keepAliveTimeout: e.KEEP_ALIVE_TIMEOUT,
       max: e.MAX_CONNECTIONS,
     },
+    /** Seconds between two heartbeats of the revocation feed. */
+    revocationFeed: { heartbeat: e.REVOCATION_FEED_HEARTBEAT },
     /** Seconds between two purges of spent tokens, ended sessions and sent emails. */
     purgeInterval: e.PURGE_INTERVAL,
     logLevel: e.LOG_LEVEL,

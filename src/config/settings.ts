@@ -329,6 +329,12 @@ export const SETTINGS = {
     default: '10s',
     doc: 'how long a stop (SIGTERM, SIGINT) waits for requests in flight before closing their connections',
   }),
+  REVOCATION_FEED_HEARTBEAT: setting({
+    group: 'http',
+    schema: duration(),
+    default: '5s',
+    doc: 'how often the revocation feed (`GET /api/revocations/stream`) sends a `heartbeat` event, so that its consumers and the proxies between know the stream is alive',
+  }),
 
   AUDIT_RETENTION: setting({ group: 'operations', schema: duration(), default: '90d', doc: 'how long audit events are kept' }),
   PURGE_INTERVAL: setting({

@@ -9,6 +9,14 @@ import {
   revokeUserSessions,
   showUser,
 } from '../auth/user-admin.js';
+import {
+  createServiceClient,
+  listServiceClients,
+  removeServiceClient,
+  rotateServiceClientSecret,
+  SERVICE_NAME_PATTERN,
+  SERVICE_SCOPES,
+} from '../auth/service-clients.js';
 import { PASSWORD_MAX_LENGTH } from '../config.js';
 import { migrationStatus } from '../db/migrations.js';
 import { IMPORT_BATCH_MAX, importUserBatch } from '../auth/user-import.js';
@@ -25,7 +33,7 @@ import { ControlError } from './protocol.js';
  */
 
 /** What an operation may use: a server's dependencies, or those the command line opens. */
-export type OperationDeps = Pick<Deps, 'db' | 'database' | 'clock' | 'config' | 'passwords' | 'breachCheck' | 'revocations' | 'keys'>;
+export type OperationDeps = Pick<Deps, 'db' | 'database' | 'clock' | 'config' | 'passwords' | 'breachCheck' | 'revocations' | 'keys' | 'serviceClientEvents'>;
 /** What the database-only operations use: the command line then opens the database and nothing else. */
 export type DatabaseDeps = Pick<Deps, 'db' | 'database'>;
 
@@ -58,6 +66,10 @@ const Name = z
   .regex(/^(?=[\s\S]*\S)[^\u0000-\u001F\u007F]*$/, { message: 'must have a visible character and no control character' });
 const UserRef = z.string().trim().min(1, { message: 'must be an email or a user id' }).max(254);
 const None = z.object({}).strict();
+const ServiceName = z.string().regex(SERVICE_NAME_PATTERN, {
+  message: 'must be 1 to 64 letters, digits, ".", "_" or "-", from a letter or digit, and not start with "lkc_"',
+});
+const ServiceRef = z.string().trim().min(1, { message: 'must be a service name or client id' }).max(100);
 
 export const OPERATIONS = {
   'users.create': withDeps(
@@ -107,6 +119,13 @@ export const OPERATIONS = {
   'sessions.revoke': withDeps(z.object({ user: UserRef }).strict(), (deps, args, ctx) => revokeUserSessions(deps, args.user, ctx.actor)),
   'keys.list': withDeps(None, (deps) => listSigningKeys(deps)),
   'keys.rotate': withDeps(None, (deps, _args, ctx) => rotateSigningKeys(deps, ctx.actor)),
+  'services.create': withDeps(
+    z.object({ name: ServiceName, scopes: z.array(z.enum(SERVICE_SCOPES, { message: `must be among ${SERVICE_SCOPES.join(', ')}` })).min(1).max(10) }).strict(),
+    (deps, args, ctx) => createServiceClient(deps, args, ctx.actor),
+  ),
+  'services.list': withDatabase(None, (deps) => listServiceClients(deps)),
+  'services.rotate': withDeps(z.object({ service: ServiceRef }).strict(), (deps, args, ctx) => rotateServiceClientSecret(deps, args.service, ctx.actor)),
+  'services.remove': withDeps(z.object({ service: ServiceRef }).strict(), (deps, args, ctx) => removeServiceClient(deps, args.service, ctx.actor)),
   'db.migrate': withDatabase(None, async (deps) => {
     await deps.database.migrate();
     return migrationStatus(deps.db);

@@ -132,3 +132,15 @@ export const auditEvents = pgTable(
     index('audit_events_type_idx').on(t.type),
   ],
 );
+
+// Other services that call Latchkey (the revocation feed), each with its client id and scopes. Only the
+// SHA-256 of the secret is stored (it is 256 random bits, like a refresh token): it is shown once, at
+// creation or rotation.
+export const serviceClients = pgTable('service_clients', {
+  clientId: text('client_id').primaryKey(),
+  name: text('name').notNull().unique(),
+  secretHash: text('secret_hash').notNull(),
+  scopes: text('scopes').array().notNull(),
+  createdAt: ts('created_at').notNull(),
+  secretRotatedAt: ts('secret_rotated_at'),
+});

@@ -66,6 +66,7 @@ export function installErrorHandlers(app: FastifyInstance<any, any, any, any, an
     }
     if (err instanceof AppError) {
       if (err.retryAfter !== undefined) reply.header('retry-after', String(err.retryAfter));
+      if (err.headers) reply.headers(err.headers);
       return sendError(reply, err.code, err.message, err.details);
     }
     if (err.validation) {

@@ -1,0 +1,232 @@
+import { randomBytes, timingSafeEqual } from 'node:crypto';
+import { asc, eq, inArray, or, sql } from 'drizzle-orm';
+import type { Clock } from '../clock.js';
+import type { Db } from '../db/client.js';
+import { serviceClients } from '../db/schema.js';
+import { AppError } from '../errors.js';
+import { recordAuditEvent } from './audit.js';
+import { hashToken } from './secrets.js';
+
+/**
+ * Service clients: other services that call Latchkey (the revocation feed today), each registered by an
+ * operator with a name and scopes, and authenticated with HTTP Basic (client id and secret). The secret
+ * is 256 random bits shown once, at creation or rotation; only its SHA-256 is stored, as for refresh tokens.
+ */
+
+/** The closed list of scopes a service client may hold. */
+export const SERVICE_SCOPES = ['revocations:read', 'users:read', 'admin'] as const;
+export type ServiceScope = (typeof SERVICE_SCOPES)[number];
+
+/** Letters, digits, `.`, `_` and `-`, from a letter or digit; never a client id's `lkc_` prefix. */
+export const SERVICE_NAME_PATTERN = /^(?!lkc_)[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
+const CLIENT_ID_PATTERN = /^lkc_[A-Za-z0-9_-]{16,64}$/;
+const CLIENT_SECRET_PATTERN = /^lks_[A-Za-z0-9_-]{43}$/;
+// Basic credentials of our ids and secrets fit well within this; anything longer is not ours.
+const MAX_AUTHORIZATION_LENGTH = 512;
+
+/** Tells this process that a client's secret changed or it was removed (its open streams close). */
+export const SERVICE_CLIENTS_CHANNEL = 'latchkey_service_clients';
+
+/** A service client as an operator sees it; never its secret. */
+export interface ServiceClientInfo {
+  client_id: string;
+  name: string;
+  scopes: ServiceScope[];
+  created_at: string;
+  secret_rotated_at: string | null;
+}
+
+/** A client id with its secret: shown once, never stored. */
+export interface ServiceClientCredentials extends ServiceClientInfo {
+  client_secret: string;
+}
+
+/** A client that proved its secret, and what it may do. */
+export interface AuthenticatedServiceClient {
+  clientId: string;
+  name: string;
+  scopes: ServiceScope[];
+  /** The stored hash its secret matched: a stream checks it again to learn of a rotation. */
+  secretHash: string;
+}
+
+/**
+ * Changes of service clients, told to whoever holds something a client opened (its revocation streams).
+ * `changed(undefined)` means any client may have changed (a lost notice): check them all.
+ */
+export interface ServiceClientEvents {
+  changed(clientId: string | undefined): void;
+  subscribe(listener: (clientId: string | undefined) => void): () => void;
+}
+
+export function createServiceClientEvents(): ServiceClientEvents {
+  const listeners = new Set<(clientId: string | undefined) => void>();
+  return {
+    changed(clientId) {
+      for (const listener of listeners) listener(clientId);
+    },
+    subscribe(listener) {
+      listeners.add(listener);
+      return () => void listeners.delete(listener);
+    },
+  };
+}
+
+interface ServiceDeps {
+  db: Db;
+  clock: Clock;
+}
+interface ChangingDeps extends ServiceDeps {
+  serviceClientEvents: ServiceClientEvents;
+}
+
+type Row = typeof serviceClients.$inferSelect;
+
+function toInfo(row: Row): ServiceClientInfo {
+  return {
+    client_id: row.clientId,
+    name: row.name,
+    scopes: row.scopes as ServiceScope[],
+    created_at: row.createdAt.toISOString(),
+    secret_rotated_at: row.secretRotatedAt?.toISOString() ?? null,
+  };
+}
+
+const newClientId = () => `lkc_${randomBytes(16).toString('base64url')}`;
+const newSecret = () => `lks_${randomBytes(32).toString('base64url')}`;
+
+/** The client named by `ref`: its name or its client id; `service_client_not_found` otherwise. */
+export async function findServiceClient(db: Db, ref: string): Promise<Row> {
+  const [row] = await db
+    .select()
+    .from(serviceClients)
+    .where(or(eq(serviceClients.name, ref), eq(serviceClients.clientId, ref)))
+    .limit(1);
+  if (!row) throw new AppError('service_client_not_found');
+  return row;
+}
+
+/** Registers a service; the answer holds its secret, which is never shown again. */
+export async function createServiceClient(
+  deps: ServiceDeps,
+  input: { name: string; scopes: readonly ServiceScope[] },
+  actor: string,
+): Promise<ServiceClientCredentials> {
+  const secret = newSecret();
+  const scopes = [...new Set(input.scopes)];
+  const [row] = await deps.db
+    .insert(serviceClients)
+    .values({ clientId: newClientId(), name: input.name, secretHash: hashToken(secret), scopes, createdAt: deps.clock.now() })
+    .onConflictDoNothing({ target: serviceClients.name })
+    .returning();
+  if (!row) throw new AppError('service_client_exists');
+  await recordAuditEvent(deps.db, deps.clock, {
+    type: 'service_client_created',
+    details: { actor, clientId: row.clientId, name: row.name, scopes },
+  });
+  return { ...toInfo(row), client_secret: secret };
+}
+
+/** Every service client, by name; never a secret. */
+export async function listServiceClients(deps: Pick<ServiceDeps, 'db'>): Promise<ServiceClientInfo[]> {
+  const rows = await deps.db.select().from(serviceClients).orderBy(asc(serviceClients.name));
+  return rows.map(toInfo);
+}
+
+/** Tells every instance, inside the changing transaction, that a client changed. */
+async function announceChange(tx: Db, clientId: string) {
+  await tx.execute(sql`select pg_notify(${SERVICE_CLIENTS_CHANNEL}, ${clientId})`);
+}
+
+/** A new secret for a client; the old one stops working at once, and the streams it opened close. */
+export async function rotateServiceClientSecret(deps: ChangingDeps, ref: string, actor: string): Promise<ServiceClientCredentials> {
+  const found = await findServiceClient(deps.db, ref);
+  const secret = newSecret();
+  const row = await deps.db.transaction(async (tx) => {
+    const [row] = await tx
+      .update(serviceClients)
+      .set({ secretHash: hashToken(secret), secretRotatedAt: deps.clock.now() })
+      .where(eq(serviceClients.clientId, found.clientId))
+      .returning();
+    if (!row) throw new AppError('service_client_not_found');
+    await announceChange(tx, row.clientId);
+    return row;
+  });
+  deps.serviceClientEvents.changed(row.clientId);
+  await recordAuditEvent(deps.db, deps.clock, {
+    type: 'service_client_secret_rotated',
+    details: { actor, clientId: row.clientId, name: row.name },
+  });
+  return { ...toInfo(row), client_secret: secret };
+}
+
+/** Removes a client: its secret stops working at once, and the streams it opened close. */
+export async function removeServiceClient(deps: ChangingDeps, ref: string, actor: string): Promise<ServiceClientInfo> {
+  const found = await findServiceClient(deps.db, ref);
+  const row = await deps.db.transaction(async (tx) => {
+    const [row] = await tx.delete(serviceClients).where(eq(serviceClients.clientId, found.clientId)).returning();
+    if (!row) throw new AppError('service_client_not_found');
+    await announceChange(tx, row.clientId);
+    return row;
+  });
+  deps.serviceClientEvents.changed(row.clientId);
+  await recordAuditEvent(deps.db, deps.clock, {
+    type: 'service_client_removed',
+    details: { actor, clientId: row.clientId, name: row.name },
+  });
+  return toInfo(row);
+}
+
+function invalidClient(): AppError {
+  const err = new AppError('invalid_client');
+  err.headers = { 'www-authenticate': 'Basic realm="latchkey"' };
+  return err;
+}
+
+/** The client id and secret of a Basic Authorization header, or undefined when it is not one of ours. */
+function basicCredentials(header: string | undefined): { clientId: string; secret: string } | undefined {
+  if (!header || header.length > MAX_AUTHORIZATION_LENGTH) return undefined;
+  const match = /^Basic[ ]+([A-Za-z0-9+/]+={0,2})[ ]*$/i.exec(header);
+  if (!match) return undefined;
+  const decoded = Buffer.from(match[1]!, 'base64').toString('utf8');
+  const colon = decoded.indexOf(':');
+  if (colon < 0) return undefined;
+  const clientId = decoded.slice(0, colon);
+  const secret = decoded.slice(colon + 1);
+  if (!CLIENT_ID_PATTERN.test(clientId) || !CLIENT_SECRET_PATTERN.test(secret)) return undefined;
+  return { clientId, secret };
+}
+
+const sameHash = (a: string, b: string) => a.length === b.length && timingSafeEqual(Buffer.from(a), Buffer.from(b));
+// Compared against when the client id is unknown, so that both failures cost the same.
+const NO_CLIENT_HASH = hashToken('no such client');
+
+/**
+ * Authenticates a service client from an `Authorization: Basic` header (`client_id:client_secret`):
+ * 401 `invalid_client` (with `WWW-Authenticate: Basic realm="latchkey"`) for a missing, malformed or
+ * unknown credential, 403 `insufficient_scope` for a client that lacks `requiredScope`.
+ */
+export async function authenticateServiceClient(
+  deps: Pick<ServiceDeps, 'db'>,
+  authorizationHeader: string | undefined,
+  requiredScope: ServiceScope,
+): Promise<AuthenticatedServiceClient> {
+  const credentials = basicCredentials(authorizationHeader);
+  if (!credentials) throw invalidClient();
+  const [row] = await deps.db.select().from(serviceClients).where(eq(serviceClients.clientId, credentials.clientId)).limit(1);
+  const presented = hashToken(credentials.secret);
+  if (!sameHash(presented, row?.secretHash ?? NO_CLIENT_HASH) || !row) throw invalidClient();
+  const scopes = row.scopes as ServiceScope[];
+  if (!scopes.includes(requiredScope)) throw new AppError('insufficient_scope', `This service client lacks the "${requiredScope}" scope.`);
+  return { clientId: row.clientId, name: row.name, scopes, secretHash: row.secretHash };
+}
+
+/** The clients among `clientIds` that still hold `scope`, each with its current secret hash (removed ones are absent). */
+export async function currentServiceClients(db: Db, clientIds: string[], scope: ServiceScope): Promise<Map<string, string>> {
+  if (clientIds.length === 0) return new Map();
+  const rows = await db
+    .select({ clientId: serviceClients.clientId, secretHash: serviceClients.secretHash, scopes: serviceClients.scopes })
+    .from(serviceClients)
+    .where(inArray(serviceClients.clientId, clientIds));
+  return new Map(rows.filter((r) => r.scopes.includes(scope)).map((r) => [r.clientId, r.secretHash]));
+}

@@ -1,0 +1,68 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { Type } from 'typebox';
+import { authenticateServiceClient } from '../../auth/service-clients.js';
+import type { Deps } from '../../deps.js';
+import { createRevocationStreams, parseLastEventId } from '../revocation-streams.js';
+import { errorResponses } from '../schemas.js';
+
+// A stream's socket may hold this much its consumer has not read; past it the stream closes (the consumer resumes).
+const MAX_BUFFERED_BYTES = 1024 * 1024;
+const STREAMS_PER_CLIENT = 10;
+
+const DESCRIPTION = `Server-Sent Events: every revocation, as this instance learns it (from any instance).
+
+Starts with \`retry: 1000\`, then replays the revocations whose access tokens may still be alive (with
+\`Last-Event-ID\`, only those from 60 s before it on), then \`event: ready\`, then live events:
+
+- \`session.revoked\`, \`{"sid", "revoked_at"}\`: every access token with that \`sid\` is dead;
+- \`user.not_before\`, \`{"sub", "not_before"}\`: every access token of that \`sub\` whose \`auth_time\` * 1000 < \`not_before\` is dead;
+- \`heartbeat\`, \`{"time"}\`, every \`REVOCATION_FEED_HEARTBEAT\`; \`ready\`, \`{"time"}\`, once, after the replay.
+
+Each revocation's \`id\` is its time in milliseconds since the epoch; times in the data are too.
+Duplicates can occur (treat revocations as a set). Needs a service client with \`revocations:read\`.`;
+
+export function revocationFeedRoutes(deps: Deps): FastifyPluginAsyncTypebox {
+  return async (app) => {
+    const streams = createRevocationStreams(deps, {
+      heartbeatMs: deps.config.revocationFeed.heartbeat * 1000,
+      perClient: STREAMS_PER_CLIENT,
+      // Streams hold their connections: they never take more than half of MAX_CONNECTIONS.
+      total: Math.max(1, Math.floor(deps.config.connections.max / 2)),
+      maxBufferedBytes: MAX_BUFFERED_BYTES,
+    });
+    // Before the server waits for requests in flight: an open stream would hold the stop.
+    app.addHook('preClose', (done) => {
+      streams.close();
+      done();
+    });
+
+    app.get(
+      '/api/revocations/stream',
+      {
+        schema: {
+          tags: ['services'],
+          summary: 'The live revocation feed, for services that verify access tokens themselves',
+          description: DESCRIPTION,
+          security: [{ serviceClient: [] }],
+          response: {
+            200: {
+              description: 'an event stream that stays open',
+              content: { 'text/event-stream': { schema: Type.String() } },
+            },
+            ...errorResponses(401, 403, 429),
+          },
+        },
+      },
+      async (request, reply) => {
+        const client = await authenticateServiceClient(deps, request.headers.authorization, 'revocations:read');
+        const out = streams.open(client, parseLastEventId(request.headers['last-event-id']), reply.raw);
+        reply
+          .header('content-type', 'text/event-stream; charset=utf-8')
+          .header('cache-control', 'no-store')
+          .header('x-accel-buffering', 'no');
+        // The schema documents the stream's text; Fastify pipes the stream itself, with its backpressure.
+        return reply.send(out as never);
+      },
+    );
+  };
+}
