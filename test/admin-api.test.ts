@@ -5,6 +5,9 @@ import { createServiceClient, removeServiceClient, rotateServiceClientSecret, ty
 import { insertUser } from '../src/auth/users.js';
 import { auditEvents, users } from '../src/db/schema.js';
 import { dashboard, GOOD_PASSWORD, refresh, signIn, signUp, startTestApp, type TestApp } from './helpers/app.js';
+import { createTestClock } from './helpers/clock.js';
+import { createTestDatabase, type TestDatabase } from './helpers/database.js';
+import { TEST_DATABASE_URL } from './helpers/services.js';
 import { basic } from './helpers/sse.js';
 
 let t: TestApp;
@@ -349,5 +352,49 @@ describe('the OpenAPI document', () => {
     const search = doc.paths['/api/admin/users'].get;
     expect(search.parameters.map((p: { name: string }) => p.name).sort()).toEqual(['cursor', 'email', 'limit']);
     expect(JSON.stringify(doc.paths['/api/admin/users'])).not.toMatch(/password_hash/);
+  });
+});
+
+describe.skipIf(!TEST_DATABASE_URL)('two instances on one PostgreSQL', () => {
+  let database: TestDatabase;
+  let a: TestApp;
+  let b: TestApp;
+  let ops: Credentials;
+  beforeAll(async () => {
+    database = await createTestDatabase();
+    const clock = createTestClock();
+    a = await startTestApp({ database, clock });
+    b = await startTestApp({ database, clock });
+    counter += 1;
+    ops = await createServiceClient(a.deps, { name: `admin-test-${counter}`, scopes: ['admin'] }, 'test');
+  });
+  afterAll(async () => {
+    await a?.close();
+    await b?.close();
+    await database?.drop();
+  });
+
+  /** Polls until `check` holds; generous, the machine may be loaded. */
+  async function eventually(check: () => Promise<boolean>, ms = 10_000) {
+    const start = Date.now();
+    while (Date.now() - start <= ms) {
+      if (await check()) return;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    throw new Error(`condition not met within ${ms} ms`);
+  }
+
+  it.each(['disable', 'sessions/revoke', 'delete'])('%s through one instance: the other refuses the user\'s access tokens', async (action) => {
+    const user = await signUp(b);
+    const tokens = await signIn(b, user.email);
+    expect((await dashboard(b, tokens.access_token)).statusCode).toBe(200);
+    const res =
+      action === 'delete'
+        ? await a.inject({ method: 'DELETE', url: `/api/admin/users/${user.id}`, headers: auth(ops) })
+        : await a.inject({ method: 'POST', url: `/api/admin/users/${user.id}/${action}`, headers: auth(ops) });
+    expect(res.statusCode).toBe(200);
+    expect(res.json().sessions_ended).toBe(1);
+    await eventually(async () => (await dashboard(b, tokens.access_token)).statusCode === 401);
+    expect((await refresh(b, tokens.refresh_token)).statusCode).toBe(401);
   });
 });
