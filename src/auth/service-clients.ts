@@ -8,7 +8,7 @@ import { recordAuditEvent } from './audit.js';
 import { hashToken } from './secrets.js';
 
 /**
- * Service clients: other services that call Latchkey (the revocation feed today), each registered by an
+ * Service clients: other services that call Latchkey (the revocation feed, the admin API), each registered by an
  * operator with a name and scopes, and authenticated with HTTP Basic (client id and secret). The secret
  * is 256 random bits shown once, at creation or rotation; only its SHA-256 is stored, as for refresh tokens.
  */

@@ -9,9 +9,9 @@ import { endUserSessions, publishEndedSessions } from './sessions.js';
 import { findUserByEmail, findUserById, insertUser, normalizeEmail, type User } from './users.js';
 
 /**
- * What an operator does to accounts (the command line today, an admin API later). Each function takes
- * only what it uses and records who acted (`actor`) in the audit log. Every credential change goes
- * through `endUserSessions`, so it reaches every instance (not-before, revocation notices).
+ * What an operator does to accounts (the command line, and the admin API for service clients). Each
+ * function takes only what it uses and records who acted (`actor`) in the audit log. Every credential
+ * change goes through `endUserSessions`, so it reaches every instance (not-before, revocation notices).
  */
 
 /** A user as an operator sees it; JSON-ready (dates as ISO strings), never the password hash. */
