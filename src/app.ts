@@ -12,6 +12,7 @@ import { resetPages } from './http/pages/reset-page.js';
 import { countFrameworkErrors, countRequests } from './http/request-metrics.js';
 import { installSecurityHeaders } from './http/security-headers.js';
 import { accountRoutes } from './http/routes/account.js';
+import { adminUserRoutes } from './http/routes/admin-users.js';
 import { metaRoutes } from './http/routes/meta.js';
 import { passwordResetRoutes } from './http/routes/password-reset.js';
 import { revocationFeedRoutes } from './http/routes/revocation-feed.js';
@@ -171,6 +172,7 @@ export async function buildApp(deps: Deps): Promise<App> {
         { name: 'auth', description: 'sign-up, sign-in, tokens' },
         { name: 'password', description: 'forgotten password' },
         { name: 'services', description: 'for other services: the revocation feed' },
+        { name: 'admin', description: 'for service clients: manage users (HTTP Basic, scopes users:read and admin)' },
         { name: 'meta', description: 'health, keys, documents' },
         { name: 'pages', description: 'HTML pages' },
         { name: 'compat', description: 'route names used by older clients, same behaviour as the canonical route' },
@@ -190,6 +192,7 @@ export async function buildApp(deps: Deps): Promise<App> {
   await app.register(accountRoutes(deps));
   await app.register(passwordResetRoutes(deps));
   await app.register(revocationFeedRoutes(deps));
+  await app.register(adminUserRoutes(deps));
   await app.register(resetPages(deps));
   return app;
 }

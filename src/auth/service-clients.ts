@@ -8,7 +8,7 @@ import { recordAuditEvent } from './audit.js';
 import { hashToken } from './secrets.js';
 
 /**
- * Service clients: other services that call Latchkey (the revocation feed today), each registered by an
+ * Service clients: other services that call Latchkey (the revocation feed, the admin API), each registered by an
  * operator with a name and scopes, and authenticated with HTTP Basic (client id and secret). The secret
  * is 256 random bits shown once, at creation or rotation; only its SHA-256 is stored, as for refresh tokens.
  */
@@ -204,12 +204,13 @@ const NO_CLIENT_HASH = hashToken('no such client');
 /**
  * Authenticates a service client from an `Authorization: Basic` header (`client_id:client_secret`):
  * 401 `invalid_client` (with `WWW-Authenticate: Basic realm="latchkey"`) for a missing, malformed or
- * unknown credential, 403 `insufficient_scope` for a client that lacks `requiredScope`.
+ * unknown credential, 403 `insufficient_scope` for a client that lacks `requiredScope` (given a list:
+ * that holds none of them).
  */
 export async function authenticateServiceClient(
   deps: Pick<ServiceDeps, 'db'>,
   authorizationHeader: string | undefined,
-  requiredScope: ServiceScope,
+  requiredScope: ServiceScope | readonly ServiceScope[],
 ): Promise<AuthenticatedServiceClient> {
   const credentials = basicCredentials(authorizationHeader);
   if (!credentials) throw invalidClient();
@@ -217,7 +218,10 @@ export async function authenticateServiceClient(
   const presented = hashToken(credentials.secret);
   if (!sameHash(presented, row?.secretHash ?? NO_CLIENT_HASH) || !row) throw invalidClient();
   const scopes = row.scopes as ServiceScope[];
-  if (!scopes.includes(requiredScope)) throw new AppError('insufficient_scope', `This service client lacks the "${requiredScope}" scope.`);
+  const anyOf: readonly ServiceScope[] = typeof requiredScope === 'string' ? [requiredScope] : requiredScope;
+  if (!anyOf.some((scope) => scopes.includes(scope))) {
+    throw new AppError('insufficient_scope', `This service client lacks the ${anyOf.map((s) => `"${s}"`).join(' or ')} scope.`);
+  }
   return { clientId: row.clientId, name: row.name, scopes, secretHash: row.secretHash };
 }
 

@@ -6,12 +6,12 @@ import { AppError } from '../errors.js';
 import { recordAuditEvent } from './audit.js';
 import { checkNewPassword } from './passwords.js';
 import { endUserSessions, publishEndedSessions } from './sessions.js';
-import { findUserByEmail, findUserById, insertUser, type User } from './users.js';
+import { findUserByEmail, findUserById, insertUser, normalizeEmail, type User } from './users.js';
 
 /**
- * What an operator does to accounts (the command line today, an admin API later). Each function takes
- * only what it uses and records who acted (`actor`) in the audit log. Every credential change goes
- * through `endUserSessions`, so it reaches every instance (not-before, revocation notices).
+ * What an operator does to accounts (the command line, and the admin API for service clients). Each
+ * function takes only what it uses and records who acted (`actor`) in the audit log. Every credential
+ * change goes through `endUserSessions`, so it reaches every instance (not-before, revocation notices).
  */
 
 /** A user as an operator sees it; JSON-ready (dates as ISO strings), never the password hash. */
@@ -96,6 +96,64 @@ export async function listUsers(deps: Pick<Deps, 'db'>, page: { limit: number; o
     .offset(page.after === undefined ? (page.offset ?? 0) : 0);
   const shown = rows.slice(0, page.limit);
   return { users: shown.map(toAdminUser), next_after: rows.length > page.limit ? (shown.at(-1)?.id ?? null) : null };
+}
+
+export interface UserSearchPage {
+  users: AdminUser[];
+  /** Pass as `cursor` for the next page; null on the last one. */
+  next_cursor: string | null;
+}
+
+const CURSOR_TIME = /^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{6}Z$/;
+const CURSOR_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+// The creation time exactly as stored (microseconds, UTC): a JavaScript Date would round it to milliseconds.
+const exactCreatedAt = sql<string>`to_char(${users.createdAt} at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`;
+
+function encodeCursor(createdAt: string, id: string): string {
+  return Buffer.from(`${createdAt}|${id}`).toString('base64url');
+}
+
+function decodeCursor(cursor: string): { createdAt: string; id: string } {
+  const [createdAt = '', id = '', ...rest] = Buffer.from(cursor, 'base64url').toString('utf8').split('|');
+  if (rest.length > 0 || !CURSOR_TIME.test(createdAt) || Number.isNaN(Date.parse(createdAt)) || !CURSOR_ID.test(id)) {
+    throw new AppError('invalid_request', 'Invalid request: cursor is not one this server gave.', [
+      { field: 'cursor', message: 'is not one this server gave' },
+    ]);
+  }
+  return { createdAt, id };
+}
+
+/**
+ * Users in the order they were created, a page at a time, optionally only those whose email contains
+ * `email` (case-insensitive, after trimming). The cursor names the last user shown by its creation time
+ * and id, not by looking that user up: it stays right when that user, or any other, is deleted, and
+ * users created meanwhile appear at the end.
+ */
+export async function searchUsers(
+  deps: Pick<Deps, 'db'>,
+  query: { email?: string | undefined; limit: number; cursor?: string | undefined },
+): Promise<UserSearchPage> {
+  const conditions: SQL[] = [];
+  const needle = query.email === undefined ? '' : normalizeEmail(query.email);
+  // strpos, not LIKE: `%` and `_` in what a client searches for are plain characters.
+  if (needle !== '') conditions.push(sql`strpos(${users.email}, ${needle}) > 0`);
+  if (query.cursor !== undefined) {
+    const after = decodeCursor(query.cursor);
+    conditions.push(sql`(${users.createdAt}, ${users.id}) > (${after.createdAt}::timestamptz, ${after.id}::uuid)`);
+  }
+  // One more than asked: whether it exists says whether there is a next page.
+  const rows = await deps.db
+    .select({ user: users, createdAt: exactCreatedAt })
+    .from(users)
+    .where(and(...conditions))
+    .orderBy(asc(users.createdAt), asc(users.id))
+    .limit(query.limit + 1);
+  const shown = rows.slice(0, query.limit);
+  const last = shown.at(-1);
+  return {
+    users: shown.map((r) => toAdminUser(r.user)),
+    next_cursor: rows.length > query.limit && last ? encodeCursor(last.createdAt, last.user.id) : null,
+  };
 }
 
 /** One user, with how many of their sessions are live now. */
