@@ -3,6 +3,7 @@ import type { Logger } from 'pino';
 import { createBreachCheck, type BreachCheck } from './auth/breached-passwords.js';
 import { openKeyRing, type KeyRing } from './auth/key-ring.js';
 import { signingKeySealer } from './auth/key-store.js';
+import { webhookSecretSealer } from './webhooks/endpoints.js';
 import { createPasswordHasher, type PasswordHasher } from './auth/passwords.js';
 import { createServiceClientEvents, type ServiceClientEvents } from './auth/service-clients.js';
 import { createRevocationList, loadRecentRevocations, type RevocationList } from './auth/revocations.js';
@@ -36,6 +37,8 @@ export interface Deps {
   /** The signing keys, kept in step with the database, and their rotation schedule. */
   readonly keys: KeyRing;
   readonly revocations: RevocationList;
+  /** The AES key that seals webhook secrets at rest, derived from SECRET_KEY for this purpose alone. */
+  readonly webhookSealer: Buffer;
   /** Told when a service client's secret changes or it is removed, here or (through NOTIFY) on another instance. */
   readonly serviceClientEvents: ServiceClientEvents;
   /** Access tokens that passed verification, until they expire (bounded). */
@@ -166,6 +169,7 @@ export async function openDeps(config: Config, overrides: DepsOverrides = {}): P
       outbox: { wake: () => {} },
       keys,
       revocations,
+      webhookSealer: webhookSecretSealer(secret.value),
       serviceClientEvents: createServiceClientEvents(),
       verifiedTokens,
       profiles,

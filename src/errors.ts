@@ -54,6 +54,8 @@ export const ERRORS = {
   insufficient_scope: { status: 403, message: 'This service client lacks the scope this needs.' },
   service_client_not_found: { status: 404, message: 'No service client has this name or client id.' },
   service_client_exists: { status: 409, message: 'A service client with this name already exists.' },
+  webhook_not_found: { status: 404, message: 'No webhook endpoint has this id.' },
+  webhook_delivery_not_found: { status: 404, message: 'No dead webhook delivery has this id.' },
   too_many_streams: { status: 429, message: 'Too many revocation streams are open; close one, or try again later.' },
 
   database_unavailable: { status: 503, message: 'The service is temporarily unavailable; try again shortly.' },

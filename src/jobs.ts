@@ -9,15 +9,20 @@ import { openDeps, type Deps, type DepsOverrides } from './deps.js';
 import { mailHandlers } from './mail/mail-channel.js';
 import { startOutboxWorker, type OutboxWorker } from './mail/outbox.js';
 import { startMetricsListener } from './metrics/server.js';
+import { EVENTS_CHANNEL, purgeEvents } from './webhooks/events.js';
+import { startWebhookWorker, type WebhookWorker } from './webhooks/worker.js';
 
 /** A server's dependencies with its background work running. */
 export interface ServerDeps extends Deps {
   readonly outbox: OutboxWorker;
+  readonly webhooks: WebhookWorker;
 }
 
 export interface JobOptions {
   /** How often the outbox looks for due emails (ms). */
   outboxPollMs?: number;
+  /** How often the webhook worker looks for due deliveries without being told of new events (ms). */
+  webhookPollMs?: number;
 }
 
 /**
@@ -39,6 +44,18 @@ export async function startJobs(deps: Deps, opts: JobOptions = {}): Promise<Serv
       }
     }
     keys.startSchedule();
+    // Webhook deliveries, woken by events recorded here, by NOTIFY from other instances, or by its poll.
+    const webhooks = startWebhookWorker({
+      db: database.db,
+      clock,
+      logger,
+      keys,
+      sealer: deps.webhookSealer,
+      issuer: config.jwt.issuer,
+      pollMs: opts.webhookPollMs ?? 5_000,
+      retryForSeconds: config.webhooks.retryFor,
+    });
+    deps.onClose(() => webhooks.close());
     if (config.databaseUrl) {
       const listener = await startRevocationListener({
         databaseUrl: config.databaseUrl,
@@ -51,6 +68,8 @@ export async function startJobs(deps: Deps, opts: JobOptions = {}): Promise<Serv
           [KEYS_CHANNEL]: () => void keys.reload(),
           // A client rotated or removed on any instance: the streams it opened here close.
           [SERVICE_CLIENTS_CHANNEL]: (clientId) => deps.serviceClientEvents.changed(clientId || undefined),
+          // Events recorded on any instance: every worker looks (one claims each delivery).
+          [EVENTS_CHANNEL]: () => webhooks.wake(),
         },
         onConnected: async () => {
           // Notices may have been missed while the connection was away: check every client with an open stream.
@@ -76,10 +95,16 @@ export async function startJobs(deps: Deps, opts: JobOptions = {}): Promise<Serv
     });
     deps.onClose(() => outbox.close());
 
+
     const purge = () =>
-      purgeAuditEvents(database.db, clock, config.auditRetention).catch((err: Error) =>
-        logger.warn({ err: err.message }, 'audit log purge failed'),
-      );
+      Promise.all([
+        purgeAuditEvents(database.db, clock, config.auditRetention).catch((err: Error) =>
+          logger.warn({ err: err.message }, 'audit log purge failed'),
+        ),
+        purgeEvents(database.db, clock.now(), config.webhooks.eventRetention).catch((err: Error) =>
+          logger.warn({ err: err.message }, 'event purge failed'),
+        ),
+      ]);
     void purge();
     const purgeTimer = setInterval(purge, 3_600_000).unref();
     deps.onClose(() => clearInterval(purgeTimer));
@@ -87,7 +112,7 @@ export async function startJobs(deps: Deps, opts: JobOptions = {}): Promise<Serv
     const expiredRows = startPurgeSchedule({ db: database.db, clock, config, logger, intervalSeconds: config.purgeInterval });
     deps.onClose(() => expiredRows.close());
 
-    return Object.assign(deps, { outbox });
+    return Object.assign(deps, { outbox, webhooks });
   } catch (err) {
     await deps.close();
     throw err;

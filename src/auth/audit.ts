@@ -22,7 +22,10 @@ export type AuditEventType =
   | 'signing_key_rotated'
   | 'service_client_created'
   | 'service_client_secret_rotated'
-  | 'service_client_removed';
+  | 'service_client_removed'
+  | 'webhook_added'
+  | 'webhook_removed'
+  | 'webhook_replayed';
 
 export interface AuditEvent {
   type: AuditEventType;

@@ -10,6 +10,7 @@ import { isKnownClient } from './known-clients.js';
 import { queueResetIntent } from './reset-mail.js';
 import { hashToken } from './secrets.js';
 import { endUserSessions, publishEndedSessions, type ClientInfo } from './sessions.js';
+import { recordEvents, userEvent } from '../webhooks/events.js';
 import { findUserByEmail, normalizeEmail } from './users.js';
 
 // A "your password was changed" notice is still worth sending this long after the change.
@@ -87,6 +88,7 @@ export async function resetPassword(deps: Deps, token: string, newPassword: stri
       .where(and(eq(users.id, consumed.userId), isNull(users.disabledAt)))
       .returning();
     if (!user) throw new AppError('invalid_reset_token');
+    await recordEvents(tx, [userEvent('user.password_changed', user)], now);
     const ended = await endUserSessions(tx, user.id, 'password_reset', now);
     await enqueueEmail(tx, passwordChangedEmail(user), now, new Date(now.getTime() + NOTICE_LIFETIME_MS));
     return { user, ended };

@@ -8,6 +8,7 @@ import { AppError, type ErrorCode } from '../errors.js';
 import { outcomeOf, type RefreshOutcome } from '../metrics/metrics.js';
 import { signAccessToken } from './access-tokens.js';
 import { recordAuditEvent } from './audit.js';
+import { recordEvents, sessionRevokedEvent } from '../webhooks/events.js';
 import { announceNotBefore, announceRevocations } from './revocation-feed.js';
 import { deriveKey, open, seal, SealOpenError } from './secret-box.js';
 import { generateOpaqueToken, hashToken } from './secrets.js';
@@ -190,11 +191,13 @@ async function answerSpentToken(deps: SessionDeps, presented: string, tokenHash:
 export async function revokeSession(deps: Pick<Deps, 'db' | 'clock' | 'revocations'>, sessionId: string, reason: string) {
   const now = deps.clock.now();
   await deps.db.transaction(async (tx) => {
-    await tx
+    const revoked = await tx
       .update(sessions)
       .set({ revokedAt: now, revokedReason: reason })
-      .where(and(eq(sessions.id, sessionId), isNull(sessions.revokedAt)));
+      .where(and(eq(sessions.id, sessionId), isNull(sessions.revokedAt)))
+      .returning({ userId: sessions.userId });
     await announceRevocations(tx, [sessionId], now);
+    await recordEvents(tx, revoked.map((r) => sessionRevokedEvent(r.userId, sessionId, reason)), now);
   });
   deps.revocations.add(sessionId, now);
 }
@@ -235,6 +238,7 @@ export async function endUserSessions(tx: Db, userId: string, reason: string, no
   const notBefore = user?.notBefore ?? now;
   await announceRevocations(tx, sessionIds, now);
   await announceNotBefore(tx, userId, notBefore);
+  await recordEvents(tx, sessionIds.map((sid) => sessionRevokedEvent(userId, sid, reason)), now);
   return { userId, sessionIds, notBefore, revokedAt: now };
 }
 

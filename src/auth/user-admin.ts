@@ -4,6 +4,7 @@ import type { Db } from '../db/client.js';
 import { resetTokens, sessions, users } from '../db/schema.js';
 import { AppError } from '../errors.js';
 import { recordAuditEvent } from './audit.js';
+import { recordEvents, userEvent } from '../webhooks/events.js';
 import { checkNewPassword } from './passwords.js';
 import { endUserSessions, publishEndedSessions } from './sessions.js';
 import { findUserByEmail, findUserById, insertUser, normalizeEmail, type User } from './users.js';
@@ -195,6 +196,7 @@ export async function disableUser(deps: EndingDeps, ref: string, actor: string):
       .returning();
     if (!user) return undefined;
     await tx.update(resetTokens).set({ usedAt: now }).where(and(eq(resetTokens.userId, user.id), isNull(resetTokens.usedAt)));
+    await recordEvents(tx, [userEvent('user.disabled', user)], now);
     const ended = await endUserSessions(tx, user.id, 'account_disabled', now);
     return { user, ended };
   });
@@ -217,11 +219,15 @@ export async function disableUser(deps: EndingDeps, ref: string, actor: string):
 export async function enableUser(deps: AuditDeps, ref: string, actor: string): Promise<{ user: AdminUser; changed: boolean }> {
   const found = await findUser(deps.db, ref);
   const now = deps.clock.now();
-  const [user] = await deps.db
-    .update(users)
-    .set({ disabledAt: null, updatedAt: now })
-    .where(and(eq(users.id, found.id), sql`${users.disabledAt} IS NOT NULL`))
-    .returning();
+  const user = await deps.db.transaction(async (tx) => {
+    const [user] = await tx
+      .update(users)
+      .set({ disabledAt: null, updatedAt: now })
+      .where(and(eq(users.id, found.id), sql`${users.disabledAt} IS NOT NULL`))
+      .returning();
+    if (user) await recordEvents(tx, [userEvent('user.updated', user)], now);
+    return user;
+  });
   if (!user) return { user: toAdminUser(found), changed: false };
   await recordAuditEvent(deps.db, deps.clock, { type: 'user_enabled', userId: user.id, email: user.email, details: { actor } });
   return { user: toAdminUser(user), changed: true };
@@ -239,6 +245,7 @@ export async function deleteUser(deps: EndingDeps, ref: string, actor: string): 
     const ended = await endUserSessions(tx, found.id, 'account_deleted', now);
     const gone = await tx.delete(users).where(eq(users.id, found.id)).returning({ id: users.id });
     if (gone.length === 0) throw new AppError('user_not_found');
+    await recordEvents(tx, [userEvent('user.deleted', found)], now);
     return ended;
   });
   publishEndedSessions(deps, ended);

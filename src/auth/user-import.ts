@@ -1,6 +1,7 @@
 import { sql } from 'drizzle-orm';
 import { rowsOf, type Db } from '../db/client.js';
 import { AppError } from '../errors.js';
+import { announceEvents } from '../webhooks/events.js';
 import { checkImportRow, describeRow, type ImportUser, type RawUserRow, type Rejection } from './import-rows.js';
 
 export type { RawUserRow, RejectReason, Rejection } from './import-rows.js';
@@ -106,13 +107,32 @@ async function insertUsers(db: Db, batch: ImportUser[], now: Date): Promise<Set<
     disabled_at: u.disabled ? now.toISOString() : null,
     created_at: (u.createdAt ?? now).toISOString(),
   }));
+  // Each user inserted gets its user.created event (and deliveries) in the same statement, so in the same transaction.
   const result = await db.execute(sql`
-    INSERT INTO users (name, email, password_hash, legacy_id, disabled_at, created_at, updated_at)
-    SELECT r.name, r.email, r.password_hash, r.legacy_id, r.disabled_at, r.created_at, ${now.toISOString()}::timestamptz
-    FROM jsonb_to_recordset(${JSON.stringify(rows)}::jsonb)
-      AS r(name text, email text, password_hash text, legacy_id text, disabled_at timestamptz, created_at timestamptz)
-    ON CONFLICT (email) DO NOTHING
-    RETURNING email`);
+    WITH inserted AS (
+      INSERT INTO users (name, email, password_hash, legacy_id, disabled_at, created_at, updated_at)
+      SELECT r.name, r.email, r.password_hash, r.legacy_id, r.disabled_at, r.created_at, ${now.toISOString()}::timestamptz
+      FROM jsonb_to_recordset(${JSON.stringify(rows)}::jsonb)
+        AS r(name text, email text, password_hash text, legacy_id text, disabled_at timestamptz, created_at timestamptz)
+      ON CONFLICT (email) DO NOTHING
+      RETURNING id, email, name, role, created_at, disabled_at, email_verified_at, legacy_id
+    ), event AS (
+      INSERT INTO events (type, user_id, data, created_at)
+      SELECT 'user.created', u.id, jsonb_build_object(
+          'id', u.id, 'email', u.email, 'name', u.name, 'role', u.role,
+          'created_at', to_char(u.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'),
+          'disabled_at', to_char(u.disabled_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'),
+          'email_verified_at', to_char(u.email_verified_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'),
+          'legacy_id', u.legacy_id), ${now.toISOString()}::timestamptz
+      FROM inserted u
+      RETURNING id, user_id, type
+    ), delivery AS (
+      INSERT INTO webhook_deliveries (endpoint_id, event_id, user_id, created_at, next_attempt_at)
+      SELECT w.id, e.id, e.user_id, ${now.toISOString()}::timestamptz, ${now.toISOString()}::timestamptz
+      FROM event e JOIN webhook_endpoints w ON w.disabled_at IS NULL AND e.type = ANY(w.event_types)
+    )
+    SELECT email FROM inserted`);
+  if (rowsOf(result).length > 0) await announceEvents(db);
   return new Set(rowsOf<{ email: string }>(result).map((r) => r.email));
 }
 

@@ -5,6 +5,7 @@ import type { Db } from '../db/client.js';
 import { users } from '../db/schema.js';
 import { AppError } from '../errors.js';
 import { recordAuditEvent } from './audit.js';
+import { recordEvents, userEvent } from '../webhooks/events.js';
 import { checkNewPassword } from './passwords.js';
 import type { ClientInfo } from './sessions.js';
 
@@ -69,21 +70,24 @@ export async function insertUser(
   input: { name: string; email: string; passwordHash: string; role?: 'user' | 'admin' },
 ): Promise<User> {
   // The unique index decides between simultaneous sign-ups of one address: exactly one insert lands.
-  const [user] = await db
-    .insert(users)
-    .values({
-      name: input.name.trim(),
-      email: normalizeEmail(input.email),
-      passwordHash: input.passwordHash,
-      role: input.role ?? 'user',
-      passwordChangedAt: now,
-      createdAt: now,
-      updatedAt: now,
+  return db.transaction(async (tx) => {
+    const [user] = await tx
+      .insert(users)
+      .values({
+        name: input.name.trim(),
+        email: normalizeEmail(input.email),
+        passwordHash: input.passwordHash,
+        role: input.role ?? 'user',
+        passwordChangedAt: now,
+        createdAt: now,
+        updatedAt: now,
     })
-    .onConflictDoNothing({ target: users.email })
-    .returning();
-  if (!user) throw new AppError('email_taken');
-  return user;
+      .onConflictDoNothing({ target: users.email })
+      .returning();
+    if (!user) throw new AppError('email_taken');
+    await recordEvents(tx, [userEvent('user.created', user)], now);
+    return user;
+  });
 }
 
 export async function findUserByEmail(db: Db, email: string): Promise<User | undefined> {

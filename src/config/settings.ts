@@ -336,6 +336,18 @@ export const SETTINGS = {
     doc: 'how often the revocation feed (`GET /api/revocations/stream`) sends a `heartbeat` event, so that its consumers and the proxies between know the stream is alive',
   }),
 
+  WEBHOOK_RETRY_FOR: setting({
+    group: 'operations',
+    schema: duration(),
+    default: '24h',
+    doc: 'how long a webhook delivery is retried (backoff from 1 s, doubling, up to 1 h) before it is marked dead (see Webhooks)',
+  }),
+  EVENT_RETENTION: setting({
+    group: 'operations',
+    schema: duration(),
+    default: '7d',
+    doc: 'how long events are kept once every webhook endpoint has received them (or given up)',
+  }),
   AUDIT_RETENTION: setting({ group: 'operations', schema: duration(), default: '90d', doc: 'how long audit events are kept' }),
   PURGE_INTERVAL: setting({
     group: 'operations',

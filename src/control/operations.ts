@@ -21,6 +21,8 @@ import { PASSWORD_MAX_LENGTH } from '../config.js';
 import { migrationStatus } from '../db/migrations.js';
 import { IMPORT_BATCH_MAX, importUserBatch } from '../auth/user-import.js';
 import type { Deps } from '../deps.js';
+import { addWebhookEndpoint, checkWebhookUrl, listWebhookDeliveries, listWebhookEndpoints, removeWebhookEndpoint, replayWebhookDeliveries } from '../webhooks/endpoints.js';
+import { EVENT_TYPES } from '../webhooks/events.js';
 import { ControlError } from './protocol.js';
 
 /**
@@ -33,7 +35,7 @@ import { ControlError } from './protocol.js';
  */
 
 /** What an operation may use: a server's dependencies, or those the command line opens. */
-export type OperationDeps = Pick<Deps, 'db' | 'database' | 'clock' | 'config' | 'passwords' | 'breachCheck' | 'revocations' | 'keys' | 'serviceClientEvents'>;
+export type OperationDeps = Pick<Deps, 'db' | 'database' | 'clock' | 'config' | 'passwords' | 'breachCheck' | 'revocations' | 'keys' | 'serviceClientEvents' | 'webhookSealer'>;
 /** What the database-only operations use: the command line then opens the database and nothing else. */
 export type DatabaseDeps = Pick<Deps, 'db' | 'database'>;
 
@@ -126,6 +128,36 @@ export const OPERATIONS = {
   'services.list': withDatabase(None, (deps) => listServiceClients(deps)),
   'services.rotate': withDeps(z.object({ service: ServiceRef }).strict(), (deps, args, ctx) => rotateServiceClientSecret(deps, args.service, ctx.actor)),
   'services.remove': withDeps(z.object({ service: ServiceRef }).strict(), (deps, args, ctx) => removeServiceClient(deps, args.service, ctx.actor)),
+  'webhooks.add': withDeps(
+    z
+      .object({
+        url: z.string().max(2000).superRefine((url, ctx) => {
+          const problem = checkWebhookUrl(url);
+          if (problem) ctx.addIssue({ code: 'custom', message: problem });
+        }),
+        events: z.array(z.enum(EVENT_TYPES, { message: `must be among ${EVENT_TYPES.join(', ')}` })).max(20).default([]),
+        backchannelAudience: z.string().trim().min(1).max(200).optional(),
+      })
+      .strict()
+      .refine((a) => a.backchannelAudience !== undefined || a.events.length > 0, { message: 'events: name at least one event type' })
+      .refine((a) => a.backchannelAudience === undefined || a.events.every((e) => e === 'session.revoked'), {
+        message: 'events: a back-channel logout endpoint receives session.revoked only',
+      }),
+    (deps, args, ctx) => addWebhookEndpoint(deps, args, ctx.actor),
+  ),
+  'webhooks.list': withDeps(None, (deps) => listWebhookEndpoints(deps)),
+  'webhooks.remove': withDeps(z.object({ id: z.string().trim().min(1).max(100) }).strict(), (deps, args, ctx) => removeWebhookEndpoint(deps, args.id, ctx.actor)),
+  'webhooks.deliveries': withDeps(
+    z.object({ status: z.enum(['pending', 'delivered', 'dead']).optional(), endpoint: z.string().max(100).optional(), limit: z.number().int().min(1).max(1000).default(100) }).strict(),
+    (deps, args) => listWebhookDeliveries(deps, args),
+  ),
+  'webhooks.replay': withDeps(
+    z
+      .object({ id: z.number().int().min(1).optional(), dead: z.boolean().optional() })
+      .strict()
+      .refine((a) => (a.id === undefined) !== (a.dead !== true), { message: 'give a delivery id or dead, not both' }),
+    (deps, args, ctx) => replayWebhookDeliveries(deps, args, ctx.actor),
+  ),
   'db.migrate': withDatabase(None, async (deps) => {
     await deps.database.migrate();
     return migrationStatus(deps.db);

@@ -1,5 +1,5 @@
 import { sql } from 'drizzle-orm';
-import { bigserial, index, integer, jsonb, pgTable, text, timestamp, uuid } from 'drizzle-orm/pg-core';
+import { bigint, bigserial, index, integer, jsonb, pgTable, text, timestamp, uniqueIndex, uuid } from 'drizzle-orm/pg-core';
 
 const ts = (name: string) => timestamp(name, { withTimezone: true, mode: 'date' });
 
@@ -144,3 +144,63 @@ export const serviceClients = pgTable('service_clients', {
   createdAt: ts('created_at').notNull(),
   secretRotatedAt: ts('secret_rotated_at'),
 });
+
+// What happened to users and sessions, written in the transaction of the change (src/webhooks/events.ts):
+// the outbox that webhooks are delivered from. No foreign key: a user.deleted event outlives its user.
+export const events = pgTable(
+  'events',
+  {
+    id: bigserial('id', { mode: 'number' }).primaryKey(),
+    type: text('type').notNull(),
+    userId: uuid('user_id'),
+    // The user's public fields for user.* (never a hash), {sid, sub, reason} for session.revoked.
+    data: jsonb('data').notNull(),
+    createdAt: ts('created_at').notNull(),
+  },
+  (t) => [index('events_created_at_idx').on(t.createdAt)],
+);
+
+// Where events are posted. The signing secret is sealed with a key derived from SECRET_KEY, like the
+// private signing keys: it is shown once, at creation, and a copy of the database cannot sign with it.
+export const webhookEndpoints = pgTable('webhook_endpoints', {
+  id: text('id').primaryKey(),
+  url: text('url').notNull(),
+  eventTypes: text('event_types').array().notNull(),
+  secretSealed: text('secret_sealed').notNull(),
+  // Set for an OIDC back-channel logout receiver: the `aud` of its logout tokens (a client id).
+  backchannelAudience: text('backchannel_audience'),
+  createdAt: ts('created_at').notNull(),
+  disabledAt: ts('disabled_at'),
+});
+
+// One event for one endpoint, written with the event (the endpoints subscribed to its type then).
+export const webhookDeliveries = pgTable(
+  'webhook_deliveries',
+  {
+    id: bigserial('id', { mode: 'number' }).primaryKey(),
+    endpointId: text('endpoint_id')
+      .notNull()
+      .references(() => webhookEndpoints.id, { onDelete: 'cascade' }),
+    eventId: bigint('event_id', { mode: 'number' })
+      .notNull()
+      .references(() => events.id, { onDelete: 'cascade' }),
+    // The event's user, copied: a user's deliveries to one endpoint go out one at a time, in order.
+    userId: uuid('user_id'),
+    // pending, delivered or dead.
+    status: text('status').notNull().default('pending'),
+    attempts: integer('attempts').notNull().default(0),
+    createdAt: ts('created_at').notNull(),
+    nextAttemptAt: ts('next_attempt_at').notNull(),
+    // An instance that claims a delivery holds it until then; another may take it over afterwards.
+    lockedUntil: ts('locked_until'),
+    lastStatus: integer('last_status'),
+    lastError: text('last_error'),
+    deliveredAt: ts('delivered_at'),
+  },
+  (t) => [
+    uniqueIndex('webhook_deliveries_endpoint_event_idx').on(t.endpointId, t.eventId),
+    index('webhook_deliveries_event_id_idx').on(t.eventId),
+    index('webhook_deliveries_pending_idx').on(t.endpointId, t.userId, t.id).where(sql`status = 'pending'`),
+    index('webhook_deliveries_due_idx').on(t.nextAttemptAt).where(sql`status = 'pending'`),
+  ],
+);

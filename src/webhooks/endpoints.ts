@@ -1,0 +1,156 @@
+import { randomBytes } from 'node:crypto';
+import { asc, eq, sql } from 'drizzle-orm';
+import { recordAuditEvent } from '../auth/audit.js';
+import { deriveKey, open, seal } from '../auth/secret-box.js';
+import type { Deps } from '../deps.js';
+import { rowsOf } from '../db/client.js';
+import { webhookEndpoints } from '../db/schema.js';
+import { AppError } from '../errors.js';
+import { announceEvents, EVENT_TYPES, type EventType } from './events.js';
+
+/** The AES key that seals webhook secrets, derived from SECRET_KEY for this purpose alone. */
+export function webhookSecretSealer(secret: string): Buffer {
+  return deriveKey(secret, 'latchkey webhook-secrets v1');
+}
+
+export const WEBHOOK_SECRET_PREFIX = 'whsec_';
+
+/** The secret's HMAC key: the bytes after `whsec_`, base64-decoded (Standard Webhooks). */
+export function secretKeyBytes(secret: string): Buffer {
+  return Buffer.from(secret.slice(WEBHOOK_SECRET_PREFIX.length), 'base64');
+}
+
+// The endpoint id is authenticated with the ciphertext: a sealed secret cannot be moved to another endpoint.
+export function openWebhookSecret(sealer: Uint8Array, row: { id: string; secretSealed: string }): string {
+  return open(sealer, row.secretSealed, row.id).toString('utf8');
+}
+
+/** An endpoint as an operator sees it; never its secret. */
+export interface WebhookEndpointView {
+  id: string;
+  url: string;
+  events: string[];
+  backchannel_logout_audience: string | null;
+  created_at: string;
+  disabled_at: string | null;
+}
+
+const view = (row: typeof webhookEndpoints.$inferSelect): WebhookEndpointView => ({
+  id: row.id,
+  url: row.url,
+  events: row.eventTypes,
+  backchannel_logout_audience: row.backchannelAudience,
+  created_at: row.createdAt.toISOString(),
+  disabled_at: row.disabledAt?.toISOString() ?? null,
+});
+
+type WebhookDeps = Pick<Deps, 'db' | 'clock' | 'webhookSealer'>;
+
+/**
+ * Registers an endpoint; its secret is returned this once. A back-channel logout endpoint (`audience`,
+ * a client id) receives only session.revoked, as OIDC logout tokens.
+ */
+export async function addWebhookEndpoint(
+  deps: WebhookDeps,
+  input: { url: string; events: EventType[]; backchannelAudience?: string | undefined },
+  actor: string,
+): Promise<WebhookEndpointView & { secret: string }> {
+  const id = `wh_${randomBytes(12).toString('base64url')}`;
+  const secret = `${WEBHOOK_SECRET_PREFIX}${randomBytes(32).toString('base64')}`;
+  const now = deps.clock.now();
+  const [row] = await deps.db
+    .insert(webhookEndpoints)
+    .values({
+      id,
+      url: input.url,
+      eventTypes: input.backchannelAudience ? ['session.revoked'] : [...new Set(input.events)].sort(),
+      secretSealed: seal(deps.webhookSealer, secret, id),
+      backchannelAudience: input.backchannelAudience ?? null,
+      createdAt: now,
+    })
+    .returning();
+  await recordAuditEvent(deps.db, deps.clock, { type: 'webhook_added', details: { actor, webhookId: id, url: input.url } });
+  return { ...view(row!), secret };
+}
+
+export async function listWebhookEndpoints(deps: Pick<Deps, 'db'>): Promise<WebhookEndpointView[]> {
+  const rows = await deps.db.select().from(webhookEndpoints).orderBy(asc(webhookEndpoints.createdAt), asc(webhookEndpoints.id));
+  return rows.map(view);
+}
+
+/** Removes an endpoint and its deliveries, pending ones included: nothing more is sent to it. */
+export async function removeWebhookEndpoint(deps: WebhookDeps, id: string, actor: string): Promise<WebhookEndpointView> {
+  const [row] = await deps.db.delete(webhookEndpoints).where(eq(webhookEndpoints.id, id)).returning();
+  if (!row) throw new AppError('webhook_not_found');
+  await recordAuditEvent(deps.db, deps.clock, { type: 'webhook_removed', details: { actor, webhookId: id, url: row.url } });
+  return view(row);
+}
+
+export interface DeliveryView {
+  id: number;
+  endpoint_id: string;
+  event_id: number;
+  event_type: string;
+  status: string;
+  attempts: number;
+  last_status: number | null;
+  last_error: string | null;
+  created_at: string;
+  next_attempt_at: string;
+  delivered_at: string | null;
+}
+
+export async function listWebhookDeliveries(
+  deps: Pick<Deps, 'db'>,
+  filter: { status?: 'pending' | 'delivered' | 'dead' | undefined; endpoint?: string | undefined; limit: number },
+): Promise<DeliveryView[]> {
+  const result = await deps.db.execute(sql`
+    SELECT d.id::int AS id, d.endpoint_id, d.event_id::int AS event_id, e.type AS event_type, d.status, d.attempts, d.last_status, d.last_error,
+      d.created_at, d.next_attempt_at, d.delivered_at
+    FROM webhook_deliveries d JOIN events e ON e.id = d.event_id
+    WHERE (${filter.status ?? null}::text IS NULL OR d.status = ${filter.status ?? null})
+      AND (${filter.endpoint ?? null}::text IS NULL OR d.endpoint_id = ${filter.endpoint ?? null})
+    ORDER BY d.id DESC LIMIT ${filter.limit}`);
+  const iso = (v: Date | string | null) => (v === null ? null : new Date(v).toISOString());
+  return rowsOf<DeliveryView & { created_at: Date | string; next_attempt_at: Date | string; delivered_at: Date | string | null }>(result).map((r) => ({
+    ...r,
+    created_at: iso(r.created_at)!,
+    next_attempt_at: iso(r.next_attempt_at)!,
+    delivered_at: iso(r.delivered_at),
+  }));
+}
+
+/**
+ * Sends dead deliveries again: one by id, or every dead one. Each is pending again with a fresh retry
+ * window (WEBHOOK_RETRY_FOR from now); returns how many were replayed.
+ */
+export async function replayWebhookDeliveries(deps: WebhookDeps, which: { id?: number | undefined; dead?: boolean | undefined }, actor: string): Promise<{ replayed: number }> {
+  const now = deps.clock.now();
+  const rows = await deps.db.execute(sql`
+    UPDATE webhook_deliveries SET status = 'pending', attempts = 0, next_attempt_at = ${now}::timestamptz, created_at = ${now}::timestamptz,
+      locked_until = NULL, last_error = NULL, last_status = NULL
+    WHERE status = 'dead' AND (${which.id ?? null}::bigint IS NULL OR id = ${which.id ?? null})
+    RETURNING id`);
+  const replayed = rowsOf(rows).length;
+  if (which.id !== undefined && replayed === 0) throw new AppError('webhook_delivery_not_found');
+  if (replayed > 0) await announceEvents(deps.db);
+  await recordAuditEvent(deps.db, deps.clock, { type: 'webhook_replayed', details: { actor, deliveryId: which.id ?? null, replayed } });
+  return { replayed };
+}
+
+/** A URL webhooks may be posted to: http or https, with a host, and no credentials in it. */
+export function checkWebhookUrl(value: string): string | undefined {
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    return 'must be an absolute http:// or https:// URL';
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') return 'must be an http:// or https:// URL';
+  if (!url.hostname) return 'must name a host';
+  if (url.username || url.password) return 'must not hold credentials';
+  if (url.hash) return 'must not have a #fragment';
+  return undefined;
+}
+
+export { EVENT_TYPES };

@@ -1,0 +1,97 @@
+import { sql } from 'drizzle-orm';
+import type { Db } from '../db/client.js';
+import type { User } from '../auth/users.js';
+
+/** Every event type webhooks can subscribe to. */
+export const EVENT_TYPES = [
+  'user.created',
+  'user.updated',
+  'user.password_changed',
+  'user.disabled',
+  'user.deleted',
+  'session.revoked',
+] as const;
+export type EventType = (typeof EVENT_TYPES)[number];
+
+export interface NewEvent {
+  type: EventType;
+  userId: string;
+  data: Record<string, unknown>;
+}
+
+/** The NOTIFY channel on which new events are announced to every instance's delivery worker. */
+export const EVENTS_CHANNEL = 'latchkey_events';
+
+/** A user as events describe it: the public fields, never the password hash. */
+export function userEventData(user: Pick<User, 'id' | 'email' | 'name' | 'role' | 'createdAt' | 'disabledAt' | 'emailVerifiedAt' | 'legacyId'>) {
+  const iso = (d: Date | null) => d?.toISOString() ?? null;
+  return {
+    id: user.id,
+    email: user.email,
+    name: user.name,
+    role: user.role,
+    created_at: user.createdAt.toISOString(),
+    disabled_at: iso(user.disabledAt),
+    email_verified_at: iso(user.emailVerifiedAt),
+    legacy_id: user.legacyId,
+  };
+}
+
+export const userEvent = (type: EventType, user: Parameters<typeof userEventData>[0]): NewEvent => ({ type, userId: user.id, data: userEventData(user) });
+
+export const sessionRevokedEvent = (userId: string, sessionId: string, reason: string): NewEvent => ({
+  type: 'session.revoked',
+  userId,
+  data: { sid: sessionId, sub: userId, reason },
+});
+
+// In-process listeners (this instance's delivery worker): on the embedded engine there is no NOTIFY.
+const listeners = new Set<() => void>();
+
+/** Calls `fn` (soon after) each time this process records events; returns the unsubscribe function. */
+export function onEventsRecorded(fn: () => void): () => void {
+  listeners.add(fn);
+  return () => listeners.delete(fn);
+}
+
+/**
+ * Records events inside the caller's transaction, in order, with a delivery for each endpoint subscribed
+ * to its type: they exist if and only if the change commits. Every instance's worker is told (NOTIFY is
+ * delivered at commit; this process's worker is woken too, and finds the rows once they are committed).
+ */
+export async function recordEvents(tx: Db, events: NewEvent[], now: Date): Promise<void> {
+  if (events.length === 0) return;
+  const rows = JSON.stringify(events.map((e) => ({ type: e.type, user_id: e.userId, data: e.data })));
+  await tx.execute(sql`
+    WITH e AS (
+      INSERT INTO events (type, user_id, data, created_at)
+      SELECT r.v->>'type', (r.v->>'user_id')::uuid, r.v->'data', ${now}::timestamptz
+      FROM jsonb_array_elements(${rows}::jsonb) WITH ORDINALITY AS r(v, n)
+      ORDER BY r.n
+      RETURNING id, user_id, type
+    )
+    INSERT INTO webhook_deliveries (endpoint_id, event_id, user_id, created_at, next_attempt_at)
+    SELECT w.id, e.id, e.user_id, ${now}::timestamptz, ${now}::timestamptz
+    FROM e JOIN webhook_endpoints w ON w.disabled_at IS NULL AND e.type = ANY(w.event_types)
+    ORDER BY e.id, w.id`);
+  await announceEvents(tx);
+}
+
+/** Wakes every instance's delivery worker: NOTIFY (delivered at commit) and this process's own listeners. */
+export async function announceEvents(db: Db): Promise<void> {
+  await db.execute(sql`select pg_notify(${EVENTS_CHANNEL}, '')`);
+  setImmediate(() => {
+    for (const fn of listeners) fn();
+  });
+}
+
+/** Deletes events older than the retention that no endpoint is still waiting for (their deliveries go with them). */
+export async function purgeEvents(db: Db, now: Date, retentionSeconds: number): Promise<void> {
+  await db.execute(sql`
+    DELETE FROM events WHERE id IN (
+      SELECT ev.id FROM events ev
+      WHERE ev.created_at < ${new Date(now.getTime() - retentionSeconds * 1000)}::timestamptz
+        AND NOT EXISTS (SELECT 1 FROM webhook_deliveries d WHERE d.event_id = ev.id AND d.status = 'pending')
+      LIMIT 5000
+    )`);
+}

@@ -1,0 +1,246 @@
+import { createHmac, randomUUID } from 'node:crypto';
+import { sql } from 'drizzle-orm';
+import { createSigner } from 'fast-jwt';
+import type { Logger } from 'pino';
+import type { KeySet, SigningKey } from '../auth/keys.js';
+import { epochSeconds, type Clock } from '../clock.js';
+import { rowsOf, type Db } from '../db/client.js';
+import { onEventsRecorded } from './events.js';
+import { openWebhookSecret, secretKeyBytes } from './endpoints.js';
+
+const LEASE_MS = 60_000;
+const MAX_DELAY_MS = 3_600_000;
+export const BACKCHANNEL_LOGOUT_EVENT = 'http://schemas.openid.net/event/backchannel-logout';
+export const LOGOUT_TOKEN_TYPE = 'logout+jwt';
+const LOGOUT_TOKEN_TTL_SECONDS = 120;
+
+/** Standard Webhooks: `v1,` and the base64 HMAC-SHA256 of `${id}.${timestamp}.${body}` under the secret's bytes. */
+export function signWebhook(secret: string, id: string, timestamp: number, body: string): string {
+  return `v1,${createHmac('sha256', secretKeyBytes(secret)).update(`${id}.${timestamp}.${body}`).digest('base64')}`;
+}
+
+export interface WebhookWorker {
+  /** Looks for work now rather than at the next poll. */
+  wake(): void;
+  /** Resolves once no delivery of this instance is in flight and a pass found nothing more to start. */
+  idle(): Promise<void>;
+  close(): Promise<void>;
+}
+
+interface Claimed {
+  id: number;
+  endpoint_id: string;
+  event_id: number;
+  attempts: number;
+  created_at: Date | string;
+  lease: Date | string;
+  type: string;
+  user_id: string | null;
+  data: Record<string, unknown>;
+  event_created_at: Date | string;
+  url: string;
+  secret_sealed: string;
+  backchannel_audience: string | null;
+}
+
+/**
+ * Delivers events to webhook endpoints, at least once and in order per user per endpoint: a delivery is
+ * claimed only when no earlier one of its user for its endpoint is still pending. Claims take rows FOR
+ * UPDATE SKIP LOCKED and set a lease (locked_until), so instances never send one delivery at the same
+ * time and a crashed instance's claims expire. Each endpoint has at most `perEndpoint` deliveries in
+ * flight here, each bounded by `timeoutMs`, so a slow receiver holds up only its own endpoint.
+ */
+export function startWebhookWorker(opts: {
+  db: Db;
+  clock: Clock;
+  logger: Logger;
+  keys: KeySet;
+  sealer: Uint8Array;
+  issuer: string;
+  pollMs: number;
+  retryForSeconds: number;
+  timeoutMs?: number;
+  perEndpoint?: number;
+}): WebhookWorker {
+  const { db, clock, logger } = opts;
+  const timeoutMs = opts.timeoutMs ?? 10_000;
+  const perEndpoint = opts.perEndpoint ?? 4;
+  const inFlight = new Map<string, number>();
+  const deliveries = new Set<Promise<void>>();
+  let closed = false;
+  let running: Promise<void> | undefined;
+  let again = false;
+  let timer: NodeJS.Timeout | undefined;
+  const logoutSigners = new WeakMap<SigningKey, (payload: Record<string, unknown>) => string>();
+
+  async function claim(endpointId: string, limit: number, now: Date): Promise<Claimed[]> {
+    const lease = new Date(now.getTime() + LEASE_MS);
+    const result = await db.execute(sql`
+      WITH due AS (
+        SELECT d.id FROM webhook_deliveries d
+        WHERE d.endpoint_id = ${endpointId} AND d.status = 'pending' AND d.next_attempt_at <= ${now}::timestamptz
+          AND (d.locked_until IS NULL OR d.locked_until < ${now}::timestamptz)
+          AND NOT EXISTS (
+            SELECT 1 FROM webhook_deliveries p
+            WHERE p.endpoint_id = d.endpoint_id AND p.user_id = d.user_id AND p.status = 'pending' AND p.id < d.id)
+        ORDER BY d.id LIMIT ${limit}
+        FOR UPDATE SKIP LOCKED
+      ), claimed AS (
+        UPDATE webhook_deliveries w SET locked_until = ${lease}::timestamptz, attempts = w.attempts + 1
+        FROM due WHERE w.id = due.id
+        RETURNING w.id, w.endpoint_id, w.event_id, w.attempts, w.created_at, w.locked_until AS lease
+      )
+      SELECT c.id::int AS id, c.endpoint_id, c.event_id::int AS event_id, c.attempts, c.created_at, c.lease,
+        e.type, e.user_id, e.data, e.created_at AS event_created_at, ep.url, ep.secret_sealed, ep.backchannel_audience
+      FROM claimed c JOIN events e ON e.id = c.event_id JOIN webhook_endpoints ep ON ep.id = c.endpoint_id
+      ORDER BY c.id`);
+    return rowsOf<Claimed>(result);
+  }
+
+  function logoutToken(row: Claimed, now: Date): string {
+    const key = opts.keys.signingKeyAt(now);
+    let sign = logoutSigners.get(key);
+    if (!sign) {
+      sign = createSigner({ key: key.signingMaterial, algorithm: key.alg, kid: key.kid, header: { alg: key.alg, typ: LOGOUT_TOKEN_TYPE } });
+      logoutSigners.set(key, sign);
+    }
+    const iat = epochSeconds(now);
+    return sign({
+      iss: opts.issuer,
+      aud: row.backchannel_audience,
+      iat,
+      exp: iat + LOGOUT_TOKEN_TTL_SECONDS,
+      jti: randomUUID(),
+      sub: row.data.sub,
+      sid: row.data.sid,
+      events: { [BACKCHANNEL_LOGOUT_EVENT]: {} },
+    });
+  }
+
+  /** Posts one delivery; resolves with the receiver's status, throws when it could not be reached in time. */
+  async function post(row: Claimed, now: Date): Promise<number> {
+    const webhookId = `evt_${row.event_id}`;
+    const timestamp = epochSeconds(now);
+    let body: string;
+    let contentType: string;
+    if (row.backchannel_audience) {
+      body = new URLSearchParams({ logout_token: logoutToken(row, now) }).toString();
+      contentType = 'application/x-www-form-urlencoded';
+    } else {
+      body = JSON.stringify({ type: row.type, timestamp: new Date(row.event_created_at).toISOString(), data: row.data });
+      contentType = 'application/json';
+    }
+    const secret = openWebhookSecret(opts.sealer, { id: row.endpoint_id, secretSealed: row.secret_sealed });
+    const res = await fetch(row.url, {
+      method: 'POST',
+      body,
+      redirect: 'manual',
+      signal: AbortSignal.timeout(timeoutMs),
+      headers: {
+        'content-type': contentType,
+        'user-agent': 'Latchkey-Webhooks',
+        'webhook-id': webhookId,
+        'webhook-timestamp': String(timestamp),
+        'webhook-signature': signWebhook(secret, webhookId, timestamp, body),
+      },
+    });
+    await res.body?.cancel().catch(() => {});
+    return res.status;
+  }
+
+  async function deliver(row: Claimed): Promise<void> {
+    const now = clock.now();
+    let status: number | null = null;
+    let error: string | null = null;
+    try {
+      status = await post(row, now);
+      if (status < 200 || status > 299) error = `HTTP ${status}`;
+    } catch (err) {
+      error = (err as Error).name === 'TimeoutError' ? `no answer within ${timeoutMs} ms` : String((err as Error & { cause?: Error }).cause?.message ?? (err as Error).message);
+    }
+    const done = clock.now();
+    // Only while this instance still holds the claim: after its lease, another instance owns the row.
+    const mine = sql`id = ${row.id} AND status = 'pending' AND locked_until = ${new Date(row.lease)}::timestamptz`;
+    if (!error) {
+      await db.execute(sql`UPDATE webhook_deliveries SET status = 'delivered', delivered_at = ${done}::timestamptz, locked_until = NULL, last_status = ${status}, last_error = NULL WHERE ${mine}`);
+      return;
+    }
+    const deadline = new Date(row.created_at).getTime() + opts.retryForSeconds * 1000;
+    const delay = Math.min(2 ** (row.attempts - 1) * 1000, MAX_DELAY_MS) * (0.8 + Math.random() * 0.4);
+    if (done.getTime() >= deadline) {
+      await db.execute(sql`UPDATE webhook_deliveries SET status = 'dead', locked_until = NULL, last_status = ${status}, last_error = ${error.slice(0, 500)} WHERE ${mine}`);
+      logger.warn({ deliveryId: row.id, endpointId: row.endpoint_id, attempts: row.attempts, err: error }, 'webhook delivery is dead: retried for WEBHOOK_RETRY_FOR');
+      return;
+    }
+    // The last try falls on the deadline, so that a delivery is retried for the whole of WEBHOOK_RETRY_FOR.
+    const next = new Date(Math.min(done.getTime() + delay, deadline));
+    await db.execute(sql`UPDATE webhook_deliveries SET next_attempt_at = ${next}::timestamptz, locked_until = NULL, last_status = ${status}, last_error = ${error.slice(0, 500)} WHERE ${mine}`);
+    logger.info({ deliveryId: row.id, endpointId: row.endpoint_id, attempt: row.attempts, err: error }, 'webhook delivery failed; will retry');
+    // Looked for again when due, rather than at the next poll.
+    if (!closed) setTimeout(runOnce, next.getTime() - done.getTime() + 50).unref();
+  }
+
+  function start(row: Claimed) {
+    inFlight.set(row.endpoint_id, (inFlight.get(row.endpoint_id) ?? 0) + 1);
+    const p: Promise<void> = deliver(row)
+      .catch((err: Error) => logger.warn({ deliveryId: row.id, err: err.message }, 'webhook delivery could not be recorded; its lease will expire'))
+      .finally(() => {
+        inFlight.set(row.endpoint_id, (inFlight.get(row.endpoint_id) ?? 1) - 1);
+        deliveries.delete(p);
+        // The next of this user's deliveries may be due now.
+        if (!closed) runOnce();
+      });
+    deliveries.add(p);
+  }
+
+  async function pass(): Promise<void> {
+    const now = clock.now();
+    const result = await db.execute(sql`
+      SELECT DISTINCT d.endpoint_id FROM webhook_deliveries d JOIN webhook_endpoints ep ON ep.id = d.endpoint_id AND ep.disabled_at IS NULL
+      WHERE d.status = 'pending' AND d.next_attempt_at <= ${now}::timestamptz AND (d.locked_until IS NULL OR d.locked_until < ${now}::timestamptz)`);
+    for (const { endpoint_id: endpointId } of rowsOf<{ endpoint_id: string }>(result)) {
+      const free = perEndpoint - (inFlight.get(endpointId) ?? 0);
+      if (free <= 0 || closed) continue;
+      for (const row of await claim(endpointId, free, now)) start(row);
+    }
+  }
+
+  function runOnce(): void {
+    if (closed) return;
+    if (running) {
+      again = true;
+      return;
+    }
+    running = pass()
+      .catch((err: Error) => logger.warn({ err: err.message }, 'webhook pass failed; will retry'))
+      .finally(() => {
+        running = undefined;
+        if (again && !closed) {
+          again = false;
+          runOnce();
+        }
+      });
+  }
+
+  const tick = () => {
+    if (closed) return;
+    runOnce();
+    timer = setTimeout(tick, opts.pollMs).unref();
+  };
+  timer = setTimeout(tick, 0).unref();
+  const unsubscribe = onEventsRecorded(runOnce);
+
+  return {
+    wake: runOnce,
+    async idle() {
+      while (running || deliveries.size > 0) await Promise.all([running, ...deliveries]);
+    },
+    async close() {
+      closed = true;
+      unsubscribe();
+      if (timer) clearTimeout(timer);
+      await running;
+      await Promise.allSettled([...deliveries]);
+    },
+  };
+}
