@@ -4,7 +4,7 @@ import { createRemoteJWKSet, decodeProtectedHeader, jwtVerify } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { systemClock } from '../src/clock.js';
 import { runOperation } from '../src/control/operations.js';
-import { webhookDeliveries, webhookEndpoints } from '../src/db/schema.js';
+import { webhookEndpoints } from '../src/db/schema.js';
 import { PUBLIC_URL, bearer, signIn, signUp, startTestApp, type TestApp } from './helpers/app.js';
 
 interface Received {
@@ -16,8 +16,10 @@ interface Received {
 }
 
 /** A real HTTP receiver; `answer` decides each response's status (called with the request's webhook-id). */
-async function startReceiver(answer: (id: string, n: number) => number = () => 204) {
+async function startReceiver(answer: (id: string, n: number, body: string) => number = () => 204) {
   const received: Received[] = [];
+  /** Every attempt, in the order they arrived, with the status answered. */
+  const log: { id: string; type: string; status: number }[] = [];
   const attempts = new Map<string, number>();
   let concurrent = new Map<string, number>();
   let maxConcurrent = 0;
@@ -30,7 +32,8 @@ async function startReceiver(answer: (id: string, n: number) => number = () => 2
       attempts.set(id, n);
       concurrent.set(id, (concurrent.get(id) ?? 0) + 1);
       maxConcurrent = Math.max(maxConcurrent, concurrent.get(id)!);
-      const status = answer(id, n);
+      const status = answer(id, n, body);
+      log.push({ id, type: /"type":"([a-z._]+)"/.exec(body)?.[1] ?? 'form', status });
       setTimeout(() => {
         concurrent.set(id, concurrent.get(id)! - 1);
         if (status < 300) received.push({ id, timestamp: String(req.headers['webhook-timestamp']), signature: String(req.headers['webhook-signature']), contentType: String(req.headers['content-type']), body });
@@ -43,6 +46,7 @@ async function startReceiver(answer: (id: string, n: number) => number = () => 2
   return {
     url: `http://127.0.0.1:${port}/hook`,
     received,
+    log,
     attempts,
     maxConcurrent: () => maxConcurrent,
     reset() {
@@ -102,18 +106,23 @@ describe('webhook endpoints', () => {
 
 describe('delivery', () => {
   it('signs each delivery verifiably, and keeps a user\'s events in order when the first attempt fails', async () => {
-    const failFirst = new Set<string>();
-    const receiver = await startReceiver((id, n) => (failFirst.has(id) && n === 1 ? 500 : 204));
+    // Every user.created fails at its first attempt, from the start: this user's logout must wait behind it.
+    const receiver = await startReceiver((_id, n, body) => (n === 1 && body.includes('"type":"user.created"') ? 500 : 204));
     const hook = await add({ url: receiver.url, events: ['user.created', 'session.revoked'] });
     try {
-      // The first event of this user (its user.created) fails once: the logout waits behind it.
-      const user = await until(() => signUp(t), () => true);
-      const created = await until(() => t.deps.db.select().from(webhookDeliveries), (rows) => rows.length > 0);
-      failFirst.add(`evt_${created.at(-1)!.eventId}`);
+      const user = await signUp(t);
       const tokens = await signIn(t, user.email);
       await t.inject({ method: 'POST', url: '/api/logout', headers: bearer(tokens.access_token) });
       const got = await until(() => receiver.received.filter((r) => JSON.parse(r.body).data.email === user.email || JSON.parse(r.body).data.sub === user.id), (r) => r.length >= 2);
       expect(got.map((r) => JSON.parse(r.body).type)).toEqual(['user.created', 'session.revoked']);
+      // The user.created was refused once, then retried; the logout was first attempted only after it went through.
+      const createdId = got[0]!.id;
+      const revokedId = got[1]!.id;
+      expect(receiver.attempts.get(createdId)).toBe(2);
+      const firstRevokedAttempt = receiver.log.findIndex((a) => a.id === revokedId);
+      const createdSuccess = receiver.log.findIndex((a) => a.id === createdId && a.status < 300);
+      expect(receiver.log.findIndex((a) => a.id === createdId)).toBeLessThan(createdSuccess);
+      expect(firstRevokedAttempt).toBeGreaterThan(createdSuccess);
       for (const r of got) {
         expect(verify(hook.secret, r)).toBe(true);
         expect(r.contentType).toBe('application/json');
