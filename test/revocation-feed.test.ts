@@ -17,6 +17,8 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   for (const s of open) s.close();
+  // No client secret in any line the server logged (the Basic headers included).
+  expect(t.logs.join('')).not.toMatch(/lks_/);
   await t?.close();
 });
 
