@@ -17,6 +17,8 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   for (const s of open) s.close();
+  // No client secret in any line the server logged (the Basic headers included).
+  expect(t.logs.join('')).not.toMatch(/lks_/);
   await t?.close();
 });
 
@@ -222,11 +224,11 @@ describe('the revocation feed', () => {
     expect(cutOff()).toBe(true);
     // The reader took them all and is still served.
     const last = `00000000-0000-4000-8000-${String(added - 1).padStart(12, '0')}`;
-    const lastEvent = await reader.next((e) => e.json.sid === last, 5_000);
+    const lastEvent = await reader.next((e) => e.json.sid === last, 20_000);
     const after = reader.events.indexOf(lastEvent);
     await reader.next((e) => e.event === 'heartbeat' && reader.events.indexOf(e) > after, 3_000);
     socket.destroy();
-  });
+  }, 60_000);
 });
 
 describe('shutdown', () => {
