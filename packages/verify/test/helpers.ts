@@ -90,3 +90,42 @@ export async function until(check: () => boolean | Promise<boolean>, ms = 5000):
   }
   throw new Error(`condition not met within ${ms} ms`);
 }
+
+export interface SseConnection {
+  headers: IncomingMessage['headers'];
+  /** Writes one event; `data` is JSON-encoded. */
+  send(event: string, data: unknown, id?: string | number): void;
+  raw(text: string): void;
+  end(): void;
+}
+
+/** A scripted revocation stream: each connection is handed to `onConnect`, or refused with `refuse`. */
+export async function sseServer() {
+  const state = {
+    connections: [] as SseConnection[],
+    connectedAt: [] as number[],
+    refuse: undefined as { status: number; body: unknown } | undefined,
+    onConnect: (_c: SseConnection) => {},
+  };
+  const http = await httpServer((req, res) => {
+    state.connectedAt.push(Date.now());
+    if (state.refuse) {
+      res.writeHead(state.refuse.status, { 'content-type': 'application/json; charset=utf-8' }).end(JSON.stringify(state.refuse.body));
+      state.connections.push({ headers: req.headers, send() {}, raw() {}, end() {} });
+      return;
+    }
+    res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-store' });
+    res.flushHeaders();
+    const connection: SseConnection = {
+      headers: req.headers,
+      send(event, data, id) {
+        res.write(`event: ${event}\n${id === undefined ? '' : `id: ${id}\n`}data: ${JSON.stringify(data)}\n\n`);
+      },
+      raw: (text) => res.write(text),
+      end: () => res.end(),
+    };
+    state.connections.push(connection);
+    state.onConnect(connection);
+  });
+  return { ...http, state, feedUrl: `${http.url}/api/revocations/stream` };
+}
