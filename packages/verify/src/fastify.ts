@@ -1,0 +1,45 @@
+import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
+import { authenticateHeader, type AuthenticateOptions } from './http.js';
+import type { LatchkeyClaims } from './verifier.js';
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** The verified token's claims; null when no token was sent and none is required. */
+    latchkey: LatchkeyClaims | null;
+  }
+}
+
+export type { AuthenticateOptions as LatchkeyFastifyOptions } from './http.js';
+
+/**
+ * A hook (onRequest or preHandler) that verifies the bearer token: sets `request.latchkey`, or answers
+ * 401 with Latchkey's error body and a WWW-Authenticate challenge (503 when the feed is stale).
+ */
+export function authenticate(options: AuthenticateOptions) {
+  return async function latchkeyAuthenticate(request: FastifyRequest, reply: FastifyReply): Promise<void> {
+    const result = await authenticateHeader(request.headers.authorization, options);
+    if ('answer' in result) {
+      const { status, headers, body } = result.answer;
+      await reply.code(status).headers(headers).send(body);
+      return reply as never;
+    }
+    request.latchkey = result.claims;
+  };
+}
+
+const plugin: FastifyPluginAsync<AuthenticateOptions> = async (app, options) => {
+  if (!options?.verifier) throw new TypeError('@latchkey/verify/fastify needs { verifier }');
+  if (!app.hasRequestDecorator('latchkey')) app.decorateRequest('latchkey', null);
+  app.addHook('onRequest', authenticate(options));
+};
+
+/**
+ * Verifies the bearer token of every request of the scope it is registered in (it is not encapsulated,
+ * like a plugin wrapped by fastify-plugin): `app.register(latchkey, { verifier })`.
+ */
+export const latchkey = Object.assign(plugin, {
+  [Symbol.for('skip-override')]: true,
+  [Symbol.for('fastify.display-name')]: '@latchkey/verify',
+});
+
+export default latchkey;

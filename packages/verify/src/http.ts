@@ -1,0 +1,62 @@
+import { LatchkeyVerifyError } from './errors.js';
+import type { LatchkeyClaims, Verifier } from './verifier.js';
+
+export interface AuthenticateOptions {
+  verifier: Verifier;
+  /** Whether a request without a token is refused (401 `missing_token`); default true. Without, `latchkey` is null. */
+  required?: boolean;
+  /** The realm of the WWW-Authenticate challenge; default `latchkey`. */
+  realm?: string;
+}
+
+export interface ErrorAnswer {
+  status: number;
+  headers: Record<string, string>;
+  body: { error: string; message: string };
+}
+
+const MISSING_TOKEN = 'An access token is required: send "Authorization: Bearer <token>".';
+
+/** The bearer token of an Authorization header, read as Latchkey reads it; never from the query string. */
+export function bearerToken(header: string | undefined): string | undefined {
+  if (!header) return undefined;
+  return /^Bearer[ ]+(\S+)\s*$/i.exec(header)?.[1];
+}
+
+/** Latchkey's error body (`{error, message}`), with an RFC 6750 challenge on 401. */
+export function errorAnswer(err: LatchkeyVerifyError | 'missing_token', realm: string): ErrorAnswer {
+  const headers: Record<string, string> = { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store' };
+  if (err === 'missing_token') {
+    headers['www-authenticate'] = `Bearer realm="${realm}"`;
+    return { status: 401, headers, body: { error: 'missing_token', message: MISSING_TOKEN } };
+  }
+  if (err.status === 401) {
+    headers['www-authenticate'] = `Bearer realm="${realm}", error="invalid_token", error_description="${err.message.replace(/["\\]/g, '')}"`;
+  } else {
+    headers['retry-after'] = '5';
+  }
+  return { status: err.status, headers, body: { error: err.code, message: err.message } };
+}
+
+/**
+ * What a request's Authorization header comes to: its claims, null (no token, not required), or the
+ * answer to send. Errors other than a LatchkeyVerifyError are thrown.
+ */
+export async function authenticateHeader(
+  header: string | undefined,
+  options: AuthenticateOptions,
+): Promise<{ claims: LatchkeyClaims | null } | { answer: ErrorAnswer }> {
+  const realm = options.realm ?? 'latchkey';
+  const token = bearerToken(header);
+  if (!token) {
+    if (header) return { answer: errorAnswer(new LatchkeyVerifyError('invalid_token'), realm) };
+    if (options.required ?? true) return { answer: errorAnswer('missing_token', realm) };
+    return { claims: null };
+  }
+  try {
+    return { claims: await options.verifier.verify(token) };
+  } catch (err) {
+    if (err instanceof LatchkeyVerifyError) return { answer: errorAnswer(err, realm) };
+    throw err;
+  }
+}

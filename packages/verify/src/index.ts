@@ -1,0 +1,17 @@
+export { createVerifier, type LatchkeyClaims, type Verifier, type VerifierOptions } from './verifier.js';
+export { LatchkeyFeedError, LatchkeyVerifyError, type LatchkeyVerifyErrorCode, type Logger } from './errors.js';
+export type { FeedOptions } from './feed.js';
+export {
+  createWebhookReceiver,
+  memorySeenStore,
+  signWebhook,
+  verifyWebhook,
+  WebhookVerificationError,
+  type SeenStore,
+  type VerifyWebhookOptions,
+  type WebhookErrorCode,
+  type WebhookEvent,
+  type WebhookHeaders,
+  type WebhookReceiver,
+  type WebhookReceiverOptions,
+} from './webhooks.js';
