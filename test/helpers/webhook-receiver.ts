@@ -17,6 +17,8 @@ export async function startWebhookReceiver(opts: { delayMs?: number; answer?: (i
   const requests = new Map<string, number>();
   const inFlight = new Map<string, number>();
   let maxInFlightPerId = 0;
+  let inFlightTotal = 0;
+  let maxInFlightTotal = 0;
   let server: Server | undefined;
   let port = 0;
 
@@ -30,8 +32,11 @@ export async function startWebhookReceiver(opts: { delayMs?: number; answer?: (i
           requests.set(id, (requests.get(id) ?? 0) + 1);
           inFlight.set(id, (inFlight.get(id) ?? 0) + 1);
           maxInFlightPerId = Math.max(maxInFlightPerId, inFlight.get(id)!);
+          inFlightTotal += 1;
+          maxInFlightTotal = Math.max(maxInFlightTotal, inFlightTotal);
           setTimeout(() => {
             inFlight.set(id, inFlight.get(id)! - 1);
+            inFlightTotal -= 1;
             const status = opts.answer?.(id) ?? 204;
             if (status < 300) received.push({ id, body });
             res.writeHead(status).end();
@@ -61,6 +66,8 @@ export async function startWebhookReceiver(opts: { delayMs?: number; answer?: (i
     received,
     requests,
     maxInFlightPerId: () => maxInFlightPerId,
+    /** The most requests it had in flight at once, whatever their ids. */
+    maxInFlightTotal: () => maxInFlightTotal,
     /** Listens again on the same port. */
     start: listen,
     stop,
