@@ -13,6 +13,7 @@ import { countFrameworkErrors, countRequests } from './http/request-metrics.js';
 import { installSecurityHeaders } from './http/security-headers.js';
 import { accountRoutes } from './http/routes/account.js';
 import { adminUserRoutes } from './http/routes/admin-users.js';
+import { adminWebhookRoutes } from './http/routes/admin-webhooks.js';
 import { metaRoutes } from './http/routes/meta.js';
 import { passwordResetRoutes } from './http/routes/password-reset.js';
 import { revocationFeedRoutes } from './http/routes/revocation-feed.js';
@@ -193,6 +194,7 @@ export async function buildApp(deps: Deps): Promise<App> {
   await app.register(passwordResetRoutes(deps));
   await app.register(revocationFeedRoutes(deps));
   await app.register(adminUserRoutes(deps));
+  await app.register(adminWebhookRoutes(deps));
   await app.register(resetPages(deps));
   return app;
 }
