@@ -3,6 +3,7 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   test: {
     // The server's tests, and those of the packages beside it (packages/verify: @latchkey/verify).
+    globalSetup: ['test/global-setup.ts'],
     include: ['test/**/*.test.ts', 'packages/*/test/**/*.test.ts'],
     pool: 'forks',
     testTimeout: 30_000,

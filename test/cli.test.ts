@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { expectOneLine, json, latchkey } from './helpers/cli.js';
 import { createTestDatabase, type TestDatabase } from './helpers/database.js';
-import { startServerProcess, type ServerProcess } from './helpers/server-process.js';
+import { entry, startServerProcess, type ServerProcess } from './helpers/server-process.js';
 import { TEST_DATABASE_URL } from './helpers/services.js';
 import { makeHashes, missingPythonLibraries } from './helpers/python-hashes.js';
 
@@ -246,7 +246,7 @@ describe.each([
 });
 
 // `latchkey serve`: the same start as `npm start`, the embedded engine's launcher included.
-const SERVE = ['--import', 'tsx', 'src/cli/main.ts', 'serve'];
+const SERVE = [...entry('cli/main'), 'serve'];
 
 describe.skipIf(TEST_DATABASE_URL)('the embedded server\'s control socket (started by latchkey serve)', () => {
   let dataDir: string;

@@ -12,6 +12,7 @@ import { signingKeys } from '../src/db/schema.js';
 import { dashboard, PUBLIC_URL, signIn, signUp, startTestApp, type TestApp } from './helpers/app.js';
 import { createTestClock } from './helpers/clock.js';
 import { createTestDatabase, type TestDatabase } from './helpers/database.js';
+import { entry } from './helpers/server-process.js';
 
 const PRIVATE_MEMBERS = ['d', 'p', 'q', 'dp', 'dq', 'qi', 'oth', 'k'];
 const TTL = 900;
@@ -259,7 +260,7 @@ describe('a change of JWT_ALGORITHM between two starts', { timeout: 90_000 }, ()
 const ROOT = new URL('..', import.meta.url).pathname;
 
 function runServerProcess(env: Record<string, string>): Promise<{ code: number | null; text: string }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
+  const child = spawn(process.execPath, entry('main'), {
     cwd: ROOT,
     env: { PATH: process.env.PATH ?? '', LOG_LEVEL: 'warn', PORT: '0', HOST: '127.0.0.1', WORKERS: '1', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],

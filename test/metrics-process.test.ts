@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase, type TestDatabase } from './helpers/database.js';
 import { readSample, scrape } from './helpers/metrics.js';
 import { freePort } from './helpers/services.js';
+import { entry } from './helpers/server-process.js';
 
 const ROOT = new URL('..', import.meta.url).pathname;
 const TOKEN = 'metrics-token-for-the-process-test';
@@ -40,7 +41,7 @@ async function until<T>(what: string, attempt: () => Promise<T | undefined>, out
 describe.skipIf(!process.env.TEST_DATABASE_URL)('metrics of a cluster of server processes', () => {
   it('are served by the supervisor, summed over WORKERS, until it stops', { timeout: 120_000 }, async () => {
     const [port, metricsPort] = [await freePort(), await freePort()];
-    const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
+    const child = spawn(process.execPath, entry('main'), {
       cwd: ROOT,
       env: {
         PATH: process.env.PATH ?? '',

@@ -2,13 +2,14 @@ import { spawn } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import { describeDatabaseFailure } from '../src/start-failure.js';
 import { freePort, TEST_DATABASE_URL } from './helpers/services.js';
+import { entry } from './helpers/server-process.js';
 
 const ROOT = new URL('..', import.meta.url).pathname;
 
 /** Starts the real server with this environment; resolves with its exit code and everything it wrote. */
 function startServer(env: Record<string, string>): Promise<{ code: number | null; output: string }> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
+    const child = spawn(process.execPath, entry('main'), {
       cwd: ROOT,
       env: { PATH: process.env.PATH ?? '', LOG_LEVEL: 'warn', SECRET_KEY: 'k'.repeat(32), ...env },
       stdio: ['ignore', 'pipe', 'pipe'],

@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import { expect } from 'vitest';
-import { ROOT } from './server-process.js';
+import { entry, ROOT } from './server-process.js';
 
 export interface Run {
   code: number | null;
@@ -11,7 +11,7 @@ export interface Run {
 /** The command line as a process of its own: `latchkey <args>`, with `input` on its standard input. */
 export function latchkey(env: Record<string, string>, args: string[], input = ''): Promise<Run> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args], {
+    const child = spawn(process.execPath, [...entry('cli/main'), ...args], {
       cwd: ROOT,
       env: { PATH: process.env.PATH ?? '', LOG_LEVEL: 'warn', ...env },
       stdio: ['pipe', 'pipe', 'pipe'],

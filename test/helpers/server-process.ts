@@ -1,7 +1,17 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { inject } from 'vitest';
 import { freePort } from './services.js';
 
 export const ROOT = new URL('../..', import.meta.url).pathname;
+
+/**
+ * Node's arguments to run a module of src/ (`main`, `cli/main`) as a process: this run's compiled copy when
+ * test/global-setup.ts made one (LATCHKEY_TEST_BUILD=1), otherwise the TypeScript source through tsx.
+ */
+export function entry(module: string): string[] {
+  const built = inject('builtSources');
+  return built ? [`${built}/${module}.js`] : ['--import', 'tsx', `src/${module}.ts`];
+}
 
 export interface ServerProcess {
   child: ChildProcess;
@@ -18,10 +28,10 @@ export interface ServerProcess {
 }
 
 /**
- * The real server as a process of its own (`src/main.ts` through tsx, unless `command` says otherwise), on
+ * The real server as a process of its own (`src/main.ts`, see `entry`, unless `command` says otherwise), on
  * a free loopback port unless `env.PORT` names one, with nothing of this process's environment but PATH.
  */
-export async function startServerProcess(env: Record<string, string>, command: string[] = ['--import', 'tsx', 'src/main.ts']): Promise<ServerProcess> {
+export async function startServerProcess(env: Record<string, string>, command: string[] = entry('main')): Promise<ServerProcess> {
   const port = env.PORT ?? String(await freePort());
   const child = spawn(process.execPath, command, {
     cwd: ROOT,
