@@ -1,3 +1,4 @@
+import { availableParallelism } from 'node:os';
 import { defineConfig } from 'vitest/config';
 
 export default defineConfig({
@@ -8,10 +9,10 @@ export default defineConfig({
     pool: 'forks',
     testTimeout: 30_000,
     hookTimeout: 60_000,
-    // One database per file; files run in parallel, tests inside a file one after another. Two at a time even
-    // on a 2-core machine (Vitest's default there is one): most files wait on processes, sockets and timers.
+    // One database per file; files run in parallel, tests inside a file one after another. At least two at a
+    // time, even on a 2-core machine (Vitest's default there is one): most files wait on processes and timers.
     fileParallelism: true,
-    maxWorkers: 2,
+    maxWorkers: Math.max(2, availableParallelism() - 1),
     // npm run coverage: a text summary and an HTML report in coverage/; .ci/run enforces the thresholds.
     coverage: {
       provider: 'v8',
