@@ -4,7 +4,7 @@ import type { Db } from '../db/client.js';
 import { resetTokens, sessions, users } from '../db/schema.js';
 import { AppError } from '../errors.js';
 import { recordAuditEvent } from './audit.js';
-import { recordEvents, userEvent } from '../webhooks/events.js';
+import { recordEvents, userEvent, userEventData } from '../webhooks/events.js';
 import { checkNewPassword } from './passwords.js';
 import { endUserSessions, publishEndedSessions } from './sessions.js';
 import { findUserByEmail, findUserById, insertUser, normalizeEmail, type User } from './users.js';
@@ -29,18 +29,8 @@ export interface AdminUser {
 }
 
 export function toAdminUser(user: User): AdminUser {
-  const iso = (d: Date | null) => d?.toISOString() ?? null;
-  return {
-    id: user.id,
-    email: user.email,
-    name: user.name,
-    role: user.role,
-    created_at: user.createdAt.toISOString(),
-    disabled_at: iso(user.disabledAt),
-    email_verified_at: iso(user.emailVerifiedAt),
-    password_changed_at: iso(user.passwordChangedAt),
-    legacy_id: user.legacyId,
-  };
+  // What events say of a user, and when its password last changed.
+  return { ...userEventData(user), password_changed_at: user.passwordChangedAt?.toISOString() ?? null };
 }
 
 type AuditDeps = Pick<Deps, 'db' | 'clock'>;
