@@ -1,14 +1,14 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { eq, inArray, sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createServiceClient, removeServiceClient, rotateServiceClientSecret, type ServiceScope } from '../src/auth/service-clients.js';
+import { removeServiceClient, rotateServiceClientSecret } from '../src/auth/service-clients.js';
 import { insertUser } from '../src/auth/users.js';
 import { auditEvents, users } from '../src/db/schema.js';
 import { dashboard, GOOD_PASSWORD, refresh, signIn, signUp, startTestApp, type TestApp } from './helpers/app.js';
 import { createTestClock } from './helpers/clock.js';
 import { createTestDatabase, type TestDatabase } from './helpers/database.js';
 import { TEST_DATABASE_URL } from './helpers/services.js';
-import { basic } from './helpers/sse.js';
+import { serviceClients, type Credentials } from './helpers/service-clients.js';
 
 let t: TestApp;
 beforeAll(async () => {
@@ -18,13 +18,7 @@ afterAll(async () => {
   await t?.close();
 });
 
-let counter = 0;
-type Credentials = { client_id: string; client_secret: string; name: string };
-async function client(scopes: ServiceScope[]): Promise<Credentials> {
-  counter += 1;
-  return createServiceClient(t.deps, { name: `admin-test-${counter}`, scopes }, 'test');
-}
-const auth = (c: Credentials) => ({ authorization: basic(c.client_id, c.client_secret) });
+const { client, auth } = serviceClients(() => t, 'admin-test');
 
 type Method = 'GET' | 'POST' | 'DELETE';
 /** Every admin route, for a user id. */
@@ -365,8 +359,7 @@ describe.skipIf(!TEST_DATABASE_URL)('two instances on one PostgreSQL', () => {
     const clock = createTestClock();
     a = await startTestApp({ database, clock });
     b = await startTestApp({ database, clock });
-    counter += 1;
-    ops = await createServiceClient(a.deps, { name: `admin-test-${counter}`, scopes: ['admin'] }, 'test');
+    ops = await serviceClients(() => a, 'admin-test-instances').client(['admin']);
   });
   afterAll(async () => {
     await a?.close();

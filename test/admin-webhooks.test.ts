@@ -1,10 +1,9 @@
 import { eq } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createServiceClient, type ServiceScope } from '../src/auth/service-clients.js';
 import { systemClock } from '../src/clock.js';
 import { auditEvents, webhookEndpoints } from '../src/db/schema.js';
 import { signUp, startTestApp, type TestApp } from './helpers/app.js';
-import { basic } from './helpers/sse.js';
+import { serviceClients, type Credentials } from './helpers/service-clients.js';
 import { startWebhookReceiver, until } from './helpers/webhook-receiver.js';
 
 let t: TestApp;
@@ -16,13 +15,7 @@ afterAll(async () => {
   await t?.close();
 });
 
-let counter = 0;
-type Credentials = { client_id: string; client_secret: string; name: string };
-async function client(scopes: ServiceScope[]): Promise<Credentials> {
-  counter += 1;
-  return createServiceClient(t.deps, { name: `webhooks-admin-${counter}`, scopes }, 'test');
-}
-const auth = (c: Credentials) => ({ authorization: basic(c.client_id, c.client_secret) });
+const { client, auth } = serviceClients(() => t, 'webhooks-admin');
 
 type Method = 'GET' | 'POST' | 'DELETE';
 /** Every webhook admin route, for an endpoint id and a delivery id. */
