@@ -54,6 +54,7 @@ export async function startJobs(deps: Deps, opts: JobOptions = {}): Promise<Serv
       issuer: config.jwt.issuer,
       pollMs: opts.webhookPollMs ?? 5_000,
       retryForSeconds: config.webhooks.retryFor,
+      perEndpoint: config.webhooks.concurrency,
     });
     deps.onClose(() => webhooks.close());
     if (config.databaseUrl) {

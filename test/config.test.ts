@@ -102,6 +102,10 @@ describe('configuration', () => {
     expect(text).toContain('ES256, EdDSA, RS256, HS256');
   });
 
+  it.each(['0', '1001', 'many', '2.5', ''])('refuses WEBHOOK_CONCURRENCY=%j', (value) => {
+    expect(problemsOf({ WEBHOOK_CONCURRENCY: value }).join('\n')).toMatch(/^WEBHOOK_CONCURRENCY: /m);
+  });
+
   it('lists problems across variables together with single wrong values, in one go', () => {
     const text = problemsOf({ PORT: 'eighty', JWT_ALGORITHM: 'HS256', WORKERS: '4', SESSION_MAX_AGE: '1m', SECRET_KEY: 'short' }).join('\n');
     expect(text).toContain('PORT:');

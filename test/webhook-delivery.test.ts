@@ -4,9 +4,9 @@ import { disableUser, enableUser } from '../src/auth/user-admin.js';
 import { systemClock } from '../src/clock.js';
 import { runOperation } from '../src/control/operations.js';
 import { rowsOf } from '../src/db/client.js';
-import { events, webhookDeliveries } from '../src/db/schema.js';
-import { purgeEvents } from '../src/webhooks/events.js';
-import { signUp, startTestApp, type TestApp } from './helpers/app.js';
+import { events, users, webhookDeliveries, webhookEndpoints } from '../src/db/schema.js';
+import { purgeEvents, recordEvents, userEvent } from '../src/webhooks/events.js';
+import { bearer, GOOD_PASSWORD, signIn, signUp, startTestApp, uniqueEmail, type TestApp } from './helpers/app.js';
 import { createTestDatabase, type TestDatabase } from './helpers/database.js';
 import { TEST_DATABASE_URL } from './helpers/services.js';
 import { startWebhookReceiver, until } from './helpers/webhook-receiver.js';
@@ -129,8 +129,9 @@ describe.skipIf(!TEST_DATABASE_URL)('two instances on one PostgreSQL database, o
   let b: TestApp;
   beforeAll(async () => {
     database = await createTestDatabase();
-    a = await startTestApp({ database, realClock: systemClock });
-    b = await startTestApp({ database, realClock: systemClock });
+    // Four requests in flight per endpoint and instance, so that more at once shows both instances sending.
+    a = await startTestApp({ database, realClock: systemClock, env: { WEBHOOK_CONCURRENCY: '4' } });
+    b = await startTestApp({ database, realClock: systemClock, env: { WEBHOOK_CONCURRENCY: '4' } });
   });
   afterAll(async () => {
     await b?.close();
@@ -175,4 +176,78 @@ describe.skipIf(!TEST_DATABASE_URL)('two instances on one PostgreSQL database, o
       await receiver.stop();
     }
   }, 90_000);
+});
+
+describe.skipIf(!TEST_DATABASE_URL)('a user’s events committed by concurrent transactions', () => {
+  let database: TestDatabase;
+  let t: TestApp;
+  beforeAll(async () => {
+    database = await createTestDatabase();
+    t = await startTestApp({ database, realClock: systemClock });
+  });
+  afterAll(async () => {
+    await t?.close();
+    await database?.drop();
+  });
+
+  it('are sent in the order they committed: a logout waits for an earlier change of its user', async () => {
+    const receiver = await startWebhookReceiver();
+    const user = await signUp(t);
+    const { access_token } = await signIn(t, user.email);
+    const hook = await add(t, receiver.url, ['user.updated', 'session.revoked']);
+    let commit!: () => void;
+    const gate = new Promise<void>((resolve) => (commit = resolve));
+    try {
+      // A change of the user that has recorded its event but not yet committed, as a slow transaction would.
+      let recorded!: () => void;
+      const hasRecorded = new Promise<void>((resolve) => (recorded = resolve));
+      const change = t.deps.db.transaction(async (tx) => {
+        const [row] = await tx.update(users).set({ updatedAt: new Date() }).where(eq(users.id, user.id)).returning();
+        await recordEvents(tx, [userEvent('user.updated', row!)], new Date());
+        recorded();
+        await gate;
+      });
+      await hasRecorded;
+      const logout = t.inject({ method: 'POST', url: '/api/logout', headers: bearer(access_token) });
+      // A logout that does not wait for the change commits at once: then let its event be delivered (it should
+      // not be: the change's event came first) before the change commits. One that waits is still waiting.
+      const outcome = await Promise.race([logout.then(() => 'answered'), new Promise((r) => setTimeout(() => r('waiting'), 1_000))]);
+      if (outcome === 'answered') await until(() => receiver.received.length, (n) => n >= 1, 3_000);
+      commit();
+      await change;
+      expect((await logout).statusCode).toBe(200);
+      await until(() => receiver.received.length, (n) => n >= 2);
+      expect(receiver.received.map((d) => (JSON.parse(d.body) as { type: string }).type)).toEqual(['user.updated', 'session.revoked']);
+      const [first, second] = receiver.received.map((d) => Number(d.id.slice('evt_'.length)));
+      expect(first).toBeLessThan(second!);
+    } finally {
+      commit();
+      await remove(t, hook.id);
+      await receiver.stop();
+    }
+  }, 30_000);
+
+  it('an endpoint removed while a change records its event: the change commits, with no delivery to it', async () => {
+    const hook = await add(t, 'http://127.0.0.1:9/never', ['user.created']);
+    let commit!: () => void;
+    const gate = new Promise<void>((resolve) => (commit = resolve));
+    // The removal has deleted the endpoint but not yet committed, as a removal with a long history would.
+    const removal = t.deps.db.transaction(async (tx) => {
+      await tx.delete(webhookEndpoints).where(eq(webhookEndpoints.id, hook.id));
+      await gate;
+    });
+    try {
+      const signup = t.inject({ method: 'POST', url: '/api/signup', payload: { name: 'Racer', email: uniqueEmail('racer'), password: GOOD_PASSWORD } });
+      await Promise.race([signup, new Promise((r) => setTimeout(r, 500))]);
+      commit();
+      await removal;
+      const res = await signup;
+      expect(res.statusCode, res.body).toBe(201);
+      const [event] = await t.deps.db.select().from(events).where(eq(events.userId, res.json().user.id));
+      expect(event?.type).toBe('user.created');
+      expect(await t.deps.db.select().from(webhookDeliveries).where(eq(webhookDeliveries.eventId, event!.id))).toEqual([]);
+    } finally {
+      commit();
+    }
+  });
 });

@@ -1,11 +1,13 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
+import { eq } from 'drizzle-orm';
 import { createRemoteJWKSet, decodeProtectedHeader, jwtVerify } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { systemClock } from '../src/clock.js';
 import { runOperation } from '../src/control/operations.js';
-import { webhookEndpoints } from '../src/db/schema.js';
+import { webhookDeliveries, webhookEndpoints } from '../src/db/schema.js';
 import { PUBLIC_URL, bearer, signIn, signUp, startTestApp, type TestApp } from './helpers/app.js';
+import { startWebhookReceiver } from './helpers/webhook-receiver.js';
 
 interface Received {
   id: string;
@@ -154,6 +156,36 @@ describe('delivery', () => {
       await receiver.close();
     }
   });
+
+  it('posts nothing more to a removed endpoint: its deliveries go with it, pending or in flight', async () => {
+    // Three receivers that are down (503): `waiting` answers at once, so its delivery waits for a retry;
+    // `slow` holds its answer 800 ms, so that it is removed with an attempt in flight; `kept` is not removed,
+    // and shows that retries do come meanwhile.
+    const waiting = await startWebhookReceiver({ answer: () => 503 });
+    const slow = await startWebhookReceiver({ answer: () => 503, delayMs: 800 });
+    const kept = await startWebhookReceiver({ answer: () => 503 });
+    const [waitingHook, slowHook, keptHook] = await Promise.all([waiting, slow, kept].map((r) => add({ url: r.url, events: ['user.created'] })));
+    const deliveriesOf = (id: string) => t.deps.db.select().from(webhookDeliveries).where(eq(webhookDeliveries.endpointId, id));
+    const attempts = (r: { requests: Map<string, number> }) => [...r.requests.values()].reduce((a, b) => a + b, 0);
+    try {
+      await signUp(t);
+      await until(() => [waiting, slow, kept].map(attempts), (n) => n.every((x) => x >= 1));
+      expect((await deliveriesOf(waitingHook!.id)).map((d) => d.status)).toEqual(['pending']);
+      await remove(waitingHook!.id);
+      await remove(slowHook!.id);
+      expect(await deliveriesOf(waitingHook!.id)).toEqual([]);
+      expect(await deliveriesOf(slowHook!.id)).toEqual([]);
+      // Retries come after 1 s, then 2 s: `kept` is tried again within this time, the removed ones never.
+      await new Promise((r) => setTimeout(r, 2_500));
+      expect(attempts(kept)).toBeGreaterThanOrEqual(2);
+      expect(attempts(waiting)).toBe(1);
+      expect(attempts(slow)).toBe(1);
+      expect(await deliveriesOf(slowHook!.id)).toEqual([]);
+    } finally {
+      await remove(keptHook!.id);
+      await Promise.all([waiting, slow, kept].map((r) => r.stop()));
+    }
+  }, 30_000);
 
   it('sends back-channel logout tokens that verify against the JWKS', async () => {
     const receiver = await startReceiver();

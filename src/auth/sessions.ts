@@ -191,6 +191,9 @@ async function answerSpentToken(deps: SessionDeps, presented: string, tokenHash:
 export async function revokeSession(deps: Pick<Deps, 'db' | 'clock' | 'revocations'>, sessionId: string, reason: string) {
   const now = deps.clock.now();
   await deps.db.transaction(async (tx) => {
+    // The user row first, as every change that records a user's events does: their events then take ids
+    // in the order they commit, which the webhook worker's order per user relies on; one lock order, no deadlock.
+    await tx.execute(sql`SELECT 1 FROM users WHERE id = (SELECT user_id FROM sessions WHERE id = ${sessionId}) FOR NO KEY UPDATE`);
     const revoked = await tx
       .update(sessions)
       .set({ revokedAt: now, revokedReason: reason })

@@ -342,6 +342,12 @@ export const SETTINGS = {
     default: '24h',
     doc: 'how long a webhook delivery is retried (backoff from 1 s, doubling, up to 1 h) before it is marked dead (see Webhooks)',
   }),
+  WEBHOOK_CONCURRENCY: setting({
+    group: 'operations',
+    schema: integer(1, 1000),
+    default: '16',
+    doc: 'webhook requests in flight at once to each endpoint, per server process; a user\'s events still go one at a time, in order',
+  }),
   EVENT_RETENTION: setting({
     group: 'operations',
     schema: duration(),

@@ -58,6 +58,9 @@ export function onEventsRecorded(fn: () => void): () => void {
  * Records events inside the caller's transaction, in order, with a delivery for each endpoint subscribed
  * to its type: they exist if and only if the change commits. Every instance's worker is told (NOTIFY is
  * delivered at commit; this process's worker is woken too, and finds the rows once they are committed).
+ * The caller's transaction must hold each user's row lock (an UPDATE of it, or SELECT … FOR NO KEY UPDATE)
+ * before this: a user's events then take ids in commit order, and the worker, which sends a user's events
+ * in id order, never sends one before an earlier one has committed.
  */
 export async function recordEvents(tx: Db, events: NewEvent[], now: Date): Promise<void> {
   if (events.length === 0) return;
@@ -73,7 +76,9 @@ export async function recordEvents(tx: Db, events: NewEvent[], now: Date): Promi
     INSERT INTO webhook_deliveries (endpoint_id, event_id, user_id, created_at, next_attempt_at)
     SELECT w.id, e.id, e.user_id, ${now}::timestamptz, ${now}::timestamptz
     FROM e JOIN webhook_endpoints w ON w.disabled_at IS NULL AND e.type = ANY(w.event_types)
-    ORDER BY e.id, w.id`);
+    ORDER BY e.id, w.id
+    -- An endpoint being removed meanwhile is waited for and then skipped, rather than failing the change.
+    FOR KEY SHARE OF w`);
   await announceEvents(tx);
 }
 
