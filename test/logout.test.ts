@@ -32,6 +32,8 @@ describe('GET /api/dashboard', () => {
       const res = await t.inject({ method: 'GET', url });
       expect(res.statusCode, url).toBe(401);
       expect(res.json().error).toBe('missing_token');
+      // RFC 6750: a challenge without an error code when no token was sent.
+      expect(res.headers['www-authenticate']).toBe('Bearer realm="latchkey"');
     }
   });
 
@@ -44,6 +46,7 @@ describe('GET /api/dashboard', () => {
     const res = await t.inject({ method: 'GET', url: '/api/dashboard', headers: { authorization } });
     expect(res.statusCode).toBe(401);
     expect(res.json().error).toBe('invalid_token');
+    expect(res.headers['www-authenticate']).toBe('Bearer realm="latchkey", error="invalid_token", error_description="The access token is invalid."');
   });
 
   it('answers 401 once the access token has expired (15 minutes), even one verified before', async () => {
@@ -53,6 +56,7 @@ describe('GET /api/dashboard', () => {
     const res = await dashboard(t, access_token);
     expect(res.statusCode).toBe(401);
     expect(res.json().error).toBe('token_expired');
+    expect(res.headers['www-authenticate']).toMatch(/^Bearer realm="latchkey", error="invalid_token", error_description="The access token has expired\."$/);
   });
 
   it.each(['/api/protected', '/auth/user'])('is answered at the seeds\' alias %s', async (url) => {

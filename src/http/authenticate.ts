@@ -21,10 +21,24 @@ export function bearerToken(request: FastifyRequest): string | undefined {
 export function authenticate(deps: Deps) {
   const policy = { issuer: deps.config.jwt.issuer, audience: deps.config.jwt.audience, maxLifetime: deps.config.ttl.accessToken };
   return async (request: FastifyRequest, _reply: FastifyReply) => {
-    const token = bearerToken(request);
-    if (!token) throw new AppError(request.headers.authorization ? 'invalid_token' : 'missing_token');
-    request.auth = await verifyAccessToken(token, deps, policy);
+    try {
+      const token = bearerToken(request);
+      if (!token) throw new AppError(request.headers.authorization ? 'invalid_token' : 'missing_token');
+      request.auth = await verifyAccessToken(token, deps, policy);
+    } catch (err) {
+      if (err instanceof AppError && err.status === 401) err.headers = { ...err.headers, 'www-authenticate': bearerChallenge(err) };
+      throw err;
+    }
   };
+}
+
+/**
+ * RFC 6750's challenge on a refused access token, as @latchkey/verify answers it: a service behind the SDK
+ * and Latchkey itself tell a client the same thing.
+ */
+function bearerChallenge(err: AppError): string {
+  if (err.code === 'missing_token') return 'Bearer realm="latchkey"';
+  return `Bearer realm="latchkey", error="invalid_token", error_description="${err.message.replace(/["\\]/g, '')}"`;
 }
 
 /** The claims of an authenticated request; only call behind `authenticate`. */
