@@ -22,7 +22,11 @@ export const users = pgTable('users', {
   legacyId: text('legacy_id'),
   createdAt: ts('created_at').notNull().defaultNow(),
   updatedAt: ts('updated_at').notNull().defaultNow(),
-}, (t) => [index('users_legacy_id_idx').on(t.legacyId)]);
+}, (t) => [
+  index('users_legacy_id_idx').on(t.legacyId),
+  // The admin API's pages walk users in this order (user-admin.ts, searchUsers).
+  index('users_created_at_id_idx').on(t.createdAt, t.id),
+]);
 
 export const sessions = pgTable(
   'sessions',
