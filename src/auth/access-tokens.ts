@@ -25,10 +25,10 @@ export interface AccessTokenPolicy extends AccessTokenIssuer {
 export interface AccessClaims {
   userId: string;
   sessionId: string;
-  tokenId: string;
   /** When the session was opened, in seconds since the epoch (`auth_time`). */
   authTime: number;
-  expiresAt: Date;
+  /** `exp`, in milliseconds since the epoch. */
+  expiresAt: number;
 }
 
 export interface IssuedAccessToken {
@@ -98,7 +98,7 @@ export async function verifyAccessToken(
   }
   const claims = verifySignatureAndClaims(token, deps, policy);
   if (deps.revocations.isRevoked(claims)) throw new AppError('session_revoked');
-  deps.verifiedTokens.set(cacheKey, claims, claims.expiresAt.getTime());
+  deps.verifiedTokens.set(cacheKey, claims, claims.expiresAt);
   return claims;
 }
 
@@ -152,5 +152,6 @@ function verifySignatureAndClaims(token: string, deps: { keys: KeySet; clock: Cl
   // holds a signing key must not mint a token that outlives a password reset.
   if (iat > now + CLOCK_SKEW_SECONDS || exp - iat > policy.maxLifetime + CLOCK_SKEW_SECONDS || authTime > iat + CLOCK_SKEW_SECONDS)
     throw new AppError('invalid_token');
-  return { userId: sub, sessionId: sid, tokenId: jti, authTime, expiresAt: new Date(exp * 1000) };
+  // Kept small: up to CACHE_ENTRIES of these stay in memory (deps.ts), and no caller needs jti or a Date.
+  return { userId: sub, sessionId: sid, authTime, expiresAt: exp * 1000 };
 }
