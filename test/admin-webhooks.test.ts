@@ -15,7 +15,7 @@ afterAll(async () => {
   await t?.close();
 });
 
-const { client, auth } = serviceClients(() => t, 'webhooks-admin');
+const { auth, call, onePerScope } = serviceClients(() => t, 'webhooks-admin');
 
 type Method = 'GET' | 'POST' | 'DELETE';
 /** Every webhook admin route, for an endpoint id and a delivery id. */
@@ -27,20 +27,12 @@ const ROUTES = (id: string, deliveryId: string): [Method, string][] => [
   ['POST', `/api/admin/webhooks/deliveries/${deliveryId}/replay`],
 ];
 
-async function call(method: Method, url: string, headers: Record<string, string> = {}, payload?: unknown) {
-  const res = await t.inject({ method, url, headers, ...(payload === undefined ? {} : { payload: payload as object }) });
-  expect(res.statusCode, `${method} ${url}: ${res.body}`).toBeLessThan(500);
-  expect(res.body).not.toMatch(/ at .*\.(ts|js):\d+/);
-  return res;
-}
 
 let admin: Credentials;
 let reader: Credentials;
 let feedOnly: Credentials;
 beforeAll(async () => {
-  admin = await client(['admin']);
-  reader = await client(['users:read']);
-  feedOnly = await client(['revocations:read']);
+  ({ admin, reader, feedOnly } = await onePerScope());
 });
 
 const create = (body: unknown, who = admin) => call('POST', '/api/admin/webhooks', auth(who), body);

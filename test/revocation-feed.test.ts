@@ -4,7 +4,7 @@ import { generateOpaqueToken, hashToken } from '../src/auth/secrets.js';
 import { createServiceClient, removeServiceClient, rotateServiceClientSecret, type ServiceScope } from '../src/auth/service-clients.js';
 import { resetTokens, serviceClients } from '../src/db/schema.js';
 import { bearer, signIn, signUp, startTestApp, type TestApp } from './helpers/app.js';
-import { basic, openSse, type SseStream } from './helpers/sse.js';
+import { alteredSecret, basic, openSse, type SseStream } from './helpers/sse.js';
 
 const FEED = '/api/revocations/stream';
 let t: TestApp;
@@ -62,7 +62,7 @@ describe('service client authentication', () => {
       [`Basic ${b64(`${good.client_id}:`)}`, 401, 'invalid_client'],
       [`Basic ${b64(`${good.client_id}:${'x'.repeat(8000)}`)}`, 401, 'invalid_client'],
       [`Basic ${b64(`lkc_${'A'.repeat(22)}:${good.client_secret}`)}`, 401, 'invalid_client'],
-      [`Basic ${b64(`${good.client_id}:${good.client_secret.slice(0, -1)}A`)}`, 401, 'invalid_client'],
+      [`Basic ${b64(`${good.client_id}:${alteredSecret(good.client_secret)}`)}`, 401, 'invalid_client'],
       [`Basic ${b64(`${good.client_id}:${other.client_secret}`)}`, 401, 'invalid_client'],
       [`Basic ${b64(`${good.client_id}\u0000:${good.client_secret}`)}`, 401, 'invalid_client'],
       [`Bearer ${good.client_secret}`, 401, 'invalid_client'],

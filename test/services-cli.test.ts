@@ -1,21 +1,9 @@
 import { readdirSync, readFileSync, statSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { expectOneLine, json, latchkey } from './helpers/cli.js';
-import { createTestDatabase, type TestDatabase } from './helpers/database.js';
-import { startServerProcess, type ServerProcess } from './helpers/server-process.js';
+import { describe, expect, it } from 'vitest';
+import { expectOneLine, json, useCliTarget } from './helpers/cli.js';
 import { basic, openSse } from './helpers/sse.js';
-
-let root: string;
-beforeAll(async () => {
-  root = await mkdtemp(join(tmpdir(), 'latchkey-services-'));
-});
-afterAll(async () => {
-  await rm(root, { recursive: true, force: true });
-});
 
 const CREDENTIALS_LINE = /^\{"client_id": "(lkc_[A-Za-z0-9_-]+)", "client_secret": "(lks_[A-Za-z0-9_-]{43})"\}\n$/;
 
@@ -38,33 +26,16 @@ describe.each([
   ['with no server running', false],
   ['while a server process runs on the same database', true],
 ])('latchkey services %s', (_title, withServer) => {
-  let database: TestDatabase;
-  let env: Record<string, string>;
-  let server: ServerProcess | undefined;
-  const run = (args: string[]) => latchkey(env, args);
-  const stream = (c: { client_id: string; client_secret: string }) => openSse(`${server!.url}/api/revocations/stream`, { authorization: basic(c.client_id, c.client_secret) });
+  // On PostgreSQL, two processes behind one port: a rotation must reach both through NOTIFY.
+  const target = useCliTarget(withServer, (database): Record<string, string> => (database.url ? { WORKERS: '2' } : {}));
+  const run = (args: string[]) => target.run(args);
+  const stream = (c: { client_id: string; client_secret: string }) => openSse(`${target.server!.url}/api/revocations/stream`, { authorization: basic(c.client_id, c.client_secret) });
   const status = async (c: { client_id: string; client_secret: string }) => {
     const s = await stream(c);
     s.close();
     return s.status;
   };
   const endsWithin = (ended: Promise<void>, ms: number) => Promise.race([ended.then(() => 'ended'), new Promise((r) => setTimeout(() => r('open'), ms))]);
-
-  beforeAll(async () => {
-    database = await createTestDatabase();
-    env = { DATA_DIR: join(root, withServer ? 'with-server' : 'no-server'), SECRET_KEY: database.secretKey };
-    if (database.url) env.DATABASE_URL = database.url;
-    expect((await run(['db', 'create'])).code).toBe(0);
-    if (withServer) {
-      // On PostgreSQL, two processes behind one port: a rotation must reach both through NOTIFY.
-      server = await startServerProcess({ ...env, ...(database.url ? { WORKERS: '2' } : {}) });
-      await server.ready();
-    }
-  }, 120_000);
-  afterAll(async () => {
-    if (server) expect(await server.stop()).toBe(0);
-    await database.drop();
-  });
 
   it('creates a client, printing exactly its id and secret; refuses a taken name, an unknown scope, a bad name', async () => {
     const made = credentials(await run(['services', 'create', 'billing', '--scopes', 'revocations:read,users:read', '--json']));
@@ -75,7 +46,7 @@ describe.each([
     const human = await run(['services', 'create', 'search', '--scopes', 'admin']);
     expect(human.code).toBe(0);
     expect(human.stdout).toMatch(/client_secret: lks_/);
-    if (server) expect(await status(made)).toBe(200);
+    if (target.server) expect(await status(made)).toBe(200);
   }, 120_000);
 
   it('lists clients, as a table or JSON, never with a secret', async () => {
@@ -91,7 +62,7 @@ describe.each([
 
   it('rotates a secret by name or client id: the old one stops working at once, and its streams close', async () => {
     const made = credentials(await run(['services', 'create', 'rotating', '--scopes', 'revocations:read', '--json']));
-    const open = server && (await stream(made));
+    const open = target.server && (await stream(made));
     if (open) {
       expect(open.status).toBe(200);
       await open.next((e) => e.event === 'ready');
@@ -99,26 +70,26 @@ describe.each([
     const fresh = credentials(await run(['services', 'rotate', 'rotating', '--json']));
     expect(fresh.client_id).toBe(made.client_id);
     expect(fresh.client_secret).not.toBe(made.client_secret);
-    if (server && open) {
+    if (target.server && open) {
       await expect(endsWithin(open.ended, 2_000)).resolves.toBe('ended');
       expect(await status(made)).toBe(401);
       expect(await status(fresh)).toBe(200);
     }
     const again = credentials(await run(['services', 'rotate', made.client_id, '--json']));
-    if (server) expect(await status(fresh)).toBe(401);
-    if (server) expect(await status(again)).toBe(200);
+    if (target.server) expect(await status(fresh)).toBe(401);
+    if (target.server) expect(await status(again)).toBe(200);
     expectOneLine(await run(['services', 'rotate', 'nobody']), 1, /\(service_client_not_found\)/);
   }, 120_000);
 
   it('removes a client only with --yes; its streams close and its secret is refused', async () => {
     const made = credentials(await run(['services', 'create', 'leaving', '--scopes', 'revocations:read', '--json']));
-    const open = server && (await stream(made));
+    const open = target.server && (await stream(made));
     if (open) await open.next((e) => e.event === 'ready');
     expectOneLine(await run(['services', 'remove', 'leaving']), 2, /add --yes/);
     const removed = await run(['services', 'remove', 'leaving', '--yes']);
     expect(removed.code, removed.stderr).toBe(0);
     expect(removed.stdout).toMatch(/^Removed service leaving \(lkc_/);
-    if (server && open) {
+    if (target.server && open) {
       await expect(endsWithin(open.ended, 2_000)).resolves.toBe('ended');
       expect(await status(made)).toBe(401);
     }
@@ -130,8 +101,8 @@ describe.each([
     const made = credentials(await run(['services', 'create', 'audited', '--scopes', 'admin', '--json']));
     credentials(await run(['services', 'rotate', 'audited', '--json']));
     expect((await run(['services', 'remove', 'audited', '--yes'])).code).toBe(0);
-    if (database.url) {
-      const client = new pg.Client({ connectionString: database.url });
+    if (target.database.url) {
+      const client = new pg.Client({ connectionString: target.database.url });
       await client.connect();
       try {
         const rows = await client.query('select * from service_clients');
@@ -146,11 +117,11 @@ describe.each([
       }
     }
     // Nor in the server's log (secrets went over its control socket, or into Basic headers).
-    if (server) expect(server.output()).not.toMatch(/lks_/);
-    if (!database.url && !server) {
+    if (target.server) expect(target.server.output()).not.toMatch(/lks_/);
+    if (!target.database.url && !target.server) {
       // The embedded data folder, every file of it: no secret of any client, ever.
       const secret = Buffer.from(made.client_secret.slice(4));
-      for (const file of filesUnder(env.DATA_DIR!)) expect(file.includes(secret)).toBe(false);
+      for (const file of filesUnder(target.env.DATA_DIR!)) expect(file.includes(secret)).toBe(false);
     }
   }, 120_000);
 });

@@ -138,42 +138,47 @@ async function announceChange(tx: Db, clientId: string) {
   await tx.execute(sql`select pg_notify(${SERVICE_CLIENTS_CHANNEL}, ${clientId})`);
 }
 
-/** A new secret for a client; the old one stops working at once, and the streams it opened close. */
-export async function rotateServiceClientSecret(deps: ChangingDeps, ref: string, actor: string): Promise<ServiceClientCredentials> {
+/**
+ * Changes one client in a transaction that tells every instance (its streams close everywhere), then
+ * tells this one and audits the change as `type`.
+ */
+async function changeServiceClient(
+  deps: ChangingDeps,
+  ref: string,
+  actor: string,
+  type: 'service_client_secret_rotated' | 'service_client_removed',
+  change: (tx: Db, clientId: string) => Promise<Row[]>,
+) {
   const found = await findServiceClient(deps.db, ref);
-  const secret = newSecret();
   const row = await deps.db.transaction(async (tx) => {
-    const [row] = await tx
-      .update(serviceClients)
-      .set({ secretHash: hashToken(secret), secretRotatedAt: deps.clock.now() })
-      .where(eq(serviceClients.clientId, found.clientId))
-      .returning();
+    const [row] = await change(tx, found.clientId);
     if (!row) throw new AppError('service_client_not_found');
     await announceChange(tx, row.clientId);
     return row;
   });
   deps.serviceClientEvents.changed(row.clientId);
-  await recordAuditEvent(deps.db, deps.clock, {
-    type: 'service_client_secret_rotated',
-    details: { actor, clientId: row.clientId, name: row.name },
-  });
+  await recordAuditEvent(deps.db, deps.clock, { type, details: { actor, clientId: row.clientId, name: row.name } });
+  return row;
+}
+
+/** A new secret for a client; the old one stops working at once, and the streams it opened close. */
+export async function rotateServiceClientSecret(deps: ChangingDeps, ref: string, actor: string): Promise<ServiceClientCredentials> {
+  const secret = newSecret();
+  const row = await changeServiceClient(deps, ref, actor, 'service_client_secret_rotated', (tx, clientId) =>
+    tx
+      .update(serviceClients)
+      .set({ secretHash: hashToken(secret), secretRotatedAt: deps.clock.now() })
+      .where(eq(serviceClients.clientId, clientId))
+      .returning(),
+  );
   return { ...toInfo(row), client_secret: secret };
 }
 
 /** Removes a client: its secret stops working at once, and the streams it opened close. */
 export async function removeServiceClient(deps: ChangingDeps, ref: string, actor: string): Promise<ServiceClientInfo> {
-  const found = await findServiceClient(deps.db, ref);
-  const row = await deps.db.transaction(async (tx) => {
-    const [row] = await tx.delete(serviceClients).where(eq(serviceClients.clientId, found.clientId)).returning();
-    if (!row) throw new AppError('service_client_not_found');
-    await announceChange(tx, row.clientId);
-    return row;
-  });
-  deps.serviceClientEvents.changed(row.clientId);
-  await recordAuditEvent(deps.db, deps.clock, {
-    type: 'service_client_removed',
-    details: { actor, clientId: row.clientId, name: row.name },
-  });
+  const row = await changeServiceClient(deps, ref, actor, 'service_client_removed', (tx, clientId) =>
+    tx.delete(serviceClients).where(eq(serviceClients.clientId, clientId)).returning(),
+  );
   return toInfo(row);
 }
 

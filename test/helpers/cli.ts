@@ -1,6 +1,10 @@
 import { spawn } from 'node:child_process';
-import { expect } from 'vitest';
-import { entry, ROOT } from './server-process.js';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, expect } from 'vitest';
+import { createTestDatabase, type TestDatabase } from './database.js';
+import { entry, ROOT, startServerProcess, type ServerProcess } from './server-process.js';
 
 export interface Run {
   code: number | null;
@@ -43,3 +47,38 @@ export function expectOneLine(run: Run, code: number, text: string | RegExp) {
   expect(run.stderr).not.toMatch(/\n\s+at /);
 }
 
+
+/** Where a command-line suite runs: a fresh database, and a server process on it when `withServer`. */
+export interface CliTarget {
+  env: Record<string, string>;
+  server: ServerProcess | undefined;
+  database: TestDatabase;
+  run(args: string[]): Promise<Run>;
+}
+
+/**
+ * Sets up (in beforeAll) and tears down (in afterAll) a fresh database for the enclosing suite, created with
+ * `latchkey db create`, with a server process on it when `withServer` (`serverEnv` added to its settings).
+ * Read the returned object's fields inside tests, once beforeAll has run.
+ */
+export function useCliTarget(withServer: boolean, serverEnv: (database: TestDatabase) => Record<string, string> = () => ({})): CliTarget {
+  let root: string;
+  const target = { env: {}, server: undefined, database: undefined, run: (args: string[]) => latchkey(target.env, args) } as unknown as CliTarget;
+  beforeAll(async () => {
+    root = await mkdtemp(join(tmpdir(), 'latchkey-cli-'));
+    target.database = await createTestDatabase();
+    target.env = { DATA_DIR: join(root, 'data'), SECRET_KEY: target.database.secretKey };
+    if (target.database.url) target.env.DATABASE_URL = target.database.url;
+    expect((await target.run(['db', 'create'])).code).toBe(0);
+    if (withServer) {
+      target.server = await startServerProcess({ ...target.env, ...serverEnv(target.database) });
+      await target.server.ready();
+    }
+  }, 120_000);
+  afterAll(async () => {
+    if (target.server) expect(await target.server.stop()).toBe(0);
+    await target.database?.drop();
+    await rm(root, { recursive: true, force: true });
+  });
+  return target;
+}

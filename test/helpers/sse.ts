@@ -24,6 +24,9 @@ export interface SseStream {
 
 export const basic = (clientId: string, secret: string) => `Basic ${Buffer.from(`${clientId}:${secret}`).toString('base64')}`;
 
+/** The secret with its last character changed: always another one (a fixed replacement would be the same 1 time in 16). */
+export const alteredSecret = (secret: string) => `${secret.slice(0, -1)}${secret.endsWith('A') ? 'B' : 'A'}`;
+
 /** Opens `url` and parses its body as Server-Sent Events as it arrives. */
 export async function openSse(url: string, headers: Record<string, string> = {}): Promise<SseStream> {
   const abort = new AbortController();
