@@ -2,7 +2,7 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['dist/', '.test-build-*/', 'packages/*/dist/', 'node_modules/', 'data/', 'drizzle/', 'bench/results/'] },
+  { ignores: ['dist/', '.test-build-*/', 'packages/*/dist/', 'examples/*/dist/', 'examples/*/data/', 'node_modules/', 'data/', 'drizzle/', 'bench/results/'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
@@ -15,7 +15,7 @@ export default tseslint.config(
     },
   },
   {
-    files: ['src/main.ts', 'src/cli/main.ts', 'test/**', 'packages/*/test/**', 'bench/**', 'postman/**', '*.config.ts'],
+    files: ['src/main.ts', 'src/cli/main.ts', 'test/**', 'packages/*/test/**', 'examples/*/src/main.ts', 'examples/*/test/**', 'bench/**', 'postman/**', '*.config.ts'],
     rules: { 'no-restricted-properties': 'off' },
   },
 );

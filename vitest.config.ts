@@ -3,9 +3,9 @@ import { defineConfig } from 'vitest/config';
 
 export default defineConfig({
   test: {
-    // The server's tests, and those of the packages beside it (packages/verify: @latchkey/verify).
+    // The server's tests, those of the packages beside it (packages/verify: @latchkey/verify), and the examples' end-to-end tests.
     globalSetup: ['test/global-setup.ts'],
-    include: ['test/**/*.test.ts', 'packages/*/test/**/*.test.ts'],
+    include: ['test/**/*.test.ts', 'packages/*/test/**/*.test.ts', 'examples/*/test/**/*.test.ts'],
     pool: 'forks',
     testTimeout: 30_000,
     hookTimeout: 60_000,
