@@ -131,7 +131,55 @@ export async function argon2Rate(mode: 'hash' | 'verify', seconds: number, proce
   return (await Promise.all(runs)).reduce((a, b) => a + b, 0);
 }
 
+/** Access and refresh tokens for seeded refresh tokens, 50 refreshes at a time (each spends the one it uses). */
+export async function refreshMany(url: string, refreshTokens: string[]) {
+  const out: { access_token: string; refresh_token: string }[] = [];
+  for (let i = 0; i < refreshTokens.length; i += 50) {
+    const batch = await Promise.all(
+      refreshTokens.slice(i, i + 50).map(async (token) => {
+        const res = await fetch(`${url}/api/refresh`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ refresh_token: token }),
+        });
+        if (res.status !== 200) throw new Error(`seeded refresh token refused: ${res.status} ${await res.text()}`);
+        return (await res.json()) as { access_token: string; refresh_token: string };
+      }),
+    );
+    out.push(...batch);
+  }
+  return out;
+}
+
 export function build() {
   const res = spawnSync('npm', ['run', 'build'], { cwd: ROOT, stdio: 'inherit' });
   if (res.status !== 0) throw new Error('build failed');
+}
+
+/** Runs the command line (`node bin/latchkey.js …`) with a server's environment; resolves with what it printed as JSON. */
+export function latchkeyCli<T>(args: string[], env: Record<string, string>): T {
+  const res = spawnSync(process.execPath, ['bin/latchkey.js', ...args], { cwd: ROOT, env: { PATH: process.env.PATH ?? '', ...env }, encoding: 'utf8' });
+  if (res.status !== 0) throw new Error(`latchkey ${args[0]} ${args[1]} exited ${res.status}:\n${res.stderr}`);
+  return JSON.parse(res.stdout) as T;
+}
+
+/** Wall-clock time in milliseconds, sub-millisecond and comparable between processes of this machine. */
+export const wallMs = () => performance.timeOrigin + performance.now();
+
+/** p50, p95, p99 and max of a list of milliseconds, rounded to 0.1 ms. */
+export function percentiles(ms: number[]) {
+  const sorted = [...ms].sort((a, b) => a - b);
+  const at = (q: number) => Math.round((sorted[Math.min(sorted.length - 1, Math.ceil(q * sorted.length) - 1)] ?? NaN) * 10) / 10;
+  return { p50: at(0.5), p95: at(0.95), p99: at(0.99), max: at(1) };
+}
+
+/** A target of the report: what, the measured value, the goal in words, and whether it is met (undefined: not measured). */
+export type Target = [name: string, value: number | undefined, goal: string, ok: boolean | undefined];
+
+/** What a scenario outside the request table adds to the report: its targets, its paragraph, and its figures for the JSON. */
+export interface ReportPart {
+  name: string;
+  targets: Target[];
+  lines: string[];
+  figures: Record<string, unknown>;
 }

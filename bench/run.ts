@@ -1,4 +1,4 @@
-// npm run bench [-- --duration=10 --connections=16 --large=1000000 --memory-soak=600 --only=memory|metrics|flood]
+// npm run bench [-- --duration=10 --connections=16 --large=1000000 --memory-soak=600 --only=memory|metrics|flood|verify|revocation|webhooks]
 // Starts Latchkey as a real server process on PostgreSQL (DATABASE_URL, in a fresh database it creates
 // and drops) or on the embedded engine, drives it from this process with autocannon, measures the
 // baselines in the same run, and writes bench/results/latest.{json,md}.
@@ -11,9 +11,12 @@ import pg from 'pg';
 import { loadConfig } from '../src/config.js';
 import { openDatabase, type Database } from '../src/db/client.js';
 import { floodRun } from './flood.js';
-import { argon2Rate, build, childrenOf, load, peakRssMb, ROOT, startProcess, type LoadResult, type Server } from './lib.js';
+import { argon2Rate, build, childrenOf, load, peakRssMb, refreshMany, ROOT, startProcess, type LoadResult, type ReportPart, type Server, type Target } from './lib.js';
 import { memorySoak, rssOf, type SoakResult } from './memory-soak.js';
 import { metricsOverhead } from './metrics-overhead.js';
+import { revocationReach } from './revocation-reach.js';
+import { sdkVerifyRun } from './sdk-verify.js';
+import { webhookDelivery } from './webhook-delivery.js';
 import {
   BENCH_PASSWORD,
   benchEmail,
@@ -47,11 +50,21 @@ const ONLY_MEMORY = args.only === 'memory';
 const ONLY_METRICS = args.only === 'metrics';
 // --only=flood: the raw argon2id verify rate, then the sign-in flood with healthy clients beside it, alone.
 const ONLY_FLOOD = args.only === 'flood';
+// --only=verify, revocation or webhooks: what services that trust Latchkey see (bench/sdk-verify.ts,
+// bench/revocation-reach.ts, bench/webhook-delivery.ts), each alone; a whole run has them all.
+const SERVICE_PARTS = ['verify', 'revocation', 'webhooks'];
+const WHOLE = args.only === undefined;
+const servicePart = (name: string) => WHOLE || args.only === name;
+if (args.only !== undefined && !['memory', 'metrics', 'flood', ...SERVICE_PARTS].includes(args.only)) throw new Error(`--only=${args.only}: no such part`);
 const METRICS_OFF = 'dashboard, metrics off';
 const METRICS_ON = 'dashboard, metrics on';
 const LOGOUT_SESSIONS = 6_000;
 const FLOOD = 'sign-in flood, many addresses';
 const REVOKE_SESSIONS = 100_000;
+const FEED_SESSIONS = 200;
+// Events a second this process commits for webhooks to deliver, and for how long.
+const WEBHOOK_RATE = Number(args['webhook-rate'] ?? 600);
+const WEBHOOK_SECONDS = Number(args['webhook-seconds'] ?? 20);
 
 // Every request comes from 127.0.0.1: the per-address budgets would measure the throttle, not the server.
 const UNTHROTTLED = Object.fromEntries(
@@ -93,8 +106,9 @@ async function main() {
   const rss: Record<string, number[]> = {};
   const failures: string[] = [];
   const extra: Record<string, number | string> = {};
+  const parts: ReportPart[] = [];
   let soak: Soak | undefined;
-  const soakSeconds = ONLY_METRICS || ONLY_FLOOD ? 0 : (MEMORY_SOAK ?? (engine === 'pglite' ? 600 : 0));
+  const soakSeconds = !WHOLE && !ONLY_MEMORY ? 0 : (MEMORY_SOAK ?? (engine === 'pglite' ? 600 : 0));
   console.error(`Latchkey bench: ${engine}, ${workers} worker(s), ${CONNECTIONS} connections, ${DURATION} s per scenario`);
 
   try {
@@ -103,7 +117,8 @@ async function main() {
     await withDatabase(databaseUrl, dataDir, async (db) => {
       await db.migrate();
       await seedUsers(db, passwordHash, 0, SMALL);
-      if (ONLY_METRICS || ONLY_FLOOD) return;
+      if (servicePart('revocation')) await seedSessionsOfOneUser(db, passwordHash, 'bench-feed', 'bench-feed', FEED_SESSIONS);
+      if (!WHOLE && !ONLY_MEMORY) return;
       await seedSessionsOfOneUser(db, passwordHash, 'bench-logout', 'bench-logout', LOGOUT_SESSIONS);
       await seedSessionsOfOneUser(db, passwordHash, 'bench-revoke', 'bench-revoke', REVOKE_SESSIONS);
       await seedResetToken(db, 'bench-revoke', REVOKE_RESET_TOKEN);
@@ -115,9 +130,9 @@ async function main() {
       extra.raw_argon2_verify_per_s = round(await argon2Rate('verify', DURATION, workers, Math.max(1, Math.round(CONNECTIONS / workers)), {}));
       await signInFlood(serverEnv, rows, failures, extra);
     }
-    if (!ONLY_MEMORY && !ONLY_METRICS && !ONLY_FLOOD) {
+    if (WHOLE) {
       const baseline = await startProcess(['--import', 'tsx', 'bench/baseline-server.ts'], { WORKERS: String(workers) }, '/');
-      let server = await startProcess(['dist/main.js'], serverEnv, '/readyz');
+      const server = await startProcess(['dist/main.js'], serverEnv, '/readyz');
       extra.first_start_ms = round(server.readyMs);
       // The same server with one log line per request, to measure what LOG_REQUESTS costs (PostgreSQL only:
       // an embedded database belongs to one process).
@@ -128,15 +143,20 @@ async function main() {
       await Promise.all([baseline.stop(), logged?.stop(), server.stop()]);
 
       await signInFlood(serverEnv, rows, failures, extra);
-
-      server = await startProcess(['dist/main.js'], serverEnv, '/readyz');
+    }
+    // Before the 100,000 revocations below: the feed would replay them all to the verifier at its start.
+    if (servicePart('verify')) parts.push(await sdkVerifyRun());
+    if (servicePart('revocation')) parts.push(await revocationReach(serverEnv, FEED_SESSIONS, failures));
+    if (servicePart('webhooks')) parts.push(await webhookDelivery(serverEnv, databaseUrl, { rate: WEBHOOK_RATE, seconds: WEBHOOK_SECONDS }, failures));
+    if (WHOLE) {
+      const server = await startProcess(['dist/main.js'], serverEnv, '/readyz');
       extra.start_to_ready_ms = round(server.readyMs);
       await revocationRun(server, failures, extra);
       rss['latchkey after 100,000 revocations'] = peakRssMb(server.child.pid!);
       await server.stop();
     }
-    if (!ONLY_MEMORY && !ONLY_FLOOD) await metricsRun(serverEnv, rows, failures);
-    if (!ONLY_MEMORY && !ONLY_METRICS && !ONLY_FLOOD) {
+    if (WHOLE || ONLY_METRICS) await metricsRun(serverEnv, rows, failures);
+    if (WHOLE) {
       if (LARGE > SMALL) {
         console.error(`seeding ${LARGE.toLocaleString('en')} users and sessions`);
         const seedStart = performance.now();
@@ -157,7 +177,7 @@ async function main() {
     if (dataDir && !args.keep) await rm(dataDir, { recursive: true, force: true });
   }
 
-  await writeReport({ engine, workers, rows, rss, extra, failures, soak });
+  await writeReport({ engine, workers, rows, rss, extra, failures, soak, parts });
 }
 
 async function writeReport(r: Parameters<typeof buildReport>[0]) {
@@ -405,25 +425,6 @@ async function revocationRun(server: Server, failures: string[], extra: Record<s
   if (accepted > 0) failures.push(`revocation run: ${accepted} of ${sample.length} revoked access tokens accepted`);
 }
 
-async function refreshMany(url: string, refreshTokens: string[]) {
-  const out: { access_token: string; refresh_token: string }[] = [];
-  for (let i = 0; i < refreshTokens.length; i += 50) {
-    const batch = await Promise.all(
-      refreshTokens.slice(i, i + 50).map(async (token) => {
-        const res = await fetch(`${url}/api/refresh`, {
-          method: 'POST',
-          headers: { 'content-type': 'application/json' },
-          body: JSON.stringify({ refresh_token: token }),
-        });
-        if (res.status !== 200) throw new Error(`seeded refresh token refused: ${res.status} ${await res.text()}`);
-        return (await res.json()) as { access_token: string; refresh_token: string };
-      }),
-    );
-    out.push(...batch);
-  }
-  return out;
-}
-
 async function withDatabase(databaseUrl: string | undefined, dataDir: string | undefined, fn: (db: Database) => Promise<void>) {
   const db = await openDatabase({ databaseUrl, dataDir: dataDir ?? '', poolSize: 2 });
   try {
@@ -453,11 +454,12 @@ function buildReport(r: {
   extra: Record<string, number | string>;
   failures: string[];
   soak?: Soak | undefined;
+  parts: ReportPart[];
 }) {
   const rate = (scenario: string, population = SMALL) => r.rows.find((x) => x.scenario === scenario && x.population === population)?.result.rps;
   const ratio = (a: number | undefined, b: number | undefined) => (a !== undefined && b ? Math.round((a / b) * 100) / 100 : undefined);
   const peak = Object.keys(r.rss).length ? Math.max(...Object.values(r.rss).flat()) : undefined;
-  const targets: [string, number | undefined, string, boolean | undefined][] = [];
+  const targets: Target[] = [];
   const t = (name: string, value: number | undefined, goal: string, ok: boolean | undefined) => targets.push([name, value, goal, ok]);
   const mo = ratio(rate(METRICS_ON), rate(METRICS_OFF));
   t('dashboard with metrics on / off', mo, '>= 0.9', mo === undefined ? undefined : mo >= 0.9);
@@ -483,6 +485,7 @@ function buildReport(r: {
   t('flood answers other than 401 and 503 server_busy', fu, '0', fu === undefined ? undefined : fu === 0);
   const ready = r.extra.start_to_ready_ms === undefined ? undefined : Number(r.extra.start_to_ready_ms);
   t('start to ready on an existing database (ms)', ready, '< 1500', ready === undefined ? undefined : ready < 1500);
+  for (const part of r.parts) targets.push(...part.targets);
   const s = r.soak;
   if (s) {
     t(`embedded peak RSS through ${s.seconds} s of mixed load (MB)`, s.peakRssMb, '< 256', s.peakRssMb < 256);
@@ -518,12 +521,13 @@ function buildReport(r: {
             `Server RSS (MB): ${s.readyRssMb} at ready, peak (VmHWM) ${s.peakRssMb}, mean of the first ${s.windowSeconds} s ${s.firstWindowMb}, of the last ${s.windowSeconds} s ${s.lastWindowMb}, slope after the first window ${s.slopeMbPerMin} MB/min; its launcher's peak ${s.launcherPeakRssMb}.`,
         ]
       : []),
+    ...r.parts.flatMap((part) => ['', ...part.lines]),
     ...(r.failures.length ? ['', `Failures: ${r.failures.join('; ')}`] : []),
     '',
   ];
   return {
     markdown: lines.join('\n'),
-    json: { date: new Date().toISOString(), machine, engine: r.engine, workers: r.workers, connections: CONNECTIONS, duration: DURATION, rows: r.rows, targets, rss: r.rss, extra: r.extra, memory_soak: r.soak, failures: r.failures },
+    json: { date: new Date().toISOString(), machine, engine: r.engine, workers: r.workers, connections: CONNECTIONS, duration: DURATION, rows: r.rows, targets, rss: r.rss, extra: r.extra, memory_soak: r.soak, ...Object.fromEntries(r.parts.map((p) => [p.name, p.figures])), failures: r.failures },
   };
 }
 

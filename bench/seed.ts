@@ -6,6 +6,7 @@ export const benchEmail = (i: number) => `bench${i}@bench.test`;
 export const benchRefreshToken = (i: number) => `bench-refresh-${i}`;
 export const logoutRefreshToken = (j: number) => `bench-logout-${j}`;
 export const revokeRefreshToken = (j: number) => `bench-revoke-${j}`;
+export const feedRefreshToken = (j: number) => `bench-feed-${j}`;
 export const REVOKE_RESET_TOKEN = 'bench-reset-token-for-the-revocation-run';
 
 const BATCH = 100_000;
