@@ -2,14 +2,21 @@
 // Runs Latchkey's Postman collection, then the chapter seed's, each against a real Latchkey server started
 // here (`node dist/main.js`, built first if the sources changed) on a free port, with a temporary DATA_DIR
 // (or DATABASE_URL, when set) and a local SMTP server that catches the emails:
-//   1. postman/latchkey.postman_collection.json, default settings, every folder but the last; then the
-//      reset email's token is read and the last folder ("Password reset with the emailed link") runs with it;
+//   1. postman/latchkey.postman_collection.json, default settings. First the service clients its
+//      "Services" folders call with are made with the command line (`latchkey services create … --json`, run
+//      as the server is: same folder and environment, so that on the embedded engine it goes through the
+//      server's control socket), and passed as environment variables. Every folder runs but two: then the
+//      revocation feed's stream runs on its own, and once the stream has said `event: ready` its client is
+//      removed, which ends the stream (newman runs a request's tests only when its response has ended); then
+//      the reset email's token is read and the last folder ("Password reset with the emailed link") runs with
+//      it. The paths the collection requests are checked against the server's OpenAPI document too;
 //   2. postman/seed/jwt_auth.postman_collection.json, unchanged, on a server with PASSWORD_CHECK_COMMON=false
 //      (its example password is `password123`): once as it is, once with `jwt_token` set to the token its
 //      own "Signin API" returned (the collection has no script that sets it). Its requests name
 //      localhost:5001; an HTTP agent sends them to this run's server instead, so that port need not be free.
 // Exits 1 when Latchkey's collection has any failure; the seed's results are reported, not judged.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { Agent } from 'node:http';
@@ -26,11 +33,17 @@ const ENVIRONMENT = join(ROOT, 'postman/latchkey.postman_environment.json');
 const SEED_COLLECTION = join(ROOT, 'postman/seed/jwt_auth.postman_collection.json');
 /** The folder that needs the emailed reset token: run on its own, once the email has arrived. */
 const EMAILED_FOLDER = 'Password reset with the emailed link';
+/** The folder whose request is the revocation feed's stream: run on its own, and ended by removing its client. */
+const STREAM_FOLDER = "Services: the revocation feed's stream";
+/** What the stream says once it has replayed the revocations; from then on it only waits for new ones. */
+const STREAM_READY = 'event: ready';
 const READY_TIMEOUT_MS = 120_000;
 
 interface Server {
   url: string;
   port: number;
+  /** `node bin/latchkey.js …args` where the server runs, with its environment; resolves with its standard output. */
+  cli(args: string[]): Promise<string>;
   stop(): Promise<void>;
 }
 
@@ -66,11 +79,8 @@ async function startServer(name: string, env: Record<string, string>): Promise<S
   const engine: Record<string, string> = process.env.DATABASE_URL
     ? { DATABASE_URL: process.env.DATABASE_URL, ...(process.env.SECRET_KEY ? { SECRET_KEY: process.env.SECRET_KEY } : {}) }
     : { DATA_DIR: join(dir, 'data') };
-  const child: ChildProcess = spawn(process.execPath, [join(ROOT, 'dist/main.js')], {
-    cwd: dir,
-    env: { PATH: process.env.PATH ?? '', PORT: String(port), HOST: '127.0.0.1', LOG_LEVEL: 'warn', ...engine, ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const serverEnv = { PATH: process.env.PATH ?? '', PORT: String(port), HOST: '127.0.0.1', LOG_LEVEL: 'warn', ...engine, ...env };
+  const child: ChildProcess = spawn(process.execPath, [join(ROOT, 'dist/main.js')], { cwd: dir, env: serverEnv, stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
   child.stdout!.on('data', (d) => (output += d));
   child.stderr!.on('data', (d) => (output += d));
@@ -79,6 +89,7 @@ async function startServer(name: string, env: Record<string, string>): Promise<S
   const server: Server = {
     url,
     port,
+    cli: (args) => runCli(args, dir, serverEnv),
     async stop() {
       servers.delete(server);
       if (child.exitCode !== null || child.signalCode !== null) return;
@@ -109,6 +120,37 @@ async function startServer(name: string, env: Record<string, string>): Promise<S
   return server;
 }
 
+/** The command line, as `latchkey` runs it (the build in dist/); rejects when it exits with anything but 0. */
+function runCli(args: string[], cwd: string, env: Record<string, string>): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [join(ROOT, 'bin/latchkey.js'), ...args], { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => (stdout += d));
+    child.stderr.on('data', (d) => (stderr += d));
+    const killer = setTimeout(() => child.kill('SIGKILL'), 60_000);
+    child.once('error', reject);
+    child.once('exit', (code, signal) => {
+      clearTimeout(killer);
+      if (code === 0) resolve(stdout);
+      else reject(new Error(`latchkey ${args.slice(0, 2).join(' ')} exited with ${code ?? signal}: ${stderr.trim()}`));
+    });
+  });
+}
+
+interface ServiceClient {
+  name: string;
+  client_id: string;
+  client_secret: string;
+}
+
+/** `latchkey services create <name> --scopes <scope> --json`, under a name no earlier run took (a DATABASE_URL keeps them). */
+async function createServiceClient(server: Server, role: string, scope: string): Promise<ServiceClient> {
+  const name = `postman-${role}-${randomBytes(4).toString('hex')}`;
+  const out = JSON.parse(await server.cli(['services', 'create', name, '--scopes', scope, '--json'])) as Omit<ServiceClient, 'name'>;
+  return { name, ...out };
+}
+
 function runCollection(title: string, options: RunOptions): Promise<NewmanRunSummary> {
   console.log(`\n== newman: ${title}`);
   return new Promise((resolve, reject) =>
@@ -120,10 +162,28 @@ function asEnvironment(values: Record<string, unknown>) {
   return { name: 'postman/run.ts', values: Object.entries(values).map(([key, value]) => ({ key, value, enabled: true })) };
 }
 
-/** Every connection to the server at `port`, whatever host and port the request names. */
-function agentTo(port: number): Agent {
+/**
+ * Every connection to the server at `port`, whatever host and port the request names. With `watch`, its
+ * `then` is called (once) as soon as the bytes received on a connection include `watch.text`.
+ */
+function agentTo(port: number, watch?: { text: string; then: () => void }): Agent {
   const agent = new Agent({ keepAlive: false });
-  agent.createConnection = () => connect(port, '127.0.0.1');
+  let seen = false;
+  agent.createConnection = () => {
+    const socket = connect(port, '127.0.0.1');
+    if (watch) {
+      let tail = '';
+      socket.on('data', (chunk: Buffer) => {
+        const text = tail + chunk.toString('latin1');
+        if (!seen && text.includes(watch.text)) {
+          seen = true;
+          watch.then();
+        }
+        tail = text.slice(-watch.text.length);
+      });
+    }
+    return socket;
+  };
   return agent;
 }
 
@@ -152,38 +212,105 @@ const describeTotals = (t: Totals) =>
   `${t.requests} requests (${t.requestsFailed} failed), ${t.assertions - t.assertionsFailed} assertions passed, ${t.assertionsFailed} failed` +
   (t.scriptErrors ? `, ${t.scriptErrors} script errors` : '');
 
-/** Latchkey's collection: everything but the emailed-link folder, then that folder with the token from the email. */
+interface CollectionItem {
+  name: string;
+  item?: CollectionItem[];
+  request?: { url: { path?: string[] } | string };
+}
+
+/** The paths of the server's OpenAPI document that no request of the collection names (`{id}` matches any segment). */
+async function uncoveredPaths(server: Server, collection: CollectionItem): Promise<string[]> {
+  const doc = (await (await fetch(`${server.url}/openapi.json`)).json()) as { paths: Record<string, unknown> };
+  const requested: string[][] = [];
+  const walk = (item: CollectionItem) => {
+    item.item?.forEach(walk);
+    const url = item.request?.url;
+    if (url !== undefined) requested.push(typeof url === 'string' ? new URL(url.replace('{{baseUrl}}', 'http://x')).pathname.split('/').filter(Boolean) : (url.path ?? []).filter(Boolean));
+  };
+  walk(collection);
+  return Object.keys(doc.paths).filter((template) => {
+    const want = template.split('/').filter(Boolean);
+    return !requested.some((path) => path.length === want.length && want.every((w, i) => /^\{[^}]+\}$/.test(w) || w === path[i]));
+  });
+}
+
+/**
+ * Latchkey's collection: every folder but the stream's and the emailed-link one, with service clients made
+ * for it; then the stream's folder, ended by removing its client once the stream is caught up; then the
+ * emailed-link folder with the token from the email.
+ */
 async function runLatchkeyCollection(): Promise<{ totals: Totals; problems: string[] }> {
   const server = await startServer('latchkey', { SMTP_URL: smtp!.url });
   const problems: string[] = [];
+  const clients = new Set<ServiceClient>();
   try {
-    const folders = (JSON.parse(readFileSync(COLLECTION, 'utf8')) as { item: { name: string }[] }).item.map((f) => f.name);
-    if (!folders.includes(EMAILED_FOLDER)) throw new Error(`the collection has no folder "${EMAILED_FOLDER}"`);
+    const collection = JSON.parse(readFileSync(COLLECTION, 'utf8')) as CollectionItem & { item: CollectionItem[] };
+    const folders = collection.item.map((f) => f.name);
+    for (const folder of [STREAM_FOLDER, EMAILED_FOLDER]) if (!folders.includes(folder)) throw new Error(`the collection has no folder "${folder}"`);
+    for (const path of await uncoveredPaths(server, collection)) problems.push(`the OpenAPI document's path ${path} is not requested by the collection`);
+
+    console.log('\n== service clients for the "Services" folders: latchkey services create <name> --scopes <scope> --json');
+    const [admin, reader, feed] = await Promise.all([
+      createServiceClient(server, 'admin', 'admin'),
+      createServiceClient(server, 'reader', 'users:read'),
+      createServiceClient(server, 'feed', 'revocations:read'),
+    ]);
+    for (const c of [admin, reader, feed]) clients.add(c);
+    console.log(`   ${[admin, reader, feed].map((c) => c.name).join(', ')}`);
+    const credentials = Object.entries({ admin, reader, feed }).flatMap(([role, c]) => [
+      { key: `${role}_client_id`, value: c.client_id },
+      { key: `${role}_client_secret`, value: c.client_secret },
+    ]);
     const first = await runCollection('postman/latchkey.postman_collection.json', {
       collection: COLLECTION,
       environment: ENVIRONMENT,
-      envVar: [{ key: 'baseUrl', value: server.url }],
-      folder: folders.filter((f) => f !== EMAILED_FOLDER),
+      envVar: [{ key: 'baseUrl', value: server.url }, ...credentials],
+      folder: folders.filter((f) => f !== STREAM_FOLDER && f !== EMAILED_FOLDER),
     });
     const env = first.environment.toObject();
+
+    // The stream stays open until the server ends it: removing its client does, and lets newman run its tests.
+    const feedRemoval: { done?: Promise<void> } = {};
+    const stream = await runCollection(`postman/latchkey.postman_collection.json, folder "${STREAM_FOLDER}"`, {
+      collection: COLLECTION,
+      environment: asEnvironment(env),
+      folder: STREAM_FOLDER,
+      requestAgents: {
+        http: agentTo(server.port, {
+          text: STREAM_READY,
+          then() {
+            console.log(`\n   the stream said "${STREAM_READY}": latchkey services remove ${feed.name} --yes, which ends it`);
+            feedRemoval.done = server.cli(['services', 'remove', feed.name, '--yes']).then(() => void clients.delete(feed));
+          },
+        }),
+      },
+    });
+    if (stream.run.stats.requests.total === 0) problems.push(`the folder "${STREAM_FOLDER}" sent no request`);
+    if (!feedRemoval.done) problems.push(`the revocation feed's stream never said "${STREAM_READY}"`);
+    else await feedRemoval.done.catch((err: Error) => problems.push(`removing the feed's client: ${err.message}`));
+
     const email = String(env.email ?? '');
-    let second: NewmanRunSummary | undefined;
+    let emailed: NewmanRunSummary | undefined;
     try {
       const mail = await smtp!.waitFor((m) => m.to.includes(email) && m.subject === 'Reset your password', 30_000);
       const token = /\/reset-password\/([^\s/?#"<]+)/.exec(mail.text)?.[1];
       if (!token) throw new Error(`no reset link in the email to ${email}`);
       console.log(`\n== the reset email to ${email} arrived; its token goes to the folder "${EMAILED_FOLDER}"`);
-      second = await runCollection(`postman/latchkey.postman_collection.json, folder "${EMAILED_FOLDER}"`, {
+      emailed = await runCollection(`postman/latchkey.postman_collection.json, folder "${EMAILED_FOLDER}"`, {
         collection: COLLECTION,
         environment: asEnvironment({ ...env, reset_token: token }),
         folder: EMAILED_FOLDER,
       });
-      if (second.run.stats.requests.total === 0) problems.push(`the folder "${EMAILED_FOLDER}" sent no request`);
+      if (emailed.run.stats.requests.total === 0) problems.push(`the folder "${EMAILED_FOLDER}" sent no request`);
     } catch (err) {
       problems.push(`password reset with the emailed link: ${(err as Error).message}`);
     }
-    return { totals: totals(first, ...(second ? [second] : [])), problems };
+    return { totals: totals(first, stream, ...(emailed ? [emailed] : [])), problems };
   } finally {
+    // A DATABASE_URL outlives the run: the clients made for it go (an embedded DATA_DIR goes whole).
+    if (process.env.DATABASE_URL) {
+      await Promise.all([...clients].map((c) => server.cli(['services', 'remove', c.name, '--yes']).catch((err: Error) => console.warn(`   could not remove ${c.name}: ${err.message}`))));
+    }
     await server.stop();
   }
 }
