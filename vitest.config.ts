@@ -19,9 +19,9 @@ export default defineConfig({
       include: ['src/**/*.ts'],
       reporter: ['text-summary', 'html'],
       reportsDirectory: 'coverage',
-      // Measured on PostgreSQL + Redis: 72.7 % of statements, 68.0 % of branches, 72.7 % of functions,
-      // 75.0 % of lines. Code run only in spawned processes (the command line, server start-up) is not counted.
-      thresholds: { statements: 70, branches: 65, functions: 70, lines: 72 },
+      // Measured on PostgreSQL + Redis: 77.0 % of statements, 72.2 % of branches, 75.6 % of functions,
+      // 79.3 % of lines. Code run only in spawned processes (the command line, server start-up) is not counted.
+      thresholds: { statements: 75, branches: 70, functions: 73, lines: 77 },
     },
   },
 });
