@@ -60,7 +60,7 @@ describe('the server process', () => {
     expect(await dash.json()).toMatchObject({ message: 'Welcome Test User!' });
 
     expect(await proc.stop()).toBe(0);
-  });
+  }, 60_000);
 
   it.skipIf(!process.env.TEST_DATABASE_URL)('locks an account across its processes, without Redis', async () => {
     const port = await freePort();

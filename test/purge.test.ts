@@ -69,7 +69,7 @@ describe('refresh tokens of a live session', () => {
     expect(replay.json().error).toBe('refresh_token_reused');
     expect((await dashboard(t, lost.access_token)).json().error).toBe('session_revoked');
     expect((await refresh(t, lost.refresh_token)).json().error).toBe('invalid_refresh_token');
-  });
+  }, 120_000);
 });
 
 describe('a token rotated just before it expired', () => {
