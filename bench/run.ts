@@ -26,6 +26,7 @@ import {
   revokeRefreshToken,
   seedResetToken,
   seedSessionsOfOneUser,
+  seedUsersWithOneSession,
   seedUsers,
 } from './seed.js';
 
@@ -119,7 +120,7 @@ async function main() {
       await seedUsers(db, passwordHash, 0, SMALL);
       if (servicePart('revocation')) await seedSessionsOfOneUser(db, passwordHash, 'bench-feed', 'bench-feed', FEED_SESSIONS);
       if (!WHOLE && !ONLY_MEMORY) return;
-      await seedSessionsOfOneUser(db, passwordHash, 'bench-logout', 'bench-logout', LOGOUT_SESSIONS);
+      await seedUsersWithOneSession(db, passwordHash, 'bench-logout', 'bench-logout', LOGOUT_SESSIONS);
       await seedSessionsOfOneUser(db, passwordHash, 'bench-revoke', 'bench-revoke', REVOKE_SESSIONS);
       await seedResetToken(db, 'bench-revoke', REVOKE_RESET_TOKEN);
     });

@@ -51,6 +51,29 @@ export async function seedSessionsOfOneUser(database: Database, passwordHash: st
   }
 }
 
+/**
+ * `count` users `${name}-j`, each with one session whose refresh token is `${prefix}-j`: the material of the
+ * logout run, where each logout is another user's, as in production. (A user's changes, a logout included,
+ * take the user's row in turn so that its events keep their order: see recordEvents.)
+ */
+export async function seedUsersWithOneSession(database: Database, passwordHash: string, name: string, prefix: string, count: number) {
+  for (let start = 0; start < count; start += BATCH) {
+    const end = Math.min(start + BATCH, count) - 1;
+    await database.db.execute(sql`
+      INSERT INTO users (id, name, email, password_hash, created_at, updated_at, password_changed_at)
+      SELECT md5(${name} || j)::uuid, ${name} || '-' || j, ${name} || '-' || j || '@bench.test', ${passwordHash}, now(), now(), now()
+      FROM generate_series(${start}::int, ${end}::int) j`);
+    await database.db.execute(sql`
+      INSERT INTO sessions (id, user_id, created_at, expires_at)
+      SELECT md5(${prefix} || j)::uuid, md5(${name} || j)::uuid, now(), now() + interval '30 days'
+      FROM generate_series(${start}::int, ${end}::int) j`);
+    await database.db.execute(sql`
+      INSERT INTO refresh_tokens (token_hash, session_id, created_at, expires_at)
+      SELECT encode(sha256(convert_to(${prefix} || '-' || j, 'UTF8')), 'hex'), md5(${prefix} || j)::uuid, now(), now() + interval '7 days'
+      FROM generate_series(${start}::int, ${end}::int) j`);
+  }
+}
+
 /** A known reset token for the revocation user: one reset then revokes every one of its sessions. */
 export async function seedResetToken(database: Database, name: string, token: string) {
   await database.db.execute(sql`
