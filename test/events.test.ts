@@ -3,7 +3,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { deleteUser, disableUser, enableUser, revokeUserSessions } from '../src/auth/user-admin.js';
 import { importUserBatch } from '../src/auth/user-import.js';
 import { events } from '../src/db/schema.js';
-import { recordEvents, userEvent } from '../src/webhooks/events.js';
+import { runOperation } from '../src/control/operations.js';
+import { onEventsRecorded, recordEvents, userEvent } from '../src/webhooks/events.js';
 import { bearer, signIn, signUp, startTestApp, uniqueEmail, type TestApp } from './helpers/app.js';
 
 let t: TestApp;
@@ -53,6 +54,31 @@ describe('the events outbox', () => {
     const dup = await t.inject({ method: 'POST', url: '/api/signup', payload: { name: 'X', email, password: 'correct horse battery staple' } });
     expect(dup.statusCode).toBe(409);
     expect((await t.deps.db.select().from(events)).length).toBe(before);
+  });
+
+  it('wakes the delivery workers only for events an endpoint subscribes to', async () => {
+    let wakes = 0;
+    const unsubscribe = onEventsRecorded(() => (wakes += 1));
+    const settle = () => new Promise((r) => setImmediate(r));
+    try {
+      // No endpoint: the event is recorded, and no worker is woken (nor NOTIFY sent, on the same branch).
+      const first = await signUp(t);
+      await settle();
+      expect((await eventsOf(first.id)).map((e) => e.type)).toEqual(['user.created']);
+      expect(wakes).toBe(0);
+      // An endpoint for another type changes nothing; one for this type wakes the workers.
+      const other = (await runOperation(t.deps as never, 'webhooks.add', { url: 'http://127.0.0.1:9/other', events: ['user.deleted'] }, { actor: 'test' })) as { id: string };
+      await signUp(t);
+      await settle();
+      expect(wakes).toBe(0);
+      const hook = (await runOperation(t.deps as never, 'webhooks.add', { url: 'http://127.0.0.1:9/created', events: ['user.created'] }, { actor: 'test' })) as { id: string };
+      await signUp(t);
+      await settle();
+      expect(wakes).toBe(1);
+      for (const { id } of [other, hook]) await runOperation(t.deps as never, 'webhooks.remove', { id }, { actor: 'test' });
+    } finally {
+      unsubscribe();
+    }
   });
 
   it('leaves no event when the change fails', async () => {

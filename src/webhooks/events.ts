@@ -1,5 +1,5 @@
 import { sql } from 'drizzle-orm';
-import type { Db } from '../db/client.js';
+import { rowsOf, type Db } from '../db/client.js';
 import type { User } from '../auth/users.js';
 
 /** Every event type webhooks can subscribe to. */
@@ -56,8 +56,9 @@ export function onEventsRecorded(fn: () => void): () => void {
 
 /**
  * Records events inside the caller's transaction, in order, with a delivery for each endpoint subscribed
- * to its type: they exist if and only if the change commits. Every instance's worker is told (NOTIFY is
- * delivered at commit; this process's worker is woken too, and finds the rows once they are committed).
+ * to its type: they exist if and only if the change commits. When deliveries were made, every instance's
+ * worker is told (NOTIFY is delivered at commit; this process's worker is woken too, and finds the rows once
+ * they are committed).
  * The caller's transaction must hold each user's row lock (an UPDATE of it, or SELECT … FOR NO KEY UPDATE)
  * before this: a user's events then take ids in commit order, and the worker, which sends a user's events
  * in id order, never sends one before an earlier one has committed.
@@ -65,7 +66,7 @@ export function onEventsRecorded(fn: () => void): () => void {
 export async function recordEvents(tx: Db, events: NewEvent[], now: Date): Promise<void> {
   if (events.length === 0) return;
   const rows = JSON.stringify(events.map((e) => ({ type: e.type, user_id: e.userId, data: e.data })));
-  await tx.execute(sql`
+  const deliveries = await tx.execute(sql`
     WITH e AS (
       INSERT INTO events (type, user_id, data, created_at)
       SELECT r.v->>'type', (r.v->>'user_id')::uuid, r.v->'data', ${now}::timestamptz
@@ -78,8 +79,11 @@ export async function recordEvents(tx: Db, events: NewEvent[], now: Date): Promi
     FROM e JOIN webhook_endpoints w ON w.disabled_at IS NULL AND e.type = ANY(w.event_types)
     ORDER BY e.id, w.id
     -- An endpoint being removed meanwhile is waited for and then skipped, rather than failing the change.
-    FOR KEY SHARE OF w`);
-  await announceEvents(tx);
+    FOR KEY SHARE OF w
+    RETURNING id`);
+  // Workers are woken only when there is something to send: an event no endpoint subscribes to (every logout
+  // on a server without webhooks) costs no NOTIFY and no worker pass.
+  if (rowsOf(deliveries).length > 0) await announceEvents(tx);
 }
 
 /** Wakes every instance's delivery worker: NOTIFY (delivered at commit) and this process's own listeners. */
