@@ -21,12 +21,10 @@ import {
   BENCH_PASSWORD,
   benchEmail,
   benchRefreshToken,
-  logoutRefreshToken,
   REVOKE_RESET_TOKEN,
   revokeRefreshToken,
   seedResetToken,
   seedSessionsOfOneUser,
-  seedUsersWithOneSession,
   seedUsers,
 } from './seed.js';
 
@@ -60,6 +58,9 @@ if (args.only !== undefined && !['memory', 'metrics', 'flood', ...SERVICE_PARTS]
 const METRICS_OFF = 'dashboard, metrics off';
 const METRICS_ON = 'dashboard, metrics on';
 const LOGOUT_SESSIONS = 6_000;
+// The logout run's users, each with one session (logouts of one user take its row in turn, see recordEvents):
+// bench users numbered after the large population's range, which is seeded later.
+const LOGOUT_FROM = Math.max(LARGE, SMALL);
 const FLOOD = 'sign-in flood, many addresses';
 const REVOKE_SESSIONS = 100_000;
 const FEED_SESSIONS = 200;
@@ -120,7 +121,7 @@ async function main() {
       await seedUsers(db, passwordHash, 0, SMALL);
       if (servicePart('revocation')) await seedSessionsOfOneUser(db, passwordHash, 'bench-feed', 'bench-feed', FEED_SESSIONS);
       if (!WHOLE && !ONLY_MEMORY) return;
-      await seedUsersWithOneSession(db, passwordHash, 'bench-logout', 'bench-logout', LOGOUT_SESSIONS);
+      await seedUsers(db, passwordHash, LOGOUT_FROM, LOGOUT_FROM + LOGOUT_SESSIONS);
       await seedSessionsOfOneUser(db, passwordHash, 'bench-revoke', 'bench-revoke', REVOKE_SESSIONS);
       await seedResetToken(db, 'bench-revoke', REVOKE_RESET_TOKEN);
     });
@@ -367,7 +368,7 @@ async function runScenarios(server: Server, population: number, rows: Row[], fai
 
   if (all) {
     // Logout then, on the next request, the same access token: it must be refused every time.
-    const sessions = (await refreshMany(url, Array.from({ length: LOGOUT_SESSIONS }, (_, j) => logoutRefreshToken(j)))).map((t) => t.access_token);
+    const sessions = (await refreshMany(url, Array.from({ length: LOGOUT_SESSIONS }, (_, j) => benchRefreshToken(LOGOUT_FROM + j)))).map((t) => t.access_token);
     let next = 0;
     let accepted = 0;
     let wrongLogout = 0;

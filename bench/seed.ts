@@ -4,7 +4,6 @@ import type { Database } from '../src/db/client.js';
 export const BENCH_PASSWORD = 'bench passphrase 7f3a';
 export const benchEmail = (i: number) => `bench${i}@bench.test`;
 export const benchRefreshToken = (i: number) => `bench-refresh-${i}`;
-export const logoutRefreshToken = (j: number) => `bench-logout-${j}`;
 export const revokeRefreshToken = (j: number) => `bench-revoke-${j}`;
 export const feedRefreshToken = (j: number) => `bench-feed-${j}`;
 export const REVOKE_RESET_TOKEN = 'bench-reset-token-for-the-revocation-run';
@@ -43,29 +42,6 @@ export async function seedSessionsOfOneUser(database: Database, passwordHash: st
     await database.db.execute(sql`
       INSERT INTO sessions (id, user_id, created_at, expires_at)
       SELECT md5(${prefix} || j)::uuid, md5(${name})::uuid, now(), now() + interval '30 days'
-      FROM generate_series(${start}::int, ${end}::int) j`);
-    await database.db.execute(sql`
-      INSERT INTO refresh_tokens (token_hash, session_id, created_at, expires_at)
-      SELECT encode(sha256(convert_to(${prefix} || '-' || j, 'UTF8')), 'hex'), md5(${prefix} || j)::uuid, now(), now() + interval '7 days'
-      FROM generate_series(${start}::int, ${end}::int) j`);
-  }
-}
-
-/**
- * `count` users `${name}-j`, each with one session whose refresh token is `${prefix}-j`: the material of the
- * logout run, where each logout is another user's, as in production. (A user's changes, a logout included,
- * take the user's row in turn so that its events keep their order: see recordEvents.)
- */
-export async function seedUsersWithOneSession(database: Database, passwordHash: string, name: string, prefix: string, count: number) {
-  for (let start = 0; start < count; start += BATCH) {
-    const end = Math.min(start + BATCH, count) - 1;
-    await database.db.execute(sql`
-      INSERT INTO users (id, name, email, password_hash, created_at, updated_at, password_changed_at)
-      SELECT md5(${name} || j)::uuid, ${name} || '-' || j, ${name} || '-' || j || '@bench.test', ${passwordHash}, now(), now(), now()
-      FROM generate_series(${start}::int, ${end}::int) j`);
-    await database.db.execute(sql`
-      INSERT INTO sessions (id, user_id, created_at, expires_at)
-      SELECT md5(${prefix} || j)::uuid, md5(${name} || j)::uuid, now(), now() + interval '30 days'
       FROM generate_series(${start}::int, ${end}::int) j`);
     await database.db.execute(sql`
       INSERT INTO refresh_tokens (token_hash, session_id, created_at, expires_at)
