@@ -1,6 +1,6 @@
 // examples/app-service-python: the seed's app_service in its own stack (FastAPI, PyJWT, SQLite, on Debian's
 // Python and packages), trusting a real Latchkey through its JWKS and its signed webhooks.
-import { execFile, spawn, spawnSync } from 'node:child_process';
+import { execFile, spawnSync } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { createServer } from 'node:http';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -32,45 +32,22 @@ const missing = missingPython();
 // A machine without them skips this file (npm test on a fresh clone); CI installs them (.ci/run), and must run it.
 if (missing && process.env.CI) throw new Error(`The Python example app service is tested in CI, and ${missing}.`);
 
-interface PythonApp {
-  url: string;
-  database: string;
-  output(): string;
-  stop(): Promise<void>;
-}
+type PythonApp = ServerProcess & { database: string };
 
 /** The example as its README runs it (`python3 main.py` in its folder), with nothing of this environment but PATH. */
 async function startPythonApp(port: number, database: string, env: Record<string, string>): Promise<PythonApp> {
-  const child = spawn(PYTHON, ['main.py'], {
-    cwd: APP_DIR,
-    env: { PATH: process.env.PATH ?? '', PYTHONDONTWRITEBYTECODE: '1', LOG_LEVEL: 'warning', HOST: '127.0.0.1', PORT: String(port), APP_DATABASE: database, ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let output = '';
-  child.stdout.on('data', (d) => (output += d));
-  child.stderr.on('data', (d) => (output += d));
-  let exited = false;
-  const exit = new Promise<void>((resolve) => child.on('exit', () => resolve()));
-  void exit.then(() => (exited = true));
-  const url = `http://127.0.0.1:${port}`;
-  const up = await until(
-    () => fetch(`${url}/healthz`).then((r) => r.ok, () => false),
-    (ok) => ok || exited,
-    20_000,
+  const app = await startServerProcess(
+    { PYTHONDONTWRITEBYTECODE: '1', LOG_LEVEL: 'warning', PORT: String(port), APP_DATABASE: database, ...env },
+    ['main.py'],
+    { executable: PYTHON, cwd: APP_DIR, readyPath: '/healthz' },
   );
-  if (!up) {
-    child.kill('SIGKILL');
-    throw new Error(`the Python app service did not start:\n${output}`);
+  try {
+    await app.ready(20_000);
+  } catch (err) {
+    await app.stop('SIGKILL');
+    throw new Error(`the Python app service did not start: ${(err as Error).message}`);
   }
-  return {
-    url,
-    database,
-    output: () => output,
-    async stop() {
-      if (!exited) child.kill('SIGTERM');
-      await exit;
-    },
-  };
+  return Object.assign(app, { database });
 }
 
 /** Rows of the app's own SQLite database, read by Python's sqlite3 (Node 20 has none). */

@@ -21,7 +21,7 @@ export interface ServerProcess {
   exited: Promise<number | null>;
   /** Everything it wrote, standard output and error together. */
   output(): string;
-  /** Resolves once /readyz answers 200; rejects if the process exits first or the time runs out. */
+  /** Resolves once its readiness path (/readyz) answers 200; rejects if the process exits first or the time runs out. */
   ready(timeoutMs?: number): Promise<void>;
   /** Sends a signal (SIGTERM by default) and resolves with the exit code. */
   stop(signal?: NodeJS.Signals): Promise<number | null>;
@@ -30,11 +30,16 @@ export interface ServerProcess {
 /**
  * The real server as a process of its own (`src/main.ts`, see `entry`, unless `command` says otherwise), on
  * a free loopback port unless `env.PORT` names one, with nothing of this process's environment but PATH.
+ * `program` runs another server the same way: its executable (Node by default), folder and readiness path.
  */
-export async function startServerProcess(env: Record<string, string>, command: string[] = entry('main')): Promise<ServerProcess> {
+export async function startServerProcess(
+  env: Record<string, string>,
+  command: string[] = entry('main'),
+  program: { executable?: string; cwd?: string; readyPath?: string } = {},
+): Promise<ServerProcess> {
   const port = env.PORT ?? String(await freePort());
-  const child = spawn(process.execPath, command, {
-    cwd: ROOT,
+  const child = spawn(program.executable ?? process.execPath, command, {
+    cwd: program.cwd ?? ROOT,
     env: { PATH: process.env.PATH ?? '', LOG_LEVEL: 'warn', HOST: '127.0.0.1', ...env, PORT: port },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -55,7 +60,7 @@ export async function startServerProcess(env: Record<string, string>, command: s
       const deadline = Date.now() + timeoutMs;
       while (Date.now() < deadline && code === undefined) {
         try {
-          if ((await fetch(`${url}/readyz`)).ok) return;
+          if ((await fetch(`${url}${program.readyPath ?? '/readyz'}`)).ok) return;
         } catch {
           // not listening yet
         }
