@@ -1,7 +1,7 @@
 """An app service that trusts Latchkey: the seed tutorial's app_service, on Latchkey's JWKS and webhooks.
 
 Run it with Debian's Python and packages (python3-fastapi, python3-uvicorn, python3-jwt):
-    LATCHKEY_URL=http://127.0.0.1:5001 LATCHKEY_WEBHOOK_SECRET=whsec_… python3 main.py
+    LATCHKEY_URL=http://localhost:5001 LATCHKEY_WEBHOOK_SECRET=whsec_… python3 main.py
 """
 
 from __future__ import annotations
@@ -42,7 +42,7 @@ class Settings:
         problems = []
         url = env.get("LATCHKEY_URL", "").rstrip("/")
         if not url.startswith(("http://", "https://")):
-            problems.append("LATCHKEY_URL: Latchkey's address, e.g. http://127.0.0.1:5001 (its PUBLIC_URL)")
+            problems.append("LATCHKEY_URL: Latchkey's address, e.g. http://localhost:5001 (its PUBLIC_URL)")
         key = b""
         try:
             key = webhooks.secret_key(env.get("LATCHKEY_WEBHOOK_SECRET", ""))
