@@ -11,11 +11,12 @@ import {
   revokeUserSessions,
   showUser,
 } from '../src/auth/user-admin.js';
+import { endUserSessions } from '../src/auth/sessions.js';
 import { auditEvents, users } from '../src/db/schema.js';
 import { migrationStatus } from '../src/db/migrations.js';
 import { ERRORS } from '../src/errors.js';
 import { FORGOT_PASSWORD_MESSAGE } from '../src/http/routes/password-reset.js';
-import { dashboard, GOOD_PASSWORD, refresh, signIn, signUp, startTestApp, uniqueEmail, type TestApp } from './helpers/app.js';
+import { bearer, dashboard, GOOD_PASSWORD, refresh, signIn, signUp, startTestApp, uniqueEmail, type TestApp } from './helpers/app.js';
 import { startSmtpServer, type TestSmtpServer } from './helpers/smtp.js';
 
 const ACTOR = 'test';
@@ -175,6 +176,60 @@ describe('deleting a user', () => {
     expect((await signin(u.email)).json().error).toBe('invalid_credentials');
     expect(await auditTypes(u.email)).toContain('user_deleted');
     await expect(deleteUser(t.deps, u.id, ACTOR)).rejects.toMatchObject({ code: 'user_not_found' });
+  });
+});
+
+describe('deleting a user while their requests are in flight', () => {
+  const sidOf = (accessToken: string) => (JSON.parse(Buffer.from(accessToken.split('.')[1]!, 'base64url').toString()) as { sid: string }).sid;
+
+  it('a logout let in before the delete committed ends well, and its audit event is kept without the user id', async () => {
+    // The interleaving a race makes, made certain: the row goes after the token was accepted (this instance
+    // has not heard of the delete yet) and before the logout records its audit event.
+    const u = await signUp(t);
+    const tokens = await signIn(t, u.email);
+    await t.deps.db.delete(users).where(eq(users.id, u.id));
+    const res = await t.inject({ method: 'POST', url: '/api/logout', headers: bearer(tokens.access_token) });
+    expect(res.statusCode, res.body).toBe(200);
+    const rows = await t.deps.db.select().from(auditEvents).where(and(eq(auditEvents.type, 'logout'), eq(auditEvents.sessionId, sidOf(tokens.access_token))));
+    expect(rows).toHaveLength(1);
+    expect(rows[0]!.userId).toBeNull();
+  });
+
+  it('racing the delete, sign-ins, refreshes, logouts, reset requests and a sign-out everywhere answer 2xx or 4xx, never 5xx', async () => {
+    const outcome = (p: Promise<unknown>) =>
+      p.then(
+        () => 200,
+        (err: { code?: string }) => (err.code === 'user_not_found' ? 404 : 500),
+      );
+    for (let round = 0; round < 4; round++) {
+      const u = await signUp(t);
+      const [a, b] = [await signIn(t, u.email), await signIn(t, u.email)];
+      const answers = await Promise.all([
+        signin(u.email).then((r) => r.statusCode),
+        refresh(t, b.refresh_token).then((r) => r.statusCode),
+        t.inject({ method: 'POST', url: '/api/logout', headers: bearer(a.access_token) }).then((r) => r.statusCode),
+        forgot(u.email).then((r) => r.statusCode),
+        outcome(revokeUserSessions(t.deps, u.id, ACTOR)),
+        outcome(deleteUser(t.deps, u.id, ACTOR)),
+        signin(u.email).then((r) => r.statusCode),
+      ]);
+      expect(answers.filter((status) => status >= 500), `round ${round}: ${answers.join(' ')}`).toEqual([]);
+      // Whatever the order, the user is gone and nothing of theirs works.
+      expect(await t.deps.db.select().from(users).where(eq(users.id, u.id))).toEqual([]);
+      expect((await signin(u.email)).json().error).toBe('invalid_credentials');
+      for (const tokens of [a, b]) expect((await dashboard(t, tokens.access_token)).statusCode).toBe(401);
+    }
+  });
+
+  it('ending the sessions of a user deleted since it was looked up says the user was not found', async () => {
+    // What a sign-out everywhere meets when the delete commits between its look-up and its transaction.
+    const u = await signUp(t);
+    await signIn(t, u.email);
+    await t.deps.db.delete(users).where(eq(users.id, u.id));
+    const ended = await t.deps.db.transaction((tx) => endUserSessions(tx, u.id, 'operator', t.clock.now()));
+    expect(ended).toMatchObject({ userFound: false, sessionIds: [] });
+    const live = await signUp(t);
+    expect(await t.deps.db.transaction((tx) => endUserSessions(tx, live.id, 'operator', t.clock.now()))).toMatchObject({ userFound: true });
   });
 });
 

@@ -1,6 +1,6 @@
 import { lt } from 'drizzle-orm';
 import type { Clock } from '../clock.js';
-import type { Db } from '../db/client.js';
+import { FOREIGN_KEY_VIOLATION, sqlState, type Db } from '../db/client.js';
 import { auditEvents } from '../db/schema.js';
 import type { ClientInfo } from './sessions.js';
 
@@ -38,7 +38,7 @@ export interface AuditEvent {
 
 /** Records a security event; never give it a secret (password, token): `details` is stored as is. */
 export async function recordAuditEvent(db: Db, clock: Clock, event: AuditEvent): Promise<void> {
-  await db.insert(auditEvents).values({
+  const row = {
     occurredAt: clock.now(),
     type: event.type,
     userId: event.userId,
@@ -47,7 +47,15 @@ export async function recordAuditEvent(db: Db, clock: Clock, event: AuditEvent):
     ipAddress: event.client?.ipAddress,
     userAgent: event.client?.userAgent?.slice(0, 512),
     details: event.details,
-  });
+  };
+  try {
+    await db.insert(auditEvents).values(row);
+  } catch (err) {
+    // The user was deleted between the change and its record (a delete racing a sign-in, a logout, a reset
+    // request): the event is kept as a deletion leaves the user's earlier ones, with the email and no user id.
+    if (!event.userId || sqlState(err) !== FOREIGN_KEY_VIOLATION) throw err;
+    await db.insert(auditEvents).values({ ...row, userId: undefined });
+  }
 }
 
 /** Deletes events older than the retention period (AUDIT_RETENTION); returns how many. */

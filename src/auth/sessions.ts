@@ -213,6 +213,8 @@ export async function endSession(deps: SessionDeps, session: { userId: string; s
 
 export interface EndedSessions {
   userId: string;
+  /** False when the user no longer exists (deleted by a transaction that committed first): nothing was ended. */
+  userFound: boolean;
   sessionIds: string[];
   notBefore: Date;
   revokedAt: Date;
@@ -242,7 +244,7 @@ export async function endUserSessions(tx: Db, userId: string, reason: string, no
   await announceRevocations(tx, sessionIds, now);
   await announceNotBefore(tx, userId, notBefore);
   await recordEvents(tx, sessionIds.map((sid) => sessionRevokedEvent(userId, sid, reason)), now);
-  return { userId, sessionIds, notBefore, revokedAt: now };
+  return { userId, userFound: user !== undefined, sessionIds, notBefore, revokedAt: now };
 }
 
 /** This instance's own revocation list learns at once what `endUserSessions` committed (others hear the notice). */

@@ -253,6 +253,8 @@ export async function revokeUserSessions(deps: EndingDeps, ref: string, actor: s
   const found = await findUser(deps.db, ref);
   const now = deps.clock.now();
   const ended = await deps.db.transaction((tx) => endUserSessions(tx, found.id, 'operator', now));
+  // Deleted since it was found: its sessions went with it.
+  if (!ended.userFound) throw new AppError('user_not_found');
   publishEndedSessions(deps, ended);
   await recordAuditEvent(deps.db, deps.clock, {
     type: 'sessions_revoked',

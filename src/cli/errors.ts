@@ -2,6 +2,7 @@ import { CommanderError } from 'commander';
 import { ConfigError, type Config } from '../config.js';
 import { ControlError } from '../control/protocol.js';
 import { DatabaseAdminError } from '../db/admin.js';
+import { sqlState } from '../db/client.js';
 import { DataDirLockedError } from '../db/data-dir-lock.js';
 import { AppError } from '../errors.js';
 import { describeDatabaseFailure } from '../start-failure.js';
@@ -31,14 +32,6 @@ export class CliError extends Error {
 }
 
 export const usageError = (message: string) => new CliError(message, EXIT.usage);
-
-function sqlState(err: unknown): string | undefined {
-  for (let e = err as { code?: unknown; cause?: unknown } | undefined, depth = 0; e && depth < 5; depth++) {
-    if (typeof e.code === 'string' && /^[0-9A-Z]{5}$/.test(e.code)) return e.code;
-    e = e.cause as typeof e;
-  }
-  return undefined;
-}
 
 /** The exit code and the one line (never a stack) to write for a failure. */
 export function describeFailure(err: unknown, config: Config | undefined): { exitCode: number; line: string } {

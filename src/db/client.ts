@@ -11,6 +11,21 @@ export type Db = PgDatabase<PgQueryResultHKT, typeof schema>;
 /** The rows of a raw `db.execute(sql...)`: both drivers answer with `{ rows }`. */
 export const rowsOf = <T>(result: unknown): T[] => (result as { rows: T[] }).rows;
 
+/**
+ * The SQLSTATE of a database error anywhere in its cause chain (Drizzle wraps the driver's error): five
+ * digits or capitals, from node-postgres or PGlite (both give `severity`), or one that starts with a digit.
+ */
+export function sqlState(err: unknown): string | undefined {
+  for (let e = err as { code?: unknown; cause?: unknown; severity?: unknown } | undefined, depth = 0; e && depth < 5; depth++) {
+    if (typeof e.code === 'string' && /^[0-9A-Z]{5}$/.test(e.code) && (e.severity !== undefined || /^\d/.test(e.code))) return e.code;
+    e = e.cause as typeof e;
+  }
+  return undefined;
+}
+
+/** PostgreSQL's foreign_key_violation: the row a reference names is gone (deleted by a concurrent transaction). */
+export const FOREIGN_KEY_VIOLATION = '23503';
+
 export interface PoolStats {
   /** Connections open, idle among them, queries waiting for one, and the most the pool opens. */
   total: number;

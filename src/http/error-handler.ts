@@ -1,4 +1,5 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { sqlState } from '../db/client.js';
 import { AppError, ERRORS, type ErrorCode, type ErrorDetail } from '../errors.js';
 
 // Errors Fastify raises itself before a handler runs, by their code.
@@ -14,15 +15,6 @@ const FRAMEWORK_ERRORS: Record<string, ErrorCode> = {
 // node-postgres connection failures and PostgreSQL's own "cannot serve now" classes (a deadlock or a
 // serialization failure included: the same request succeeds when tried again).
 const UNAVAILABLE = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'ENOTFOUND', 'EPIPE', '57P01', '57P02', '57P03', '53300', '40P01', '40001']);
-
-/** The SQLSTATE of a database error anywhere in the cause chain. */
-function sqlState(err: unknown): string | undefined {
-  for (let e = err as { code?: unknown; cause?: unknown; severity?: unknown } | undefined, depth = 0; e && depth < 5; depth++) {
-    if (typeof e.code === 'string' && /^[0-9A-Z]{5}$/.test(e.code) && (e.severity !== undefined || /^\d/.test(e.code))) return e.code;
-    e = e.cause as typeof e;
-  }
-  return undefined;
-}
 
 function isDatabaseUnavailable(err: unknown): boolean {
   for (let e = err as { code?: unknown; cause?: unknown; message?: unknown } | undefined, depth = 0; e && depth < 5; depth++) {
