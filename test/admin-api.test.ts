@@ -145,12 +145,19 @@ describe('searching users', () => {
       `cursor=${Buffer.from('nonsense').toString('base64url')}`,
       `cursor=${Buffer.from(`2024-13-45T99:00:00.000000Z|${randomUUID()}`).toString('base64url')}`,
       `cursor=${Buffer.from(`2024-01-01T00:00:00.000000Z|${randomUUID()}|x`).toString('base64url')}`,
+      // Times JavaScript's Date would take (rolling them over) that name no instant PostgreSQL can store.
+      ...['2024-02-30', '2023-02-29', '0000-01-01', '2024-04-31'].map((day) => `cursor=${Buffer.from(`${day}T00:00:00.000000Z|${randomUUID()}`).toString('base64url')}`),
     ];
     for (const query of bad) {
       const res = await call('GET', `/api/admin/users?${query}`, auth(reader));
       expect(res.statusCode, query).toBe(400);
       expect(res.json().error, query).toBe('invalid_request');
+      // Each refusal names its field: none is left for the database to refuse.
+      expect(res.json().details?.[0]?.field, query).toMatch(/^(limit|email|cursor)$/);
     }
+    // A cursor of a leap day is one.
+    const leap = await call('GET', `/api/admin/users?cursor=${Buffer.from(`2024-02-29T23:59:59.999999Z|${randomUUID()}`).toString('base64url')}`, auth(reader));
+    expect(leap.statusCode).toBe(200);
     // Without a good credential, input is not even looked at.
     expect((await call('GET', '/api/admin/users?limit=0')).statusCode).toBe(401);
   });

@@ -108,6 +108,15 @@ describe('managing endpoints', () => {
       { url: 'https://hooks.example.com/x', backchannel_logout: true, audience: '   ' },
       { url: `https://hooks.example.com/${'x'.repeat(2000)}`, events: ['user.created'] },
       { url: 42, events: ['user.created'] },
+      // What a terminal would act on, or parsing would quietly drop, in what `webhooks list` shows an operator.
+      { url: 'https://hooks.example.com/x\u001b[2J\u001b[31mFAKE\rwh_fake  https://evil.example/', events: ['user.created'] },
+      { url: ' https://hooks.example.com/x', events: ['user.created'] },
+      { url: 'ht\ttps://hooks.example.com/x', events: ['user.created'] },
+      { url: 'https://hooks.example.com/x\n', events: ['user.created'] },
+      { url: 'https://hooks.example.com/a b', events: ['user.created'] },
+      { url: 'https://hooks.example.com/x\u0000', events: ['user.created'] },
+      { url: 'https://hooks.example.com/x', backchannel_logout: true, audience: 'client\u001b[31m' },
+      { url: 'https://hooks.example.com/x', backchannel_logout: true, audience: 'client\u0000a' },
       { url: 'https://hooks.example.com/x', events: ['user.created'], backchannel_logout: 'yes' },
       [],
     ];
@@ -115,7 +124,14 @@ describe('managing endpoints', () => {
       const res = await create(body);
       expect(res.statusCode, JSON.stringify(body).slice(0, 100)).toBe(400);
       expect(res.json().error).toBe('invalid_request');
+      expect(res.json().details?.length, JSON.stringify(body).slice(0, 100)).toBeGreaterThan(0);
     }
+    // A URL is stored as parsed, which is what is posted to and what the list shows.
+    const parsed = await create({ url: 'HTTPS://Hooks.Example.COM:443/a/../b?x=%7e', events: ['user.created'] });
+    expect(parsed.statusCode).toBe(201);
+    const [stored] = await t.deps.db.select().from(webhookEndpoints).where(eq(webhookEndpoints.id, parsed.json().id));
+    expect(stored!.url).toBe('https://hooks.example.com/b?x=%7e');
+    expect((await call('DELETE', `/api/admin/webhooks/${parsed.json().id}`, auth(admin))).statusCode).toBe(200);
     // Fields the API does not know are dropped, as everywhere in Latchkey: a caller cannot choose the secret.
     const extra = await create({ url: 'https://hooks.example.com/extra', events: ['user.created'], secret: 'whsec_mine' });
     expect(extra.statusCode).toBe(201);

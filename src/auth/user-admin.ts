@@ -104,9 +104,18 @@ function encodeCursor(createdAt: string, id: string): string {
   return Buffer.from(`${createdAt}|${id}`).toString('base64url');
 }
 
+/** A CURSOR_TIME that names a real instant PostgreSQL can store: no 30 February, no year 0, no hour 24. */
+function isCalendarTime(value: string): boolean {
+  if (!CURSOR_TIME.test(value)) return false;
+  const [year, month, day, hour, minute, second] = value.split(/[-T:.Z]/).slice(0, 6).map(Number) as [number, number, number, number, number, number];
+  const date = new Date(0);
+  date.setUTCFullYear(year, month - 1, day);
+  return year >= 1 && date.getUTCFullYear() === year && date.getUTCMonth() === month - 1 && date.getUTCDate() === day && hour < 24 && minute < 60 && second < 60;
+}
+
 function decodeCursor(cursor: string): { createdAt: string; id: string } {
   const [createdAt = '', id = '', ...rest] = Buffer.from(cursor, 'base64url').toString('utf8').split('|');
-  if (rest.length > 0 || !CURSOR_TIME.test(createdAt) || Number.isNaN(Date.parse(createdAt)) || !CURSOR_ID.test(id)) {
+  if (rest.length > 0 || !isCalendarTime(createdAt) || !CURSOR_ID.test(id)) {
     throw new AppError('invalid_request', 'Invalid request: cursor is not one this server gave.', [
       { field: 'cursor', message: 'is not one this server gave' },
     ]);

@@ -21,7 +21,7 @@ import { PASSWORD_MAX_LENGTH } from '../config.js';
 import { migrationStatus } from '../db/migrations.js';
 import { IMPORT_BATCH_MAX, importUserBatch } from '../auth/user-import.js';
 import type { Deps } from '../deps.js';
-import { addWebhookEndpoint, checkWebhookUrl, listWebhookDeliveries, listWebhookEndpoints, removeWebhookEndpoint, replayWebhookDeliveries } from '../webhooks/endpoints.js';
+import { addWebhookEndpoint, checkWebhookUrl, CONTROL_CHARACTERS, listWebhookDeliveries, listWebhookEndpoints, removeWebhookEndpoint, replayWebhookDeliveries } from '../webhooks/endpoints.js';
 import { EVENT_TYPES } from '../webhooks/events.js';
 import { ControlError } from './protocol.js';
 
@@ -136,7 +136,7 @@ export const OPERATIONS = {
           if (problem) ctx.addIssue({ code: 'custom', message: problem });
         }),
         events: z.array(z.enum(EVENT_TYPES, { message: `must be among ${EVENT_TYPES.join(', ')}` })).max(20).default([]),
-        backchannelAudience: z.string().trim().min(1).max(200).optional(),
+        backchannelAudience: z.string().trim().min(1).max(200).refine((a) => !CONTROL_CHARACTERS.test(a), 'must not contain control characters').optional(),
       })
       .strict()
       .refine((a) => a.backchannelAudience !== undefined || a.events.length > 0, { message: 'events: name at least one event type' })

@@ -62,14 +62,15 @@ export async function addWebhookEndpoint(
     .insert(webhookEndpoints)
     .values({
       id,
-      url: input.url,
+      // As parsed (scheme and host in lower case, the path percent-encoded): what is shown is what is posted to.
+      url: new URL(input.url).href,
       eventTypes: input.backchannelAudience ? ['session.revoked'] : [...new Set(input.events)].sort(),
       secretSealed: seal(deps.webhookSealer, secret, id),
       backchannelAudience: input.backchannelAudience ?? null,
       createdAt: now,
     })
     .returning();
-  await recordAuditEvent(deps.db, deps.clock, { type: 'webhook_added', details: { actor, webhookId: id, url: input.url } });
+  await recordAuditEvent(deps.db, deps.clock, { type: 'webhook_added', details: { actor, webhookId: id, url: row!.url } });
   return { ...view(row!), secret };
 }
 
@@ -139,7 +140,14 @@ export async function replayWebhookDeliveries(deps: WebhookDeps, which: { id?: n
 }
 
 /** A URL webhooks may be posted to: http or https, with a host, and no credentials in it. */
+// C0 and C1 controls, DEL, and every kind of space or line break.
+const CONTROL_OR_SPACE = /[\u0000-\u0020\u007f-\u009f\s]/u;
+/** Control characters, which a terminal would act on, in a value an operator will see (an audience). */
+export const CONTROL_CHARACTERS = /[\u0000-\u001f\u007f-\u009f]/u;
+
 export function checkWebhookUrl(value: string): string | undefined {
+  // WHATWG parsing drops or encodes these silently; what an operator's terminal would show is refused instead.
+  if (CONTROL_OR_SPACE.test(value)) return 'must not contain spaces or control characters';
   let url: URL;
   try {
     url = new URL(value);

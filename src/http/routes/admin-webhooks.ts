@@ -6,7 +6,7 @@ import { authenticateServiceClient, type AuthenticatedServiceClient, type Servic
 import { webhookEndpoints } from '../../db/schema.js';
 import type { Deps } from '../../deps.js';
 import { AppError, type ErrorDetail } from '../../errors.js';
-import { addWebhookEndpoint, checkWebhookUrl, listWebhookDeliveries, listWebhookEndpoints, removeWebhookEndpoint, replayWebhookDeliveries } from '../../webhooks/endpoints.js';
+import { addWebhookEndpoint, checkWebhookUrl, CONTROL_CHARACTERS, listWebhookDeliveries, listWebhookEndpoints, removeWebhookEndpoint, replayWebhookDeliveries } from '../../webhooks/endpoints.js';
 import { EVENT_TYPES } from '../../webhooks/events.js';
 import { errorResponses } from '../schemas.js';
 
@@ -125,6 +125,7 @@ export function adminWebhookRoutes(deps: Deps): FastifyPluginAsyncTypebox {
         const problems: ErrorDetail[] = [];
         const urlProblem = checkWebhookUrl(url);
         if (urlProblem) problems.push({ field: 'url', message: urlProblem });
+        if (audience !== undefined && CONTROL_CHARACTERS.test(audience)) problems.push({ field: 'audience', message: 'must not contain control characters' });
         if (backchannel && audience === undefined) problems.push({ field: 'audience', message: 'is required with backchannel_logout' });
         if (!backchannel && audience !== undefined) problems.push({ field: 'audience', message: 'goes with backchannel_logout: true' });
         if (!backchannel && events.length === 0) problems.push({ field: 'events', message: 'must name at least one event type' });
