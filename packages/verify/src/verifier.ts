@@ -1,6 +1,7 @@
 import { consoleLogger, LatchkeyVerifyError, type Logger } from './errors.js';
 import { RevocationFeed, type FeedOptions } from './feed.js';
 import { JwksCache, type VerificationKey } from './jwks.js';
+import { numberOption } from './options.js';
 
 /** The claims of a Latchkey access token (times in seconds since the epoch). */
 export interface LatchkeyClaims {
@@ -129,19 +130,19 @@ class LatchkeyVerifier implements Verifier {
     if (!options.issuer || !options.audience) throw new TypeError('createVerifier needs issuer and audience');
     this.issuer = options.issuer;
     this.audience = options.audience;
-    this.tolerance = options.clockTolerance ?? 30;
-    this.maxLifetime = options.maxTokenLifetime ?? 900;
-    this.maxLength = options.maxTokenLength ?? 4096;
-    this.maxStaleness = options.maxStaleness ?? 30;
+    this.tolerance = numberOption('clockTolerance', options.clockTolerance, 30);
+    this.maxLifetime = numberOption('maxTokenLifetime', options.maxTokenLifetime, 900, { min: 1 });
+    this.maxLength = numberOption('maxTokenLength', options.maxTokenLength, 4096, { min: 1, integer: true });
+    this.maxStaleness = numberOption('maxStaleness', options.maxStaleness, 30);
     this.failOpen = options.failOpen ?? false;
     this.now = options.now ?? Date.now;
     this.logger = options.logger ?? consoleLogger;
-    this.cache = new TokenCache(options.cacheSize ?? 10_000);
+    this.cache = new TokenCache(numberOption('cacheSize', options.cacheSize, 10_000, { integer: true }));
     this.jwks = new JwksCache({
       url: options.jwksUrl ?? `${options.issuer.replace(/\/+$/, '')}/.well-known/jwks.json`,
-      cacheMaxAge: options.jwksCacheMaxAge ?? 300,
-      cooldown: options.jwksCooldown ?? 30,
-      timeout: options.jwksTimeout ?? 5000,
+      cacheMaxAge: numberOption('jwksCacheMaxAge', options.jwksCacheMaxAge, 300),
+      cooldown: numberOption('jwksCooldown', options.jwksCooldown, 30),
+      timeout: numberOption('jwksTimeout', options.jwksTimeout, 5000, { min: 1 }),
       now: this.now,
       logger: this.logger,
     });

@@ -1,4 +1,5 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
+import { numberOption } from './options.js';
 
 /**
  * Webhooks as the Standard Webhooks specification has them (https://www.standardwebhooks.com):
@@ -79,7 +80,7 @@ export function verifyWebhook<T = unknown>(options: VerifyWebhookOptions): Webho
   if (!/^\d{1,12}$/.test(timestamp)) throw new WebhookVerificationError('webhook_timestamp_out_of_range', 'webhook-timestamp is not a time in seconds.');
   const seconds = Number(timestamp);
   const now = (options.now ?? Date.now()) / 1000;
-  const tolerance = options.toleranceSeconds ?? 300;
+  const tolerance = numberOption('toleranceSeconds', options.toleranceSeconds, 300);
   if (Math.abs(now - seconds) > tolerance)
     throw new WebhookVerificationError('webhook_timestamp_out_of_range', `webhook-timestamp is more than ${tolerance} s from now: a replay, or a clock far off.`);
 
@@ -144,6 +145,8 @@ export interface WebhookReceiver {
 
 /** An idempotent receiver: each webhook-id is handled once, however often it is delivered. */
 export function createWebhookReceiver<T = unknown>(options: WebhookReceiverOptions<T>): WebhookReceiver {
+  // A bad tolerance is told at start-up, not at the first delivery.
+  numberOption('toleranceSeconds', options.toleranceSeconds, 300);
   const seen = options.seen ?? memorySeenStore();
   // Deliveries of one id arriving together: the later ones wait for the first and count as duplicates.
   const inFlight = new Map<string, Promise<unknown>>();

@@ -151,6 +151,15 @@ describe('token checks against a JWKS of our own', () => {
     expect((await make({ maxTokenLifetime: 3600 }).verify(await token(es256, { lifetime: 3600 }))).sub).toBe('user-1');
   });
 
+  it('refuses to start with a bound that would disable its check (NaN, Infinity, negative, not a number)', () => {
+    // `exp - iat > NaN` and `iat > now + NaN` are false: such a verifier would accept any lifetime or issue time.
+    for (const name of ['clockTolerance', 'maxTokenLifetime', 'maxTokenLength', 'maxStaleness', 'cacheSize', 'jwksCacheMaxAge', 'jwksCooldown', 'jwksTimeout']) {
+      for (const value of [Number.NaN, Number.POSITIVE_INFINITY, -5, '30']) {
+        expect(() => make({ [name]: value }), `${name}: ${String(value)}`).toThrow(new RegExp(`^${name} must be`));
+      }
+    }
+  });
+
   it('refuses a token without one of the claims Latchkey always sets', async () => {
     for (const claim of ['sub', 'sid', 'jti', 'iat', 'exp', 'auth_time'])
       expect(await refused(verifier, await token(es256, { omit: [claim] })), claim).toBe('invalid_token');

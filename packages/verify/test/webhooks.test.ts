@@ -117,3 +117,16 @@ describe('createWebhookReceiver', () => {
     expect(calls).toBe(2);
   });
 });
+
+describe('a misconfigured tolerance', () => {
+  it('throws at once instead of accepting any timestamp (NaN, Infinity, negative, a string)', () => {
+    const tenDaysLater = Date.now() + 10 * 86_400_000;
+    // The check it would have disabled: a delivery ten days old is a replay.
+    expect(codeOf(() => verifyWebhook({ secret, headers: signed(), body, now: tenDaysLater }))).toBe('webhook_timestamp_out_of_range');
+    for (const toleranceSeconds of [Number.NaN, Number.POSITIVE_INFINITY, -1, '300' as unknown as number, Number(undefined)]) {
+      expect(() => verifyWebhook({ secret, headers: signed(), body, now: tenDaysLater, toleranceSeconds }), String(toleranceSeconds)).toThrow(TypeError);
+      expect(() => createWebhookReceiver({ secret, handle: () => {}, toleranceSeconds }), String(toleranceSeconds)).toThrow(/toleranceSeconds/);
+    }
+    expect(verifyWebhook({ secret, headers: signed(), body, toleranceSeconds: 0.5 }).type).toBe('user.created');
+  });
+});
