@@ -42,7 +42,7 @@ async function startPythonApp(port: number, database: string, env: Record<string
     { executable: PYTHON, cwd: APP_DIR, readyPath: '/healthz' },
   );
   try {
-    await app.ready(20_000);
+    await app.ready();
   } catch (err) {
     await app.stop('SIGKILL');
     throw new Error(`the Python app service did not start: ${(err as Error).message}`);

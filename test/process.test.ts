@@ -40,7 +40,7 @@ describe('the server process', () => {
     // On PostgreSQL, two server processes behind one port, as WORKERS runs them.
     if (database.url) Object.assign(env, { DATABASE_URL: database.url, WORKERS: '2' });
     const proc = await startServerProcess(env);
-    await proc.ready(20_000);
+    await proc.ready();
 
     const base = `http://127.0.0.1:${port}`;
     const json = { 'content-type': 'application/json' };
@@ -66,7 +66,7 @@ describe('the server process', () => {
     const port = await freePort();
     // The same DATA_DIR as the first test: its secret-key file encrypts the signing keys this database holds.
     const proc = await startServerProcess({ PORT: String(port), DATA_DIR: join(dataDir, 'db'), DATABASE_URL: database.url!, WORKERS: '2', LOCKOUT_THRESHOLD: '3' });
-    await proc.ready(20_000);
+    await proc.ready();
     const email = `lock.${Date.now()}@example.com`;
     // A new connection for each request: the primary hands them to the two processes in turn.
     const signin = (password: string) => post(port, '/api/signin', { email, password });
@@ -76,7 +76,7 @@ describe('the server process', () => {
     expect(codes).toEqual([401, 401, 401, 429]);
     expect((await signin('correct horse battery')).status).toBe(429);
     expect(await proc.stop()).toBe(0);
-  });
+  }, 60_000);
 
   it('refuses to start on a wrong setting, naming it', async () => {
     const proc = await startServerProcess({ PORT: 'eighty', JWT_ALGORITHM: 'HS256', JWT_SECRET_KEY: 'short' });
