@@ -10,6 +10,7 @@ import { mailHandlers } from './mail/mail-channel.js';
 import { startOutboxWorker, type OutboxWorker } from './mail/outbox.js';
 import { startMetricsListener } from './metrics/server.js';
 import { EVENTS_CHANNEL, purgeEvents } from './webhooks/events.js';
+import { parseNetworks } from './webhooks/destinations.js';
 import { startWebhookWorker, type WebhookWorker } from './webhooks/worker.js';
 
 /** A server's dependencies with its background work running. */
@@ -55,6 +56,7 @@ export async function startJobs(deps: Deps, opts: JobOptions = {}): Promise<Serv
       pollMs: opts.webhookPollMs ?? 5_000,
       retryForSeconds: config.webhooks.retryFor,
       perEndpoint: config.webhooks.concurrency,
+      denyNetworks: parseNetworks(config.webhooks.denyNetworks),
     });
     deps.onClose(() => webhooks.close());
     if (config.databaseUrl) {

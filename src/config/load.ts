@@ -99,8 +99,11 @@ export function toConfig(e: Env) {
     ipv6Prefix: e.RATE_LIMIT_IPV6_PREFIX,
     lockout: { threshold: e.LOCKOUT_THRESHOLD, duration: e.LOCKOUT_DURATION, maxDuration: e.LOCKOUT_MAX_DURATION },
     auditRetention: e.AUDIT_RETENTION,
-    /** Seconds a webhook delivery is retried before it is dead; seconds events are kept once delivered; deliveries in flight per endpoint. */
-    webhooks: { retryFor: e.WEBHOOK_RETRY_FOR, eventRetention: e.EVENT_RETENTION, concurrency: e.WEBHOOK_CONCURRENCY },
+    /**
+     * Seconds a webhook delivery is retried before it is dead; seconds events are kept once delivered; deliveries
+     * in flight per endpoint; the addresses and ranges never posted to.
+     */
+    webhooks: { retryFor: e.WEBHOOK_RETRY_FOR, eventRetention: e.EVENT_RETENTION, concurrency: e.WEBHOOK_CONCURRENCY, denyNetworks: e.WEBHOOK_DENY_NETWORKS },
     hibp: { url: e.HIBP_URL?.replace(/\/+$/, ''), timeoutMs: e.HIBP_TIMEOUT },
     password: {
       minLength: e.PASSWORD_MIN_LENGTH,

@@ -1,3 +1,4 @@
+import ipaddr from 'ipaddr.js';
 import { z } from 'zod';
 import { parseDuration } from '../duration.js';
 
@@ -75,6 +76,15 @@ export const trustProxy = () =>
 
 /** A comma-separated list; empty items are dropped. */
 export const list = () => z.string().transform((v) => v.split(',').map((s) => s.trim()).filter(Boolean));
+
+/** A comma-separated list of IP addresses and CIDR ranges (`169.254.0.0/16`, `fd00:ec2::254`); empty: none. */
+export const networks = () =>
+  list().superRefine((entries, ctx) => {
+    for (const entry of entries) {
+      const ok = entry.includes('/') ? ipaddr.isValidCIDR(entry) : ipaddr.isValid(entry);
+      if (!ok) ctx.addIssue({ code: 'custom', message: `expected IP addresses or CIDR ranges separated by commas, got "${entry}"` });
+    }
+  });
 
 /** `auto` or a whole number from 1. */
 export const autoOrCount = (message: string) => z.string().regex(/^(auto|[1-9]\d*)$/, { message });

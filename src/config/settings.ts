@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { autoOrCount, boolean, duration, integer, list, oneOf, rate, trustProxy, url } from './parsers.js';
+import { autoOrCount, boolean, duration, integer, list, networks, oneOf, rate, trustProxy, url } from './parsers.js';
 
 // Every setting, declared once: its variable, parser, default and description. The loader
 // (./load.ts), the README's configuration table and .env.example (./docs.ts, `npm run docs:config`)
@@ -347,6 +347,12 @@ export const SETTINGS = {
     schema: integer(1, 1000),
     default: '16',
     doc: 'webhook requests in flight at once to each endpoint, per server process; a user\'s events still go one at a time, in order',
+  }),
+  WEBHOOK_DENY_NETWORKS: setting({
+    group: 'operations',
+    schema: networks(),
+    default: '0.0.0.0/8,169.254.0.0/16,100.100.100.200,224.0.0.0/4,255.255.255.255,::/128,fe80::/10,fd00:ec2::254,ff00::/8',
+    doc: 'addresses and CIDR ranges webhooks are never posted to, checked against every address an endpoint\'s host resolves to at each delivery: by default link-local and cloud metadata addresses (which hand out the machine\'s credentials), unspecified, multicast and broadcast. Loopback and private networks are allowed (receivers of a self-hosted server usually live there): add them (`127.0.0.0/8,10.0.0.0/8,172.16.0.0/12,192.168.0.0/16,::1,fc00::/7`) where only public receivers are expected. Empty: none',
   }),
   EVENT_RETENTION: setting({
     group: 'operations',

@@ -6,6 +6,7 @@ import type { Deps } from '../deps.js';
 import { rowsOf } from '../db/client.js';
 import { webhookEndpoints } from '../db/schema.js';
 import { AppError } from '../errors.js';
+import { deniedNetworkOf, literalAddress, parseNetworks } from './destinations.js';
 import { announceEvents, EVENT_TYPES, type EventType } from './events.js';
 
 /** The AES key that seals webhook secrets, derived from SECRET_KEY for this purpose alone. */
@@ -51,10 +52,17 @@ type WebhookDeps = Pick<Deps, 'db' | 'clock' | 'webhookSealer'>;
  * a client id) receives only session.revoked, as OIDC logout tokens.
  */
 export async function addWebhookEndpoint(
-  deps: WebhookDeps,
+  deps: WebhookDeps & Pick<Deps, 'config'>,
   input: { url: string; events: EventType[]; backchannelAudience?: string | undefined },
   actor: string,
 ): Promise<WebhookEndpointView & { secret: string }> {
+  // An address that will never be posted to is refused now; a host name is checked at each delivery.
+  const literal = literalAddress(new URL(input.url));
+  const network = literal === undefined ? undefined : deniedNetworkOf(literal, parseNetworks(deps.config.webhooks.denyNetworks));
+  if (network) {
+    const message = `is in WEBHOOK_DENY_NETWORKS (${network}): webhooks are never posted there`;
+    throw new AppError('invalid_request', `Invalid request: url ${message}.`, [{ field: 'url', message }]);
+  }
   const id = `wh_${randomBytes(12).toString('base64url')}`;
   const secret = `${WEBHOOK_SECRET_PREFIX}${randomBytes(32).toString('base64')}`;
   const now = deps.clock.now();

@@ -1,10 +1,13 @@
 import { createHmac, randomUUID } from 'node:crypto';
+import { Agent as HttpAgent, request as httpRequest } from 'node:http';
+import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import { sql } from 'drizzle-orm';
 import { createSigner } from 'fast-jwt';
 import type { Logger } from 'pino';
 import type { KeySet, SigningKey } from '../auth/keys.js';
 import { epochSeconds, type Clock } from '../clock.js';
 import { rowsOf, type Db } from '../db/client.js';
+import { DeniedDestinationError, deniedNetworkOf, guardedLookup, literalAddress, type DeniedNetworks } from './destinations.js';
 import { onEventsRecorded } from './events.js';
 import { openWebhookSecret, secretKeyBytes } from './endpoints.js';
 
@@ -61,6 +64,8 @@ export function startWebhookWorker(opts: {
   retryForSeconds: number;
   timeoutMs?: number;
   perEndpoint: number;
+  /** WEBHOOK_DENY_NETWORKS, parsed. */
+  denyNetworks: DeniedNetworks;
 }): WebhookWorker {
   const { db, clock, logger } = opts;
   const timeoutMs = opts.timeoutMs ?? 10_000;
@@ -72,6 +77,10 @@ export function startWebhookWorker(opts: {
   let again = false;
   let timer: NodeJS.Timeout | undefined;
   const logoutSigners = new WeakMap<SigningKey, (payload: Record<string, unknown>) => string>();
+  const denied = opts.denyNetworks;
+  // Connections kept open between deliveries; each new one checks where its host resolves (guardedLookup).
+  const lookup = guardedLookup(denied);
+  const agents = { http: new HttpAgent({ keepAlive: true, lookup }), https: new HttpsAgent({ keepAlive: true, lookup }) };
   // Successful deliveries are marked together: one UPDATE for all that succeeded while the previous one
   // ran. A statement per delivery, on a pool the whole server shares, bounded the delivery rate.
   let unmarked: { id: number; lease: string; at: string; status: number }[] = [];
@@ -146,21 +155,44 @@ export function startWebhookWorker(opts: {
       contentType = 'application/json';
     }
     const secret = openWebhookSecret(opts.sealer, { id: row.endpoint_id, secretSealed: row.secret_sealed });
-    const res = await fetch(row.url, {
-      method: 'POST',
-      body,
-      redirect: 'manual',
-      signal: AbortSignal.timeout(timeoutMs),
-      headers: {
-        'content-type': contentType,
-        'user-agent': 'Latchkey-Webhooks',
-        'webhook-id': webhookId,
-        'webhook-timestamp': String(timestamp),
-        'webhook-signature': signWebhook(secret, webhookId, timestamp, body),
-      },
+    return send(new URL(row.url), body, {
+      'content-type': contentType,
+      'user-agent': 'Latchkey-Webhooks',
+      'webhook-id': webhookId,
+      'webhook-timestamp': String(timestamp),
+      'webhook-signature': signWebhook(secret, webhookId, timestamp, body),
     });
-    await res.body?.cancel().catch(() => {});
-    return res.status;
+  }
+
+  /**
+   * One POST, its answer's status (redirects are not followed: a 3xx is a failed delivery). Every address the
+   * host resolves to is checked against WEBHOOK_DENY_NETWORKS when the socket connects; an IP literal, which
+   * is not looked up, before.
+   */
+  function send(url: URL, body: string, headers: Record<string, string>): Promise<number> {
+    const literal = literalAddress(url);
+    const network = literal === undefined ? undefined : deniedNetworkOf(literal, denied);
+    if (literal !== undefined && network) return Promise.reject(new DeniedDestinationError(literal, literal, network));
+    const secure = url.protocol === 'https:';
+    return new Promise((resolve, reject) => {
+      const req = (secure ? httpsRequest : httpRequest)(
+        url,
+        {
+          method: 'POST',
+          agent: secure ? agents.https : agents.http,
+          headers: { ...headers, 'content-length': String(Buffer.byteLength(body)) },
+          signal: AbortSignal.timeout(timeoutMs),
+        },
+        (res) => {
+          // Read to its end, so that the connection serves the next delivery.
+          res.resume();
+          res.on('error', () => {});
+          resolve(res.statusCode ?? 0);
+        },
+      );
+      req.on('error', reject);
+      req.end(body);
+    });
   }
 
   /** Posts one delivery, calls `answered` once the receiver has answered (or has not in time), then records the outcome. */
@@ -172,7 +204,8 @@ export function startWebhookWorker(opts: {
       status = await post(row, now);
       if (status < 200 || status > 299) error = `HTTP ${status}`;
     } catch (err) {
-      error = (err as Error).name === 'TimeoutError' ? `no answer within ${timeoutMs} ms` : String((err as Error & { cause?: Error }).cause?.message ?? (err as Error).message);
+      const name = (err as Error).name;
+      error = name === 'TimeoutError' || name === 'AbortError' ? `no answer within ${timeoutMs} ms` : String((err as Error & { cause?: Error }).cause?.message ?? (err as Error).message);
     }
     answered();
     const done = clock.now();
@@ -283,6 +316,8 @@ export function startWebhookWorker(opts: {
       if (timer) clearTimeout(timer);
       await running;
       await Promise.allSettled([...deliveries]);
+      agents.http.destroy();
+      agents.https.destroy();
     },
   };
 }

@@ -1,0 +1,66 @@
+import { lookup as dnsLookup, type LookupAddress, type LookupAllOptions, type LookupOneOptions } from 'node:dns';
+import ipaddr from 'ipaddr.js';
+
+/**
+ * Where webhooks may not be posted (WEBHOOK_DENY_NETWORKS): by default the addresses no receiver lives at
+ * and that a request should never reach, above all the cloud metadata services, which hand out the
+ * instance's credentials. An operator who registers a URL, or whoever holds an `admin` service client,
+ * could otherwise make Latchkey post to them, and read in the delivery list whether something answered.
+ */
+export type DeniedNetworks = readonly (readonly [ipaddr.IPv4 | ipaddr.IPv6, number])[];
+
+/** Parses `a.b.c.d/n`, `x::y/n`, or a bare address (its own /32 or /128); throws on anything else. */
+export function parseNetworks(entries: readonly string[]): DeniedNetworks {
+  return entries.map((entry) => {
+    if (entry.includes('/')) return ipaddr.parseCIDR(entry);
+    const address = ipaddr.parse(entry);
+    return [address, address.kind() === 'ipv4' ? 32 : 128] as const;
+  });
+}
+
+/** The denied network `address` is in, as written in the setting, or undefined. IPv4-mapped IPv6 counts as IPv4. */
+export function deniedNetworkOf(address: string, denied: DeniedNetworks): string | undefined {
+  if (!ipaddr.isValid(address)) return undefined;
+  const ip = ipaddr.process(address);
+  for (const [network, bits] of denied) {
+    if (network.kind() === ip.kind() && ip.match(network, bits)) return `${network.toString()}/${bits}`;
+  }
+  return undefined;
+}
+
+/** A URL's host when it is an IP literal (brackets removed), else undefined. */
+export function literalAddress(url: URL): string | undefined {
+  const host = url.hostname.replace(/^\[(.*)\]$/, '$1');
+  return ipaddr.isValid(host) ? host : undefined;
+}
+
+export class DeniedDestinationError extends Error {
+  readonly code = 'EDENIEDDESTINATION';
+  constructor(host: string, address: string, network: string) {
+    super(host === address ? `${address} is in WEBHOOK_DENY_NETWORKS (${network})` : `${host} resolves to ${address}, in WEBHOOK_DENY_NETWORKS (${network})`);
+    this.name = 'DeniedDestinationError';
+  }
+}
+
+type LookupCallback = (err: NodeJS.ErrnoException | null, address: string | LookupAddress[], family?: number) => void;
+
+/**
+ * A `lookup` for sockets (net.connect's option) that resolves as usual, then refuses the connection when any
+ * address of the host is denied, so that a name cannot be pointed at a denied address between the check and
+ * the connection (DNS rebinding): the addresses checked are the ones connected to.
+ */
+export function guardedLookup(denied: DeniedNetworks) {
+  return (hostname: string, options: LookupOneOptions | LookupAllOptions, callback: LookupCallback): void => {
+    dnsLookup(hostname, { ...options, all: true }, (err, addresses) => {
+      if (err) return callback(err, []);
+      for (const { address } of addresses) {
+        const network = deniedNetworkOf(address, denied);
+        if (network) return callback(new DeniedDestinationError(hostname, address, network), []);
+      }
+      if (options.all) return callback(null, addresses);
+      const [first] = addresses;
+      if (!first) return callback(Object.assign(new Error(`${hostname} has no address`), { code: 'ENOTFOUND' }), []);
+      return callback(null, first.address, first.family);
+    });
+  };
+}
