@@ -35,6 +35,8 @@ declare module 'fastify' {
   interface FastifyContextConfig {
     /** The route takes no body: whatever is sent is read and ignored, whatever its Content-Type. */
     ignoresBody?: boolean;
+    /** A 200 of this route is a stream that stays open (Server-Sent Events): it is not a request to time. */
+    streams?: boolean;
   }
 }
 

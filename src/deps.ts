@@ -3,7 +3,7 @@ import type { Logger } from 'pino';
 import { createBreachCheck, type BreachCheck } from './auth/breached-passwords.js';
 import { openKeyRing, type KeyRing } from './auth/key-ring.js';
 import { signingKeySealer } from './auth/key-store.js';
-import { webhookSecretSealer } from './webhooks/endpoints.js';
+import { countPendingDeliveries, webhookSecretSealer } from './webhooks/endpoints.js';
 import { createPasswordHasher, type PasswordHasher } from './auth/passwords.js';
 import { createServiceClientEvents, type ServiceClientEvents } from './auth/service-clients.js';
 import { createRevocationList, loadRecentRevocations, type RevocationList } from './auth/revocations.js';
@@ -155,6 +155,7 @@ export async function openDeps(config: Config, overrides: DepsOverrides = {}): P
             caches: { verified_tokens: verifiedTokens, profiles },
             poolStats: database.poolStats,
             outboxDepth: () => countPendingRows(database.db),
+            webhookBacklog: () => countPendingDeliveries(database.db),
           });
     const metrics = metricsRegistry ?? noMetrics;
 

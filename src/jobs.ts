@@ -57,6 +57,7 @@ export async function startJobs(deps: Deps, opts: JobOptions = {}): Promise<Serv
       retryForSeconds: config.webhooks.retryFor,
       perEndpoint: config.webhooks.concurrency,
       denyNetworks: parseNetworks(config.webhooks.denyNetworks),
+      metrics: deps.metrics,
     });
     deps.onClose(() => webhooks.close());
     if (config.databaseUrl) {

@@ -1,9 +1,13 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig } from '../src/config.js';
-import { LIMITERS, MAIL_OUTCOMES, noMetrics, REFRESH_OUTCOMES, SIGNIN_OUTCOMES } from '../src/metrics/metrics.js';
+import { createServiceClient } from '../src/auth/service-clients.js';
+import { runOperation } from '../src/control/operations.js';
+import { LIMITERS, MAIL_OUTCOMES, noMetrics, REFRESH_OUTCOMES, SIGNIN_OUTCOMES, WEBHOOK_OUTCOMES } from '../src/metrics/metrics.js';
 import { bearer, dashboard, refresh, signIn, signUp, startTestApp, uniqueEmail, type TestApp } from './helpers/app.js';
 import { freePort } from './helpers/services.js';
 import { readSample, scrape, seriesOf } from './helpers/metrics.js';
+import { basic, openSse } from './helpers/sse.js';
+import { startWebhookReceiver, until } from './helpers/webhook-receiver.js';
 
 const TOKEN = 'metrics-token-for-the-tests-0123456789';
 
@@ -53,6 +57,7 @@ describe('metrics on', () => {
   let t: TestApp;
   let url: string;
   const read = () => scrape(url, TOKEN);
+  const addHook = (hookUrl: string) => runOperation(t.deps as never, 'webhooks.add', { url: hookUrl, events: ['user.created'] }, { actor: 'test' }) as Promise<{ id: string }>;
   beforeAll(async () => {
     const port = await freePort();
     url = `http://127.0.0.1:${port}`;
@@ -148,6 +153,46 @@ describe('metrics on', () => {
     expect(readSample(await read(), 'latchkey_outbox_depth')).toBe(0);
   });
 
+  it('counts webhook deliveries by outcome and reads the pending backlog at each scrape', async () => {
+    const up = await startWebhookReceiver();
+    const down = await startWebhookReceiver({ answer: () => 503 });
+    const hooks = [await addHook(up.url), await addHook(down.url)];
+    try {
+      const before = await read();
+      const delta = (text: string, outcome: string) => readSample(text, 'latchkey_webhook_deliveries_total', { outcome }) - readSample(before, 'latchkey_webhook_deliveries_total', { outcome });
+      await signUp(t);
+      const after = await until(read, (text) => delta(text, 'delivered') >= 1 && delta(text, 'failed') >= 1, 10_000);
+      expect([delta(after, 'delivered'), delta(after, 'failed'), delta(after, 'dead')]).toEqual([1, 1, 0]);
+      // The refused one waits for its retry.
+      expect(readSample(after, 'latchkey_webhook_deliveries_pending')).toBeGreaterThanOrEqual(1);
+    } finally {
+      for (const hook of hooks) await runOperation(t.deps as never, 'webhooks.remove', { id: hook.id }, { actor: 'test' });
+      await Promise.all([up.stop(), down.stop()]);
+    }
+    expect(readSample(await read(), 'latchkey_webhook_deliveries_pending')).toBe(0);
+  });
+
+  it("counts the revocation feed's open streams, and times its refusals but not a stream's life", async () => {
+    const base = await t.listen();
+    const credentials = await createServiceClient(t.deps, { name: 'metrics-feed', scopes: ['revocations:read'] }, 'test');
+    const streams = (text: string) => readSample(text, 'latchkey_revocation_feed_streams');
+    const feedSeries = (text: string, status: string) =>
+      readSample(text, 'latchkey_http_request_duration_seconds_count', { route: '/api/revocations/stream', status_code: status });
+    const before = await read();
+    expect(streams(before)).toBe(0);
+    const stream = await openSse(`${base}/api/revocations/stream`, { authorization: basic(credentials.client_id, credentials.client_secret) });
+    await stream.next((e) => e.event === 'ready');
+    expect(streams(await read())).toBe(1);
+    const refused = await openSse(`${base}/api/revocations/stream`);
+    expect(refused.status).toBe(401);
+    refused.close();
+    stream.close();
+    const after = await until(read, (text) => streams(text) === 0, 10_000);
+    expect(streams(after)).toBe(0);
+    expect(feedSeries(after, '401') - feedSeries(before, '401')).toBe(1);
+    expect(feedSeries(after, '200')).toBe(0);
+  });
+
   it('reports the database pool on PostgreSQL only', async () => {
     const text = await read();
     if (t.database.engine === 'postgres') {
@@ -191,10 +236,10 @@ describe('metrics on', () => {
     const text = await read();
     const routes = new Set([...t.app.routeList.map((r) => r.url), 'unmatched']);
     const closed: Record<string, Set<string>> = {
-      outcome: new Set<string>([...SIGNIN_OUTCOMES, ...REFRESH_OUTCOMES, ...MAIL_OUTCOMES]),
+      outcome: new Set<string>([...SIGNIN_OUTCOMES, ...REFRESH_OUTCOMES, ...MAIL_OUTCOMES, ...WEBHOOK_OUTCOMES]),
       limiter: new Set<string>(LIMITERS),
       cache: new Set(['verified_tokens', 'profiles']),
-      source: new Set(['outbox_depth']),
+      source: new Set(['outbox_depth', 'webhook_backlog']),
       route: routes,
     };
     for (const series of seriesOf(text)) {

@@ -6,6 +6,8 @@ import type { MetricsRegistry } from '../metrics/registry.js';
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- any server, logger and type provider
 export function countRequests(app: FastifyInstance<any, any, any, any, any>, metrics: Pick<MetricsRegistry, 'observeRequest'>) {
   app.addHook('onResponse', (request, reply, done) => {
+    // An open stream's whole life (hours) would swamp the route's latency; its refusals are timed as any answer.
+    if (request.routeOptions.config.streams && reply.statusCode === 200) return done();
     // The pattern (`/api/reset-password/:token`), never the URL: the labels stay few, and no token or address in a path becomes one.
     const route = request.is404 ? UNMATCHED_ROUTE : (request.routeOptions.url ?? UNMATCHED_ROUTE);
     metrics.observeRequest(request.method, route, reply.statusCode, reply.elapsedTime / 1000);

@@ -4,6 +4,7 @@ import { AppError, type ErrorCode } from '../errors.js';
 export const SIGNIN_OUTCOMES = ['success', 'invalid_credentials', 'locked', 'server_busy', 'error'] as const;
 export const REFRESH_OUTCOMES = ['rotated', 'retried', 'reuse_detected', 'invalid', 'error'] as const;
 export const MAIL_OUTCOMES = ['sent', 'failed', 'dropped', 'abandoned'] as const;
+export const WEBHOOK_OUTCOMES = ['delivered', 'failed', 'dead'] as const;
 /** The route label of requests no route matched (404s, malformed URLs). */
 export const UNMATCHED_ROUTE = 'unmatched';
 export const LIMITERS = [
@@ -23,6 +24,7 @@ export const LIMITERS = [
 export type SigninOutcome = (typeof SIGNIN_OUTCOMES)[number];
 export type RefreshOutcome = (typeof REFRESH_OUTCOMES)[number];
 export type MailOutcome = (typeof MAIL_OUTCOMES)[number];
+export type WebhookOutcome = (typeof WEBHOOK_OUTCOMES)[number];
 export type Limiter = (typeof LIMITERS)[number];
 
 /**
@@ -36,6 +38,8 @@ export interface Metrics {
   throttled(limiter: Limiter): void;
   /** One delivery attempt of an outbox row. */
   mailDelivery(outcome: MailOutcome): void;
+  /** One webhook delivery attempt: delivered (2xx), failed (to be retried), dead (failed for WEBHOOK_RETRY_FOR). */
+  webhookDelivery(outcome: WebhookOutcome): void;
 }
 
 export const noMetrics: Metrics = {
@@ -43,6 +47,7 @@ export const noMetrics: Metrics = {
   refresh: () => {},
   throttled: () => {},
   mailDelivery: () => {},
+  webhookDelivery: () => {},
 };
 
 /** The outcome a failure counts as: its error code's name when the operation has one for it, else `error`. */

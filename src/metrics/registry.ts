@@ -1,12 +1,14 @@
 import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client';
 import type { PoolStats } from '../db/client.js';
 import { RequestHistogram } from './request-histogram.js';
-import { LIMITERS, UNMATCHED_ROUTE, MAIL_OUTCOMES, REFRESH_OUTCOMES, SIGNIN_OUTCOMES, type Metrics } from './metrics.js';
+import { LIMITERS, UNMATCHED_ROUTE, MAIL_OUTCOMES, REFRESH_OUTCOMES, SIGNIN_OUTCOMES, WEBHOOK_OUTCOMES, type Metrics } from './metrics.js';
 
 // From a cached dashboard read (well under a millisecond) to a sign-in's password check (a quarter second).
 const REQUEST_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 // A scrape never waits longer than this for the outbox count; the gauge reads NaN when it does.
 const OUTBOX_COUNT_TIMEOUT_MS = 1_000;
+// What a scrape reads from the database, each of which can fail to answer in time.
+const SCRAPE_SOURCES = ['outbox_depth', 'webhook_backlog'] as const;
 // Methods, route patterns and statuses are few; should they not be, the series stay bounded all the same.
 const MAX_REQUEST_SERIES = 1_000;
 
@@ -19,12 +21,16 @@ export interface MetricSources {
   poolStats: (() => PoolStats) | undefined;
   /** Rows waiting in the outbox: one cheap query per scrape. */
   outboxDepth: () => Promise<number>;
+  /** Webhook deliveries still pending (waiting, in flight or to be retried), of every instance: one query per scrape. */
+  webhookBacklog: () => Promise<number>;
 }
 
 /** The Prometheus side of `Metrics`: the domain's counters, request durations, and the text a scrape reads. */
 export interface MetricsRegistry extends Metrics {
   readonly registry: Registry;
   observeRequest(method: string, route: string, statusCode: number, seconds: number): void;
+  /** Counts the revocation feed's open streams at each scrape (src/http/routes/revocation-feed.ts registers them). */
+  countStreams(streams: { size(): number }): void;
 }
 
 /** A registry of its own (never prom-client's global one), so that several servers can live in one process (tests). */
@@ -46,7 +52,8 @@ export function createMetricsRegistry(sources: MetricSources): MetricsRegistry {
   const refreshes = counterOf('latchkey_refresh_attempts_total', 'Refresh token exchanges, by outcome: rotated, retried (the same token again within REFRESH_REUSE_INTERVAL), reuse_detected (the session was revoked), invalid, error.', 'outcome', REFRESH_OUTCOMES, registers);
   const throttled = counterOf('latchkey_throttled_total', 'Refusals by a rate limit, by limiter: a 429, a 503 server_busy for the global ones, an unsent reset email for the reset_mail ones.', 'limiter', LIMITERS, registers);
   const mail = counterOf('latchkey_mail_deliveries_total', 'Outbox delivery attempts, by outcome: sent, failed (retried later), dropped (no one to send it to), abandoned (expired first).', 'outcome', MAIL_OUTCOMES, registers);
-  const scrapeErrors = counterOf('latchkey_metrics_scrape_errors_total', 'Values a scrape could not read in time, by source; the gauge reads NaN then.', 'source', ['outbox_depth'], registers);
+  const webhooks = counterOf('latchkey_webhook_deliveries_total', 'Webhook delivery attempts of this process, by outcome: delivered (a 2xx answer), failed (retried later), dead (failed for WEBHOOK_RETRY_FOR).', 'outcome', WEBHOOK_OUTCOMES, registers);
+  const scrapeErrors = counterOf('latchkey_metrics_scrape_errors_total', 'Values a scrape could not read in time, by source; the gauge reads NaN then.', 'source', SCRAPE_SOURCES, registers);
 
   new Gauge({
     name: 'latchkey_revocation_list_entries',
@@ -82,21 +89,43 @@ export function createMetricsRegistry(sources: MetricSources): MetricsRegistry {
     },
   });
 
-  let counting: Promise<number> | undefined;
+  // Counts read from the database at each scrape: one at a time, however many scrapes arrive while it runs,
+  // and NaN (with a scrape error) when the database does not answer in time.
+  const databaseCount = (name: string, help: string, source: (typeof SCRAPE_SOURCES)[number], count: () => Promise<number>) => {
+    let counting: Promise<number> | undefined;
+    new Gauge({
+      name,
+      help,
+      registers,
+      // Every instance reads the same rows.
+      aggregator: 'max',
+      async collect() {
+        counting ??= count().finally(() => (counting = undefined));
+        try {
+          this.set(await withTimeout(counting, OUTBOX_COUNT_TIMEOUT_MS));
+        } catch {
+          this.set(Number.NaN);
+          scrapeErrors.inc({ source });
+        }
+      },
+    });
+  };
+  databaseCount('latchkey_outbox_depth', 'Outbox rows still to deliver (neither sent nor given up), of every instance: read from the database at each scrape.', 'outbox_depth', sources.outboxDepth);
+  databaseCount(
+    'latchkey_webhook_deliveries_pending',
+    'Webhook deliveries still to make (waiting, in flight or to be retried), of every instance: read from the database at each scrape.',
+    'webhook_backlog',
+    sources.webhookBacklog,
+  );
+  const streamSources = new Set<{ size(): number }>();
   new Gauge({
-    name: 'latchkey_outbox_depth',
-    help: 'Outbox rows still to deliver (neither sent nor given up), of every instance: read from the database at each scrape.',
+    name: 'latchkey_revocation_feed_streams',
+    help: 'Revocation feed streams (GET /api/revocations/stream) open on this process.',
     registers,
-    aggregator: 'max',
-    async collect() {
-      // One count at a time, however many scrapes arrive while it runs.
-      counting ??= sources.outboxDepth().finally(() => (counting = undefined));
-      try {
-        this.set(await withTimeout(counting, OUTBOX_COUNT_TIMEOUT_MS));
-      } catch {
-        this.set(Number.NaN);
-        scrapeErrors.inc({ source: 'outbox_depth' });
-      }
+    collect() {
+      let open = 0;
+      for (const s of streamSources) open += s.size();
+      this.set(open);
     },
   });
 
@@ -124,6 +153,8 @@ export function createMetricsRegistry(sources: MetricSources): MetricsRegistry {
     refresh: (outcome) => refreshes.inc({ outcome }),
     throttled: (limiter) => throttled.inc({ limiter }),
     mailDelivery: (outcome) => mail.inc({ outcome }),
+    webhookDelivery: (outcome) => webhooks.inc({ outcome }),
+    countStreams: (streams) => void streamSources.add(streams),
   };
 }
 

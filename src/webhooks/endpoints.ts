@@ -3,7 +3,7 @@ import { asc, eq, sql } from 'drizzle-orm';
 import { recordAuditEvent } from '../auth/audit.js';
 import { deriveKey, open, seal } from '../auth/secret-box.js';
 import type { Deps } from '../deps.js';
-import { rowsOf } from '../db/client.js';
+import { rowsOf, type Db } from '../db/client.js';
 import { webhookEndpoints } from '../db/schema.js';
 import { AppError } from '../errors.js';
 import { deniedNetworkOf, literalAddress, parseNetworks } from './destinations.js';
@@ -148,9 +148,17 @@ export async function replayWebhookDeliveries(deps: WebhookDeps, which: { id?: n
 }
 
 /** A URL webhooks may be posted to: http or https, with a host, and no credentials in it. */
+/** Deliveries not yet made, of every instance (the partial index on pending deliveries serves it). */
+export async function countPendingDeliveries(db: Db): Promise<number> {
+  const result = await db.execute(sql`SELECT count(*)::int AS n FROM webhook_deliveries WHERE status = 'pending'`);
+  return rowsOf<{ n: number }>(result)[0]?.n ?? 0;
+}
+
 // C0 and C1 controls, DEL, and every kind of space or line break.
+// eslint-disable-next-line no-control-regex -- control characters are what it refuses
 const CONTROL_OR_SPACE = /[\u0000-\u0020\u007f-\u009f\s]/u;
 /** Control characters, which a terminal would act on, in a value an operator will see (an audience). */
+// eslint-disable-next-line no-control-regex -- control characters are what it finds
 export const CONTROL_CHARACTERS = /[\u0000-\u001f\u007f-\u009f]/u;
 
 export function checkWebhookUrl(value: string): string | undefined {

@@ -7,6 +7,7 @@ import type { Logger } from 'pino';
 import type { KeySet, SigningKey } from '../auth/keys.js';
 import { epochSeconds, type Clock } from '../clock.js';
 import { rowsOf, type Db } from '../db/client.js';
+import type { Metrics } from '../metrics/metrics.js';
 import { DeniedDestinationError, deniedNetworkOf, guardedLookup, literalAddress, type DeniedNetworks } from './destinations.js';
 import { onEventsRecorded } from './events.js';
 import { openWebhookSecret, secretKeyBytes } from './endpoints.js';
@@ -64,6 +65,7 @@ export function startWebhookWorker(opts: {
   retryForSeconds: number;
   timeoutMs?: number;
   perEndpoint: number;
+  metrics: Metrics;
   /** WEBHOOK_DENY_NETWORKS, parsed. */
   denyNetworks: DeniedNetworks;
 }): WebhookWorker {
@@ -211,15 +213,20 @@ export function startWebhookWorker(opts: {
     const done = clock.now();
     // Only while this instance still holds the claim: after its lease, another instance owns the row.
     const mine = sql`id = ${row.id} AND status = 'pending' AND locked_until = ${new Date(row.lease)}::timestamptz`;
-    if (!error) return markDelivered(row, done, status!);
+    if (!error) {
+      opts.metrics.webhookDelivery('delivered');
+      return markDelivered(row, done, status!);
+    }
     const deadline = new Date(row.created_at).getTime() + opts.retryForSeconds * 1000;
     const delay = Math.min(2 ** (row.attempts - 1) * 1000, MAX_DELAY_MS) * (0.8 + Math.random() * 0.4);
     if (done.getTime() >= deadline) {
+      opts.metrics.webhookDelivery('dead');
       await db.execute(sql`UPDATE webhook_deliveries SET status = 'dead', locked_until = NULL, last_status = ${status}, last_error = ${error.slice(0, 500)} WHERE ${mine}`);
       logger.warn({ deliveryId: row.id, endpointId: row.endpoint_id, attempts: row.attempts, err: error }, 'webhook delivery is dead: retried for WEBHOOK_RETRY_FOR');
       return;
     }
     // The last try falls on the deadline, so that a delivery is retried for the whole of WEBHOOK_RETRY_FOR.
+    opts.metrics.webhookDelivery('failed');
     const next = new Date(Math.min(done.getTime() + delay, deadline));
     await db.execute(sql`UPDATE webhook_deliveries SET next_attempt_at = ${next}::timestamptz, locked_until = NULL, last_status = ${status}, last_error = ${error.slice(0, 500)} WHERE ${mine}`);
     logger.info({ deliveryId: row.id, endpointId: row.endpoint_id, attempt: row.attempts, err: error }, 'webhook delivery failed; will retry');

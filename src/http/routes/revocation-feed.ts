@@ -30,6 +30,7 @@ export function revocationFeedRoutes(deps: Deps): FastifyPluginAsyncTypebox {
       total: Math.max(1, Math.floor(deps.config.connections.max / 2)),
       maxBufferedBytes: MAX_BUFFERED_BYTES,
     });
+    deps.metricsRegistry?.countStreams(streams);
     // Before the server waits for requests in flight: an open stream would hold the stop.
     app.addHook('preClose', (done) => {
       streams.close();
@@ -39,6 +40,7 @@ export function revocationFeedRoutes(deps: Deps): FastifyPluginAsyncTypebox {
     app.get(
       '/api/revocations/stream',
       {
+        config: { streams: true },
         schema: {
           tags: ['services'],
           summary: 'The live revocation feed, for services that verify access tokens themselves',
