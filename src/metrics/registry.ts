@@ -5,8 +5,8 @@ import { LIMITERS, UNMATCHED_ROUTE, MAIL_OUTCOMES, REFRESH_OUTCOMES, SIGNIN_OUTC
 
 // From a cached dashboard read (well under a millisecond) to a sign-in's password check (a quarter second).
 const REQUEST_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
-// A scrape never waits longer than this for the outbox count; the gauge reads NaN when it does.
-const OUTBOX_COUNT_TIMEOUT_MS = 1_000;
+// A scrape never waits longer than this for a count it reads from the database; the gauge reads NaN when it does.
+const SCRAPE_COUNT_TIMEOUT_MS = 1_000;
 // What a scrape reads from the database, each of which can fail to answer in time.
 const SCRAPE_SOURCES = ['outbox_depth', 'webhook_backlog'] as const;
 // Methods, route patterns and statuses are few; should they not be, the series stay bounded all the same.
@@ -102,7 +102,7 @@ export function createMetricsRegistry(sources: MetricSources): MetricsRegistry {
       async collect() {
         counting ??= count().finally(() => (counting = undefined));
         try {
-          this.set(await withTimeout(counting, OUTBOX_COUNT_TIMEOUT_MS));
+          this.set(await withTimeout(counting, SCRAPE_COUNT_TIMEOUT_MS));
         } catch {
           this.set(Number.NaN);
           scrapeErrors.inc({ source });

@@ -29,9 +29,16 @@ export function deniedNetworkOf(address: string, denied: DeniedNetworks): string
 }
 
 /** A URL's host when it is an IP literal (brackets removed), else undefined. */
-export function literalAddress(url: URL): string | undefined {
+function literalAddress(url: URL): string | undefined {
   const host = url.hostname.replace(/^\[(.*)\]$/, '$1');
   return ipaddr.isValid(host) ? host : undefined;
+}
+
+/** Why a URL whose host is an IP literal in a denied network may not be posted to (a literal is never looked up, so guardedLookup does not see it), or undefined. */
+export function deniedLiteral(url: URL, denied: DeniedNetworks): DeniedDestinationError | undefined {
+  const literal = literalAddress(url);
+  const network = literal === undefined ? undefined : deniedNetworkOf(literal, denied);
+  return literal !== undefined && network !== undefined ? new DeniedDestinationError(literal, literal, network) : undefined;
 }
 
 export class DeniedDestinationError extends Error {

@@ -6,7 +6,7 @@ import type { Deps } from '../deps.js';
 import { rowsOf, type Db } from '../db/client.js';
 import { webhookEndpoints } from '../db/schema.js';
 import { AppError } from '../errors.js';
-import { deniedNetworkOf, literalAddress, parseNetworks } from './destinations.js';
+import { deniedLiteral, parseNetworks } from './destinations.js';
 import { announceEvents, EVENT_TYPES, type EventType } from './events.js';
 
 /** The AES key that seals webhook secrets, derived from SECRET_KEY for this purpose alone. */
@@ -56,11 +56,11 @@ export async function addWebhookEndpoint(
   input: { url: string; events: EventType[]; backchannelAudience?: string | undefined },
   actor: string,
 ): Promise<WebhookEndpointView & { secret: string }> {
+  const url = new URL(input.url);
   // An address that will never be posted to is refused now; a host name is checked at each delivery.
-  const literal = literalAddress(new URL(input.url));
-  const network = literal === undefined ? undefined : deniedNetworkOf(literal, parseNetworks(deps.config.webhooks.denyNetworks));
-  if (network) {
-    const message = `is in WEBHOOK_DENY_NETWORKS (${network}): webhooks are never posted there`;
+  const refused = deniedLiteral(url, parseNetworks(deps.config.webhooks.denyNetworks));
+  if (refused) {
+    const message = `${refused.message}: webhooks are never posted there`;
     throw new AppError('invalid_request', `Invalid request: url ${message}.`, [{ field: 'url', message }]);
   }
   const id = `wh_${randomBytes(12).toString('base64url')}`;
@@ -71,7 +71,7 @@ export async function addWebhookEndpoint(
     .values({
       id,
       // As parsed (scheme and host in lower case, the path percent-encoded): what is shown is what is posted to.
-      url: new URL(input.url).href,
+      url: url.href,
       eventTypes: input.backchannelAudience ? ['session.revoked'] : [...new Set(input.events)].sort(),
       secretSealed: seal(deps.webhookSealer, secret, id),
       backchannelAudience: input.backchannelAudience ?? null,
@@ -147,7 +147,6 @@ export async function replayWebhookDeliveries(deps: WebhookDeps, which: { id?: n
   return { replayed };
 }
 
-/** A URL webhooks may be posted to: http or https, with a host, and no credentials in it. */
 /** Deliveries not yet made, of every instance (the partial index on pending deliveries serves it). */
 export async function countPendingDeliveries(db: Db): Promise<number> {
   const result = await db.execute(sql`SELECT count(*)::int AS n FROM webhook_deliveries WHERE status = 'pending'`);
@@ -161,6 +160,7 @@ const CONTROL_OR_SPACE = /[\u0000-\u0020\u007f-\u009f\s]/u;
 // eslint-disable-next-line no-control-regex -- control characters are what it finds
 export const CONTROL_CHARACTERS = /[\u0000-\u001f\u007f-\u009f]/u;
 
+/** A URL webhooks may be posted to: http or https, with a host, and no credentials in it. */
 export function checkWebhookUrl(value: string): string | undefined {
   // WHATWG parsing drops or encodes these silently; what an operator's terminal would show is refused instead.
   if (CONTROL_OR_SPACE.test(value)) return 'must not contain spaces or control characters';

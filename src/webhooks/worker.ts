@@ -8,7 +8,7 @@ import type { KeySet, SigningKey } from '../auth/keys.js';
 import { epochSeconds, type Clock } from '../clock.js';
 import { rowsOf, type Db } from '../db/client.js';
 import type { Metrics } from '../metrics/metrics.js';
-import { DeniedDestinationError, deniedNetworkOf, guardedLookup, literalAddress, type DeniedNetworks } from './destinations.js';
+import { deniedLiteral, guardedLookup, type DeniedNetworks } from './destinations.js';
 import { onEventsRecorded } from './events.js';
 import { openWebhookSecret, secretKeyBytes } from './endpoints.js';
 
@@ -172,9 +172,8 @@ export function startWebhookWorker(opts: {
    * is not looked up, before.
    */
   function send(url: URL, body: string, headers: Record<string, string>): Promise<number> {
-    const literal = literalAddress(url);
-    const network = literal === undefined ? undefined : deniedNetworkOf(literal, denied);
-    if (literal !== undefined && network) return Promise.reject(new DeniedDestinationError(literal, literal, network));
+    const refused = deniedLiteral(url, denied);
+    if (refused) return Promise.reject(refused);
     const secure = url.protocol === 'https:';
     return new Promise((resolve, reject) => {
       const req = (secure ? httpsRequest : httpRequest)(
@@ -225,8 +224,8 @@ export function startWebhookWorker(opts: {
       logger.warn({ deliveryId: row.id, endpointId: row.endpoint_id, attempts: row.attempts, err: error }, 'webhook delivery is dead: retried for WEBHOOK_RETRY_FOR');
       return;
     }
-    // The last try falls on the deadline, so that a delivery is retried for the whole of WEBHOOK_RETRY_FOR.
     opts.metrics.webhookDelivery('failed');
+    // The last try falls on the deadline, so that a delivery is retried for the whole of WEBHOOK_RETRY_FOR.
     const next = new Date(Math.min(done.getTime() + delay, deadline));
     await db.execute(sql`UPDATE webhook_deliveries SET next_attempt_at = ${next}::timestamptz, locked_until = NULL, last_status = ${status}, last_error = ${error.slice(0, 500)} WHERE ${mine}`);
     logger.info({ deliveryId: row.id, endpointId: row.endpoint_id, attempt: row.attempts, err: error }, 'webhook delivery failed; will retry');
