@@ -17,7 +17,7 @@ import { spawn } from 'node:child_process';
 import bcrypt from 'bcrypt';
 import { sql } from 'drizzle-orm';
 import pg from 'pg';
-import { importUserBatch } from '../src/auth/user-import.js';
+import { importUserBatch } from '../src/auth/import/user-import.js';
 import { openDatabase, type Database } from '../src/db/client.js';
 import { importUsers, type ImportSummary } from '../src/import/import-users.js';
 import { openUserSource } from '../src/import/sources.js';

@@ -7,7 +7,7 @@ import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { openDatabase } from '../src/db/client.js';
-import { recordEvents, type NewEvent } from '../src/webhooks/events.js';
+import { recordEvents, type NewEvent } from '../src/core/events.js';
 import { latchkeyCli, percentiles, startProcess, type ReportPart } from './lib.js';
 
 const TICK_MS = 10;

@@ -1,24 +1,24 @@
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
-import { createBreachCheck, type BreachCheck } from './auth/breached-passwords.js';
-import { openKeyRing, type KeyRing } from './auth/key-ring.js';
-import { signingKeySealer } from './auth/key-store.js';
+import { createBreachCheck, type BreachCheck } from './auth/passwords/breached-passwords.js';
+import { openKeyRing, type KeyRing } from './auth/keys/key-ring.js';
+import { signingKeySealer } from './auth/keys/key-store.js';
 import { countPendingDeliveries, webhookSecretSealer } from './webhooks/endpoints.js';
-import { createPasswordHasher, type PasswordHasher } from './auth/passwords.js';
-import { createServiceClientEvents, type ServiceClientEvents } from './auth/service-clients.js';
-import { createRevocationList, loadRecentRevocations, type RevocationList } from './auth/revocations.js';
-import type { AccessClaims } from './auth/access-tokens.js';
-import { createThrottle, type Throttle } from './auth/throttle.js';
-import type { PublicUser } from './auth/users.js';
-import { BoundedCache } from './cache.js';
-import { systemClock, type Clock } from './clock.js';
+import { createPasswordHasher, type PasswordHasher } from './auth/passwords/passwords.js';
+import { createServiceClientEvents, type ServiceClientEvents } from './auth/service-clients/service-clients.js';
+import { createRevocationList, loadRecentRevocations, type RevocationList } from './auth/sessions/revocations.js';
+import type { AccessClaims } from './auth/sessions/access-tokens.js';
+import { createThrottle, type Throttle } from './auth/throttle/throttle.js';
+import type { PublicUser } from './auth/users/users.js';
+import { BoundedCache } from './core/cache.js';
+import { systemClock, type Clock } from './core/clock.js';
 import type { Config } from './config.js';
 import { openDatabase, type Database, type Db } from './db/client.js';
 import { createLogger } from './logging.js';
 import { resolveSecretKey } from './secret-key.js';
 import { createMailer, type Mailer } from './mail/mailer.js';
 import { countPendingRows, type OutboxWorker } from './mail/outbox.js';
-import { noMetrics, type Metrics } from './metrics/metrics.js';
+import { noMetrics, type Metrics } from './core/metrics.js';
 import type { MetricsRegistry } from './metrics/registry.js';
 
 /**

@@ -1,15 +1,17 @@
 import cluster from 'node:cluster';
-import { purgeAuditEvents } from './auth/audit.js';
-import { KEYS_CHANNEL } from './auth/key-store.js';
-import { startPurgeSchedule } from './auth/purge.js';
-import { startRevocationListener } from './auth/revocation-feed.js';
-import { SERVICE_CLIENTS_CHANNEL } from './auth/service-clients.js';
+import { purgeAuditEvents } from './core/audit.js';
+import { KEYS_CHANNEL } from './auth/keys/key-store.js';
+import { startPurgeSchedule } from './auth/maintenance/purge.js';
+import { PASSWORD_RESET, sendResetEmail } from './auth/reset/reset-mail.js';
+import { createLogoutTokenSigner } from './auth/sessions/logout-tokens.js';
+import { startRevocationListener } from './auth/sessions/revocation-feed.js';
+import { SERVICE_CLIENTS_CHANNEL } from './auth/service-clients/service-clients.js';
 import type { Config } from './config.js';
 import { openDeps, type Deps, type DepsOverrides } from './deps.js';
 import { mailHandlers } from './mail/mail-channel.js';
 import { startOutboxWorker, type OutboxWorker } from './mail/outbox.js';
 import { startMetricsListener } from './metrics/server.js';
-import { EVENTS_CHANNEL, purgeEvents } from './webhooks/events.js';
+import { EVENTS_CHANNEL, purgeEvents } from './core/events.js';
 import { parseNetworks } from './webhooks/destinations.js';
 import { startWebhookWorker, type WebhookWorker } from './webhooks/worker.js';
 
@@ -50,9 +52,8 @@ export async function startJobs(deps: Deps, opts: JobOptions = {}): Promise<Serv
       db: database.db,
       clock,
       logger,
-      keys,
+      signLogoutToken: createLogoutTokenSigner(keys, config.jwt.issuer),
       sealer: deps.webhookSealer,
-      issuer: config.jwt.issuer,
       pollMs: opts.webhookPollMs ?? 5_000,
       retryForSeconds: config.webhooks.retryFor,
       perEndpoint: config.webhooks.concurrency,
@@ -90,7 +91,9 @@ export async function startJobs(deps: Deps, opts: JobOptions = {}): Promise<Serv
 
     const outbox = startOutboxWorker({
       db: database.db,
-      handlers: mailHandlers({ db: database.db, mailer: deps.mailer, config }),
+      handlers: mailHandlers(deps, {
+        [PASSWORD_RESET]: (payload, now) => sendResetEmail({ db: database.db, mailer: deps.mailer, config }, payload, now),
+      }),
       clock,
       logger,
       pollMs: opts.outboxPollMs ?? 1_000,
@@ -112,7 +115,7 @@ export async function startJobs(deps: Deps, opts: JobOptions = {}): Promise<Serv
     void purge();
     const purgeTimer = setInterval(purge, 3_600_000).unref();
     deps.onClose(() => clearInterval(purgeTimer));
-    // Spent tokens, ended sessions and sent emails, in small batches (src/auth/purge.ts).
+    // Spent tokens, ended sessions and sent emails, in small batches (src/auth/maintenance/purge.ts).
     const expiredRows = startPurgeSchedule({ db: database.db, clock, config, logger, intervalSeconds: config.purgeInterval });
     deps.onClose(() => expiredRows.close());
 

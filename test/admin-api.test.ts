@@ -1,8 +1,8 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { eq, inArray, sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { removeServiceClient, rotateServiceClientSecret } from '../src/auth/service-clients.js';
-import { insertUser } from '../src/auth/users.js';
+import { removeServiceClient, rotateServiceClientSecret } from '../src/auth/service-clients/service-clients.js';
+import { insertUser } from '../src/auth/users/users.js';
 import { auditEvents, users } from '../src/db/schema.js';
 import { dashboard, GOOD_PASSWORD, refresh, signIn, signUp, startTestApp, type TestApp } from './helpers/app.js';
 import { createTestClock } from './helpers/clock.js';

@@ -1,6 +1,6 @@
 import { eq } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { systemClock } from '../src/clock.js';
+import { systemClock } from '../src/core/clock.js';
 import { auditEvents, webhookEndpoints } from '../src/db/schema.js';
 import { signUp, startTestApp, type TestApp } from './helpers/app.js';
 import { serviceClients, type Credentials } from './helpers/service-clients.js';

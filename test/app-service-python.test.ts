@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { exportJWK, generateKeyPair, SignJWT, type CryptoKey, type JWTPayload } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { EVENT_TYPES } from '../src/webhooks/events.js';
+import { EVENT_TYPES } from '../src/core/events.js';
 import { signWebhook } from '../src/webhooks/worker.js';
 import { json, latchkey } from './helpers/cli.js';
 import { createTestDatabase, type TestDatabase } from './helpers/database.js';

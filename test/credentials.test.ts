@@ -3,7 +3,7 @@ import argon2 from 'argon2';
 import { eq } from 'drizzle-orm';
 import { decodeJwt } from 'jose';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { hashToken } from '../src/auth/secrets.js';
+import { hashToken } from '../src/core/secrets.js';
 import { resetTokens, sessions, users } from '../src/db/schema.js';
 import { bearer, GOOD_PASSWORD, signIn, signUp, startTestApp, type SignedUp, type TestApp } from './helpers/app.js';
 import { createTestClock } from './helpers/clock.js';

@@ -1,10 +1,10 @@
 import { asc, eq } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { deleteUser, disableUser, enableUser, revokeUserSessions } from '../src/auth/user-admin.js';
-import { importUserBatch } from '../src/auth/user-import.js';
+import { deleteUser, disableUser, enableUser, revokeUserSessions } from '../src/auth/users/user-admin.js';
+import { importUserBatch } from '../src/auth/import/user-import.js';
 import { events } from '../src/db/schema.js';
 import { runOperation } from '../src/control/operations.js';
-import { onEventsRecorded, recordEvents, userEvent } from '../src/webhooks/events.js';
+import { onEventsRecorded, recordEvents, userEvent } from '../src/core/events.js';
 import { bearer, signIn, signUp, startTestApp, uniqueEmail, type TestApp } from './helpers/app.js';
 
 let t: TestApp;

@@ -1,6 +1,6 @@
 import { pbkdf2 } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createWorkQueue } from '../src/auth/work-queue.js';
+import { createWorkQueue } from '../src/core/work-queue.js';
 import { bearer, GOOD_PASSWORD, signIn, signUp, startTestApp, uniqueEmail, type TestApp } from './helpers/app.js';
 
 describe('the password-hashing queue', () => {

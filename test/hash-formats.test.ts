@@ -1,6 +1,6 @@
 import { beforeAll, describe, expect, it } from 'vitest';
-import { HASH_LIMITS, parsePasswordHash, verifyLegacyHash } from '../src/auth/hash-formats.js';
-import { createPasswordHasher } from '../src/auth/passwords.js';
+import { HASH_LIMITS, parsePasswordHash, verifyLegacyHash } from '../src/auth/passwords/hash-formats.js';
+import { createPasswordHasher } from '../src/auth/passwords/passwords.js';
 import { loadConfig } from '../src/config.js';
 import { hasWerkzeug, makeHashes, missingPythonLibraries, pythonChecks, type MadeHash } from './helpers/python-hashes.js';
 

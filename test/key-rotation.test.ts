@@ -1,6 +1,6 @@
 import { createLocalJWKSet, decodeProtectedHeader, jwtVerify, type JWK } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { systemClock } from '../src/clock.js';
+import { systemClock } from '../src/core/clock.js';
 import { signingKeys } from '../src/db/schema.js';
 import { PUBLIC_URL, signIn, signUp, startTestApp, type TestApp } from './helpers/app.js';
 import { createTestClock } from './helpers/clock.js';

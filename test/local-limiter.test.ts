@@ -1,6 +1,6 @@
 import { RateLimiterMemory, RateLimiterRes } from 'rate-limiter-flexible';
 import { describe, expect, it } from 'vitest';
-import { LocalLimiter } from '../src/auth/local-limiter.js';
+import { LocalLimiter } from '../src/auth/throttle/local-limiter.js';
 import { createTestClock } from './helpers/clock.js';
 
 const limiter = (points: number, duration: number, maxKeys?: number) => {

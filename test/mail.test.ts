@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { passwordChangedEmail, passwordResetEmail } from '../src/mail/templates.js';
+import { passwordChangedEmail, passwordResetEmail } from '../src/auth/reset/emails.js';
 
 describe('email templates', () => {
   const to = { name: '<b>Eve</b> & "friends"', email: 'eve@example.com' };

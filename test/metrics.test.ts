@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig } from '../src/config.js';
-import { createServiceClient } from '../src/auth/service-clients.js';
+import { createServiceClient } from '../src/auth/service-clients/service-clients.js';
 import { runOperation } from '../src/control/operations.js';
-import { LIMITERS, MAIL_OUTCOMES, noMetrics, REFRESH_OUTCOMES, SIGNIN_OUTCOMES, WEBHOOK_OUTCOMES } from '../src/metrics/metrics.js';
+import { LIMITERS, MAIL_OUTCOMES, noMetrics, REFRESH_OUTCOMES, SIGNIN_OUTCOMES, WEBHOOK_OUTCOMES } from '../src/core/metrics.js';
 import { bearer, dashboard, refresh, signIn, signUp, startTestApp, uniqueEmail, type TestApp } from './helpers/app.js';
 import { freePort } from './helpers/services.js';
 import { readSample, scrape, seriesOf } from './helpers/metrics.js';

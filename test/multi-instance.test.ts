@@ -3,7 +3,7 @@ import { GOOD_PASSWORD, signUp, startTestApp, type TestApp } from './helpers/app
 import { createTestClock } from './helpers/clock.js';
 import { createTestDatabase, type TestDatabase } from './helpers/database.js';
 import { basic, openSse } from './helpers/sse.js';
-import { createServiceClient, removeServiceClient } from '../src/auth/service-clients.js';
+import { createServiceClient, removeServiceClient } from '../src/auth/service-clients/service-clients.js';
 import { hostAndPort, TEST_DATABASE_URL, TEST_REDIS_URL, uniqueRedisPrefix } from './helpers/services.js';
 import { startTcpProxy, type TcpProxy } from './helpers/tcp-proxy.js';
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { commonPasswordCount, isCommonPassword } from '../src/auth/common-passwords.js';
-import { assertPasswordAcceptable, createPasswordHasher, passwordLength } from '../src/auth/passwords.js';
+import { commonPasswordCount, isCommonPassword } from '../src/auth/passwords/common-passwords.js';
+import { assertPasswordAcceptable, createPasswordHasher, passwordLength } from '../src/auth/passwords/passwords.js';
 import { loadConfig } from '../src/config.js';
 
 const policy = loadConfig({}).password;

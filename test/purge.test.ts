@@ -3,10 +3,10 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { count, eq, inArray } from 'drizzle-orm';
 import { decodeJwt } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { isKnownClient } from '../src/auth/known-clients.js';
-import { purgeExpiredRows } from '../src/auth/purge.js';
+import { isKnownClient } from '../src/auth/throttle/known-clients.js';
+import { purgeExpiredRows } from '../src/auth/maintenance/purge.js';
 import { loadConfig } from '../src/config.js';
-import { createRevocationList, loadRecentRevocations } from '../src/auth/revocations.js';
+import { createRevocationList, loadRecentRevocations } from '../src/auth/sessions/revocations.js';
 import { mailOutbox, refreshTokens, resetTokens, sessions } from '../src/db/schema.js';
 import { bearer, dashboard, refresh, signIn, signUp, startTestApp, type TestApp, type Tokens } from './helpers/app.js';
 

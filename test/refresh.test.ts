@@ -1,7 +1,7 @@
 import { eq } from 'drizzle-orm';
 import { decodeJwt } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { hashToken } from '../src/auth/secrets.js';
+import { hashToken } from '../src/core/secrets.js';
 import { refreshTokens, sessions } from '../src/db/schema.js';
 import { bearer, dashboard, refresh, signIn, signUp, startTestApp, type SignedUp, type TestApp } from './helpers/app.js';
 

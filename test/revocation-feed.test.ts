@@ -1,7 +1,7 @@
 import { connect } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { generateOpaqueToken, hashToken } from '../src/auth/secrets.js';
-import { createServiceClient, removeServiceClient, rotateServiceClientSecret, type ServiceScope } from '../src/auth/service-clients.js';
+import { generateOpaqueToken, hashToken } from '../src/core/secrets.js';
+import { createServiceClient, removeServiceClient, rotateServiceClientSecret, type ServiceScope } from '../src/auth/service-clients/service-clients.js';
 import { resetTokens, serviceClients } from '../src/db/schema.js';
 import { bearer, signIn, signUp, startTestApp, type TestApp } from './helpers/app.js';
 import { alteredSecret, basic, openSse, type SseStream } from './helpers/sse.js';

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { createRevocationList } from '../src/auth/revocations.js';
-import { BoundedCache } from '../src/cache.js';
+import { createRevocationList } from '../src/auth/sessions/revocations.js';
+import { BoundedCache } from '../src/core/cache.js';
 import { createTestClock } from './helpers/clock.js';
 
 describe('the revocation list', () => {

@@ -286,7 +286,7 @@ describe('the audit log', () => {
   });
 
   it('forgets events older than AUDIT_RETENTION', async () => {
-    const { purgeAuditEvents } = await import('../src/auth/audit.js');
+    const { purgeAuditEvents } = await import('../src/core/audit.js');
     const t = await startTestApp({ env: { AUDIT_RETENTION: '1d' } });
     try {
       const user = await signUp(t);

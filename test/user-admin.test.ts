@@ -1,6 +1,6 @@
 import { and, eq } from 'drizzle-orm';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { listSigningKeys, rotateSigningKeys } from '../src/auth/key-admin.js';
+import { listSigningKeys, rotateSigningKeys } from '../src/auth/keys/key-admin.js';
 import {
   createUserByOperator,
   deleteUser,
@@ -10,8 +10,8 @@ import {
   listUsers,
   revokeUserSessions,
   showUser,
-} from '../src/auth/user-admin.js';
-import { endUserSessions } from '../src/auth/sessions.js';
+} from '../src/auth/users/user-admin.js';
+import { endUserSessions } from '../src/auth/sessions/sessions.js';
 import { auditEvents, users } from '../src/db/schema.js';
 import { migrationStatus } from '../src/db/migrations.js';
 import { ERRORS } from '../src/errors.js';

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { IMPORT_BATCH_MAX, importUserBatch } from '../src/auth/user-import.js';
+import { IMPORT_BATCH_MAX, importUserBatch } from '../src/auth/import/user-import.js';
 import { rowsOf } from '../src/db/client.js';
 import { users } from '../src/db/schema.js';
 import { ImportInterruptedError } from '../src/import/import-users.js';

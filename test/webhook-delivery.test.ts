@@ -1,11 +1,11 @@
 import { asc, eq, inArray, sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { disableUser, enableUser } from '../src/auth/user-admin.js';
-import { systemClock } from '../src/clock.js';
+import { disableUser, enableUser } from '../src/auth/users/user-admin.js';
+import { systemClock } from '../src/core/clock.js';
 import { runOperation } from '../src/control/operations.js';
 import { rowsOf } from '../src/db/client.js';
 import { events, users, webhookDeliveries, webhookEndpoints } from '../src/db/schema.js';
-import { purgeEvents, recordEvents, userEvent } from '../src/webhooks/events.js';
+import { purgeEvents, recordEvents, userEvent } from '../src/core/events.js';
 import { bearer, GOOD_PASSWORD, signIn, signUp, startTestApp, uniqueEmail, type TestApp } from './helpers/app.js';
 import { createTestDatabase, type TestDatabase } from './helpers/database.js';
 import { TEST_DATABASE_URL } from './helpers/services.js';

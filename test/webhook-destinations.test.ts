@@ -1,6 +1,6 @@
 import { eq } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { systemClock } from '../src/clock.js';
+import { systemClock } from '../src/core/clock.js';
 import { loadConfig } from '../src/config.js';
 import { runOperation } from '../src/control/operations.js';
 import { webhookDeliveries } from '../src/db/schema.js';

@@ -3,7 +3,7 @@ import { createServer, type IncomingMessage, type Server } from 'node:http';
 import { eq } from 'drizzle-orm';
 import { createRemoteJWKSet, decodeProtectedHeader, jwtVerify } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { systemClock } from '../src/clock.js';
+import { systemClock } from '../src/core/clock.js';
 import { runOperation } from '../src/control/operations.js';
 import { webhookDeliveries, webhookEndpoints } from '../src/db/schema.js';
 import { PUBLIC_URL, bearer, signIn, signUp, startTestApp, type TestApp } from './helpers/app.js';

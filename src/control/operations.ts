@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { listSigningKeys, rotateSigningKeys } from '../auth/key-admin.js';
+import { listSigningKeys, rotateSigningKeys } from '../auth/keys/key-admin.js';
 import {
   createUserByOperator,
   deleteUser,
@@ -8,7 +8,7 @@ import {
   listUsers,
   revokeUserSessions,
   showUser,
-} from '../auth/user-admin.js';
+} from '../auth/users/user-admin.js';
 import {
   createServiceClient,
   listServiceClients,
@@ -16,13 +16,13 @@ import {
   rotateServiceClientSecret,
   SERVICE_NAME_PATTERN,
   SERVICE_SCOPES,
-} from '../auth/service-clients.js';
+} from '../auth/service-clients/service-clients.js';
 import { PASSWORD_MAX_LENGTH } from '../config.js';
 import { migrationStatus } from '../db/migrations.js';
-import { IMPORT_BATCH_MAX, importUserBatch } from '../auth/user-import.js';
+import { IMPORT_BATCH_MAX, importUserBatch } from '../auth/import/user-import.js';
 import type { Deps } from '../deps.js';
 import { addWebhookEndpoint, checkWebhookUrl, CONTROL_CHARACTERS, listWebhookDeliveries, listWebhookEndpoints, removeWebhookEndpoint, replayWebhookDeliveries } from '../webhooks/endpoints.js';
-import { EVENT_TYPES } from '../webhooks/events.js';
+import { EVENT_TYPES } from '../core/events.js';
 import { ControlError } from './protocol.js';
 
 /**

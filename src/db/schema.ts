@@ -149,7 +149,7 @@ export const serviceClients = pgTable('service_clients', {
   secretRotatedAt: ts('secret_rotated_at'),
 });
 
-// What happened to users and sessions, written in the transaction of the change (src/webhooks/events.ts):
+// What happened to users and sessions, written in the transaction of the change (src/core/events.ts):
 // the outbox that webhooks are delivered from. No foreign key: a user.deleted event outlives its user.
 export const events = pgTable(
   'events',

@@ -1,5 +1,5 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { verifyAccessToken, type AccessClaims } from '../auth/access-tokens.js';
+import { verifyAccessToken, type AccessClaims } from '../auth/sessions/access-tokens.js';
 import type { Deps } from '../deps.js';
 import { AppError } from '../errors.js';
 

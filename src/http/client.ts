@@ -1,7 +1,7 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { canonicalAddress, clientNetwork } from '../auth/client-address.js';
-import type { ClientInfo } from '../auth/sessions.js';
-import type { AddressAction } from '../auth/throttle.js';
+import { canonicalAddress, clientNetwork } from '../core/client-address.js';
+import type { ClientInfo } from '../core/client-address.js';
+import type { AddressAction } from '../auth/throttle/throttle.js';
 import type { Deps } from '../deps.js';
 
 declare module 'fastify' {

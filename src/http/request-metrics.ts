@@ -1,5 +1,5 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { UNMATCHED_ROUTE } from '../metrics/metrics.js';
+import { UNMATCHED_ROUTE } from '../core/metrics.js';
 import type { MetricsRegistry } from '../metrics/registry.js';
 
 /** Times every answer by method, route pattern and status (latchkey_http_request_duration_seconds). */

@@ -1,8 +1,8 @@
 import type { ServerResponse } from 'node:http';
 import { PassThrough } from 'node:stream';
 import type { Logger } from 'pino';
-import type { RevocationEntry } from '../auth/revocations.js';
-import { currentServiceClients, type AuthenticatedServiceClient } from '../auth/service-clients.js';
+import type { RevocationEntry } from '../auth/sessions/revocations.js';
+import { currentServiceClients, type AuthenticatedServiceClient } from '../auth/service-clients/service-clients.js';
 import type { Deps } from '../deps.js';
 import { AppError } from '../errors.js';
 

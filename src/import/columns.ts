@@ -1,4 +1,4 @@
-import type { RawUserRow } from '../auth/import-rows.js';
+import type { RawUserRow } from '../auth/import/import-rows.js';
 
 /** The fields of a user an import reads, under Latchkey's names. */
 export type UserField = 'id' | 'name' | 'email' | 'password_hash' | 'created_at' | 'active';

@@ -1,6 +1,6 @@
 import { createReadStream } from 'node:fs';
 import { extname } from 'node:path';
-import type { RawUserRow } from '../auth/import-rows.js';
+import type { RawUserRow } from '../auth/import/import-rows.js';
 import { ImportSourceError, matchColumns, resolveColumns, toRawRow, type ColumnMap, type ColumnsOf } from './columns.js';
 import { CsvSplitter, LineSplitter, type FileRecord } from './records.js';
 

@@ -1,5 +1,5 @@
-import { checkImportRow, describeRow, type RawUserRow, type Rejection } from '../auth/import-rows.js';
-import { duplicateOf, IMPORT_BATCH_MAX, type BatchResult, type ImportOutcome } from '../auth/user-import.js';
+import { checkImportRow, describeRow, type RawUserRow, type Rejection } from '../auth/import/import-rows.js';
+import { duplicateOf, IMPORT_BATCH_MAX, type BatchResult, type ImportOutcome } from '../auth/import/user-import.js';
 
 export interface ImportUsersOptions {
   /** Rows as a source reads them (src/import/sources.ts). */

@@ -1,5 +1,5 @@
 import mysql from 'mysql2';
-import type { RawUserRow } from '../auth/import-rows.js';
+import type { RawUserRow } from '../auth/import/import-rows.js';
 import { FIELD_READ_LIMIT, ImportSourceError, parseTableName, resolveColumns, toRawRow, type UserField } from './columns.js';
 import type { DatabaseSourceOptions } from './postgres-source.js';
 

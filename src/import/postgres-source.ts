@@ -1,5 +1,5 @@
 import pg from 'pg';
-import type { RawUserRow } from '../auth/import-rows.js';
+import type { RawUserRow } from '../auth/import/import-rows.js';
 import { FIELD_READ_LIMIT, ImportSourceError, parseTableName, resolveColumns, toRawRow, type ColumnMap, type UserField } from './columns.js';
 
 export interface DatabaseSourceOptions {

@@ -1,4 +1,4 @@
-import type { RawUserRow } from '../auth/import-rows.js';
+import type { RawUserRow } from '../auth/import/import-rows.js';
 import type { ColumnMap } from './columns.js';
 import { readUserFile, type FileFormat } from './file-source.js';
 import { readMysqlUsers } from './mysql-source.js';

@@ -1,16 +1,7 @@
 import type { Logger } from 'pino';
+import type { Mailer } from '../core/mail-queue.js';
 
-export interface MailMessage {
-  to: string;
-  subject: string;
-  text: string;
-  html: string;
-}
-
-export interface Mailer {
-  send(message: MailMessage): Promise<void>;
-  close(): void;
-}
+export type { MailMessage, Mailer } from '../core/mail-queue.js';
 
 /**
  * SMTP through nodemailer when SMTP_URL is set. Otherwise each email goes to the log instead: whole in

@@ -1,7 +1,7 @@
 import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client';
 import type { PoolStats } from '../db/client.js';
 import { RequestHistogram } from './request-histogram.js';
-import { LIMITERS, UNMATCHED_ROUTE, MAIL_OUTCOMES, REFRESH_OUTCOMES, SIGNIN_OUTCOMES, WEBHOOK_OUTCOMES, type Metrics } from './metrics.js';
+import { LIMITERS, UNMATCHED_ROUTE, MAIL_OUTCOMES, REFRESH_OUTCOMES, SIGNIN_OUTCOMES, WEBHOOK_OUTCOMES, type Metrics } from '../core/metrics.js';
 
 // From a cached dashboard read (well under a millisecond) to a sign-in's password check (a quarter second).
 const REQUEST_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];

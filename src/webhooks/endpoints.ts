@@ -1,13 +1,14 @@
 import { randomBytes } from 'node:crypto';
 import { asc, eq, sql } from 'drizzle-orm';
-import { recordAuditEvent } from '../auth/audit.js';
-import { deriveKey, open, seal } from '../auth/secret-box.js';
-import type { Deps } from '../deps.js';
+import { recordAuditEvent } from '../core/audit.js';
+import { deriveKey, open, seal } from '../core/secret-box.js';
+import type { Clock } from '../core/clock.js';
+import type { Config } from '../config.js';
 import { rowsOf, type Db } from '../db/client.js';
 import { webhookEndpoints } from '../db/schema.js';
 import { AppError } from '../errors.js';
 import { deniedLiteral, parseNetworks } from './destinations.js';
-import { announceEvents, EVENT_TYPES, type EventType } from './events.js';
+import { announceEvents, EVENT_TYPES, type EventType } from '../core/events.js';
 
 /** The AES key that seals webhook secrets, derived from SECRET_KEY for this purpose alone. */
 export function webhookSecretSealer(secret: string): Buffer {
@@ -45,14 +46,19 @@ const view = (row: typeof webhookEndpoints.$inferSelect): WebhookEndpointView =>
   disabled_at: row.disabledAt?.toISOString() ?? null,
 });
 
-type WebhookDeps = Pick<Deps, 'db' | 'clock' | 'webhookSealer'>;
+interface WebhookDeps {
+  db: Db;
+  clock: Clock;
+  /** The key that seals endpoint secrets (`webhookSecretSealer`). */
+  webhookSealer: Uint8Array;
+}
 
 /**
  * Registers an endpoint; its secret is returned this once. A back-channel logout endpoint (`audience`,
  * a client id) receives only session.revoked, as OIDC logout tokens.
  */
 export async function addWebhookEndpoint(
-  deps: WebhookDeps & Pick<Deps, 'config'>,
+  deps: WebhookDeps & { config: Config },
   input: { url: string; events: EventType[]; backchannelAudience?: string | undefined },
   actor: string,
 ): Promise<WebhookEndpointView & { secret: string }> {
@@ -82,7 +88,7 @@ export async function addWebhookEndpoint(
   return { ...view(row!), secret };
 }
 
-export async function listWebhookEndpoints(deps: Pick<Deps, 'db'>): Promise<WebhookEndpointView[]> {
+export async function listWebhookEndpoints(deps: { db: Db }): Promise<WebhookEndpointView[]> {
   const rows = await deps.db.select().from(webhookEndpoints).orderBy(asc(webhookEndpoints.createdAt), asc(webhookEndpoints.id));
   return rows.map(view);
 }
@@ -110,7 +116,7 @@ export interface DeliveryView {
 }
 
 export async function listWebhookDeliveries(
-  deps: Pick<Deps, 'db'>,
+  deps: { db: Db },
   filter: { status?: 'pending' | 'delivered' | 'dead' | undefined; endpoint?: string | undefined; limit: number },
 ): Promise<DeliveryView[]> {
   const result = await deps.db.execute(sql`

@@ -1,22 +1,17 @@
-import { createHmac, randomUUID } from 'node:crypto';
+import { createHmac } from 'node:crypto';
 import { Agent as HttpAgent, request as httpRequest } from 'node:http';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import { sql } from 'drizzle-orm';
-import { createSigner } from 'fast-jwt';
 import type { Logger } from 'pino';
-import type { KeySet, SigningKey } from '../auth/keys.js';
-import { epochSeconds, type Clock } from '../clock.js';
+import { epochSeconds, type Clock } from '../core/clock.js';
 import { rowsOf, type Db } from '../db/client.js';
-import type { Metrics } from '../metrics/metrics.js';
+import type { Metrics } from '../core/metrics.js';
 import { deniedLiteral, guardedLookup, type DeniedNetworks } from './destinations.js';
-import { onEventsRecorded } from './events.js';
+import { onEventsRecorded } from '../core/events.js';
 import { openWebhookSecret, secretKeyBytes } from './endpoints.js';
 
 const LEASE_MS = 60_000;
 const MAX_DELAY_MS = 3_600_000;
-export const BACKCHANNEL_LOGOUT_EVENT = 'http://schemas.openid.net/event/backchannel-logout';
-export const LOGOUT_TOKEN_TYPE = 'logout+jwt';
-const LOGOUT_TOKEN_TTL_SECONDS = 120;
 
 /** Standard Webhooks: `v1,` and the base64 HMAC-SHA256 of `${id}.${timestamp}.${body}` under the secret's bytes. */
 export function signWebhook(secret: string, id: string, timestamp: number, body: string): string {
@@ -58,9 +53,9 @@ export function startWebhookWorker(opts: {
   db: Db;
   clock: Clock;
   logger: Logger;
-  keys: KeySet;
+  /** Signs the back-channel logout token posted to an endpoint registered for it (the domain's signer, wired in src/jobs.ts). */
+  signLogoutToken: (claims: { audience: string; sub: unknown; sid: unknown }, now: Date) => string;
   sealer: Uint8Array;
-  issuer: string;
   pollMs: number;
   retryForSeconds: number;
   timeoutMs?: number;
@@ -78,7 +73,6 @@ export function startWebhookWorker(opts: {
   let running: Promise<void> | undefined;
   let again = false;
   let timer: NodeJS.Timeout | undefined;
-  const logoutSigners = new WeakMap<SigningKey, (payload: Record<string, unknown>) => string>();
   const denied = opts.denyNetworks;
   // Connections kept open between deliveries; each new one checks where its host resolves (guardedLookup).
   const lookup = guardedLookup(denied);
@@ -123,26 +117,6 @@ export function startWebhookWorker(opts: {
     return rowsOf<Claimed>(result);
   }
 
-  function logoutToken(row: Claimed, now: Date): string {
-    const key = opts.keys.signingKeyAt(now);
-    let sign = logoutSigners.get(key);
-    if (!sign) {
-      sign = createSigner({ key: key.signingMaterial, algorithm: key.alg, kid: key.kid, header: { alg: key.alg, typ: LOGOUT_TOKEN_TYPE } });
-      logoutSigners.set(key, sign);
-    }
-    const iat = epochSeconds(now);
-    return sign({
-      iss: opts.issuer,
-      aud: row.backchannel_audience,
-      iat,
-      exp: iat + LOGOUT_TOKEN_TTL_SECONDS,
-      jti: randomUUID(),
-      sub: row.data.sub,
-      sid: row.data.sid,
-      events: { [BACKCHANNEL_LOGOUT_EVENT]: {} },
-    });
-  }
-
   /** Posts one delivery; resolves with the receiver's status, throws when it could not be reached in time. */
   async function post(row: Claimed, now: Date): Promise<number> {
     const webhookId = `evt_${row.event_id}`;
@@ -150,7 +124,7 @@ export function startWebhookWorker(opts: {
     let body: string;
     let contentType: string;
     if (row.backchannel_audience) {
-      body = new URLSearchParams({ logout_token: logoutToken(row, now) }).toString();
+      body = new URLSearchParams({ logout_token: opts.signLogoutToken({ audience: row.backchannel_audience, sub: row.data.sub, sid: row.data.sid }, now) }).toString();
       contentType = 'application/x-www-form-urlencoded';
     } else {
       body = JSON.stringify({ type: row.type, timestamp: new Date(row.event_created_at).toISOString(), data: row.data });

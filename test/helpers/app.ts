@@ -5,7 +5,7 @@ import { buildApp, type App } from '../../src/app.js';
 import { loadConfig } from '../../src/config.js';
 import { createServerDeps, type ServerDeps as Deps } from '../../src/jobs.js';
 import { createLogger } from '../../src/logging.js';
-import type { Clock } from '../../src/clock.js';
+import type { Clock } from '../../src/core/clock.js';
 import { createTestClock, type TestClock } from './clock.js';
 import { createTestDatabase, type TestDatabase } from './database.js';
 

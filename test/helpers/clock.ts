@@ -1,4 +1,4 @@
-import type { Clock } from '../../src/clock.js';
+import type { Clock } from '../../src/core/clock.js';
 
 export interface TestClock extends Clock {
   advance(seconds: number): void;

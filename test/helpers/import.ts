@@ -1,7 +1,7 @@
 import { asc, eq } from 'drizzle-orm';
 import { expect } from 'vitest';
-import type { RawUserRow } from '../../src/auth/import-rows.js';
-import { importUserBatch } from '../../src/auth/user-import.js';
+import type { RawUserRow } from '../../src/auth/import/import-rows.js';
+import { importUserBatch } from '../../src/auth/import/user-import.js';
 import { users } from '../../src/db/schema.js';
 import { importUsers, type ImportUsersOptions } from '../../src/import/import-users.js';
 import type { TestApp } from './app.js';

@@ -1,5 +1,5 @@
 import { expect } from 'vitest';
-import { createServiceClient, type ServiceScope } from '../../src/auth/service-clients.js';
+import { createServiceClient, type ServiceScope } from '../../src/auth/service-clients/service-clients.js';
 import type { TestApp } from './app.js';
 import { basic } from './sse.js';
 

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { systemClock } from '../../../src/clock.js';
+import { systemClock } from '../../../src/core/clock.js';
 import { runOperation } from '../../../src/control/operations.js';
 import { bearer, PUBLIC_URL, signIn, signUp, startTestApp, type TestApp } from '../../../test/helpers/app.js';
 import { createVerifier, LatchkeyVerifyError, type Verifier } from '../src/index.js';

@@ -1,5 +1,5 @@
 import { Command } from 'commander';
-import type { KeyInfo } from '../../auth/key-admin.js';
+import type { KeyInfo } from '../../auth/keys/key-admin.js';
 import type { CliContext } from '../context.js';
 import { printJson, printLine, printTable } from '../output.js';
 

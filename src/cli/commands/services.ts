@@ -1,5 +1,5 @@
 import { Command } from 'commander';
-import { SERVICE_SCOPES, type ServiceClientCredentials, type ServiceScope } from '../../auth/service-clients.js';
+import { SERVICE_SCOPES, type ServiceClientCredentials, type ServiceScope } from '../../auth/service-clients/service-clients.js';
 import type { CliContext } from '../context.js';
 import { usageError } from '../errors.js';
 import { printJson, printLine, printNote, printTable } from '../output.js';

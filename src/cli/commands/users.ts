@@ -1,5 +1,5 @@
 import { Command, InvalidArgumentError } from 'commander';
-import type { AdminUser } from '../../auth/user-admin.js';
+import type { AdminUser } from '../../auth/users/user-admin.js';
 import { checkArgs } from '../runner.js';
 import type { CliContext } from '../context.js';
 import { usageError } from '../errors.js';

@@ -1,6 +1,6 @@
 import { Command } from 'commander';
-import type { EventType } from '../../webhooks/events.js';
-import { EVENT_TYPES } from '../../webhooks/events.js';
+import type { EventType } from '../../core/events.js';
+import { EVENT_TYPES } from '../../core/events.js';
 import type { CliContext } from '../context.js';
 import { usageError } from '../errors.js';
 import { printJson, printLine, printNote, printTable } from '../output.js';

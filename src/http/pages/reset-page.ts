@@ -1,7 +1,7 @@
 import formbody from '@fastify/formbody';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
-import { isResetTokenUsable, resetPassword } from '../../auth/password-reset.js';
+import { isResetTokenUsable, resetPassword } from '../../auth/reset/password-reset.js';
 import type { Deps } from '../../deps.js';
 import { AppError } from '../../errors.js';
 import { clientOf, limitByAddress } from '../client.js';

@@ -1,8 +1,8 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
-import { endSession, rotateRefreshToken } from '../../auth/sessions.js';
-import { signIn } from '../../auth/sign-in.js';
-import { createUser, getPublicUser, toPublicUser } from '../../auth/users.js';
+import { endSession, rotateRefreshToken } from '../../auth/sessions/sessions.js';
+import { signIn } from '../../auth/sessions/sign-in.js';
+import { createUser, getPublicUser, toPublicUser } from '../../auth/users/users.js';
 import type { Deps } from '../../deps.js';
 import { AppError } from '../../errors.js';
 import { withAliases } from '../aliases.js';

@@ -1,15 +1,15 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { FastifyRequest } from 'fastify';
 import { Type } from 'typebox';
-import { authenticateServiceClient, type AuthenticatedServiceClient, type ServiceScope } from '../../auth/service-clients.js';
-import { deleteUser, disableUser, enableUser, revokeUserSessions, searchUsers, showUser } from '../../auth/user-admin.js';
+import { authenticateServiceClient, type AuthenticatedServiceClient, type ServiceScope } from '../../auth/service-clients/service-clients.js';
+import { deleteUser, disableUser, enableUser, revokeUserSessions, searchUsers, showUser } from '../../auth/users/user-admin.js';
 import type { Deps } from '../../deps.js';
 import { errorResponses } from '../schemas.js';
 
 /**
  * The admin API: what `latchkey users …` and `latchkey sessions revoke` do, over HTTP, for service
  * clients (HTTP Basic, client id and secret). Each route calls the same domain function as the command
- * line (src/auth/user-admin.ts), so sessions end on every instance and the audit log names the client
+ * line (src/auth/users/user-admin.ts), so sessions end on every instance and the audit log names the client
  * (`actor: "service:<name>"`).
  */
 

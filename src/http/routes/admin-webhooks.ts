@@ -2,12 +2,12 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { FastifyRequest } from 'fastify';
 import { eq } from 'drizzle-orm';
 import { Type } from 'typebox';
-import { authenticateServiceClient, type AuthenticatedServiceClient, type ServiceScope } from '../../auth/service-clients.js';
+import { authenticateServiceClient, type AuthenticatedServiceClient, type ServiceScope } from '../../auth/service-clients/service-clients.js';
 import { webhookEndpoints } from '../../db/schema.js';
 import type { Deps } from '../../deps.js';
 import { AppError, type ErrorDetail } from '../../errors.js';
 import { addWebhookEndpoint, checkWebhookUrl, CONTROL_CHARACTERS, listWebhookDeliveries, listWebhookEndpoints, removeWebhookEndpoint, replayWebhookDeliveries } from '../../webhooks/endpoints.js';
-import { EVENT_TYPES } from '../../webhooks/events.js';
+import { EVENT_TYPES } from '../../core/events.js';
 import { errorResponses } from '../schemas.js';
 
 /**

@@ -1,6 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
-import { JWKS_MAX_AGE_SECONDS } from '../../auth/keys.js';
+import { JWKS_MAX_AGE_SECONDS } from '../../auth/keys/keys.js';
 import type { Deps } from '../../deps.js';
 import { sendError } from '../error-handler.js';
 import { errorResponses, MessageBody } from '../schemas.js';

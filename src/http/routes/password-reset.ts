@@ -1,6 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
-import { requestPasswordReset, resetPassword } from '../../auth/password-reset.js';
+import { requestPasswordReset, resetPassword } from '../../auth/reset/password-reset.js';
 import type { Deps } from '../../deps.js';
 import { clientOf, limitByAddress } from '../client.js';
 import { EmailField, errorResponses, MessageBody, PasswordField, TokenParam } from '../schemas.js';

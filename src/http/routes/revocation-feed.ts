@@ -1,6 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
-import { authenticateServiceClient } from '../../auth/service-clients.js';
+import { authenticateServiceClient } from '../../auth/service-clients/service-clients.js';
 import type { Deps } from '../../deps.js';
 import { createRevocationStreams, parseLastEventId } from '../revocation-streams.js';
 import { errorResponses } from '../schemas.js';

@@ -1,10 +1,10 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { createDecoder, createSigner, createVerifier } from 'fast-jwt';
-import type { BoundedCache } from '../cache.js';
-import { CLOCK_SKEW_SECONDS } from './clock-skew.js';
-import { epochSeconds, type Clock } from '../clock.js';
-import { AppError } from '../errors.js';
-import type { KeySet, SigningKey } from './keys.js';
+import type { BoundedCache } from '../../core/cache.js';
+import { CLOCK_SKEW_SECONDS } from '../keys/clock-skew.js';
+import { epochSeconds, type Clock } from '../../core/clock.js';
+import { AppError } from '../../errors.js';
+import type { KeySet, SigningKey } from '../keys/keys.js';
 import type { RevocationList } from './revocations.js';
 
 export const ACCESS_TOKEN_TYPE = 'at+jwt';

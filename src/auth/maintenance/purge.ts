@@ -1,9 +1,9 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { sql, type SQL } from 'drizzle-orm';
 import type { Logger } from 'pino';
-import { addSeconds, type Clock } from '../clock.js';
-import type { Config } from '../config.js';
-import { rowsOf, type Db } from '../db/client.js';
+import { addSeconds, type Clock } from '../../core/clock.js';
+import type { Config } from '../../config.js';
+import { rowsOf, type Db } from '../../db/client.js';
 
 /** Rows looked at per statement: each stays short, so requests waiting for the database (PGlite has one connection) wait little. */
 export const PURGE_BATCH = 1_000;

@@ -1,17 +1,38 @@
 import { and, eq, gt, isNull, sql } from 'drizzle-orm';
-import type { Deps } from '../deps.js';
-import { resetTokens, users } from '../db/schema.js';
-import { AppError } from '../errors.js';
-import { enqueueEmail } from '../mail/outbox.js';
-import { passwordChangedEmail } from '../mail/templates.js';
-import { recordAuditEvent } from './audit.js';
-import { checkNewPassword } from './passwords.js';
-import { isKnownClient } from './known-clients.js';
+import type { Logger } from 'pino';
+import type { BreachCheck } from '../passwords/breached-passwords.js';
+import type { PasswordHasher } from '../passwords/passwords.js';
+import type { Throttle } from '../throttle/throttle.js';
+import type { Clock } from '../../core/clock.js';
+import type { Config } from '../../config.js';
+import type { Db } from '../../db/client.js';
+import type { RevocationList } from '../sessions/revocations.js';
+import { resetTokens, users } from '../../db/schema.js';
+import { AppError } from '../../errors.js';
+import { enqueueEmail } from '../../core/mail-queue.js';
+import { passwordChangedEmail } from './emails.js';
+import { recordAuditEvent } from '../../core/audit.js';
+import { checkNewPassword } from '../passwords/passwords.js';
+import { isKnownClient } from '../throttle/known-clients.js';
 import { queueResetIntent } from './reset-mail.js';
-import { hashToken } from './secrets.js';
-import { endUserSessions, publishEndedSessions, type ClientInfo } from './sessions.js';
-import { recordEvents, userEvent } from '../webhooks/events.js';
-import { findUserByEmail, normalizeEmail } from './users.js';
+import { hashToken } from '../../core/secrets.js';
+import type { ClientInfo } from '../../core/client-address.js';
+import { endUserSessions, publishEndedSessions } from '../sessions/sessions.js';
+import { recordEvents, userEvent } from '../../core/events.js';
+import { findUserByEmail, normalizeEmail } from '../users/users.js';
+
+/** What a reset uses; `outbox` is told when a row is queued. */
+export interface ResetDeps {
+  db: Db;
+  clock: Clock;
+  config: Config;
+  logger: Logger;
+  outbox: { wake(): void };
+  passwords: PasswordHasher;
+  throttle: Throttle;
+  breachCheck: BreachCheck | undefined;
+  revocations: RevocationList;
+}
 
 // A "your password was changed" notice is still worth sending this long after the change.
 const NOTICE_LIFETIME_MS = 24 * 3_600_000;
@@ -21,7 +42,7 @@ const NOTICE_LIFETIME_MS = 24 * 3_600_000;
  * addresses do the same work before the caller answers (look-up, quota, audit); the email is queued
  * for the outbox afterwards, so neither the answer nor its timing tells them apart.
  */
-export async function requestPasswordReset(deps: Deps, email: string, client: ClientInfo = {}): Promise<void> {
+export async function requestPasswordReset(deps: ResetDeps, email: string, client: ClientInfo = {}): Promise<void> {
   const address = normalizeEmail(email);
   const user = await findUserByEmail(deps.db, address);
   const known = await isKnownClient(deps, user?.id, client.network, deps.config.ttl.sessionMaxAge);
@@ -42,13 +63,13 @@ export async function requestPasswordReset(deps: Deps, email: string, client: Cl
 }
 
 // Only the intent is queued: the outbox mints the token when it sends the email (see reset-mail.ts).
-async function queueResetEmail(deps: Deps, userId: string): Promise<void> {
+async function queueResetEmail(deps: ResetDeps, userId: string): Promise<void> {
   await queueResetIntent(deps.db, userId, deps.clock.now(), deps.config.ttl.resetToken);
   deps.outbox.wake();
 }
 
 /** Whether a reset link can still be used, for the page the email links to. */
-export async function isResetTokenUsable(deps: Pick<Deps, 'db' | 'clock'>, token: string): Promise<boolean> {
+export async function isResetTokenUsable(deps: Pick<ResetDeps, 'db' | 'clock'>, token: string): Promise<boolean> {
   const [row] = await deps.db
     .select({ userId: resetTokens.userId })
     .from(resetTokens)
@@ -61,7 +82,7 @@ export async function isResetTokenUsable(deps: Pick<Deps, 'db' | 'clock'>, token
  * refused password leaves the link usable; the token is consumed atomically, so it works once.
  * Every session of the user is revoked, a sign-in lock is lifted, and a notice is emailed.
  */
-export async function resetPassword(deps: Deps, token: string, newPassword: string, client: ClientInfo = {}): Promise<void> {
+export async function resetPassword(deps: ResetDeps, token: string, newPassword: string, client: ClientInfo = {}): Promise<void> {
   await deps.throttle.limitAccount('resetToken', hashToken(token));
   await checkNewPassword(deps, newPassword);
   if (!(await isResetTokenUsable(deps, token))) throw new AppError('invalid_reset_token');

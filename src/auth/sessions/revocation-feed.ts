@@ -1,8 +1,8 @@
 import { sql } from 'drizzle-orm';
 import pg from 'pg';
 import type { Logger } from 'pino';
-import type { Clock } from '../clock.js';
-import type { Db } from '../db/client.js';
+import type { Clock } from '../../core/clock.js';
+import type { Db } from '../../db/client.js';
 import { loadRecentRevocations, type RevocationList } from './revocations.js';
 
 const CHANNEL = 'latchkey_revocations';

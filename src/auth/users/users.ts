@@ -1,13 +1,17 @@
 import { eq } from 'drizzle-orm';
-import type { BoundedCache } from '../cache.js';
-import type { Deps } from '../deps.js';
-import type { Db } from '../db/client.js';
-import { users } from '../db/schema.js';
-import { AppError } from '../errors.js';
-import { recordAuditEvent } from './audit.js';
-import { recordEvents, userEvent } from '../webhooks/events.js';
-import { checkNewPassword } from './passwords.js';
-import type { ClientInfo } from './sessions.js';
+import type { BoundedCache } from '../../core/cache.js';
+import type { Clock } from '../../core/clock.js';
+import type { Config } from '../../config.js';
+import type { BreachCheck } from '../passwords/breached-passwords.js';
+import type { PasswordHasher } from '../passwords/passwords.js';
+import type { Throttle } from '../throttle/throttle.js';
+import type { Db } from '../../db/client.js';
+import { users } from '../../db/schema.js';
+import { AppError } from '../../errors.js';
+import { recordAuditEvent } from '../../core/audit.js';
+import { recordEvents, userEvent } from '../../core/events.js';
+import { checkNewPassword } from '../passwords/passwords.js';
+import type { ClientInfo } from '../../core/client-address.js';
 
 export type User = typeof users.$inferSelect;
 
@@ -28,7 +32,7 @@ export const PROFILE_CACHE_MS = 30_000;
 
 /** The public profile of a user, served from memory when it was read in the last 30 seconds. */
 export async function getPublicUser(
-  deps: { db: Db; clock: Pick<Deps['clock'], 'now'>; profiles: BoundedCache<PublicUser> },
+  deps: { db: Db; clock: Pick<Clock, 'now'>; profiles: BoundedCache<PublicUser> },
   id: string,
 ): Promise<PublicUser | undefined> {
   const cached = deps.profiles.get(id);
@@ -46,7 +50,7 @@ export function normalizeEmail(email: string): string {
 }
 
 export async function createUser(
-  deps: Pick<Deps, 'db' | 'clock' | 'passwords' | 'config' | 'throttle' | 'breachCheck'>,
+  deps: { db: Db; clock: Clock; passwords: PasswordHasher; config: Config; throttle: Throttle; breachCheck: BreachCheck | undefined },
   input: { name: string; email: string; password: string },
   client: ClientInfo = {},
 ): Promise<User> {

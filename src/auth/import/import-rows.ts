@@ -1,6 +1,6 @@
 import { fullFormats } from 'ajv-formats/dist/formats.js';
-import { parsePasswordHash, type HashProblem } from './hash-formats.js';
-import { normalizeEmail } from './users.js';
+import { parsePasswordHash, type HashProblem } from '../passwords/hash-formats.js';
+import { normalizeEmail } from '../users/users.js';
 
 /**
  * One user as a source read it, before any check: the fields as found, under Latchkey's names. Plain

@@ -1,7 +1,17 @@
-import type { Deps } from '../deps.js';
-import { AppError } from '../errors.js';
-import { recordAuditEvent } from './audit.js';
+import type { Clock } from '../../core/clock.js';
+import type { Config } from '../../config.js';
+import type { Db } from '../../db/client.js';
+import type { KeyRing } from './key-ring.js';
+import { AppError } from '../../errors.js';
+import { recordAuditEvent } from '../../core/audit.js';
 import { readKeyRows, type KeyRow } from './key-store.js';
+
+interface KeyAdminDeps {
+  db: Db;
+  clock: Clock;
+  keys: KeyRing;
+  config: Config;
+}
 
 /**
  * `current` signs now; `next` is published and signs from `activates_at`; `previous` signed before
@@ -26,7 +36,7 @@ function stateOf(row: KeyRow, signingKid: string, now: Date): KeyState {
 }
 
 /** The stored signing keys, oldest activation first. With HS256, none signs: the shared secret does. */
-export async function listSigningKeys(deps: Pick<Deps, 'db' | 'clock' | 'keys'>): Promise<KeyInfo[]> {
+export async function listSigningKeys(deps: Pick<KeyAdminDeps, 'db' | 'clock' | 'keys'>): Promise<KeyInfo[]> {
   const now = deps.clock.now();
   const signingKid = deps.keys.current.kid;
   return (await readKeyRows(deps.db)).map((row) => ({
@@ -43,7 +53,7 @@ export async function listSigningKeys(deps: Pick<Deps, 'db' | 'clock' | 'keys'>)
  * Publishes a new signing key now; it signs once verifiers have had time to fetch it (the JWKS max-age),
  * and the current one keeps verifying until its tokens expire. Every instance reloads its keys.
  */
-export async function rotateSigningKeys(deps: Pick<Deps, 'db' | 'clock' | 'keys' | 'config'>, actor: string): Promise<KeyInfo> {
+export async function rotateSigningKeys(deps: KeyAdminDeps, actor: string): Promise<KeyInfo> {
   if (deps.config.jwt.algorithm === 'HS256')
     throw new AppError('invalid_request', 'JWT_ALGORITHM is HS256: tokens are signed with JWT_SECRET_KEY, and there is no stored key to rotate.');
   const kid = await deps.keys.rotate();

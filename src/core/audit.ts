@@ -1,8 +1,8 @@
 import { lt } from 'drizzle-orm';
-import type { Clock } from '../clock.js';
+import type { Clock } from './clock.js';
 import { FOREIGN_KEY_VIOLATION, sqlState, type Db } from '../db/client.js';
 import { auditEvents } from '../db/schema.js';
-import type { ClientInfo } from './sessions.js';
+import type { ClientInfo } from './client-address.js';
 
 export type AuditEventType =
   | 'signup'

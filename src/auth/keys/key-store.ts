@@ -1,11 +1,11 @@
 import { createPrivateKey, createPublicKey, type JsonWebKey } from 'node:crypto';
 import { asc, sql } from 'drizzle-orm';
 import { calculateJwkThumbprint, exportJWK, generateKeyPair, importJWK, type JWK } from 'jose';
-import type { JwtAlgorithm } from '../config.js';
-import type { Db } from '../db/client.js';
-import { signingKeys } from '../db/schema.js';
+import type { JwtAlgorithm } from '../../config.js';
+import type { Db } from '../../db/client.js';
+import { signingKeys } from '../../db/schema.js';
 import type { AsymmetricAlgorithm, KeyEntry, SigningKey } from './keys.js';
-import { deriveKey, open, seal, SealOpenError } from './secret-box.js';
+import { deriveKey, open, seal, SealOpenError } from '../../core/secret-box.js';
 
 /** The NOTIFY channel on which a change of the stored keys is announced to every instance. */
 export const KEYS_CHANNEL = 'latchkey_keys';

@@ -1,12 +1,16 @@
 import { and, asc, count, eq, gt, isNull, or, sql, type SQL } from 'drizzle-orm';
-import type { Deps } from '../deps.js';
-import type { Db } from '../db/client.js';
-import { resetTokens, sessions, users } from '../db/schema.js';
-import { AppError } from '../errors.js';
-import { recordAuditEvent } from './audit.js';
-import { recordEvents, userEvent, userEventData } from '../webhooks/events.js';
-import { checkNewPassword } from './passwords.js';
-import { endUserSessions, publishEndedSessions } from './sessions.js';
+import type { Clock } from '../../core/clock.js';
+import type { Config } from '../../config.js';
+import type { BreachCheck } from '../passwords/breached-passwords.js';
+import type { PasswordHasher } from '../passwords/passwords.js';
+import type { RevocationList } from '../sessions/revocations.js';
+import type { Db } from '../../db/client.js';
+import { resetTokens, sessions, users } from '../../db/schema.js';
+import { AppError } from '../../errors.js';
+import { recordAuditEvent } from '../../core/audit.js';
+import { recordEvents, userEvent, userEventData } from '../../core/events.js';
+import { checkNewPassword } from '../passwords/passwords.js';
+import { endUserSessions, publishEndedSessions } from '../sessions/sessions.js';
 import { findUserByEmail, findUserById, insertUser, normalizeEmail, type User } from './users.js';
 
 /**
@@ -33,8 +37,18 @@ export function toAdminUser(user: User): AdminUser {
   return { ...userEventData(user), password_changed_at: user.passwordChangedAt?.toISOString() ?? null };
 }
 
-type AuditDeps = Pick<Deps, 'db' | 'clock'>;
-type EndingDeps = Pick<Deps, 'db' | 'clock' | 'revocations'>;
+interface AuditDeps {
+  db: Db;
+  clock: Clock;
+}
+interface EndingDeps extends AuditDeps {
+  revocations: RevocationList;
+}
+interface CreatingDeps extends AuditDeps {
+  config: Config;
+  passwords: PasswordHasher;
+  breachCheck: BreachCheck | undefined;
+}
 
 /** The user named by `ref`: an id (UUID) or an email address; `user_not_found` otherwise. */
 export async function findUser(db: Db, ref: string): Promise<User> {
@@ -48,7 +62,7 @@ export async function findUser(db: Db, ref: string): Promise<User> {
  * the breach check when configured) but none of sign-up's throttling: an operator is not a stranger.
  */
 export async function createUserByOperator(
-  deps: Pick<Deps, 'db' | 'clock' | 'config' | 'passwords' | 'breachCheck'>,
+  deps: CreatingDeps,
   input: { email: string; name: string; password: string; admin?: boolean | undefined },
   actor: string,
 ): Promise<AdminUser> {
@@ -70,7 +84,7 @@ export interface UserPage {
  * Users in the order they were created, a page at a time: by `offset`, or after the user whose id
  * was the last of the previous page (`after`), which stays right while users are added or deleted.
  */
-export async function listUsers(deps: Pick<Deps, 'db'>, page: { limit: number; offset?: number | undefined; after?: string | undefined }): Promise<UserPage> {
+export async function listUsers(deps: { db: Db }, page: { limit: number; offset?: number | undefined; after?: string | undefined }): Promise<UserPage> {
   let where: SQL | undefined;
   if (page.after !== undefined) {
     const last = await findUserById(deps.db, page.after);
@@ -130,7 +144,7 @@ function decodeCursor(cursor: string): { createdAt: string; id: string } {
  * users created meanwhile appear at the end.
  */
 export async function searchUsers(
-  deps: Pick<Deps, 'db'>,
+  deps: { db: Db },
   query: { email?: string | undefined; limit: number; cursor?: string | undefined },
 ): Promise<UserSearchPage> {
   const conditions: SQL[] = [];

@@ -1,19 +1,32 @@
 import { randomUUID } from 'node:crypto';
 import { and, eq, isNull, sql } from 'drizzle-orm';
-import { addSeconds, earliest, epochSeconds, latest } from '../clock.js';
-import type { Deps } from '../deps.js';
-import { rowsOf, type Db } from '../db/client.js';
-import { sessions, users } from '../db/schema.js';
-import { AppError, type ErrorCode } from '../errors.js';
-import { outcomeOf, type RefreshOutcome } from '../metrics/metrics.js';
+import { addSeconds, earliest, epochSeconds, latest } from '../../core/clock.js';
+import type { Clock } from '../../core/clock.js';
+import type { Config } from '../../config.js';
+import type { Metrics } from '../../core/metrics.js';
+import type { KeyRing } from '../keys/key-ring.js';
+import type { RevocationList } from './revocations.js';
+import { rowsOf, type Db } from '../../db/client.js';
+import { sessions, users } from '../../db/schema.js';
+import { AppError, type ErrorCode } from '../../errors.js';
+import { outcomeOf, type RefreshOutcome } from '../../core/metrics.js';
 import { signAccessToken } from './access-tokens.js';
-import { recordAuditEvent } from './audit.js';
-import { recordEvents, sessionRevokedEvent } from '../webhooks/events.js';
+import { recordAuditEvent } from '../../core/audit.js';
+import { recordEvents, sessionRevokedEvent } from '../../core/events.js';
 import { announceNotBefore, announceRevocations } from './revocation-feed.js';
-import { deriveKey, open, seal, SealOpenError } from './secret-box.js';
-import { generateOpaqueToken, hashToken } from './secrets.js';
+import { deriveKey, open, seal, SealOpenError } from '../../core/secret-box.js';
+import { generateOpaqueToken, hashToken } from '../../core/secrets.js';
+import type { ClientInfo } from '../../core/client-address.js';
 
-export type SessionDeps = Pick<Deps, 'db' | 'clock' | 'config' | 'keys' | 'revocations' | 'metrics'>;
+/** What sessions use: the database, the clock, the token lifetimes, the signing keys, this instance's revocations. */
+export interface SessionDeps {
+  db: Db;
+  clock: Clock;
+  config: Config;
+  keys: KeyRing;
+  revocations: RevocationList;
+  metrics: Metrics;
+}
 
 export interface TokenPair {
   sessionId: string;
@@ -23,13 +36,6 @@ export interface TokenPair {
   expiresIn: number;
 }
 
-export interface ClientInfo {
-  /** Canonical form (IPv4-mapped IPv6 as IPv4). */
-  ipAddress?: string | undefined;
-  /** The network the client is counted as (`clientNetwork`): its IPv4 address, or its IPv6 /64. */
-  network?: string | undefined;
-  userAgent?: string | undefined;
-}
 
 interface LiveSession {
   userId: string;
@@ -188,7 +194,7 @@ async function answerSpentToken(deps: SessionDeps, presented: string, tokenHash:
 }
 
 /** Ends one session: its refresh token stops working and its access tokens are refused from now on. */
-export async function revokeSession(deps: Pick<Deps, 'db' | 'clock' | 'revocations'>, sessionId: string, reason: string) {
+export async function revokeSession(deps: Pick<SessionDeps, 'db' | 'clock' | 'revocations'>, sessionId: string, reason: string) {
   const now = deps.clock.now();
   await deps.db.transaction(async (tx) => {
     // The user row first, as every change that records a user's events does: their events then take ids
@@ -248,7 +254,7 @@ export async function endUserSessions(tx: Db, userId: string, reason: string, no
 }
 
 /** This instance's own revocation list learns at once what `endUserSessions` committed (others hear the notice). */
-export function publishEndedSessions(deps: Pick<Deps, 'revocations'>, ended: EndedSessions) {
+export function publishEndedSessions(deps: Pick<SessionDeps, 'revocations'>, ended: EndedSessions) {
   for (const sessionId of ended.sessionIds) deps.revocations.add(sessionId, ended.revokedAt);
   deps.revocations.addNotBefore(ended.userId, ended.notBefore);
 }

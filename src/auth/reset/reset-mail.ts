@@ -1,10 +1,11 @@
 import { and, eq, isNull } from 'drizzle-orm';
-import type { Deps } from '../deps.js';
-import type { Db } from '../db/client.js';
-import { resetTokens, users } from '../db/schema.js';
-import { enqueue } from '../mail/outbox.js';
-import { passwordResetEmail } from '../mail/templates.js';
-import { generateOpaqueToken, hashToken } from './secrets.js';
+import type { Config } from '../../config.js';
+import type { Mailer } from '../../core/mail-queue.js';
+import type { Db } from '../../db/client.js';
+import { resetTokens, users } from '../../db/schema.js';
+import { enqueue } from '../../core/mail-queue.js';
+import { passwordResetEmail } from './emails.js';
+import { generateOpaqueToken, hashToken } from '../../core/secrets.js';
 
 export const PASSWORD_RESET = 'password_reset';
 
@@ -28,7 +29,7 @@ export async function queueResetIntent(db: Db, userId: string, now: Date, ttlSec
  * counts from now. A user deleted or disabled since the request gets nothing.
  */
 export async function sendResetEmail(
-  deps: Pick<Deps, 'db' | 'mailer' | 'config'>,
+  deps: { db: Db; mailer: Pick<Mailer, 'send'>; config: Config },
   payload: Record<string, unknown>,
   now: Date,
 ): Promise<'sent' | 'dropped'> {

@@ -1,9 +1,9 @@
 import cluster from 'node:cluster';
 import type { Redis } from 'ioredis';
 import { RateLimiterCluster, RateLimiterMemory, RateLimiterRedis, RateLimiterRes } from 'rate-limiter-flexible';
-import type { Config, RateLimit } from '../config.js';
-import { AppError, throttled } from '../errors.js';
-import { noMetrics, type Limiter as LimiterName, type Metrics } from '../metrics/metrics.js';
+import type { Config, RateLimit } from '../../config.js';
+import { AppError, throttled } from '../../errors.js';
+import { noMetrics, type Limiter as LimiterName, type Metrics } from '../../core/metrics.js';
 import { LocalLimiter, type Limiter } from './local-limiter.js';
 
 export type AddressAction = 'signin' | 'signup' | 'refresh' | 'forgot' | 'reset';

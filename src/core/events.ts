@@ -1,6 +1,8 @@
 import { sql } from 'drizzle-orm';
 import { rowsOf, type Db } from '../db/client.js';
-import type { User } from '../auth/users.js';
+import type { users } from '../db/schema.js';
+
+type User = typeof users.$inferSelect;
 
 /** Every event type webhooks can subscribe to. */
 export const EVENT_TYPES = [

@@ -1,7 +1,7 @@
 import { sql } from 'drizzle-orm';
-import { rowsOf, type Db } from '../db/client.js';
-import { AppError } from '../errors.js';
-import { announceEvents } from '../webhooks/events.js';
+import { rowsOf, type Db } from '../../db/client.js';
+import { AppError } from '../../errors.js';
+import { announceEvents } from '../../core/events.js';
 import { checkImportRow, describeRow, type ImportUser, type RawUserRow, type Rejection } from './import-rows.js';
 
 export type { RawUserRow, RejectReason, Rejection } from './import-rows.js';

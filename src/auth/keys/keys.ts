@@ -1,6 +1,6 @@
 import type { JWK } from 'jose';
-import type { Clock } from '../clock.js';
-import type { JwtAlgorithm } from '../config.js';
+import type { Clock } from '../../core/clock.js';
+import type { JwtAlgorithm } from '../../config.js';
 
 type Key = CryptoKey | Uint8Array;
 

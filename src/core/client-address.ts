@@ -34,3 +34,12 @@ export function isInNetwork(ip: string, network: string): boolean {
     return false;
   }
 }
+
+/** Who made a request, as the audit log and the throttle see it. */
+export interface ClientInfo {
+  /** Canonical form (IPv4-mapped IPv6 as IPv4). */
+  ipAddress?: string | undefined;
+  /** The network the client is counted as (`clientNetwork`): its IPv4 address, or its IPv6 /64. */
+  network?: string | undefined;
+  userAgent?: string | undefined;
+}

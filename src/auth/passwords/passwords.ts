@@ -1,10 +1,10 @@
 import argon2 from 'argon2';
-import type { Config } from '../config.js';
-import { AppError } from '../errors.js';
+import type { Config } from '../../config.js';
+import { AppError } from '../../errors.js';
 import type { BreachCheck } from './breached-passwords.js';
 import { isCommonPassword } from './common-passwords.js';
 import { isLegacyHash, verifyLegacyHash } from './hash-formats.js';
-import { busy, createWorkQueue } from './work-queue.js';
+import { busy, createWorkQueue } from '../../core/work-queue.js';
 
 export interface PasswordHasher {
   hash(password: string): Promise<string>;

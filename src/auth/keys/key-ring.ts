@@ -1,5 +1,5 @@
 import { CLOCK_SKEW_SECONDS } from './clock-skew.js';
-import type { JwtAlgorithm } from '../config.js';
+import type { JwtAlgorithm } from '../../config.js';
 import { openKeyRow, readKeyRows } from './key-store.js';
 import { deleteRemovedKeys, prepareSigningKeys, rotateIfDue, rotateSigningKey, secretMismatch, type KeyContext } from './key-rotation.js';
 import { hmacKey, LiveKeySet, type KeyEntry, type KeySet, type SigningKey } from './keys.js';

@@ -1,7 +1,7 @@
 import { asc, gt } from 'drizzle-orm';
-import type { Clock } from '../clock.js';
-import type { Db } from '../db/client.js';
-import { sessions, users } from '../db/schema.js';
+import type { Clock } from '../../core/clock.js';
+import type { Db } from '../../db/client.js';
+import { sessions, users } from '../../db/schema.js';
 
 /** What the revocation list needs to know of an access token. */
 export interface RevocableClaims {

@@ -1,11 +1,11 @@
 import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { asc, eq, inArray, or, sql } from 'drizzle-orm';
-import type { Clock } from '../clock.js';
-import type { Db } from '../db/client.js';
-import { serviceClients } from '../db/schema.js';
-import { AppError } from '../errors.js';
-import { recordAuditEvent } from './audit.js';
-import { hashToken } from './secrets.js';
+import type { Clock } from '../../core/clock.js';
+import type { Db } from '../../db/client.js';
+import { serviceClients } from '../../db/schema.js';
+import { AppError } from '../../errors.js';
+import { recordAuditEvent } from '../../core/audit.js';
+import { hashToken } from '../../core/secrets.js';
 
 /**
  * Service clients: other services that call Latchkey (the revocation feed, the admin API), each registered by an

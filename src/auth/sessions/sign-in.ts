@@ -1,12 +1,24 @@
 import { and, eq } from 'drizzle-orm';
-import type { Deps } from '../deps.js';
-import { users } from '../db/schema.js';
-import { AppError, type ErrorCode } from '../errors.js';
-import { outcomeOf, type SigninOutcome } from '../metrics/metrics.js';
-import { recordAuditEvent } from './audit.js';
-import { isKnownClient } from './known-clients.js';
-import { createSession, type ClientInfo, type TokenPair } from './sessions.js';
-import { findUserByEmail, normalizeEmail, type User } from './users.js';
+import type { Logger } from 'pino';
+import type { BreachCheck } from '../passwords/breached-passwords.js';
+import type { PasswordHasher } from '../passwords/passwords.js';
+import type { Throttle } from '../throttle/throttle.js';
+import { users } from '../../db/schema.js';
+import { AppError, type ErrorCode } from '../../errors.js';
+import { outcomeOf, type SigninOutcome } from '../../core/metrics.js';
+import { recordAuditEvent } from '../../core/audit.js';
+import { isKnownClient } from '../throttle/known-clients.js';
+import type { ClientInfo } from '../../core/client-address.js';
+import { createSession, type SessionDeps, type TokenPair } from './sessions.js';
+
+/** Sessions' dependencies, and the password hasher, the throttle and the log. */
+export interface SignInDeps extends SessionDeps {
+  passwords: PasswordHasher;
+  throttle: Throttle;
+  breachCheck: BreachCheck | undefined;
+  logger: Logger;
+}
+import { findUserByEmail, normalizeEmail, type User } from '../users/users.js';
 
 /**
  * Checks a password and opens a fresh session. Unknown email and wrong password fail identically,
@@ -14,7 +26,7 @@ import { findUserByEmail, normalizeEmail, type User } from './users.js';
  * account is refused with `account_disabled`, and only once the password proved right.
  */
 export async function signIn(
-  deps: Deps,
+  deps: SignInDeps,
   credentials: { email: string; password: string },
   client: ClientInfo,
 ): Promise<{ user: User; tokens: TokenPair }> {
@@ -35,7 +47,7 @@ const SIGNIN_FAILURES: Partial<Record<ErrorCode, SigninOutcome>> = {
 };
 
 async function checkAndOpenSession(
-  deps: Deps,
+  deps: SignInDeps,
   credentials: { email: string; password: string },
   client: ClientInfo,
 ): Promise<{ user: User; tokens: TokenPair }> {
@@ -94,7 +106,7 @@ async function checkAndOpenSession(
 }
 
 // Hashes made with older parameters are replaced while the plain password is at hand.
-async function upgradePasswordHash(deps: Deps, user: User, password: string) {
+async function upgradePasswordHash(deps: SignInDeps, user: User, password: string) {
   try {
     const passwordHash = await deps.passwords.hash(password);
     // Only over the hash that was verified: a reset that landed meanwhile must not be undone.

@@ -1,9 +1,9 @@
 import { inArray, isNull } from 'drizzle-orm';
 import type { Logger } from 'pino';
-import type { Clock } from '../clock.js';
-import { ConfigError, type JwtAlgorithm } from '../config.js';
-import type { Db } from '../db/client.js';
-import { signingKeys } from '../db/schema.js';
+import type { Clock } from '../../core/clock.js';
+import { ConfigError, type JwtAlgorithm } from '../../config.js';
+import type { Db } from '../../db/client.js';
+import { signingKeys } from '../../db/schema.js';
 import { announceKeyChange, canOpen, generateKeyRow, readKeyRows, withKeyLock, type KeyRow } from './key-store.js';
 import { JWKS_MAX_AGE_SECONDS, removalTimes, type AsymmetricAlgorithm } from './keys.js';
 

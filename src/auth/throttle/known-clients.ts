@@ -1,7 +1,7 @@
 import { sql } from 'drizzle-orm';
-import type { Clock } from '../clock.js';
-import { rowsOf, type Db } from '../db/client.js';
-import { isInNetwork } from './client-address.js';
+import type { Clock } from '../../core/clock.js';
+import { rowsOf, type Db } from '../../db/client.js';
+import { isInNetwork } from '../../core/client-address.js';
 
 // Unknown addresses run the same query against an id no user has, so both cost the same.
 const NO_USER = '00000000-0000-0000-0000-000000000000';

@@ -1,0 +1,41 @@
+import { randomUUID } from 'node:crypto';
+import { createSigner } from 'fast-jwt';
+import { epochSeconds } from '../../core/clock.js';
+import type { KeySet, SigningKey } from '../keys/keys.js';
+
+export const BACKCHANNEL_LOGOUT_EVENT = 'http://schemas.openid.net/event/backchannel-logout';
+export const LOGOUT_TOKEN_TYPE = 'logout+jwt';
+const LOGOUT_TOKEN_TTL_SECONDS = 120;
+
+/** What an OpenID back-channel logout token says: who signed out, of which session, for which receiver. */
+export interface LogoutTokenClaims {
+  audience: string;
+  sub: unknown;
+  sid: unknown;
+}
+
+export type LogoutTokenSigner = (claims: LogoutTokenClaims, now: Date) => string;
+
+/** Signs back-channel logout tokens with the key that signs at `now`; one fast-jwt signer kept per key. */
+export function createLogoutTokenSigner(keys: Pick<KeySet, 'signingKeyAt'>, issuer: string): LogoutTokenSigner {
+  const signers = new WeakMap<SigningKey, (payload: Record<string, unknown>) => string>();
+  return (claims, now) => {
+    const key = keys.signingKeyAt(now);
+    let sign = signers.get(key);
+    if (!sign) {
+      sign = createSigner({ key: key.signingMaterial, algorithm: key.alg, kid: key.kid, header: { alg: key.alg, typ: LOGOUT_TOKEN_TYPE } });
+      signers.set(key, sign);
+    }
+    const iat = epochSeconds(now);
+    return sign({
+      iss: issuer,
+      aud: claims.audience,
+      iat,
+      exp: iat + LOGOUT_TOKEN_TTL_SECONDS,
+      jti: randomUUID(),
+      sub: claims.sub,
+      sid: claims.sid,
+      events: { [BACKCHANNEL_LOGOUT_EVENT]: {} },
+    });
+  };
+}

@@ -1,0 +1,47 @@
+import type { Db } from '../db/client.js';
+import { mailOutbox } from '../db/schema.js';
+
+// The mail outbox as the domain sees it: rows queued in a change's transaction. The channel that renders
+// and delivers them (src/mail/) sits above the domain and is wired to it in src/jobs.ts.
+
+export interface MailMessage {
+  to: string;
+  subject: string;
+  text: string;
+  html: string;
+}
+
+export interface Mailer {
+  send(message: MailMessage): Promise<void>;
+  close(): void;
+}
+
+/** What a row holds: an intent ({ kind, ...ids }) that its handler renders when it delivers it; never a secret. */
+export type OutboxPayload = { kind: string } & Record<string, unknown>;
+
+/**
+ * Renders and delivers one row's payload. Resolves 'dropped' when there is no one left to deliver it to
+ * (the row is given up); throws when delivery failed (the row is retried with backoff until it expires).
+ */
+export type OutboxHandler = (payload: Record<string, unknown>, now: Date) => Promise<'sent' | 'dropped'>;
+
+/** A channel: each row kind and the handler that renders and delivers it. */
+export type OutboxHandlers = Readonly<Record<string, OutboxHandler>>;
+
+// Rows with no kind hold an email already rendered: the notices, and everything earlier versions queued.
+export const RENDERED_EMAIL = 'rendered_email';
+
+export function kindOf(payload: Record<string, unknown>): string {
+  return typeof payload.kind === 'string' ? payload.kind : RENDERED_EMAIL;
+}
+
+/** Queues a row in the caller's transaction: it exists if and only if the change that causes it commits. */
+export async function enqueue(tx: Db, payload: OutboxPayload, now: Date, expiresAt: Date): Promise<void> {
+  await tx.insert(mailOutbox).values({ message: payload, createdAt: now, expiresAt, nextAttemptAt: now });
+}
+
+/** Queues an email rendered now; only for emails that hold no secret, since the row keeps it until it is sent. */
+export async function enqueueEmail(tx: Db, message: MailMessage, now: Date, expiresAt: Date): Promise<void> {
+  await tx.insert(mailOutbox).values({ message, createdAt: now, expiresAt, nextAttemptAt: now });
+}
+
