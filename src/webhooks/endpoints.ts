@@ -101,6 +101,12 @@ export async function removeWebhookEndpoint(deps: WebhookDeps, id: string, actor
   return view(row);
 }
 
+/** Whether an endpoint with this id is registered. */
+export async function webhookEndpointExists(deps: { db: Db }, id: string): Promise<boolean> {
+  const [endpoint] = await deps.db.select({ id: webhookEndpoints.id }).from(webhookEndpoints).where(eq(webhookEndpoints.id, id));
+  return endpoint !== undefined;
+}
+
 export interface DeliveryView {
   id: number;
   endpoint_id: string;

@@ -1,12 +1,10 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { FastifyRequest } from 'fastify';
-import { eq } from 'drizzle-orm';
 import { Type } from 'typebox';
 import { authenticateServiceClient, type AuthenticatedServiceClient, type ServiceScope } from '../../auth/service-clients/service-clients.js';
-import { webhookEndpoints } from '../../db/schema.js';
 import type { Deps } from '../../deps.js';
 import { AppError, type ErrorDetail } from '../../errors.js';
-import { addWebhookEndpoint, checkWebhookUrl, CONTROL_CHARACTERS, listWebhookDeliveries, listWebhookEndpoints, removeWebhookEndpoint, replayWebhookDeliveries } from '../../webhooks/endpoints.js';
+import { addWebhookEndpoint, checkWebhookUrl, CONTROL_CHARACTERS, listWebhookDeliveries, listWebhookEndpoints, removeWebhookEndpoint, replayWebhookDeliveries, webhookEndpointExists } from '../../webhooks/endpoints.js';
 import { EVENT_TYPES } from '../../core/events.js';
 import { errorResponses } from '../schemas.js';
 
@@ -166,8 +164,7 @@ export function adminWebhookRoutes(deps: Deps): FastifyPluginAsyncTypebox {
       },
       async (request) => {
         const { id } = request.params;
-        const [endpoint] = await deps.db.select({ id: webhookEndpoints.id }).from(webhookEndpoints).where(eq(webhookEndpoints.id, id));
-        if (!endpoint) throw new AppError('webhook_not_found');
+        if (!(await webhookEndpointExists(deps, id))) throw new AppError('webhook_not_found');
         const { status, limit } = request.query;
         return { deliveries: await listWebhookDeliveries(deps, { endpoint: id, status, limit: limit === undefined ? DELIVERIES_PAGE_DEFAULT : Number(limit) }) };
       },
