@@ -1,4 +1,4 @@
-// npm run bench [-- --duration=10 --connections=16 --large=1000000 --memory-soak=600 --only=memory|metrics|flood|verify|revocation|webhooks]
+// npm run bench [-- --duration=10 --connections=16 --large=1000000 --memory-soak=600 --only=memory|metrics|flood|jwt|verify|revocation|webhooks]
 // Starts Latchkey as a real server process on PostgreSQL (DATABASE_URL, in a fresh database it creates
 // and drops) or on the embedded engine, drives it from this process with autocannon, measures the
 // baselines in the same run, and writes bench/results/latest.{json,md}.
@@ -15,6 +15,7 @@ import { argon2Rate, build, childrenOf, load, peakRssMb, refreshMany, ROOT, star
 import { memorySoak, rssOf, type SoakResult } from './memory-soak.js';
 import { metricsOverhead } from './metrics-overhead.js';
 import { revocationReach } from './revocation-reach.js';
+import { jwtLibrariesRun } from './jwt-libraries.js';
 import { sdkVerifyRun } from './sdk-verify.js';
 import { webhookDelivery } from './webhook-delivery.js';
 import {
@@ -49,12 +50,14 @@ const ONLY_MEMORY = args.only === 'memory';
 const ONLY_METRICS = args.only === 'metrics';
 // --only=flood: the raw argon2id verify rate, then the sign-in flood with healthy clients beside it, alone.
 const ONLY_FLOOD = args.only === 'flood';
+// --only=jwt: fast-jwt against jose for the tokens Latchkey signs and verifies (bench/jwt-libraries.ts), alone.
+const ONLY_JWT = args.only === 'jwt';
 // --only=verify, revocation or webhooks: what services that trust Latchkey see (bench/sdk-verify.ts,
 // bench/revocation-reach.ts, bench/webhook-delivery.ts), each alone; a whole run has them all.
 const SERVICE_PARTS = ['verify', 'revocation', 'webhooks'];
 const WHOLE = args.only === undefined;
 const servicePart = (name: string) => WHOLE || args.only === name;
-if (args.only !== undefined && !['memory', 'metrics', 'flood', ...SERVICE_PARTS].includes(args.only)) throw new Error(`--only=${args.only}: no such part`);
+if (args.only !== undefined && !['memory', 'metrics', 'flood', 'jwt', ...SERVICE_PARTS].includes(args.only)) throw new Error(`--only=${args.only}: no such part`);
 const METRICS_OFF = 'dashboard, metrics off';
 const METRICS_ON = 'dashboard, metrics on';
 const LOGOUT_SESSIONS = 6_000;
@@ -146,6 +149,7 @@ async function main() {
 
       await signInFlood(serverEnv, rows, failures, extra);
     }
+    if (WHOLE || ONLY_JWT) parts.push(await jwtLibrariesRun());
     // Before the 100,000 revocations below: the feed would replay them all to the verifier at its start.
     if (servicePart('verify')) parts.push(await sdkVerifyRun());
     if (servicePart('revocation')) parts.push(await revocationReach(serverEnv, FEED_SESSIONS, failures));
