@@ -100,12 +100,13 @@ export async function resetPassword(deps: ResetDeps, token: string, newPassword:
     await recordEvents(tx, [userEvent('user.password_changed', user)], now);
     const ended = await endUserSessions(tx, user.id, 'password_reset', now);
     await enqueueEmail(tx, passwordChangedEmail(user), now, new Date(now.getTime() + NOTICE_LIFETIME_MS));
+    // In the transaction: the audit says a reset happened if and only if it did.
+    for (const type of ['password_reset_completed', 'password_changed'] as const) {
+      await recordAuditEvent(tx, deps.clock, { type, userId: user.id, email: user.email, client, details: { sessionsRevoked: ended.sessionIds.length } });
+    }
     return { user, ended };
   });
   publishEndedSessions(deps, ended);
   deps.outbox.wake();
   await deps.throttle.unlockAccount(user.email);
-  for (const type of ['password_reset_completed', 'password_changed'] as const) {
-    await recordAuditEvent(deps.db, deps.clock, { type, userId: user.id, email: user.email, client, details: { sessionsRevoked: ended.sessionIds.length } });
-  }
 }
