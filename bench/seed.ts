@@ -53,6 +53,6 @@ export async function seedSessionsOfOneUser(database: Database, passwordHash: st
 /** A known reset token for the revocation user: one reset then revokes every one of its sessions. */
 export async function seedResetToken(database: Database, name: string, token: string) {
   await database.db.execute(sql`
-    INSERT INTO reset_tokens (token_hash, user_id, created_at, expires_at)
-    VALUES (encode(sha256(convert_to(${token}, 'UTF8')), 'hex'), md5(${name})::uuid, now(), now() + interval '1 hour')`);
+    INSERT INTO one_time_tokens (type, token_hash, user_id, created_at, expires_at)
+    VALUES ('password_reset', encode(sha256(convert_to(${token}, 'UTF8')), 'hex'), md5(${name})::uuid, now(), now() + interval '1 hour')`);
 }

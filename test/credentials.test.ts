@@ -4,7 +4,7 @@ import { eq } from 'drizzle-orm';
 import { decodeJwt } from 'jose';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { hashToken } from '../src/core/secrets.js';
-import { resetTokens, sessions, users } from '../src/db/schema.js';
+import { oneTimeTokens, sessions, users } from '../src/db/schema.js';
 import { bearer, GOOD_PASSWORD, signIn, signUp, startTestApp, type SignedUp, type TestApp } from './helpers/app.js';
 import { createTestClock } from './helpers/clock.js';
 import { createTestDatabase, type TestDatabase } from './helpers/database.js';
@@ -16,7 +16,7 @@ const NEW_PASSWORD = 'an entirely new passphrase';
 async function resetLinkFor(t: TestApp, user: SignedUp): Promise<string> {
   const token = randomBytes(32).toString('base64url');
   const now = t.deps.clock.now();
-  await t.deps.db.insert(resetTokens).values({ tokenHash: hashToken(token), userId: user.id, createdAt: now, expiresAt: new Date(now.getTime() + 3_600_000) });
+  await t.deps.db.insert(oneTimeTokens).values({ type: 'password_reset', tokenHash: hashToken(token), userId: user.id, createdAt: now, expiresAt: new Date(now.getTime() + 3_600_000) });
   return token;
 }
 

@@ -2,7 +2,7 @@ import { eq } from 'drizzle-orm';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { FORGOT_PASSWORD_MESSAGE } from '../src/http/routes/password-reset.js';
 import { hashToken } from '../src/core/secrets.js';
-import { resetTokens } from '../src/db/schema.js';
+import { oneTimeTokens } from '../src/db/schema.js';
 import { dashboard, GOOD_PASSWORD, PUBLIC_URL, refresh, signIn, signUp, startTestApp, uniqueEmail, type TestApp } from './helpers/app.js';
 import { startSmtpServer, type ReceivedMail, type TestSmtpServer } from './helpers/smtp.js';
 
@@ -141,7 +141,7 @@ describe('forgot and reset password', () => {
     const { token } = await requestLink(user.email);
     // A second live link beside the emailed one, as a race between two senders could leave.
     const other = 'b'.repeat(43);
-    await t.deps.db.insert(resetTokens).values({ tokenHash: hashToken(other), userId: user.id, createdAt: now, expiresAt: new Date(now.getTime() + 3_600_000) });
+    await t.deps.db.insert(oneTimeTokens).values({ type: 'password_reset', tokenHash: hashToken(other), userId: user.id, createdAt: now, expiresAt: new Date(now.getTime() + 3_600_000) });
     expect((await reset(token, NEW_PASSWORD)).statusCode).toBe(200);
     expect((await reset(other, 'yet another passphrase')).json().error).toBe('invalid_reset_token');
   });
@@ -167,7 +167,7 @@ describe('forgot and reset password', () => {
   it('stores only a hash of the reset token', async () => {
     const user = await signUp(t);
     const { token } = await requestLink(user.email);
-    const rows = await t.deps.db.select().from(resetTokens).where(eq(resetTokens.userId, user.id));
+    const rows = await t.deps.db.select().from(oneTimeTokens).where(eq(oneTimeTokens.userId, user.id));
     expect(rows).toHaveLength(1);
     expect(JSON.stringify(rows)).not.toContain(token);
   });

@@ -7,7 +7,7 @@ import { isKnownClient } from '../src/auth/throttle/known-clients.js';
 import { purgeExpiredRows } from '../src/auth/maintenance/purge.js';
 import { loadConfig } from '../src/config.js';
 import { createRevocationList, loadRecentRevocations } from '../src/auth/sessions/revocations.js';
-import { mailOutbox, refreshTokens, resetTokens, sessions } from '../src/db/schema.js';
+import { mailOutbox, oneTimeTokens, refreshTokens, sessions } from '../src/db/schema.js';
 import { bearer, dashboard, refresh, signIn, signUp, startTestApp, type TestApp, type Tokens } from './helpers/app.js';
 
 const HOUR = 3600;
@@ -160,13 +160,13 @@ describe('reset tokens and emails', () => {
     const user = await signUp(t);
     const [used, expired, valid] = [hash(), hash(), hash()];
     const now = t.clock.now();
-    await t.deps.db.insert(resetTokens).values([
-      { tokenHash: used, userId: user.id, createdAt: ago(t, 600), expiresAt: new Date(now.getTime() + HOUR * 1000), usedAt: ago(t, 120) },
-      { tokenHash: expired, userId: user.id, createdAt: ago(t, HOUR + 120), expiresAt: ago(t, 120) },
-      { tokenHash: valid, userId: user.id, createdAt: ago(t, 600), expiresAt: new Date(now.getTime() + HOUR * 1000) },
+    await t.deps.db.insert(oneTimeTokens).values([
+      { type: 'password_reset', tokenHash: used, userId: user.id, createdAt: ago(t, 600), expiresAt: new Date(now.getTime() + HOUR * 1000), usedAt: ago(t, 120) },
+      { type: 'password_reset', tokenHash: expired, userId: user.id, createdAt: ago(t, HOUR + 120), expiresAt: ago(t, 120) },
+      { type: 'password_reset', tokenHash: valid, userId: user.id, createdAt: ago(t, 600), expiresAt: new Date(now.getTime() + HOUR * 1000) },
     ]);
     await purge(t);
-    const left = await t.deps.db.select({ h: resetTokens.tokenHash }).from(resetTokens).where(inArray(resetTokens.tokenHash, [used, expired, valid]));
+    const left = await t.deps.db.select({ h: oneTimeTokens.tokenHash }).from(oneTimeTokens).where(inArray(oneTimeTokens.tokenHash, [used, expired, valid]));
     expect(left.map((r) => r.h)).toEqual([valid]);
   });
 
@@ -195,8 +195,8 @@ describe('reset tokens and emails', () => {
     expect(loadConfig({}).purgeInterval).toBe(300);
     const user = await signUp(t);
     const expired = hash();
-    await t.deps.db.insert(resetTokens).values({ tokenHash: expired, userId: user.id, createdAt: ago(t, 2 * HOUR), expiresAt: ago(t, HOUR) });
-    const present = async () => (await t.deps.db.select().from(resetTokens).where(eq(resetTokens.tokenHash, expired))).length;
+    await t.deps.db.insert(oneTimeTokens).values({ type: 'password_reset', tokenHash: expired, userId: user.id, createdAt: ago(t, 2 * HOUR), expiresAt: ago(t, HOUR) });
+    const present = async () => (await t.deps.db.select().from(oneTimeTokens).where(eq(oneTimeTokens.tokenHash, expired))).length;
     for (let i = 0; i < 100 && (await present()) > 0; i++) await sleep(100);
     expect(await present()).toBe(0);
   });
@@ -213,18 +213,19 @@ describe('several instances purging at once', () => {
     const user = await signUp(t);
     const n = 2_500;
     const doomed = Array.from({ length: n }, () => ({
+      type: 'password_reset',
       tokenHash: randomBytes(32).toString('base64url'),
       userId: user.id,
       createdAt: ago(t, 2 * HOUR),
       expiresAt: ago(t, HOUR),
     }));
-    for (let i = 0; i < n; i += 500) await t.deps.db.insert(resetTokens).values(doomed.slice(i, i + 500));
+    for (let i = 0; i < n; i += 500) await t.deps.db.insert(oneTimeTokens).values(doomed.slice(i, i + 500));
     const valid = randomBytes(32).toString('base64url');
-    await t.deps.db.insert(resetTokens).values({ tokenHash: valid, userId: user.id, createdAt: ago(t, 60), expiresAt: new Date(t.clock.now().getTime() + HOUR * 1000) });
+    await t.deps.db.insert(oneTimeTokens).values({ type: 'password_reset', tokenHash: valid, userId: user.id, createdAt: ago(t, 60), expiresAt: new Date(t.clock.now().getTime() + HOUR * 1000) });
 
     const passes = await Promise.all([purge(t), purge(t), purge(t)]);
-    expect(passes.reduce((sum, p) => sum + p.resetTokens, 0)).toBe(n);
-    const left = await t.deps.db.select({ h: resetTokens.tokenHash }).from(resetTokens).where(eq(resetTokens.userId, user.id));
+    expect(passes.reduce((sum, p) => sum + p.oneTimeTokens, 0)).toBe(n);
+    const left = await t.deps.db.select({ h: oneTimeTokens.tokenHash }).from(oneTimeTokens).where(eq(oneTimeTokens.userId, user.id));
     expect(left.map((r) => r.h)).toEqual([valid]);
   });
 });

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { and, eq, isNotNull, sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hashToken } from '../src/core/secrets.js';
-import { mailOutbox, resetTokens, users } from '../src/db/schema.js';
+import { mailOutbox, oneTimeTokens, users } from '../src/db/schema.js';
 import { passwordChangedEmail } from '../src/auth/reset/emails.js';
 import { PUBLIC_URL, signUp, startTestApp, type TestApp } from './helpers/app.js';
 import { createTestDatabase } from './helpers/database.js';
@@ -105,7 +105,7 @@ describe('a reset email', () => {
 
   const intentOf = (userId: string) => sql`${mailOutbox.message}->>'userId' = ${userId}`;
   const tokenHashesOf = async (userId: string) =>
-    (await t.deps.db.select().from(resetTokens).where(eq(resetTokens.userId, userId))).map((r) => r.tokenHash);
+    (await t.deps.db.select().from(oneTimeTokens).where(eq(oneTimeTokens.userId, userId))).map((r) => r.tokenHash);
 
   /** Forgot-password while SMTP is down; resolves once the first delivery attempt has failed, with its outbox row. */
   async function requestWhileSmtpDown(email: string, userId: string) {

@@ -2,7 +2,7 @@ import { connect } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateOpaqueToken, hashToken } from '../src/core/secrets.js';
 import { createServiceClient, removeServiceClient, rotateServiceClientSecret, type ServiceScope } from '../src/auth/service-clients/service-clients.js';
-import { resetTokens, serviceClients } from '../src/db/schema.js';
+import { oneTimeTokens, serviceClients } from '../src/db/schema.js';
 import { bearer, signIn, signUp, startTestApp, type TestApp } from './helpers/app.js';
 import { alteredSecret, basic, openSse, type SseStream } from './helpers/sse.js';
 
@@ -119,7 +119,7 @@ describe('the revocation feed', () => {
     const { user } = await session();
     const token = generateOpaqueToken();
     const now = t.clock.now();
-    await t.deps.db.insert(resetTokens).values({ tokenHash: hashToken(token), userId: user.id, createdAt: now, expiresAt: new Date(now.getTime() + 3_600_000) });
+    await t.deps.db.insert(oneTimeTokens).values({ type: 'password_reset', tokenHash: hashToken(token), userId: user.id, createdAt: now, expiresAt: new Date(now.getTime() + 3_600_000) });
     const reset = await t.inject({ method: 'POST', url: `/api/reset-password/${token}`, payload: { password: 'a brand new passphrase' } });
     expect(reset.statusCode).toBe(200);
     const event = await s.next((e) => e.event === 'user.not_before' && e.json.sub === user.id, 1_000);

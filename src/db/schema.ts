@@ -67,18 +67,25 @@ export const refreshTokens = pgTable(
   (t) => [index('refresh_tokens_session_id_idx').on(t.sessionId)],
 );
 
-export const resetTokens = pgTable(
-  'reset_tokens',
+// Every hashed, expiring, single-use token (a password reset link today; verification, email-change and
+// MFA challenges next), told apart by `type`: only the SHA-256 of a token is stored, so a copy of the
+// database holds no usable link, and a token consumes only as its own type (src/core/one-time-tokens.ts).
+export const oneTimeTokens = pgTable(
+  'one_time_tokens',
   {
     tokenHash: text('token_hash').primaryKey(),
+    type: text('type').notNull(),
     userId: uuid('user_id')
       .notNull()
       .references(() => users.id, { onDelete: 'cascade' }),
+    // What a type carries with its token (the new address of an email change); never a secret.
+    payload: jsonb('payload'),
     createdAt: ts('created_at').notNull(),
     expiresAt: ts('expires_at').notNull(),
+    // Set when the token is consumed, revoked or superseded: from then on it is spent.
     usedAt: ts('used_at'),
   },
-  (t) => [index('reset_tokens_user_id_idx').on(t.userId)],
+  (t) => [index('one_time_tokens_user_id_type_idx').on(t.userId, t.type)],
 );
 
 export const signingKeys = pgTable('signing_keys', {

@@ -4,6 +4,7 @@ import type { Logger } from 'pino';
 import { addSeconds, type Clock } from '../../core/clock.js';
 import type { Config } from '../../config.js';
 import { rowsOf, type Db } from '../../db/client.js';
+import { spentTokensCondition } from '../../db/queries/one-time-tokens.js';
 
 /** Rows looked at per statement: each stays short, so requests waiting for the database (PGlite has one connection) wait little. */
 export const PURGE_BATCH = 1_000;
@@ -19,7 +20,7 @@ const FINISHED_MAIL_KEEP_S = 86_400;
 export interface PurgeCounts {
   refreshTokens: number;
   sessions: number;
-  resetTokens: number;
+  oneTimeTokens: number;
   mail: number;
 }
 
@@ -79,7 +80,7 @@ async function sweep(db: Db, s: Sweep, stopped: () => boolean): Promise<number> 
  *   ended ACCESS_TOKEN_TTL + 60 s ago (a replay of it is refused either way, and revocations are reloaded
  *   from `sessions`);
  * - a session goes once it ended a day ago (at least ACCESS_TOKEN_TTL + 60 s);
- * - a reset token goes once used or expired; an email's row a day after it was sent or given up.
+ * - a one-time token (a reset link) goes once used or expired; an email's row a day after it was sent or given up.
  */
 export async function purgeExpiredRows(db: Db, clock: Clock, config: Config, stopped: () => boolean = () => false): Promise<PurgeCounts> {
   const now = clock.now();
@@ -107,13 +108,13 @@ export async function purgeExpiredRows(db: Db, clock: Clock, config: Config, sto
     },
     stopped,
   );
-  const resetTokens = await sweep(
+  const oneTimeTokens = await sweep(
     db,
     {
-      table: 'reset_tokens',
+      table: 'one_time_tokens',
       key: 'token_hash',
       keyType: 'text',
-      condition: sql`t.used_at < ${before(now, CLOCK_MARGIN_S)} OR t.expires_at < ${before(now, CLOCK_MARGIN_S)}`,
+      condition: spentTokensCondition('t', before(now, CLOCK_MARGIN_S)),
     },
     stopped,
   );
@@ -123,7 +124,7 @@ export async function purgeExpiredRows(db: Db, clock: Clock, config: Config, sto
     { table: 'mail_outbox', key: 'id', keyType: 'bigint', condition: sql`t.sent_at < ${finished} OR t.abandoned_at < ${finished}` },
     stopped,
   );
-  return { refreshTokens, sessions, resetTokens, mail };
+  return { refreshTokens, sessions, oneTimeTokens, mail };
 }
 
 export interface PurgeSchedule {
@@ -145,7 +146,7 @@ export function startPurgeSchedule(opts: { db: Db; clock: Clock; config: Config;
       })
       .catch((err: Error) => {
         opts.logger.warn({ err: err.message }, 'purge failed; will retry');
-        return { refreshTokens: 0, sessions: 0, resetTokens: 0, mail: 0 };
+        return { refreshTokens: 0, sessions: 0, oneTimeTokens: 0, mail: 0 };
       })
       .finally(() => {
         running = undefined;

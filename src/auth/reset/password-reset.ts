@@ -1,4 +1,4 @@
-import { and, eq, gt, isNull, sql } from 'drizzle-orm';
+import { and, eq, isNull } from 'drizzle-orm';
 import type { Logger } from 'pino';
 import type { BreachCheck } from '../passwords/breached-passwords.js';
 import type { PasswordHasher } from '../passwords/passwords.js';
@@ -7,7 +7,7 @@ import type { Clock } from '../../core/clock.js';
 import type { Config } from '../../config.js';
 import type { Db } from '../../db/client.js';
 import type { RevocationList } from '../sessions/revocations.js';
-import { resetTokens, users } from '../../db/schema.js';
+import { users } from '../../db/schema.js';
 import { AppError } from '../../errors.js';
 import { enqueueEmail } from '../../core/mail-queue.js';
 import { passwordChangedEmail } from './emails.js';
@@ -16,6 +16,7 @@ import { checkNewPassword } from '../passwords/passwords.js';
 import { isKnownClient } from '../throttle/known-clients.js';
 import { queueResetIntent } from './reset-mail.js';
 import { hashToken } from '../../core/secrets.js';
+import { consumeOneTimeToken, findUsableToken, revokeUserTokens } from '../../core/one-time-tokens.js';
 import type { ClientInfo } from '../../core/client-address.js';
 import { endUserSessions, publishEndedSessions } from '../sessions/sessions.js';
 import { recordEvents, userEvent } from '../../core/events.js';
@@ -70,11 +71,7 @@ async function queueResetEmail(deps: ResetDeps, userId: string): Promise<void> {
 
 /** Whether a reset link can still be used, for the page the email links to. */
 export async function isResetTokenUsable(deps: Pick<ResetDeps, 'db' | 'clock'>, token: string): Promise<boolean> {
-  const [row] = await deps.db
-    .select({ userId: resetTokens.userId })
-    .from(resetTokens)
-    .where(usableToken(hashToken(token), deps.clock.now()));
-  return row !== undefined;
+  return (await findUsableToken(deps.db, 'password_reset', token, deps.clock.now())) !== undefined;
 }
 
 /**
@@ -89,19 +86,10 @@ export async function resetPassword(deps: ResetDeps, token: string, newPassword:
   const passwordHash = await deps.passwords.hash(newPassword);
   const now = deps.clock.now();
   const { user, ended } = await deps.db.transaction(async (tx) => {
-    // The user row first, as minting a link does (reset-mail.ts): locks taken in one order cannot deadlock.
-    await tx.execute(sql`SELECT 1 FROM users WHERE id = (SELECT user_id FROM reset_tokens WHERE token_hash = ${hashToken(token)}) FOR NO KEY UPDATE`);
-    const [consumed] = await tx
-      .update(resetTokens)
-      .set({ usedAt: now })
-      .where(usableToken(hashToken(token), now))
-      .returning({ userId: resetTokens.userId });
+    const consumed = await consumeOneTimeToken(tx, 'password_reset', token, now);
     if (!consumed) throw new AppError('invalid_reset_token');
     // Every other link of this user dies with this one: whoever else holds one is too late.
-    await tx
-      .update(resetTokens)
-      .set({ usedAt: now })
-      .where(and(eq(resetTokens.userId, consumed.userId), isNull(resetTokens.usedAt)));
+    await revokeUserTokens(tx, consumed.userId, now, 'password_reset');
     // A disabled account's password cannot be reset, not even with a link sent before it was disabled.
     const [user] = await tx
       .update(users)
@@ -112,16 +100,13 @@ export async function resetPassword(deps: ResetDeps, token: string, newPassword:
     await recordEvents(tx, [userEvent('user.password_changed', user)], now);
     const ended = await endUserSessions(tx, user.id, 'password_reset', now);
     await enqueueEmail(tx, passwordChangedEmail(user), now, new Date(now.getTime() + NOTICE_LIFETIME_MS));
+    // In the transaction: the audit says a reset happened if and only if it did.
+    for (const type of ['password_reset_completed', 'password_changed'] as const) {
+      await recordAuditEvent(tx, deps.clock, { type, userId: user.id, email: user.email, client, details: { sessionsRevoked: ended.sessionIds.length } });
+    }
     return { user, ended };
   });
   publishEndedSessions(deps, ended);
   deps.outbox.wake();
   await deps.throttle.unlockAccount(user.email);
-  for (const type of ['password_reset_completed', 'password_changed'] as const) {
-    await recordAuditEvent(deps.db, deps.clock, { type, userId: user.id, email: user.email, client, details: { sessionsRevoked: ended.sessionIds.length } });
-  }
-}
-
-function usableToken(tokenHash: string, now: Date) {
-  return and(eq(resetTokens.tokenHash, tokenHash), isNull(resetTokens.usedAt), gt(resetTokens.expiresAt, now));
 }

@@ -2,10 +2,10 @@ import { and, eq, isNull } from 'drizzle-orm';
 import type { Config } from '../../config.js';
 import type { Mailer } from '../../core/mail-queue.js';
 import type { Db } from '../../db/client.js';
-import { resetTokens, users } from '../../db/schema.js';
+import { users } from '../../db/schema.js';
 import { enqueue } from '../../core/mail-queue.js';
 import { passwordResetEmail } from './emails.js';
-import { generateOpaqueToken, hashToken } from '../../core/secrets.js';
+import { issueOneTimeToken } from '../../core/one-time-tokens.js';
 
 export const PASSWORD_RESET = 'password_reset';
 
@@ -35,9 +35,8 @@ export async function sendResetEmail(
 ): Promise<'sent' | 'dropped'> {
   if (typeof payload.userId !== 'string') return 'dropped';
   const userId = payload.userId;
-  const token = generateOpaqueToken();
   const ttl = deps.config.ttl.resetToken;
-  const user = await deps.db.transaction(async (tx) => {
+  const minted = await deps.db.transaction(async (tx) => {
     // Locking the user serialises concurrent mints (two instances, two intents): one unused token survives.
     const [user] = await tx
       .select({ id: users.id, name: users.name, email: users.email })
@@ -45,11 +44,10 @@ export async function sendResetEmail(
       .where(and(eq(users.id, userId), isNull(users.disabledAt)))
       .for('no key update');
     if (!user) return undefined;
-    await tx.delete(resetTokens).where(and(eq(resetTokens.userId, user.id), isNull(resetTokens.usedAt)));
-    await tx.insert(resetTokens).values({ tokenHash: hashToken(token), userId: user.id, createdAt: now, expiresAt: new Date(now.getTime() + ttl * 1000) });
-    return user;
+    const { token } = await issueOneTimeToken(tx, { type: 'password_reset', userId: user.id, now, ttlSeconds: ttl, supersede: true });
+    return { user, token };
   });
-  if (!user) return 'dropped';
-  await deps.mailer.send(passwordResetEmail(user, resetUrl(deps.config.publicUrl, token), ttl));
+  if (!minted) return 'dropped';
+  await deps.mailer.send(passwordResetEmail(minted.user, resetUrl(deps.config.publicUrl, minted.token), ttl));
   return 'sent';
 }

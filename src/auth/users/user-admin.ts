@@ -5,7 +5,8 @@ import type { BreachCheck } from '../passwords/breached-passwords.js';
 import type { PasswordHasher } from '../passwords/passwords.js';
 import type { RevocationList } from '../sessions/revocations.js';
 import type { Db } from '../../db/client.js';
-import { resetTokens, sessions, users } from '../../db/schema.js';
+import { sessions, users } from '../../db/schema.js';
+import { revokeUserTokens } from '../../core/one-time-tokens.js';
 import { AppError } from '../../errors.js';
 import { recordAuditEvent } from '../../core/audit.js';
 import { recordEvents, userEvent, userEventData } from '../../core/events.js';
@@ -208,7 +209,7 @@ export async function disableUser(deps: EndingDeps, ref: string, actor: string):
       .where(and(eq(users.id, found.id), isNull(users.disabledAt)))
       .returning();
     if (!user) return undefined;
-    await tx.update(resetTokens).set({ usedAt: now }).where(and(eq(resetTokens.userId, user.id), isNull(resetTokens.usedAt)));
+    await revokeUserTokens(tx, user.id, now);
     await recordEvents(tx, [userEvent('user.disabled', user)], now);
     const ended = await endUserSessions(tx, user.id, 'account_disabled', now);
     return { user, ended };
