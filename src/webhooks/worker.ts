@@ -51,6 +51,7 @@ export function startWebhookWorker(opts: WebhookWorkerOptions): WebhookWorker {
   const sender = createWebhookSender({ ...opts, timeoutMs: opts.timeoutMs ?? 10_000 });
   // Successful deliveries are marked together: one UPDATE for all that succeeded while the previous one ran.
   const markDelivered = createBatchWriter<DeliveredMark>((marks) => markDeliveriesDelivered(db, marks));
+  const ctx: DeliveryContext = { ...opts, sender, markDelivered, wakeAfter: (ms) => poller.wakeAfter(ms) };
   const poller: Poller = startPoller<ClaimedDelivery>({
     name: 'webhook',
     clock: opts.clock,
@@ -64,7 +65,7 @@ export function startWebhookWorker(opts: WebhookWorkerOptions): WebhookWorker {
       claim: (endpointId, limit, now) => claimDueDeliveries(db, endpointId, limit, now, leaseUntil(now)),
       laneOf: (row) => row.endpoint_id,
       perLane: opts.perEndpoint,
-      deliver: (row, answered) => deliverWebhook({ ...opts, sender, markDelivered, poller }, row, answered),
+      deliver: (row, answered) => deliverWebhook(ctx, row, answered),
       unrecorded: (row, err) => opts.logger.warn({ deliveryId: row.id, err: err.message }, 'webhook delivery could not be recorded; its lease will expire'),
     },
   });
@@ -78,7 +79,12 @@ export function startWebhookWorker(opts: WebhookWorkerOptions): WebhookWorker {
   };
 }
 
-type DeliveryContext = WebhookWorkerOptions & { sender: WebhookSender; markDelivered: (mark: DeliveredMark) => Promise<void>; poller: Poller };
+interface DeliveryContext extends WebhookWorkerOptions {
+  sender: WebhookSender;
+  markDelivered: (mark: DeliveredMark) => Promise<void>;
+  /** Looks for work again after `ms`. */
+  wakeAfter: (ms: number) => void;
+}
 
 /** Posts one delivery, calls `answered` once the receiver has answered (or has not in time), then records the outcome. */
 async function deliverWebhook(ctx: DeliveryContext, row: ClaimedDelivery, answered: () => void): Promise<void> {
@@ -118,5 +124,5 @@ async function recordFailure(ctx: DeliveryContext, row: ClaimedDelivery, done: D
   await recordFailedDelivery(ctx.db, claim, { retryAt: next }, answer);
   ctx.logger.info({ deliveryId: row.id, endpointId: row.endpoint_id, attempt: row.attempts, err: answer.error }, 'webhook delivery failed; will retry');
   // Looked for again when due, rather than at the next poll.
-  ctx.poller.wakeAfter(next.getTime() - done.getTime() + 50);
+  ctx.wakeAfter(next.getTime() - done.getTime() + 50);
 }
