@@ -1,5 +1,5 @@
 import type { Db } from '../db/client.js';
-import { mailOutbox } from '../db/schema.js';
+import { insertOutboxRow } from '../db/queries/mail-outbox.js';
 
 // The mail outbox as the domain sees it: rows queued in a change's transaction. The channel that renders
 // and delivers them (src/mail/) sits above the domain and is wired to it in src/jobs.ts.
@@ -36,12 +36,12 @@ export function kindOf(payload: Record<string, unknown>): string {
 }
 
 /** Queues a row in the caller's transaction: it exists if and only if the change that causes it commits. */
-export async function enqueue(tx: Db, payload: OutboxPayload, now: Date, expiresAt: Date): Promise<void> {
-  await tx.insert(mailOutbox).values({ message: payload, createdAt: now, expiresAt, nextAttemptAt: now });
+export function enqueue(tx: Db, payload: OutboxPayload, now: Date, expiresAt: Date): Promise<void> {
+  return insertOutboxRow(tx, payload, now, expiresAt);
 }
 
 /** Queues an email rendered now; only for emails that hold no secret, since the row keeps it until it is sent. */
-export async function enqueueEmail(tx: Db, message: MailMessage, now: Date, expiresAt: Date): Promise<void> {
-  await tx.insert(mailOutbox).values({ message, createdAt: now, expiresAt, nextAttemptAt: now });
+export function enqueueEmail(tx: Db, message: MailMessage, now: Date, expiresAt: Date): Promise<void> {
+  return insertOutboxRow(tx, message, now, expiresAt);
 }
 

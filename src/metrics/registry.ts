@@ -55,6 +55,25 @@ export function createMetricsRegistry(sources: MetricSources): MetricsRegistry {
   const webhooks = counterOf('latchkey_webhook_deliveries_total', 'Webhook delivery attempts of this process, by outcome: delivered (a 2xx answer), failed (retried later), dead (failed for WEBHOOK_RETRY_FOR).', 'outcome', WEBHOOK_OUTCOMES, registers);
   const scrapeErrors = counterOf('latchkey_metrics_scrape_errors_total', 'Values a scrape could not read in time, by source; the gauge reads NaN then.', 'source', SCRAPE_SOURCES, registers);
 
+  registerStateGauges(sources, registers);
+  registerDatabaseCounts(sources, scrapeErrors, registers);
+  const streamSources = registerStreamGauge(registers);
+  if (sources.poolStats) registerPoolGauges(sources.poolStats, registers);
+
+  return {
+    registry,
+    observeRequest: (method, route, statusCode, seconds) => requests.observe(method, route, statusCode, seconds),
+    signin: (outcome) => signins.inc({ outcome }),
+    refresh: (outcome) => refreshes.inc({ outcome }),
+    throttled: (limiter) => throttled.inc({ limiter }),
+    mailDelivery: (outcome) => mail.inc({ outcome }),
+    webhookDelivery: (outcome) => webhooks.inc({ outcome }),
+    countStreams: (streams) => void streamSources.add(streams),
+  };
+}
+
+/** The in-memory state: the revocation list and the caches. */
+function registerStateGauges(sources: MetricSources, registers: Registry[]): void {
   new Gauge({
     name: 'latchkey_revocation_list_entries',
     help: 'Sessions and users in the in-memory revocation list (each stays until the access tokens it blocks have expired).',
@@ -88,9 +107,13 @@ export function createMetricsRegistry(sources: MetricSources): MetricsRegistry {
       for (const [label, cache] of caches) this.set({ cache: label }, cache.size);
     },
   });
+}
 
-  // Counts read from the database at each scrape: one at a time, however many scrapes arrive while it runs,
-  // and NaN (with a scrape error) when the database does not answer in time.
+/**
+ * Counts read from the database at each scrape: one at a time, however many scrapes arrive while it runs,
+ * and NaN (with a scrape error) when the database does not answer in time.
+ */
+function registerDatabaseCounts(sources: MetricSources, scrapeErrors: Counter, registers: Registry[]): void {
   const databaseCount = (name: string, help: string, source: (typeof SCRAPE_SOURCES)[number], count: () => Promise<number>) => {
     let counting: Promise<number> | undefined;
     new Gauge({
@@ -117,6 +140,10 @@ export function createMetricsRegistry(sources: MetricSources): MetricsRegistry {
     'webhook_backlog',
     sources.webhookBacklog,
   );
+}
+
+/** The revocation feed's open streams; returns the set each server's feed adds its streams to. */
+function registerStreamGauge(registers: Registry[]): Set<{ size(): number }> {
   const streamSources = new Set<{ size(): number }>();
   new Gauge({
     name: 'latchkey_revocation_feed_streams',
@@ -128,34 +155,23 @@ export function createMetricsRegistry(sources: MetricSources): MetricsRegistry {
       this.set(open);
     },
   });
+  return streamSources;
+}
 
-  const pool = sources.poolStats;
-  if (pool) {
-    const poolGauge = (name: string, help: string, read: (s: PoolStats) => number) =>
-      new Gauge({
-        name,
-        help,
-        registers,
-        collect() {
-          this.set(read(pool()));
-        },
-      });
-    poolGauge('latchkey_db_pool_connections', 'PostgreSQL connections open in the pool.', (s) => s.total);
-    poolGauge('latchkey_db_pool_idle_connections', 'PostgreSQL connections open and idle in the pool.', (s) => s.idle);
-    poolGauge('latchkey_db_pool_waiting_queries', 'Queries waiting for a pool connection.', (s) => s.waiting);
-    poolGauge('latchkey_db_pool_max_connections', 'The most connections the pool opens (DATABASE_POOL_SIZE).', (s) => s.max);
-  }
-
-  return {
-    registry,
-    observeRequest: (method, route, statusCode, seconds) => requests.observe(method, route, statusCode, seconds),
-    signin: (outcome) => signins.inc({ outcome }),
-    refresh: (outcome) => refreshes.inc({ outcome }),
-    throttled: (limiter) => throttled.inc({ limiter }),
-    mailDelivery: (outcome) => mail.inc({ outcome }),
-    webhookDelivery: (outcome) => webhooks.inc({ outcome }),
-    countStreams: (streams) => void streamSources.add(streams),
-  };
+function registerPoolGauges(pool: () => PoolStats, registers: Registry[]): void {
+  const poolGauge = (name: string, help: string, read: (s: PoolStats) => number) =>
+    new Gauge({
+      name,
+      help,
+      registers,
+      collect() {
+        this.set(read(pool()));
+      },
+    });
+  poolGauge('latchkey_db_pool_connections', 'PostgreSQL connections open in the pool.', (s) => s.total);
+  poolGauge('latchkey_db_pool_idle_connections', 'PostgreSQL connections open and idle in the pool.', (s) => s.idle);
+  poolGauge('latchkey_db_pool_waiting_queries', 'Queries waiting for a pool connection.', (s) => s.waiting);
+  poolGauge('latchkey_db_pool_max_connections', 'The most connections the pool opens (DATABASE_POOL_SIZE).', (s) => s.max);
 }
 
 /** A counter with one label whose every value is known: each series exists, at 0, from the start. */

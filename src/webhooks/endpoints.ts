@@ -1,11 +1,18 @@
 import { randomBytes } from 'node:crypto';
-import { asc, eq, sql } from 'drizzle-orm';
 import { recordAuditEvent } from '../core/audit.js';
 import { deriveKey, open, seal } from '../core/secret-box.js';
 import type { Clock } from '../core/clock.js';
 import type { Config } from '../config.js';
-import { rowsOf, type Db } from '../db/client.js';
-import { webhookEndpoints } from '../db/schema.js';
+import type { Db } from '../db/client.js';
+import {
+  deleteWebhookEndpoint,
+  insertWebhookEndpoint,
+  replayDeadDeliveries,
+  selectWebhookDeliveries,
+  selectWebhookEndpoints,
+  webhookEndpointIdExists,
+  type WebhookEndpointRow,
+} from '../db/queries/webhooks.js';
 import { AppError } from '../errors.js';
 import { deniedLiteral, parseNetworks } from './destinations.js';
 import { announceEvents, EVENT_TYPES, type EventType } from '../core/events.js';
@@ -37,7 +44,7 @@ export interface WebhookEndpointView {
   disabled_at: string | null;
 }
 
-const view = (row: typeof webhookEndpoints.$inferSelect): WebhookEndpointView => ({
+const view = (row: WebhookEndpointRow): WebhookEndpointView => ({
   id: row.id,
   url: row.url,
   events: row.eventTypes,
@@ -72,9 +79,8 @@ export async function addWebhookEndpoint(
   const id = `wh_${randomBytes(12).toString('base64url')}`;
   const secret = `${WEBHOOK_SECRET_PREFIX}${randomBytes(32).toString('base64')}`;
   const now = deps.clock.now();
-  const [row] = await deps.db
-    .insert(webhookEndpoints)
-    .values({
+  const row = await deps.db.transaction(async (tx) => {
+    const added = await insertWebhookEndpoint(tx, {
       id,
       // As parsed (scheme and host in lower case, the path percent-encoded): what is shown is what is posted to.
       url: url.href,
@@ -82,29 +88,31 @@ export async function addWebhookEndpoint(
       secretSealed: seal(deps.webhookSealer, secret, id),
       backchannelAudience: input.backchannelAudience ?? null,
       createdAt: now,
-    })
-    .returning();
-  await recordAuditEvent(deps.db, deps.clock, { type: 'webhook_added', details: { actor, webhookId: id, url: row!.url } });
-  return { ...view(row!), secret };
+    });
+    await recordAuditEvent(tx, deps.clock, { type: 'webhook_added', details: { actor, webhookId: id, url: added.url } });
+    return added;
+  });
+  return { ...view(row), secret };
 }
 
 export async function listWebhookEndpoints(deps: { db: Db }): Promise<WebhookEndpointView[]> {
-  const rows = await deps.db.select().from(webhookEndpoints).orderBy(asc(webhookEndpoints.createdAt), asc(webhookEndpoints.id));
-  return rows.map(view);
+  return (await selectWebhookEndpoints(deps.db)).map(view);
 }
 
 /** Removes an endpoint and its deliveries, pending ones included: nothing more is sent to it. */
 export async function removeWebhookEndpoint(deps: WebhookDeps, id: string, actor: string): Promise<WebhookEndpointView> {
-  const [row] = await deps.db.delete(webhookEndpoints).where(eq(webhookEndpoints.id, id)).returning();
-  if (!row) throw new AppError('webhook_not_found');
-  await recordAuditEvent(deps.db, deps.clock, { type: 'webhook_removed', details: { actor, webhookId: id, url: row.url } });
+  const row = await deps.db.transaction(async (tx) => {
+    const removed = await deleteWebhookEndpoint(tx, id);
+    if (!removed) throw new AppError('webhook_not_found');
+    await recordAuditEvent(tx, deps.clock, { type: 'webhook_removed', details: { actor, webhookId: id, url: removed.url } });
+    return removed;
+  });
   return view(row);
 }
 
 /** Whether an endpoint with this id is registered. */
 export async function webhookEndpointExists(deps: { db: Db }, id: string): Promise<boolean> {
-  const [endpoint] = await deps.db.select({ id: webhookEndpoints.id }).from(webhookEndpoints).where(eq(webhookEndpoints.id, id));
-  return endpoint !== undefined;
+  return webhookEndpointIdExists(deps.db, id);
 }
 
 export interface DeliveryView {
@@ -125,15 +133,8 @@ export async function listWebhookDeliveries(
   deps: { db: Db },
   filter: { status?: 'pending' | 'delivered' | 'dead' | undefined; endpoint?: string | undefined; limit: number },
 ): Promise<DeliveryView[]> {
-  const result = await deps.db.execute(sql`
-    SELECT d.id::int AS id, d.endpoint_id, d.event_id::int AS event_id, e.type AS event_type, d.status, d.attempts, d.last_status, d.last_error,
-      d.created_at, d.next_attempt_at, d.delivered_at
-    FROM webhook_deliveries d JOIN events e ON e.id = d.event_id
-    WHERE (${filter.status ?? null}::text IS NULL OR d.status = ${filter.status ?? null})
-      AND (${filter.endpoint ?? null}::text IS NULL OR d.endpoint_id = ${filter.endpoint ?? null})
-    ORDER BY d.id DESC LIMIT ${filter.limit}`);
   const iso = (v: Date | string | null) => (v === null ? null : new Date(v).toISOString());
-  return rowsOf<DeliveryView & { created_at: Date | string; next_attempt_at: Date | string; delivered_at: Date | string | null }>(result).map((r) => ({
+  return (await selectWebhookDeliveries(deps.db, filter)).map((r) => ({
     ...r,
     created_at: iso(r.created_at)!,
     next_attempt_at: iso(r.next_attempt_at)!,
@@ -146,24 +147,18 @@ export async function listWebhookDeliveries(
  * window (WEBHOOK_RETRY_FOR from now); returns how many were replayed.
  */
 export async function replayWebhookDeliveries(deps: WebhookDeps, which: { id?: number | undefined; dead?: boolean | undefined }, actor: string): Promise<{ replayed: number }> {
-  const now = deps.clock.now();
-  const rows = await deps.db.execute(sql`
-    UPDATE webhook_deliveries SET status = 'pending', attempts = 0, next_attempt_at = ${now}::timestamptz, created_at = ${now}::timestamptz,
-      locked_until = NULL, last_error = NULL, last_status = NULL
-    WHERE status = 'dead' AND (${which.id ?? null}::bigint IS NULL OR id = ${which.id ?? null})
-    RETURNING id`);
-  const replayed = rowsOf(rows).length;
-  if (which.id !== undefined && replayed === 0) throw new AppError('webhook_delivery_not_found');
+  const replayed = await deps.db.transaction(async (tx) => {
+    const count = await replayDeadDeliveries(tx, which.id, deps.clock.now());
+    if (which.id !== undefined && count === 0) throw new AppError('webhook_delivery_not_found');
+    await recordAuditEvent(tx, deps.clock, { type: 'webhook_replayed', details: { actor, deliveryId: which.id ?? null, replayed: count } });
+    return count;
+  });
+  // After the commit: this instance's worker, woken at once, must see the deliveries pending.
   if (replayed > 0) await announceEvents(deps.db);
-  await recordAuditEvent(deps.db, deps.clock, { type: 'webhook_replayed', details: { actor, deliveryId: which.id ?? null, replayed } });
   return { replayed };
 }
 
-/** Deliveries not yet made, of every instance (the partial index on pending deliveries serves it). */
-export async function countPendingDeliveries(db: Db): Promise<number> {
-  const result = await db.execute(sql`SELECT count(*)::int AS n FROM webhook_deliveries WHERE status = 'pending'`);
-  return rowsOf<{ n: number }>(result)[0]?.n ?? 0;
-}
+export { countPendingDeliveries } from '../db/queries/webhooks.js';
 
 // C0 and C1 controls, DEL, and every kind of space or line break.
 // eslint-disable-next-line no-control-regex -- control characters are what it refuses

@@ -1,0 +1,52 @@
+import { and, asc, eq, inArray, isNull, lt, lte, or, sql } from 'drizzle-orm';
+import { rowsOf, type Db } from '../client.js';
+import { mailOutbox } from '../schema.js';
+
+// The mail outbox: rows queued in a change's transaction (src/core/mail-queue.ts), claimed and delivered
+// by the mail channel (src/mail/outbox.ts).
+
+export type OutboxRow = typeof mailOutbox.$inferSelect;
+
+/** Queues a row (an intent or a rendered email) in the caller's transaction, due now. */
+export async function insertOutboxRow(tx: Db, message: object, now: Date, expiresAt: Date): Promise<void> {
+  await tx.insert(mailOutbox).values({ message, createdAt: now, expiresAt, nextAttemptAt: now });
+}
+
+/** Rows still to deliver (neither sent nor given up), every instance's: the partial index answers it. */
+export async function countPendingOutboxRows(db: Db): Promise<number> {
+  const result = await db.execute(sql`SELECT count(*)::int AS n FROM mail_outbox WHERE sent_at IS NULL AND abandoned_at IS NULL`);
+  return rowsOf<{ n: number }>(result)[0]?.n ?? 0;
+}
+
+/** Claims up to `limit` due rows, oldest first, until `lease`; rows another instance holds are skipped. */
+export function claimOutboxRows(db: Db, limit: number, now: Date, lease: Date): Promise<OutboxRow[]> {
+  const due = db
+    .select({ id: mailOutbox.id })
+    .from(mailOutbox)
+    .where(
+      and(
+        isNull(mailOutbox.sentAt),
+        isNull(mailOutbox.abandonedAt),
+        lte(mailOutbox.nextAttemptAt, now),
+        or(isNull(mailOutbox.lockedUntil), lt(mailOutbox.lockedUntil, now)),
+      ),
+    )
+    .orderBy(asc(mailOutbox.id))
+    .limit(limit)
+    .for('update', { skipLocked: true });
+  return db
+    .update(mailOutbox)
+    .set({ lockedUntil: lease, attempts: sql`${mailOutbox.attempts} + 1` })
+    .where(inArray(mailOutbox.id, due))
+    .returning();
+}
+
+/** Ends a row, sent or given up. Its payload is erased: it names a person, and rows of earlier versions held links. */
+export async function finishOutboxRow(db: Db, id: number, fields: { sentAt: Date } | { abandonedAt: Date; lastError?: string }): Promise<void> {
+  await db.update(mailOutbox).set({ ...fields, message: null, lockedUntil: null }).where(eq(mailOutbox.id, id));
+}
+
+/** A failed attempt: the row is released and due again at `retryAt`. */
+export async function retryOutboxRowAt(db: Db, id: number, retryAt: Date, error: string): Promise<void> {
+  await db.update(mailOutbox).set({ nextAttemptAt: retryAt, lockedUntil: null, lastError: error.slice(0, 500) }).where(eq(mailOutbox.id, id));
+}
