@@ -1,7 +1,6 @@
-import { lt } from 'drizzle-orm';
 import type { Clock } from './clock.js';
 import { FOREIGN_KEY_VIOLATION, sqlState, type Db } from '../db/client.js';
-import { auditEvents } from '../db/schema.js';
+import { deleteAuditEventsBefore, insertAuditEvent } from '../db/queries/audit-events.js';
 import type { ClientInfo } from './client-address.js';
 
 export type AuditEventType =
@@ -36,7 +35,13 @@ export interface AuditEvent {
   details?: Record<string, unknown> | undefined;
 }
 
-/** Records a security event; never give it a secret (password, token): `details` is stored as is. */
+/**
+ * Records a security event; never give it a secret (password, token): `details` is stored as is.
+ * An event that records a change is written on that change's transaction (`db` is then the transaction), so
+ * that it exists if and only if the change commits; the transaction holds the user's row lock first (every
+ * change of a user takes it), so the user cannot be deleted before it commits. An event that records no
+ * change (a failed sign-in, a lock, a reset request) is written on its own.
+ */
 export async function recordAuditEvent(db: Db, clock: Clock, event: AuditEvent): Promise<void> {
   const row = {
     occurredAt: clock.now(),
@@ -49,18 +54,18 @@ export async function recordAuditEvent(db: Db, clock: Clock, event: AuditEvent):
     details: event.details,
   };
   try {
-    await db.insert(auditEvents).values(row);
+    await insertAuditEvent(db, row);
   } catch (err) {
-    // The user was deleted between the change and its record (a delete racing a sign-in, a logout, a reset
+    // The user was deleted between what happened and its record (a delete racing a failed sign-in, a reset
     // request): the event is kept as a deletion leaves the user's earlier ones, with the email and no user id.
+    // Only for an event written on its own: inside a transaction, the failed insert has aborted it.
     if (!event.userId || sqlState(err) !== FOREIGN_KEY_VIOLATION) throw err;
-    await db.insert(auditEvents).values({ ...row, userId: undefined });
+    await insertAuditEvent(db, { ...row, userId: undefined });
   }
 }
 
 /** Deletes events older than the retention period (AUDIT_RETENTION); returns how many. */
 export async function purgeAuditEvents(db: Db, clock: Clock, retentionSeconds: number): Promise<number> {
   const before = new Date(clock.now().getTime() - retentionSeconds * 1000);
-  const rows = await db.delete(auditEvents).where(lt(auditEvents.occurredAt, before)).returning({ id: auditEvents.id });
-  return rows.length;
+  return deleteAuditEventsBefore(db, before);
 }

@@ -1,8 +1,7 @@
-import { sql } from 'drizzle-orm';
-import { rowsOf, type Db } from '../db/client.js';
-import type { users } from '../db/schema.js';
-
-type User = typeof users.$inferSelect;
+import type { Db } from '../db/client.js';
+import { deleteEventsBefore, insertEventsWithDeliveries } from '../db/queries/events.js';
+import { notify } from '../db/queries/notify.js';
+import type { UserRow as User } from '../db/queries/users.js';
 
 /** Every event type webhooks can subscribe to. */
 export const EVENT_TYPES = [
@@ -67,30 +66,15 @@ export function onEventsRecorded(fn: () => void): () => void {
  */
 export async function recordEvents(tx: Db, events: NewEvent[], now: Date): Promise<void> {
   if (events.length === 0) return;
-  const rows = JSON.stringify(events.map((e) => ({ type: e.type, user_id: e.userId, data: e.data })));
-  const deliveries = await tx.execute(sql`
-    WITH e AS (
-      INSERT INTO events (type, user_id, data, created_at)
-      SELECT r.v->>'type', (r.v->>'user_id')::uuid, r.v->'data', ${now}::timestamptz
-      FROM jsonb_array_elements(${rows}::jsonb) WITH ORDINALITY AS r(v, n)
-      ORDER BY r.n
-      RETURNING id, user_id, type
-    )
-    INSERT INTO webhook_deliveries (endpoint_id, event_id, user_id, created_at, next_attempt_at)
-    SELECT w.id, e.id, e.user_id, ${now}::timestamptz, ${now}::timestamptz
-    FROM e JOIN webhook_endpoints w ON w.disabled_at IS NULL AND e.type = ANY(w.event_types)
-    ORDER BY e.id, w.id
-    -- An endpoint being removed meanwhile is waited for and then skipped, rather than failing the change.
-    FOR KEY SHARE OF w
-    RETURNING id`);
+  const deliveries = await insertEventsWithDeliveries(tx, events, now);
   // Workers are woken only when there is something to send: an event no endpoint subscribes to (every logout
   // on a server without webhooks) costs no NOTIFY and no worker pass.
-  if (rowsOf(deliveries).length > 0) await announceEvents(tx);
+  if (deliveries > 0) await announceEvents(tx);
 }
 
 /** Wakes every instance's delivery worker: NOTIFY (delivered at commit) and this process's own listeners. */
 export async function announceEvents(db: Db): Promise<void> {
-  await db.execute(sql`select pg_notify(${EVENTS_CHANNEL}, '')`);
+  await notify(db, EVENTS_CHANNEL, '');
   setImmediate(() => {
     for (const fn of listeners) fn();
   });
@@ -98,11 +82,5 @@ export async function announceEvents(db: Db): Promise<void> {
 
 /** Deletes events older than the retention that no endpoint is still waiting for (their deliveries go with them). */
 export async function purgeEvents(db: Db, now: Date, retentionSeconds: number): Promise<void> {
-  await db.execute(sql`
-    DELETE FROM events WHERE id IN (
-      SELECT ev.id FROM events ev
-      WHERE ev.created_at < ${new Date(now.getTime() - retentionSeconds * 1000)}::timestamptz
-        AND NOT EXISTS (SELECT 1 FROM webhook_deliveries d WHERE d.event_id = ev.id AND d.status = 'pending')
-      LIMIT 5000
-    )`);
+  await deleteEventsBefore(db, new Date(now.getTime() - retentionSeconds * 1000));
 }

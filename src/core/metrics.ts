@@ -54,3 +54,22 @@ export const noMetrics: Metrics = {
 export function outcomeOf<T extends string>(err: unknown, byCode: Partial<Record<ErrorCode, T>>): T | 'error' {
   return (err instanceof AppError && byCode[err.code]) || 'error';
 }
+
+/**
+ * Runs `work` and counts how it went with `count`: the outcome it resolves with beside its result, or the one
+ * its failure's error code maps to in `failures` (`error` for any other).
+ */
+export async function countOutcome<T, O extends string>(
+  count: (outcome: O | 'error') => void,
+  failures: Partial<Record<ErrorCode, O>>,
+  work: () => Promise<[T, O]>,
+): Promise<T> {
+  try {
+    const [result, outcome] = await work();
+    count(outcome);
+    return result;
+  } catch (err) {
+    count(outcomeOf(err, failures));
+    throw err;
+  }
+}

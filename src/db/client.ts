@@ -59,6 +59,18 @@ export async function openDatabase(opts: DatabaseOptions): Promise<Database> {
   return opts.databaseUrl ? openPostgres(opts.databaseUrl, opts.poolSize) : openPglite(opts.dataDir);
 }
 
+/** What differs between the engines; the rest of a Database is the same on both. */
+type EngineParts = Omit<Database, 'ping'>;
+
+function withPing(parts: EngineParts): Database {
+  return {
+    ...parts,
+    async ping() {
+      await parts.db.execute(sql`select 1`);
+    },
+  };
+}
+
 // Each engine's driver is imported only when it is used: a server on PostgreSQL never loads PGlite's WASM.
 async function openPostgres(url: string, poolSize: number): Promise<Database> {
   const [{ default: pg }, { drizzle: drizzlePg }, { migrate: migratePg }] = await Promise.all([
@@ -75,7 +87,7 @@ async function openPostgres(url: string, poolSize: number): Promise<Database> {
   // An idle client losing its connection must not crash the process; the next query reconnects.
   pool.on('error', () => {});
   const db = drizzlePg(pool, { schema }) as unknown as Db;
-  return {
+  return withPing({
     db,
     engine: 'postgres',
     poolStats: () => ({ total: pool.totalCount, idle: pool.idleCount, waiting: pool.waitingCount, max: poolSize }),
@@ -90,13 +102,10 @@ async function openPostgres(url: string, poolSize: number): Promise<Database> {
         lock.release();
       }
     },
-    async ping() {
-      await db.execute(sql`select 1`);
-    },
     async close() {
       if (!pool.ended) await pool.end();
     },
-  };
+  });
 }
 
 // PostgreSQL's defaults size shared memory for a server of 100 connections. In PGlite that memory is
@@ -126,18 +135,15 @@ async function openPglite(dataDir: string): Promise<Database> {
   }
   const drizzleDb = drizzlePglite(client, { schema });
   const db = drizzleDb as unknown as Db;
-  return {
+  return withPing({
     db,
     engine: 'pglite',
     async migrate() {
       await migratePglite(drizzleDb, { migrationsFolder: MIGRATIONS_FOLDER });
     },
-    async ping() {
-      await db.execute(sql`select 1`);
-    },
     async close() {
       if (!client.closed) await client.close();
       lock?.release();
     },
-  };
+  });
 }

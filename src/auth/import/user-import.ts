@@ -1,5 +1,5 @@
-import { sql } from 'drizzle-orm';
-import { rowsOf, type Db } from '../../db/client.js';
+import type { Db } from '../../db/client.js';
+import { insertImportedUsers, selectLegacyIds } from '../../db/queries/user-import.js';
 import { AppError } from '../../errors.js';
 import { announceEvents } from '../../core/events.js';
 import { checkImportRow, describeRow, type ImportUser, type RawUserRow, type Rejection } from './import-rows.js';
@@ -76,7 +76,7 @@ export async function importUserBatch(db: Db, rows: readonly RawUserRow[], optio
 
   const inserted = dryRun || valid.length === 0 ? new Set<string>() : await insertUsers(db, valid.map((v) => v.user), now);
   const notInserted = valid.filter((v) => !inserted.has(v.user.email)).map((v) => v.user.email);
-  const existing = notInserted.length === 0 ? new Map<string, string | null>() : await legacyIdsOf(db, notInserted);
+  const existing = notInserted.length === 0 ? new Map<string, string | null>() : await selectLegacyIds(db, notInserted);
 
   for (const { index, user } of valid) {
     const ref = { row: user.row, id: user.legacyId, email: user.email };
@@ -95,51 +95,11 @@ export function duplicateOf(user: ImportUser, firstByEmail: ReadonlyMap<string, 
   return undefined;
 }
 
-// One multi-row statement; an email already there is left untouched (ON CONFLICT DO NOTHING), also when a
-// sign-up takes it between the check and the insert. The rows travel as one JSON parameter: a statement of
-// thousands of parameters costs more to build and to parse than the insert itself.
 async function insertUsers(db: Db, batch: ImportUser[], now: Date): Promise<Set<string>> {
-  const rows = batch.map((u) => ({
-    name: u.name,
-    email: u.email,
-    password_hash: u.passwordHash,
-    legacy_id: u.legacyId,
-    disabled_at: u.disabled ? now.toISOString() : null,
-    created_at: (u.createdAt ?? now).toISOString(),
-  }));
-  // Each user inserted gets its user.created event (and deliveries) in the same statement, so in the same transaction.
-  const result = await db.execute(sql`
-    WITH inserted AS (
-      INSERT INTO users (name, email, password_hash, legacy_id, disabled_at, created_at, updated_at)
-      SELECT r.name, r.email, r.password_hash, r.legacy_id, r.disabled_at, r.created_at, ${now.toISOString()}::timestamptz
-      FROM jsonb_to_recordset(${JSON.stringify(rows)}::jsonb)
-        AS r(name text, email text, password_hash text, legacy_id text, disabled_at timestamptz, created_at timestamptz)
-      ON CONFLICT (email) DO NOTHING
-      RETURNING id, email, name, role, created_at, disabled_at, email_verified_at, legacy_id
-    ), event AS (
-      INSERT INTO events (type, user_id, data, created_at)
-      SELECT 'user.created', u.id, jsonb_build_object(
-          'id', u.id, 'email', u.email, 'name', u.name, 'role', u.role,
-          'created_at', to_char(u.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'),
-          'disabled_at', to_char(u.disabled_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'),
-          'email_verified_at', to_char(u.email_verified_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'),
-          'legacy_id', u.legacy_id), ${now.toISOString()}::timestamptz
-      FROM inserted u
-      RETURNING id, user_id, type
-    ), delivery AS (
-      INSERT INTO webhook_deliveries (endpoint_id, event_id, user_id, created_at, next_attempt_at)
-      SELECT w.id, e.id, e.user_id, ${now.toISOString()}::timestamptz, ${now.toISOString()}::timestamptz
-      FROM event e JOIN webhook_endpoints w ON w.disabled_at IS NULL AND e.type = ANY(w.event_types)
-    )
-    SELECT email FROM inserted`);
-  if (rowsOf(result).length > 0) await announceEvents(db);
-  return new Set(rowsOf<{ email: string }>(result).map((r) => r.email));
-}
-
-async function legacyIdsOf(db: Db, emails: string[]): Promise<Map<string, string | null>> {
-  const result = await db.execute(sql`
-    SELECT email, legacy_id FROM users WHERE email IN (SELECT jsonb_array_elements_text(${JSON.stringify(emails)}::jsonb))`);
-  return new Map(rowsOf<{ email: string; legacy_id: string | null }>(result).map((r) => [r.email, r.legacy_id]));
+  const rows = batch.map((u) => ({ ...u, disabledAt: u.disabled ? now : null, createdAt: u.createdAt ?? now }));
+  const inserted = await insertImportedUsers(db, rows, now);
+  if (inserted.length > 0) await announceEvents(db);
+  return new Set(inserted);
 }
 
 function summarise(dryRun: boolean, outcomes: ImportOutcome[]): BatchResult {

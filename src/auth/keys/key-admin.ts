@@ -56,8 +56,9 @@ export async function listSigningKeys(deps: Pick<KeyAdminDeps, 'db' | 'clock' | 
 export async function rotateSigningKeys(deps: KeyAdminDeps, actor: string): Promise<KeyInfo> {
   if (deps.config.jwt.algorithm === 'HS256')
     throw new AppError('invalid_request', 'JWT_ALGORITHM is HS256: tokens are signed with JWT_SECRET_KEY, and there is no stored key to rotate.');
-  const kid = await deps.keys.rotate();
-  await recordAuditEvent(deps.db, deps.clock, { type: 'signing_key_rotated', details: { actor, kid } });
+  const kid = await deps.keys.rotate({
+    inTransaction: (tx, kid) => recordAuditEvent(tx, deps.clock, { type: 'signing_key_rotated', details: { actor, kid } }),
+  });
   const key = (await listSigningKeys(deps)).find((k) => k.kid === kid);
   if (!key) throw new Error(`the new signing key ${kid} is not stored`);
   return key;

@@ -1,5 +1,6 @@
 import { CLOCK_SKEW_SECONDS } from './clock-skew.js';
 import type { JwtAlgorithm } from '../../config.js';
+import type { Db } from '../../db/client.js';
 import { openKeyRow, readKeyRows } from './key-store.js';
 import { deleteRemovedKeys, prepareSigningKeys, rotateIfDue, rotateSigningKey, secretMismatch, type KeyContext } from './key-rotation.js';
 import { hmacKey, LiveKeySet, type KeyEntry, type KeySet, type SigningKey } from './keys.js';
@@ -16,8 +17,11 @@ export interface KeyRingOptions extends KeyContext {
 export interface KeyRing extends KeySet {
   /** Reads the stored keys again; called on every key notice, on reconnect, and by maintain(). */
   reload(): Promise<void>;
-  /** Rotates now (what `keys rotate` does); returns the new key's kid. */
-  rotate(opts?: { publishLead?: number }): Promise<string>;
+  /**
+   * Rotates now (what `keys rotate` does); returns the new key's kid. `inTransaction` runs in the rotation's
+   * transaction once the key is stored (to audit it).
+   */
+  rotate(opts?: { publishLead?: number; inTransaction?: (tx: Db, kid: string) => Promise<void> }): Promise<string>;
   /** One pass of the schedule: rotate if due, delete keys whose tokens have expired, reload. */
   maintain(): Promise<void>;
   /** Starts the schedule's timer (a server's background job; a command-line tool never starts it). */
@@ -87,7 +91,7 @@ export async function openKeyRing(opts: KeyRingOptions): Promise<KeyRing> {
     maintain,
     async rotate(o = {}) {
       if (algorithm === 'HS256') throw new Error('JWT_ALGORITHM is HS256: there is no stored key to rotate');
-      const row = await rotateSigningKey(opts, { alg: algorithm, publishLead: o.publishLead, reason: 'requested' });
+      const row = await rotateSigningKey(opts, { alg: algorithm, publishLead: o.publishLead, reason: 'requested', inTransaction: o.inTransaction });
       await reload();
       return row!.kid;
     },

@@ -1,9 +1,8 @@
-import { inArray, isNull } from 'drizzle-orm';
 import type { Logger } from 'pino';
 import type { Clock } from '../../core/clock.js';
 import { ConfigError, type JwtAlgorithm } from '../../config.js';
 import type { Db } from '../../db/client.js';
-import { signingKeys } from '../../db/schema.js';
+import { deleteKeyRows, insertKeyRow, retireKeys } from '../../db/queries/signing-keys.js';
 import { announceKeyChange, canOpen, generateKeyRow, readKeyRows, withKeyLock, type KeyRow } from './key-store.js';
 import { JWKS_MAX_AGE_SECONDS, removalTimes, type AsymmetricAlgorithm } from './keys.js';
 
@@ -32,6 +31,8 @@ export interface RotateOptions {
   reason?: string;
   /** Checked under the lock: the rotation happens only if it holds for the newest usable key. */
   onlyIf?: (newest: KeyRow | undefined, now: Date) => boolean;
+  /** Runs in the rotation's transaction once the new key is stored (to audit the rotation). */
+  inTransaction?: (tx: Db, kid: string) => Promise<void>;
 }
 
 /**
@@ -50,6 +51,7 @@ export async function rotateSigningKey(ctx: KeyContext, opts: RotateOptions): Pr
     if (!rows.every((r) => canOpen(r, ctx.sealingKey))) throw secretMismatch(ctx.secretSource);
     const inserted = await insertKey(tx, ctx, opts.alg, now, new Date(now.getTime() + lead * 1000));
     await announceKeyChange(tx, inserted.kid);
+    await opts.inTransaction?.(tx, inserted.kid);
     return inserted;
   });
   if (row)
@@ -80,10 +82,10 @@ export async function prepareSigningKeys(ctx: KeyContext, algorithm: JwtAlgorith
     let changed: string | undefined;
 
     if (algorithm === 'HS256') {
-      const retired = await tx.update(signingKeys).set({ retiredAt: now }).where(isNull(signingKeys.retiredAt)).returning({ kid: signingKeys.kid });
+      const retired = await retireKeys(tx, now);
       if (retired.length > 0) {
-        ctx.logger.info({ kids: retired.map((r) => r.kid) }, 'JWT_ALGORITHM is HS256: stored keys retired; they verify until their tokens have expired');
-        changed = retired[0]!.kid;
+        ctx.logger.info({ kids: retired }, 'JWT_ALGORITHM is HS256: stored keys retired; they verify until their tokens have expired');
+        changed = retired[0]!;
       }
     } else {
       const newest = newestUsable(rows);
@@ -107,7 +109,7 @@ export async function deleteRemovedKeys(ctx: KeyContext, keepSeconds: number): P
   const now = ctx.clock.now().getTime();
   const gone = rows.filter((r) => (removal.get(r.kid) ?? Infinity) <= now).map((r) => r.kid);
   if (gone.length > 0) {
-    await ctx.db.delete(signingKeys).where(inArray(signingKeys.kid, gone));
+    await deleteKeyRows(ctx.db, gone);
     ctx.logger.info({ kids: gone }, 'signing keys removed: every token they signed has expired');
   }
   return gone;
@@ -127,7 +129,5 @@ function newestUsable(rows: readonly KeyRow[]): KeyRow | undefined {
 }
 
 async function insertKey(tx: Db, ctx: KeyContext, alg: AsymmetricAlgorithm, createdAt: Date, activatesAt: Date): Promise<KeyRow> {
-  const values = await generateKeyRow(alg, ctx.sealingKey, { createdAt, activatesAt });
-  const [row] = await tx.insert(signingKeys).values(values).returning();
-  return row!;
+  return insertKeyRow(tx, await generateKeyRow(alg, ctx.sealingKey, { createdAt, activatesAt }));
 }

@@ -1,19 +1,17 @@
 import { createPrivateKey, createPublicKey, type JsonWebKey } from 'node:crypto';
-import { asc, sql } from 'drizzle-orm';
 import { calculateJwkThumbprint, exportJWK, generateKeyPair, importJWK, type JWK } from 'jose';
 import type { JwtAlgorithm } from '../../config.js';
 import type { Db } from '../../db/client.js';
-import { signingKeys } from '../../db/schema.js';
+import { notify } from '../../db/queries/notify.js';
+import { lockSigningKeys, selectKeyRows, type KeyRow, type NewKeyRow } from '../../db/queries/signing-keys.js';
 import type { AsymmetricAlgorithm, KeyEntry, SigningKey } from './keys.js';
 import { deriveKey, open, seal, SealOpenError } from '../../core/secret-box.js';
 
 /** The NOTIFY channel on which a change of the stored keys is announced to every instance. */
 export const KEYS_CHANNEL = 'latchkey_keys';
-// Any constant works, as long as every instance uses the same one (migrations use 7_306_012).
-const KEYS_LOCK_ID = 7_306_013;
 const PUBLIC_MEMBERS = ['kty', 'crv', 'x', 'y', 'n', 'e'] as const;
 
-export type KeyRow = typeof signingKeys.$inferSelect;
+export type { KeyRow };
 
 /** The AES key that seals private signing keys, derived from SECRET_KEY for this purpose alone. */
 export function signingKeySealer(secret: string): Buffer {
@@ -23,18 +21,18 @@ export function signingKeySealer(secret: string): Buffer {
 /** Runs `fn` in a transaction that holds the keys' advisory lock: one instance at a time changes keys. */
 export function withKeyLock<T>(db: Db, fn: (tx: Db) => Promise<T>): Promise<T> {
   return db.transaction(async (tx) => {
-    await tx.execute(sql`select pg_advisory_xact_lock(${KEYS_LOCK_ID})`);
-    return fn(tx as unknown as Db);
+    await lockSigningKeys(tx);
+    return fn(tx);
   });
 }
 
 /** Delivered to every listening instance when the transaction commits; they reload their key set. */
 export async function announceKeyChange(tx: Db, kid: string): Promise<void> {
-  await tx.execute(sql`select pg_notify(${KEYS_CHANNEL}, ${kid})`);
+  await notify(tx, KEYS_CHANNEL, kid);
 }
 
 export function readKeyRows(db: Db): Promise<KeyRow[]> {
-  return db.select().from(signingKeys).orderBy(asc(signingKeys.activatesAt), asc(signingKeys.kid));
+  return selectKeyRows(db);
 }
 
 /** A new key pair, its private half sealed: the row to insert. */
@@ -42,7 +40,7 @@ export async function generateKeyRow(
   alg: AsymmetricAlgorithm,
   sealingKey: Uint8Array,
   times: { createdAt: Date; activatesAt: Date },
-): Promise<typeof signingKeys.$inferInsert> {
+): Promise<NewKeyRow> {
   const pair = await generateKeyPair(alg, { extractable: true, modulusLength: 2048 });
   const privateJwk = await exportJWK(pair.privateKey);
   const publicJwk = publicMembers(privateJwk);

@@ -1,13 +1,10 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { sql, type SQL } from 'drizzle-orm';
 import type { Logger } from 'pino';
 import { addSeconds, type Clock } from '../../core/clock.js';
 import type { Config } from '../../config.js';
-import { rowsOf, type Db } from '../../db/client.js';
-import { spentTokensCondition } from '../../db/queries/one-time-tokens.js';
+import type { Db } from '../../db/client.js';
+import { deleteSweepPage, mailSweep, oneTimeTokensSweep, refreshTokensSweep, sessionsSweep, type Sweep } from '../../db/queries/purge.js';
 
-/** Rows looked at per statement: each stays short, so requests waiting for the database (PGlite has one connection) wait little. */
-export const PURGE_BATCH = 1_000;
 // Between two statements, requests get the database.
 const PAUSE_MS = 10;
 // Instances' clocks may disagree by this much: every row is kept this much longer than its rule needs.
@@ -25,19 +22,6 @@ export interface PurgeCounts {
 }
 
 const before = (now: Date, seconds: number) => addSeconds(now, -seconds);
-/** When the session under this alias ended: revoked, or expired, whichever came first. */
-const endOf = (alias: string) => sql.raw(`LEAST(COALESCE(${alias}.revoked_at, ${alias}.expires_at), ${alias}.expires_at)`);
-
-interface Sweep {
-  table: string;
-  key: string;
-  /** The key's SQL type, for the cursor (kept as text between statements). */
-  keyType: string;
-  /** Joined to the table (aliased `t`) for the condition. */
-  join?: SQL;
-  /** Which rows of the page go. */
-  condition: SQL;
-}
 
 /**
  * Deletes a table's doomed rows, walking its primary key a page at a time: each statement reads at most
@@ -46,28 +30,13 @@ interface Sweep {
  * instances purging at once only share the work.
  */
 async function sweep(db: Db, s: Sweep, stopped: () => boolean): Promise<number> {
-  const table = sql.raw(s.table);
-  const key = sql.raw(s.key);
-  const keyType = sql.raw(s.keyType);
   let after: string | undefined;
   let deleted = 0;
   for (;;) {
-    const result = await db.execute(sql`
-      WITH page AS (
-        SELECT ${key} AS k FROM ${table} WHERE ${after === undefined ? sql`TRUE` : sql`${key} > ${after}::${keyType}`}
-        ORDER BY ${key} LIMIT ${PURGE_BATCH}
-      ), doomed AS (
-        SELECT t.${key} AS k FROM ${table} t ${s.join ?? sql.raw('')}
-        WHERE t.${key} IN (SELECT k FROM page) AND (${s.condition})
-        FOR UPDATE OF t SKIP LOCKED
-      ), gone AS (
-        DELETE FROM ${table} WHERE ${key} IN (SELECT k FROM doomed) RETURNING 1
-      )
-      SELECT (SELECT k::text FROM page ORDER BY k DESC LIMIT 1) AS last, (SELECT count(*) FROM gone)::int AS deleted`);
-    const [row] = rowsOf<{ last: string | null; deleted: number | string }>(result);
-    deleted += Number(row?.deleted ?? 0);
-    if (!row?.last || stopped()) return deleted;
-    after = row.last;
+    const page = await deleteSweepPage(db, s, after);
+    deleted += page.deleted;
+    if (!page.last || stopped()) return deleted;
+    after = page.last;
     await sleep(PAUSE_MS);
   }
 }
@@ -80,50 +49,22 @@ async function sweep(db: Db, s: Sweep, stopped: () => boolean): Promise<number> 
  *   ended ACCESS_TOKEN_TTL + 60 s ago (a replay of it is refused either way, and revocations are reloaded
  *   from `sessions`);
  * - a session goes once it ended a day ago (at least ACCESS_TOKEN_TTL + 60 s);
- * - a one-time token (a reset link) goes once used or expired; an email's row a day after it was sent or given up.
+ * - a reset token goes once used or expired; an email's row a day after it was sent or given up.
  */
 export async function purgeExpiredRows(db: Db, clock: Clock, config: Config, stopped: () => boolean = () => false): Promise<PurgeCounts> {
   const now = clock.now();
   const revocationWindow = config.ttl.accessToken + 60;
-  const refreshTokens = await sweep(
-    db,
-    {
-      table: 'refresh_tokens',
-      key: 'token_hash',
-      keyType: 'text',
-      join: sql`JOIN sessions s ON s.id = t.session_id`,
-      condition: sql`(t.expires_at < ${before(now, CLOCK_MARGIN_S)}
-          AND (t.rotated_at IS NULL OR t.rotated_at < ${before(now, config.ttl.refreshReuseInterval + CLOCK_MARGIN_S)}))
-        OR ${endOf('s')} < ${before(now, revocationWindow + CLOCK_MARGIN_S)}`,
-    },
-    stopped,
-  );
-  const sessions = await sweep(
-    db,
-    {
-      table: 'sessions',
-      key: 'id',
-      keyType: 'uuid',
-      condition: sql`${endOf('t')} < ${before(now, Math.max(ENDED_SESSION_KEEP_S, revocationWindow) + CLOCK_MARGIN_S)}`,
-    },
-    stopped,
-  );
-  const oneTimeTokens = await sweep(
-    db,
-    {
-      table: 'one_time_tokens',
-      key: 'token_hash',
-      keyType: 'text',
-      condition: spentTokensCondition('t', before(now, CLOCK_MARGIN_S)),
-    },
-    stopped,
-  );
+  const refreshTokensCut = {
+    expiredBefore: before(now, CLOCK_MARGIN_S),
+    rotatedBefore: before(now, config.ttl.refreshReuseInterval + CLOCK_MARGIN_S),
+    sessionEndedBefore: before(now, revocationWindow + CLOCK_MARGIN_S),
+  };
+  const refreshTokens = await sweep(db, refreshTokensSweep(refreshTokensCut), stopped);
+  const sessionsCut = before(now, Math.max(ENDED_SESSION_KEEP_S, revocationWindow) + CLOCK_MARGIN_S);
+  const sessions = await sweep(db, sessionsSweep(sessionsCut), stopped);
+  const oneTimeTokens = await sweep(db, oneTimeTokensSweep(before(now, CLOCK_MARGIN_S)), stopped);
   const finished = before(now, FINISHED_MAIL_KEEP_S);
-  const mail = await sweep(
-    db,
-    { table: 'mail_outbox', key: 'id', keyType: 'bigint', condition: sql`t.sent_at < ${finished} OR t.abandoned_at < ${finished}` },
-    stopped,
-  );
+  const mail = await sweep(db, mailSweep(finished), stopped);
   return { refreshTokens, sessions, oneTimeTokens, mail };
 }
 

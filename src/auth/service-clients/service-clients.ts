@@ -1,8 +1,17 @@
 import { randomBytes, timingSafeEqual } from 'node:crypto';
-import { asc, eq, inArray, or, sql } from 'drizzle-orm';
 import type { Clock } from '../../core/clock.js';
 import type { Db } from '../../db/client.js';
-import { serviceClients } from '../../db/schema.js';
+import { notify } from '../../db/queries/notify.js';
+import {
+  deleteServiceClient,
+  insertServiceClient,
+  selectServiceClientById,
+  selectServiceClientByRef,
+  selectServiceClients,
+  selectServiceClientSecrets,
+  updateServiceClientSecret,
+  type ServiceClientRow as Row,
+} from '../../db/queries/service-clients.js';
 import { AppError } from '../../errors.js';
 import { recordAuditEvent } from '../../core/audit.js';
 import { hashToken } from '../../core/secrets.js';
@@ -80,8 +89,6 @@ interface ChangingDeps extends ServiceDeps {
   serviceClientEvents: ServiceClientEvents;
 }
 
-type Row = typeof serviceClients.$inferSelect;
-
 function toInfo(row: Row): ServiceClientInfo {
   return {
     client_id: row.clientId,
@@ -97,11 +104,7 @@ const newSecret = () => `lks_${randomBytes(32).toString('base64url')}`;
 
 /** The client named by `ref`: its name or its client id; `service_client_not_found` otherwise. */
 export async function findServiceClient(db: Db, ref: string): Promise<Row> {
-  const [row] = await db
-    .select()
-    .from(serviceClients)
-    .where(or(eq(serviceClients.name, ref), eq(serviceClients.clientId, ref)))
-    .limit(1);
+  const row = await selectServiceClientByRef(db, ref);
   if (!row) throw new AppError('service_client_not_found');
   return row;
 }
@@ -114,50 +117,49 @@ export async function createServiceClient(
 ): Promise<ServiceClientCredentials> {
   const secret = newSecret();
   const scopes = [...new Set(input.scopes)];
-  const [row] = await deps.db
-    .insert(serviceClients)
-    .values({ clientId: newClientId(), name: input.name, secretHash: hashToken(secret), scopes, createdAt: deps.clock.now() })
-    .onConflictDoNothing({ target: serviceClients.name })
-    .returning();
-  if (!row) throw new AppError('service_client_exists');
-  await recordAuditEvent(deps.db, deps.clock, {
-    type: 'service_client_created',
-    details: { actor, clientId: row.clientId, name: row.name, scopes },
+  const row = await deps.db.transaction(async (tx) => {
+    const values = { clientId: newClientId(), name: input.name, secretHash: hashToken(secret), scopes, createdAt: deps.clock.now() };
+    const row = await insertServiceClient(tx, values);
+    if (!row) throw new AppError('service_client_exists');
+    await recordAuditEvent(tx, deps.clock, {
+      type: 'service_client_created',
+      details: { actor, clientId: row.clientId, name: row.name, scopes },
+    });
+    return row;
   });
   return { ...toInfo(row), client_secret: secret };
 }
 
 /** Every service client, by name; never a secret. */
 export async function listServiceClients(deps: Pick<ServiceDeps, 'db'>): Promise<ServiceClientInfo[]> {
-  const rows = await deps.db.select().from(serviceClients).orderBy(asc(serviceClients.name));
-  return rows.map(toInfo);
+  return (await selectServiceClients(deps.db)).map(toInfo);
 }
 
 /** Tells every instance, inside the changing transaction, that a client changed. */
 async function announceChange(tx: Db, clientId: string) {
-  await tx.execute(sql`select pg_notify(${SERVICE_CLIENTS_CHANNEL}, ${clientId})`);
+  await notify(tx, SERVICE_CLIENTS_CHANNEL, clientId);
 }
 
 /**
- * Changes one client in a transaction that tells every instance (its streams close everywhere), then
- * tells this one and audits the change as `type`.
+ * Changes one client in a transaction that tells every instance (its streams close everywhere) and audits
+ * the change as `type`, then tells this one.
  */
 async function changeServiceClient(
   deps: ChangingDeps,
   ref: string,
   actor: string,
   type: 'service_client_secret_rotated' | 'service_client_removed',
-  change: (tx: Db, clientId: string) => Promise<Row[]>,
+  change: (tx: Db, clientId: string) => Promise<Row | undefined>,
 ) {
   const found = await findServiceClient(deps.db, ref);
   const row = await deps.db.transaction(async (tx) => {
-    const [row] = await change(tx, found.clientId);
+    const row = await change(tx, found.clientId);
     if (!row) throw new AppError('service_client_not_found');
     await announceChange(tx, row.clientId);
+    await recordAuditEvent(tx, deps.clock, { type, details: { actor, clientId: row.clientId, name: row.name } });
     return row;
   });
   deps.serviceClientEvents.changed(row.clientId);
-  await recordAuditEvent(deps.db, deps.clock, { type, details: { actor, clientId: row.clientId, name: row.name } });
   return row;
 }
 
@@ -165,20 +167,14 @@ async function changeServiceClient(
 export async function rotateServiceClientSecret(deps: ChangingDeps, ref: string, actor: string): Promise<ServiceClientCredentials> {
   const secret = newSecret();
   const row = await changeServiceClient(deps, ref, actor, 'service_client_secret_rotated', (tx, clientId) =>
-    tx
-      .update(serviceClients)
-      .set({ secretHash: hashToken(secret), secretRotatedAt: deps.clock.now() })
-      .where(eq(serviceClients.clientId, clientId))
-      .returning(),
+    updateServiceClientSecret(tx, clientId, hashToken(secret), deps.clock.now()),
   );
   return { ...toInfo(row), client_secret: secret };
 }
 
 /** Removes a client: its secret stops working at once, and the streams it opened close. */
 export async function removeServiceClient(deps: ChangingDeps, ref: string, actor: string): Promise<ServiceClientInfo> {
-  const row = await changeServiceClient(deps, ref, actor, 'service_client_removed', (tx, clientId) =>
-    tx.delete(serviceClients).where(eq(serviceClients.clientId, clientId)).returning(),
-  );
+  const row = await changeServiceClient(deps, ref, actor, 'service_client_removed', deleteServiceClient);
   return toInfo(row);
 }
 
@@ -219,7 +215,7 @@ export async function authenticateServiceClient(
 ): Promise<AuthenticatedServiceClient> {
   const credentials = basicCredentials(authorizationHeader);
   if (!credentials) throw invalidClient();
-  const [row] = await deps.db.select().from(serviceClients).where(eq(serviceClients.clientId, credentials.clientId)).limit(1);
+  const row = await selectServiceClientById(deps.db, credentials.clientId);
   const presented = hashToken(credentials.secret);
   if (!sameHash(presented, row?.secretHash ?? NO_CLIENT_HASH) || !row) throw invalidClient();
   const scopes = row.scopes as ServiceScope[];
@@ -233,9 +229,6 @@ export async function authenticateServiceClient(
 /** The clients among `clientIds` that still hold `scope`, each with its current secret hash (removed ones are absent). */
 export async function currentServiceClients(db: Db, clientIds: string[], scope: ServiceScope): Promise<Map<string, string>> {
   if (clientIds.length === 0) return new Map();
-  const rows = await db
-    .select({ clientId: serviceClients.clientId, secretHash: serviceClients.secretHash, scopes: serviceClients.scopes })
-    .from(serviceClients)
-    .where(inArray(serviceClients.clientId, clientIds));
+  const rows = await selectServiceClientSecrets(db, clientIds);
   return new Map(rows.filter((r) => r.scopes.includes(scope)).map((r) => [r.clientId, r.secretHash]));
 }

@@ -1,8 +1,8 @@
-import { sql } from 'drizzle-orm';
 import pg from 'pg';
 import type { Logger } from 'pino';
 import type { Clock } from '../../core/clock.js';
 import type { Db } from '../../db/client.js';
+import { notify } from '../../db/queries/notify.js';
 import { loadRecentRevocations, type RevocationList } from './revocations.js';
 
 const CHANNEL = 'latchkey_revocations';
@@ -16,13 +16,13 @@ const IDS_PER_NOTICE = 150;
 export async function announceRevocations(tx: Db, sessionIds: string[], revokedAt: Date): Promise<void> {
   for (let i = 0; i < sessionIds.length; i += IDS_PER_NOTICE) {
     const payload = JSON.stringify({ t: revokedAt.getTime(), s: sessionIds.slice(i, i + IDS_PER_NOTICE) });
-    await tx.execute(sql`select pg_notify(${CHANNEL}, ${payload})`);
+    await notify(tx, CHANNEL, payload);
   }
 }
 
 /** Tells every instance that the sessions a user opened before `notBefore` are dead (sent inside the changing transaction). */
 export async function announceNotBefore(tx: Db, userId: string, notBefore: Date): Promise<void> {
-  await tx.execute(sql`select pg_notify(${CHANNEL}, ${JSON.stringify({ t: notBefore.getTime(), u: [userId] })})`);
+  await notify(tx, CHANNEL, JSON.stringify({ t: notBefore.getTime(), u: [userId] }));
 }
 
 export interface RevocationListener {

@@ -1,7 +1,6 @@
-import { asc, gt } from 'drizzle-orm';
 import type { Clock } from '../../core/clock.js';
 import type { Db } from '../../db/client.js';
-import { sessions, users } from '../../db/schema.js';
+import { selectNotBeforesSince, selectSessionsRevokedSince } from '../../db/queries/revocations.js';
 
 /** What the revocation list needs to know of an access token. */
 export interface RevocableClaims {
@@ -111,16 +110,6 @@ export function createRevocationList(clock: Clock, accessTokenTtlSeconds: number
 /** Fills the list from the database at start (and after a lost feed), so a restart forgets no revocation. */
 export async function loadRecentRevocations(db: Db, clock: Clock, accessTokenTtlSeconds: number, list: RevocationList) {
   const since = new Date(clock.now().getTime() - (accessTokenTtlSeconds + 60) * 1000);
-  const rows = await db
-    .select({ id: sessions.id, revokedAt: sessions.revokedAt })
-    .from(sessions)
-    .where(gt(sessions.revokedAt, since))
-    .orderBy(asc(sessions.revokedAt));
-  for (const row of rows) if (row.revokedAt) list.add(row.id, row.revokedAt);
-  const changed = await db
-    .select({ id: users.id, notBefore: users.notBefore })
-    .from(users)
-    .where(gt(users.notBefore, since))
-    .orderBy(asc(users.notBefore));
-  for (const row of changed) if (row.notBefore) list.addNotBefore(row.id, row.notBefore);
+  for (const row of await selectSessionsRevokedSince(db, since)) list.add(row.id, row.at);
+  for (const row of await selectNotBeforesSince(db, since)) list.addNotBefore(row.id, row.at);
 }

@@ -1,11 +1,10 @@
-import { and, eq } from 'drizzle-orm';
 import type { Logger } from 'pino';
 import type { BreachCheck } from '../passwords/breached-passwords.js';
 import type { PasswordHasher } from '../passwords/passwords.js';
 import type { Throttle } from '../throttle/throttle.js';
-import { users } from '../../db/schema.js';
+import { replacePasswordHash } from '../../db/queries/users.js';
 import { AppError, type ErrorCode } from '../../errors.js';
-import { outcomeOf, type SigninOutcome } from '../../core/metrics.js';
+import { countOutcome, type SigninOutcome } from '../../core/metrics.js';
 import { recordAuditEvent } from '../../core/audit.js';
 import { isKnownClient } from '../throttle/known-clients.js';
 import type { ClientInfo } from '../../core/client-address.js';
@@ -30,14 +29,10 @@ export async function signIn(
   credentials: { email: string; password: string },
   client: ClientInfo,
 ): Promise<{ user: User; tokens: TokenPair }> {
-  try {
-    const signedIn = await checkAndOpenSession(deps, credentials, client);
-    deps.metrics.signin('success');
-    return signedIn;
-  } catch (err) {
-    deps.metrics.signin(outcomeOf(err, SIGNIN_FAILURES));
-    throw err;
-  }
+  return countOutcome((outcome) => deps.metrics.signin(outcome), SIGNIN_FAILURES, async () => [
+    await checkAndOpenSession(deps, credentials, client),
+    'success' as const,
+  ]);
 }
 
 const SIGNIN_FAILURES: Partial<Record<ErrorCode, SigninOutcome>> = {
@@ -95,13 +90,14 @@ async function checkAndOpenSession(
   // A success during a lock ends only this client's count: the strangers' lock stays.
   await deps.throttle.signinSucceeded(counted);
   if (deps.passwords.needsRehash(user.passwordHash)) await upgradePasswordHash(deps, user, credentials.password);
-  const tokens = await createSession(deps, user, client);
+  const tokens = await createSession(deps, user, client, (tx, sessionId) =>
+    recordAuditEvent(tx, deps.clock, { type: 'signin_succeeded', userId: user.id, email, sessionId, client }),
+  );
   if (!tokens) {
     // The password was right when checked, but a reset replaced it before the session could open.
     await recordAuditEvent(deps.db, deps.clock, { type: 'signin_failed', userId: user.id, email, client, details: { reason: 'credentials_changed' } });
     throw new AppError('invalid_credentials');
   }
-  await recordAuditEvent(deps.db, deps.clock, { type: 'signin_succeeded', userId: user.id, email, sessionId: tokens.sessionId, client });
   return { user, tokens };
 }
 
@@ -110,10 +106,7 @@ async function upgradePasswordHash(deps: SignInDeps, user: User, password: strin
   try {
     const passwordHash = await deps.passwords.hash(password);
     // Only over the hash that was verified: a reset that landed meanwhile must not be undone.
-    await deps.db
-      .update(users)
-      .set({ passwordHash })
-      .where(and(eq(users.id, user.id), eq(users.passwordHash, user.passwordHash)));
+    await replacePasswordHash(deps.db, user.id, user.passwordHash, passwordHash);
   } catch (err) {
     deps.logger.warn({ err: (err as Error).message, userId: user.id }, 'password hash upgrade failed');
   }

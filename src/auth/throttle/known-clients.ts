@@ -1,6 +1,6 @@
-import { sql } from 'drizzle-orm';
 import type { Clock } from '../../core/clock.js';
-import { rowsOf, type Db } from '../../db/client.js';
+import type { Db } from '../../db/client.js';
+import { selectSigninAddresses } from '../../db/queries/known-clients.js';
 import { isInNetwork } from '../../core/client-address.js';
 
 // Unknown addresses run the same query against an id no user has, so both cost the same.
@@ -22,10 +22,6 @@ export async function isKnownClient(
 ): Promise<boolean> {
   if (!network) return false;
   const since = new Date(deps.clock.now().getTime() - withinSeconds * 1000);
-  const result = await deps.db.execute(sql`
-    SELECT DISTINCT ip_address FROM audit_events
-    WHERE user_id = ${userId ?? NO_USER} AND type = 'signin_succeeded' AND occurred_at > ${since} AND ip_address IS NOT NULL
-    LIMIT ${RECENT_ADDRESSES}`);
-  const rows = rowsOf<{ ip_address: string }>(result);
-  return userId !== undefined && rows.some((row) => isInNetwork(row.ip_address, network));
+  const addresses = await selectSigninAddresses(deps.db, userId ?? NO_USER, since, RECENT_ADDRESSES);
+  return userId !== undefined && addresses.some((address) => isInNetwork(address, network));
 }

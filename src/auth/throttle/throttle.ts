@@ -51,13 +51,11 @@ const LOCK_LEVEL_MEMORY = 86_400;
 const ACCOUNT_LIMITERS = { signupEmail: 'signup_email', resetToken: 'reset_token' } as const satisfies Record<string, LimiterName>;
 const ATTEMPT_WINDOW = 3_600;
 
-export function createThrottle(
-  config: Pick<Config, 'rateLimits' | 'lockout'>,
-  redis: Redis | undefined,
-  keyPrefix: string,
-  metrics: Pick<Metrics, 'throttled'> = noMetrics,
-): Throttle {
-  const make = (name: string, limit: RateLimit): Limiter => {
+type MakeLimiter = (name: string, limit: RateLimit) => Limiter;
+
+/** Limiters in Redis (with an in-memory stand-in while it is away), shared by a cluster's workers, or local. */
+function limiterMaker(redis: Redis | undefined, keyPrefix: string): MakeLimiter {
+  return (name, limit) => {
     const opts = { keyPrefix: `${keyPrefix}${name}`, points: limit.points, duration: limit.seconds };
     if (!redis) return cluster.isWorker ? new RateLimiterCluster({ ...opts, timeoutMs: 3_000 }) : new LocalLimiter(opts);
     return new RateLimiterRedis({
@@ -67,6 +65,57 @@ export function createThrottle(
       insuranceLimiter: new RateLimiterMemory(opts),
     });
   };
+}
+
+/** Spends one point; resolves with the refusal when the budget is used up (store failures still throw). */
+async function spend(limiter: Limiter, key: string): Promise<RateLimiterRes | undefined> {
+  try {
+    await limiter.consume(key);
+    return undefined;
+  } catch (res) {
+    if (res instanceof RateLimiterRes) return res;
+    throw res;
+  }
+}
+
+type SigninLock = Pick<Throttle, 'beginSignin' | 'signinSucceeded' | 'refundSignin' | 'unlockAccount'>;
+
+/** The account lockout: attempts counted per account, each new lock twice as long as the one before. */
+function createSigninLock(make: MakeLimiter, lockout: Config['lockout']): SigninLock {
+  const { threshold, duration, maxDuration } = lockout;
+  const attempts = make('acct:signin', { points: threshold, seconds: ATTEMPT_WINDOW });
+  const lockLevels = make('acct:signin-level', { points: 10_000, seconds: LOCK_LEVEL_MEMORY });
+  return {
+    async beginSignin(email, onLock) {
+      const refused = await spend(attempts, email);
+      if (!refused) return;
+      // Exactly one attempt crosses the threshold (the counter is atomic): it starts the lock.
+      if (refused.consumedPoints !== threshold + 1) throw throttled('too_many_attempts', refused.msBeforeNext);
+      const level = (await lockLevels.penalty(email, 1)).consumedPoints;
+      const seconds = Math.min(duration * 2 ** (level - 1), maxDuration);
+      await attempts.block(email, seconds);
+      onLock?.(seconds);
+      throw throttled('too_many_attempts', seconds * 1000);
+    },
+    async signinSucceeded(email) {
+      await attempts.delete(email);
+    },
+    async refundSignin(email) {
+      await attempts.reward(email, 1);
+    },
+    async unlockAccount(email) {
+      await Promise.all([attempts.delete(email), lockLevels.delete(email)]);
+    },
+  };
+}
+
+export function createThrottle(
+  config: Pick<Config, 'rateLimits' | 'lockout'>,
+  redis: Redis | undefined,
+  keyPrefix: string,
+  metrics: Pick<Metrics, 'throttled'> = noMetrics,
+): Throttle {
+  const make = limiterMaker(redis, keyPrefix);
   const limits = config.rateLimits;
   const byAddress = Object.fromEntries(
     (['signin', 'signup', 'refresh', 'forgot', 'reset'] as const).map((a) => [a, make(`addr:${a}`, limits[a])]),
@@ -78,20 +127,6 @@ export function createThrottle(
   const globally = { signin: make('global:signin', limits.signinGlobal), signup: make('global:signup', limits.signupGlobal) };
   const resetMail = make('acct:reset-mail', limits.resetMail);
   const resetMailAccount = make('acct:reset-mail-all', limits.resetMailAccount);
-  const { threshold, duration, maxDuration } = config.lockout;
-  const attempts = make('acct:signin', { points: threshold, seconds: ATTEMPT_WINDOW });
-  const lockLevels = make('acct:signin-level', { points: 10_000, seconds: LOCK_LEVEL_MEMORY });
-
-  /** Spends one point; resolves with the refusal when the budget is used up (store failures still throw). */
-  async function spend(limiter: Limiter, key: string): Promise<RateLimiterRes | undefined> {
-    try {
-      await limiter.consume(key);
-      return undefined;
-    } catch (res) {
-      if (res instanceof RateLimiterRes) return res;
-      throw res;
-    }
-  }
 
   async function consume(limiter: Limiter, key: string, name: LimiterName) {
     const refused = await spend(limiter, key);
@@ -119,26 +154,7 @@ export function createThrottle(
         throw err;
       }
     },
-    async beginSignin(email, onLock) {
-      const refused = await spend(attempts, email);
-      if (!refused) return;
-      // Exactly one attempt crosses the threshold (the counter is atomic): it starts the lock.
-      if (refused.consumedPoints !== threshold + 1) throw throttled('too_many_attempts', refused.msBeforeNext);
-      const level = (await lockLevels.penalty(email, 1)).consumedPoints;
-      const seconds = Math.min(duration * 2 ** (level - 1), maxDuration);
-      await attempts.block(email, seconds);
-      onLock?.(seconds);
-      throw throttled('too_many_attempts', seconds * 1000);
-    },
-    async signinSucceeded(email) {
-      await attempts.delete(email);
-    },
-    async refundSignin(email) {
-      await attempts.reward(email, 1);
-    },
-    async unlockAccount(email) {
-      await Promise.all([attempts.delete(email), lockLevels.delete(email)]);
-    },
+    ...createSigninLock(make, config.lockout),
     async allowResetMail(email, client) {
       if ((await spend(resetMail, `${email} ${client.network}`)) !== undefined) {
         metrics.throttled('reset_mail');

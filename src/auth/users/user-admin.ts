@@ -1,17 +1,17 @@
-import { and, asc, count, eq, gt, isNull, or, sql, type SQL } from 'drizzle-orm';
 import type { Clock } from '../../core/clock.js';
 import type { Config } from '../../config.js';
 import type { BreachCheck } from '../passwords/breached-passwords.js';
 import type { PasswordHasher } from '../passwords/passwords.js';
 import type { RevocationList } from '../sessions/revocations.js';
 import type { Db } from '../../db/client.js';
-import { sessions, users } from '../../db/schema.js';
 import { revokeUserTokens } from '../../core/one-time-tokens.js';
+import { countLiveSessions } from '../../db/queries/sessions.js';
+import { deleteUserRow, markUserDisabled, markUserEnabled, searchUsersPage, selectUsersPage } from '../../db/queries/users.js';
 import { AppError } from '../../errors.js';
-import { recordAuditEvent } from '../../core/audit.js';
+import { recordAuditEvent, type AuditEventType } from '../../core/audit.js';
 import { recordEvents, userEvent, userEventData } from '../../core/events.js';
 import { checkNewPassword } from '../passwords/passwords.js';
-import { endUserSessions, publishEndedSessions } from '../sessions/sessions.js';
+import { endUserSessions, publishEndedSessions, type EndedSessions } from '../sessions/sessions.js';
 import { findUserByEmail, findUserById, insertUser, normalizeEmail, type User } from './users.js';
 
 /**
@@ -70,8 +70,9 @@ export async function createUserByOperator(
   await checkNewPassword(deps, input.password);
   const passwordHash = await deps.passwords.hash(input.password);
   const role = input.admin ? 'admin' : 'user';
-  const user = await insertUser(deps.db, deps.clock.now(), { name: input.name, email: input.email, passwordHash, role });
-  await recordAuditEvent(deps.db, deps.clock, { type: 'user_created', userId: user.id, email: user.email, details: { actor, role } });
+  const user = await insertUser(deps.db, deps.clock.now(), { name: input.name, email: input.email, passwordHash, role }, (tx, user) =>
+    recordAuditEvent(tx, deps.clock, { type: 'user_created', userId: user.id, email: user.email, details: { actor, role } }),
+  );
   return toAdminUser(user);
 }
 
@@ -86,20 +87,13 @@ export interface UserPage {
  * was the last of the previous page (`after`), which stays right while users are added or deleted.
  */
 export async function listUsers(deps: { db: Db }, page: { limit: number; offset?: number | undefined; after?: string | undefined }): Promise<UserPage> {
-  let where: SQL | undefined;
+  let last: User | undefined;
   if (page.after !== undefined) {
-    const last = await findUserById(deps.db, page.after);
+    last = await findUserById(deps.db, page.after);
     if (!last) throw new AppError('user_not_found', `No user has the id given as "after" (${page.after}).`);
-    where = or(gt(users.createdAt, last.createdAt), and(eq(users.createdAt, last.createdAt), gt(users.id, last.id)));
   }
   // One more than asked: whether it exists says whether there is a next page.
-  const rows = await deps.db
-    .select()
-    .from(users)
-    .where(where)
-    .orderBy(asc(users.createdAt), asc(users.id))
-    .limit(page.limit + 1)
-    .offset(page.after === undefined ? (page.offset ?? 0) : 0);
+  const rows = await selectUsersPage(deps.db, { limit: page.limit + 1, offset: page.offset ?? 0, after: last });
   const shown = rows.slice(0, page.limit);
   return { users: shown.map(toAdminUser), next_after: rows.length > page.limit ? (shown.at(-1)?.id ?? null) : null };
 }
@@ -112,8 +106,6 @@ export interface UserSearchPage {
 
 const CURSOR_TIME = /^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{6}Z$/;
 const CURSOR_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
-// The creation time exactly as stored (microseconds, UTC): a JavaScript Date would round it to milliseconds.
-const exactCreatedAt = sql<string>`to_char(${users.createdAt} at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`;
 
 function encodeCursor(createdAt: string, id: string): string {
   return Buffer.from(`${createdAt}|${id}`).toString('base64url');
@@ -148,21 +140,10 @@ export async function searchUsers(
   deps: { db: Db },
   query: { email?: string | undefined; limit: number; cursor?: string | undefined },
 ): Promise<UserSearchPage> {
-  const conditions: SQL[] = [];
   const needle = query.email === undefined ? '' : normalizeEmail(query.email);
-  // strpos, not LIKE: `%` and `_` in what a client searches for are plain characters.
-  if (needle !== '') conditions.push(sql`strpos(${users.email}, ${needle}) > 0`);
-  if (query.cursor !== undefined) {
-    const after = decodeCursor(query.cursor);
-    conditions.push(sql`(${users.createdAt}, ${users.id}) > (${after.createdAt}::timestamptz, ${after.id}::uuid)`);
-  }
+  const after = query.cursor === undefined ? undefined : decodeCursor(query.cursor);
   // One more than asked: whether it exists says whether there is a next page.
-  const rows = await deps.db
-    .select({ user: users, createdAt: exactCreatedAt })
-    .from(users)
-    .where(and(...conditions))
-    .orderBy(asc(users.createdAt), asc(users.id))
-    .limit(query.limit + 1);
+  const rows = await searchUsersPage(deps.db, { needle, limit: query.limit + 1, after });
   const shown = rows.slice(0, query.limit);
   const last = shown.at(-1);
   return {
@@ -174,24 +155,32 @@ export async function searchUsers(
 /** One user, with how many of their sessions are live now. */
 export async function showUser(deps: AuditDeps, ref: string): Promise<AdminUser & { active_sessions: number }> {
   const user = await findUser(deps.db, ref);
-  const now = deps.clock.now();
-  const [live] = await deps.db
-    .select({ n: count() })
-    .from(sessions)
-    .where(
-      and(
-        eq(sessions.userId, user.id),
-        isNull(sessions.revokedAt),
-        gt(sessions.expiresAt, now),
-        sql`${sessions.createdAt} >= coalesce(${user.notBefore}::timestamptz, '-infinity')`,
-      ),
-    );
-  return { ...toAdminUser(user), active_sessions: Number(live?.n ?? 0) };
+  const live = await countLiveSessions(deps.db, user, deps.clock.now());
+  return { ...toAdminUser(user), active_sessions: live };
 }
 
 export interface SessionsEnded {
   user: AdminUser;
   sessions_ended: number;
+}
+
+/**
+ * Ends a user's sessions as part of an operator's change, and audits the change in its transaction with how
+ * many ended; `user_not_found` when the user was deleted since it was found (its sessions went with it).
+ * A user being deleted is named by email and, in the details, by id: its row goes with the change.
+ */
+async function endSessionsAudited(
+  tx: Db,
+  clock: Clock,
+  user: Pick<User, 'id' | 'email'>,
+  change: { type: AuditEventType; reason: string; actor: string; now: Date },
+): Promise<EndedSessions> {
+  const ended = await endUserSessions(tx, user.id, change.reason, change.now);
+  if (!ended.userFound) throw new AppError('user_not_found');
+  const details = { actor: change.actor, sessionsEnded: ended.sessionIds.length };
+  const named = change.type === 'user_deleted' ? { details: { ...details, userId: user.id } } : { userId: user.id, details };
+  await recordAuditEvent(tx, clock, { type: change.type, email: user.email, ...named });
+  return ended;
 }
 
 /**
@@ -203,15 +192,11 @@ export async function disableUser(deps: EndingDeps, ref: string, actor: string):
   const found = await findUser(deps.db, ref);
   const now = deps.clock.now();
   const outcome = await deps.db.transaction(async (tx) => {
-    const [user] = await tx
-      .update(users)
-      .set({ disabledAt: now, updatedAt: now })
-      .where(and(eq(users.id, found.id), isNull(users.disabledAt)))
-      .returning();
+    const user = await markUserDisabled(tx, found.id, now);
     if (!user) return undefined;
     await revokeUserTokens(tx, user.id, now);
     await recordEvents(tx, [userEvent('user.disabled', user)], now);
-    const ended = await endUserSessions(tx, user.id, 'account_disabled', now);
+    const ended = await endSessionsAudited(tx, deps.clock, user, { type: 'user_disabled', reason: 'account_disabled', actor, now });
     return { user, ended };
   });
   if (!outcome) {
@@ -219,14 +204,7 @@ export async function disableUser(deps: EndingDeps, ref: string, actor: string):
     return { user: toAdminUser(current), sessions_ended: 0, changed: false };
   }
   publishEndedSessions(deps, outcome.ended);
-  const sessionsEnded = outcome.ended.sessionIds.length;
-  await recordAuditEvent(deps.db, deps.clock, {
-    type: 'user_disabled',
-    userId: outcome.user.id,
-    email: outcome.user.email,
-    details: { actor, sessionsEnded },
-  });
-  return { user: toAdminUser(outcome.user), sessions_ended: sessionsEnded, changed: true };
+  return { user: toAdminUser(outcome.user), sessions_ended: outcome.ended.sessionIds.length, changed: true };
 }
 
 /** Lets a disabled account sign in again; the sessions that disabling ended stay ended. */
@@ -234,16 +212,13 @@ export async function enableUser(deps: AuditDeps, ref: string, actor: string): P
   const found = await findUser(deps.db, ref);
   const now = deps.clock.now();
   const user = await deps.db.transaction(async (tx) => {
-    const [user] = await tx
-      .update(users)
-      .set({ disabledAt: null, updatedAt: now })
-      .where(and(eq(users.id, found.id), sql`${users.disabledAt} IS NOT NULL`))
-      .returning();
-    if (user) await recordEvents(tx, [userEvent('user.updated', user)], now);
+    const user = await markUserEnabled(tx, found.id, now);
+    if (!user) return undefined;
+    await recordEvents(tx, [userEvent('user.updated', user)], now);
+    await recordAuditEvent(tx, deps.clock, { type: 'user_enabled', userId: user.id, email: user.email, details: { actor } });
     return user;
   });
   if (!user) return { user: toAdminUser(found), changed: false };
-  await recordAuditEvent(deps.db, deps.clock, { type: 'user_enabled', userId: user.id, email: user.email, details: { actor } });
   return { user: toAdminUser(user), changed: true };
 }
 
@@ -256,19 +231,12 @@ export async function deleteUser(deps: EndingDeps, ref: string, actor: string): 
   const found = await findUser(deps.db, ref);
   const now = deps.clock.now();
   const ended = await deps.db.transaction(async (tx) => {
-    const ended = await endUserSessions(tx, found.id, 'account_deleted', now);
-    const gone = await tx.delete(users).where(eq(users.id, found.id)).returning({ id: users.id });
-    if (gone.length === 0) throw new AppError('user_not_found');
+    const ended = await endSessionsAudited(tx, deps.clock, found, { type: 'user_deleted', reason: 'account_deleted', actor, now });
+    if (!(await deleteUserRow(tx, found.id))) throw new AppError('user_not_found');
     await recordEvents(tx, [userEvent('user.deleted', found)], now);
     return ended;
   });
   publishEndedSessions(deps, ended);
-  // The row is gone: the event names the user by email and, in its details, by id.
-  await recordAuditEvent(deps.db, deps.clock, {
-    type: 'user_deleted',
-    email: found.email,
-    details: { actor, userId: found.id, sessionsEnded: ended.sessionIds.length },
-  });
   return { user: toAdminUser(found), sessions_ended: ended.sessionIds.length };
 }
 
@@ -276,15 +244,9 @@ export async function deleteUser(deps: EndingDeps, ref: string, actor: string): 
 export async function revokeUserSessions(deps: EndingDeps, ref: string, actor: string): Promise<SessionsEnded> {
   const found = await findUser(deps.db, ref);
   const now = deps.clock.now();
-  const ended = await deps.db.transaction((tx) => endUserSessions(tx, found.id, 'operator', now));
-  // Deleted since it was found: its sessions went with it.
-  if (!ended.userFound) throw new AppError('user_not_found');
+  const ended = await deps.db.transaction((tx) =>
+    endSessionsAudited(tx, deps.clock, found, { type: 'sessions_revoked', reason: 'operator', actor, now }),
+  );
   publishEndedSessions(deps, ended);
-  await recordAuditEvent(deps.db, deps.clock, {
-    type: 'sessions_revoked',
-    userId: found.id,
-    email: found.email,
-    details: { actor, sessionsEnded: ended.sessionIds.length },
-  });
   return { user: toAdminUser(found), sessions_ended: ended.sessionIds.length };
 }

@@ -1,4 +1,3 @@
-import { eq } from 'drizzle-orm';
 import type { BoundedCache } from '../../core/cache.js';
 import type { Clock } from '../../core/clock.js';
 import type { Config } from '../../config.js';
@@ -6,14 +5,14 @@ import type { BreachCheck } from '../passwords/breached-passwords.js';
 import type { PasswordHasher } from '../passwords/passwords.js';
 import type { Throttle } from '../throttle/throttle.js';
 import type { Db } from '../../db/client.js';
-import { users } from '../../db/schema.js';
+import { insertUserRow, selectUserByEmail, selectUserById, type UserRow } from '../../db/queries/users.js';
 import { AppError } from '../../errors.js';
 import { recordAuditEvent } from '../../core/audit.js';
 import { recordEvents, userEvent } from '../../core/events.js';
 import { checkNewPassword } from '../passwords/passwords.js';
 import type { ClientInfo } from '../../core/client-address.js';
 
-export type User = typeof users.$inferSelect;
+export type User = UserRow;
 
 export interface PublicUser {
   id: string;
@@ -62,47 +61,45 @@ export async function createUser(
     if (err instanceof AppError && err.code === 'server_busy') await deps.throttle.refundAccount('signupEmail', normalizeEmail(input.email));
     throw err;
   });
-  const user = await insertUser(deps.db, deps.clock.now(), { name: input.name, email: input.email, passwordHash });
-  await recordAuditEvent(deps.db, deps.clock, { type: 'signup', userId: user.id, email: user.email, client });
-  return user;
+  const stored = { name: input.name, email: input.email, passwordHash };
+  return insertUser(deps.db, deps.clock.now(), stored, (tx, user) =>
+    recordAuditEvent(tx, deps.clock, { type: 'signup', userId: user.id, email: user.email, client }),
+  );
 }
 
-/** Stores a new user whose password was checked and hashed; `email_taken` if the address has an account. */
+/**
+ * Stores a new user whose password was checked and hashed; `email_taken` if the address has an account.
+ * `inTransaction` runs in the same transaction once the user is stored (to audit the change).
+ */
 export async function insertUser(
   db: Db,
   now: Date,
   input: { name: string; email: string; passwordHash: string; role?: 'user' | 'admin' },
+  inTransaction?: (tx: Db, user: User) => Promise<void>,
 ): Promise<User> {
   // The unique index decides between simultaneous sign-ups of one address: exactly one insert lands.
   return db.transaction(async (tx) => {
-    const [user] = await tx
-      .insert(users)
-      .values({
-        name: input.name.trim(),
-        email: normalizeEmail(input.email),
-        passwordHash: input.passwordHash,
-        role: input.role ?? 'user',
-        passwordChangedAt: now,
-        createdAt: now,
-        updatedAt: now,
-    })
-      .onConflictDoNothing({ target: users.email })
-      .returning();
+    const user = await insertUserRow(tx, {
+      name: input.name.trim(),
+      email: normalizeEmail(input.email),
+      passwordHash: input.passwordHash,
+      role: input.role ?? 'user',
+      now,
+    });
     if (!user) throw new AppError('email_taken');
     await recordEvents(tx, [userEvent('user.created', user)], now);
+    await inTransaction?.(tx, user);
     return user;
   });
 }
 
 export async function findUserByEmail(db: Db, email: string): Promise<User | undefined> {
-  const [user] = await db.select().from(users).where(eq(users.email, normalizeEmail(email))).limit(1);
-  return user;
+  return selectUserByEmail(db, normalizeEmail(email));
 }
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 export async function findUserById(db: Db, id: string): Promise<User | undefined> {
   if (!UUID.test(id)) return undefined;
-  const [user] = await db.select().from(users).where(eq(users.id, id)).limit(1);
-  return user;
+  return selectUserById(db, id);
 }

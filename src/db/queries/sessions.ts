@@ -1,0 +1,158 @@
+import { and, count, eq, gt, isNull, sql } from 'drizzle-orm';
+import { rowsOf, type Db } from '../client.js';
+import { sessions } from '../schema.js';
+
+// Sessions and their refresh tokens (only a token's SHA-256 is stored).
+
+export interface NewSession {
+  sessionId: string;
+  userId: string;
+  /** The not-before read with the password hash that was verified. */
+  notBefore: Date | null;
+  createdAt: Date;
+  expiresAt: Date;
+  ipAddress: string | null;
+  userAgent: string | null;
+  refreshTokenHash: string;
+  now: Date;
+  refreshTokenExpiresAt: Date;
+}
+
+/**
+ * Opens a session with its first refresh token, if the user still has the not-before it was read with and
+ * is not disabled; whether it opened.
+ */
+export async function insertSession(db: Db, s: NewSession): Promise<boolean> {
+  // One statement: the user row is share-locked and its not-before compared, so a reset (or the account
+  // being disabled) either commits first (no session opens) or waits for this session and then revokes it.
+  const result = await db.execute(sql`
+    WITH owner AS (
+      SELECT id FROM users WHERE id = ${s.userId} AND not_before IS NOT DISTINCT FROM ${s.notBefore} AND disabled_at IS NULL FOR SHARE
+    ), session AS (
+      INSERT INTO sessions (id, user_id, created_at, expires_at, ip_address, user_agent)
+      SELECT ${s.sessionId}, owner.id, ${s.createdAt}, ${s.expiresAt}, ${s.ipAddress}, ${s.userAgent}
+      FROM owner
+      RETURNING id
+    )
+    INSERT INTO refresh_tokens (token_hash, session_id, created_at, expires_at)
+    SELECT ${s.refreshTokenHash}, session.id, ${s.now}, ${s.refreshTokenExpiresAt} FROM session
+    RETURNING session_id`);
+  return rowsOf(result).length > 0;
+}
+
+export interface SessionRow {
+  id: string;
+  user_id: string;
+  created_at: Date | string;
+  expires_at: Date | string;
+}
+
+export interface RefreshClaim {
+  tokenHash: string;
+  successorHash: string;
+  /** The successor, sealed under a key derived from the presented token. */
+  successorSealed: string;
+  now: Date;
+  /** When the successor expires at the latest (its session's end comes first if sooner). */
+  refreshEnd: Date;
+}
+
+/**
+ * Claims an unused, unexpired refresh token and stores its successor. Undefined when the token could not be
+ * claimed (unknown, expired, or already rotated); a row whose `id` is null when it was claimed but its session
+ * is not alive (revoked, expired, its user disabled, or opened before the user's not-before).
+ */
+export async function claimRefreshToken(db: Db, c: RefreshClaim): Promise<(Omit<SessionRow, 'id'> & { id: string | null }) | undefined> {
+  // One statement, so one round trip and atomic without a transaction: claim the token (only one caller
+  // can: the row lock makes a racing UPDATE see it already rotated), check its session is alive and was
+  // opened with the user's current credentials, and store the successor.
+  const result = await db.execute(sql`
+    WITH claimed AS (
+      UPDATE refresh_tokens
+      SET rotated_at = ${c.now}, successor_hash = ${c.successorHash}, successor_sealed = ${c.successorSealed}
+      WHERE token_hash = ${c.tokenHash} AND rotated_at IS NULL AND expires_at > ${c.now}
+      RETURNING session_id
+    ), live AS (
+      UPDATE sessions SET last_refreshed_at = ${c.now}
+      FROM claimed, users
+      WHERE sessions.id = claimed.session_id AND users.id = sessions.user_id
+        AND sessions.revoked_at IS NULL AND sessions.expires_at > ${c.now} AND users.disabled_at IS NULL
+        AND (users.not_before IS NULL OR sessions.created_at >= users.not_before)
+      RETURNING sessions.id, sessions.user_id, sessions.created_at, sessions.expires_at
+    ), successor AS (
+      INSERT INTO refresh_tokens (token_hash, session_id, created_at, expires_at)
+      SELECT ${c.successorHash}, live.id, ${c.now}, LEAST(${c.refreshEnd}::timestamptz, live.expires_at) FROM live
+    )
+    SELECT live.id, live.user_id, live.created_at, live.expires_at FROM claimed LEFT JOIN live ON live.id = claimed.session_id`);
+  return rowsOf<Omit<SessionRow, 'id'> & { id: string | null }>(result)[0];
+}
+
+export interface SpentToken extends SessionRow {
+  rotated_at: Date | string | null;
+  successor_sealed: string | null;
+  /** Its session is alive now: not revoked nor expired, its user enabled and its credentials unchanged since. */
+  session_live: boolean;
+  /** Its successor is still unused and unexpired. */
+  successor_live: boolean;
+}
+
+/** A refresh token that could not be claimed, with its session and successor; undefined when unknown. */
+export async function selectSpentToken(db: Db, tokenHash: string, now: Date): Promise<SpentToken | undefined> {
+  const result = await db.execute(sql`
+    SELECT sess.id, sess.user_id, sess.created_at, sess.expires_at, p.rotated_at, p.successor_sealed,
+      (sess.revoked_at IS NULL AND sess.expires_at > ${now} AND u.disabled_at IS NULL
+        AND (u.not_before IS NULL OR sess.created_at >= u.not_before)) AS session_live,
+      (s.token_hash IS NOT NULL AND s.rotated_at IS NULL AND s.expires_at > ${now}) AS successor_live
+    FROM refresh_tokens p
+    JOIN sessions sess ON sess.id = p.session_id
+    JOIN users u ON u.id = sess.user_id
+    LEFT JOIN refresh_tokens s ON s.token_hash = p.successor_hash
+    WHERE p.token_hash = ${tokenHash}`);
+  return rowsOf<SpentToken>(result)[0];
+}
+
+/**
+ * Locks the row of the session's user (FOR NO KEY UPDATE), as every change that records a user's events
+ * does first: their events then take ids in the order they commit, which the webhook worker's order per user
+ * relies on; one lock order, no deadlock. The user's id, or undefined when the session or its user is gone.
+ */
+export async function lockSessionOwner(tx: Db, sessionId: string): Promise<string | undefined> {
+  const result = await tx.execute(sql`SELECT id FROM users WHERE id = (SELECT user_id FROM sessions WHERE id = ${sessionId}) FOR NO KEY UPDATE`);
+  return rowsOf<{ id: string }>(result)[0]?.id;
+}
+
+/** Revokes one session if it is not revoked yet; its user's id, or undefined when there was nothing to revoke. */
+export async function markSessionRevoked(tx: Db, sessionId: string, now: Date, reason: string): Promise<string | undefined> {
+  const [revoked] = await tx
+    .update(sessions)
+    .set({ revokedAt: now, revokedReason: reason })
+    .where(and(eq(sessions.id, sessionId), isNull(sessions.revokedAt)))
+    .returning({ userId: sessions.userId });
+  return revoked?.userId;
+}
+
+/** Revokes every session of a user not revoked yet; their ids. */
+export async function markUserSessionsRevoked(tx: Db, userId: string, now: Date, reason: string): Promise<string[]> {
+  const rows = await tx
+    .update(sessions)
+    .set({ revokedAt: now, revokedReason: reason })
+    .where(and(eq(sessions.userId, userId), isNull(sessions.revokedAt)))
+    .returning({ id: sessions.id });
+  return rows.map((r) => r.id);
+}
+
+/** How many sessions of a user are live now: not revoked, not expired, opened at or after its not-before. */
+export async function countLiveSessions(db: Db, user: { id: string; notBefore: Date | null }, now: Date): Promise<number> {
+  const [live] = await db
+    .select({ n: count() })
+    .from(sessions)
+    .where(
+      and(
+        eq(sessions.userId, user.id),
+        isNull(sessions.revokedAt),
+        gt(sessions.expiresAt, now),
+        sql`${sessions.createdAt} >= coalesce(${user.notBefore}::timestamptz, '-infinity')`,
+      ),
+    );
+  return Number(live?.n ?? 0);
+}

@@ -1,0 +1,138 @@
+import { and, asc, eq, gt, isNull, or, sql, type SQL } from 'drizzle-orm';
+import type { Db } from '../client.js';
+import { users } from '../schema.js';
+
+/** A user's row as stored (the password hash included: never send it anywhere). */
+export type UserRow = typeof users.$inferSelect;
+
+export interface NewUserRow {
+  name: string;
+  email: string;
+  passwordHash: string;
+  role: 'user' | 'admin';
+  now: Date;
+}
+
+/** Inserts a user; undefined when the email already has an account (the unique index decides between racing inserts). */
+export async function insertUserRow(db: Db, input: NewUserRow): Promise<UserRow | undefined> {
+  const [user] = await db
+    .insert(users)
+    .values({
+      name: input.name,
+      email: input.email,
+      passwordHash: input.passwordHash,
+      role: input.role,
+      passwordChangedAt: input.now,
+      createdAt: input.now,
+      updatedAt: input.now,
+    })
+    .onConflictDoNothing({ target: users.email })
+    .returning();
+  return user;
+}
+
+/** The user of this (already normalised) email. */
+export async function selectUserByEmail(db: Db, email: string): Promise<UserRow | undefined> {
+  const [user] = await db.select().from(users).where(eq(users.email, email)).limit(1);
+  return user;
+}
+
+/** The user of this id (a valid UUID: PostgreSQL refuses anything else). */
+export async function selectUserById(db: Db, id: string): Promise<UserRow | undefined> {
+  const [user] = await db.select().from(users).where(eq(users.id, id)).limit(1);
+  return user;
+}
+
+/** Replaces a password hash only if it is still `current` (a reset that landed meanwhile is not undone); whether it did. */
+export async function replacePasswordHash(db: Db, userId: string, current: string, next: string): Promise<boolean> {
+  const rows = await db
+    .update(users)
+    .set({ passwordHash: next })
+    .where(and(eq(users.id, userId), eq(users.passwordHash, current)))
+    .returning({ id: users.id });
+  return rows.length > 0;
+}
+
+/**
+ * Users in creation order, `limit` of them: from `offset`, or after the user `after` (its creation time and
+ * id), which stays right while users are added or deleted.
+ */
+export function selectUsersPage(
+  db: Db,
+  page: { limit: number; offset: number; after?: Pick<UserRow, 'createdAt' | 'id'> | undefined },
+): Promise<UserRow[]> {
+  const last = page.after;
+  const where: SQL | undefined = last && or(gt(users.createdAt, last.createdAt), and(eq(users.createdAt, last.createdAt), gt(users.id, last.id)));
+  return db
+    .select()
+    .from(users)
+    .where(where)
+    .orderBy(asc(users.createdAt), asc(users.id))
+    .limit(page.limit)
+    .offset(last ? 0 : page.offset);
+}
+
+// The creation time exactly as stored (microseconds, UTC): a JavaScript Date would round it to milliseconds.
+const exactCreatedAt = sql<string>`to_char(${users.createdAt} at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`;
+
+/**
+ * Users in creation order whose email contains `needle` (all of them when empty), `limit` of them after the
+ * position `after` (a creation time as `exactCreatedAt` gives it, and an id). Each comes with its exact
+ * creation time, to name the next position.
+ */
+export function searchUsersPage(
+  db: Db,
+  query: { needle: string; limit: number; after?: { createdAt: string; id: string } | undefined },
+): Promise<{ user: UserRow; createdAt: string }[]> {
+  const conditions: SQL[] = [];
+  // strpos, not LIKE: `%` and `_` in what a client searches for are plain characters.
+  if (query.needle !== '') conditions.push(sql`strpos(${users.email}, ${query.needle}) > 0`);
+  if (query.after !== undefined) {
+    conditions.push(sql`(${users.createdAt}, ${users.id}) > (${query.after.createdAt}::timestamptz, ${query.after.id}::uuid)`);
+  }
+  return db
+    .select({ user: users, createdAt: exactCreatedAt })
+    .from(users)
+    .where(and(...conditions))
+    .orderBy(asc(users.createdAt), asc(users.id))
+    .limit(query.limit);
+}
+
+/** Sets disabled_at on a user not disabled yet; the updated row, or undefined when there was nothing to do. */
+export async function markUserDisabled(tx: Db, userId: string, now: Date): Promise<UserRow | undefined> {
+  const [user] = await tx
+    .update(users)
+    .set({ disabledAt: now, updatedAt: now })
+    .where(and(eq(users.id, userId), isNull(users.disabledAt)))
+    .returning();
+  return user;
+}
+
+/** Clears disabled_at of a disabled user; the updated row, or undefined when there was nothing to do. */
+export async function markUserEnabled(tx: Db, userId: string, now: Date): Promise<UserRow | undefined> {
+  const [user] = await tx
+    .update(users)
+    .set({ disabledAt: null, updatedAt: now })
+    .where(and(eq(users.id, userId), sql`${users.disabledAt} IS NOT NULL`))
+    .returning();
+  return user;
+}
+
+/** Deletes a user (its sessions, tokens and reset links go with it); whether it was there. */
+export async function deleteUserRow(tx: Db, userId: string): Promise<boolean> {
+  const gone = await tx.delete(users).where(eq(users.id, userId)).returning({ id: users.id });
+  return gone.length > 0;
+}
+
+/**
+ * Moves a user's not-before to `nextSecond` (whole seconds, as `auth_time` counts), and always forward, even
+ * for two changes within one second. The new not-before, or undefined when the user is gone.
+ */
+export async function advanceNotBefore(tx: Db, userId: string, nextSecond: Date): Promise<{ notBefore: Date | null } | undefined> {
+  const [user] = await tx
+    .update(users)
+    .set({ notBefore: sql`GREATEST(${nextSecond}::timestamptz, ${users.notBefore} + interval '1 second')` })
+    .where(eq(users.id, userId))
+    .returning({ notBefore: users.notBefore });
+  return user;
+}
