@@ -37,7 +37,8 @@ export async function sendResetEmail(
   const userId = payload.userId;
   const ttl = deps.config.ttl.resetToken;
   const minted = await deps.db.transaction(async (tx) => {
-    // Locking the user serialises concurrent mints (two instances, two intents): one unused token survives.
+    // Locking the user orders this mint with a concurrent disable, which then revokes the new link, and with other
+    // mints (two instances, two intents), of which one unused token survives.
     const [user] = await tx
       .select({ id: users.id, name: users.name, email: users.email })
       .from(users)
