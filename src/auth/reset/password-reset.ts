@@ -1,4 +1,3 @@
-import { and, eq, isNull } from 'drizzle-orm';
 import type { Logger } from 'pino';
 import type { BreachCheck } from '../passwords/breached-passwords.js';
 import type { PasswordHasher } from '../passwords/passwords.js';
@@ -7,7 +6,7 @@ import type { Clock } from '../../core/clock.js';
 import type { Config } from '../../config.js';
 import type { Db } from '../../db/client.js';
 import type { RevocationList } from '../sessions/revocations.js';
-import { users } from '../../db/schema.js';
+import { setPasswordOfEnabledUser } from '../../db/queries/users.js';
 import { AppError } from '../../errors.js';
 import { enqueueEmail } from '../../core/mail-queue.js';
 import { passwordChangedEmail } from './emails.js';
@@ -91,11 +90,7 @@ export async function resetPassword(deps: ResetDeps, token: string, newPassword:
     // Every other link of this user dies with this one: whoever else holds one is too late.
     await revokeUserTokens(tx, consumed.userId, now, 'password_reset');
     // A disabled account's password cannot be reset, not even with a link sent before it was disabled.
-    const [user] = await tx
-      .update(users)
-      .set({ passwordHash, passwordChangedAt: now, updatedAt: now })
-      .where(and(eq(users.id, consumed.userId), isNull(users.disabledAt)))
-      .returning();
+    const user = await setPasswordOfEnabledUser(tx, consumed.userId, passwordHash, now);
     if (!user) throw new AppError('invalid_reset_token');
     await recordEvents(tx, [userEvent('user.password_changed', user)], now);
     const ended = await endUserSessions(tx, user.id, 'password_reset', now);

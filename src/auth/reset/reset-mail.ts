@@ -1,8 +1,7 @@
-import { and, eq, isNull } from 'drizzle-orm';
 import type { Config } from '../../config.js';
 import type { Mailer } from '../../core/mail-queue.js';
 import type { Db } from '../../db/client.js';
-import { users } from '../../db/schema.js';
+import { lockEnabledUserForMail } from '../../db/queries/users.js';
 import { enqueue } from '../../core/mail-queue.js';
 import { passwordResetEmail } from './emails.js';
 import { issueOneTimeToken } from '../../core/one-time-tokens.js';
@@ -39,11 +38,7 @@ export async function sendResetEmail(
   const minted = await deps.db.transaction(async (tx) => {
     // Locking the user orders this mint with a concurrent disable, which then revokes the new link, and with other
     // mints (two instances, two intents), of which one unused token survives.
-    const [user] = await tx
-      .select({ id: users.id, name: users.name, email: users.email })
-      .from(users)
-      .where(and(eq(users.id, userId), isNull(users.disabledAt)))
-      .for('no key update');
+    const user = await lockEnabledUserForMail(tx, userId);
     if (!user) return undefined;
     const { token } = await issueOneTimeToken(tx, { type: 'password_reset', userId: user.id, now, ttlSeconds: ttl, supersede: true });
     return { user, token };

@@ -98,6 +98,26 @@ export function searchUsersPage(
     .limit(query.limit);
 }
 
+/** Sets a new password on a user who is not disabled (a reset); the updated row, or undefined. */
+export async function setPasswordOfEnabledUser(tx: Db, userId: string, passwordHash: string, now: Date): Promise<UserRow | undefined> {
+  const [user] = await tx
+    .update(users)
+    .set({ passwordHash, passwordChangedAt: now, updatedAt: now })
+    .where(and(eq(users.id, userId), isNull(users.disabledAt)))
+    .returning();
+  return user;
+}
+
+/** Locks a user who is not disabled (FOR NO KEY UPDATE) and reads who mail goes to; undefined when disabled or gone. */
+export async function lockEnabledUserForMail(tx: Db, userId: string): Promise<{ id: string; name: string; email: string } | undefined> {
+  const [user] = await tx
+    .select({ id: users.id, name: users.name, email: users.email })
+    .from(users)
+    .where(and(eq(users.id, userId), isNull(users.disabledAt)))
+    .for('no key update');
+  return user;
+}
+
 /** Sets disabled_at on a user not disabled yet; the updated row, or undefined when there was nothing to do. */
 export async function markUserDisabled(tx: Db, userId: string, now: Date): Promise<UserRow | undefined> {
   const [user] = await tx
