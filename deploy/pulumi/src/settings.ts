@@ -48,6 +48,8 @@ export interface ScalableSettings {
   };
   readonly redis: { readonly nodeType: string; readonly engineVersion: string; readonly nodes: number };
   readonly smtpUrl: pulumi.Output<string> | undefined;
+  /** `aws ecs execute-command` into the tasks (the command line): a task role with the Session Manager channels only. */
+  readonly ecsExec: boolean;
   /** Further plain settings for Latchkey (CORS_ORIGINS, MAIL_FROM, ...); never a secret. */
   readonly environment: Readonly<Record<string, string>>;
 }
@@ -135,6 +137,7 @@ function readScalable(r: Reader): ScalableSettings {
       nodes: r.integer('redisNodes', 1, 1, 6),
     },
     smtpUrl: r.secret('smtpUrl'),
+    ecsExec: r.boolean('ecsExec', false),
     environment: r.environment(),
   };
 }
