@@ -1,6 +1,6 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { cp, mkdir, mkdtemp, rm, symlink } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
@@ -23,7 +23,19 @@ import {
   type Variables,
 } from './helpers/compose.js';
 import { createTestDatabase, type TestDatabase } from './helpers/database.js';
-import { copiesOf, execForm, healthcheckCommand, instructionsOf, properties, readStages, words, type Stage } from './helpers/dockerfile.js';
+import {
+  copiedTo,
+  copiesOf,
+  execForm,
+  healthcheckCommand,
+  instructionsOf,
+  pathOf,
+  properties,
+  readStages,
+  symlinksOf,
+  words,
+  type Stage,
+} from './helpers/dockerfile.js';
 import { freePort, TEST_DATABASE_URL, TEST_REDIS_URL } from './helpers/services.js';
 import { startSmtpServer, type TestSmtpServer } from './helpers/smtp.js';
 
@@ -45,6 +57,7 @@ const filledIn: Variables = {
 };
 const compose = readComposeFile(COMPOSE_FILE, filledIn);
 const service = (name: string) => compose.services[name]!;
+const workdir = words(instructionsOf(final, 'WORKDIR').at(-1)!)[0]!;
 const exposed = instructionsOf(final, 'EXPOSE').flatMap(words).map((p) => Number(p.replace(/\/\w+$/, '')));
 
 describe('deploy/compose.yml', () => {
@@ -221,6 +234,47 @@ describe('deploy/docker/Dockerfile', () => {
     expect(instructionsOf(final, 'RUN').map((i) => words(i).join(' '))).toContainEqual(expect.stringMatching(/apt-get install .*\btini\b/));
   });
 
+  it('puts the command line on PATH as `latchkey`, a link to bin/latchkey.js that the final stage copies', () => {
+    const onPath = [...symlinksOf(final)].filter(([link]) => posix.basename(link) === 'latchkey' && pathOf(final).includes(posix.dirname(link)));
+    expect(onPath, 'a `latchkey` link in a folder of the image\'s PATH').toHaveLength(1);
+    const target = posix.resolve(posix.dirname(onPath[0]![0]), onPath[0]![1]);
+    const placed = copiedTo(final, workdir, target);
+    expect(placed, `${target} copied into the final stage`).toMatchObject({ copy: { from: undefined }, source: 'bin/latchkey.js' });
+    // Run as a program: the shebang finds node on PATH, and git keeps the file executable.
+    expect(readFileSync(join(ROOT, 'bin/latchkey.js'), 'utf8')).toMatch(/^#!\/usr\/bin\/env node\n/);
+    expect(statSync(join(ROOT, 'bin/latchkey.js')).mode & 0o111).toBe(0o111);
+    expect(spawnSync('git', ['ls-files', '-s', 'bin/latchkey.js'], { cwd: ROOT, encoding: 'utf8' }).stdout).toMatch(/^100755 /);
+  });
+
+  it('copies every file the command line reads at run time, so that it runs the build and never needs tsx', () => {
+    // What bin/latchkey.js and the compiled sources open beside themselves: `new URL('<relative>', import.meta.url)`.
+    const relativeReads = (code: string) => [...code.matchAll(/new URL\(\s*'(\.\.?\/[^']*)',\s*import\.meta\.url\s*\)/g)].map((m) => m[1]!);
+    const needed = new Set<string>(['bin/latchkey.js']);
+    const [built, ...others] = relativeReads(readFileSync(join(ROOT, 'bin/latchkey.js'), 'utf8'));
+    expect(built).toBe('../dist/cli/main.js');
+    needed.add(posix.join('bin', built!));
+    for (const file of readdirSync(join(ROOT, 'src'), { recursive: true, encoding: 'utf8' }).filter((f) => f.endsWith('.ts'))) {
+      const compiled = posix.join('dist', posix.dirname(file));
+      for (const path of relativeReads(readFileSync(join(ROOT, 'src', file), 'utf8'))) needed.add(posix.join(compiled, path));
+    }
+    // The tsx fallback (the sources) is only for a checkout without a build; the image has no tsx.
+    expect(others).toEqual(['../src/cli/main.ts']);
+    expect(JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')).dependencies).not.toHaveProperty('tsx');
+    expect([...needed]).toEqual(expect.arrayContaining(['dist/cli/main.js', 'package.json', 'drizzle']));
+    for (const path of needed) {
+      const placed = copiedTo(final, workdir, path);
+      expect(placed, `${path} in the final stage`).toBeDefined();
+      if (placed!.copy.from === undefined) expect(existsSync(join(ROOT, placed!.source)), placed!.source).toBe(true);
+      else if (placed!.source.startsWith(`${workdir}/dist/`)) {
+        // Compiled by the build stage from the source of the same name.
+        const stage = stages.find((s) => s.name === placed!.copy.from)!;
+        expect(instructionsOf(stage, 'RUN').map((i) => words(i).join(' '))).toContain('npm run build');
+        const source = placed!.source.slice(`${workdir}/dist/`.length);
+        expect(existsSync(join(ROOT, 'src', source.replace(/\.js$/, '.ts'))), source).toBe(true);
+      } else throw new Error(`${path} comes from ${placed!.source} in stage ${placed!.copy.from}, which this test does not check`);
+    }
+  });
+
   it('is sent only what it copies from the context: never .env, data/ or node_modules', () => {
     const rules = readFileSync(join(ROOT, '.dockerignore'), 'utf8').split('\n').filter((l) => l.trim() && !l.startsWith('#'));
     expect(rules[0]).toBe('*');
@@ -241,7 +295,6 @@ describe('deploy/docker/Dockerfile', () => {
  * node_modules (this checkout's, dev dependencies included).
  */
 async function layOutImage(into: string): Promise<void> {
-  const workdir = words(instructionsOf(final, 'WORKDIR').at(-1)!)[0]!;
   for (const copy of copiesOf(final)) {
     const destination = join(into, posix.relative(workdir, posix.resolve(workdir, copy.destination)));
     const intoFolder = copy.destination.endsWith('/') || copy.sources.length > 1;
@@ -290,6 +343,28 @@ describe.skipIf(!TEST_DATABASE_URL || !TEST_REDIS_URL)('the latchkey service, ru
     await database?.drop();
     if (app) await rm(app, { recursive: true, force: true });
   });
+
+  it('runs the command line by its name on PATH, with the service\'s settings: the first admin, a service client, a webhook', async () => {
+    const env: Record<string, string> = { ...properties(final, 'ENV'), ...environmentOf(service('latchkey')), DATABASE_URL: database.url!, REDIS_URL: TEST_REDIS_URL! };
+    // The image's PATH, its folders mapped into this test's; node is this machine's.
+    const links = await mkdtemp(join(tmpdir(), 'latchkey-path-'));
+    onTestFinished(() => rm(links, { recursive: true, force: true }));
+    for (const [link, target] of symlinksOf(final)) {
+      const inImage = posix.resolve(posix.dirname(link), target);
+      if (inImage.startsWith(`${workdir}/`)) await symlink(join(app, posix.relative(workdir, inImage)), join(links, posix.basename(link)));
+    }
+    env.PATH = [links, dirname(process.execPath)].join(':');
+    const latchkey = (args: string[], input = '') => {
+      const result = spawnSync('latchkey', args, { cwd: app, env, input, encoding: 'utf8', timeout: 60_000 });
+      expect(result.status, `latchkey ${args.join(' ')}:\n${result.stdout}${result.stderr}${result.error ?? ''}`).toBe(0);
+      return result.stdout;
+    };
+    const email = `admin-${randomBytes(4).toString('hex')}@example.com`;
+    expect(latchkey(['users', 'create', '--email', email, '--name', 'Admin', '--admin'], 'correct horse battery staple\n')).toContain(`Created admin ${email}`);
+    expect(JSON.parse(latchkey(['services', 'create', 'billing', '--scopes', 'revocations:read', '--json']))).toMatchObject({ client_id: expect.any(String) });
+    expect(JSON.parse(latchkey(['webhooks', 'add', 'http://127.0.0.1:8001/hooks', '--events', 'user.created', '--json']))).toMatchObject({ id: expect.any(String) });
+    expect(latchkey(['users', 'list'])).toContain(email);
+  }, 90_000);
 
   it('signs up, signs in and mails a reset link, passes its HEALTHCHECK, and stops cleanly on SIGTERM', async () => {
     // The compose variables: deploy/.env.example filled in, and Redis keys of this run's own.

@@ -4,7 +4,7 @@ import { systemClock } from '../src/core/clock.js';
 import { loadConfig } from '../src/config.js';
 import { runOperation } from '../src/control/operations.js';
 import { webhookDeliveries } from '../src/db/schema.js';
-import { deniedNetworkOf, parseNetworks } from '../src/webhooks/destinations.js';
+import { deniedLiteral, deniedNetworkOf, guardedLookup, parseNetworks } from '../src/webhooks/destinations.js';
 import { signUp, startTestApp, type TestApp } from './helpers/app.js';
 import { startWebhookReceiver, until } from './helpers/webhook-receiver.js';
 
@@ -29,6 +29,66 @@ describe('WEBHOOK_DENY_NETWORKS', () => {
     expect(loadConfig({ WEBHOOK_DENY_NETWORKS: ' 10.0.0.0/8, ::1 ' }).webhooks.denyNetworks).toEqual(['10.0.0.0/8', '::1']);
     for (const value of ['10.0.0.0/33', 'localhost', '10.0.0.0/8,,nope', '::1/129']) {
       expect(() => loadConfig({ WEBHOOK_DENY_NETWORKS: value }), value).toThrow(/WEBHOOK_DENY_NETWORKS/);
+    }
+  });
+});
+
+/** 169.254.169.254 (AWS, GCP and Azure metadata) and the other metadata services, as an attacker would spell them in IPv6. */
+const METADATA_IN_IPV6 = [
+  'fd20:ce::254', // GCP's IPv6 metadata service
+  'fd00:ec2::23', // EKS Pod Identity
+  '::169.254.169.254', // IPv4-compatible
+  '::a9fe:a9fe',
+  '64:ff9b::169.254.169.254', // NAT64 (RFC 6052)
+  '64:ff9b::a9fe:a9fe',
+  '64:ff9b:1::a9fe:a9fe', // local-use NAT64 (RFC 8215)
+  '2002:a9fe:a9fe::', // 6to4
+  '2002:a9fe:a9fe:1::1',
+  '2001:0:a9fe:a9fe::1', // Teredo, as its server
+  '2001:0:4136:e378:8000:63bf:5601:5601', // Teredo, as its client (the address is stored inverted)
+];
+/** The same forms around addresses nobody denies by default. */
+const ALLOWED_IN_IPV6 = ['64:ff9b::808:808', '2002:808:808::1', '::8.8.8.8', '2001:0:4136:e378:8000:63bf:f7f7:f7f7', '::1', '2001:db8::1', 'fd20:ce::253'];
+
+describe('WEBHOOK_DENY_NETWORKS and IPv4 inside IPv6', () => {
+  const denied = parseNetworks(loadConfig({}).webhooks.denyNetworks);
+  const lookUp = (address: string, deny = denied) =>
+    new Promise<Error | null>((resolve) => guardedLookup(deny)(address, { all: true }, (err) => resolve(err)));
+
+  it('denies by default every IPv6 spelling of a metadata address: checked as a literal (registration and delivery)', () => {
+    for (const address of METADATA_IN_IPV6) {
+      expect(deniedNetworkOf(address, denied), address).toBeDefined();
+      expect(deniedLiteral(new URL(`http://[${address}]/latest/meta-data/`), denied)?.message, address).toContain('WEBHOOK_DENY_NETWORKS');
+    }
+    for (const address of ALLOWED_IN_IPV6) expect(deniedNetworkOf(address, denied), address).toBeUndefined();
+  });
+
+  it('refuses the connection when a host resolves to one of them (the lookup each delivery makes)', async () => {
+    for (const address of METADATA_IN_IPV6) expect((await lookUp(address))?.message, address).toMatch(/WEBHOOK_DENY_NETWORKS/);
+    for (const address of ALLOWED_IN_IPV6) expect(await lookUp(address), address).toBeNull();
+  });
+
+  it('denies an embedded IPv4 address that maps to any denied one, the operator\'s own networks too', async () => {
+    const deny = parseNetworks(['127.0.0.0/8', '10.0.0.0/8']);
+    for (const address of ['64:ff9b::7f00:1', '::ffff:127.0.0.1', '2002:a00:1::1', '::10.1.2.3']) {
+      expect(deniedNetworkOf(address, deny), address).toBeDefined();
+      expect((await lookUp(address, deny))?.message, address).toMatch(/WEBHOOK_DENY_NETWORKS/);
+    }
+    expect(deniedNetworkOf('64:ff9b::808:808', deny)).toBeUndefined();
+  });
+});
+
+describe('an endpoint at a metadata address spelled in IPv6, with the default deny list', () => {
+  let t: TestApp;
+  beforeAll(async () => {
+    t = await startTestApp({ realClock: systemClock });
+  });
+  afterAll(() => t?.close());
+
+  it('is refused at registration in each form', async () => {
+    for (const address of METADATA_IN_IPV6) {
+      const url = `http://[${address}]/latest/meta-data/`;
+      await expect(add(t, url), url).rejects.toMatchObject({ code: 'invalid_request', details: [{ field: 'url', message: expect.stringContaining('WEBHOOK_DENY_NETWORKS') }] });
     }
   });
 });

@@ -351,8 +351,8 @@ export const SETTINGS = {
   WEBHOOK_DENY_NETWORKS: setting({
     group: 'operations',
     schema: networks(),
-    default: '0.0.0.0/8,169.254.0.0/16,100.100.100.200,224.0.0.0/4,255.255.255.255,::/128,fe80::/10,fd00:ec2::254,ff00::/8',
-    doc: 'addresses and CIDR ranges webhooks are never posted to, checked against every address an endpoint\'s host resolves to at each delivery: by default link-local and cloud metadata addresses (which hand out the machine\'s credentials), unspecified, multicast and broadcast. Loopback and private networks are allowed (receivers of a self-hosted server usually live there): add them (`127.0.0.0/8,10.0.0.0/8,172.16.0.0/12,192.168.0.0/16,::1,fc00::/7`) where only public receivers are expected. Empty: none',
+    default: '0.0.0.0/8,169.254.0.0/16,100.100.100.200,224.0.0.0/4,255.255.255.255,::/128,fe80::/10,fd00:ec2::254,fd00:ec2::23,fd20:ce::254,ff00::/8',
+    doc: 'addresses and CIDR ranges webhooks are never posted to, checked against every address an endpoint\'s host resolves to at each delivery: by default link-local and cloud metadata addresses (which hand out the machine\'s credentials: AWS, GCP, Azure, Alibaba, EKS Pod Identity), unspecified, multicast and broadcast. An IPv6 address that carries an IPv4 one (IPv4-mapped or -compatible, NAT64, 6to4, Teredo) is denied when that IPv4 address is. Loopback and private networks are allowed (receivers of a self-hosted server usually live there): add them (`127.0.0.0/8,10.0.0.0/8,172.16.0.0/12,192.168.0.0/16,::1,fc00::/7`) where only public receivers are expected. Empty: none',
   }),
   EVENT_RETENTION: setting({
     group: 'operations',

@@ -1,3 +1,4 @@
+import { posix } from 'node:path';
 import { DockerfileParser, type Copy, type From, type Instruction, type JSONInstruction, type PropertyInstruction } from 'dockerfile-ast';
 
 export interface Stage {
@@ -65,4 +66,40 @@ export function copiesOf(stage: Stage): CopyStep[] {
     const args = copy.getArguments().map((a) => a.getValue()).filter((a) => !a.startsWith('--'));
     return { from: copy.getFromFlag()?.getValue() ?? undefined, sources: args.slice(0, -1), destination: args.at(-1)! };
   });
+}
+
+/** Docker's PATH for a container whose image sets none (the node images set none). */
+export const DOCKER_DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
+
+/** The PATH a stage's containers run with: its last `ENV PATH=`, with `$PATH` read as the one before. */
+export function pathOf(stage: Stage): string[] {
+  let path = DOCKER_DEFAULT_PATH;
+  for (const instruction of instructionsOf(stage, 'ENV'))
+    for (const p of (instruction as PropertyInstruction).getProperties())
+      if (p.getName() === 'PATH') path = (p.getValue() ?? '').replace(/\$\{PATH\}|\$PATH\b/g, path);
+  return path.split(':').filter(Boolean);
+}
+
+/** The symbolic links a stage's RUN instructions make with `ln -s[f] TARGET LINK`, link to target. */
+export function symlinksOf(stage: Stage): Map<string, string> {
+  const links = new Map<string, string>();
+  for (const instruction of instructionsOf(stage, 'RUN')) {
+    const text = words(instruction).join(' ');
+    for (const [, target, link] of text.matchAll(/\bln\s+-s[f]?\s+(\S+)\s+(\S+)/g)) links.set(link!, target!);
+  }
+  return links;
+}
+
+/** Where a path of the final image comes from: the COPY that places it, and the source path inside it. */
+export function copiedTo(stage: Stage, workdir: string, path: string): { copy: CopyStep; source: string } | undefined {
+  const absolute = posix.resolve(workdir, path);
+  for (const copy of copiesOf(stage).reverse()) {
+    const destination = posix.resolve(workdir, copy.destination);
+    const intoFolder = copy.destination.endsWith('/') || copy.sources.length > 1;
+    for (const source of copy.sources) {
+      const placed = intoFolder ? posix.join(destination, posix.basename(source)) : destination;
+      if (absolute === placed || absolute.startsWith(`${placed}/`)) return { copy, source: posix.join(source, posix.relative(placed, absolute)) };
+    }
+  }
+  return undefined;
 }

@@ -20,8 +20,15 @@ export interface SingleSettings {
   readonly repoRef: string;
   /** Path of the compose file inside the repository. */
   readonly composeFile: string;
-  /** Unset: http://<the instance's Elastic IP>. */
+  /**
+   * https://<host name>: Caddy on the instance gets its certificate and redirects HTTP to it. Unset only
+   * in a demo: http://<the instance's Elastic IP>.
+   */
   readonly publicUrl: string | undefined;
+  /** Latchkey's SMTP_URL, a Pulumi secret. Unset only in a demo: every mail goes to the Mailpit sink. */
+  readonly smtpUrl: pulumi.Output<string> | undefined;
+  /** Plain HTTP and a mail sink allowed: for trying the stack out, never for users. */
+  readonly demo: boolean;
 }
 
 export interface ScalableSettings {
@@ -48,6 +55,8 @@ export interface ScalableSettings {
   };
   readonly redis: { readonly nodeType: string; readonly engineVersion: string; readonly nodes: number };
   readonly smtpUrl: pulumi.Output<string> | undefined;
+  /** `aws ecs execute-command` into the tasks (the command line): a task role with the Session Manager channels only. */
+  readonly ecsExec: boolean;
   /** Further plain settings for Latchkey (CORS_ORIGINS, MAIL_FROM, ...); never a secret. */
   readonly environment: Readonly<Record<string, string>>;
 }
@@ -94,8 +103,32 @@ function readSingle(r: Reader): SingleSettings {
     repoUrl: r.required('repoUrl', /^https:\/\/[^\s'"]+$/, 'the https:// address of a Latchkey repository the instance can clone'),
     repoRef: r.matching('repoRef', /^[A-Za-z0-9._][A-Za-z0-9._/-]*$/, 'a branch or tag name', 'main') ?? 'main',
     composeFile: r.relativePath('composeFile', 'deploy/compose.yml'),
-    publicUrl: r.url('publicUrl', ['http:', 'https:'], false),
+    ...readSingleEdges(r),
   };
+}
+
+const DEMO_HINT = 'or `pulumi config set demo true` for a demo on plain HTTP that sends every mail to Mailpit';
+
+/** TLS and mail: both required of a stack that users reach, unless `demo: true` says it is not one. */
+function readSingleEdges(r: Reader): Pick<SingleSettings, 'publicUrl' | 'smtpUrl' | 'demo'> {
+  const demo = r.boolean('demo', false);
+  const smtpUrl = r.secret('smtpUrl');
+  if (!smtpUrl && !demo)
+    r.problem('smtpUrl', `required: where reset mails are sent, a secret (pulumi config set --secret smtpUrl smtps://user:pass@smtp.example.com:465); ${DEMO_HINT}`);
+  if (demo) return { demo, smtpUrl, publicUrl: r.url('publicUrl', ['http:', 'https:'], false) };
+  if (r.get('publicUrl') === undefined) {
+    r.problem('publicUrl', `required: https://<the host name users reach Latchkey at>, whose DNS points at the publicIp output; ${DEMO_HINT}`);
+    return { demo, smtpUrl, publicUrl: undefined };
+  }
+  const publicUrl = r.url('publicUrl', ['https:'], false);
+  if (publicUrl?.startsWith('https:') && !isHostOrigin(publicUrl))
+    r.problem('publicUrl', `expected https://<a host name> without port or path (Caddy gets its certificate for that name), got "${publicUrl}"`);
+  return { demo, smtpUrl, publicUrl };
+}
+
+function isHostOrigin(url: string): boolean {
+  const u = new URL(url);
+  return u.port === '' && u.pathname === '/' && !u.search && !u.username && /^(?=.*[a-z])[a-z0-9-]+(\.[a-z0-9-]+)+$/.test(u.hostname) && !/^[\d.]+$/.test(u.hostname);
 }
 
 function readScalable(r: Reader): ScalableSettings {
@@ -135,6 +168,7 @@ function readScalable(r: Reader): ScalableSettings {
       nodes: r.integer('redisNodes', 1, 1, 6),
     },
     smtpUrl: r.secret('smtpUrl'),
+    ecsExec: r.boolean('ecsExec', false),
     environment: r.environment(),
   };
 }

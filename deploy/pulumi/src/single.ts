@@ -4,13 +4,19 @@ import { createNetwork } from './network';
 import type { SingleSettings } from './settings';
 import { singleUserData } from './user-data';
 
+const DEMO_WARNING =
+  'DEMO: latchkey:demo is true. This stack serves plain HTTP (passwords and tokens cross the network in clear) and sends ' +
+  'every mail, reset links included, to the Mailpit sink on the instance. Never let users reach it: set publicUrl ' +
+  '(https://<host name>) and a secret smtpUrl, and remove demo.';
+
 /** Canonical's account, which publishes the Ubuntu images. */
 const CANONICAL = '099720109477';
 
 /**
  * One EC2 instance running the compose stack (Latchkey, PostgreSQL, Redis, pgAdmin, a mail sink).
  * From the internet only 80 and 443 reach it; SSH only from `sshCidr`; the database's and pgAdmin's
- * ports never (reach pgAdmin through an SSH or Session Manager tunnel).
+ * ports never (reach pgAdmin through an SSH or Session Manager tunnel). Caddy terminates TLS for
+ * `publicUrl`'s host and mail goes to `smtpUrl`, unless `demo` allows plain HTTP and the Mailpit sink.
  */
 export function single(settings: SingleSettings, tags: Record<string, string>) {
   const name = 'latchkey';
@@ -40,6 +46,7 @@ export function single(settings: SingleSettings, tags: Record<string, string>) {
     policyArn: 'arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore',
   });
   const profile = new aws.iam.InstanceProfile(name, { role: role.name, tags });
+  const smtpUrlParameter = settings.smtpUrl ? storeSmtpUrl(name, settings.smtpUrl, role, tags) : undefined;
 
   const keyPair = settings.sshPublicKey
     ? new aws.ec2.KeyPair(name, { publicKey: settings.sshPublicKey, tags })
@@ -58,6 +65,8 @@ export function single(settings: SingleSettings, tags: Record<string, string>) {
   // The address comes first, so that PUBLIC_URL can name it and it outlives a replaced instance.
   const ip = new aws.ec2.Eip(name, { domain: 'vpc', tags: { ...tags, Name: name } });
   const publicUrl = settings.publicUrl ?? pulumi.interpolate`http://${ip.publicIp}`;
+  const tlsDomain = settings.demo ? undefined : new URL(settings.publicUrl!).hostname;
+  const region = aws.getRegionOutput().region;
 
   const instance = new aws.ec2.Instance(
     name,
@@ -71,8 +80,15 @@ export function single(settings: SingleSettings, tags: Record<string, string>) {
       // IMDSv2 only, and one hop: the containers cannot reach the metadata service or its credentials.
       metadataOptions: { httpEndpoint: 'enabled', httpTokens: 'required', httpPutResponseHopLimit: 1 },
       rootBlockDevice: { encrypted: true, volumeType: 'gp3', volumeSize: settings.rootVolumeGb, deleteOnTermination: true },
-      userData: pulumi.output(publicUrl).apply((url) =>
-        singleUserData({ repoUrl: settings.repoUrl, repoRef: settings.repoRef, composeFile: settings.composeFile, publicUrl: url }),
+      userData: pulumi.all([publicUrl, smtpUrlParameter?.name, region]).apply(([url, parameter, region]) =>
+        singleUserData({
+          repoUrl: settings.repoUrl,
+          repoRef: settings.repoRef,
+          composeFile: settings.composeFile,
+          publicUrl: url,
+          tlsDomain,
+          smtpUrlParameter: parameter ? { name: parameter, region } : undefined,
+        }),
       ),
       tags: { ...tags, Name: name },
     },
@@ -81,7 +97,9 @@ export function single(settings: SingleSettings, tags: Record<string, string>) {
   );
   new aws.ec2.EipAssociation(name, { instanceId: instance.id, allocationId: ip.allocationId });
 
+  if (settings.demo) pulumi.log.warn(DEMO_WARNING);
   return {
+    ...(settings.demo ? { warning: DEMO_WARNING } : {}),
     publicIp: ip.publicIp,
     publicUrl,
     instanceId: instance.id,
@@ -89,4 +107,25 @@ export function single(settings: SingleSettings, tags: Record<string, string>) {
     sessionManager: pulumi.interpolate`aws ssm start-session --target ${instance.id}`,
     pgAdminTunnel: pulumi.interpolate`aws ssm start-session --target ${instance.id} --document-name AWS-StartPortForwardingSession --parameters portNumber=5050,localPortNumber=5050`,
   };
+}
+
+/**
+ * The SMTP URL as an encrypted SSM parameter that the instance's role alone may read: like the other
+ * secrets, it never passes through user data, which the EC2 API hands out.
+ */
+function storeSmtpUrl(name: string, smtpUrl: pulumi.Output<string>, role: aws.iam.Role, tags: Record<string, string>) {
+  const parameter = new aws.ssm.Parameter(`${name}-smtp-url`, {
+    type: 'SecureString',
+    value: pulumi.secret(smtpUrl),
+    description: 'Latchkey SMTP_URL, read by the instance at boot',
+    tags,
+  });
+  new aws.iam.RolePolicy(`${name}-smtp-url`, {
+    role: role.id,
+    policy: pulumi.jsonStringify({
+      Version: '2012-10-17',
+      Statement: [{ Sid: 'ReadSmtpUrl', Effect: 'Allow', Action: ['ssm:GetParameter'], Resource: parameter.arn }],
+    }),
+  });
+  return parameter;
 }

@@ -3,7 +3,14 @@ export interface UserDataOptions {
   readonly repoRef: string;
   readonly composeFile: string;
   readonly publicUrl: string;
+  /** The host name Caddy serves over HTTPS in front of Latchkey; undefined in a demo (plain HTTP on 80). */
+  readonly tlsDomain: string | undefined;
+  /** The encrypted SSM parameter holding SMTP_URL, read at boot; undefined in a demo (Mailpit). */
+  readonly smtpUrlParameter: { readonly name: string; readonly region: string } | undefined;
 }
+
+/** Where Latchkey listens on the instance when Caddy is in front: loopback only. */
+const LOOPBACK_PORT = '127.0.0.1:5001';
 
 /** A value as one single-quoted shell word. */
 export function shellQuote(value: string): string {
@@ -18,8 +25,16 @@ export function shellQuote(value: string): string {
  * written to a file only root reads: they never pass through user data (which the EC2 API and the
  * metadata service hand out), the Pulumi state, or anyone's terminal. An .env that exists is kept,
  * so a second run never changes the secrets of a database that already holds data.
+ *
+ * With a TLS domain, Caddy (Ubuntu's package) answers 443 with a certificate it gets and renews itself
+ * (Let's Encrypt or ZeroSSL, once the domain's DNS points at the instance), redirects 80 to it, and
+ * forwards to Latchkey on the loopback; Latchkey believes Caddy's X-Forwarded-For (TRUST_PROXY=1: Caddy
+ * overwrites what a client sends). The SMTP URL comes from an encrypted SSM parameter, for the same
+ * reason as the other secrets.
  */
 export function singleUserData(opts: UserDataOptions): string {
+  const tls = opts.tlsDomain !== undefined;
+  const smtp = opts.smtpUrlParameter;
   return `#!/bin/bash
 set -euo pipefail
 exec > >(tee -a /var/log/latchkey-setup.log) 2>&1
@@ -29,12 +44,12 @@ REPO_REF=${shellQuote(opts.repoRef)}
 COMPOSE_FILE=${shellQuote(opts.composeFile)}
 PUBLIC_URL=${shellQuote(opts.publicUrl)}
 APP_DIR=/opt/latchkey
-
+${smtp ? `SMTP_URL_PARAMETER=${shellQuote(smtp.name)}\nREGION=${shellQuote(smtp.region)}\n` : ''}
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -q
-apt-get install -y -q docker.io docker-compose-v2 git openssl
+apt-get install -y -q docker.io docker-compose-v2 git openssl${tls ? ' caddy' : ''}
 systemctl enable --now docker
-
+${tls ? caddySetup(opts.tlsDomain!) : ''}${smtp ? SMTP_URL_READ : ''}
 if [ ! -d "$APP_DIR/.git" ]; then
   git clone --depth 1 --branch "$REPO_REF" "$REPO_URL" "$APP_DIR"
 fi
@@ -47,7 +62,7 @@ if [ ! -f .env ]; then
     cat > .env <<EOF
 NODE_ENV=production
 PUBLIC_URL=$PUBLIC_URL
-LATCHKEY_PORT=80
+${tls ? `LATCHKEY_PORT=${LOOPBACK_PORT}\nTRUST_PROXY=1` : 'LATCHKEY_PORT=80'}${smtp ? "\nSMTP_URL='$SMTP_URL'" : ''}
 SECRET_KEY=$(openssl rand -base64 32)
 POSTGRES_PASSWORD=$(openssl rand -hex 24)
 PGADMIN_PASSWORD=$(openssl rand -hex 16)
@@ -58,3 +73,28 @@ fi
 docker compose -f "$(basename "$COMPOSE_FILE")" up -d
 `;
 }
+
+/** Caddy's site for the domain: HTTPS to Latchkey on the loopback, and plain HTTP redirected there. */
+function caddySetup(domain: string): string {
+  if (!/^[a-z0-9-]+(\.[a-z0-9-]+)+$/.test(domain)) throw new Error(`not a host name: ${domain}`);
+  return `cat > /etc/caddy/Caddyfile <<'CADDY'
+${domain} {
+\treverse_proxy ${LOOPBACK_PORT}
+}
+
+http://${domain} {
+\tredir https://${domain}{uri} permanent
+}
+CADDY
+systemctl enable caddy
+systemctl restart caddy
+`;
+}
+
+/** The SMTP URL, read once with the instance's role; the AWS CLI from its snap (Ubuntu 24.04 packages none). */
+const SMTP_URL_READ = `snap install aws-cli --classic
+SMTP_URL=$(aws ssm get-parameter --region "$REGION" --name "$SMTP_URL_PARAMETER" --with-decryption --query Parameter.Value --output text)
+case "$SMTP_URL" in
+  *"'"*|*" "*|"") echo "the SMTP URL parameter is empty or holds a quote or a space: percent-encode them" >&2; exit 1 ;;
+esac
+`;

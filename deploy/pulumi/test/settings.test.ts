@@ -24,7 +24,12 @@ function problems(values: Record<string, unknown>): string {
   throw new Error('the configuration was accepted');
 }
 
-const single = { shape: 'single', repoUrl: 'https://git.example.com/latchkey.git' };
+const single = {
+  shape: 'single',
+  repoUrl: 'https://git.example.com/latchkey.git',
+  publicUrl: 'https://auth.example.com',
+  smtpUrl: 'smtps://mailer:secret@smtp.example.com:465',
+};
 const scalable = {
   shape: 'scalable',
   image: 'ghcr.io/example/latchkey:1.0.0',
@@ -47,6 +52,26 @@ describe('settings', () => {
     expect(problems({ ...single, sshCidr: '0.0.0.0/0' })).toContain('latchkey:sshCidr: must not be the whole internet');
     expect(problems({ ...single, sshCidr: '203.0.113.7' })).toContain('latchkey:sshCidr: expected an IPv4 CIDR range');
     expect((readSettings(source({ ...single, sshCidr: '203.0.113.0/24' })) as SingleSettings).sshCidr).toBe('203.0.113.0/24');
+  });
+
+  it('single: refuses to come up without TLS and an SMTP URL unless it is a demo', async () => {
+    const text = problems({ shape: 'single', repoUrl: single.repoUrl });
+    expect(text).toContain('latchkey:publicUrl: required');
+    expect(text).toContain('latchkey:smtpUrl: required');
+    expect(text).toContain('demo');
+    expect(problems({ ...single, publicUrl: 'http://auth.example.com' })).toContain('latchkey:publicUrl: expected a https:// URL');
+    // Caddy gets its certificate for a host name: no address, port or path.
+    for (const url of ['https://203.0.113.7', 'https://auth.example.com:8443', 'https://auth.example.com/auth'])
+      expect(problems({ ...single, publicUrl: url })).toContain('latchkey:publicUrl: expected https://<a host name>');
+    const s = readSettings(source(single)) as SingleSettings;
+    expect(s).toMatchObject({ demo: false, publicUrl: 'https://auth.example.com' });
+    expect(await pulumi.isSecret(s.smtpUrl!)).toBe(true);
+  });
+
+  it('single: demo true comes up on plain HTTP with the mail sink, and says so', () => {
+    const s = readSettings(source({ shape: 'single', repoUrl: single.repoUrl, demo: 'true' })) as SingleSettings;
+    expect(s).toMatchObject({ demo: true, publicUrl: undefined, smtpUrl: undefined });
+    expect(problems({ ...single, demo: 'yes' })).toContain('latchkey:demo: expected true or false');
   });
 
   it('single: refuses what would not be one shell word or a path inside the repository', () => {

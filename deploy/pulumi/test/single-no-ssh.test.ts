@@ -9,7 +9,8 @@ beforeAll(async () => {
     shape: 'single',
     repoUrl: 'https://git.example.com/latchkey.git',
     publicUrl: 'https://auth.example.com/',
-  }));
+    smtpUrl: 'smtp://smtp.example.com:587',
+  }, ['smtpUrl']));
 });
 
 it('without sshCidr, port 22 stays closed to everyone', () => {

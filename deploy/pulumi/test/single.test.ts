@@ -4,6 +4,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { build, one, openings, valueOf, WORLD, type Recorded } from './harness';
 
 const SSH_CIDR = '203.0.113.7/32';
+const SMTP_URL = 'smtps://mailer:MAILPASSWORD@smtp.example.com:465';
 let resources: Recorded[];
 let outputs: Record<string, unknown>;
 
@@ -14,8 +15,11 @@ beforeAll(async () => {
     sshCidr: SSH_CIDR,
     sshPublicKey: 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAITestKey user@example',
     repoUrl: 'https://git.example.com/latchkey.git',
-  }));
+    publicUrl: 'https://auth.example.com',
+    smtpUrl: SMTP_URL,
+  }, ['smtpUrl']));
 });
+const userData = (): string => one(resources, 'aws:ec2/instance:Instance').inputs['userData'];
 
 describe('single: security groups', () => {
   it('lets the world in on 80 and 443 only', () => {
@@ -63,12 +67,12 @@ describe('single: instance', () => {
     expect(userData).toContain("COMPOSE_FILE='deploy/compose.yml'");
     expect(userData).toContain('docker compose -f');
     expect(userData).toContain('up -d');
-    expect(userData).toContain("PUBLIC_URL='http://198.51.100.7'");
+    expect(userData).toContain("PUBLIC_URL='https://auth.example.com'");
     for (const name of ['SECRET_KEY', 'POSTGRES_PASSWORD', 'PGADMIN_PASSWORD'])
       expect(userData).toMatch(new RegExp(`^${name}=\\$\\(openssl rand `, 'm'));
     expect(userData).toContain('umask 077');
-    // Latchkey answers on port 80, the one the security group opens.
-    expect(userData).toMatch(/^LATCHKEY_PORT=80$/m);
+    // Latchkey answers on the instance's loopback only, behind Caddy.
+    expect(userData).toMatch(/^LATCHKEY_PORT=127\.0\.0\.1:5001$/m);
   });
 
   it('writes every variable the compose file requires', () => {
@@ -87,14 +91,42 @@ describe('single: instance', () => {
     expect(one(resources, 'aws:ec2/eipAssociation:EipAssociation').inputs['instanceId']).toBe('latchkey-id');
   });
 
-  it('can be reached by Session Manager, with no other AWS permission', () => {
+  it('can be reached by Session Manager, with no other AWS permission than reading its SMTP URL', () => {
     const attachments = resources.filter((r) => r.type === 'aws:iam/rolePolicyAttachment:RolePolicyAttachment');
     expect(attachments.map((a) => a.inputs['policyArn'])).toEqual(['arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore']);
-    expect(resources.filter((r) => r.type === 'aws:iam/rolePolicy:RolePolicy')).toEqual([]);
+    const parameter = one(resources, 'aws:ssm/parameter:Parameter');
+    const policy = JSON.parse(one(resources, 'aws:iam/rolePolicy:RolePolicy').inputs['policy']);
+    expect(policy.Statement).toEqual([
+      expect.objectContaining({ Effect: 'Allow', Action: ['ssm:GetParameter'], Resource: `arn:aws:ssm:eu-west-1:123456789012:${parameter.name}` }),
+    ]);
   });
 
   it('outputs how to connect', async () => {
     expect(await valueOf(outputs['ssh'])).toBe('ssh ubuntu@198.51.100.7');
-    expect(await valueOf(outputs['publicUrl'])).toBe('http://198.51.100.7');
+    expect(await valueOf(outputs['publicUrl'])).toBe('https://auth.example.com');
+    expect(outputs['warning']).toBeUndefined();
+  });
+});
+
+describe('single: TLS and mail', () => {
+  it('terminates TLS with Caddy for the configured domain, redirecting HTTP to HTTPS, in front of Latchkey on loopback', () => {
+    expect(userData()).toMatch(/^apt-get install .*\bcaddy\b/m);
+    const caddyfile = /cat > \/etc\/caddy\/Caddyfile <<'CADDY'\n([\s\S]*?)\nCADDY\n/.exec(userData())?.[1];
+    expect(caddyfile).toContain('auth.example.com {\n\treverse_proxy 127.0.0.1:5001\n}');
+    expect(caddyfile).toContain('http://auth.example.com {\n\tredir https://auth.example.com{uri} permanent\n}');
+    expect(userData()).toMatch(/^systemctl (restart|reload-or-restart) caddy$/m);
+    // Caddy is the one proxy in front: Latchkey believes its X-Forwarded-For, one hop, and nobody else's.
+    expect(userData()).toMatch(/^TRUST_PROXY=1$/m);
+  });
+
+  it('keeps the SMTP URL a secret: an encrypted SSM parameter the instance reads at boot, never in user data or outputs', async () => {
+    const parameter = one(resources, 'aws:ssm/parameter:Parameter');
+    expect(parameter.inputs).toMatchObject({ type: 'SecureString', value: SMTP_URL });
+    for (const r of resources.filter((r) => r !== parameter)) expect(JSON.stringify(r.inputs), r.type).not.toContain('MAILPASSWORD');
+    expect(JSON.stringify(await valueOf(outputs))).not.toContain('MAILPASSWORD');
+    expect(userData()).toContain(`SMTP_URL_PARAMETER='${parameter.name}'`);
+    expect(userData()).toMatch(/aws ssm get-parameter --region "\$REGION" --name "\$SMTP_URL_PARAMETER" --with-decryption/);
+    expect(userData()).toMatch(/^SMTP_URL='\$SMTP_URL'$/m);
+    expect(userData()).not.toContain('mailpit');
   });
 });

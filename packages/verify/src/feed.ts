@@ -165,8 +165,9 @@ export class RevocationFeed {
   }
 
   private report(err: Error) {
-    if (err instanceof LatchkeyFeedError && err.status !== undefined && err.status >= 400 && err.status < 500) {
-      // Wrong credentials or scope: it will not mend itself, so say it loudly, and fail ready().
+    if (err instanceof LatchkeyFeedError && err.status !== undefined && (err.status < 300 || (err.status >= 400 && err.status < 500))) {
+      // Wrong credentials, scope or URL (a 4xx, or an answer that is not a stream): it will not mend
+      // itself, so say it loudly, and fail ready().
       this.settings.logger.error(err.message, { url: this.settings.url, status: err.status, code: err.code });
       this.settleReady(err);
     } else {
@@ -194,10 +195,7 @@ export class RevocationFeed {
       const res = await fetch(url, { headers, signal: connection.signal, redirect: 'error' });
       if (res.status !== 200) throw await this.refusal(res);
       const type = res.headers.get('content-type') ?? '';
-      if (!/^text\/event-stream\b/i.test(type)) {
-        await res.body?.cancel();
-        throw new LatchkeyFeedError(`the revocation feed answered ${type || 'no content type'}, not text/event-stream`, 200, undefined);
-      }
+      if (!/^text\/event-stream\b/i.test(type)) throw await this.notAStream(res, type);
       if (!res.body) throw new LatchkeyFeedError('the revocation feed answered no body', 200, undefined);
       const parser = createParser({
         onEvent: (event) => {
@@ -222,23 +220,19 @@ export class RevocationFeed {
     }
   }
 
+  /** A 200 that is not an event stream: the URL names another page (the server's root, the JWKS...). */
+  private async notAStream(res: Response, type: string): Promise<LatchkeyFeedError> {
+    const { code } = await errorOf(res);
+    return new LatchkeyFeedError(
+      `revocation feed ${this.settings.url}: the server answered ${res.status} ${type || 'with no content type'}${code ? ` (${code})` : ''}, ` +
+        `not text/event-stream: not the revocation stream${suggestion(this.settings.url)}`,
+      res.status,
+      code,
+    );
+  }
+
   private async refusal(res: Response): Promise<LatchkeyFeedError> {
-    let code: string | undefined;
-    let message: string | undefined;
-    try {
-      const text = (await res.text()).slice(0, 4096);
-      const body = JSON.parse(text) as { error?: unknown; message?: unknown };
-      // Latchkey's shape is {"error": "<code>", "message": "..."}; {"error": {"code", "message"}} is read too.
-      if (typeof body.error === 'string') code = body.error;
-      else if (body.error && typeof body.error === 'object') {
-        const nested = body.error as { code?: unknown; message?: unknown };
-        if (typeof nested.code === 'string') code = nested.code;
-        if (typeof nested.message === 'string') message = nested.message;
-      }
-      if (typeof body.message === 'string') message ??= body.message;
-    } catch {
-      // Not JSON: the status says enough.
-    }
+    const { code, message } = await errorOf(res);
     const why =
       res.status === 401
         ? 'the client id or secret was refused'
@@ -246,7 +240,7 @@ export class RevocationFeed {
           ? 'this client may not read revocations'
           : `the server answered ${res.status}`;
     return new LatchkeyFeedError(
-      `revocation feed: ${why} (${res.status}${code ? ` ${code}` : ''}${message ? `: ${message}` : ''})`,
+      `revocation feed ${this.settings.url}: ${why} (${res.status}${code ? ` ${code}` : ''}${message ? `: ${message}` : ''})${suggestion(this.settings.url)}`,
       res.status,
       code,
     );
@@ -289,4 +283,36 @@ export class RevocationFeed {
       this.revocations.prune(now - this.settings.keepFor * 1000);
     }
   }
+}
+
+/** The `error` code and message of an answer's JSON body, if it has them (the first 4 KB are read). */
+async function errorOf(res: Response): Promise<{ code: string | undefined; message: string | undefined }> {
+  let code: string | undefined;
+  let message: string | undefined;
+  try {
+    const text = (await res.text()).slice(0, 4096);
+    const body = JSON.parse(text) as { error?: unknown; message?: unknown };
+    // Latchkey's shape is {"error": "<code>", "message": "..."}; {"error": {"code", "message"}} is read too.
+    if (typeof body.error === 'string') code = body.error;
+    else if (body.error && typeof body.error === 'object') {
+      const nested = body.error as { code?: unknown; message?: unknown };
+      if (typeof nested.code === 'string') code = nested.code;
+      if (typeof nested.message === 'string') message = nested.message;
+    }
+    if (typeof body.message === 'string') message ??= body.message;
+  } catch {
+    // Not JSON: the status says enough.
+  }
+  return { code, message };
+}
+
+/** For a URL that names a server's root, the stream's own address: the usual slip. */
+function suggestion(url: string): string {
+  try {
+    const parsed = new URL(url);
+    if (parsed.pathname === '/' || parsed.pathname === '') return `; did you mean ${parsed.origin}/api/revocations/stream?`;
+  } catch {
+    // fetch would have refused it first.
+  }
+  return '';
 }

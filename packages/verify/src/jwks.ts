@@ -87,13 +87,21 @@ export interface JwksOptions {
 
 /**
  * Latchkey's published keys, by `kid`. Fetched once, refreshed in the background after `cacheMaxAge`,
- * and fetched again at once for a `kid` it does not know, at most once per `cooldown`. Latchkey
- * publishes a key 5 minutes before it signs with it, so a rotation is seen before its first token.
+ * and fetched again at once for a `kid` it does not know. Latchkey publishes a key 5 minutes before it
+ * signs with it, so a rotation is seen before its first token.
+ *
+ * Every fetch, whatever its cause (the max-age, an unknown `kid`, `ready()`), goes through one gate:
+ * one fetch in flight at a time, none within `cooldown` of the last success, and after failures a
+ * back-off that doubles (from 1 s while nothing is loaded, up to `cooldown`; from `cooldown` once keys
+ * are loaded, up to `cacheMaxAge`). Forged tokens, however many, cannot make it hammer Latchkey.
  */
 export class JwksCache {
   private keys = new Map<string, VerificationKey>();
   private fetchedAt: number | undefined;
-  private attemptedAt: number | undefined;
+  /** No fetch starts before this time (milliseconds). */
+  private nextAttemptAt = 0;
+  private failures = 0;
+  private lastError: Error | undefined;
   private inflight: Promise<void> | undefined;
 
   constructor(private readonly options: JwksOptions) {}
@@ -104,7 +112,8 @@ export class JwksCache {
 
   /** The key for `kid` from what is in memory; starts a background refresh when the set is old. */
   get(kid: string): VerificationKey | undefined {
-    if (this.fetchedAt !== undefined && this.options.now() - this.fetchedAt >= this.options.cacheMaxAge * 1000 && !this.inflight) {
+    const now = this.options.now();
+    if (this.fetchedAt !== undefined && now - this.fetchedAt >= this.options.cacheMaxAge * 1000 && this.mayFetch(now)) {
       this.refresh().catch(() => {
         // Logged by refresh; the keys in memory keep verifying.
       });
@@ -113,16 +122,13 @@ export class JwksCache {
   }
 
   /**
-   * The key for a `kid` not in memory: fetches the set again unless it was fetched within the cooldown.
-   * Throws `jwks_unavailable` when no key set could be fetched at all.
+   * The key for a `kid` not in memory: joins the fetch in flight, or fetches the set again when the gate
+   * allows. Throws `jwks_unavailable` when no key set could be fetched at all.
    */
   async lookup(kid: string): Promise<VerificationKey | undefined> {
     const known = this.keys.get(kid);
     if (known) return known;
-    const now = this.options.now();
-    // After a failed attempt with nothing loaded, a second a try; otherwise the cooldown.
-    const floor = this.fetchedAt === undefined ? 1000 : this.options.cooldown * 1000;
-    if (this.inflight || this.attemptedAt === undefined || now - this.attemptedAt >= floor) {
+    if (this.inflight || this.mayFetch(this.options.now())) {
       try {
         await this.refresh();
       } catch (err) {
@@ -130,12 +136,19 @@ export class JwksCache {
         throw new LatchkeyVerifyError('jwks_unavailable', undefined, { cause: err });
       }
     } else if (this.fetchedAt === undefined) {
-      throw new LatchkeyVerifyError('jwks_unavailable');
+      throw new LatchkeyVerifyError('jwks_unavailable', undefined, { cause: this.lastError });
     }
     return this.keys.get(kid);
   }
 
-  /** Fetches the key set now (concurrent callers share one request). */
+  /** Resolves once a key set is loaded: joins or starts a fetch if the gate allows, else rejects with the last failure. */
+  async ensureLoaded(): Promise<void> {
+    if (this.fetchedAt !== undefined) return;
+    if (this.inflight || this.mayFetch(this.options.now())) return this.refresh();
+    throw this.lastError ?? new Error(`GET ${this.options.url} is backing off`);
+  }
+
+  /** Fetches the key set now (concurrent callers share one request). Callers other than the first load go through mayFetch. */
   refresh(): Promise<void> {
     this.inflight ??= this.fetchOnce().finally(() => {
       this.inflight = undefined;
@@ -143,8 +156,26 @@ export class JwksCache {
     return this.inflight;
   }
 
+  private mayFetch(now: number): boolean {
+    return !this.inflight && now >= this.nextAttemptAt;
+  }
+
+  /** When the next fetch may start, from the outcome of the one that started at `startedAt`. */
+  private schedule(startedAt: number, ok: boolean): void {
+    const second = 1000;
+    const cooldown = Math.max(this.options.cooldown * 1000, second);
+    this.failures = ok ? 0 : this.failures + 1;
+    let wait: number;
+    if (ok) wait = this.options.cooldown * 1000;
+    else if (this.fetchedAt === undefined) wait = Math.min(cooldown, second * 2 ** Math.min(this.failures - 1, 30));
+    else wait = Math.min(Math.max(cooldown, this.options.cacheMaxAge * 1000), cooldown * 2 ** Math.min(this.failures - 1, 30));
+    this.nextAttemptAt = startedAt + wait;
+  }
+
   private async fetchOnce(): Promise<void> {
-    this.attemptedAt = this.options.now();
+    const startedAt = this.options.now();
+    // Held back from the start: a caller arriving while this one runs joins it, never starts another.
+    this.nextAttemptAt = Number.POSITIVE_INFINITY;
     try {
       const res = await fetch(this.options.url, {
         headers: { accept: 'application/json' },
@@ -168,8 +199,12 @@ export class JwksCache {
       for (const kid of duplicated) keys.delete(kid);
       this.keys = keys;
       this.fetchedAt = this.options.now();
+      this.lastError = undefined;
+      this.schedule(startedAt, true);
     } catch (err) {
-      this.options.logger.warn('could not fetch the JWKS', { url: this.options.url, error: (err as Error).message });
+      this.lastError = err as Error;
+      this.schedule(startedAt, false);
+      this.options.logger.warn('could not fetch the JWKS', { url: this.options.url, error: (err as Error).message, failures: this.failures });
       throw err;
     }
   }

@@ -165,7 +165,7 @@ class LatchkeyVerifier implements Verifier {
   }
 
   async ready(): Promise<void> {
-    if (!this.jwks.loaded) await this.jwks.refresh();
+    await this.jwks.ensureLoaded();
     await this.feed?.ready();
   }
 

@@ -95,7 +95,9 @@ export function createService(name: string, opts: ServiceOptions) {
     memory: String(settings.memory),
     runtimePlatform: { operatingSystemFamily: 'LINUX', cpuArchitecture: settings.cpuArchitecture },
     executionRoleArn: executionRole.arn,
-    // No task role: Latchkey calls no AWS API, so its containers get no AWS credentials at all.
+    // No task role: Latchkey calls no AWS API, so its containers get no AWS credentials at all; with ECS
+    // Exec, a role that can only open its Session Manager channels.
+    taskRoleArn: settings.ecsExec ? createExecRole(`${name}-task`, tags).arn : undefined,
     containerDefinitions: pulumi.jsonStringify([
       {
         name: CONTAINER,
@@ -131,6 +133,7 @@ export function createService(name: string, opts: ServiceOptions) {
       healthCheckGracePeriodSeconds: 60,
       deploymentCircuitBreaker: { enable: true, rollback: true },
       propagateTags: 'SERVICE',
+      enableExecuteCommand: settings.ecsExec,
       tags,
     },
     { dependsOn: [https, ...opts.secretValues] },
@@ -154,4 +157,27 @@ export function ecrPullStatements(image: string): object[] {
       Resource: `arn:${partition}:ecr:${region}:${account}:repository/${repository}`,
     },
   ];
+}
+
+/** The task role ECS Exec needs (`aws ecs execute-command`): the four Session Manager channel actions, nothing else. */
+function createExecRole(name: string, tags: Record<string, string>): aws.iam.Role {
+  const role = new aws.iam.Role(name, {
+    assumeRolePolicy: aws.iam.assumeRolePolicyForPrincipal({ Service: 'ecs-tasks.amazonaws.com' }),
+    tags,
+  });
+  new aws.iam.RolePolicy(name, {
+    role: role.id,
+    policy: JSON.stringify({
+      Version: '2012-10-17',
+      Statement: [
+        {
+          Sid: 'EcsExecChannels',
+          Effect: 'Allow',
+          Action: ['ssmmessages:CreateControlChannel', 'ssmmessages:CreateDataChannel', 'ssmmessages:OpenControlChannel', 'ssmmessages:OpenDataChannel'],
+          Resource: '*',
+        },
+      ],
+    }),
+  });
+  return role;
 }
