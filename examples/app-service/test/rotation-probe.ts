@@ -28,9 +28,10 @@ export function startRotationProbe(opts: { latchkeyUrl: string; appUrl: () => st
 
   const check = async (kid: string, token: string) => {
     const res = await fetch(`${opts.appUrl()}/me`, { headers: { authorization: `Bearer ${token}` } });
-    if (res.status === 200) summary.verified += 1;
-    else summary.failures.push({ kid, status: res.status, body: await res.text() });
-    await res.body?.cancel();
+    if (res.status === 200) {
+      summary.verified += 1;
+      await res.body?.cancel();
+    } else summary.failures.push({ kid, status: res.status, body: await res.text() });
   };
   const round = async (token: string) => {
     const kid = decodeProtectedHeader(token).kid!;
