@@ -373,9 +373,9 @@ function seedResults(pass: 'asIs' | 'withToken', summary: NewmanRunSummary): See
   });
 }
 
-/** The seed's collection, unchanged, against a server that accepts its example password. */
-async function runSeedCollection(): Promise<{ totals: Totals; results: SeedResult[] }> {
-  const server = await startServer('seed', { SMTP_URL: smtp!.url, PASSWORD_CHECK_COMMON: 'false' });
+/** The seed's collection, unchanged, against a server (started by the caller) that accepts its example password. */
+async function runSeedCollection(starting: Promise<Server>): Promise<{ totals: Totals; results: SeedResult[] }> {
+  const server = await starting;
   try {
     const requestAgents = { http: agentTo(server.port) };
     console.log(`   the seed's requests to http://localhost:5001 are sent to ${server.url}`);
@@ -413,8 +413,11 @@ async function main(): Promise<number> {
   buildIfNeeded();
   workDir = await mkdtemp(join(tmpdir(), 'latchkey-postman-'));
   smtp = await startSmtpServer();
+  // The seed's server starts while Latchkey's collection runs: its start is mostly waiting on its database.
+  const seedServer = startServer('seed', { SMTP_URL: smtp.url, PASSWORD_CHECK_COMMON: 'false' });
+  seedServer.catch(() => {}); // awaited below; cleanUp stops it if Latchkey's collection throws first
   const latchkey = await runLatchkeyCollection();
-  const seed = await runSeedCollection();
+  const seed = await runSeedCollection(seedServer);
 
   console.log('\n== Summary');
   console.log(`Latchkey's collection (postman/latchkey.postman_collection.json), default settings:\n  ${describeTotals(latchkey.totals)}`);

@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join, posix, resolve } from 'node:path';
 import { Ajv } from 'ajv';
 import { parse } from 'yaml';
-import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
+import { afterAll, beforeAll, describe, expect, inject, it, onTestFinished } from 'vitest';
 import { loadConfig } from '../src/config.js';
 import { parseDuration } from '../src/duration.js';
 import {
@@ -305,6 +305,12 @@ async function layOutImage(into: string): Promise<void> {
       if (!copy.from) {
         await cp(join(ROOT, source), target, { recursive: true });
       } else if (source === `${workdir}/dist` && stage && instructionsOf(stage, 'RUN').some((i) => words(i).join(' ') === 'npm run build')) {
+        // This run's build of the sources, when it has one (test/global-setup.ts), is that same `npm run build`.
+        const built = inject('builtSources');
+        if (built) {
+          await cp(join(ROOT, built), target, { recursive: true });
+          continue;
+        }
         const build = spawnSync('npm', ['run', 'build', '--', '--outDir', target], { cwd: ROOT, encoding: 'utf8' });
         if (build.status !== 0) throw new Error(`build failed:\n${build.stdout}${build.stderr}`);
       } else if (source === `${workdir}/node_modules`) {
@@ -335,7 +341,7 @@ describe.skipIf(!TEST_DATABASE_URL || !TEST_REDIS_URL)('the latchkey service, ru
     app = await mkdtemp(join(tmpdir(), 'latchkey-image-'));
     database = await createTestDatabase();
     smtp = await startSmtpServer();
-    // Its tsc run takes 10 s of CPU, and far longer on a loaded machine.
+    // Without a build of this run to copy, its tsc run takes 10 s of CPU, and far longer on a loaded machine.
     await layOutImage(app);
   }, 180_000);
   afterAll(async () => {

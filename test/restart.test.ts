@@ -32,7 +32,7 @@ describe('a restart', () => {
     const jwks = (await first.inject({ method: 'GET', url: '/.well-known/jwks.json' })).json();
     await first.close();
 
-    const second = await startTestApp({ database, dataDir, clock });
+    const second = await startTestApp({ database, dataDir, clock, env: { ARGON2_MEMORY_KIB: '19456', ARGON2_TIME_COST: '2' } });
     try {
       expect(second.deps.keys.current.kid).toBe(kid);
       expect((await second.inject({ method: 'GET', url: '/.well-known/jwks.json' })).json()).toEqual(jwks);

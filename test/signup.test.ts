@@ -5,7 +5,8 @@ import { GOOD_PASSWORD, signIn, startTestApp, uniqueEmail, type TestApp } from '
 
 let t: TestApp;
 beforeAll(async () => {
-  t = await startTestApp();
+  // At the default hashing parameters, which the first test checks (test apps hash cheaply otherwise).
+  t = await startTestApp({ env: { ARGON2_MEMORY_KIB: '19456', ARGON2_TIME_COST: '2' } });
 });
 afterAll(() => t.close());
 

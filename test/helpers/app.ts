@@ -28,6 +28,13 @@ export const UNTHROTTLED: Record<string, string> = {
   LOCKOUT_THRESHOLD: '1000',
 };
 
+/**
+ * Cheap argon2id parameters for every test app: hashing cost is not what these tests are about, and at the
+ * defaults (19 MiB, two passes) hashing is most of a sign-up's or sign-in's time. Not 8192/1 either: the
+ * tests that upgrade an old hash make theirs with those, weaker still. Tests about the defaults set their own.
+ */
+export const CHEAP_HASHING: Record<string, string> = { ARGON2_MEMORY_KIB: '9216', ARGON2_TIME_COST: '1' };
+
 export interface TestApp {
   app: App;
   deps: Deps;
@@ -71,6 +78,7 @@ export async function startTestApp(options: TestAppOptions = {}): Promise<TestAp
     // Every request logged, so that the secrets check at close sees the most the server can log.
     LOG_REQUESTS: 'true',
     ...UNTHROTTLED,
+    ...CHEAP_HASHING,
     DATA_DIR: options.dataDir ?? 'memory://',
     SECRET_KEY: database.secretKey,
     ...(database.url ? { DATABASE_URL: database.url } : {}),
