@@ -9,6 +9,7 @@ import { webhookEndpoints } from '../db/schema.js';
 import { AppError } from '../errors.js';
 import { deniedLiteral, parseNetworks } from './destinations.js';
 import { announceEvents, EVENT_TYPES, type EventType } from '../core/events.js';
+import type { DeliveryStatus, DeliveryView, NewWebhookEndpoint, Replayed, WebhookEndpointView } from '../contracts/webhooks.js';
 
 /** The AES key that seals webhook secrets, derived from SECRET_KEY for this purpose alone. */
 export function webhookSecretSealer(secret: string): Buffer {
@@ -27,15 +28,7 @@ export function openWebhookSecret(sealer: Uint8Array, row: { id: string; secretS
   return open(sealer, row.secretSealed, row.id).toString('utf8');
 }
 
-/** An endpoint as an operator sees it; never its secret. */
-export interface WebhookEndpointView {
-  id: string;
-  url: string;
-  events: string[];
-  backchannel_logout_audience: string | null;
-  created_at: string;
-  disabled_at: string | null;
-}
+export type { DeliveryView, WebhookEndpointView };
 
 const view = (row: typeof webhookEndpoints.$inferSelect): WebhookEndpointView => ({
   id: row.id,
@@ -61,7 +54,7 @@ export async function addWebhookEndpoint(
   deps: WebhookDeps & { config: Config },
   input: { url: string; events: EventType[]; backchannelAudience?: string | undefined },
   actor: string,
-): Promise<WebhookEndpointView & { secret: string }> {
+): Promise<NewWebhookEndpoint> {
   const url = new URL(input.url);
   // An address that will never be posted to is refused now; a host name is checked at each delivery.
   const refused = deniedLiteral(url, parseNetworks(deps.config.webhooks.denyNetworks));
@@ -107,23 +100,9 @@ export async function webhookEndpointExists(deps: { db: Db }, id: string): Promi
   return endpoint !== undefined;
 }
 
-export interface DeliveryView {
-  id: number;
-  endpoint_id: string;
-  event_id: number;
-  event_type: string;
-  status: string;
-  attempts: number;
-  last_status: number | null;
-  last_error: string | null;
-  created_at: string;
-  next_attempt_at: string;
-  delivered_at: string | null;
-}
-
 export async function listWebhookDeliveries(
   deps: { db: Db },
-  filter: { status?: 'pending' | 'delivered' | 'dead' | undefined; endpoint?: string | undefined; limit: number },
+  filter: { status?: DeliveryStatus | undefined; endpoint?: string | undefined; limit: number },
 ): Promise<DeliveryView[]> {
   const result = await deps.db.execute(sql`
     SELECT d.id::int AS id, d.endpoint_id, d.event_id::int AS event_id, e.type AS event_type, d.status, d.attempts, d.last_status, d.last_error,
@@ -145,7 +124,7 @@ export async function listWebhookDeliveries(
  * Sends dead deliveries again: one by id, or every dead one. Each is pending again with a fresh retry
  * window (WEBHOOK_RETRY_FOR from now); returns how many were replayed.
  */
-export async function replayWebhookDeliveries(deps: WebhookDeps, which: { id?: number | undefined; dead?: boolean | undefined }, actor: string): Promise<{ replayed: number }> {
+export async function replayWebhookDeliveries(deps: WebhookDeps, which: { id?: number | undefined; dead?: boolean | undefined }, actor: string): Promise<Replayed> {
   const now = deps.clock.now();
   const rows = await deps.db.execute(sql`
     UPDATE webhook_deliveries SET status = 'pending', attempts = 0, next_attempt_at = ${now}::timestamptz, created_at = ${now}::timestamptz,
