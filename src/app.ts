@@ -21,6 +21,8 @@ export interface RouteInfo {
   method: string;
   url: string;
   hidden: boolean;
+  /** The statuses its schema declares it can answer (`schema.response`). */
+  statuses: number[];
 }
 
 declare module 'fastify' {
@@ -67,13 +69,14 @@ function createFastify(deps: Deps) {
   }).withTypeProvider<TypeBoxTypeProvider>();
 }
 
-/** Keeps `routeList`, the list of every route registered, for the OpenAPI test. */
+/** Keeps `routeList`, the list of every route registered, for the OpenAPI test and the declared statuses' test. */
 function listRoutes(app: App) {
   app.decorate('routeList', [] as RouteInfo[]);
   app.addHook('onRoute', (route) => {
     const methods = Array.isArray(route.method) ? route.method : [route.method];
-    const hidden = Boolean((route.schema as { hide?: boolean } | undefined)?.hide);
-    for (const method of methods) if (method !== 'HEAD') app.routeList.push({ method, url: route.url, hidden });
+    const schema = route.schema as { hide?: boolean; response?: Record<string, unknown> } | undefined;
+    const statuses = Object.keys(schema?.response ?? {}).map(Number);
+    for (const method of methods) if (method !== 'HEAD') app.routeList.push({ method, url: route.url, hidden: Boolean(schema?.hide), statuses });
   });
 }
 
