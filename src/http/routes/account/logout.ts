@@ -10,7 +10,7 @@ const schema = {
   tags: ['auth'],
   summary: 'End this session: its refresh token and all its access tokens stop working at once',
   security: bearerAuth,
-  response: { 200: MessageBody, ...errorResponses(401, 503) },
+  response: { 200: MessageBody, ...errorResponses(400, 401, 503) },
 };
 
 export function logoutRoute(deps: Deps): FastifyPluginAsyncTypebox {
