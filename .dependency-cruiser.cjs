@@ -34,8 +34,8 @@ module.exports = {
       CORE, { path: [WIRING, EDGES, CHANNELS, DOMAIN] }),
     forbid('db-is-the-floor', 'The database layer imports nothing above it.',
       DB, { path: [WIRING, EDGES, CHANNELS, DOMAIN, CORE] }),
-    forbid('base-imports-nothing-above', 'Errors, configuration, logging and durations are below everything.',
-      '^src/(errors|config|duration|logging|secret-key|thread-priority|start-failure)(\\.ts$|/)', { path: [WIRING, EDGES, CHANNELS, DOMAIN, CORE, DB] }),
+    forbid('base-imports-nothing-above', 'Errors, configuration, logging, durations and the shared contracts (src/contracts: the shapes the API, the command line and the domain share) are below everything.',
+      '^src/(errors|config|duration|logging|secret-key|thread-priority|start-failure|contracts)(\\.ts$|/)', { path: [WIRING, EDGES, CHANNELS, DOMAIN, CORE, DB] }),
     {
       name: 'not-to-tests',
       comment: 'Shipped code never imports test code.',

@@ -1,7 +1,5 @@
 import { randomUUID } from 'node:crypto';
 import cors from '@fastify/cors';
-import swagger from '@fastify/swagger';
-import swaggerUi from '@fastify/swagger-ui';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Fastify, { LogController, type FastifyBaseLogger } from 'fastify';
 import type { Deps } from './deps.js';
@@ -9,14 +7,12 @@ import { decorateClientNetwork } from './http/client.js';
 import { answerClientError, answerExpectation } from './http/client-errors.js';
 import { frameworkErrors, installErrorHandlers } from './http/error-handler.js';
 import { resetPages } from './http/pages/reset-page.js';
+import { installContentTypes } from './http/content-types.js';
+import { installServiceClientAuth } from './http/hooks/service-client.js';
+import { registerOpenApi } from './http/openapi.js';
 import { countFrameworkErrors, countRequests } from './http/request-metrics.js';
 import { installSecurityHeaders } from './http/security-headers.js';
-import { accountRoutes } from './http/routes/account.js';
-import { adminUserRoutes } from './http/routes/admin-users.js';
-import { adminWebhookRoutes } from './http/routes/admin-webhooks.js';
-import { metaRoutes } from './http/routes/meta.js';
-import { passwordResetRoutes } from './http/routes/password-reset.js';
-import { revocationFeedRoutes } from './http/routes/revocation-feed.js';
+import { ROUTES } from './http/routes/index.js';
 import { ErrorBody, PublicUserSchema } from './http/schemas.js';
 
 export type App = ReturnType<typeof createFastify>;
@@ -25,6 +21,8 @@ export interface RouteInfo {
   method: string;
   url: string;
   hidden: boolean;
+  /** The statuses its schema declares it can answer (`schema.response`). */
+  statuses: number[];
 }
 
 declare module 'fastify' {
@@ -71,35 +69,18 @@ function createFastify(deps: Deps) {
   }).withTypeProvider<TypeBoxTypeProvider>();
 }
 
-const DOCS_LOGO = `<svg xmlns="http://www.w3.org/2000/svg" width="150" height="32" viewBox="0 0 150 32">
-<text x="0" y="24" font-family="system-ui, sans-serif" font-size="24" font-weight="700" fill="#ffffff">Latchkey</text></svg>`;
-
-type OpenApiDocument = { paths?: Record<string, Record<string, { requestBody?: { required?: boolean }; [key: string]: unknown }>> };
-
-/** A route whose schema says `x-body-optional` (it reads its input from a header or the body) is documented so. */
-function markOptionalBodies(doc: OpenApiDocument) {
-  for (const operations of Object.values(doc.paths ?? {})) {
-    for (const operation of Object.values(operations)) {
-      if (!operation['x-body-optional']) continue;
-      delete operation['x-body-optional'];
-      if (operation.requestBody) operation.requestBody.required = false;
-    }
-  }
-  return doc;
-}
-
-/** Builds the HTTP application on the given dependencies; the caller decides whether to listen. */
-export async function buildApp(deps: Deps): Promise<App> {
-  const app = createFastify(deps);
-
+/** Keeps `routeList`, the list of every route registered, for the OpenAPI test and the declared statuses' test. */
+function listRoutes(app: App) {
   app.decorate('routeList', [] as RouteInfo[]);
   app.addHook('onRoute', (route) => {
     const methods = Array.isArray(route.method) ? route.method : [route.method];
-    const hidden = Boolean((route.schema as { hide?: boolean } | undefined)?.hide);
-    for (const method of methods) if (method !== 'HEAD') app.routeList.push({ method, url: route.url, hidden });
+    const schema = route.schema as { hide?: boolean; response?: Record<string, unknown> } | undefined;
+    const statuses = Object.keys(schema?.response ?? {}).map(Number);
+    for (const method of methods) if (method !== 'HEAD') app.routeList.push({ method, url: route.url, hidden: Boolean(schema?.hide), statuses });
   });
-  app.decorateRequest('auth', null);
-  decorateClientNetwork(app, deps.config.ipv6Prefix);
+}
+
+function limitConnections(app: App, deps: Deps) {
   app.server.on('checkExpectation', answerExpectation);
   // Connections over the cap are closed by Node as soon as they are accepted, before a byte is read.
   app.server.maxConnections = deps.config.connections.max;
@@ -110,25 +91,9 @@ export async function buildApp(deps: Deps): Promise<App> {
     lastDropWarning = Date.now();
     deps.logger.warn({ maxConnections: deps.config.connections.max }, 'connections refused: MAX_CONNECTIONS are open');
   });
+}
 
-  // JSON only. Bodyless routes (logout, refresh) accept and ignore whatever a client sends, as the seeds' clients send `{}` as text,
-  // and an empty body labelled JSON, as clients that set that header on every request send.
-  const parseJson = app.getDefaultJsonParser('error', 'error');
-  app.addContentTypeParser('application/json', { parseAs: 'string', bodyLimit: deps.config.bodyLimit }, (request, body, done) => {
-    if (body === '' && request.routeOptions.config.ignoresBody) return done(null, undefined);
-    return parseJson(request, body as string, done);
-  });
-  app.removeContentTypeParser('text/plain');
-  app.addContentTypeParser('*', (request, payload, done) => {
-    if (!request.routeOptions.config.ignoresBody) {
-      done(Object.assign(new Error('unsupported media type'), { code: 'FST_ERR_CTP_INVALID_MEDIA_TYPE', statusCode: 415 }));
-      return;
-    }
-    payload.on('data', () => {});
-    payload.on('end', () => done(null, undefined));
-    payload.on('error', done);
-  });
-
+function installAnswerHooks(app: App, deps: Deps) {
   app.addHook('onSend', async (_request, reply) => {
     // Answers of an auth server are personal: no cache keeps them unless a route says otherwise.
     if (!reply.hasHeader('cache-control')) reply.header('cache-control', 'no-store');
@@ -141,9 +106,20 @@ export async function buildApp(deps: Deps): Promise<App> {
       done();
     });
   }
+}
 
+/** Builds the HTTP application on the given dependencies; the caller decides whether to listen. */
+export async function buildApp(deps: Deps): Promise<App> {
+  const app = createFastify(deps);
+  listRoutes(app);
+  app.decorateRequest('auth', null);
+  decorateClientNetwork(app, deps.config.ipv6Prefix);
+  // Before any route: it sees each route as it is added, to put its check first and document its security.
+  installServiceClientAuth(app, deps);
+  limitConnections(app, deps);
+  installContentTypes(app, deps.config.bodyLimit);
+  installAnswerHooks(app, deps);
   installErrorHandlers(app);
-
   installSecurityHeaders(app);
   if (deps.config.corsOrigins.length > 0) {
     await app.register(cors, {
@@ -153,50 +129,10 @@ export async function buildApp(deps: Deps): Promise<App> {
       maxAge: 600,
     });
   }
-
   app.addSchema(ErrorBody);
   app.addSchema(PublicUserSchema);
-  await app.register(swagger, {
-    openapi: {
-      openapi: '3.1.0',
-      info: {
-        title: 'Latchkey',
-        version: '0.1.0',
-        description: 'Self-hosted JWT authentication server. Errors share one body: `{error, message, details?}`.',
-      },
-      components: {
-        securitySchemes: {
-          bearerAuth: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT', description: 'an access token' },
-          refreshToken: { type: 'http', scheme: 'bearer', description: 'a refresh token (opaque), as `Authorization: Bearer <refresh_token>`' },
-          serviceClient: { type: 'http', scheme: 'basic', description: 'a service client\'s id and secret (`latchkey services create`), as HTTP Basic' },
-        },
-      },
-      tags: [
-        { name: 'auth', description: 'sign-up, sign-in, tokens' },
-        { name: 'password', description: 'forgotten password' },
-        { name: 'services', description: 'for other services: the revocation feed' },
-        { name: 'admin', description: 'for service clients: manage users (HTTP Basic, scopes users:read and admin)' },
-        { name: 'meta', description: 'health, keys, documents' },
-        { name: 'pages', description: 'HTML pages' },
-        { name: 'compat', description: 'route names used by older clients, same behaviour as the canonical route' },
-      ],
-    },
-    refResolver: { buildLocalReference: (json, _baseUri, _fragment, i) => (json.$id as string | undefined) ?? `def-${i}` },
-    transformObject: (documentObject) =>
-      'openapiObject' in documentObject ? markOptionalBodies(documentObject.openapiObject as OpenApiDocument) : documentObject.swaggerObject,
-  });
-  await app.register(swaggerUi, {
-    routePrefix: '/docs',
-    logo: { type: 'image/svg+xml', content: Buffer.from(DOCS_LOGO), href: '/docs', target: '_self' },
-    theme: { title: 'Latchkey API' },
-  });
-
-  await app.register(metaRoutes(deps));
-  await app.register(accountRoutes(deps));
-  await app.register(passwordResetRoutes(deps));
-  await app.register(revocationFeedRoutes(deps));
-  await app.register(adminUserRoutes(deps));
-  await app.register(adminWebhookRoutes(deps));
+  await registerOpenApi(app);
+  for (const routes of ROUTES) await app.register(routes(deps));
   await app.register(resetPages(deps));
   return app;
 }

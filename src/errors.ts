@@ -70,22 +70,35 @@ export interface ErrorDetail {
   message: string;
 }
 
+export interface AppErrorOptions {
+  /** The public message, instead of the code's. */
+  message?: string;
+  details?: ErrorDetail[];
+  /** What went wrong inside: logged with the answer, never sent to the client. */
+  cause?: unknown;
+}
+
 /** A failure the client is told about: the code picks the status and public message. */
 export class AppError extends Error {
   readonly status: number;
+  readonly details?: ErrorDetail[];
   /** Seconds the client should wait before trying again (sent as Retry-After). */
   retryAfter?: number;
   /** Headers the answer carries besides the body (WWW-Authenticate of a 401 invalid_client). */
   headers?: Record<string, string>;
 
+  constructor(code: ErrorCode, options?: AppErrorOptions);
+  constructor(code: ErrorCode, message?: string, details?: ErrorDetail[]);
   constructor(
     readonly code: ErrorCode,
-    message?: string,
-    readonly details?: ErrorDetail[],
+    messageOrOptions?: string | AppErrorOptions,
+    details?: ErrorDetail[],
   ) {
-    super(message ?? ERRORS[code].message);
+    const options = typeof messageOrOptions === 'object' ? messageOrOptions : { message: messageOrOptions, details };
+    super(options.message ?? ERRORS[code].message, options.cause === undefined ? undefined : { cause: options.cause });
     this.name = 'AppError';
     this.status = ERRORS[code].status;
+    if (options.details) this.details = options.details;
   }
 }
 

@@ -1,6 +1,6 @@
 import { eq } from 'drizzle-orm';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { FORGOT_PASSWORD_MESSAGE } from '../src/http/routes/password-reset.js';
+import { FORGOT_PASSWORD_MESSAGE } from '../src/http/routes/password-reset/forgot-password.js';
 import { hashToken } from '../src/core/secrets.js';
 import { oneTimeTokens } from '../src/db/schema.js';
 import { dashboard, GOOD_PASSWORD, PUBLIC_URL, refresh, signIn, signUp, startTestApp, uniqueEmail, type TestApp } from './helpers/app.js';

@@ -15,7 +15,7 @@ import { endUserSessions } from '../src/auth/sessions/sessions.js';
 import { auditEvents, users } from '../src/db/schema.js';
 import { migrationStatus } from '../src/db/migrations.js';
 import { ERRORS } from '../src/errors.js';
-import { FORGOT_PASSWORD_MESSAGE } from '../src/http/routes/password-reset.js';
+import { FORGOT_PASSWORD_MESSAGE } from '../src/http/routes/password-reset/forgot-password.js';
 import { bearer, dashboard, GOOD_PASSWORD, refresh, signIn, signUp, startTestApp, uniqueEmail, type TestApp } from './helpers/app.js';
 import { startSmtpServer, type TestSmtpServer } from './helpers/smtp.js';
 

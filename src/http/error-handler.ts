@@ -57,6 +57,8 @@ export function installErrorHandlers(app: FastifyInstance<any, any, any, any, an
       return reply.code(400).send();
     }
     if (err instanceof AppError) {
+      // The cause is for the operator: the client gets the code's answer, never what went wrong inside.
+      if (err.cause !== undefined) request.log[err.status >= 500 ? 'error' : 'warn']({ code: err.code, err: err.cause }, 'request failed');
       if (err.retryAfter !== undefined) reply.header('retry-after', String(err.retryAfter));
       if (err.headers) reply.headers(err.headers);
       return sendError(reply, err.code, err.message, err.details);

@@ -69,32 +69,92 @@ export function parseLastEventId(header: string | string[] | undefined): number 
   return Number(value);
 }
 
-export function createRevocationStreams(deps: Pick<Deps, 'revocations' | 'clock' | 'db' | 'serviceClientEvents'> & { logger: Logger }, limits: StreamLimits): RevocationStreams {
-  const streams = new Set<OpenStream>();
-  const perClient = new Map<string, number>();
-  let closing = false;
-  let heartbeat: NodeJS.Timeout | undefined;
-  let checking = false;
+type StreamDeps = Pick<Deps, 'revocations' | 'clock' | 'db' | 'serviceClientEvents'> & { logger: Logger };
 
-  const buffered = (s: OpenStream) => s.out.writableLength + s.out.readableLength + s.res.writableLength;
+const buffered = (s: OpenStream) => s.out.writableLength + s.out.readableLength + s.res.writableLength;
 
-  function drop(s: OpenStream) {
+/** Resolves when the consumer has taken what was written, or the stream closed. */
+function drained(s: OpenStream) {
+  return new Promise<void>((resolve) => {
+    const done = () => {
+      s.out.off('drain', done);
+      s.res.off('close', done);
+      resolve();
+    };
+    s.out.on('drain', done);
+    s.res.on('close', done);
+  });
+}
+
+class StreamSet implements RevocationStreams {
+  private readonly streams = new Set<OpenStream>();
+  private readonly perClient = new Map<string, number>();
+  private closing = false;
+  private heartbeat: NodeJS.Timeout | undefined;
+  private checking = false;
+  private readonly unsubscribeList: () => void;
+  private readonly unsubscribeClients: () => void;
+
+  constructor(
+    private readonly deps: StreamDeps,
+    private readonly limits: StreamLimits,
+  ) {
+    this.unsubscribeList = deps.revocations.subscribe((entry) => {
+      if (this.streams.size === 0) return;
+      const text = revocationFrame(entry);
+      for (const s of [...this.streams]) this.send(s, text);
+    });
+    this.unsubscribeClients = deps.serviceClientEvents.subscribe((clientId) => void this.recheck(clientId));
+  }
+
+  open(client: AuthenticatedServiceClient, since: number | undefined, res: ServerResponse): PassThrough {
+    if (this.closing) throw new AppError('server_busy', 'The server is stopping; reconnect to another instance.');
+    if (this.streams.size >= this.limits.total || (this.perClient.get(client.clientId) ?? 0) >= this.limits.perClient) {
+      const err = new AppError('too_many_streams');
+      err.retryAfter = 5;
+      throw err;
+    }
+    const s: OpenStream = { client, out: new PassThrough(), res, live: false, pending: [], closed: false };
+    this.streams.add(s);
+    this.perClient.set(client.clientId, (this.perClient.get(client.clientId) ?? 0) + 1);
+    res.on('close', () => this.drop(s));
+    this.heartbeat ??= setInterval(() => this.tick(), this.limits.heartbeatMs).unref();
+    s.out.write('retry: 1000\n\n');
+    void this.replay(s, since).catch((err: Error) => {
+      this.deps.logger.warn({ err: err.message }, 'revocation stream replay failed');
+      this.cut(s);
+    });
+    return s.out;
+  }
+
+  size(): number {
+    return this.streams.size;
+  }
+
+  close(): void {
+    this.closing = true;
+    this.unsubscribeList();
+    this.unsubscribeClients();
+    for (const s of [...this.streams]) this.end(s);
+  }
+
+  private drop(s: OpenStream) {
     if (s.closed) return;
     s.closed = true;
     s.pending = [];
-    streams.delete(s);
-    const left = (perClient.get(s.client.clientId) ?? 1) - 1;
-    if (left > 0) perClient.set(s.client.clientId, left);
-    else perClient.delete(s.client.clientId);
-    if (streams.size === 0 && heartbeat) {
-      clearInterval(heartbeat);
-      heartbeat = undefined;
+    this.streams.delete(s);
+    const left = (this.perClient.get(s.client.clientId) ?? 1) - 1;
+    if (left > 0) this.perClient.set(s.client.clientId, left);
+    else this.perClient.delete(s.client.clientId);
+    if (this.streams.size === 0 && this.heartbeat) {
+      clearInterval(this.heartbeat);
+      this.heartbeat = undefined;
     }
   }
 
   /** Ends a stream gracefully; one whose consumer does not take the rest is cut soon after. */
-  function end(s: OpenStream) {
-    drop(s);
+  private end(s: OpenStream) {
+    this.drop(s);
     s.out.end();
     setTimeout(() => {
       if (!s.res.writableFinished) s.res.destroy();
@@ -102,21 +162,21 @@ export function createRevocationStreams(deps: Pick<Deps, 'revocations' | 'clock'
   }
 
   /** Cuts a stream at once, dropping what it buffered. */
-  function cut(s: OpenStream) {
-    drop(s);
+  private cut(s: OpenStream) {
+    this.drop(s);
     s.out.destroy();
     s.res.destroy();
   }
 
-  function send(s: OpenStream, text: string) {
+  private send(s: OpenStream, text: string) {
     if (s.closed) return;
     if (!s.live) {
       s.pending.push(text);
-      if (s.pending.length > MAX_PENDING) cut(s);
+      if (s.pending.length > MAX_PENDING) this.cut(s);
       return;
     }
     s.out.write(text);
-    checkBacklog(s);
+    this.checkBacklog(s);
   }
 
   /**
@@ -124,49 +184,42 @@ export function createRevocationStreams(deps: Pick<Deps, 'revocations' | 'clock'
    * consumer that reads takes it within moments. One still over the bound a second later is not keeping
    * up: it is cut, and resumes with Last-Event-ID. Its buffer only grows with writes, each of which checks.
    */
-  function checkBacklog(s: OpenStream) {
-    if (buffered(s) <= limits.maxBufferedBytes) {
+  private checkBacklog(s: OpenStream) {
+    if (buffered(s) <= this.limits.maxBufferedBytes) {
       s.overSince = undefined;
       return;
     }
     const now = Date.now();
     s.overSince ??= now;
     if (now - s.overSince < BACKLOG_GRACE_MS) return;
-    deps.logger.info({ clientId: s.client.clientId, bytes: buffered(s) }, 'revocation stream closed: its consumer is not keeping up');
-    cut(s);
+    this.deps.logger.info({ clientId: s.client.clientId, bytes: buffered(s) }, 'revocation stream closed: its consumer is not keeping up');
+    this.cut(s);
   }
-
-  const unsubscribeList = deps.revocations.subscribe((entry) => {
-    if (streams.size === 0) return;
-    const text = revocationFrame(entry);
-    for (const s of [...streams]) send(s, text);
-  });
 
   /** Closes the streams of clients removed, rotated or stripped of the scope since they opened (one query). */
-  async function recheck(clientId: string | undefined) {
-    const open = [...streams].filter((s) => clientId === undefined || s.client.clientId === clientId);
+  private async recheck(clientId: string | undefined) {
+    const open = [...this.streams].filter((s) => clientId === undefined || s.client.clientId === clientId);
     if (open.length === 0) return;
     try {
-      const current = await currentServiceClients(deps.db, [...new Set(open.map((s) => s.client.clientId))], 'revocations:read');
-      for (const s of open) if (current.get(s.client.clientId) !== s.client.secretHash) end(s);
+      const current = await currentServiceClients(this.deps.db, [...new Set(open.map((s) => s.client.clientId))], 'revocations:read');
+      for (const s of open) if (current.get(s.client.clientId) !== s.client.secretHash) this.end(s);
     } catch (err) {
       // The database is away: the streams stay; the next heartbeat checks again.
-      deps.logger.warn({ err: (err as Error).message }, 'could not check the service clients of open revocation streams');
+      this.deps.logger.warn({ err: (err as Error).message }, 'could not check the service clients of open revocation streams');
     }
   }
-  const unsubscribeClients = deps.serviceClientEvents.subscribe((clientId) => void recheck(clientId));
 
-  function tick() {
-    const text = timeFrame('heartbeat', deps.clock.now().getTime());
-    for (const s of [...streams]) if (s.live) send(s, text);
+  private tick() {
+    const text = timeFrame('heartbeat', this.deps.clock.now().getTime());
+    for (const s of [...this.streams]) if (s.live) this.send(s, text);
     // Notices can be lost (a cut listening connection): each heartbeat also checks every client, in one query.
-    if (checking) return;
-    checking = true;
-    void recheck(undefined).finally(() => (checking = false));
+    if (this.checking) return;
+    this.checking = true;
+    void this.recheck(undefined).finally(() => (this.checking = false));
   }
 
-  async function replay(s: OpenStream, since: number | undefined) {
-    const entries = deps.revocations
+  private async replay(s: OpenStream, since: number | undefined) {
+    const entries = this.deps.revocations
       .entries()
       .filter((e) => since === undefined || e.at >= since - RESUME_MARGIN_MS)
       .sort((a, b) => a.at - b.at);
@@ -175,52 +228,14 @@ export function createRevocationStreams(deps: Pick<Deps, 'revocations' | 'clock'
       if (!s.out.write(text)) await drained(s);
     }
     if (s.closed) return;
-    s.out.write(timeFrame('ready', deps.clock.now().getTime()));
+    s.out.write(timeFrame('ready', this.deps.clock.now().getTime()));
     s.live = true;
     const pending = s.pending;
     s.pending = [];
-    for (const text of pending) send(s, text);
+    for (const text of pending) this.send(s, text);
   }
+}
 
-  /** Resolves when the consumer has taken what was written, or the stream closed. */
-  function drained(s: OpenStream) {
-    return new Promise<void>((resolve) => {
-      const done = () => {
-        s.out.off('drain', done);
-        s.res.off('close', done);
-        resolve();
-      };
-      s.out.on('drain', done);
-      s.res.on('close', done);
-    });
-  }
-
-  return {
-    open(client, since, res) {
-      if (closing) throw new AppError('server_busy', 'The server is stopping; reconnect to another instance.');
-      if (streams.size >= limits.total || (perClient.get(client.clientId) ?? 0) >= limits.perClient) {
-        const err = new AppError('too_many_streams');
-        err.retryAfter = 5;
-        throw err;
-      }
-      const s: OpenStream = { client, out: new PassThrough(), res, live: false, pending: [], closed: false };
-      streams.add(s);
-      perClient.set(client.clientId, (perClient.get(client.clientId) ?? 0) + 1);
-      res.on('close', () => drop(s));
-      heartbeat ??= setInterval(tick, limits.heartbeatMs).unref();
-      s.out.write('retry: 1000\n\n');
-      void replay(s, since).catch((err: Error) => {
-        deps.logger.warn({ err: err.message }, 'revocation stream replay failed');
-        cut(s);
-      });
-      return s.out;
-    },
-    size: () => streams.size,
-    close() {
-      closing = true;
-      unsubscribeList();
-      unsubscribeClients();
-      for (const s of [...streams]) end(s);
-    },
-  };
+export function createRevocationStreams(deps: StreamDeps, limits: StreamLimits): RevocationStreams {
+  return new StreamSet(deps, limits);
 }

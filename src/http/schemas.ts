@@ -1,5 +1,7 @@
 import { Type, type TSchema } from 'typebox';
-import { PASSWORD_MAX_LENGTH } from '../config.js';
+import { PublicUser } from '../contracts/users.js';
+
+export { EmailField, NameField, PasswordField } from '../contracts/fields.js';
 
 export const ErrorBody = Type.Object(
   {
@@ -18,28 +20,11 @@ export function errorResponses(...statuses: number[]): Record<number, TSchema> {
 
 export const MessageBody = Type.Object({ message: Type.String() });
 
-export const PublicUserSchema = Type.Object(
-  {
-    id: Type.String({ format: 'uuid' }),
-    name: Type.String(),
-    email: Type.String(),
-    created_at: Type.String({ format: 'date-time' }),
-  },
-  { $id: 'User' },
-);
+/** The public user, registered once under `User` (src/contracts/users.ts declares it). */
+export const PublicUserSchema = Type.Object(PublicUser.properties, { $id: 'User' });
+/** A reference to the registered public user. */
+export const UserRef = Type.Ref('User');
 
-export const TokenFields = {
-  access_token: Type.String({ description: 'JWT access token (typ at+jwt)' }),
-  refresh_token: Type.String({ description: 'opaque refresh token, single use' }),
-  token_type: Type.Literal('Bearer'),
-  expires_in: Type.Integer({ description: 'seconds until the access token expires' }),
-};
-
-export const EmailField = Type.String({ format: 'email', maxLength: 254 });
-// Some visible character, and no control character (a NUL cannot be stored, a newline forges log lines and emails).
-export const NameField = Type.String({ minLength: 1, maxLength: 100, pattern: '^(?=[\\s\\S]*\\S)[^\\u0000-\\u001F\\u007F]*$' });
-// The schema only stops absurd input early; the password policy (length after NFKC, common list) says why.
-export const PasswordField = Type.String({ minLength: 1, maxLength: PASSWORD_MAX_LENGTH * 4 });
 export const TokenParam = Type.Object({ token: Type.String({ minLength: 1, maxLength: 512 }) });
 
 export const bearerAuth = [{ bearerAuth: [] }];

@@ -16,6 +16,7 @@ import {
 import { AppError } from '../errors.js';
 import { deniedLiteral, parseNetworks } from './destinations.js';
 import { announceEvents, EVENT_TYPES, type EventType } from '../core/events.js';
+import type { DeliveryStatus, DeliveryView, NewWebhookEndpoint, Replayed, WebhookEndpointView } from '../contracts/webhooks.js';
 
 /** The AES key that seals webhook secrets, derived from SECRET_KEY for this purpose alone. */
 export function webhookSecretSealer(secret: string): Buffer {
@@ -34,15 +35,7 @@ export function openWebhookSecret(sealer: Uint8Array, row: { id: string; secretS
   return open(sealer, row.secretSealed, row.id).toString('utf8');
 }
 
-/** An endpoint as an operator sees it; never its secret. */
-export interface WebhookEndpointView {
-  id: string;
-  url: string;
-  events: string[];
-  backchannel_logout_audience: string | null;
-  created_at: string;
-  disabled_at: string | null;
-}
+export type { DeliveryView, WebhookEndpointView };
 
 const view = (row: WebhookEndpointRow): WebhookEndpointView => ({
   id: row.id,
@@ -68,7 +61,7 @@ export async function addWebhookEndpoint(
   deps: WebhookDeps & { config: Config },
   input: { url: string; events: EventType[]; backchannelAudience?: string | undefined },
   actor: string,
-): Promise<WebhookEndpointView & { secret: string }> {
+): Promise<NewWebhookEndpoint> {
   const url = new URL(input.url);
   // An address that will never be posted to is refused now; a host name is checked at each delivery.
   const refused = deniedLiteral(url, parseNetworks(deps.config.webhooks.denyNetworks));
@@ -115,23 +108,9 @@ export async function webhookEndpointExists(deps: { db: Db }, id: string): Promi
   return webhookEndpointIdExists(deps.db, id);
 }
 
-export interface DeliveryView {
-  id: number;
-  endpoint_id: string;
-  event_id: number;
-  event_type: string;
-  status: string;
-  attempts: number;
-  last_status: number | null;
-  last_error: string | null;
-  created_at: string;
-  next_attempt_at: string;
-  delivered_at: string | null;
-}
-
 export async function listWebhookDeliveries(
   deps: { db: Db },
-  filter: { status?: 'pending' | 'delivered' | 'dead' | undefined; endpoint?: string | undefined; limit: number },
+  filter: { status?: DeliveryStatus | undefined; endpoint?: string | undefined; limit: number },
 ): Promise<DeliveryView[]> {
   const iso = (v: Date | string | null) => (v === null ? null : new Date(v).toISOString());
   return (await selectWebhookDeliveries(deps.db, filter)).map((r) => ({
@@ -146,7 +125,7 @@ export async function listWebhookDeliveries(
  * Sends dead deliveries again: one by id, or every dead one. Each is pending again with a fresh retry
  * window (WEBHOOK_RETRY_FOR from now); returns how many were replayed.
  */
-export async function replayWebhookDeliveries(deps: WebhookDeps, which: { id?: number | undefined; dead?: boolean | undefined }, actor: string): Promise<{ replayed: number }> {
+export async function replayWebhookDeliveries(deps: WebhookDeps, which: { id?: number | undefined; dead?: boolean | undefined }, actor: string): Promise<Replayed> {
   const replayed = await deps.db.transaction(async (tx) => {
     const count = await replayDeadDeliveries(tx, which.id, deps.clock.now());
     if (which.id !== undefined && count === 0) throw new AppError('webhook_delivery_not_found');

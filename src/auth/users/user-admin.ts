@@ -13,6 +13,7 @@ import { recordEvents, userEvent, userEventData } from '../../core/events.js';
 import { checkNewPassword } from '../passwords/passwords.js';
 import { endUserSessions, publishEndedSessions, type EndedSessions } from '../sessions/sessions.js';
 import { findUserByEmail, findUserById, insertUser, normalizeEmail, type User } from './users.js';
+import type { AdminUser, AdminUserWithSessions, SessionsEnded, UserDisabled, UserEnabled } from '../../contracts/users.js';
 
 /**
  * What an operator does to accounts (the command line, and the admin API for service clients). Each
@@ -20,18 +21,7 @@ import { findUserByEmail, findUserById, insertUser, normalizeEmail, type User } 
  * change goes through `endUserSessions`, so it reaches every instance (not-before, revocation notices).
  */
 
-/** A user as an operator sees it; JSON-ready (dates as ISO strings), never the password hash. */
-export interface AdminUser {
-  id: string;
-  email: string;
-  name: string;
-  role: string;
-  created_at: string;
-  disabled_at: string | null;
-  email_verified_at: string | null;
-  password_changed_at: string | null;
-  legacy_id: string | null;
-}
+export type { AdminUser, SessionsEnded };
 
 export function toAdminUser(user: User): AdminUser {
   // What events say of a user, and when its password last changed.
@@ -153,15 +143,10 @@ export async function searchUsers(
 }
 
 /** One user, with how many of their sessions are live now. */
-export async function showUser(deps: AuditDeps, ref: string): Promise<AdminUser & { active_sessions: number }> {
+export async function showUser(deps: AuditDeps, ref: string): Promise<AdminUserWithSessions> {
   const user = await findUser(deps.db, ref);
   const live = await countLiveSessions(deps.db, user, deps.clock.now());
   return { ...toAdminUser(user), active_sessions: live };
-}
-
-export interface SessionsEnded {
-  user: AdminUser;
-  sessions_ended: number;
 }
 
 /**
@@ -188,7 +173,7 @@ async function endSessionsAudited(
  * now (access tokens included, through the user's not-before) and unused reset links die. Disabling a
  * disabled account changes nothing (`changed: false`).
  */
-export async function disableUser(deps: EndingDeps, ref: string, actor: string): Promise<SessionsEnded & { changed: boolean }> {
+export async function disableUser(deps: EndingDeps, ref: string, actor: string): Promise<UserDisabled> {
   const found = await findUser(deps.db, ref);
   const now = deps.clock.now();
   const outcome = await deps.db.transaction(async (tx) => {
@@ -208,7 +193,7 @@ export async function disableUser(deps: EndingDeps, ref: string, actor: string):
 }
 
 /** Lets a disabled account sign in again; the sessions that disabling ended stay ended. */
-export async function enableUser(deps: AuditDeps, ref: string, actor: string): Promise<{ user: AdminUser; changed: boolean }> {
+export async function enableUser(deps: AuditDeps, ref: string, actor: string): Promise<UserEnabled> {
   const found = await findUser(deps.db, ref);
   const now = deps.clock.now();
   const user = await deps.db.transaction(async (tx) => {

@@ -11,15 +11,11 @@ import { recordAuditEvent } from '../../core/audit.js';
 import { recordEvents, userEvent } from '../../core/events.js';
 import { checkNewPassword } from '../passwords/passwords.js';
 import type { ClientInfo } from '../../core/client-address.js';
+import type { PublicUser } from '../../contracts/users.js';
 
 export type User = UserRow;
 
-export interface PublicUser {
-  id: string;
-  name: string;
-  email: string;
-  created_at: string;
-}
+export type { PublicUser };
 
 export function toPublicUser(user: Pick<User, 'id' | 'name' | 'email' | 'createdAt'>): PublicUser {
   return { id: user.id, name: user.name, email: user.email, created_at: user.createdAt.toISOString() };

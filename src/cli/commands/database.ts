@@ -4,6 +4,7 @@ import { createPostgresDatabase, dropDataFolder, dropPostgresDatabase } from '..
 import type { CliContext } from '../context.js';
 import { CliError, usageError } from '../errors.js';
 import { printJson, printLine, printTable } from '../output.js';
+import { addOperationCommand } from '../operation-command.js';
 import { serverIsRunning } from '../runner.js';
 
 const summary = (states: MigrationState[]) => {
@@ -20,19 +21,20 @@ export function migrateCommand(ctx: CliContext): Command {
       if (opts.json) printJson(states);
       else printLine(`Migrations: ${summary(states)}`);
     });
-  migrate
-    .command('status')
-    .description('list the migrations this version ships, applied or pending; changes nothing')
-    .option('--json', 'print the list as JSON')
-    .action(async (opts: { json?: boolean }) => {
-      const states = await ctx.run('db.migrationStatus', {});
-      if (opts.json) return printJson(states);
+  addOperationCommand(migrate, ctx, {
+    name: 'status',
+    description: 'list the migrations this version ships, applied or pending; changes nothing',
+    json: 'print the list as JSON',
+    op: 'db.migrationStatus',
+    args: () => ({}),
+    print: (states) => {
       printTable(states, [
         ['MIGRATION', (s) => s.name],
         ['STATE', (s) => (s.applied ? 'applied' : 'pending')],
       ]);
       printLine(summary(states));
-    });
+    },
+  });
   return migrate;
 }
 

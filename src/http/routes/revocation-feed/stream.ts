@@ -1,9 +1,9 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
-import { authenticateServiceClient } from '../../auth/service-clients/service-clients.js';
-import type { Deps } from '../../deps.js';
-import { createRevocationStreams, parseLastEventId } from '../revocation-streams.js';
-import { errorResponses } from '../schemas.js';
+import type { Deps } from '../../../deps.js';
+import { forServiceClients } from '../../hooks/service-client.js';
+import { createRevocationStreams, parseLastEventId } from '../../revocation-streams.js';
+import { errorResponses } from '../../schemas.js';
 
 // A stream's socket may hold this much its consumer has not read; past it the stream closes (the consumer resumes).
 const MAX_BUFFERED_BYTES = 1024 * 1024;
@@ -21,7 +21,20 @@ Starts with \`retry: 1000\`, then replays the revocations whose access tokens ma
 Each revocation's \`id\` is its time in milliseconds since the epoch; times in the data are too.
 Duplicates can occur (treat revocations as a set). Needs a service client with \`revocations:read\`.`;
 
-export function revocationFeedRoutes(deps: Deps): FastifyPluginAsyncTypebox {
+const schema = {
+  tags: ['services'],
+  summary: 'The live revocation feed, for services that verify access tokens themselves',
+  description: DESCRIPTION,
+  response: {
+    200: {
+      description: 'an event stream that stays open',
+      content: { 'text/event-stream': { schema: Type.String() } },
+    },
+    ...errorResponses(401, 403, 429),
+  },
+};
+
+export function revocationFeedRoute(deps: Deps): FastifyPluginAsyncTypebox {
   return async (app) => {
     const streams = createRevocationStreams(deps, {
       heartbeatMs: deps.config.revocationFeed.heartbeat * 1000,
@@ -37,34 +50,11 @@ export function revocationFeedRoutes(deps: Deps): FastifyPluginAsyncTypebox {
       done();
     });
 
-    app.get(
-      '/api/revocations/stream',
-      {
-        config: { streams: true },
-        schema: {
-          tags: ['services'],
-          summary: 'The live revocation feed, for services that verify access tokens themselves',
-          description: DESCRIPTION,
-          security: [{ serviceClient: [] }],
-          response: {
-            200: {
-              description: 'an event stream that stays open',
-              content: { 'text/event-stream': { schema: Type.String() } },
-            },
-            ...errorResponses(401, 403, 429),
-          },
-        },
-      },
-      async (request, reply) => {
-        const client = await authenticateServiceClient(deps, request.headers.authorization, 'revocations:read');
-        const out = streams.open(client, parseLastEventId(request.headers['last-event-id']), reply.raw);
-        reply
-          .header('content-type', 'text/event-stream; charset=utf-8')
-          .header('cache-control', 'no-store')
-          .header('x-accel-buffering', 'no');
-        // The schema documents the stream's text; Fastify pipes the stream itself, with its backpressure.
-        return reply.send(out as never);
-      },
-    );
+    app.get('/api/revocations/stream', { schema, config: { ...forServiceClients('revocations:read'), streams: true } }, async (request, reply) => {
+      const out = streams.open(request.serviceClient!, parseLastEventId(request.headers['last-event-id']), reply.raw);
+      reply.header('content-type', 'text/event-stream; charset=utf-8').header('cache-control', 'no-store').header('x-accel-buffering', 'no');
+      // The schema documents the stream's text; Fastify pipes the stream itself, with its backpressure.
+      return reply.send(out as never);
+    });
   };
 }

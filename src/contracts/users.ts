@@ -1,0 +1,54 @@
+import { Type, type Static } from 'typebox';
+
+/**
+ * A user as the API, the command line and the control socket show it: declared once here, with its
+ * TypeScript type. Answers are serialized from these schemas, so a field not listed (a password hash)
+ * never leaves. JSON-ready: dates are ISO strings.
+ */
+
+const Time = Type.String({ format: 'date-time' });
+const NullableTime = Type.Union([Time, Type.Null()]);
+
+/** What a user sees of their own account (sign-up, sign-in, the dashboard). */
+export const PublicUser = Type.Object({
+  id: Type.String({ format: 'uuid' }),
+  name: Type.String(),
+  email: Type.String(),
+  created_at: Time,
+});
+export type PublicUser = Static<typeof PublicUser>;
+
+/** A user as an operator sees it (the command line, the admin API): never the password hash. */
+export const AdminUser = Type.Object({
+  id: Type.String({ format: 'uuid' }),
+  email: Type.String(),
+  name: Type.String(),
+  role: Type.String({ description: '`user` or `admin`' }),
+  created_at: Time,
+  disabled_at: NullableTime,
+  email_verified_at: NullableTime,
+  password_changed_at: NullableTime,
+  legacy_id: Type.Union([Type.String(), Type.Null()], { description: 'the id the user had in the system it was imported from' }),
+});
+export type AdminUser = Static<typeof AdminUser>;
+
+/** An operator's user with how many of their sessions are live now (`users show`). */
+export const AdminUserWithSessions = Type.Object({ ...AdminUser.properties, active_sessions: Type.Integer({ minimum: 0 }) });
+export type AdminUserWithSessions = Static<typeof AdminUserWithSessions>;
+
+/** What ending a user's sessions did (delete, disable, sign out everywhere). */
+export const SessionsEnded = Type.Object({ user: AdminUser, sessions_ended: Type.Integer({ minimum: 0 }) });
+export type SessionsEnded = Static<typeof SessionsEnded>;
+
+const changed = Type.Boolean({ description: 'false when the account already was in that state (nothing was done)' });
+
+/** Disabling a user: the sessions it ended, and whether it changed anything. */
+export const UserDisabled = Type.Object({ ...SessionsEnded.properties, changed });
+export type UserDisabled = Static<typeof UserDisabled>;
+
+/** Enabling a user, and whether it changed anything. */
+export const UserEnabled = Type.Object({ user: AdminUser, changed });
+export type UserEnabled = Static<typeof UserEnabled>;
+
+/** The first page of users an operator gets unless they ask for another size. */
+export const USERS_PAGE_DEFAULT = 50;

@@ -1,0 +1,101 @@
+import { Type, type TObject } from 'typebox';
+import { IMPORT_BATCH_MAX } from '../auth/import/user-import.js';
+import { SERVICE_NAME_PATTERN, SERVICE_SCOPES } from '../auth/service-clients/service-clients.js';
+import { EmailField, NameField, oneOf, PasswordField } from '../contracts/fields.js';
+import { DELIVERIES_PAGE_MAX, DELIVERY_STATUSES } from '../contracts/webhooks.js';
+import { EVENT_TYPES } from '../core/events.js';
+import { checkWebhookUrl, CONTROL_CHARACTERS } from '../webhooks/endpoints.js';
+import type { ArgumentsSpec } from './arguments.js';
+
+/** The arguments of each operation of src/control/operations.ts, with the HTTP routes' field declarations. */
+
+const strict = { additionalProperties: false } as const;
+const spec = <S extends TObject>(s: ArgumentsSpec<S>) => s;
+
+export const NO_ARGUMENTS = spec({ schema: Type.Object({}, strict) });
+
+const USER_REF = { user: 'must be an email or a user id' };
+export const USER = spec({ schema: Type.Object({ user: Type.String({ minLength: 1, maxLength: 254 }) }, strict), trim: ['user'], messages: USER_REF });
+
+export const CREATE_USER = spec({
+  schema: Type.Object({ email: EmailField, name: NameField, password: PasswordField, admin: Type.Optional(Type.Boolean()) }, strict),
+  trim: ['email'],
+  messages: { email: 'must be an email address', name: 'must have a visible character and no control character' },
+});
+
+export const LIST_USERS = spec({
+  schema: Type.Object(
+    {
+      limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000 })),
+      offset: Type.Optional(Type.Integer({ minimum: 0 })),
+      after: Type.Optional(Type.String({ format: 'uuid' })),
+    },
+    strict,
+  ),
+  messages: { after: 'must be a user id' },
+  refine: (a) => (a.offset !== undefined && a.after !== undefined ? 'give offset or after, not both' : undefined),
+});
+
+// Rows as a source read them: importUserBatch checks each one again, whoever sent it.
+const Raw = Type.Optional(Type.Unknown());
+const ImportRow = Type.Object(
+  { row: Type.Integer({ minimum: 0 }), id: Raw, name: Raw, email: Raw, password_hash: Raw, created_at: Raw, active: Raw, unreadable: Type.Optional(Type.String({ maxLength: 1000 })) },
+  strict,
+);
+export const IMPORT_BATCH = spec({
+  schema: Type.Object({ rows: Type.Array(ImportRow, { maxItems: IMPORT_BATCH_MAX }), dryRun: Type.Optional(Type.Boolean()) }, strict),
+});
+
+const SERVICE_NAME = 'must be 1 to 64 letters, digits, ".", "_" or "-", from a letter or digit, and not start with "lkc_"';
+export const CREATE_SERVICE = spec({
+  schema: Type.Object(
+    { name: Type.String({ pattern: SERVICE_NAME_PATTERN.source }), scopes: Type.Array(oneOf(SERVICE_SCOPES), { minItems: 1, maxItems: 10 }) },
+    strict,
+  ),
+  messages: { name: SERVICE_NAME, 'scopes.*': `must be among ${SERVICE_SCOPES.join(', ')}` },
+});
+
+export const SERVICE = spec({
+  schema: Type.Object({ service: Type.String({ minLength: 1, maxLength: 100 }) }, strict),
+  trim: ['service'],
+  messages: { service: 'must be a service name or client id' },
+});
+
+export const ADD_WEBHOOK = spec({
+  schema: Type.Object(
+    {
+      url: Type.String({ maxLength: 2000 }),
+      events: Type.Optional(Type.Array(oneOf(EVENT_TYPES), { maxItems: 20 })),
+      backchannelAudience: Type.Optional(Type.String({ minLength: 1, maxLength: 200 })),
+    },
+    strict,
+  ),
+  trim: ['backchannelAudience'],
+  messages: { 'events.*': `must be among ${EVENT_TYPES.join(', ')}` },
+  refine: ({ url, events = [], backchannelAudience }) => {
+    const problem = checkWebhookUrl(url);
+    if (problem) return `url: ${problem}`;
+    if (backchannelAudience !== undefined && CONTROL_CHARACTERS.test(backchannelAudience)) return 'backchannelAudience: must not contain control characters';
+    if (backchannelAudience === undefined && events.length === 0) return 'events: name at least one event type';
+    if (backchannelAudience !== undefined && events.some((e) => e !== 'session.revoked')) return 'events: a back-channel logout endpoint receives session.revoked only';
+    return undefined;
+  },
+});
+
+export const WEBHOOK = spec({ schema: Type.Object({ id: Type.String({ minLength: 1, maxLength: 100 }) }, strict), trim: ['id'] });
+
+export const LIST_DELIVERIES = spec({
+  schema: Type.Object(
+    {
+      status: Type.Optional(oneOf(DELIVERY_STATUSES)),
+      endpoint: Type.Optional(Type.String({ maxLength: 100 })),
+      limit: Type.Optional(Type.Integer({ minimum: 1, maximum: DELIVERIES_PAGE_MAX })),
+    },
+    strict,
+  ),
+});
+
+export const REPLAY = spec({
+  schema: Type.Object({ id: Type.Optional(Type.Integer({ minimum: 1 })), dead: Type.Optional(Type.Boolean()) }, strict),
+  refine: (a) => ((a.id === undefined) === (a.dead !== true) ? 'give a delivery id or dead, not both' : undefined),
+});

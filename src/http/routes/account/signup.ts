@@ -1,0 +1,25 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { Type } from 'typebox';
+import { createUser, toPublicUser } from '../../../auth/users/users.js';
+import type { Deps } from '../../../deps.js';
+import { withAliases } from '../../aliases.js';
+import { clientOf, limitByAddress, limitGlobally } from '../../client.js';
+import { EmailField, errorResponses, NameField, PasswordField, UserRef } from '../../schemas.js';
+
+const schema = {
+  tags: ['auth'],
+  summary: 'Create an account',
+  body: Type.Object({ name: NameField, email: EmailField, password: PasswordField }),
+  response: { 201: Type.Object({ message: Type.String(), user: UserRef }), ...errorResponses(400, 409, 413, 415, 422, 429, 503) },
+};
+
+export function signupRoute(deps: Deps): FastifyPluginAsyncTypebox {
+  return async (app) => {
+    for (const [url, aliasSchema] of withAliases('/api/signup', schema)) {
+      app.post(url, { schema: aliasSchema, onRequest: [limitByAddress(deps, 'signup'), limitGlobally(deps, 'signup')] }, async (request, reply) => {
+        const user = await createUser(deps, request.body, clientOf(request));
+        return reply.code(201).send({ message: 'User created successfully', user: toPublicUser(user) });
+      });
+    }
+  };
+}

@@ -1,0 +1,40 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import type { Deps } from '../../deps.js';
+import { dashboardRoute } from './account/dashboard.js';
+import { logoutRoute } from './account/logout.js';
+import { refreshRoute } from './account/refresh.js';
+import { signinRoute } from './account/signin.js';
+import { signupRoute } from './account/signup.js';
+import { userChangeRoutes } from './admin/users/changes.js';
+import { searchUsersRoute } from './admin/users/search.js';
+import { showUserRoute } from './admin/users/show.js';
+import { addWebhookRoute } from './admin/webhooks/add.js';
+import { deliveryRoutes } from './admin/webhooks/deliveries.js';
+import { webhookEndpointRoutes } from './admin/webhooks/endpoints.js';
+import { bannerRoutes } from './meta/banner.js';
+import { documentRoutes } from './meta/documents.js';
+import { healthRoutes } from './meta/health.js';
+import { forgotPasswordRoute } from './password-reset/forgot-password.js';
+import { resetPasswordRoute } from './password-reset/reset-password.js';
+import { revocationFeedRoute } from './revocation-feed/stream.js';
+
+/** Every route of the API, by area, in the order they are registered (and documented). */
+export const ROUTES: readonly ((deps: Deps) => FastifyPluginAsyncTypebox)[] = [
+  bannerRoutes,
+  healthRoutes,
+  documentRoutes,
+  signupRoute,
+  signinRoute,
+  refreshRoute,
+  logoutRoute,
+  dashboardRoute,
+  forgotPasswordRoute,
+  resetPasswordRoute,
+  revocationFeedRoute,
+  searchUsersRoute,
+  showUserRoute,
+  userChangeRoutes,
+  webhookEndpointRoutes,
+  addWebhookRoute,
+  deliveryRoutes,
+];
