@@ -37,6 +37,13 @@ module.exports = {
     forbid('base-imports-nothing-above', 'Errors, configuration, logging, durations and the shared contracts (src/contracts: the shapes the API, the command line and the domain share) are below everything.',
       '^src/(errors|config|duration|logging|secret-key|thread-priority|start-failure|contracts)(\\.ts$|/)', { path: [WIRING, EDGES, CHANNELS, DOMAIN, CORE, DB] }),
     {
+      name: 'only-the-db-layer-speaks-sql',
+      comment: 'SQL lives in src/db/queries/ (a module per table or concept); the rest composes those queries and never imports Drizzle or the schema.',
+      severity: 'error',
+      from: { path: '^src/', pathNot: '^src/db/' },
+      to: { path: ['(^|/)node_modules/drizzle-orm/', '^src/db/schema\\.ts$'] },
+    },
+    {
       name: 'not-to-tests',
       comment: 'Shipped code never imports test code.',
       severity: 'error',
@@ -46,7 +53,7 @@ module.exports = {
   ],
   options: {
     doNotFollow: { path: 'node_modules' },
-    exclude: { path: '(^|/)(node_modules|dist)/' },
+    exclude: { path: '(^|/)dist/' },
     tsPreCompilationDeps: true,
     tsConfig: { fileName: 'tsconfig.json' },
     enhancedResolveOptions: { extensions: ['.ts', '.js'] },

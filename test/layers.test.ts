@@ -81,6 +81,17 @@ describe('the layer rules of npm run lint', () => {
     expect(result.output).toContain('domain-imports-down-only: src/auth/reset/reset-mail.ts → src/http/routes/x.ts');
   });
 
+  it('fail on SQL outside the query layer: the schema imported by a concept', async () => {
+    const result = await cruise({
+      'src/db/schema.ts': 'export const users = {};\n',
+      'src/db/queries/users.ts': "import { users } from '../schema.js';\nexport const selectUsers = () => users;\n",
+      'src/auth/users/users.ts': "import { users } from '../../db/schema.js';\nimport { selectUsers } from '../../db/queries/users.js';\nexport const all = [users, selectUsers];\n",
+    });
+    expect(result.ok).toBe(false);
+    expect(result.output).toContain('only-the-db-layer-speaks-sql: src/auth/users/users.ts → src/db/schema.ts');
+    expect(result.output).not.toContain('src/db/queries/users.ts →');
+  });
+
   it('fail on an import circle between two concepts, type-only included', async () => {
     const result = await cruise({
       'src/auth/users/users.ts': "import type { S } from '../sessions/sessions.js';\nexport interface U { s?: S }\n",
