@@ -1,0 +1,191 @@
+import { connect, type Socket } from 'node:net';
+import { performance } from 'node:perf_hooks';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ConfigError, loadConfig } from '../../src/config.js';
+import { startTestApp, type TestApp } from '../helpers/app.js';
+
+// Short bounds, so that the tests take seconds; the defaults are 30 s, 10 s and 5 s.
+const REQUEST_MS = 3_000;
+const HEADERS_MS = 2_000;
+const KEEP_ALIVE_MS = 1_000;
+// Generous: Node checks the bounds every second, and this machine may be busy. Not a measure of speed.
+const CUT_BEFORE_MS = 10_000;
+// The client starts its clock before the server's first byte arrives; this only absorbs timer rounding.
+const ROUNDING_MS = 50;
+const SLOW_HANDLER_MS = REQUEST_MS + 1_500;
+
+let t: TestApp;
+let port: number;
+beforeAll(async () => {
+  t = await startTestApp({
+    env: { REQUEST_TIMEOUT: `${REQUEST_MS / 1000}s`, HEADERS_TIMEOUT: `${HEADERS_MS / 1000}s`, KEEP_ALIVE_TIMEOUT: `${KEEP_ALIVE_MS / 1000}s` },
+    beforeReady: (app) =>
+      app.get('/test/slow-handler', { schema: { hide: true } }, async () => {
+        await sleep(SLOW_HANDLER_MS);
+        return { done: true };
+      }),
+  });
+  port = Number(new URL(await t.listen()).port);
+});
+afterAll(() => t.close());
+
+interface Exchange {
+  answer: string;
+  /** From connect to the server closing the connection. */
+  closedAfterMs: number;
+}
+
+/**
+ * A real connection: sends `first`, then the next piece of `then` every `everyMs` until the server closes
+ * the connection or the pieces run out. Resolves with what the server answered and when it closed.
+ */
+function exchange(targetPort: number, first: string, then: string[] = [], everyMs = 1_000): Promise<Exchange> {
+  return new Promise((resolve, reject) => {
+    const socket = connect(targetPort, '127.0.0.1');
+    let answer = '';
+    let started = 0;
+    let timer: NodeJS.Timeout | undefined;
+    const giveUp = setTimeout(() => {
+      socket.destroy();
+      reject(new Error(`still open after ${CUT_BEFORE_MS} ms; answered ${JSON.stringify(answer)}`));
+    }, CUT_BEFORE_MS);
+    socket.on('connect', () => {
+      started = performance.now();
+      if (first) socket.write(first);
+      let i = 0;
+      timer = setInterval(() => (i < then.length && socket.writable ? socket.write(then[i++]!) : clearInterval(timer)), everyMs);
+    });
+    socket.on('data', (d) => (answer += d));
+    socket.on('error', () => {});
+    socket.on('close', () => {
+      clearInterval(timer);
+      clearTimeout(giveUp);
+      resolve({ answer, closedAfterMs: performance.now() - started });
+    });
+  });
+}
+
+const statusOf = (answer: string) => Number(/^HTTP\/1\.1 (\d{3})/.exec(answer)?.[1]);
+const bodyOf = (answer: string) => JSON.parse(answer.slice(answer.indexOf('\r\n\r\n') + 4)) as Record<string, unknown>;
+const errorLines = () => t.logs.filter((line) => (JSON.parse(line) as { level: number }).level >= 50);
+// One byte a second, for longer than any bound.
+const FOREVER: string[] = Array(100).fill('a');
+
+describe('a client sending slowly is cut off at the configured bound', () => {
+  it('headers trickling one byte a second: 408 request_timeout once HEADERS_TIMEOUT has passed', async () => {
+    const { answer, closedAfterMs } = await exchange(port, 'GET /api/public HTTP/1.1\r\nHost: x\r\nX-Slow: ', FOREVER);
+    expect(statusOf(answer)).toBe(408);
+    expect(bodyOf(answer)).toEqual({ error: 'request_timeout', message: expect.any(String) });
+    expect(closedAfterMs).toBeGreaterThanOrEqual(HEADERS_MS - ROUNDING_MS);
+  });
+
+  it('a body trickling one byte a second: 408 request_timeout once REQUEST_TIMEOUT has passed, not before', async () => {
+    const head = 'POST /api/signin HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 200\r\n\r\n{"email":"';
+    const { answer, closedAfterMs } = await exchange(port, head, FOREVER);
+    expect(statusOf(answer)).toBe(408);
+    expect(bodyOf(answer)).toEqual({ error: 'request_timeout', message: expect.any(String) });
+    // The headers arrived at once: the request's bound applies, not the headers' shorter one.
+    expect(closedAfterMs).toBeGreaterThanOrEqual(REQUEST_MS - ROUNDING_MS);
+    expect(errorLines()).toEqual([]);
+  });
+
+  it('a connection that sends nothing: closed with 408 once HEADERS_TIMEOUT has passed', async () => {
+    const { answer, closedAfterMs } = await exchange(port, '');
+    expect(statusOf(answer)).toBe(408);
+    expect(closedAfterMs).toBeGreaterThanOrEqual(HEADERS_MS - ROUNDING_MS);
+  });
+
+  it('an idle keep-alive connection is closed after KEEP_ALIVE_TIMEOUT, and serves requests until then', async () => {
+    const request = 'GET /api/public HTTP/1.1\r\nHost: x\r\n\r\n';
+    // The second request comes well within the keep-alive time, on the same connection.
+    const { answer, closedAfterMs } = await exchange(port, request, [request], KEEP_ALIVE_MS / 4);
+    expect(answer.match(/HTTP\/1\.1 200 /g)).toHaveLength(2);
+    expect(closedAfterMs).toBeGreaterThanOrEqual(KEEP_ALIVE_MS / 4 + KEEP_ALIVE_MS - ROUNDING_MS);
+  });
+});
+
+describe('ordinary clients are unaffected', () => {
+  it('a body sent in pieces that arrives whole within the bound gets its ordinary answer', async () => {
+    const body = JSON.stringify({ email: 'nobody@example.com', password: 'not the password at all' });
+    const head = `POST /api/signin HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\nConnection: close\r\n\r\n`;
+    // Three pieces over a second and a half: slow, but whole before REQUEST_TIMEOUT.
+    const third = Math.ceil(body.length / 3);
+    const pieces = [body.slice(0, third), body.slice(third, 2 * third), body.slice(2 * third)];
+    const answered = new Promise<string>((resolve) => {
+      const socket = connect(port, '127.0.0.1', async () => {
+        socket.write(head);
+        for (const piece of pieces) {
+          await sleep(500);
+          socket.write(piece);
+        }
+      });
+      let answer = '';
+      socket.on('data', (d) => (answer += d));
+      socket.on('close', () => resolve(answer));
+    });
+    const answer = await answered;
+    expect(statusOf(answer)).toBe(401);
+    expect(bodyOf(answer).error).toBe('invalid_credentials');
+  });
+
+  it('a handler working longer than REQUEST_TIMEOUT still answers: only receiving the request is bounded', async () => {
+    const res = await fetch(`http://127.0.0.1:${port}/test/slow-handler`);
+    expect(res.status).toBe(200);
+    expect(await res.json()).toEqual({ done: true });
+  });
+
+  it('a request at ordinary speed is answered', async () => {
+    const res = await fetch(`http://127.0.0.1:${port}/api/public`);
+    expect(res.status).toBe(200);
+  });
+});
+
+describe('MAX_CONNECTIONS', () => {
+  it('closes a connection over the cap at once, without a byte, while those under it are served, and logs it', async () => {
+    const capped = await startTestApp({ env: { MAX_CONNECTIONS: '3' } });
+    const held: { socket: Socket; answered: Promise<string> }[] = [];
+    try {
+      const cappedPort = Number(new URL(await capped.listen()).port);
+      // Three connections, each in the middle of its request headers.
+      for (let i = 0; i < 3; i++) {
+        const socket = connect(cappedPort, '127.0.0.1');
+        socket.write('GET /api/public HTTP/1.1\r\nHost: x\r\nConnection: close\r\n');
+        let answer = '';
+        socket.on('data', (d) => (answer += d));
+        held.push({ socket, answered: new Promise<string>((resolve) => socket.on('close', () => resolve(answer))) });
+      }
+      const open = () => new Promise<number>((resolve) => capped.app.server.getConnections((_err, n) => resolve(n)));
+      while ((await open()) < 3) await sleep(20);
+
+      // The fourth is accepted by the kernel and closed by Node: the client reads nothing (end of stream, or a reset).
+      const over = await exchange(cappedPort, 'GET /api/public HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n');
+      expect(over.answer).toBe('');
+      const warnings = () => capped.logs.filter((line) => line.includes('MAX_CONNECTIONS'));
+      expect(warnings()).toHaveLength(1);
+      // Refusals follow each other; the log says so once a minute.
+      await exchange(cappedPort, '');
+      expect(warnings()).toHaveLength(1);
+
+      for (const { socket } of held) socket.write('\r\n');
+      for (const { answered } of held) expect(statusOf(await answered)).toBe(200);
+      // Room again once they are gone.
+      while ((await open()) > 0) await sleep(20);
+      expect((await fetch(`http://127.0.0.1:${cappedPort}/api/public`)).status).toBe(200);
+    } finally {
+      for (const { socket } of held) socket.destroy();
+      await capped.close();
+    }
+  });
+});
+
+describe('settings', () => {
+  it('default to a 30 s request, 10 s headers, 5 s keep-alive and 1,000 connections', () => {
+    expect(loadConfig({}).connections).toEqual({ requestTimeout: 30, headersTimeout: 10, keepAliveTimeout: 5, max: 1000 });
+  });
+
+  it('refuse headers given longer than the whole request', () => {
+    expect(() => loadConfig({ REQUEST_TIMEOUT: '5s', HEADERS_TIMEOUT: '10s' })).toThrow(ConfigError);
+    expect(() => loadConfig({ MAX_CONNECTIONS: '0' })).toThrow(ConfigError);
+  });
+});
