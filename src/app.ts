@@ -48,7 +48,7 @@ function createFastify(deps: Deps) {
     bodyLimit: deps.config.bodyLimit,
     genReqId: () => randomUUID(),
     // At most one log line per request (below), and only with LOG_REQUESTS: on a fast route it costs
-    // about a fifth of the throughput (README, Performance). Security events go to the audit log either way.
+    // about a fifth of the throughput (bench/results/README.md, The latest runs). Security events go to the audit log either way.
     logController: new LogController({ disableRequestLogging: true }),
     // Off by default: otherwise a client could choose its own address, and its throttling key, with X-Forwarded-For.
     trustProxy: deps.config.trustProxy as boolean | string[],

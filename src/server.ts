@@ -54,7 +54,7 @@ async function serve(config: Config) {
 
 /**
  * The embedded engine runs in this process's child, started with memory settings that only count when
- * given before Node starts (README, Performance): glibc's malloc returns argon2's 19 MiB blocks to the
+ * given before Node starts (bench/results/README.md, Embedded memory): glibc's malloc returns argon2's 19 MiB blocks to the
  * system and keeps two arenas, V8 has one helper thread instead of four (each kept a malloc arena), is
  * optimized for size (a new space of 1-2 MB and smaller heap growth steps, so the old generation stays
  * close to what it holds; the dashboard's throughput stayed within this machine's noise) and collects

@@ -179,7 +179,7 @@ function workersOf(e: Pick<Partial<Env>, 'WORKERS' | 'DATABASE_URL'>): number {
 
 /**
  * One server process per core, but one core fewer when PostgreSQL runs on this same machine: measured
- * on 2 cores, a second process there only competes with PostgreSQL (npm run bench, README Performance).
+ * on 2 cores, a second process there only competes with PostgreSQL (npm run bench; bench/results/README.md, WORKERS=auto).
  */
 export function autoWorkers(databaseUrl: string | undefined): number {
   const cores = availableParallelism();

@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { autoOrCount, boolean, duration, integer, list, networks, oneOf, rate, trustProxy, url } from './parsers.js';
 
 // Every setting, declared once: its variable, parser, default and description. The loader
-// (./load.ts), the README's configuration table and .env.example (./docs.ts, `npm run docs:config`)
+// (./load.ts), the table of docs/configuration.md and .env.example (./docs.ts, `npm run docs:config`)
 // all come from here. A new setting: declare it below, then give it its place in Config (toConfig).
 
 export const JWT_ALGORITHMS = ['ES256', 'EdDSA', 'RS256', 'HS256'] as const;
@@ -10,7 +10,7 @@ export type JwtAlgorithm = (typeof JWT_ALGORITHMS)[number];
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
-/** Sections of .env.example, in order; the README table follows the same order. */
+/** Sections of .env.example, in order; the docs/configuration.md table follows the same order. */
 export const GROUPS = {
   listen: 'Where to listen.',
   storage: 'Storage.',
@@ -29,11 +29,11 @@ export type GroupName = keyof typeof GROUPS;
 
 export interface SettingInfo {
   readonly group: GroupName;
-  /** One line of Markdown: the README's "meaning", and the comment above the variable in .env.example. */
+  /** One line of Markdown: the "meaning" column of docs/configuration.md, and the comment above the variable in .env.example. */
   readonly doc: string;
   /** The value when the variable is unset, as it would be written; parsed like any other. None: unset. */
   readonly default?: string;
-  /** The README's default column (Markdown) when the default depends on other settings. */
+  /** The default column of docs/configuration.md (Markdown) when the default depends on other settings. */
   readonly shownDefault?: string;
   /** For a setting unset by default: the value .env.example shows, commented out. */
   readonly example?: string;
