@@ -32,6 +32,10 @@ export const AdminUser = Type.Object({
 });
 export type AdminUser = Static<typeof AdminUser>;
 
+/** A user as webhook events describe it: the operator's view without when the password changed. */
+export const EventUser = Type.Omit(AdminUser, ['password_changed_at']);
+export type EventUser = Static<typeof EventUser>;
+
 /** An operator's user with how many of their sessions are live now (`users show`). */
 export const AdminUserWithSessions = Type.Object({ ...AdminUser.properties, active_sessions: Type.Integer({ minimum: 0 }) });
 export type AdminUserWithSessions = Static<typeof AdminUserWithSessions>;

@@ -2,6 +2,7 @@ import type { Db } from '../db/client.js';
 import { deleteEventsBefore, insertEventsWithDeliveries } from '../db/queries/events.js';
 import { notify } from '../db/queries/notify.js';
 import type { UserRow as User } from '../db/queries/users.js';
+import type { EventUser } from '../contracts/users.js';
 
 /** Every event type webhooks can subscribe to. */
 export const EVENT_TYPES = [
@@ -24,7 +25,7 @@ export interface NewEvent {
 export const EVENTS_CHANNEL = 'latchkey_events';
 
 /** A user as events describe it: the public fields, never the password hash. */
-export function userEventData(user: Pick<User, 'id' | 'email' | 'name' | 'role' | 'createdAt' | 'disabledAt' | 'emailVerifiedAt' | 'legacyId'>) {
+export function userEventData(user: Pick<User, 'id' | 'email' | 'name' | 'role' | 'createdAt' | 'disabledAt' | 'emailVerifiedAt' | 'legacyId'>): EventUser {
   const iso = (d: Date | null) => d?.toISOString() ?? null;
   return {
     id: user.id,
