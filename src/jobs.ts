@@ -52,7 +52,7 @@ export async function startJobs(deps: Deps, opts: JobOptions = {}): Promise<Serv
       db: database.db,
       clock,
       logger,
-      signLogoutToken: createLogoutTokenSigner(keys, config.jwt.issuer),
+      signLogoutToken: createLogoutTokenSigner(keys, config.jwt.issuer, config.jwt.audience),
       sealer: deps.webhookSealer,
       pollMs: opts.webhookPollMs ?? 5_000,
       retryForSeconds: config.webhooks.retryFor,

@@ -16,6 +16,7 @@ import {
 import { AppError } from '../errors.js';
 import { deniedLiteral, parseNetworks } from './destinations.js';
 import { announceEvents, EVENT_TYPES, type EventType } from '../core/events.js';
+import { namesAudience } from '../core/audiences.js';
 import type { DeliveryStatus, DeliveryView, NewWebhookEndpoint, Replayed, WebhookEndpointView } from '../contracts/webhooks.js';
 
 /** The AES key that seals webhook secrets, derived from SECRET_KEY for this purpose alone. */
@@ -68,6 +69,11 @@ export async function addWebhookEndpoint(
   if (refused) {
     const message = `${refused.message}: webhooks are never posted there`;
     throw new AppError('invalid_request', `Invalid request: url ${message}.`, [{ field: 'url', message }]);
+  }
+  if (input.backchannelAudience !== undefined && namesAudience(input.backchannelAudience, deps.config.jwt.audience)) {
+    // Logout tokens are signed with the access-token key: with this aud they would pass for access tokens.
+    const message = 'must not be the access-token audience (JWT_AUDIENCE): give the client id of the receiver';
+    throw new AppError('invalid_request', `Invalid request: audience ${message}.`, [{ field: 'audience', message }]);
   }
   const id = `wh_${randomBytes(12).toString('base64url')}`;
   const secret = `${WEBHOOK_SECRET_PREFIX}${randomBytes(32).toString('base64')}`;

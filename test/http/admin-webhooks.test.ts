@@ -1,6 +1,7 @@
 import { eq } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { systemClock } from '../../src/core/clock.js';
+import { runOperation } from '../../src/control/operations.js';
 import { auditEvents, webhookEndpoints } from '../../src/db/schema.js';
 import { signUp, startTestApp, type TestApp } from '../helpers/app.js';
 import { serviceClients, type Credentials } from '../helpers/service-clients.js';
@@ -249,5 +250,41 @@ describe('the OpenAPI document', () => {
     }
     expect(Object.keys(doc.paths['/api/admin/webhooks'].post.responses)).toEqual(expect.arrayContaining(['201', '400']));
     expect(JSON.stringify(doc.paths['/api/admin/webhooks'].get.responses)).not.toMatch(/secret/);
+  });
+});
+
+describe('the audience of back-channel logout tokens', () => {
+  // A logout token is signed with the access-token key: with the access audience as its aud, a relying
+  // party's plain jwtVerify (issuer, audience, signature) would take it for the user's access token.
+  it('is never the access-token audience, in any spelling or list, by the API or the command line', async () => {
+    const access = t.deps.config.jwt.audience;
+    const spellings = [
+      access,
+      access.toUpperCase(),
+      ` ${access} `,
+      `${access}/`,
+      `${access.toUpperCase()}//`,
+      JSON.stringify([access]),
+      JSON.stringify(['client-a', ` ${access.toUpperCase()}/`]),
+      `client-a,${access}`,
+      `client-a, ${access} ,client-b`,
+      `client-a ${access}`,
+      `"${access}"`,
+    ];
+    for (const audience of spellings) {
+      const res = await create({ url: 'https://rp.example.com/logout', backchannel_logout: true, audience });
+      expect(res.statusCode, audience).toBe(400);
+      expect(res.json().error).toBe('invalid_request');
+      expect(res.json().details, audience).toEqual([expect.objectContaining({ field: 'audience' })]);
+      await expect(runOperation(t.deps as never, 'webhooks.add', { url: 'https://rp.example.com/logout', events: [], backchannelAudience: audience }, { actor: 'test' }), audience).rejects.toMatchObject({
+        code: 'invalid_request',
+      });
+    }
+    const rows = await t.deps.db.select().from(webhookEndpoints);
+    expect(rows.filter((r) => r.backchannelAudience !== null && r.backchannelAudience.toLowerCase().includes(access.toLowerCase()))).toEqual([]);
+    // A client id that merely contains it is another audience.
+    const other = await create({ url: 'https://rp.example.com/logout', backchannel_logout: true, audience: `${access}-rp` });
+    expect(other.statusCode).toBe(201);
+    expect((await call('DELETE', `/api/admin/webhooks/${other.json().id}`, auth(admin))).statusCode).toBe(200);
   });
 });

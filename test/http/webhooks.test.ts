@@ -81,6 +81,9 @@ async function until<T>(fn: () => T | Promise<T>, ok: (v: T) => boolean, ms = 20
 }
 
 let t: TestApp;
+let listening: Promise<string> | undefined;
+/** The app's address, listening from the first call on. */
+const baseUrl = () => (listening ??= t.listen());
 beforeAll(async () => {
   t = await startTestApp({ realClock: systemClock, env: { WEBHOOK_RETRY_FOR: '3s' } });
 });
@@ -190,7 +193,7 @@ describe('delivery', () => {
   it('sends back-channel logout tokens that verify against the JWKS', async () => {
     const receiver = await startReceiver();
     const hook = await add({ url: receiver.url, events: [], backchannelAudience: 'client-a' });
-    const base = await t.listen();
+    const base = await baseUrl();
     try {
       const user = await signUp(t);
       const tokens = await signIn(t, user.email);
@@ -210,4 +213,42 @@ describe('delivery', () => {
       await receiver.close();
     }
   });
+});
+
+describe('back-channel logout tokens, to a relying party that checks access tokens', () => {
+  it('never verify as an access token, even for an endpoint stored with the access audience', async () => {
+    const access = t.deps.config.jwt.audience;
+    const honest = await startReceiver();
+    const planted = await startReceiver();
+    const honestHook = await add({ url: honest.url, events: [], backchannelAudience: 'client-a' });
+    // Registered before audiences were checked (or written into the database): its aud is the access audience.
+    const plantedHook = await add({ url: planted.url, events: [], backchannelAudience: 'client-b' });
+    await t.deps.db.update(webhookEndpoints).set({ backchannelAudience: access }).where(eq(webhookEndpoints.id, plantedHook.id));
+    const base = await baseUrl();
+    const jwks = createRemoteJWKSet(new URL(`${base}/.well-known/jwks.json`));
+    try {
+      const user = await signUp(t);
+      const tokens = await signIn(t, user.email);
+      // What a relying party does with an access token: issuer, audience and signature.
+      await expect(jwtVerify(tokens.access_token, jwks, { issuer: PUBLIC_URL, audience: access })).resolves.toBeTruthy();
+      await t.inject({ method: 'POST', url: '/api/logout', headers: bearer(tokens.access_token) });
+      await until(() => honest.received, (x) => x.length >= 1);
+      const failed = await until(
+        () => t.deps.db.select().from(webhookDeliveries).where(eq(webhookDeliveries.endpointId, plantedHook.id)),
+        (rows) => rows.some((r) => r.lastError !== null),
+      );
+      expect(failed[0]!.lastError).toMatch(/audience/i);
+      expect(failed[0]!.status).not.toBe('delivered');
+      expect(planted.received).toEqual([]);
+      const logoutTokens = [...honest.received, ...planted.received].map((r) => new URLSearchParams(r.body).get('logout_token')!);
+      expect(logoutTokens.length).toBeGreaterThan(0);
+      for (const token of logoutTokens) {
+        await expect(jwtVerify(token, jwks, { issuer: PUBLIC_URL, audience: access })).rejects.toMatchObject({ code: 'ERR_JWT_CLAIM_VALIDATION_FAILED' });
+      }
+    } finally {
+      await remove(honestHook.id);
+      await remove(plantedHook.id);
+      await Promise.all([honest.close(), planted.close()]);
+    }
+  }, 30_000);
 });
