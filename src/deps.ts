@@ -16,6 +16,7 @@ import type { Config } from './config.js';
 import { openDatabase, type Database, type Db } from './db/client.js';
 import { createLogger } from './logging.js';
 import { resolveSecretKey } from './secret-key.js';
+import { secureDataDir } from './db/data-dir-modes.js';
 import { createMailer, type Mailer } from './mail/mailer.js';
 import { countPendingRows, type OutboxWorker } from './mail/outbox.js';
 import { noMetrics, type Metrics } from './core/metrics.js';
@@ -108,6 +109,8 @@ async function connectRedis(url: string, logger: Logger): Promise<Redis> {
 export async function openDeps(config: Config, overrides: DepsOverrides = {}): Promise<Deps> {
   const clock = overrides.clock ?? systemClock;
   const logger = overrides.logger ?? createLogger(config);
+  // Before anything reads or writes the embedded folder: an existing one left open to others is tightened.
+  if (!config.databaseUrl) await secureDataDir(config.dataDir, logger);
   const secret = await resolveSecretKey(config, logger);
   const database = await openDatabase({
     databaseUrl: config.databaseUrl,

@@ -26,7 +26,7 @@ export async function resolveSecretKey(config: Pick<Config, 'secretKey' | 'dataD
   try {
     value = await readSecretFile(path);
     if (value === undefined) {
-      await mkdir(config.dataDir, { recursive: true });
+      await mkdir(config.dataDir, { recursive: true, mode: 0o700 });
       value = await createSecretFile(path);
       logger.warn({ path }, 'generated a secret key to encrypt the signing keys: back it up apart from the database, or set SECRET_KEY');
     }

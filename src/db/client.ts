@@ -1,4 +1,5 @@
 import { mkdir } from 'node:fs/promises';
+import { tightenDataDir } from './data-dir-modes.js';
 import { fileURLToPath } from 'node:url';
 import { sql } from 'drizzle-orm';
 import type { PgDatabase, PgQueryResultHKT } from 'drizzle-orm/pg-core';
@@ -120,7 +121,13 @@ async function openPglite(dataDir: string): Promise<Database> {
     import('drizzle-orm/pglite/migrator'),
   ]);
   const inMemory = dataDir.startsWith('memory://');
-  if (!inMemory) await mkdir(dataDir, { recursive: true });
+  // Owner-only from the start; what PGlite writes (mode 666) is tightened once it is open, after
+  // migrations and at close. Files it makes in between sit in folders no one else can enter.
+  if (!inMemory) await mkdir(dataDir, { recursive: true, mode: 0o700 });
+  const tighten = async () => {
+    if (!inMemory) await tightenDataDir(dataDir);
+  };
+  await tighten();
   const lock = inMemory ? undefined : await lockDataDir(dataDir);
   let client: InstanceType<typeof PGlite>;
   try {
@@ -129,6 +136,7 @@ async function openPglite(dataDir: string): Promise<Database> {
       // A new data folder records them too; initdb's own peak is also lower with them (845 -> 780 MB).
       initDbStartParams: PGLITE_SETTINGS,
     });
+    await tighten();
   } catch (err) {
     lock?.release();
     throw err;
@@ -140,9 +148,11 @@ async function openPglite(dataDir: string): Promise<Database> {
     engine: 'pglite',
     async migrate() {
       await migratePglite(drizzleDb, { migrationsFolder: MIGRATIONS_FOLDER });
+      await tighten();
     },
     async close() {
       if (!client.closed) await client.close();
+      await tighten().catch(() => {});
       lock?.release();
     },
   });

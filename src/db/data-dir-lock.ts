@@ -64,7 +64,7 @@ export async function lockDataDir(dataDir: string): Promise<DataDirLock> {
   for (let attempt = 0; ; attempt++) {
     // Written aside, then linked into place: the lock appears whole or not at all, and only one link wins.
     const draft = `${path}.${process.pid}.${randomBytes(4).toString('hex')}`;
-    writeFileSync(draft, JSON.stringify(me));
+    writeFileSync(draft, JSON.stringify(me), { mode: 0o600 });
     try {
       linkSync(draft, path);
       break;
