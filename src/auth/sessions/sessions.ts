@@ -15,7 +15,7 @@ import {
   selectSpentToken,
   type SessionRow,
 } from '../../db/queries/sessions.js';
-import { advanceNotBefore } from '../../db/queries/users.js';
+import { advanceNotBefore, selectUserById } from '../../db/queries/users.js';
 import { AppError, type ErrorCode } from '../../errors.js';
 import { countOutcome, type RefreshOutcome } from '../../core/metrics.js';
 import { signAccessToken } from './access-tokens.js';
@@ -188,11 +188,15 @@ async function revokeSessionIn(tx: Db, sessionId: string, reason: string, now: D
   return owner;
 }
 
-/** Logout: ends the caller's own session, audited in the same transaction. */
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/** Logout: ends the caller's own session, audited in the same transaction; 401 session_revoked for a session never created. */
 export async function endSession(deps: SessionDeps, session: { userId: string; sessionId: string }, client: ClientInfo = {}) {
   const now = deps.clock.now();
   await deps.db.transaction(async (tx) => {
     const owner = await revokeSessionIn(tx, session.sessionId, 'logout', now);
+    // No session, yet its user is there: a token signed for a session id that was never created.
+    if (owner === undefined && UUID.test(session.userId) && (await selectUserById(tx, session.userId))) throw new AppError('session_revoked');
     // A user deleted meanwhile (its session went with it) is no longer there to be named.
     const userId = owner === undefined ? undefined : session.userId;
     await recordAuditEvent(tx, deps.clock, { type: 'logout', userId, sessionId: session.sessionId, client });

@@ -5,7 +5,7 @@ import type { BreachCheck } from '../passwords/breached-passwords.js';
 import type { PasswordHasher } from '../passwords/passwords.js';
 import type { Throttle } from '../throttle/throttle.js';
 import type { Db } from '../../db/client.js';
-import { insertUserRow, selectUserByEmail, selectUserById, type UserRow } from '../../db/queries/users.js';
+import { insertUserRow, selectUserByEmail, selectUserById, selectUserOfSession, type UserRow } from '../../db/queries/users.js';
 import { AppError } from '../../errors.js';
 import { recordAuditEvent } from '../../core/audit.js';
 import { recordEvents, userEvent } from '../../core/events.js';
@@ -25,17 +25,24 @@ export function toPublicUser(user: Pick<User, 'id' | 'name' | 'email' | 'created
 // here and tell the other instances. Until then the lifetime only bounds how stale an entry can be.
 export const PROFILE_CACHE_MS = 30_000;
 
-/** The public profile of a user, served from memory when it was read in the last 30 seconds. */
-export async function getPublicUser(
+/**
+ * The public profile of the user of a session, served from memory when it was read for that session in
+ * the last 30 seconds; undefined when the user is gone or the session was never theirs (a token signed for
+ * a session id that was never created gets nothing). The session's own revocation is checked before, in memory.
+ */
+export async function getSessionUser(
   deps: { db: Db; clock: Pick<Clock, 'now'>; profiles: BoundedCache<PublicUser> },
-  id: string,
+  session: { userId: string; sessionId: string },
 ): Promise<PublicUser | undefined> {
-  const cached = deps.profiles.get(id);
+  // Kept per session: a session id is checked once, when its entry is made.
+  const key = `${session.userId} ${session.sessionId}`;
+  const cached = deps.profiles.get(key);
   if (cached) return cached;
-  const user = await findUserById(deps.db, id);
+  if (!UUID.test(session.userId) || !UUID.test(session.sessionId)) return undefined;
+  const user = await selectUserOfSession(deps.db, session.userId, session.sessionId);
   if (!user) return undefined;
   const profile = toPublicUser(user);
-  deps.profiles.set(id, profile, deps.clock.now().getTime() + PROFILE_CACHE_MS);
+  deps.profiles.set(key, profile, deps.clock.now().getTime() + PROFILE_CACHE_MS);
   return profile;
 }
 

@@ -1,6 +1,6 @@
 import { and, asc, eq, gt, isNull, or, sql, type SQL } from 'drizzle-orm';
 import type { Db } from '../client.js';
-import { users } from '../schema.js';
+import { sessions, users } from '../schema.js';
 
 /** A user's row as stored (the password hash included: never send it anywhere). */
 export type UserRow = typeof users.$inferSelect;
@@ -38,6 +38,17 @@ export async function selectUserByEmail(db: Db, email: string): Promise<UserRow 
 }
 
 /** The user of this id (a valid UUID: PostgreSQL refuses anything else). */
+/** The user a session belongs to, if that session was ever created for them (revoked or not): one read. */
+export async function selectUserOfSession(db: Db, userId: string, sessionId: string): Promise<UserRow | undefined> {
+  const [row] = await db
+    .select({ user: users })
+    .from(users)
+    .innerJoin(sessions, eq(sessions.userId, users.id))
+    .where(and(eq(users.id, userId), eq(sessions.id, sessionId)))
+    .limit(1);
+  return row?.user;
+}
+
 export async function selectUserById(db: Db, id: string): Promise<UserRow | undefined> {
   const [user] = await db.select().from(users).where(eq(users.id, id)).limit(1);
   return user;

@@ -1,6 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
-import { getPublicUser } from '../../../auth/users/users.js';
+import { getSessionUser } from '../../../auth/users/users.js';
 import type { Deps } from '../../../deps.js';
 import { AppError } from '../../../errors.js';
 import { withAliases } from '../../aliases.js';
@@ -19,7 +19,7 @@ export function dashboardRoute(deps: Deps): FastifyPluginAsyncTypebox {
     const requireToken = authenticate(deps);
     for (const [url, aliasSchema] of withAliases('/api/dashboard', schema)) {
       app.get(url, { schema: aliasSchema, preHandler: requireToken }, async (request) => {
-        const user = await getPublicUser(deps, requireAuth(request).userId);
+        const user = await getSessionUser(deps, requireAuth(request));
         if (!user) throw new AppError('invalid_token');
         return { message: `Welcome ${user.name}!`, user };
       });
