@@ -13,7 +13,14 @@ export function printNote(text: string): void {
   process.stderr.write(`${text}\n`);
 }
 
-const shown = (v: unknown) => (v === null || v === undefined ? '-' : String(v));
+// Controls, format characters (bidi overrides and isolates, zero-width ones), line and paragraph separators:
+// a terminal acts on them or they make text read otherwise than it is stored (a user's name, say).
+const NON_PRINTING = /[\p{Cc}\p{Cf}\p{Zl}\p{Zp}]/gu;
+
+/** Text as the terminal should show it: every non-printing character written as `\u{...}`. */
+export const escapeForTerminal = (text: string) => text.replace(NON_PRINTING, (c) => `\\u{${c.codePointAt(0)!.toString(16)}}`);
+
+const shown = (v: unknown) => (v === null || v === undefined ? '-' : escapeForTerminal(String(v)));
 
 /** Columns aligned with spaces; a header in capitals. */
 export function printTable<T>(rows: readonly T[], columns: [header: string, value: (row: T) => unknown][]): void {

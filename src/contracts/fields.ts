@@ -5,7 +5,12 @@ import { PASSWORD_MAX_LENGTH } from '../config.js';
 
 export const EmailField = Type.String({ format: 'email', maxLength: 254 });
 // Some visible character, and no control character (a NUL cannot be stored, a newline forges log lines and emails).
-export const NameField = Type.String({ minLength: 1, maxLength: 100, pattern: '^(?=[\\s\\S]*\\S)[^\\u0000-\\u001F\\u007F]*$' });
+// C1 controls too (U+0085 breaks lines, U+009B starts terminal sequences), and the bidi overrides and
+// isolates (U+202A-U+202E, U+2066-U+2069) that make text read otherwise than it is stored.
+export const NameField = Type.String({ minLength: 1, maxLength: 100, pattern: '^(?=[\\s\\S]*\\S)[^\\u0000-\\u001F\\u007F-\\u009F\\u202A-\\u202E\\u2066-\\u2069]*$' });
+/** What a name must not contain (NameField's pattern, for checks outside a schema: imports). */
+// eslint-disable-next-line no-control-regex -- control characters are what it finds
+export const UNSAFE_NAME_CHARACTERS = /[\u0000-\u001F\u007F-\u009F\u202A-\u202E\u2066-\u2069]/u;
 // The schema only stops absurd input early; the password policy (length after NFKC, common list) says why.
 export const PasswordField = Type.String({ minLength: 1, maxLength: PASSWORD_MAX_LENGTH * 4 });
 

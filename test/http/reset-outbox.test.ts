@@ -189,7 +189,7 @@ describe('a reset email', () => {
     const now = t.clock.now();
     const day = new Date(now.getTime() + 86_400_000);
     await t.deps.db.insert(mailOutbox).values([
-      { message: passwordChangedEmail(old), createdAt: now, expiresAt: day, nextAttemptAt: now },
+      { message: passwordChangedEmail({ ...old, emailVerifiedAt: null }), createdAt: now, expiresAt: day, nextAttemptAt: now },
       { message: { kind: 'password_reset', userId: user.id }, createdAt: now, expiresAt: day, nextAttemptAt: now },
     ]);
     await t.deps.outbox.runOnce();

@@ -2,7 +2,8 @@ import { describe, expect, it } from 'vitest';
 import { passwordChangedEmail, passwordResetEmail } from '../../src/auth/reset/emails.js';
 
 describe('email templates', () => {
-  const to = { name: '<b>Eve</b> & "friends"', email: 'eve@example.com' };
+  // A verified address: only then is the name printed.
+  const to = { name: '<b>Eve</b> & "friends"', email: 'eve@example.com', emailVerifiedAt: new Date(0) };
 
   it('puts the reset link in both parts and says how long it lasts', () => {
     const mail = passwordResetEmail(to, 'https://auth.example.com/reset-password/abc_DEF-123', 3600);

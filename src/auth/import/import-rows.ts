@@ -1,3 +1,4 @@
+import { UNSAFE_NAME_CHARACTERS } from '../../contracts/fields.js';
 import { fullFormats } from 'ajv-formats/dist/formats.js';
 import { parsePasswordHash, type HashProblem } from '../passwords/hash-formats.js';
 import { normalizeEmail } from '../users/users.js';
@@ -81,7 +82,7 @@ export function checkImportRow(raw: RawUserRow, now: Date): RowCheck {
   if (typeof raw.name !== 'string') return reject('invalid_name', 'the name must be text');
   const name = raw.name.trim();
   if (name === '') return reject('missing_name', 'the name is empty');
-  if (name.length > NAME_MAX || UNSAFE_TEXT.test(name)) return reject('invalid_name', `the name must be at most ${NAME_MAX} characters, none of them a control character`);
+  if (name.length > NAME_MAX || UNSAFE_TEXT.test(name) || UNSAFE_NAME_CHARACTERS.test(name)) return reject('invalid_name', `the name must be at most ${NAME_MAX} characters, none of them a control character or bidi override`);
 
   if (raw.email === undefined || raw.email === null || raw.email === '') return reject('missing_email', 'no email');
   if (typeof raw.email !== 'string') return reject('invalid_email', 'the email must be text');

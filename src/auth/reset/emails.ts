@@ -13,9 +13,19 @@ const plural = (n: number, unit: string) => `${n} ${unit}${n === 1 ? '' : 's'}`;
 
 type Paragraph = string | { link: string };
 
-/** One email, as plain text and as HTML, from the same paragraphs. */
-function compose(to: { name: string; email: string }, subject: string, paragraphs: Paragraph[]): MailMessage {
-  const all: Paragraph[] = [`Hello ${to.name},`, ...paragraphs];
+/** Who an email goes to: a name is printed only for an address its owner proved (`email_verified_at`). */
+export interface Recipient {
+  name: string;
+  email: string;
+  emailVerifiedAt: Date | null;
+}
+
+/**
+ * One email, as plain text and as HTML, from the same paragraphs. An address never verified may not belong
+ * to whoever signed up with it: that person's name (text they chose) is not put in front of its owner.
+ */
+function compose(to: Recipient, subject: string, paragraphs: Paragraph[]): MailMessage {
+  const all: Paragraph[] = [to.emailVerifiedAt ? `Hello ${to.name},` : 'Hello,', ...paragraphs];
   return {
     to: to.email,
     subject,
@@ -27,7 +37,7 @@ function compose(to: { name: string; email: string }, subject: string, paragraph
   };
 }
 
-export function passwordResetEmail(to: { name: string; email: string }, resetUrl: string, ttlSeconds: number): MailMessage {
+export function passwordResetEmail(to: Recipient, resetUrl: string, ttlSeconds: number): MailMessage {
   return compose(to, 'Reset your password', [
     'Someone asked to reset the password of your account. To choose a new password, open this link:',
     { link: resetUrl },
@@ -35,7 +45,7 @@ export function passwordResetEmail(to: { name: string; email: string }, resetUrl
   ]);
 }
 
-export function passwordChangedEmail(to: { name: string; email: string }): MailMessage {
+export function passwordChangedEmail(to: Recipient): MailMessage {
   return compose(to, 'Your password was changed', [
     'The password of your account was just changed, and every device signed in to it was signed out.',
     'If this was not you, reset your password at once and check your account.',

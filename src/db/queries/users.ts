@@ -120,9 +120,9 @@ export async function setPasswordOfEnabledUser(tx: Db, userId: string, passwordH
 }
 
 /** Locks a user who is not disabled (FOR NO KEY UPDATE) and reads who mail goes to; undefined when disabled or gone. */
-export async function lockEnabledUserForMail(tx: Db, userId: string): Promise<{ id: string; name: string; email: string } | undefined> {
+export async function lockEnabledUserForMail(tx: Db, userId: string): Promise<{ id: string; name: string; email: string; emailVerifiedAt: Date | null } | undefined> {
   const [user] = await tx
-    .select({ id: users.id, name: users.name, email: users.email })
+    .select({ id: users.id, name: users.name, email: users.email, emailVerifiedAt: users.emailVerifiedAt })
     .from(users)
     .where(and(eq(users.id, userId), isNull(users.disabledAt)))
     .for('no key update');
