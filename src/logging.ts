@@ -1,3 +1,4 @@
+import { createRequire } from 'node:module';
 import { pino, type Logger } from 'pino';
 import type { Config } from './config.js';
 
@@ -60,7 +61,37 @@ interface LoggableRequest {
   routeOptions?: { url?: string };
 }
 
-export function createLogger(config: Pick<Config, 'logLevel'>, destination?: pino.DestinationStream): Logger {
+export type LogFormat = 'json' | 'pretty';
+
+/**
+ * Readable lines only for a person at a terminal in development; JSON everywhere else (pipes, files,
+ * collectors, production). pino-pretty is a dev dependency: a production install has none, and stays JSON.
+ */
+export function chooseLogFormat(where: { env: string; stdoutIsTty: boolean; prettyInstalled: boolean }): LogFormat {
+  return where.env === 'development' && where.stdoutIsTty && where.prettyInstalled ? 'pretty' : 'json';
+}
+
+type PrettyFactory = (options: Record<string, unknown>) => pino.DestinationStream;
+
+/** pino-pretty when it is installed, loaded only then (in this process: no transport thread). */
+function loadPretty(): PrettyFactory | undefined {
+  try {
+    return createRequire(import.meta.url)('pino-pretty') as PrettyFactory;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The server's stdout: pretty on a development terminal, else pino's default (JSON on stdout). */
+function defaultDestination(env: string | undefined): pino.DestinationStream | undefined {
+  const stdoutIsTty = process.stdout.isTTY === true;
+  if (env !== 'development' || !stdoutIsTty) return undefined;
+  const pretty = loadPretty();
+  if (chooseLogFormat({ env, stdoutIsTty, prettyInstalled: pretty !== undefined }) === 'json') return undefined;
+  return pretty!({ colorize: true, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname', sync: true });
+}
+
+export function createLogger(config: Pick<Config, 'logLevel'> & { env?: string }, destination?: pino.DestinationStream): Logger {
   return pino(
     {
       level: config.logLevel,
@@ -70,6 +101,6 @@ export function createLogger(config: Pick<Config, 'logLevel'>, destination?: pin
         err: serializeError,
       },
     },
-    destination,
+    destination ?? defaultDestination(config.env),
   );
 }

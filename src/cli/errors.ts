@@ -40,9 +40,11 @@ export function describeFailure(err: unknown, config: Config | undefined): { exi
   if (err instanceof ConfigError) return { exitCode: EXIT.config, line: `invalid configuration: ${err.problems.join('; ')}` };
   if (err instanceof ControlError) {
     const usage = err.code === 'invalid_arguments' || err.code === 'unknown_operation';
-    return { exitCode: usage ? EXIT.usage : EXIT.failed, line: usage ? `invalid arguments: ${err.message}` : `${err.message} (${err.code})` };
+    if (usage) return { exitCode: EXIT.usage, line: `invalid arguments: ${err.message}` };
+    return { exitCode: err.code === 'invalid_request' ? EXIT.usage : EXIT.failed, line: `${err.message} (${err.code})` };
   }
-  if (err instanceof AppError) return { exitCode: EXIT.failed, line: `${err.message} (${err.code})` };
+  // A value the domain refuses (invalid_request: a webhook URL in WEBHOOK_DENY_NETWORKS) is a usage error too.
+  if (err instanceof AppError) return { exitCode: err.code === 'invalid_request' ? EXIT.usage : EXIT.failed, line: `${err.message} (${err.code})` };
   if (err instanceof DataDirLockedError || err instanceof DatabaseAdminError) return { exitCode: EXIT.failed, line: err.message };
   const database = config ? describeDatabaseFailure(err, config) : undefined;
   if (database) return { exitCode: EXIT.failed, line: database };

@@ -16,7 +16,7 @@ const EXIT_CODES_HELP = `
 Exit codes:
   0   done
   1   the operation failed or was refused (no such user, a weak password, the database is down)
-  2   usage error: unknown command or option, a missing or invalid argument
+  2   usage error: unknown command or option, a missing or invalid argument or value
   78  invalid configuration (environment or .env)
 
 Configuration comes from the environment and .env, as for the server. With the embedded engine, a

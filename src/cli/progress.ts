@@ -18,15 +18,18 @@ export interface ProgressOptions {
 /**
  * A progress bar for long commands (`users import`). On a terminal it redraws one line; anywhere else
  * (a pipe, a log file, CI) it writes a plain line at every tenth of the way and at the end, so logs stay
- * readable; with no total, nothing but the end.
+ * readable; with no total (0: a database import), the count alone, at the end.
  */
 export function startProgress(opts: ProgressOptions): Progress {
   const stream = opts.stream ?? process.stderr;
   let done = 0;
+  // A total of 0 is unknown (a database import counts as it goes): the count is shown alone, never "2/0".
+  const known = opts.total > 0;
+  const count = () => (known ? `${done}/${opts.total}` : `${done}`);
   if (stream.isTTY) {
     const bar = new SingleBar({
       stream,
-      format: `${opts.label} [{bar}] {value}/{total} {percentage}% | ETA {eta_formatted}`,
+      format: known ? `${opts.label} [{bar}] {value}/{total} {percentage}% | ETA {eta_formatted}` : `${opts.label} {value}`,
       hideCursor: true,
       clearOnComplete: false,
     });
@@ -47,13 +50,13 @@ export function startProgress(opts: ProgressOptions): Progress {
       const tenth = opts.total > 0 ? Math.floor((done * 10) / opts.total) : 0;
       if (tenth > lastTenth && done < opts.total) {
         lastTenth = tenth;
-        stream.write(`${opts.label} ${done}/${opts.total}\n`);
+        stream.write(`${opts.label} ${count()}\n`);
       }
     },
     stop() {
       if (stopped) return;
       stopped = true;
-      stream.write(`${opts.label} ${done}/${opts.total}\n`);
+      stream.write(`${opts.label} ${count()}\n`);
     },
   };
 }

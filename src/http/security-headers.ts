@@ -24,13 +24,16 @@ const isPage = (request: FastifyRequest) => request.routeOptions.config.html ===
 /**
  * Security headers: the API set on JSON answers, helmet's full set on HTML pages (whose own CSP may be
  * stricter still). Helmet's middleware is built once, here, not per request.
+ * Pages carry no `upgrade-insecure-requests`: over plain HTTP (PUBLIC_URL http, any host name) it makes the
+ * browser fetch the page's own CSS and JS over https and /docs stays blank. Over https, HSTS (sent on every
+ * answer) is what keeps browsers on https.
  */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- any server, logger and type provider
 export function installSecurityHeaders(app: FastifyInstance<any, any, any, any, any>) {
   const forPages = helmet({
     contentSecurityPolicy: {
       useDefaults: true,
-      directives: { 'frame-ancestors': ["'none'"], 'form-action': ["'self'"] },
+      directives: { 'frame-ancestors': ["'none'"], 'form-action': ["'self'"], 'upgrade-insecure-requests': null },
     },
     frameguard: { action: 'deny' },
     referrerPolicy: { policy: 'no-referrer' },

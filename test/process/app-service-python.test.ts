@@ -269,7 +269,7 @@ describe.skipIf(!!missing)(`the Python app service (examples/app-service-python)
     expect((await call(app, `/items/${added[0]!.id}`, second, { method: 'DELETE' })).status).toBe(404);
     expect((await call(app, '/items', second)).body).toEqual({ items: [{ id: added[1]!.id, title: 'second', created_at: expect.any(String) }] });
 
-    const deleted = json(await latchkey(env, ['users', 'delete', userId, '--json']));
+    const deleted = json(await latchkey(env, ['users', 'delete', userId, '--yes', '--json']));
     expect(deleted).toMatchObject({ user: { id: userId }, sessions_ended: 1 });
     const left = () => appRows(app, 'SELECT (SELECT count(*) FROM users WHERE id = ?) + (SELECT count(*) FROM items WHERE user_id = ?)', userId, userId);
     expect(await until(left, (rows) => rows[0]![0] === 0, 10_000), app.output()).toEqual([[0]]);

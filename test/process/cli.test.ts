@@ -187,10 +187,10 @@ describe.each([
     expect(json(await run(['users', 'enable', email, '--json'])).user.disabled_at).toBeNull();
     if (server) expect((await signin(server, email)).status).toBe(200);
 
-    const deleted = json(await run(['users', 'delete', email, '--json']));
+    const deleted = json(await run(['users', 'delete', email, '--yes', '--json']));
     expect(deleted.user.email).toBe(email);
     if (server) expect((await signin(server, email)).body.error).toBe('invalid_credentials');
-    expectOneLine(await run(['users', 'delete', email]), 1, /\(user_not_found\)/);
+    expectOneLine(await run(['users', 'delete', email, '--yes']), 1, /\(user_not_found\)/);
   }, 120_000);
 
   it('lists and rotates the signing keys', async () => {

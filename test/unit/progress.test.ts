@@ -36,3 +36,22 @@ describe('the progress helper', () => {
     expect(out.text()).toContain('4/4');
   });
 });
+
+describe('the progress helper with no known total (a database import)', () => {
+  it('shows the count alone, never "users 2/0"', () => {
+    const out = sink(false);
+    const progress = startProgress({ label: 'users', total: 0, stream: out.stream });
+    progress.increment(2);
+    progress.stop();
+    expect(out.text()).toBe('users 2\n');
+  });
+
+  it('on a terminal, shows the count without a bar or a total', () => {
+    const out = sink(true);
+    const progress = startProgress({ label: 'users', total: 0, stream: out.stream });
+    progress.increment(2);
+    progress.stop();
+    expect(out.text()).toContain('users 2');
+    expect(out.text()).not.toMatch(/\/0|NaN|Infinity/);
+  });
+});

@@ -190,7 +190,7 @@ describe.skipIf(!TEST_DATABASE_URL)('the seed’s app service beside Latchkey, o
     await until(() => syncedUser(user.id), Boolean, 3_000);
     const { access_token } = await signIn(user.email);
     expect((await onApp('/items', access_token, { method: 'POST', body: { title: 'doomed' } })).status).toBe(201);
-    json(await latchkey(env, ['users', 'delete', user.email, '--json']));
+    json(await latchkey(env, ['users', 'delete', user.email, '--yes', '--json']));
     await until(() => syncedUser(user.id), (row) => row === undefined, 3_000);
     expect((await appSql.query('SELECT 1 FROM items WHERE user_id = $1', [user.id])).rowCount).toBe(0);
     // Its sessions ended with it: the revocation feed told the app.
@@ -205,7 +205,7 @@ describe.skipIf(!TEST_DATABASE_URL)('the seed’s app service beside Latchkey, o
     const [kept, gone] = [await signUp(), await signUp()];
     json(await latchkey(env, ['users', 'disable', kept.email, '--json']));
     json(await latchkey(env, ['users', 'enable', kept.email, '--json']));
-    json(await latchkey(env, ['users', 'delete', gone.email, '--json']));
+    json(await latchkey(env, ['users', 'delete', gone.email, '--yes', '--json']));
     await new Promise((r) => setTimeout(r, Math.max(0, 30_000 - (Date.now() - stoppedAt))));
     await startApp();
     probe.resume();

@@ -99,8 +99,13 @@ function addUserChanges(users: Command, ctx: CliContext) {
     description: 'delete a user and everything of theirs, ending their sessions first',
     argument: USER_ARGUMENT,
     json: OUTCOME,
+    options: (command) => command.option('--yes', 'yes, delete them'),
     op: 'users.delete',
-    args: byRef,
+    // As db drop and services remove: a destructive command is confirmed on its command line.
+    args: (user, opts: { yes?: boolean }) => {
+      if (!opts.yes) throw usageError(`deleting ${user} ends their sessions and deletes their account for good: add --yes`);
+      return byRef(user);
+    },
     print: (r) => printLine(`Deleted ${r.user.email} (${r.user.id}); ${r.sessions_ended} session(s) ended`),
   });
 }

@@ -1,0 +1,51 @@
+import { existsSync } from 'node:fs';
+import { chromium, type Browser } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startTestApp, type TestApp } from '../helpers/app.js';
+
+// /docs in a real browser, reached by a host name other than localhost over plain HTTP (as
+// http://devbox:5001/docs is): every operation of /openapi.json is rendered. Chromium maps the name to
+// 127.0.0.1 itself, so no hosts file is touched. Debian's chromium only: `apt-get install -y chromium`.
+const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+const HOST = 'latchkey.test';
+const hasChromium = existsSync(CHROMIUM);
+if (!hasChromium) {
+  const reason = `no Chromium at ${CHROMIUM} (on Debian: apt-get install -y chromium)`;
+  if (process.env.CI === 'true') throw new Error(`docs-browser: ${reason}; CI installs it in .ci/run`);
+  console.warn(`docs-browser: skipped: ${reason}`);
+}
+
+const HTTP_METHODS = new Set(['get', 'put', 'post', 'delete', 'options', 'head', 'patch', 'trace']);
+
+describe.skipIf(!hasChromium)('/docs in Chromium, by a host name over plain HTTP', () => {
+  let t: TestApp;
+  let browser: Browser;
+  let port: string;
+  beforeAll(async () => {
+    t = await startTestApp();
+    port = new URL(await t.listen()).port;
+    browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      args: [`--host-resolver-rules=MAP ${HOST} 127.0.0.1`, '--no-sandbox'],
+    });
+  });
+  afterAll(async () => {
+    await browser?.close();
+    await t?.close();
+  });
+
+  it('renders every operation of /openapi.json', async () => {
+    const spec = (await t.inject({ method: 'GET', url: '/openapi.json' })).json() as { paths: Record<string, Record<string, unknown>> };
+    const operations = Object.values(spec.paths).flatMap((item) => Object.keys(item).filter((key) => HTTP_METHODS.has(key))).length;
+    expect(operations).toBeGreaterThan(10);
+
+    const page = await browser.newPage();
+    const failed: string[] = [];
+    page.on('requestfailed', (request) => failed.push(`${request.url()} ${request.failure()?.errorText ?? ''}`));
+    await page.goto(`http://${HOST}:${port}/docs`, { waitUntil: 'load' });
+    await page.waitForSelector('.opblock', { timeout: 15_000 }).catch(() => undefined);
+    const rendered = await page.locator('.opblock').count();
+    expect(failed, 'requests the page could not load').toEqual([]);
+    expect(rendered).toBe(operations);
+  });
+});
