@@ -28,7 +28,7 @@ export default function setup(project: TestProject) {
   // Beside dist/, at the same depth: the code finds what it reads (drizzle/, package.json) relative to itself.
   const dir = `.test-build-${process.pid}`;
   const tsc = createRequire(import.meta.url).resolve('typescript/bin/tsc');
-  const build = spawnSync(process.execPath, [tsc, '-p', 'tsconfig.build.json', '--outDir', dir], { cwd: ROOT, encoding: 'utf8' });
+  const build = spawnSync(process.execPath, [tsc, '-p', 'tsconfig.build.json', '--outDir', dir, '--tsBuildInfoFile', join(dir, '.tsbuildinfo')], { cwd: ROOT, encoding: 'utf8' });
   if (build.status !== 0) throw new Error(`compiling the sources for the process tests failed:\n${build.stdout}${build.stderr}`);
   project.provide('builtSources', dir);
   return () => rmSync(join(ROOT, dir), { recursive: true, force: true });

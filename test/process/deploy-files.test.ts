@@ -311,7 +311,7 @@ async function layOutImage(into: string): Promise<void> {
           await cp(join(ROOT, built), target, { recursive: true });
           continue;
         }
-        const build = spawnSync('npm', ['run', 'build', '--', '--outDir', target], { cwd: ROOT, encoding: 'utf8' });
+        const build = spawnSync('npm', ['run', 'build', '--', '--outDir', target, '--tsBuildInfoFile', join(target, '.tsbuildinfo')], { cwd: ROOT, encoding: 'utf8' });
         if (build.status !== 0) throw new Error(`build failed:\n${build.stdout}${build.stderr}`);
       } else if (source === `${workdir}/node_modules`) {
         await symlink(join(ROOT, 'node_modules'), target);
