@@ -109,9 +109,10 @@ async function connectRedis(url: string, logger: Logger): Promise<Redis> {
 export async function openDeps(config: Config, overrides: DepsOverrides = {}): Promise<Deps> {
   const clock = overrides.clock ?? systemClock;
   const logger = overrides.logger ?? createLogger(config);
-  // Before anything reads or writes the embedded folder: an existing one left open to others is tightened.
-  if (!config.databaseUrl) await secureDataDir(config.dataDir, logger);
+  // The secret first: a folder that cannot be created stops the start naming SECRET_KEY (secret-key.ts).
   const secret = await resolveSecretKey(config, logger);
+  // Before the database opens in it: an existing embedded folder left open to others is tightened.
+  if (!config.databaseUrl) await secureDataDir(config.dataDir, logger);
   const database = await openDatabase({
     databaseUrl: config.databaseUrl,
     dataDir: config.dataDir,
