@@ -189,7 +189,7 @@ describe('scalable: load balancer and service', () => {
   it("checks health on Latchkey's own health route", () => {
     const path = one(resources, 'aws:lb/targetGroup:TargetGroup').inputs['healthCheck']['path'];
     expect(path).toBe('/healthz');
-    const routes = readFileSync(join(__dirname, '..', '..', '..', 'src', 'http', 'routes', 'meta.ts'), 'utf8');
+    const routes = readFileSync(join(__dirname, '..', '..', '..', 'src', 'http', 'routes', 'meta', 'health.ts'), 'utf8');
     expect(routes).toContain(`'${path}'`);
   });
 
