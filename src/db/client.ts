@@ -127,7 +127,8 @@ async function openPglite(dataDir: string): Promise<Database> {
   const tighten = async () => {
     if (!inMemory) await tightenDataDir(dataDir);
   };
-  await tighten();
+  // One walk once PGlite is open covers what was there before too (openDeps has already tightened and
+  // logged a loose folder): a walk before the open as well would only repeat it.
   const lock = inMemory ? undefined : await lockDataDir(dataDir);
   let client: InstanceType<typeof PGlite>;
   try {
