@@ -66,6 +66,8 @@ export interface DepsOverrides {
   clock?: Clock;
   logger?: Logger;
   mailer?: Mailer;
+  /** An in-memory embedded database starts from this image (see DatabaseOptions.embeddedImage). */
+  embeddedImage?: Blob;
 }
 
 const REDIS_READY_TIMEOUT_MS = 3_000;
@@ -117,6 +119,7 @@ export async function openDeps(config: Config, overrides: DepsOverrides = {}): P
     databaseUrl: config.databaseUrl,
     dataDir: config.dataDir,
     poolSize: config.databasePoolSize,
+    embeddedImage: overrides.embeddedImage,
   });
   const stops: (() => Promise<void> | void)[] = [() => database.close()];
   const close = async () => {

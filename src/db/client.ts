@@ -54,10 +54,16 @@ export interface DatabaseOptions {
   /** Folder of the embedded database; `memory://` keeps it in memory. */
   dataDir: string;
   poolSize: number;
+  /**
+   * An in-memory embedded database starts as a copy of this image (a data folder dumped by PGlite's
+   * `dumpDataDir`) instead of a new cluster: tests open a hundred databases, and a new one is initdb's two
+   * seconds of CPU where a copy of a migrated one is a tenth of that. Ignored for a folder on disk.
+   */
+  embeddedImage?: Blob;
 }
 
 export async function openDatabase(opts: DatabaseOptions): Promise<Database> {
-  return opts.databaseUrl ? openPostgres(opts.databaseUrl, opts.poolSize) : openPglite(opts.dataDir);
+  return opts.databaseUrl ? openPostgres(opts.databaseUrl, opts.poolSize) : openPglite(opts.dataDir, opts.embeddedImage);
 }
 
 /** What differs between the engines; the rest of a Database is the same on both. */
@@ -114,12 +120,10 @@ async function openPostgres(url: string, poolSize: number): Promise<Database> {
 // one connection needs far less, and the operating system's file cache still holds the tables.
 const PGLITE_SETTINGS = ['-c', 'shared_buffers=16MB', '-c', 'max_connections=4'];
 
-async function openPglite(dataDir: string): Promise<Database> {
-  const [{ PGlite }, { drizzle: drizzlePglite }, { migrate: migratePglite }] = await Promise.all([
-    import('@electric-sql/pglite'),
-    import('drizzle-orm/pglite'),
-    import('drizzle-orm/pglite/migrator'),
-  ]);
+const pgliteModules = () => Promise.all([import('@electric-sql/pglite'), import('drizzle-orm/pglite'), import('drizzle-orm/pglite/migrator')]);
+
+async function openPglite(dataDir: string, image: Blob | undefined): Promise<Database> {
+  const [{ PGlite }, { drizzle: drizzlePglite }, { migrate: migratePglite }] = await pgliteModules();
   const inMemory = dataDir.startsWith('memory://');
   // Owner-only from the start; what PGlite writes (mode 666) is tightened once it is open, after
   // migrations and at close. Files it makes in between sit in folders no one else can enter.
@@ -133,6 +137,7 @@ async function openPglite(dataDir: string): Promise<Database> {
   let client: InstanceType<typeof PGlite>;
   try {
     client = await PGlite.create(dataDir, {
+      ...(inMemory && image ? { loadDataDir: image } : {}),
       startParams: [...PGlite.defaultStartParams, ...PGLITE_SETTINGS],
       // A new data folder records them too; initdb's own peak is also lower with them (845 -> 780 MB).
       initDbStartParams: PGLITE_SETTINGS,
@@ -157,4 +162,19 @@ async function openPglite(dataDir: string): Promise<Database> {
       lock?.release();
     },
   });
+}
+
+/**
+ * A new in-memory embedded database, migrated, dumped as an image for `embeddedImage`: made once, a test run
+ * starts each of its databases from it.
+ */
+export async function createEmbeddedImage(): Promise<Blob> {
+  const [{ PGlite }, { drizzle: drizzlePglite }, { migrate: migratePglite }] = await pgliteModules();
+  const client = await PGlite.create('memory://', { startParams: [...PGlite.defaultStartParams, ...PGLITE_SETTINGS], initDbStartParams: PGLITE_SETTINGS });
+  try {
+    await migratePglite(drizzlePglite(client, { schema }), { migrationsFolder: MIGRATIONS_FOLDER });
+    return await client.dumpDataDir('none');
+  } finally {
+    await client.close();
+  }
 }

@@ -32,7 +32,7 @@ const clock = createTestClock();
 
 beforeAll(async () => {
   testDb = await createTestDatabase();
-  database = await openDatabase({ databaseUrl: testDb.url, dataDir: 'memory://', poolSize: 10 });
+  database = await openDatabase({ databaseUrl: testDb.url, dataDir: 'memory://', poolSize: 10, embeddedImage: testDb.image });
   await database.migrate();
   db = database.db;
 });

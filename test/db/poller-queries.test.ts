@@ -25,7 +25,7 @@ let database: Database;
 
 beforeAll(async () => {
   testDb = await createTestDatabase();
-  database = await openDatabase({ databaseUrl: testDb.url, dataDir: 'memory://', poolSize: 4 });
+  database = await openDatabase({ databaseUrl: testDb.url, dataDir: 'memory://', poolSize: 4, embeddedImage: testDb.image });
   await database.migrate();
 });
 

@@ -52,7 +52,7 @@ const at = (seconds: number) => new Date(T0.getTime() + seconds * 1000);
 
 beforeAll(async () => {
   database = await createTestDatabase();
-  opened = await openDatabase({ databaseUrl: database.url, dataDir: 'memory://', poolSize: 4 });
+  opened = await openDatabase({ databaseUrl: database.url, dataDir: 'memory://', poolSize: 4, embeddedImage: database.image });
   await opened.migrate();
   db = opened.db;
 });

@@ -84,7 +84,12 @@ export async function startTestApp(options: TestAppOptions = {}): Promise<TestAp
     ...(database.url ? { DATABASE_URL: database.url } : {}),
     ...options.env,
   });
-  const deps = await createServerDeps(config, { clock: options.realClock ?? clock, logger: createLogger(config, sink), outboxPollMs: 200 });
+  const deps = await createServerDeps(config, {
+    clock: options.realClock ?? clock,
+    logger: createLogger(config, sink),
+    outboxPollMs: 200,
+    embeddedImage: database.image,
+  });
   const app = await buildApp(deps);
   options.beforeReady?.(app);
   await app.ready();

@@ -1,5 +1,7 @@
 import { randomBytes } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
 import pg from 'pg';
+import { inject } from 'vitest';
 
 export interface TestDatabase {
   /** Set when the suite runs on PostgreSQL; unset means the embedded engine. */
@@ -7,6 +9,8 @@ export interface TestDatabase {
   engine: 'postgres' | 'pglite';
   /** The SECRET_KEY of every app on this database: instances sharing a database share their secret. */
   secretKey: string;
+  /** On the embedded engine, the image of a new migrated database an in-memory one starts from (test/global-setup.ts). */
+  image?: Blob;
   drop(): Promise<void>;
 }
 
@@ -17,7 +21,7 @@ export interface TestDatabase {
 export async function createTestDatabase(): Promise<TestDatabase> {
   const adminUrl = process.env.TEST_DATABASE_URL;
   const secretKey = randomBytes(32).toString('base64url');
-  if (!adminUrl) return { url: undefined, engine: 'pglite', secretKey, drop: async () => {} };
+  if (!adminUrl) return { url: undefined, engine: 'pglite', secretKey, image: await embeddedImage(), drop: async () => {} };
   const name = `latchkey_test_${randomBytes(6).toString('hex')}`;
   await withClient(adminUrl, (c) => c.query(`CREATE DATABASE ${name}`));
   const url = new URL(adminUrl);
@@ -28,6 +32,13 @@ export async function createTestDatabase(): Promise<TestDatabase> {
     secretKey,
     drop: () => withClient(adminUrl, (c) => c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`)).then(() => {}),
   };
+}
+
+let image: Promise<Blob | undefined> | undefined;
+function embeddedImage(): Promise<Blob | undefined> {
+  const file = inject('embeddedImage');
+  image ??= file ? readFile(file).then((bytes) => new Blob([bytes])) : Promise.resolve(undefined);
+  return image;
 }
 
 async function withClient<T>(url: string, fn: (c: pg.Client) => Promise<T>): Promise<T> {
