@@ -1,11 +1,41 @@
 import { availableParallelism } from 'node:os';
-import { defineConfig } from 'vitest/config';
+import { defineConfig, type TestProjectInlineConfiguration } from 'vitest/config';
+
+// Which engines the suite runs on, each as a project of one run (its files' names prefixed with it):
+// - nothing set: the embedded engine alone (`npm test` on a fresh clone);
+// - TEST_DATABASE_URL: PostgreSQL (and Redis with TEST_REDIS_URL) alone;
+// - TEST_ENGINES=postgres,embedded with TEST_DATABASE_URL (CI): both in one run. The files of both share the
+//   workers, so neither pass waits on its own last slow file, and one coverage report counts both engines.
+const engines = (process.env.TEST_ENGINES ?? (process.env.TEST_DATABASE_URL ? 'postgres' : 'embedded')).split(',').map((e) => e.trim());
+for (const engine of engines) if (engine !== 'postgres' && engine !== 'embedded') throw new Error(`TEST_ENGINES: postgres and/or embedded, not ${engine}`);
+if (engines.includes('postgres') && !process.env.TEST_DATABASE_URL) throw new Error('TEST_ENGINES=postgres needs TEST_DATABASE_URL');
+
+// Files whose subject does not depend on the engine: parsers, static files, pure functions, the layer rules, the
+// SDK's own protocol tests. When both engines run, they run once, in the PostgreSQL project.
+const ENGINE_FREE = [
+  'test/unit/**',
+  'test/process/deploy-files.test.ts',
+  'test/http/slow-clients.test.ts',
+  'test/process/thread-priority.test.ts',
+  'packages/verify/test/{claims,feed,http,package,webhooks,jwks-hammer,pack}.test.ts',
+];
+
+const project = (engine: string): TestProjectInlineConfiguration => ({
+  extends: true,
+  test: {
+    name: engine,
+    // '' rather than unset: a project's env is assigned to process.env, where undefined would read 'undefined'.
+    env: engine === 'embedded' ? { TEST_DATABASE_URL: '', TEST_REDIS_URL: '', TEST_ENGINE: engine } : { TEST_ENGINE: engine },
+    ...(engine === 'embedded' && engines.length > 1 ? { exclude: ENGINE_FREE } : {}),
+  },
+});
 
 export default defineConfig({
   test: {
     // The server's tests, those of the packages beside it (packages/verify: @latchkey/verify), and the examples' end-to-end tests.
     globalSetup: ['test/global-setup.ts'],
     include: ['test/**/*.test.ts', 'packages/*/test/**/*.test.ts', 'examples/*/test/**/*.test.ts'],
+    projects: engines.map(project),
     pool: 'forks',
     testTimeout: 30_000,
     hookTimeout: 60_000,
