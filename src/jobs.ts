@@ -33,19 +33,22 @@ export interface JobOptions {
  * key listener (PostgreSQL), the outbox worker, key rotation and the purges. Each is stopped by
  * `deps.close()`, before what it uses.
  */
+/** The metrics listener (METRICS_PORT), or this worker's answers to its supervisor's scrapes. */
+async function startMetrics(deps: Deps) {
+  const { config, logger } = deps;
+  if (!deps.metricsRegistry || config.metrics.port === undefined) return;
+  const { registry } = deps.metricsRegistry;
+  // Processes of a cluster answer their supervisor, which serves METRICS_PORT for them all (src/main.ts).
+  if (cluster.isWorker) return (await import('./metrics/cluster.js')).answerClusterScrapes(registry);
+  const source = { contentType: registry.contentType, collect: () => registry.metrics() };
+  const listener = await startMetricsListener({ ...config.metrics, port: config.metrics.port, source, logger });
+  deps.onClose(() => listener.close());
+}
+
 export async function startJobs(deps: Deps, opts: JobOptions = {}): Promise<ServerDeps> {
   const { config, database, clock, logger, keys, revocations } = deps;
   try {
-    if (deps.metricsRegistry && config.metrics.port !== undefined) {
-      const { registry } = deps.metricsRegistry;
-      // Processes of a cluster answer their supervisor, which serves METRICS_PORT for them all (src/main.ts).
-      if (cluster.isWorker) (await import('./metrics/cluster.js')).answerClusterScrapes(registry);
-      else {
-        const source = { contentType: registry.contentType, collect: () => registry.metrics() };
-        const listener = await startMetricsListener({ ...config.metrics, port: config.metrics.port, source, logger });
-        deps.onClose(() => listener.close());
-      }
-    }
+    await startMetrics(deps);
     keys.startSchedule();
     // Webhook deliveries, woken by events recorded here, by NOTIFY from other instances, or by its poll.
     const webhooks = startWebhookWorker({
@@ -69,6 +72,7 @@ export async function startJobs(deps: Deps, opts: JobOptions = {}): Promise<Serv
         logger,
         accessTokenTtl: config.ttl.accessToken,
         list: revocations,
+        probeMs: config.revocationFeed.heartbeat * 1000,
         channels: {
           [KEYS_CHANNEL]: () => void keys.reload(),
           // A client rotated or removed on any instance: the streams it opened here close.

@@ -333,7 +333,7 @@ export const SETTINGS = {
     group: 'http',
     schema: duration(),
     default: '5s',
-    doc: 'how often the revocation feed (`GET /api/revocations/stream`) sends a `heartbeat` event, so that its consumers and the proxies between know the stream is alive',
+    doc: 'how often the revocation feed (`GET /api/revocations/stream`) sends a `heartbeat` event, so that its consumers and the proxies between know the stream is alive; on PostgreSQL, also how often each instance proves that its listening connection still hears (two unheard proofs and it reconnects, checking tokens against the database meanwhile, and its feed sends no heartbeat)',
   }),
 
   WEBHOOK_RETRY_FOR: setting({

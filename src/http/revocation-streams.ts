@@ -211,7 +211,9 @@ class StreamSet implements RevocationStreams {
 
   private tick() {
     const text = timeFrame('heartbeat', this.deps.clock.now().getTime());
-    for (const s of [...this.streams]) if (s.live) this.send(s, text);
+    // No heartbeat while this instance may be missing revocations made elsewhere (RevocationList.isStale):
+    // its consumers then stop trusting what they hold, as they do when the stream itself goes quiet.
+    if (!this.deps.revocations.isStale()) for (const s of [...this.streams]) if (s.live) this.send(s, text);
     // Notices can be lost (a cut listening connection): each heartbeat also checks every client, in one query.
     if (this.checking) return;
     this.checking = true;

@@ -10,6 +10,12 @@ export interface TcpProxy {
   sentUpstream(): Buffer[];
   /** Accepts connections again on the same port, as a server that came back. */
   start(): Promise<void>;
+  /**
+   * Stops forwarding, both ways, on every open connection whose client has sent `text` (in its first 64 KB),
+   * without closing it: a connection cut quietly (a dropped NAT entry), which neither end hears of. Returns
+   * how many it silenced; new connections are forwarded as before.
+   */
+  silence(text: string): number;
   close(): Promise<void>;
 }
 
@@ -17,6 +23,8 @@ export interface TcpProxy {
 export async function startTcpProxy(targetHost: string, targetPort: number, opts: { record?: boolean } = {}): Promise<TcpProxy> {
   const sockets = new Set<Socket>();
   const recorded: Buffer[][] = [];
+  // Each open connection: its two sockets and the start of what its client sent.
+  const pairs = new Set<{ client: Socket; upstream: Socket; sent: string }>();
   let server: Server | undefined;
   let port = 0;
 
@@ -32,6 +40,12 @@ export async function startTcpProxy(targetHost: string, targetPort: number, opts
             upstream.destroy();
           });
         }
+        const pair = { client, upstream, sent: '' };
+        pairs.add(pair);
+        client.on('close', () => pairs.delete(pair));
+        client.on('data', (chunk: Buffer) => {
+          if (pair.sent.length < 65_536) pair.sent += chunk.toString('latin1');
+        });
         if (opts.record) {
           const chunks: Buffer[] = [];
           recorded.push(chunks);
@@ -68,6 +82,18 @@ export async function startTcpProxy(targetHost: string, targetPort: number, opts
     },
     stop,
     sentUpstream: () => recorded.map((chunks) => Buffer.concat(chunks)),
+    silence(text) {
+      let n = 0;
+      for (const pair of pairs) {
+        if (!pair.sent.includes(text)) continue;
+        pair.client.unpipe(pair.upstream);
+        pair.upstream.unpipe(pair.client);
+        pair.client.pause();
+        pair.upstream.pause();
+        n += 1;
+      }
+      return n;
+    },
     start: listen,
     close: stop,
   };

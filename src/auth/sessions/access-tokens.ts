@@ -3,9 +3,12 @@ import { createDecoder, createSigner, createVerifier } from 'fast-jwt';
 import type { BoundedCache } from '../../core/cache.js';
 import { CLOCK_SKEW_SECONDS } from '../keys/clock-skew.js';
 import { epochSeconds, type Clock } from '../../core/clock.js';
+import type { Db } from '../../db/client.js';
+import { isSessionLive } from '../../db/queries/sessions.js';
 import { AppError } from '../../errors.js';
 import type { KeySet, SigningKey } from '../keys/keys.js';
 import type { RevocationList } from './revocations.js';
+import { isUuid } from '../../contracts/ids.js';
 
 export const ACCESS_TOKEN_TYPE = 'at+jwt';
 // Anything longer is not a token this server issued; refuse it before parsing.
@@ -84,7 +87,7 @@ export function signAccessToken(
  */
 export async function verifyAccessToken(
   token: string,
-  deps: { keys: KeySet; revocations: RevocationList; clock: Clock; verifiedTokens: BoundedCache<AccessClaims> },
+  deps: { keys: KeySet; revocations: RevocationList; clock: Clock; verifiedTokens: BoundedCache<AccessClaims>; db?: Db },
   policy: AccessTokenPolicy,
 ): Promise<AccessClaims> {
   if (token.length > MAX_TOKEN_LENGTH) throw new AppError('invalid_token');
@@ -93,13 +96,20 @@ export async function verifyAccessToken(
   const cacheKey = createHash('sha256').update(token).digest('base64');
   const known = deps.verifiedTokens.get(cacheKey);
   if (known) {
-    if (deps.revocations.isRevoked(known)) throw new AppError('session_revoked');
+    await checkNotRevoked(known, deps);
     return known;
   }
   const claims = verifySignatureAndClaims(token, deps, policy);
-  if (deps.revocations.isRevoked(claims)) throw new AppError('session_revoked');
+  await checkNotRevoked(claims, deps);
   deps.verifiedTokens.set(cacheKey, claims, claims.expiresAt);
   return claims;
+}
+
+/** The revocation list, or the database itself while the list may be missing what other instances revoked. */
+async function checkNotRevoked(claims: AccessClaims, deps: { revocations: RevocationList; clock: Clock; db?: Db }) {
+  if (deps.revocations.isRevoked(claims)) throw new AppError('session_revoked');
+  if (deps.db && deps.revocations.isStale() && !(isUuid(claims.sessionId) && (await isSessionLive(deps.db, claims.sessionId, deps.clock.now()))))
+    throw new AppError('session_revoked');
 }
 
 function verifierFor(policy: AccessTokenPolicy, key: SigningKey) {

@@ -29,6 +29,13 @@ export interface RevocationList {
   entries(): RevocationEntry[];
   /** Calls `listener` with each entry added from now on (a session newly revoked, a not-before moved forward); returns the unsubscribe. */
   subscribe(listener: (entry: RevocationEntry) => void): () => void;
+  /**
+   * True while the list may be missing revocations made on other instances: the connection that hears of
+   * them is down or has gone quiet (src/auth/sessions/revocation-feed.ts). Checks then ask the database,
+   * and the revocation feed stops its heartbeats so that its consumers stop trusting it.
+   */
+  isStale(): boolean;
+  setStale(stale: boolean): void;
 }
 
 /**
@@ -45,6 +52,7 @@ export function createRevocationList(clock: Clock, accessTokenTtlSeconds: number
   const lifetimeMs = (accessTokenTtlSeconds + 60) * 1000;
   // Told only of changes, never on the hot path (isRevoked): a set to iterate on add.
   const listeners = new Set<(entry: RevocationEntry) => void>();
+  let stale = false;
   const tell = (entry: RevocationEntry) => {
     for (const listener of listeners) {
       try {
@@ -103,6 +111,10 @@ export function createRevocationList(clock: Clock, accessTokenTtlSeconds: number
     subscribe(listener) {
       listeners.add(listener);
       return () => void listeners.delete(listener);
+    },
+    isStale: () => stale,
+    setStale(value) {
+      stale = value;
     },
   };
 }

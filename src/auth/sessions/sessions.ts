@@ -25,6 +25,7 @@ import { announceNotBefore, announceRevocations } from './revocation-feed.js';
 import { deriveKey, open, seal, SealOpenError } from '../../core/secret-box.js';
 import { generateOpaqueToken, hashToken } from '../../core/secrets.js';
 import type { ClientInfo } from '../../core/client-address.js';
+import { isUuid } from '../../contracts/ids.js';
 
 /** What sessions use: the database, the clock, the token lifetimes, the signing keys, this instance's revocations. */
 export interface SessionDeps {
@@ -188,15 +189,13 @@ async function revokeSessionIn(tx: Db, sessionId: string, reason: string, now: D
   return owner;
 }
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-
 /** Logout: ends the caller's own session, audited in the same transaction; 401 session_revoked for a session never created. */
 export async function endSession(deps: SessionDeps, session: { userId: string; sessionId: string }, client: ClientInfo = {}) {
   const now = deps.clock.now();
   await deps.db.transaction(async (tx) => {
     const owner = await revokeSessionIn(tx, session.sessionId, 'logout', now);
     // No session, yet its user is there: a token signed for a session id that was never created.
-    if (owner === undefined && UUID.test(session.userId) && (await selectUserById(tx, session.userId))) throw new AppError('session_revoked');
+    if (owner === undefined && isUuid(session.userId) && (await selectUserById(tx, session.userId))) throw new AppError('session_revoked');
     // A user deleted meanwhile (its session went with it) is no longer there to be named.
     const userId = owner === undefined ? undefined : session.userId;
     await recordAuditEvent(tx, deps.clock, { type: 'logout', userId, sessionId: session.sessionId, client });

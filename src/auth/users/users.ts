@@ -12,6 +12,7 @@ import { recordEvents, userEvent } from '../../core/events.js';
 import { checkNewPassword } from '../passwords/passwords.js';
 import type { ClientInfo } from '../../core/client-address.js';
 import type { PublicUser } from '../../contracts/users.js';
+import { isUuid } from '../../contracts/ids.js';
 
 export type User = UserRow;
 
@@ -38,7 +39,7 @@ export async function getSessionUser(
   const key = `${session.userId} ${session.sessionId}`;
   const cached = deps.profiles.get(key);
   if (cached) return cached;
-  if (!UUID.test(session.userId) || !UUID.test(session.sessionId)) return undefined;
+  if (!isUuid(session.userId) || !isUuid(session.sessionId)) return undefined;
   const user = await selectUserOfSession(deps.db, session.userId, session.sessionId);
   if (!user) return undefined;
   const profile = toPublicUser(user);
@@ -100,9 +101,7 @@ export async function findUserByEmail(db: Db, email: string): Promise<User | und
   return selectUserByEmail(db, normalizeEmail(email));
 }
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-
 export async function findUserById(db: Db, id: string): Promise<User | undefined> {
-  if (!UUID.test(id)) return undefined;
+  if (!isUuid(id)) return undefined;
   return selectUserById(db, id);
 }

@@ -156,3 +156,16 @@ export async function countLiveSessions(db: Db, user: { id: string; notBefore: D
     );
   return Number(live?.n ?? 0);
 }
+
+/**
+ * Whether a session is live now, as a refresh would find it: there, not revoked nor expired, its user enabled
+ * and its credentials unchanged since it opened. Asked instead of the revocation list while that list may
+ * have missed notices (see RevocationList.isStale).
+ */
+export async function isSessionLive(db: Db, sessionId: string, now: Date): Promise<boolean> {
+  const result = await db.execute(sql`
+    SELECT 1 FROM sessions s JOIN users u ON u.id = s.user_id
+    WHERE s.id = ${sessionId} AND s.revoked_at IS NULL AND s.expires_at > ${now} AND u.disabled_at IS NULL
+      AND (u.not_before IS NULL OR s.created_at >= u.not_before)`);
+  return rowsOf(result).length > 0;
+}
