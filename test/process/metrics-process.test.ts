@@ -7,6 +7,7 @@ import { createTestDatabase, type TestDatabase } from '../helpers/database.js';
 import { readSample, scrape } from '../helpers/metrics.js';
 import { freePort } from '../helpers/services.js';
 import { entry, startServerProcess } from '../helpers/server-process.js';
+import { describeUnless, NO_POSTGRES } from '../helpers/skip.js';
 
 const ROOT = new URL('../..', import.meta.url).pathname;
 const TOKEN = 'metrics-token-for-the-process-test';
@@ -54,7 +55,7 @@ describe('the metrics listener of a server process', () => {
 
 // Two server processes on PostgreSQL: their supervisor serves METRICS_PORT with their counters summed. (Embedded, the
 // one server process serves it as in metrics.test.ts.)
-describe.skipIf(!process.env.TEST_DATABASE_URL)('metrics of a cluster of server processes', () => {
+describeUnless(NO_POSTGRES)('metrics of a cluster of server processes', () => {
   it('are served by the supervisor, summed over WORKERS, until it stops', { timeout: 120_000 }, async () => {
     const [port, metricsPort] = [await freePort(), await freePort()];
     const child = spawn(process.execPath, entry('main'), {

@@ -4,6 +4,7 @@ import { describeDatabaseFailure } from '../../src/start-failure.js';
 import { freePort, TEST_DATABASE_URL } from '../helpers/services.js';
 import { entry } from '../helpers/server-process.js';
 import { expectOneLine, latchkey } from '../helpers/cli.js';
+import { itUnless, NO_POSTGRES } from '../helpers/skip.js';
 
 const ROOT = new URL('../..', import.meta.url).pathname;
 
@@ -36,7 +37,7 @@ describe('a database that cannot be reached at start', () => {
     expect(output).not.toMatch(/\n\s+at /);
   });
 
-  it.skipIf(!TEST_DATABASE_URL)('says so when the database does not exist', async () => {
+  itUnless(NO_POSTGRES)('says so when the database does not exist', async () => {
     const url = new URL(TEST_DATABASE_URL!);
     url.pathname = '/latchkey_no_such_database';
     const { code, output } = await startServer({ PORT: String(await freePort()), DATABASE_URL: url.toString(), WORKERS: '1' });
