@@ -32,6 +32,7 @@ export const ERROR_NOTES: Partial<Record<ErrorCode, string>> = {
   insufficient_scope: 'a service client without the scope the route needs',
   not_found: 'no route for this method and path',
   user_not_found: 'admin API, command line',
+  session_not_found: 'command line (`sessions revoke <session id>`): no session has this id, or it has already ended',
   service_client_not_found: 'command line',
   webhook_not_found: 'admin API, command line',
   webhook_delivery_not_found: 'admin API replay, command line: no delivery with this id, or it is not dead',

@@ -45,6 +45,7 @@ export const ERRORS = {
   // Only ever answered after the right password: a guesser learns nothing from it (src/auth/sessions/sign-in.ts).
   account_disabled: { status: 403, message: 'This account has been disabled; contact the administrator.' },
   user_not_found: { status: 404, message: 'No user has this email or id.' },
+  session_not_found: { status: 404, message: 'No live session has this id.' },
 
   // Service clients (other services calling Latchkey with HTTP Basic: client id and secret).
   invalid_client: {

@@ -27,7 +27,7 @@ export function describeDatabaseFailure(err: unknown, config: Pick<Config, 'data
   const user = decodeURIComponent(url.username) || '(the current user)';
   switch (codeIn(err)) {
     case '3D000':
-      return `the database "${database}" does not exist on the PostgreSQL server at ${where}: create it (createdb ${database}) or name another in DATABASE_URL.`;
+      return `the database "${database}" does not exist on the PostgreSQL server at ${where}: create it with \`latchkey db create\` (or createdb ${database}), or name another in DATABASE_URL.`;
     case 'ECONNREFUSED':
     case 'EHOSTUNREACH':
     case 'ETIMEDOUT':

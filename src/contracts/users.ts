@@ -44,6 +44,25 @@ export type AdminUserWithSessions = Static<typeof AdminUserWithSessions>;
 export const SessionsEnded = Type.Object({ user: AdminUser, sessions_ended: Type.Integer({ minimum: 0 }) });
 export type SessionsEnded = Static<typeof SessionsEnded>;
 
+/** One live session of a user, as an operator sees it (`sessions list`): never a token or its hash. */
+export const AdminSession = Type.Object({
+  id: Type.String({ format: 'uuid' }),
+  created_at: Time,
+  expires_at: Type.String({ format: 'date-time', description: 'its absolute end (SESSION_MAX_AGE), whatever the refreshes' }),
+  last_refreshed_at: Type.Union([Time, Type.Null()], { description: 'when its refresh token was last exchanged; null if never' }),
+  ip_address: Type.Union([Type.String(), Type.Null()], { description: 'the client address it was opened from' }),
+  user_agent: Type.Union([Type.String(), Type.Null()], { description: 'the User-Agent it was opened with' }),
+});
+export type AdminSession = Static<typeof AdminSession>;
+
+/** A user's live sessions, oldest first (`sessions list`). */
+export const UserSessions = Type.Object({ user: AdminUser, sessions: Type.Array(AdminSession) });
+export type UserSessions = Static<typeof UserSessions>;
+
+/** What ending one session did (`sessions revoke <session id>`). */
+export const SessionRevoked = Type.Object({ session_id: Type.String({ format: 'uuid' }), user: AdminUser });
+export type SessionRevoked = Static<typeof SessionRevoked>;
+
 const changed = Type.Boolean({ description: 'false when the account already was in that state (nothing was done)' });
 
 /** Disabling a user: the sessions it ended, and whether it changed anything. */

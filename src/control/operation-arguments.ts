@@ -17,6 +17,17 @@ export const NO_ARGUMENTS = spec({ schema: Type.Object({}, strict) });
 const USER_REF = { user: 'must be an email or a user id' };
 export const USER = spec({ schema: Type.Object({ user: Type.String({ minLength: 1, maxLength: 254 }) }, strict), trim: ['user'], messages: USER_REF });
 
+/** `sessions revoke`: every session of a user, or one session by its id; one of the two. */
+export const REVOKE_SESSIONS = spec({
+  schema: Type.Object(
+    { user: Type.Optional(Type.String({ minLength: 1, maxLength: 254 })), session: Type.Optional(Type.String({ minLength: 1, maxLength: 100 })) },
+    strict,
+  ),
+  trim: ['user', 'session'],
+  messages: { ...USER_REF, session: 'must be a session id' },
+  refine: (a) => ((a.user === undefined) === (a.session === undefined) ? 'give a session id or a user, not both' : undefined),
+});
+
 export const CREATE_USER = spec({
   schema: Type.Object({ email: EmailField, name: NameField, password: PasswordField, admin: Type.Optional(Type.Boolean()) }, strict),
   trim: ['email'],

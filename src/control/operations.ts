@@ -1,9 +1,19 @@
 import type { Static, TObject } from 'typebox';
 import { listSigningKeys, rotateSigningKeys } from '../auth/keys/key-admin.js';
-import { createUserByOperator, deleteUser, disableUser, enableUser, listUsers, revokeUserSessions, showUser } from '../auth/users/user-admin.js';
+import {
+  createUserByOperator,
+  deleteUser,
+  disableUser,
+  enableUser,
+  listUserSessions,
+  listUsers,
+  revokeOneSession,
+  revokeUserSessions,
+  showUser,
+} from '../auth/users/user-admin.js';
 import { createServiceClient, listServiceClients, removeServiceClient, rotateServiceClientSecret } from '../auth/service-clients/service-clients.js';
 import { importUserBatch } from '../auth/import/user-import.js';
-import { USERS_PAGE_DEFAULT } from '../contracts/users.js';
+import { USERS_PAGE_DEFAULT, type SessionRevoked, type SessionsEnded } from '../contracts/users.js';
 import { DELIVERIES_PAGE_DEFAULT } from '../contracts/webhooks.js';
 import { migrationStatus } from '../db/migrations.js';
 import type { Deps } from '../deps.js';
@@ -53,7 +63,11 @@ export const OPERATIONS = {
   'users.enable': withDeps(A.USER, (deps, args, ctx) => enableUser(deps, args.user, ctx.actor)),
   'users.delete': withDeps(A.USER, (deps, args, ctx) => deleteUser(deps, args.user, ctx.actor)),
   'users.importBatch': withDeps(A.IMPORT_BATCH, (deps, args) => importUserBatch(deps.db, args.rows, { dryRun: args.dryRun ?? false, now: deps.clock.now() })),
-  'sessions.revoke': withDeps(A.USER, (deps, args, ctx) => revokeUserSessions(deps, args.user, ctx.actor)),
+  'sessions.list': withDeps(A.USER, (deps, args) => listUserSessions(deps, args.user)),
+  // One session by its id, or every session of a user (the arguments' check makes it exactly one).
+  'sessions.revoke': withDeps(A.REVOKE_SESSIONS, (deps, args, ctx): Promise<SessionRevoked | SessionsEnded> =>
+    args.session !== undefined ? revokeOneSession(deps, args.session, ctx.actor) : revokeUserSessions(deps, args.user!, ctx.actor),
+  ),
   'keys.list': withDeps(A.NO_ARGUMENTS, (deps) => listSigningKeys(deps)),
   'keys.rotate': withDeps(A.NO_ARGUMENTS, (deps, _args, ctx) => rotateSigningKeys(deps, ctx.actor)),
   'services.create': withDeps(A.CREATE_SERVICE, (deps, args, ctx) => createServiceClient(deps, args, ctx.actor)),

@@ -18,6 +18,7 @@ export type AuditEventType =
   | 'user_enabled'
   | 'user_deleted'
   | 'sessions_revoked'
+  | 'session_revoked'
   | 'signing_key_rotated'
   | 'service_client_created'
   | 'service_client_secret_rotated'

@@ -20,7 +20,7 @@ export interface MetricsListenerOptions {
   /** Required as `Authorization: Bearer <token>` when set. */
   token: string | undefined;
   source: ScrapeSource;
-  logger: Pick<Logger, 'warn'>;
+  logger: Pick<Logger, 'info' | 'warn'>;
 }
 
 const sha256 = (text: string) => createHash('sha256').update(text).digest();
@@ -66,8 +66,11 @@ export async function startMetricsListener(opts: MetricsListenerOptions): Promis
   const address = server.address();
   const port = typeof address === 'object' && address ? address.port : opts.port;
   const host = opts.host.includes(':') ? `[${opts.host}]` : opts.host;
+  const url = `http://${host}:${port}`;
+  // Where to point Prometheus, as the API's listener says where it listens.
+  opts.logger.info({ address: opts.host, port }, `Metrics listening at ${url}/metrics`);
   return {
-    url: `http://${host}:${port}`,
+    url,
     close: () =>
       new Promise<void>((resolve) => {
         server.close(() => resolve());

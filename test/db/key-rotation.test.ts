@@ -5,7 +5,7 @@ import { signingKeys } from '../../src/db/schema.js';
 import { PUBLIC_URL, signIn, signUp, startTestApp, type TestApp } from '../helpers/app.js';
 import { createTestClock } from '../helpers/clock.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/database.js';
-import { TEST_DATABASE_URL } from '../helpers/services.js';
+import { describeUnless, NO_POSTGRES } from '../helpers/skip.js';
 
 const TTL = 900;
 const SKEW = 30;
@@ -37,7 +37,7 @@ async function within(ms: number, check: () => Promise<boolean>): Promise<void> 
   throw new Error(`condition not met within ${ms} ms`);
 }
 
-describe.skipIf(!TEST_DATABASE_URL)('a key rotation with two instances on one PostgreSQL', () => {
+describeUnless(NO_POSTGRES)('a key rotation with two instances on one PostgreSQL', () => {
   let database: TestDatabase;
   const clock = createTestClock();
   const instances: Instance[] = [];

@@ -7,12 +7,14 @@ import {
   disableUser,
   enableUser,
   findUser,
+  listUserSessions,
   listUsers,
+  revokeOneSession,
   revokeUserSessions,
   showUser,
 } from '../../src/auth/users/user-admin.js';
 import { endUserSessions } from '../../src/auth/sessions/sessions.js';
-import { auditEvents, users } from '../../src/db/schema.js';
+import { auditEvents, events, users } from '../../src/db/schema.js';
 import { migrationStatus } from '../../src/db/migrations.js';
 import { ERRORS } from '../../src/errors.js';
 import { FORGOT_PASSWORD_MESSAGE } from '../../src/http/routes/password-reset/forgot-password.js';
@@ -246,6 +248,35 @@ describe('revoking a user\'s sessions', () => {
     t.clock.advance(2);
     expect((await signin(u.email)).statusCode).toBe(200);
     expect(await auditTypes(u.id)).toContain('sessions_revoked');
+  });
+});
+
+describe('listing and ending one session', () => {
+  const sidOf = (token: string): string => JSON.parse(Buffer.from(token.split('.')[1]!, 'base64url').toString('utf8')).sid;
+
+  it('lists the live sessions without a token; ending one leaves the others, audited, with one session.revoked event', async () => {
+    const u = await signUp(t);
+    const a = await signIn(t, u.email);
+    t.clock.advance(1);
+    const b = await signIn(t, u.email);
+    const listed = await listUserSessions(t.deps, u.email);
+    expect(listed.user.id).toBe(u.id);
+    expect(listed.sessions.map((s) => s.id)).toEqual([sidOf(a.access_token), sidOf(b.access_token)]);
+    expect(JSON.stringify(listed)).not.toContain(a.refresh_token);
+
+    expect(await revokeOneSession(t.deps, sidOf(a.access_token).toUpperCase(), ACTOR)).toMatchObject({ session_id: sidOf(a.access_token), user: { id: u.id } });
+    expect((await dashboard(t, a.access_token)).statusCode).toBe(401);
+    expect((await refresh(t, a.refresh_token)).statusCode).toBe(401);
+    expect((await dashboard(t, b.access_token)).statusCode).toBe(200);
+    expect((await listUserSessions(t.deps, u.id)).sessions.map((s) => s.id)).toEqual([sidOf(b.access_token)]);
+    const [audited] = await t.deps.db.select().from(auditEvents).where(and(eq(auditEvents.userId, u.id), eq(auditEvents.type, 'session_revoked')));
+    expect(audited).toMatchObject({ sessionId: sidOf(a.access_token), details: { actor: ACTOR } });
+    const revokedEvents = await t.deps.db.select().from(events).where(and(eq(events.userId, u.id), eq(events.type, 'session.revoked')));
+    expect(revokedEvents.map((e) => e.data)).toEqual([{ sid: sidOf(a.access_token), sub: u.id, reason: 'operator' }]);
+
+    for (const id of [sidOf(a.access_token), '00000000-0000-4000-8000-000000000000', 'not-a-session'])
+      await expect(revokeOneSession(t.deps, id, ACTOR)).rejects.toMatchObject({ code: 'session_not_found' });
+    expect(await t.deps.db.select().from(events).where(and(eq(events.userId, u.id), eq(events.type, 'session.revoked')))).toHaveLength(1);
   });
 });
 

@@ -2,7 +2,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { sql } from 'drizzle-orm';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, expect, it } from 'vitest';
 import { IMPORT_BATCH_MAX, importUserBatch } from '../../src/auth/import/user-import.js';
 import { rowsOf } from '../../src/db/client.js';
 import { users } from '../../src/db/schema.js';
@@ -11,6 +11,7 @@ import { ImportSourceError, openUserSource, readUserFile } from '../../src/impor
 import { GOOD_PASSWORD, signUp, startTestApp, type TestApp } from '../helpers/app.js';
 import { allUsers, expectSignInUpgrades, importInto, legacyUsers, storedUser, type LegacyUser } from '../helpers/import.js';
 import { hasWerkzeug, missingPythonLibraries } from '../helpers/python-hashes.js';
+import { describeUnless } from '../helpers/skip.js';
 
 const missing = missingPythonLibraries();
 // A machine without them skips these tests (npm test on a fresh clone); CI must have them.
@@ -48,7 +49,7 @@ async function file(name: string, content: string | Buffer) {
   return path;
 }
 
-describe.skipIf(!!missing)('importing a CSV file', () => {
+describeUnless(missing)('importing a CSV file', () => {
   it('keeps the old password hashes, which sign-in verifies and replaces with argon2id', async () => {
     const path = await file('users.csv', csv(['id', 'name', 'email', 'password_hash', 'created_at'], legacy.map((u) => [u.id, u.name, u.email, u.hash, '2024-03-01 12:34:56'])));
     const summary = await importInto(t, openUserSource(path));
@@ -145,7 +146,7 @@ describe.skipIf(!!missing)('importing a CSV file', () => {
   });
 });
 
-describe.skipIf(!!missing)('importing JSON lines', () => {
+describeUnless(missing)('importing JSON lines', () => {
   it('reads the seeds\' column names, numbers as ids, inactive accounts, and reports lines it cannot read', async () => {
     const [a, b] = legacyUsers('jsonl', [{ kind: 'werkzeug', method: 'scrypt:16384:8:1' }, { kind: 'bcrypt', rounds: 4 }]);
     const lines: (string | Buffer)[] = [
@@ -180,7 +181,7 @@ describe.skipIf(!!missing)('importing JSON lines', () => {
   });
 });
 
-describe.skipIf(!!missing)('what is already there', () => {
+describeUnless(missing)('what is already there', () => {
   it('leaves an account that signed up here as it is, and reports the email as taken', async () => {
     const [old] = legacyUsers('taken', [{ kind: 'bcrypt', rounds: 4 }]);
     const here = await signUp(t, { email: old!.email });
@@ -201,7 +202,7 @@ describe.skipIf(!!missing)('what is already there', () => {
   });
 });
 
-describe.skipIf(!!missing)('the batch and the driver', () => {
+describeUnless(missing)('the batch and the driver', () => {
   it('refuses an oversized batch, and answers one outcome per row in order', async () => {
     const rows = Array.from({ length: IMPORT_BATCH_MAX + 1 }, (_, i) => ({ row: i + 1 }));
     await expect(importUserBatch(t.deps.db, rows, { now: t.clock.now() })).rejects.toMatchObject({ code: 'invalid_request' });

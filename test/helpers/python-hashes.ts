@@ -84,13 +84,20 @@ function pythonFor(request: HashRequest | { kind: 'bcrypt-check' | 'werkzeug-che
     .sort((a, b) => major(b.werkzeug) - major(a.werkzeug))[0];
 }
 
-/** Why the real libraries cannot be run here, or undefined when they can (werkzeug 3 and bcrypt at least). */
+/**
+ * Why the real libraries cannot be run here, and how to install them; undefined when they can (werkzeug 3
+ * and bcrypt at least, in python3 on the PATH, /usr/bin/python3 or TEST_PYTHON).
+ */
 export function missingPythonLibraries(): string | undefined {
   const missing = [
-    pythonFor({ kind: 'werkzeug', password: '' }) ? undefined : 'werkzeug >= 3 (a python3 on the PATH with it)',
-    pythonFor({ kind: 'bcrypt', password: '', rounds: 4 }) ? undefined : 'bcrypt (apt-get install python3-bcrypt)',
+    pythonFor({ kind: 'werkzeug', password: '' }) ? undefined : hasWerkzeug(2) ? 'werkzeug 3 (only werkzeug 2 is installed)' : 'werkzeug 3',
+    pythonFor({ kind: 'bcrypt', password: '', rounds: 4 }) ? undefined : 'bcrypt',
   ].filter(Boolean);
-  return missing.length > 0 ? `no Python with ${missing.join(' and ')}` : undefined;
+  if (missing.length === 0) return undefined;
+  return (
+    `no python3 with ${missing.join(' and ')}: on Debian, apt-get install python3-werkzeug python3-bcrypt ` +
+    `(Debian 13; Debian 12's werkzeug is 2.2), or pip install 'werkzeug>=3' bcrypt`
+  );
 }
 
 export function hasWerkzeug(version: 2 | 3): boolean {

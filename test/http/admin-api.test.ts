@@ -7,9 +7,9 @@ import { auditEvents, users } from '../../src/db/schema.js';
 import { dashboard, GOOD_PASSWORD, refresh, signIn, signUp, startTestApp, type TestApp } from '../helpers/app.js';
 import { createTestClock } from '../helpers/clock.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/database.js';
-import { TEST_DATABASE_URL } from '../helpers/services.js';
 import { serviceClients, type Credentials } from '../helpers/service-clients.js';
 import { alteredSecret } from '../helpers/sse.js';
+import { describeUnless, NO_POSTGRES } from '../helpers/skip.js';
 
 let t: TestApp;
 beforeAll(async () => {
@@ -349,7 +349,7 @@ describe('the OpenAPI document', () => {
   });
 });
 
-describe.skipIf(!TEST_DATABASE_URL)('two instances on one PostgreSQL', () => {
+describeUnless(NO_POSTGRES)('two instances on one PostgreSQL', () => {
   let database: TestDatabase;
   let a: TestApp;
   let b: TestApp;

@@ -8,7 +8,7 @@ import { oneTimeTokens, sessions, users } from '../../src/db/schema.js';
 import { bearer, GOOD_PASSWORD, signIn, signUp, startTestApp, type SignedUp, type TestApp } from '../helpers/app.js';
 import { createTestClock } from '../helpers/clock.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/database.js';
-import { TEST_DATABASE_URL } from '../helpers/services.js';
+import { describeUnless, NO_POSTGRES } from '../helpers/skip.js';
 
 const NEW_PASSWORD = 'an entirely new passphrase';
 
@@ -163,7 +163,7 @@ describe('a password reset ends every session opened with the old password', () 
   });
 });
 
-describe.skipIf(!TEST_DATABASE_URL)('across two instances on one PostgreSQL', () => {
+describeUnless(NO_POSTGRES)('across two instances on one PostgreSQL', () => {
   let database: TestDatabase;
   let a: TestApp;
   let b: TestApp;

@@ -1,23 +1,20 @@
 import { existsSync } from 'node:fs';
 import { chromium, type Browser } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, expect, it } from 'vitest';
 import { startTestApp, type TestApp } from '../helpers/app.js';
+import { describeUnless } from '../helpers/skip.js';
 
 // /docs in a real browser, reached by a host name other than localhost over plain HTTP (as
 // http://devbox:5001/docs is): every operation of /openapi.json is rendered. Chromium maps the name to
 // 127.0.0.1 itself, so no hosts file is touched. Debian's chromium only: `apt-get install -y chromium`.
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const HOST = 'latchkey.test';
-const hasChromium = existsSync(CHROMIUM);
-if (!hasChromium) {
-  const reason = `no Chromium at ${CHROMIUM} (on Debian: apt-get install -y chromium)`;
-  if (process.env.CI === 'true') throw new Error(`docs-browser: ${reason}; CI installs it in .ci/run`);
-  console.warn(`docs-browser: skipped: ${reason}`);
-}
+const noChromium = existsSync(CHROMIUM) ? undefined : `no Chromium at ${CHROMIUM}: on Debian, apt-get install -y chromium, or set CHROMIUM_PATH`;
+if (noChromium && process.env.CI === 'true') throw new Error(`docs-browser: ${noChromium}; CI installs it in .ci/run`);
 
 const HTTP_METHODS = new Set(['get', 'put', 'post', 'delete', 'options', 'head', 'patch', 'trace']);
 
-describe.skipIf(!hasChromium)('/docs in Chromium, by a host name over plain HTTP', () => {
+describeUnless(noChromium)('/docs in Chromium, by a host name over plain HTTP', () => {
   let t: TestApp;
   let browser: Browser;
   let port: string;

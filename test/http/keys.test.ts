@@ -13,6 +13,7 @@ import { dashboard, PUBLIC_URL, signIn, signUp, startTestApp, type TestApp } fro
 import { createTestClock } from '../helpers/clock.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/database.js';
 import { entry } from '../helpers/server-process.js';
+import { describeUnless, NO_POSTGRES } from '../helpers/skip.js';
 
 const PRIVATE_MEMBERS = ['d', 'p', 'q', 'dp', 'dq', 'qi', 'oth', 'k'];
 const TTL = 900;
@@ -185,7 +186,7 @@ describe('private signing keys at rest', { timeout: 90_000 }, () => {
   });
 });
 
-describe.skipIf(!process.env.TEST_DATABASE_URL)('instances starting together on an empty PostgreSQL database', { timeout: 90_000 }, () => {
+describeUnless(NO_POSTGRES)('instances starting together on an empty PostgreSQL database', { timeout: 90_000 }, () => {
   // A property kept from before (then: all settled on the oldest key; now: the keys' lock lets one create it).
   it('settle on one key', async () => {
     const { database } = await fresh();

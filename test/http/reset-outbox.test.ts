@@ -8,9 +8,10 @@ import { mailOutbox, oneTimeTokens, users } from '../../src/db/schema.js';
 import { passwordChangedEmail } from '../../src/auth/reset/emails.js';
 import { PUBLIC_URL, signUp, startTestApp, type TestApp } from '../helpers/app.js';
 import { createTestDatabase } from '../helpers/database.js';
-import { hostAndPort, TEST_DATABASE_URL } from '../helpers/services.js';
+import { hostAndPort } from '../helpers/services.js';
 import { startSmtpServer, type ReceivedMail, type TestSmtpServer } from '../helpers/smtp.js';
 import { startTcpProxy, type TcpProxy } from '../helpers/tcp-proxy.js';
+import { itUnless, NO_POSTGRES, ON_POSTGRES } from '../helpers/skip.js';
 
 const NEW_PASSWORD = 'a brand new passphrase';
 
@@ -51,7 +52,7 @@ async function filesUnder(dir: string): Promise<string[]> {
 }
 
 describe('the raw reset token never reaches the database', () => {
-  it.skipIf(!TEST_DATABASE_URL)('on PostgreSQL: nothing the server sends it holds the token or the link', async () => {
+  itUnless(NO_POSTGRES)('on PostgreSQL: nothing the server sends it holds the token or the link', async () => {
     const database = await createTestDatabase();
     const proxy = await startTcpProxy(...hostAndPort(database.url!), { record: true });
     const smtp = await startSmtpServer();
@@ -70,7 +71,7 @@ describe('the raw reset token never reaches the database', () => {
     }
   });
 
-  it.skipIf(TEST_DATABASE_URL)('on the embedded engine: no file under DATA_DIR holds it once the server is closed', async () => {
+  itUnless(ON_POSTGRES)('on the embedded engine: no file under DATA_DIR holds it once the server is closed', async () => {
     const dataDir = await mkdtemp(join(tmpdir(), 'latchkey-reset-'));
     const smtp = await startSmtpServer();
     try {

@@ -4,6 +4,7 @@ import { auditEvents } from '../../src/db/schema.js';
 import { bearer, GOOD_PASSWORD, signIn, signUp, startTestApp, uniqueEmail, type TestApp } from '../helpers/app.js';
 import { TEST_REDIS_URL, uniqueRedisPrefix } from '../helpers/services.js';
 import { startSmtpServer, type TestSmtpServer } from '../helpers/smtp.js';
+import { describeUnless, NO_REDIS } from '../helpers/skip.js';
 
 let smtp: TestSmtpServer;
 beforeAll(async () => {
@@ -301,7 +302,7 @@ describe('the audit log', () => {
   });
 });
 
-describe.skipIf(!TEST_REDIS_URL)('a freshly started instance with Redis', () => {
+describeUnless(NO_REDIS)('a freshly started instance with Redis', () => {
   it('counts its very first requests in Redis, not in its own memory', async () => {
     const prefix = uniqueRedisPrefix();
     const t = await startTestApp({ env: { REDIS_URL: TEST_REDIS_URL!, REDIS_KEY_PREFIX: prefix, TRUST_PROXY: '127.0.0.1', RATE_LIMIT_SIGNIN: '4/1m' } });

@@ -8,8 +8,8 @@ import { events, users, webhookDeliveries, webhookEndpoints } from '../../src/db
 import { purgeEvents, recordEvents, userEvent } from '../../src/core/events.js';
 import { bearer, GOOD_PASSWORD, signIn, signUp, startTestApp, uniqueEmail, type TestApp } from '../helpers/app.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/database.js';
-import { TEST_DATABASE_URL } from '../helpers/services.js';
 import { startWebhookReceiver, until } from '../helpers/webhook-receiver.js';
+import { describeUnless, NO_POSTGRES } from '../helpers/skip.js';
 
 const add = (t: TestApp, url: string, events: string[]) => runOperation(t.deps as never, 'webhooks.add', { url, events }, { actor: 'test' }) as Promise<{ id: string; secret: string }>;
 const remove = (t: TestApp, id: string) => runOperation(t.deps as never, 'webhooks.remove', { id }, { actor: 'test' });
@@ -129,7 +129,7 @@ describe('EVENT_RETENTION', () => {
   });
 });
 
-describe.skipIf(!TEST_DATABASE_URL)('two instances on one PostgreSQL database, one slow receiver', () => {
+describeUnless(NO_POSTGRES)('two instances on one PostgreSQL database, one slow receiver', () => {
   let database: TestDatabase;
   let a: TestApp;
   let b: TestApp;
@@ -184,7 +184,7 @@ describe.skipIf(!TEST_DATABASE_URL)('two instances on one PostgreSQL database, o
   }, 90_000);
 });
 
-describe.skipIf(!TEST_DATABASE_URL)('a user’s events committed by concurrent transactions', () => {
+describeUnless(NO_POSTGRES)('a user’s events committed by concurrent transactions', () => {
   let database: TestDatabase;
   let t: TestApp;
   beforeAll(async () => {

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { exportJWK, generateKeyPair, SignJWT, type CryptoKey, type JWTPayload } from 'jose';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, expect, it } from 'vitest';
 import { EVENT_TYPES } from '../../src/core/events.js';
 import { signWebhook } from '../../src/webhooks/worker.js';
 import { json, latchkey } from '../helpers/cli.js';
@@ -16,6 +16,7 @@ import { createTestDatabase, type TestDatabase } from '../helpers/database.js';
 import { ROOT, startServerProcess, type ServerProcess } from '../helpers/server-process.js';
 import { freePort } from '../helpers/services.js';
 import { until } from '../helpers/webhook-receiver.js';
+import { describeUnless } from '../helpers/skip.js';
 
 /** Debian's own Python, whatever python3 the PATH finds first (pyenv, a venv): the example needs its packages. */
 const PYTHON = '/usr/bin/python3';
@@ -81,7 +82,7 @@ async function postWebhook(app: PythonApp, secret: string, id: string, body: str
 const userEvent = (type: string, data: Record<string, unknown>, at = new Date()) => JSON.stringify({ type, timestamp: at.toISOString(), data });
 const newSecret = () => `whsec_${randomBytes(32).toString('base64')}`;
 
-describe.skipIf(!!missing)(`the Python app service (examples/app-service-python)${missing ? `: skipped, ${missing}` : ''}`, () => {
+describeUnless(missing)('the Python app service (examples/app-service-python)', () => {
   let root: string;
   let database: TestDatabase;
   let env: Record<string, string>;

@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { memorySoak } from '../../bench/memory-soak.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/database.js';
 import { freePort } from '../helpers/services.js';
+import { describeUnless, ON_POSTGRES } from '../helpers/skip.js';
 
 // The server as `npm start` runs it: compiled, started by npm through its shell.
 const ROOT = new URL('../..', import.meta.url).pathname;
@@ -179,7 +180,7 @@ describe('stopping the server started by npm start', () => {
   }, 60_000);
 });
 
-describe.skipIf(process.env.TEST_DATABASE_URL)('memory of the embedded server', () => {
+describeUnless(ON_POSTGRES)('memory of the embedded server', () => {
   it('stays under 256 MB resident through a burst of mixed load', async () => {
     const unthrottled = Object.fromEntries(
       ['SIGNIN', 'SIGNUP', 'SIGNUP_EMAIL', 'REFRESH', 'FORGOT'].map((n) => [`RATE_LIMIT_${n}`, '1000000/1m']),

@@ -7,8 +7,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { expectOneLine, json, latchkey } from '../helpers/cli.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/database.js';
 import { entry, startServerProcess, type ServerProcess } from '../helpers/server-process.js';
-import { TEST_DATABASE_URL } from '../helpers/services.js';
 import { makeHashes, missingPythonLibraries } from '../helpers/python-hashes.js';
+import { describeUnless, itUnless, ON_POSTGRES } from '../helpers/skip.js';
 
 const PASSWORD = 'correct horse battery staple';
 let root: string;
@@ -205,7 +205,7 @@ describe.each([
   }, 60_000);
 
   // Hashes made by Python's werkzeug and bcrypt: skipped on a machine without them, except in CI.
-  it.skipIf(!!missingPythonLibraries() && !process.env.CI)('imports users with their old hashes from a file, a dry run first, a rerun changing nothing', async () => {
+  itUnless(process.env.CI ? undefined : missingPythonLibraries())('imports users with their old hashes from a file, a dry run first, a rerun changing nothing', async () => {
     const [pbkdf2, bcrypt] = makeHashes([
       { kind: 'werkzeug', method: 'pbkdf2:sha256', password: 'old pbkdf2 password' },
       { kind: 'bcrypt', rounds: 4, password: 'old bcrypt password' },
@@ -248,7 +248,7 @@ describe.each([
 // `latchkey serve`: the same start as `npm start`, the embedded engine's launcher included.
 const SERVE = [...entry('cli/main'), 'serve'];
 
-describe.skipIf(TEST_DATABASE_URL)('the embedded server\'s control socket (started by latchkey serve)', () => {
+describeUnless(ON_POSTGRES)('the embedded server\'s control socket (started by latchkey serve)', () => {
   let dataDir: string;
   let server: ServerProcess;
   const socketPath = () => join(dataDir, 'control.sock');

@@ -36,8 +36,9 @@ import {
   words,
   type Stage,
 } from '../helpers/dockerfile.js';
-import { freePort, TEST_DATABASE_URL, TEST_REDIS_URL } from '../helpers/services.js';
+import { freePort, TEST_REDIS_URL } from '../helpers/services.js';
 import { startSmtpServer, type TestSmtpServer } from '../helpers/smtp.js';
+import { anyOf, describeUnless, NO_POSTGRES, NO_REDIS } from '../helpers/skip.js';
 
 const ROOT = new URL('../..', import.meta.url).pathname;
 const DEPLOY = join(ROOT, 'deploy');
@@ -332,7 +333,7 @@ function exitCode(child: ReturnType<typeof spawn>): Promise<number | null> {
   return new Promise((resolve) => child.on('exit', (code) => resolve(code)));
 }
 
-describe.skipIf(!TEST_DATABASE_URL || !TEST_REDIS_URL)('the latchkey service, run with the settings compose gives it', () => {
+describeUnless(anyOf(NO_POSTGRES, NO_REDIS))('the latchkey service, run with the settings compose gives it', () => {
   let app: string;
   let database: TestDatabase;
   let smtp: TestSmtpServer;

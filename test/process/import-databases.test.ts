@@ -1,11 +1,12 @@
 import { randomBytes } from 'node:crypto';
 import mysql from 'mysql2/promise';
 import pg from 'pg';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, expect, it } from 'vitest';
 import { openUserSource } from '../../src/import/sources.js';
 import { startTestApp, type TestApp } from '../helpers/app.js';
 import { allUsers, expectSignInUpgrades, importInto, legacyUsers, storedUser, type LegacyUser } from '../helpers/import.js';
 import { hasWerkzeug, makeHashes, missingPythonLibraries } from '../helpers/python-hashes.js';
+import { anyOf, describeUnless, NO_MYSQL, NO_POSTGRES } from '../helpers/skip.js';
 
 // The old apps' databases live on the machine's servers: PostgreSQL with TEST_DATABASE_URL (the Latchkey
 // database is then there too), MariaDB or MySQL with TEST_MYSQL_URL (mysql://root@127.0.0.1:3306/).
@@ -24,7 +25,7 @@ afterAll(() => t?.close());
 const freshName = () => `latchkey_legacy_${randomBytes(5).toString('hex')}`;
 const urlOf = (server: string, database: string) => Object.assign(new URL(server), { pathname: `/${database}` }).toString();
 
-describe.skipIf(!PG_URL || !!missing)('importing from PostgreSQL databases shaped like the seeds', () => {
+describeUnless(anyOf(NO_POSTGRES, missing))('importing from PostgreSQL databases shaped like the seeds', () => {
   const name = freshName();
   let url: string;
   let chapter: LegacyUser[];
@@ -129,7 +130,7 @@ describe.skipIf(!PG_URL || !!missing)('importing from PostgreSQL databases shape
   });
 });
 
-describe.skipIf(!MYSQL_URL || !!missing)('importing from a MariaDB database shaped like seed 004', () => {
+describeUnless(anyOf(NO_MYSQL, missing))('importing from a MariaDB database shaped like seed 004', () => {
   const name = freshName();
   let url: string;
   let people: LegacyUser[];

@@ -6,7 +6,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase, type TestDatabase } from '../helpers/database.js';
 import { readSample, scrape } from '../helpers/metrics.js';
 import { freePort } from '../helpers/services.js';
-import { entry } from '../helpers/server-process.js';
+import { entry, startServerProcess } from '../helpers/server-process.js';
+import { describeUnless, NO_POSTGRES } from '../helpers/skip.js';
 
 const ROOT = new URL('../..', import.meta.url).pathname;
 const TOKEN = 'metrics-token-for-the-process-test';
@@ -36,16 +37,32 @@ async function until<T>(what: string, attempt: () => Promise<T | undefined>, out
   throw new Error(`${what} did not happen:\n${output()}`);
 }
 
+describe('the metrics listener of a server process', () => {
+  it('logs where it listens, as the API\'s listener does', { timeout: 120_000 }, async () => {
+    const metricsPort = await freePort();
+    const env: Record<string, string> = { DATA_DIR: join(dataDir, 'one'), SECRET_KEY: database.secretKey, METRICS_PORT: String(metricsPort), METRICS_HOST: '127.0.0.1', LOG_LEVEL: 'info' };
+    if (database.url) env.DATABASE_URL = database.url;
+    const server = await startServerProcess(env);
+    try {
+      await server.ready();
+      expect(server.output()).toContain(`listening at http://127.0.0.1:${server.port}`);
+      expect(server.output()).toContain(`Metrics listening at http://127.0.0.1:${metricsPort}/metrics`);
+    } finally {
+      expect(await server.stop()).toBe(0);
+    }
+  });
+});
+
 // Two server processes on PostgreSQL: their supervisor serves METRICS_PORT with their counters summed. (Embedded, the
 // one server process serves it as in metrics.test.ts.)
-describe.skipIf(!process.env.TEST_DATABASE_URL)('metrics of a cluster of server processes', () => {
+describeUnless(NO_POSTGRES)('metrics of a cluster of server processes', () => {
   it('are served by the supervisor, summed over WORKERS, until it stops', { timeout: 120_000 }, async () => {
     const [port, metricsPort] = [await freePort(), await freePort()];
     const child = spawn(process.execPath, entry('main'), {
       cwd: ROOT,
       env: {
         PATH: process.env.PATH ?? '',
-        LOG_LEVEL: 'warn',
+        LOG_LEVEL: 'info',
         PORT: String(port),
         HOST: '127.0.0.1',
         DATA_DIR: dataDir,
@@ -68,6 +85,8 @@ describe.skipIf(!process.env.TEST_DATABASE_URL)('metrics of a cluster of server 
     try {
       await until('ready', async () => ((await fetch(`${base}/readyz`)).ok ? true : undefined), () => output);
       expect((await fetch(`${metrics}/metrics`)).status).toBe(401);
+      // Said once, by the supervisor that serves it.
+      expect(output.split(`Metrics listening at http://0.0.0.0:${metricsPort}/metrics`)).toHaveLength(2);
 
       const attempts = 6;
       for (let i = 0; i < attempts; i++) {

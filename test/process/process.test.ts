@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase, type TestDatabase } from '../helpers/database.js';
 import { startServerProcess } from '../helpers/server-process.js';
 import { freePort } from '../helpers/services.js';
+import { itUnless, NO_POSTGRES } from '../helpers/skip.js';
 
 let dataDir: string;
 let database: TestDatabase;
@@ -62,7 +63,7 @@ describe('the server process', () => {
     expect(await proc.stop()).toBe(0);
   }, 60_000);
 
-  it.skipIf(!process.env.TEST_DATABASE_URL)('locks an account across its processes, without Redis', async () => {
+  itUnless(NO_POSTGRES)('locks an account across its processes, without Redis', async () => {
     const port = await freePort();
     // The same DATA_DIR as the first test: its secret-key file encrypts the signing keys this database holds.
     const proc = await startServerProcess({ PORT: String(port), DATA_DIR: join(dataDir, 'db'), DATABASE_URL: database.url!, WORKERS: '2', LOCKOUT_THRESHOLD: '3' });

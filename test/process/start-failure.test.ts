@@ -3,6 +3,8 @@ import { describe, expect, it } from 'vitest';
 import { describeDatabaseFailure } from '../../src/start-failure.js';
 import { freePort, TEST_DATABASE_URL } from '../helpers/services.js';
 import { entry } from '../helpers/server-process.js';
+import { expectOneLine, latchkey } from '../helpers/cli.js';
+import { itUnless, NO_POSTGRES } from '../helpers/skip.js';
 
 const ROOT = new URL('../..', import.meta.url).pathname;
 
@@ -35,13 +37,16 @@ describe('a database that cannot be reached at start', () => {
     expect(output).not.toMatch(/\n\s+at /);
   });
 
-  it.skipIf(!TEST_DATABASE_URL)('says so when the database does not exist', async () => {
+  itUnless(NO_POSTGRES)('says so when the database does not exist', async () => {
     const url = new URL(TEST_DATABASE_URL!);
     url.pathname = '/latchkey_no_such_database';
     const { code, output } = await startServer({ PORT: String(await freePort()), DATABASE_URL: url.toString(), WORKERS: '1' });
     expect(code).toBe(1);
     expect(output).toContain('the database "latchkey_no_such_database" does not exist');
+    expect(output).toContain('create it with `latchkey db create`');
     expect(output).not.toMatch(/\n\s+at /);
+    // The command line says the same, in its one line.
+    expectOneLine(await latchkey({ DATABASE_URL: url.toString(), SECRET_KEY: 'k'.repeat(32) }, ['users', 'list']), 1, /does not exist .*: create it with `latchkey db create`/);
   });
 
   it('describes refused credentials and unknown hosts, and leaves other errors alone', () => {
@@ -50,5 +55,8 @@ describe('a database that cannot be reached at start', () => {
     expect(describeDatabaseFailure({ cause: { code: 'ENOTFOUND' } }, config)).toContain('"db.internal"');
     expect(describeDatabaseFailure(new Error('something else'), config)).toBeUndefined();
     expect(describeDatabaseFailure({ code: '3D000' }, { databaseUrl: undefined })).toBeUndefined();
+    expect(describeDatabaseFailure({ cause: { code: '3D000' } }, config)).toBe(
+      'the database "auth" does not exist on the PostgreSQL server at db.internal:6543: create it with `latchkey db create` (or createdb auth), or name another in DATABASE_URL.',
+    );
   });
 });

@@ -1,5 +1,6 @@
 import { spawnSync } from 'node:child_process';
-import { describe, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
+import { describeUnless } from '../helpers/skip.js';
 
 // Run in a child process: the call changes the priority of the threads of the process that makes it.
 function niceValuesAfter(nice: number): { main: number; helpers: number[]; lowered: number } {
@@ -16,7 +17,7 @@ function niceValuesAfter(nice: number): { main: number; helpers: number[]; lower
   return JSON.parse(out.stdout) as { main: number; helpers: number[]; lowered: number };
 }
 
-describe.skipIf(process.platform !== 'linux')('helper thread priority (PASSWORD_HASH_NICE)', () => {
+describeUnless(process.platform === 'linux' ? undefined : 'Linux only: thread priorities are read from /proc')('helper thread priority (PASSWORD_HASH_NICE)', () => {
   it('lowers every helper thread, libuv pool included, and leaves the main thread alone', () => {
     const r = niceValuesAfter(10);
     // UV_THREADPOOL_SIZE defaults to 4: the pool alone is four threads.

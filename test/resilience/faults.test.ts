@@ -3,9 +3,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mailOutbox } from '../../src/db/schema.js';
 import { GOOD_PASSWORD, signUp, startTestApp, uniqueEmail, type TestApp } from '../helpers/app.js';
 import { createTestDatabase } from '../helpers/database.js';
-import { hostAndPort, TEST_DATABASE_URL, TEST_REDIS_URL, uniqueRedisPrefix } from '../helpers/services.js';
+import { hostAndPort, TEST_REDIS_URL, uniqueRedisPrefix } from '../helpers/services.js';
 import { startSmtpServer, type TestSmtpServer } from '../helpers/smtp.js';
 import { startTcpProxy, type TcpProxy } from '../helpers/tcp-proxy.js';
+import { describeUnless, NO_POSTGRES, NO_REDIS } from '../helpers/skip.js';
 
 const resetMailsTo = (smtp: TestSmtpServer, email: string) =>
   smtp.messages.filter((m) => m.to.includes(email) && m.subject === 'Reset your password');
@@ -74,7 +75,7 @@ describe('with SMTP down', () => {
   });
 });
 
-describe.skipIf(!TEST_DATABASE_URL)('several outbox workers', () => {
+describeUnless(NO_POSTGRES)('several outbox workers', () => {
   it('never send one email twice', async () => {
     const smtp = await startSmtpServer();
     const database = await createTestDatabase();
@@ -100,7 +101,7 @@ describe.skipIf(!TEST_DATABASE_URL)('several outbox workers', () => {
   });
 });
 
-describe.skipIf(!TEST_REDIS_URL)('with Redis down', () => {
+describeUnless(NO_REDIS)('with Redis down', () => {
   let proxy: TcpProxy;
   let t: TestApp;
   beforeAll(async () => {

@@ -1,11 +1,12 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, expect, it } from 'vitest';
 import { GOOD_PASSWORD, signUp, startTestApp, type TestApp } from '../helpers/app.js';
 import { createTestClock } from '../helpers/clock.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/database.js';
 import { basic, openSse } from '../helpers/sse.js';
 import { createServiceClient, removeServiceClient } from '../../src/auth/service-clients/service-clients.js';
-import { hostAndPort, TEST_DATABASE_URL, TEST_REDIS_URL, uniqueRedisPrefix } from '../helpers/services.js';
+import { hostAndPort, TEST_REDIS_URL, uniqueRedisPrefix } from '../helpers/services.js';
 import { startTcpProxy, type TcpProxy } from '../helpers/tcp-proxy.js';
+import { anyOf, describeUnless, NO_POSTGRES, NO_REDIS } from '../helpers/skip.js';
 
 interface Instance {
   t: TestApp;
@@ -31,7 +32,7 @@ async function within(ms: number, check: () => Promise<boolean>): Promise<number
   throw new Error(`condition not met within ${ms} ms`);
 }
 
-describe.skipIf(!TEST_DATABASE_URL || !TEST_REDIS_URL)('several instances on one PostgreSQL and one Redis', () => {
+describeUnless(anyOf(NO_POSTGRES, NO_REDIS))('several instances on one PostgreSQL and one Redis', () => {
   let database: TestDatabase;
   let pgProxy: TcpProxy;
   const clock = createTestClock();

@@ -1,12 +1,13 @@
 import { randomBytes } from 'node:crypto';
 import { sql } from 'drizzle-orm';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, expect, it } from 'vitest';
 import { systemClock } from '../../src/core/clock.js';
 import { startTestApp, type TestApp } from '../helpers/app.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/database.js';
-import { hostAndPort, TEST_DATABASE_URL, TEST_REDIS_URL, uniqueRedisPrefix } from '../helpers/services.js';
+import { hostAndPort, TEST_REDIS_URL, uniqueRedisPrefix } from '../helpers/services.js';
 import { startSmtpServer, type TestSmtpServer } from '../helpers/smtp.js';
 import { startTcpProxy, type TcpProxy } from '../helpers/tcp-proxy.js';
+import { anyOf, describeUnless, NO_POSTGRES, NO_REDIS } from '../helpers/skip.js';
 
 const SECONDS = Number(process.env.SOAK_SECONDS ?? 20);
 const CLIENTS = 12;
@@ -17,7 +18,7 @@ interface Call {
   status: number;
 }
 
-describe.skipIf(!TEST_DATABASE_URL || !TEST_REDIS_URL)(`soak: ${CLIENTS} clients for ${SECONDS} s on two instances, with faults`, () => {
+describeUnless(anyOf(NO_POSTGRES, NO_REDIS))(`soak: ${CLIENTS} clients for ${SECONDS} s on two instances, with faults`, () => {
   let database: TestDatabase;
   let smtp: TestSmtpServer;
   let smtpProxy: TcpProxy;

@@ -1,8 +1,9 @@
-import { beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, expect, it } from 'vitest';
 import { HASH_LIMITS, parsePasswordHash, verifyLegacyHash } from '../../src/auth/passwords/hash-formats.js';
 import { createPasswordHasher } from '../../src/auth/passwords/passwords.js';
 import { loadConfig } from '../../src/config.js';
 import { hasWerkzeug, makeHashes, missingPythonLibraries, pythonChecks, type MadeHash } from '../helpers/python-hashes.js';
+import { describeUnless } from '../helpers/skip.js';
 
 const policy = loadConfig({}).password;
 const hasher = createPasswordHasher(policy.argon2, policy.hashing);
@@ -11,7 +12,7 @@ const missing = missingPythonLibraries();
 // A machine without them skips these tests (npm test on a fresh clone); CI must have them.
 if (missing && process.env.CI) throw new Error(`These tests check hashes made by the real libraries, and ${missing}.`);
 
-describe.skipIf(!!missing)('hashes made by werkzeug and Python bcrypt', () => {
+describeUnless(missing)('hashes made by werkzeug and Python bcrypt', () => {
   let made: MadeHash[];
   const LONG = 'a'.repeat(72);
 
@@ -83,7 +84,7 @@ describe.skipIf(!!missing)('hashes made by werkzeug and Python bcrypt', () => {
   });
 });
 
-describe.skipIf(!!missing)('hostile and malformed hashes', () => {
+describeUnless(missing)('hostile and malformed hashes', () => {
   const hex = (bytes: number) => 'ab'.repeat(bytes);
 
   it('are refused with a reason, never computed', () => {

@@ -6,22 +6,23 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { signWebhook } from '../../../packages/verify/src/index.js';
 import pg from 'pg';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, expect, it } from 'vitest';
 import { uniqueEmail, UNTHROTTLED } from '../../../test/helpers/app.js';
 import { json, latchkey } from '../../../test/helpers/cli.js';
 import { createTestDatabase, type TestDatabase } from '../../../test/helpers/database.js';
 import { startServerProcess, type ServerProcess } from '../../../test/helpers/server-process.js';
-import { freePort, TEST_DATABASE_URL } from '../../../test/helpers/services.js';
+import { freePort } from '../../../test/helpers/services.js';
 import { startSmtpServer, type TestSmtpServer } from '../../../test/helpers/smtp.js';
 import { until } from '../../../test/helpers/webhook-receiver.js';
 import { accounts, call, registerAppService, startAppService, within, type Json } from './harness.js';
 import { startRotationProbe, type RotationProbe } from './rotation-probe.js';
+import { describeUnless, NO_POSTGRES } from '../../../test/helpers/skip.js';
 
 const NEW_PASSWORD = 'an entirely new passphrase, 2026';
 // Short enough for a new key to start signing during the run (half of it after its publication).
 const KEY_ROTATION_INTERVAL = '35s';
 
-describe.skipIf(!TEST_DATABASE_URL)('the seed’s app service beside Latchkey, on PostgreSQL', () => {
+describeUnless(NO_POSTGRES)('the seed’s app service beside Latchkey, on PostgreSQL', () => {
   let dir: string;
   let authDb: TestDatabase;
   let appDb: TestDatabase;

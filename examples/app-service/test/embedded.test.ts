@@ -3,14 +3,15 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, expect, it } from 'vitest';
 import { UNTHROTTLED } from '../../../test/helpers/app.js';
 import { startServerProcess, type ServerProcess } from '../../../test/helpers/server-process.js';
-import { freePort, TEST_DATABASE_URL } from '../../../test/helpers/services.js';
+import { freePort } from '../../../test/helpers/services.js';
 import { until } from '../../../test/helpers/webhook-receiver.js';
 import { accounts, call, registerAppService, startAppService } from './harness.js';
+import { describeUnless, ON_POSTGRES } from '../../../test/helpers/skip.js';
 
-describe.skipIf(TEST_DATABASE_URL)('the app service and Latchkey, both on their embedded databases', () => {
+describeUnless(ON_POSTGRES)('the app service and Latchkey, both on their embedded databases', () => {
   let dir: string;
   let server: ServerProcess;
   let app: ServerProcess;

@@ -171,29 +171,55 @@ async function answerSpentToken(deps: SessionDeps, presented: string, tokenHash:
   throw new AppError('refresh_token_reused');
 }
 
-/** Ends one session: its refresh token stops working and its access tokens are refused from now on. */
-export async function revokeSession(deps: Pick<SessionDeps, 'db' | 'clock' | 'revocations'>, sessionId: string, reason: string) {
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/**
+ * Ends one session: its refresh token stops working and its access tokens are refused from now on, on
+ * every instance. `inTransaction` runs in the revoking transaction when this call revoked it (to audit
+ * who did). The id of its user when this call revoked it; undefined when it was unknown or already revoked.
+ */
+export async function revokeSession(
+  deps: Pick<SessionDeps, 'db' | 'clock' | 'revocations'>,
+  id: string,
+  reason: string,
+  inTransaction?: (tx: Db, userId: string) => Promise<void>,
+): Promise<string | undefined> {
+  // Not an id a session could have (an operator's typo): nothing to revoke.
+  if (!UUID.test(id)) return undefined;
+  // As tokens name it (`sid`), which the revocation list compares.
+  const sessionId = id.toLowerCase();
   const now = deps.clock.now();
-  await deps.db.transaction((tx) => revokeSessionIn(tx, sessionId, reason, now));
-  deps.revocations.add(sessionId, now);
+  const revokedOf = await deps.db.transaction(async (tx) => {
+    const { revokedOf } = await revokeSessionIn(tx, sessionId, reason, now);
+    if (revokedOf !== undefined && inTransaction) await inTransaction(tx, revokedOf);
+    return revokedOf;
+  });
+  if (revokedOf !== undefined) deps.revocations.add(sessionId, now);
+  return revokedOf;
 }
 
-/** Revokes a session inside the caller's transaction; the id of its user, now locked, or undefined when gone. */
-async function revokeSessionIn(tx: Db, sessionId: string, reason: string, now: Date): Promise<string | undefined> {
+/**
+ * Revokes a session inside the caller's transaction: the id of its user, now locked (`owner`, undefined when
+ * gone), and that of the user whose session this call revoked (`revokedOf`, undefined when it already was).
+ */
+async function revokeSessionIn(tx: Db, sessionId: string, reason: string, now: Date): Promise<{ owner: string | undefined; revokedOf: string | undefined }> {
   // The user row first, as every change that records a user's events does: their events then take ids
   // in the order they commit, which the webhook worker's order per user relies on; one lock order, no deadlock.
   const owner = await lockSessionOwner(tx, sessionId);
   const revokedOf = await markSessionRevoked(tx, sessionId, now, reason);
-  await announceRevocations(tx, [sessionId], now);
-  await recordEvents(tx, revokedOf === undefined ? [] : [sessionRevokedEvent(revokedOf, sessionId, reason)], now);
-  return owner;
+  // Announced once, by the change that revoked it: never a session id that is unknown or already ended.
+  if (revokedOf !== undefined) {
+    await announceRevocations(tx, [sessionId], now);
+    await recordEvents(tx, [sessionRevokedEvent(revokedOf, sessionId, reason)], now);
+  }
+  return { owner, revokedOf };
 }
 
 /** Logout: ends the caller's own session, audited in the same transaction; 401 session_revoked for a session never created. */
 export async function endSession(deps: SessionDeps, session: { userId: string; sessionId: string }, client: ClientInfo = {}) {
   const now = deps.clock.now();
   await deps.db.transaction(async (tx) => {
-    const owner = await revokeSessionIn(tx, session.sessionId, 'logout', now);
+    const { owner } = await revokeSessionIn(tx, session.sessionId, 'logout', now);
     // No session, yet its user is there: a token signed for a session id that was never created.
     if (owner === undefined && isUuid(session.userId) && (await selectUserById(tx, session.userId))) throw new AppError('session_revoked');
     // A user deleted meanwhile (its session went with it) is no longer there to be named.

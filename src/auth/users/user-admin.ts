@@ -5,15 +5,15 @@ import type { PasswordHasher } from '../passwords/passwords.js';
 import type { RevocationList } from '../sessions/revocations.js';
 import type { Db } from '../../db/client.js';
 import { revokeUserTokens } from '../../core/one-time-tokens.js';
-import { countLiveSessions } from '../../db/queries/sessions.js';
+import { countLiveSessions, selectLiveSessions } from '../../db/queries/sessions.js';
 import { deleteUserRow, markUserDisabled, markUserEnabled, searchUsersPage, selectUsersPage } from '../../db/queries/users.js';
 import { AppError } from '../../errors.js';
 import { recordAuditEvent, type AuditEventType } from '../../core/audit.js';
 import { recordEvents, userEvent, userEventData } from '../../core/events.js';
 import { checkNewPassword } from '../passwords/passwords.js';
-import { endUserSessions, publishEndedSessions, type EndedSessions } from '../sessions/sessions.js';
+import { endUserSessions, publishEndedSessions, revokeSession, type EndedSessions } from '../sessions/sessions.js';
 import { findUserByEmail, findUserById, insertUser, normalizeEmail, type User } from './users.js';
-import type { AdminUser, AdminUserWithSessions, SessionsEnded, UserDisabled, UserEnabled } from '../../contracts/users.js';
+import type { AdminUser, AdminUserWithSessions, SessionRevoked, SessionsEnded, UserDisabled, UserEnabled, UserSessions } from '../../contracts/users.js';
 
 /**
  * What an operator does to accounts (the command line, and the admin API for service clients). Each
@@ -147,6 +147,35 @@ export async function showUser(deps: AuditDeps, ref: string): Promise<AdminUserW
   const user = await findUser(deps.db, ref);
   const live = await countLiveSessions(deps.db, user, deps.clock.now());
   return { ...toAdminUser(user), active_sessions: live };
+}
+
+/** A user's live sessions (those `showUser` counts), oldest first: when and where each was opened, never a token. */
+export async function listUserSessions(deps: AuditDeps, ref: string): Promise<UserSessions> {
+  const user = await findUser(deps.db, ref);
+  const rows = await selectLiveSessions(deps.db, user, deps.clock.now());
+  const sessions = rows.map((r) => ({
+    id: r.id,
+    created_at: r.createdAt.toISOString(),
+    expires_at: r.expiresAt.toISOString(),
+    last_refreshed_at: r.lastRefreshedAt?.toISOString() ?? null,
+    ip_address: r.ipAddress,
+    user_agent: r.userAgent,
+  }));
+  return { user: toAdminUser(user), sessions };
+}
+
+/**
+ * Ends one session, as its own logout would: its refresh tokens stop working and its access tokens are
+ * refused on every instance; audited with who acted. `session_not_found` unless it was live (not revoked).
+ */
+export async function revokeOneSession(deps: EndingDeps, sessionId: string, actor: string): Promise<SessionRevoked> {
+  const of: { user?: User | undefined } = {};
+  const revoked = await revokeSession(deps, sessionId, 'operator', async (tx, userId) => {
+    of.user = await findUserById(tx, userId);
+    await recordAuditEvent(tx, deps.clock, { type: 'session_revoked', userId, email: of.user?.email, sessionId: sessionId.toLowerCase(), details: { actor } });
+  });
+  if (revoked === undefined || !of.user) throw new AppError('session_not_found');
+  return { session_id: sessionId.toLowerCase(), user: toAdminUser(of.user) };
 }
 
 /**

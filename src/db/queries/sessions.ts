@@ -1,4 +1,4 @@
-import { and, count, eq, gt, isNull, sql } from 'drizzle-orm';
+import { and, asc, count, eq, gt, isNull, sql } from 'drizzle-orm';
 import { rowsOf, type Db } from '../client.js';
 import { sessions } from '../schema.js';
 
@@ -141,19 +141,20 @@ export async function markUserSessionsRevoked(tx: Db, userId: string, now: Date,
   return rows.map((r) => r.id);
 }
 
+const liveSessionsOf = (user: { id: string; notBefore: Date | null }, now: Date) =>
+  and(
+    eq(sessions.userId, user.id),
+    isNull(sessions.revokedAt),
+    gt(sessions.expiresAt, now),
+    sql`${sessions.createdAt} >= coalesce(${user.notBefore}::timestamptz, '-infinity')`,
+  );
+
 /** How many sessions of a user are live now: not revoked, not expired, opened at or after its not-before. */
 export async function countLiveSessions(db: Db, user: { id: string; notBefore: Date | null }, now: Date): Promise<number> {
   const [live] = await db
     .select({ n: count() })
     .from(sessions)
-    .where(
-      and(
-        eq(sessions.userId, user.id),
-        isNull(sessions.revokedAt),
-        gt(sessions.expiresAt, now),
-        sql`${sessions.createdAt} >= coalesce(${user.notBefore}::timestamptz, '-infinity')`,
-      ),
-    );
+    .where(liveSessionsOf(user, now));
   return Number(live?.n ?? 0);
 }
 
@@ -168,4 +169,29 @@ export async function isSessionLive(db: Db, sessionId: string, now: Date): Promi
     WHERE s.id = ${sessionId} AND s.revoked_at IS NULL AND s.expires_at > ${now} AND u.disabled_at IS NULL
       AND (u.not_before IS NULL OR s.created_at >= u.not_before)`);
   return rowsOf(result).length > 0;
+}
+
+export interface LiveSessionRow {
+  id: string;
+  createdAt: Date;
+  expiresAt: Date;
+  lastRefreshedAt: Date | null;
+  ipAddress: string | null;
+  userAgent: string | null;
+}
+
+/** The live sessions of a user (as `countLiveSessions` counts them), oldest first; never a token or its hash. */
+export function selectLiveSessions(db: Db, user: { id: string; notBefore: Date | null }, now: Date): Promise<LiveSessionRow[]> {
+  return db
+    .select({
+      id: sessions.id,
+      createdAt: sessions.createdAt,
+      expiresAt: sessions.expiresAt,
+      lastRefreshedAt: sessions.lastRefreshedAt,
+      ipAddress: sessions.ipAddress,
+      userAgent: sessions.userAgent,
+    })
+    .from(sessions)
+    .where(liveSessionsOf(user, now))
+    .orderBy(asc(sessions.createdAt), asc(sessions.id));
 }
