@@ -2,6 +2,7 @@
 
 Run it with Debian's Python and packages (python3-fastapi, python3-uvicorn, python3-jwt):
     LATCHKEY_URL=http://localhost:5001 LATCHKEY_WEBHOOK_SECRET=whsec_… python3 main.py
+or with those settings as lines of a .env beside this file (the environment wins).
 """
 
 from __future__ import annotations
@@ -179,14 +180,29 @@ def create_app(settings: Settings) -> FastAPI:
     return app
 
 
+def env_file_settings(path: Path) -> dict[str, str]:
+    """The KEY=VALUE lines of the app's .env (blank lines and # comments skipped), if there is one."""
+    if not path.is_file():
+        return {}
+    settings = {}
+    for line in path.read_text().splitlines():
+        line = line.strip()
+        if line and not line.startswith("#") and "=" in line:
+            key, value = line.split("=", 1)
+            settings[key.strip()] = value.strip()
+    return settings
+
+
 def main() -> None:
     import uvicorn  # only to serve; importing this module (tests, another server) does not need it
 
+    # The .env beside this file, as its README's walk-through writes it; the environment wins.
+    env = {**env_file_settings(Path(__file__).with_name(".env")), **os.environ}
     try:
-        settings = Settings.from_env(dict(os.environ))
+        settings = Settings.from_env(env)
     except ValueError as err:
         sys.exit(f"app service cannot start: {err}")
-    level = os.environ.get("LOG_LEVEL", "info")
+    level = env.get("LOG_LEVEL", "info")
     # One logging setup for uvicorn's lines and ours (log_config=None: uvicorn adds no handlers of its own).
     logging.basicConfig(level=level.upper(), format="%(levelname)s %(name)s: %(message)s")
     uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level=level, log_config=None)

@@ -1,7 +1,13 @@
+import { existsSync } from 'node:fs';
 import { createVerifier } from '@latchkey/verify';
 import { buildApp } from './app.js';
 import { loadConfig } from './config.js';
 import { openDatabase } from './db.js';
+
+// Settings may be lines of the app's own .env (examples/app-service/.env, wherever it is started from), as
+// its README's walk-through writes them; real environment variables win (loadEnvFile never overwrites one).
+const envFile = new URL('../.env', import.meta.url);
+if (existsSync(envFile)) process.loadEnvFile(envFile);
 
 let config;
 try {
