@@ -1,14 +1,15 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, expect, it } from 'vitest';
 import { createServiceClient } from '../../src/auth/service-clients/service-clients.js';
 import { bearer, GOOD_PASSWORD, signUp, startTestApp, type TestApp } from '../helpers/app.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/database.js';
-import { hostAndPort, TEST_DATABASE_URL } from '../helpers/services.js';
+import { hostAndPort } from '../helpers/services.js';
+import { describeUnless, NO_POSTGRES } from '../helpers/skip.js';
 import { basic, openSse } from '../helpers/sse.js';
 import { startTcpProxy, type TcpProxy } from '../helpers/tcp-proxy.js';
 
 // Two instances on one PostgreSQL; B reaches it through a proxy that can cut B's listening connection quietly,
 // as a dropped NAT entry or a proxy's idle timeout does: no error, no end, nothing heard.
-describe.skipIf(!TEST_DATABASE_URL)('an instance whose listening connection is cut quietly', () => {
+describeUnless(NO_POSTGRES)('an instance whose listening connection is cut quietly', () => {
   let database: TestDatabase;
   let proxy: TcpProxy;
   let a: TestApp;
