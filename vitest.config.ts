@@ -1,5 +1,5 @@
 import { availableParallelism } from 'node:os';
-import { defineConfig, type TestProjectInlineConfiguration } from 'vitest/config';
+import { configDefaults, defineConfig, type TestProjectInlineConfiguration } from 'vitest/config';
 
 // Which engines the suite runs on, each as a project of one run (its files' names prefixed with it):
 // - nothing set: the embedded engine alone (`npm test` on a fresh clone);
@@ -31,7 +31,7 @@ const project = (engine: string): TestProjectInlineConfiguration => ({
     name: engine,
     // '' rather than unset: a project's env is assigned to process.env, where undefined would read 'undefined'.
     env: engine === 'embedded' ? { TEST_DATABASE_URL: '', TEST_REDIS_URL: '', TEST_ENGINE: engine } : { TEST_ENGINE: engine },
-    ...(both ? { exclude: engine === 'embedded' ? ENGINE_FREE : FRESH_CLONE } : {}),
+    ...(both ? { exclude: [...configDefaults.exclude, ...(engine === 'embedded' ? ENGINE_FREE : FRESH_CLONE)] } : {}),
   },
 });
 
