@@ -123,7 +123,8 @@ async function refused(port: number) {
     try {
       (await open(port)).destroy();
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ECONNREFUSED') return;
+      // Refused, or reset: one that reached the listen queue as the listener closed is dropped unserved.
+      if (['ECONNREFUSED', 'ECONNRESET'].includes((err as NodeJS.ErrnoException).code ?? '')) return;
       throw err;
     }
     await new Promise((r) => setTimeout(r, 50));
