@@ -113,7 +113,7 @@ export async function buildApp(deps: Deps): Promise<App> {
   const app = createFastify(deps);
   listRoutes(app);
   app.decorateRequest('auth', null);
-  decorateClientNetwork(app, deps.config.ipv6Prefix);
+  decorateClientNetwork(app, deps.config);
   // Before any route: it sees each route as it is added, to put its check first and document its security.
   installServiceClientAuth(app, deps);
   limitConnections(app, deps);

@@ -210,13 +210,37 @@ export const SETTINGS = {
     group: 'throttling',
     schema: rate(),
     default: '300/1s',
-    doc: 'sign-ins of all clients together (every instance, with Redis); past it, `503 server_busy`. Set it to what your fleet can hash',
+    doc: 'sign-ins of all clients together (every instance, with Redis) that reach a password check; past it, `503 server_busy`. Set it to what your fleet can hash',
   }),
   RATE_LIMIT_SIGNUP_GLOBAL: setting({
     group: 'throttling',
     schema: rate(),
     default: '100/1s',
     doc: 'sign-ups of all clients together, the same way',
+  }),
+  RATE_LIMIT_SIGNIN_NETWORK: setting({
+    group: 'throttling',
+    schema: rate(),
+    default: '30/1s',
+    doc: 'the share of `RATE_LIMIT_SIGNIN_GLOBAL` one wide network (below) may take, all its addresses together, so that no one network takes all of it; past it, `503 server_busy`. Only sign-ins that reach a password check count toward either',
+  }),
+  RATE_LIMIT_SIGNUP_NETWORK: setting({
+    group: 'throttling',
+    schema: rate(),
+    default: '10/1s',
+    doc: "the share of `RATE_LIMIT_SIGNUP_GLOBAL` one wide network may take, the same way; only sign-ups that reach the password's hashing count toward either",
+  }),
+  RATE_LIMIT_NETWORK_IPV4_PREFIX: setting({
+    group: 'throttling',
+    schema: integer(8, 32),
+    default: '24',
+    doc: 'a wide network, for the two shares above: IPv4 addresses are grouped by this prefix (8 to 32)',
+  }),
+  RATE_LIMIT_NETWORK_IPV6_PREFIX: setting({
+    group: 'throttling',
+    schema: integer(16, 128),
+    default: '48',
+    doc: "and IPv6 addresses by this one (16 to 128): a /48, a site's usual allocation, holds 65,536 /64s",
   }),
   RATE_LIMIT_IPV6_PREFIX: setting({
     group: 'throttling',

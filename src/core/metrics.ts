@@ -15,6 +15,8 @@ export const LIMITERS = [
   'reset',
   'signin_global',
   'signup_global',
+  'signin_network',
+  'signup_network',
   'signup_email',
   'reset_token',
   'reset_mail',
