@@ -105,6 +105,8 @@ async function main() {
   const serverEnv: Record<string, string> = {
     ...UNTHROTTLED,
     LOCKOUT_THRESHOLD: '1000',
+    // All load comes from one address, with as many connections as the scenario asks for.
+    MAX_CONNECTIONS_PER_ADDRESS: '0',
     NODE_ENV: 'production',
     // As in production: every instance names the same public URL, hence the same token issuer.
     PUBLIC_URL: 'https://auth.bench.test',

@@ -112,12 +112,16 @@ export function toConfig(e: Env) {
       },
     },
     bodyLimit: e.BODY_LIMIT,
-    /** Seconds to receive a whole request, and its headers; an idle keep-alive connection's life; open connections per process. */
+    /**
+     * Seconds to receive a whole request, and its headers; an idle keep-alive connection's life; open connections per
+     * process, and per client address (IPv6: per `ipv6Prefix`) in each process, 0 for no cap.
+     */
     connections: {
       requestTimeout: e.REQUEST_TIMEOUT,
       headersTimeout: e.HEADERS_TIMEOUT,
       keepAliveTimeout: e.KEEP_ALIVE_TIMEOUT,
       max: e.MAX_CONNECTIONS,
+      maxPerAddress: e.MAX_CONNECTIONS_PER_ADDRESS,
     },
     /** Seconds between two heartbeats of the revocation feed. */
     revocationFeed: { heartbeat: e.REVOCATION_FEED_HEARTBEAT },

@@ -246,7 +246,7 @@ export const SETTINGS = {
     group: 'throttling',
     schema: integer(32, 128),
     default: '64',
-    doc: 'IPv6 clients are counted by this prefix of their address (32 to 128): one holder usually has a whole /64',
+    doc: 'IPv6 clients are counted by this prefix of their address (32 to 128), by the limits above and `MAX_CONNECTIONS_PER_ADDRESS`: one holder usually has a whole /64',
   }),
   LOCKOUT_THRESHOLD: setting({
     group: 'throttling',
@@ -346,6 +346,12 @@ export const SETTINGS = {
     schema: integer(1, 1000000),
     default: '1000',
     doc: 'open connections per server process (`WORKERS` multiplies it); more are closed as soon as they are accepted',
+  }),
+  MAX_CONNECTIONS_PER_ADDRESS: setting({
+    group: 'http',
+    schema: integer(0, 1000000),
+    default: '100',
+    doc: "open connections per client address per server process (an IPv6 client's: per `RATE_LIMIT_IPV6_PREFIX` prefix), so that one client cannot hold them all; more are closed as soon as they are accepted. A peer `TRUST_PROXY` takes for a proxy (any, with `true` or a number of hops) is not capped: the proxy must cap per client. `0`: no cap",
   }),
   SHUTDOWN_TIMEOUT: setting({
     group: 'http',
