@@ -97,3 +97,92 @@ export async function floodRun(serverEnv: Record<string, string>, opts: { hashin
     await server.stop();
   }
 }
+
+export interface EmptyFloodResult {
+  floodRate: number;
+  flood: LoadResult & { statuses: Record<string, number> };
+  /** The owner's sign-ins during the flood, by status, and their latencies. */
+  owner: { attempts: number; statuses: Record<string, number>; p50: number; max: number };
+}
+
+// The owner signs in twice a second, each time from another address of their own network, so that the
+// per-address limit (30 a minute) never refuses them.
+const OWNER_EVERY_MS = 500;
+
+/**
+ * Empty sign-in bodies (`{}`) at `rate` a second from one IPv6 /48, each from a /64 of its own (so no
+ * per-address limit refuses them), with the global budget and the per-network shares at their defaults,
+ * while the owner signs in with the right password from another network. Every empty body must get 400
+ * and every owner's sign-in 200: requests refused before a password check spend no global budget.
+ */
+export async function emptyFloodRun(serverEnv: Record<string, string>, opts: { rate: number; duration: number }): Promise<EmptyFloodResult> {
+  const server = await startProcess(
+    ['dist/main.js'],
+    { ...serverEnv, TRUST_PROXY: '127.0.0.1', RATE_LIMIT_SIGNIN: '30/1m', RATE_LIMIT_SIGNIN_NETWORK: '30/1s', RATE_LIMIT_SIGNIN_GLOBAL: '300/1s' },
+    '/readyz',
+  );
+  try {
+    const statuses: Record<string, number> = {};
+    let n = 0;
+    const flood = load('empty sign-in flood, one /48', {
+      url: server.url,
+      connections: 32,
+      overallRate: opts.rate,
+      duration: opts.duration,
+      requests: [
+        {
+          setupRequest: (req) => {
+            n += 1;
+            return {
+              ...req,
+              method: 'POST',
+              path: '/api/signin',
+              headers: { 'content-type': 'application/json', 'x-forwarded-for': `2001:db8:4801:${(n & 0xffff).toString(16)}::1` },
+              body: '{}',
+            };
+          },
+          onResponse: (status) => {
+            statuses[status] = (statuses[status] ?? 0) + 1;
+          },
+        },
+      ],
+    });
+    const owner = ownerSignins(server.url, opts.duration);
+    const [f, o] = await Promise.all([flood, owner]);
+    return { floodRate: opts.rate, flood: { ...f, statuses }, owner: o };
+  } finally {
+    await server.stop();
+  }
+}
+
+async function ownerSignins(url: string, seconds: number): Promise<EmptyFloodResult['owner']> {
+  const statuses: Record<string, number> = {};
+  const latencies: number[] = [];
+  // A second for the flood to start first.
+  await new Promise((r) => setTimeout(r, 1000));
+  const end = Date.now() + (seconds - 1) * 1000;
+  for (let i = 0; Date.now() < end; i++) {
+    const started = performance.now();
+    const res = await fetch(`${url}/api/signin`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-forwarded-for': `198.51.100.${(i % 250) + 1}` },
+      body: JSON.stringify({ email: benchEmail(0), password: BENCH_PASSWORD }),
+    });
+    const body = await res.text();
+    latencies.push(performance.now() - started);
+    const code = res.status === 200 ? '200' : `${res.status} ${errorOf(body)}`;
+    statuses[code] = (statuses[code] ?? 0) + 1;
+    await new Promise((r) => setTimeout(r, Math.max(0, OWNER_EVERY_MS - (performance.now() - started))));
+  }
+  latencies.sort((a, b) => a - b);
+  const at = (q: number) => Math.round(latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))] ?? 0);
+  return { attempts: latencies.length, statuses, p50: at(0.5), max: at(1) };
+}
+
+function errorOf(body: string): string {
+  try {
+    return (JSON.parse(body) as { error?: string }).error ?? '';
+  } catch {
+    return '';
+  }
+}

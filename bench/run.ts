@@ -10,7 +10,7 @@ import argon2 from 'argon2';
 import pg from 'pg';
 import { loadConfig } from '../src/config.js';
 import { openDatabase, type Database } from '../src/db/client.js';
-import { floodRun } from './flood.js';
+import { emptyFloodRun, floodRun } from './flood.js';
 import { argon2Rate, build, childrenOf, load, peakRssMb, refreshMany, ROOT, startProcess, type LoadResult, type ReportPart, type Server, type Target } from './lib.js';
 import { memorySoak, rssOf, type SoakResult } from './memory-soak.js';
 import { metricsOverhead } from './metrics-overhead.js';
@@ -48,7 +48,8 @@ const SOAK_CLIENTS = Number(args['soak-clients'] ?? 8);
 const ONLY_MEMORY = args.only === 'memory';
 // --only=metrics: the dashboard with Prometheus metrics off and on, alone.
 const ONLY_METRICS = args.only === 'metrics';
-// --only=flood: the raw argon2id verify rate, then the sign-in flood with healthy clients beside it, alone.
+// --only=flood: the raw argon2id verify rate, then the sign-in flood with healthy clients beside it, then the
+// empty sign-in flood from one IPv6 /48 with the owner signing in beside it, alone.
 const ONLY_FLOOD = args.only === 'flood';
 // --only=jwt: fast-jwt against jose for the tokens Latchkey signs and verifies (bench/jwt-libraries.ts), alone.
 const ONLY_JWT = args.only === 'jwt';
@@ -65,15 +66,18 @@ const LOGOUT_SESSIONS = 6_000;
 // bench users numbered after the large population's range, which is seeded later.
 const LOGOUT_FROM = Math.max(LARGE, SMALL);
 const FLOOD = 'sign-in flood, many addresses';
+const EMPTY_FLOOD = 'empty sign-in flood, one IPv6 /48';
+// The rate at which the hostile tester's empty bodies refused the owner's sign-in (issue 22).
+const EMPTY_FLOOD_RATE = Number(args['empty-flood-rate'] ?? 1500);
 const REVOKE_SESSIONS = 100_000;
 const FEED_SESSIONS = 200;
 // Events a second this process commits for webhooks to deliver, and for how long.
 const WEBHOOK_RATE = Number(args['webhook-rate'] ?? 600);
 const WEBHOOK_SECONDS = Number(args['webhook-seconds'] ?? 20);
 
-// Every request comes from 127.0.0.1: the per-address budgets would measure the throttle, not the server.
+// Every request comes from 127.0.0.1: the per-address and per-network budgets would measure the throttle, not the server.
 const UNTHROTTLED = Object.fromEntries(
-  ['SIGNIN', 'SIGNUP', 'SIGNUP_EMAIL', 'REFRESH', 'FORGOT', 'RESET', 'RESET_TOKEN'].map((n) => [`RATE_LIMIT_${n}`, '1000000000/1m']),
+  ['SIGNIN', 'SIGNUP', 'SIGNUP_EMAIL', 'REFRESH', 'FORGOT', 'RESET', 'RESET_TOKEN', 'SIGNIN_NETWORK', 'SIGNUP_NETWORK'].map((n) => [`RATE_LIMIT_${n}`, '1000000000/1m']),
 );
 
 interface Row {
@@ -101,6 +105,8 @@ async function main() {
   const serverEnv: Record<string, string> = {
     ...UNTHROTTLED,
     LOCKOUT_THRESHOLD: '1000',
+    // All load comes from one address, with as many connections as the scenario asks for.
+    MAX_CONNECTIONS_PER_ADDRESS: '0',
     NODE_ENV: 'production',
     // As in production: every instance names the same public URL, hence the same token issuer.
     PUBLIC_URL: 'https://auth.bench.test',
@@ -206,6 +212,19 @@ async function signInFlood(serverEnv: Record<string, string>, rows: Row[], failu
   rows.push({ scenario: 'dashboard during the flood', population: SMALL, result: flood.dashboard, note: '4 connections' });
   if (flood.unexpected > 0) failures.push(`sign-in flood: ${flood.unexpected} answers other than 401 and 503 server_busy`);
   if (flood.refresh.non2xx + flood.dashboard.non2xx > 0) failures.push('healthy clients refused during the flood');
+
+  const empty = await emptyFloodRun(serverEnv, { rate: EMPTY_FLOOD_RATE, duration: DURATION });
+  const floodAnswers = Object.entries(empty.flood.statuses).map(([k, v]) => `${k}: ${v}`).join(', ');
+  const ownerAnswers = Object.entries(empty.owner.statuses).map(([k, v]) => `${k}: ${v}`).join(', ');
+  const notBadRequest = empty.flood.requests - (empty.flood.statuses['400'] ?? 0);
+  rows.push({ scenario: EMPTY_FLOOD, population: SMALL, result: { ...empty.flood, non2xx: notBadRequest }, note: `${empty.floodRate}/s offered, \`{}\` from one IPv6 /48; answered ${floodAnswers}` });
+  extra.owner_signins_during_empty_flood = ownerAnswers;
+  extra.owner_signin_during_empty_flood_p50_ms = empty.owner.p50;
+  extra.owner_signin_during_empty_flood_max_ms = empty.owner.max;
+  extra.owner_signins_refused_during_empty_flood = empty.owner.attempts - (empty.owner.statuses['200'] ?? 0);
+  if (notBadRequest > 0) failures.push(`empty sign-in flood: ${notBadRequest} answers other than 400`);
+  if (empty.owner.attempts === 0 || extra.owner_signins_refused_during_empty_flood !== 0)
+    failures.push(`empty sign-in flood: the owner's sign-ins were answered ${ownerAnswers || 'never'}`);
 }
 
 /** The dashboard with metrics off and on, alternated; the ratio of the medians is a target (>= 0.9). */
@@ -489,6 +508,8 @@ function buildReport(r: {
   t('dashboard p99 during a sign-in flood (ms)', fd, '< 20', fd === undefined ? undefined : fd < 20);
   const fu = r.rows.find((x) => x.scenario === FLOOD)?.result.non2xx;
   t('flood answers other than 401 and 503 server_busy', fu, '0', fu === undefined ? undefined : fu === 0);
+  const ow = r.extra.owner_signins_refused_during_empty_flood === undefined ? undefined : Number(r.extra.owner_signins_refused_during_empty_flood);
+  t("owner's sign-ins refused during the empty sign-in flood", ow, '0', ow === undefined ? undefined : ow === 0);
   const ready = r.extra.start_to_ready_ms === undefined ? undefined : Number(r.extra.start_to_ready_ms);
   t('start to ready on an existing database (ms)', ready, '< 1500', ready === undefined ? undefined : ready < 1500);
   for (const part of r.parts) targets.push(...part.targets);

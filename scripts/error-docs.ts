@@ -53,7 +53,7 @@ export const ERROR_NOTES: Partial<Record<ErrorCode, string>> = {
   too_many_streams: 'revocation feed: 10 streams per client and process, or half of `MAX_CONNECTIONS` in all; with `Retry-After`',
   internal_error: 'with `request_id`, the request\'s id in the server\'s log; nothing of the failure itself',
   database_unavailable: 'the database refused the connection or did not answer within 5 s, or a deadlock: try again; with `request_id`',
-  server_busy: 'the password-hashing queue is full, or the global sign-in or sign-up budget is spent; with `Retry-After`',
+  server_busy: "the password-hashing queue is full, or the global sign-in or sign-up budget, or the client network's share of it, is spent; with `Retry-After`",
 };
 
 /** A message as text in a Markdown table cell: `<token>` stays visible, a `|` ends no cell. */

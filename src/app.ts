@@ -4,6 +4,7 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Fastify, { LogController, type FastifyBaseLogger } from 'fastify';
 import type { Deps } from './deps.js';
 import { decorateClientNetwork } from './http/client.js';
+import { capConnectionsPerAddress } from './http/connection-cap.js';
 import { answerClientError, answerExpectation } from './http/client-errors.js';
 import { frameworkErrors, installErrorHandlers } from './http/error-handler.js';
 import { resetPages } from './http/pages/reset-page.js';
@@ -91,6 +92,17 @@ function limitConnections(app: App, deps: Deps) {
     lastDropWarning = Date.now();
     deps.logger.warn({ maxConnections: deps.config.connections.max }, 'connections refused: MAX_CONNECTIONS are open');
   });
+  let lastCapWarning = 0;
+  capConnectionsPerAddress(app.server, {
+    max: deps.config.connections.maxPerAddress,
+    ipv6Prefix: deps.config.ipv6Prefix,
+    trustProxy: deps.config.trustProxy,
+    onRefused(network) {
+      if (Date.now() - lastCapWarning < 60_000) return;
+      lastCapWarning = Date.now();
+      deps.logger.warn({ network, maxPerAddress: deps.config.connections.maxPerAddress }, 'connections refused: MAX_CONNECTIONS_PER_ADDRESS are open from one client');
+    },
+  });
 }
 
 function installAnswerHooks(app: App, deps: Deps) {
@@ -113,7 +125,7 @@ export async function buildApp(deps: Deps): Promise<App> {
   const app = createFastify(deps);
   listRoutes(app);
   app.decorateRequest('auth', null);
-  decorateClientNetwork(app, deps.config.ipv6Prefix);
+  decorateClientNetwork(app, deps.config);
   // Before any route: it sees each route as it is added, to put its check first and document its security.
   installServiceClientAuth(app, deps);
   limitConnections(app, deps);

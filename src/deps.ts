@@ -18,7 +18,7 @@ import { createLogger } from './logging.js';
 import { resolveSecretKey } from './secret-key.js';
 import { secureDataDir } from './db/data-dir-modes.js';
 import { createMailer, type Mailer } from './mail/mailer.js';
-import { countPendingRows, type OutboxWorker } from './mail/outbox.js';
+import { countOverdueRows, type OutboxWorker } from './mail/outbox.js';
 import { noMetrics, type Metrics } from './core/metrics.js';
 import type { MetricsRegistry } from './metrics/registry.js';
 
@@ -161,7 +161,7 @@ export async function openDeps(config: Config, overrides: DepsOverrides = {}): P
             revocations,
             caches: { verified_tokens: verifiedTokens, profiles },
             poolStats: database.poolStats,
-            outboxDepth: () => countPendingRows(database.db),
+            outboxOverdue: () => countOverdueRows(database.db, clock.now()),
             webhookBacklog: () => countPendingDeliveries(database.db),
           });
     const metrics = metricsRegistry ?? noMetrics;

@@ -102,7 +102,6 @@ export async function startJobs(deps: Deps, opts: JobOptions = {}): Promise<Serv
       logger,
       pollMs: opts.outboxPollMs ?? 1_000,
       retryMaxDelaySeconds: config.mail.retryMaxDelay,
-      metrics: deps.metrics,
     });
     deps.onClose(() => outbox.close());
 

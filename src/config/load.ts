@@ -82,21 +82,11 @@ export function toConfig(e: Env) {
     /** Fastify's trustProxy: which proxies' X-Forwarded-For is believed. */
     trustProxy: e.TRUST_PROXY,
     corsOrigins: e.CORS_ORIGINS,
-    rateLimits: {
-      signin: e.RATE_LIMIT_SIGNIN,
-      signup: e.RATE_LIMIT_SIGNUP,
-      signupEmail: e.RATE_LIMIT_SIGNUP_EMAIL,
-      refresh: e.RATE_LIMIT_REFRESH,
-      forgot: e.RATE_LIMIT_FORGOT,
-      reset: e.RATE_LIMIT_RESET,
-      resetToken: e.RATE_LIMIT_RESET_TOKEN,
-      resetMail: e.RESET_MAIL_LIMIT,
-      resetMailAccount: e.RESET_MAIL_ACCOUNT_LIMIT,
-      signinGlobal: e.RATE_LIMIT_SIGNIN_GLOBAL,
-      signupGlobal: e.RATE_LIMIT_SIGNUP_GLOBAL,
-    } satisfies Record<string, RateLimit>,
+    rateLimits: rateLimitsOf(e),
     /** IPv6 clients are counted by this prefix of their address (one holder usually has a whole /64). */
     ipv6Prefix: e.RATE_LIMIT_IPV6_PREFIX,
+    /** The prefixes that group addresses into the wide networks whose shares of the global budgets are counted. */
+    wideNetwork: { ipv4Prefix: e.RATE_LIMIT_NETWORK_IPV4_PREFIX, ipv6Prefix: e.RATE_LIMIT_NETWORK_IPV6_PREFIX },
     lockout: { threshold: e.LOCKOUT_THRESHOLD, duration: e.LOCKOUT_DURATION, maxDuration: e.LOCKOUT_MAX_DURATION },
     auditRetention: e.AUDIT_RETENTION,
     /**
@@ -122,12 +112,16 @@ export function toConfig(e: Env) {
       },
     },
     bodyLimit: e.BODY_LIMIT,
-    /** Seconds to receive a whole request, and its headers; an idle keep-alive connection's life; open connections per process. */
+    /**
+     * Seconds to receive a whole request, and its headers; an idle keep-alive connection's life; open connections per
+     * process, and per client address (IPv6: per `ipv6Prefix`) in each process, 0 for no cap.
+     */
     connections: {
       requestTimeout: e.REQUEST_TIMEOUT,
       headersTimeout: e.HEADERS_TIMEOUT,
       keepAliveTimeout: e.KEEP_ALIVE_TIMEOUT,
       max: e.MAX_CONNECTIONS,
+      maxPerAddress: e.MAX_CONNECTIONS_PER_ADDRESS,
     },
     /** Seconds between two heartbeats of the revocation feed. */
     revocationFeed: { heartbeat: e.REVOCATION_FEED_HEARTBEAT },
@@ -141,6 +135,25 @@ export function toConfig(e: Env) {
     /** Prometheus metrics on a listener of their own; off while `port` is unset. `token`: a bearer token it requires. */
     metrics: { port: e.METRICS_PORT, host: e.METRICS_HOST, token: e.METRICS_TOKEN },
   };
+}
+
+/** Every rate limit, by the action it limits. */
+function rateLimitsOf(e: Env) {
+  return {
+    signin: e.RATE_LIMIT_SIGNIN,
+    signup: e.RATE_LIMIT_SIGNUP,
+    signupEmail: e.RATE_LIMIT_SIGNUP_EMAIL,
+    refresh: e.RATE_LIMIT_REFRESH,
+    forgot: e.RATE_LIMIT_FORGOT,
+    reset: e.RATE_LIMIT_RESET,
+    resetToken: e.RATE_LIMIT_RESET_TOKEN,
+    resetMail: e.RESET_MAIL_LIMIT,
+    resetMailAccount: e.RESET_MAIL_ACCOUNT_LIMIT,
+    signinGlobal: e.RATE_LIMIT_SIGNIN_GLOBAL,
+    signupGlobal: e.RATE_LIMIT_SIGNUP_GLOBAL,
+    signinNetwork: e.RATE_LIMIT_SIGNIN_NETWORK,
+    signupNetwork: e.RATE_LIMIT_SIGNUP_NETWORK,
+  } satisfies Record<string, RateLimit>;
 }
 
 /** Problems that involve several variables, checked on those that parsed. */

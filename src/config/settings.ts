@@ -210,7 +210,7 @@ export const SETTINGS = {
     group: 'throttling',
     schema: rate(),
     default: '300/1s',
-    doc: 'sign-ins of all clients together (every instance, with Redis); past it, `503 server_busy`. Set it to what your fleet can hash',
+    doc: 'sign-ins of all clients together (every instance, with Redis) that reach a password check; past it, `503 server_busy`. Set it to what your fleet can hash',
   }),
   RATE_LIMIT_SIGNUP_GLOBAL: setting({
     group: 'throttling',
@@ -218,11 +218,35 @@ export const SETTINGS = {
     default: '100/1s',
     doc: 'sign-ups of all clients together, the same way',
   }),
+  RATE_LIMIT_SIGNIN_NETWORK: setting({
+    group: 'throttling',
+    schema: rate(),
+    default: '30/1s',
+    doc: 'the share of `RATE_LIMIT_SIGNIN_GLOBAL` one wide network (below) may take, all its addresses together, so that no one network takes all of it; past it, `503 server_busy`. Only sign-ins that reach a password check count toward either',
+  }),
+  RATE_LIMIT_SIGNUP_NETWORK: setting({
+    group: 'throttling',
+    schema: rate(),
+    default: '10/1s',
+    doc: "the share of `RATE_LIMIT_SIGNUP_GLOBAL` one wide network may take, the same way; only sign-ups that reach the password's hashing count toward either",
+  }),
+  RATE_LIMIT_NETWORK_IPV4_PREFIX: setting({
+    group: 'throttling',
+    schema: integer(8, 32),
+    default: '24',
+    doc: 'a wide network, for the two shares above: IPv4 addresses are grouped by this prefix (8 to 32)',
+  }),
+  RATE_LIMIT_NETWORK_IPV6_PREFIX: setting({
+    group: 'throttling',
+    schema: integer(16, 128),
+    default: '48',
+    doc: "and IPv6 addresses by this one (16 to 128): a /48, a site's usual allocation, holds 65,536 /64s",
+  }),
   RATE_LIMIT_IPV6_PREFIX: setting({
     group: 'throttling',
     schema: integer(32, 128),
     default: '64',
-    doc: 'IPv6 clients are counted by this prefix of their address (32 to 128): one holder usually has a whole /64',
+    doc: 'IPv6 clients are counted by this prefix of their address (32 to 128), by the limits above and `MAX_CONNECTIONS_PER_ADDRESS`: one holder usually has a whole /64',
   }),
   LOCKOUT_THRESHOLD: setting({
     group: 'throttling',
@@ -322,6 +346,12 @@ export const SETTINGS = {
     schema: integer(1, 1000000),
     default: '1000',
     doc: 'open connections per server process (`WORKERS` multiplies it); more are closed as soon as they are accepted',
+  }),
+  MAX_CONNECTIONS_PER_ADDRESS: setting({
+    group: 'http',
+    schema: integer(0, 1000000),
+    default: '100',
+    doc: "open connections per client address per server process (an IPv6 client's: per `RATE_LIMIT_IPV6_PREFIX` prefix), so that one client cannot hold them all; more are closed as soon as they are accepted. A peer `TRUST_PROXY` takes for a proxy (any, with `true` or a number of hops) is not capped: the proxy must cap per client. `0`: no cap",
   }),
   SHUTDOWN_TIMEOUT: setting({
     group: 'http',

@@ -14,13 +14,14 @@ export function canonicalAddress(ip: string): string | undefined {
 /**
  * The network a client is counted as, in CIDR form: one IPv4 address (`/32`), or the IPv6 prefix its
  * holder is usually given (`/64` by default), since one IPv6 client can switch among billions of addresses.
+ * With `ipv4Prefix`, IPv4 addresses are grouped too (a wide network: a /24 and a /48).
  */
-export function clientNetwork(ip: string, ipv6Prefix: number): string {
+export function clientNetwork(ip: string, ipv6Prefix: number, ipv4Prefix = 32): string {
   // Never the text itself: `0.0.0.0/0` would be a network containing every address.
   if (!ipaddr.isValid(ip)) return NOT_AN_ADDRESS;
   const address = ipaddr.process(ip);
-  if (address.kind() === 'ipv4') return `${address.toString()}/32`;
-  return `${ipaddr.IPv6.networkAddressFromCIDR(`${address.toString()}/${ipv6Prefix}`).toString()}/${ipv6Prefix}`;
+  const [kind, prefix] = address.kind() === 'ipv4' ? [ipaddr.IPv4, ipv4Prefix] : [ipaddr.IPv6, ipv6Prefix];
+  return `${kind.networkAddressFromCIDR(`${address.toString()}/${prefix}`).toString()}/${prefix}`;
 }
 
 /** Whether an address lies in a network made by `clientNetwork`; false for anything that does not parse. */
@@ -41,5 +42,7 @@ export interface ClientInfo {
   ipAddress?: string | undefined;
   /** The network the client is counted as (`clientNetwork`): its IPv4 address, or its IPv6 /64. */
   network?: string | undefined;
+  /** The wide network it belongs to (an IPv4 /24, an IPv6 /48), whose share of the global budgets it spends. */
+  wideNetwork?: string | undefined;
   userAgent?: string | undefined;
 }

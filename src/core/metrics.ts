@@ -3,7 +3,6 @@ import { AppError, type ErrorCode } from '../errors.js';
 // Every label value is one of these closed sets: no email, token or address ever becomes a label.
 export const SIGNIN_OUTCOMES = ['success', 'invalid_credentials', 'locked', 'server_busy', 'error'] as const;
 export const REFRESH_OUTCOMES = ['rotated', 'retried', 'reuse_detected', 'invalid', 'error'] as const;
-export const MAIL_OUTCOMES = ['sent', 'failed', 'dropped', 'abandoned'] as const;
 export const WEBHOOK_OUTCOMES = ['delivered', 'failed', 'dead'] as const;
 /** The route label of requests no route matched (404s, malformed URLs). */
 export const UNMATCHED_ROUTE = 'unmatched';
@@ -15,6 +14,8 @@ export const LIMITERS = [
   'reset',
   'signin_global',
   'signup_global',
+  'signin_network',
+  'signup_network',
   'signup_email',
   'reset_token',
   'reset_mail',
@@ -23,12 +24,12 @@ export const LIMITERS = [
 
 export type SigninOutcome = (typeof SIGNIN_OUTCOMES)[number];
 export type RefreshOutcome = (typeof REFRESH_OUTCOMES)[number];
-export type MailOutcome = (typeof MAIL_OUTCOMES)[number];
 export type WebhookOutcome = (typeof WEBHOOK_OUTCOMES)[number];
 export type Limiter = (typeof LIMITERS)[number];
 
 /**
- * What the domain reports as it works. The domain sees only this interface: with metrics off it is
+ * What the domain reports as it works. Never what differs between an address with an account and one
+ * without: the emails themselves are not counted (a reset email leaves only for an existing account). The domain sees only this interface: with metrics off it is
  * `noMetrics`; with them on, counters of a Prometheus registry (src/metrics/registry.ts).
  */
 export interface Metrics {
@@ -36,8 +37,6 @@ export interface Metrics {
   refresh(outcome: RefreshOutcome): void;
   /** A rate limiter said no (account locks are sign-in outcomes instead). */
   throttled(limiter: Limiter): void;
-  /** One delivery attempt of an outbox row. */
-  mailDelivery(outcome: MailOutcome): void;
   /** One webhook delivery attempt: delivered (2xx), failed (to be retried), dead (failed for WEBHOOK_RETRY_FOR). */
   webhookDelivery(outcome: WebhookOutcome): void;
 }
@@ -46,7 +45,6 @@ export const noMetrics: Metrics = {
   signin: () => {},
   refresh: () => {},
   throttled: () => {},
-  mailDelivery: () => {},
   webhookDelivery: () => {},
 };
 

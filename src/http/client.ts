@@ -8,28 +8,36 @@ declare module 'fastify' {
   interface FastifyRequest {
     /** The client's network as throttling counts it: its IPv4 address, or its IPv6 prefix (RATE_LIMIT_IPV6_PREFIX). */
     readonly network: string;
+    /** The wide network it belongs to (RATE_LIMIT_NETWORK_IPV4_PREFIX, RATE_LIMIT_NETWORK_IPV6_PREFIX). */
+    readonly wideNetwork: string;
   }
 }
 
-/** Gives every request its `network`, from the address Fastify resolved (X-Forwarded-For only from TRUST_PROXY). */
-// eslint-disable-next-line @typescript-eslint/no-explicit-any -- any server, logger and type provider
-export function decorateClientNetwork(app: FastifyInstance<any, any, any, any, any>, ipv6Prefix: number) {
+/** Gives every request its `network` and `wideNetwork`, from the address Fastify resolved (X-Forwarded-For only from TRUST_PROXY). */
+export function decorateClientNetwork(
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- any server, logger and type provider
+  app: FastifyInstance<any, any, any, any, any>,
+  prefixes: { ipv6Prefix: number; wideNetwork: { ipv4Prefix: number; ipv6Prefix: number } },
+) {
   app.decorateRequest('network', {
     getter(this: FastifyRequest) {
-      return clientNetwork(this.ip, ipv6Prefix);
+      return clientNetwork(this.ip, prefixes.ipv6Prefix);
+    },
+  });
+  app.decorateRequest('wideNetwork', {
+    getter(this: FastifyRequest) {
+      return clientNetwork(this.ip, prefixes.wideNetwork.ipv6Prefix, prefixes.wideNetwork.ipv4Prefix);
     },
   });
 }
 
-/** Who is asking: the address, its network and the user agent. */
+/** Who is asking: the address, its networks and the user agent. */
 export function clientOf(request: FastifyRequest): ClientInfo {
-  return { ipAddress: canonicalAddress(request.ip), network: request.network, userAgent: request.headers['user-agent'] };
-}
-
-/** An onRequest hook that spends one unit of everyone's budget for the action (503 server_busy past it). */
-export function limitGlobally(deps: Deps, action: 'signin' | 'signup') {
-  return async () => {
-    await deps.throttle.limitGlobal(action);
+  return {
+    ipAddress: canonicalAddress(request.ip),
+    network: request.network,
+    wideNetwork: request.wideNetwork,
+    userAgent: request.headers['user-agent'],
   };
 }
 

@@ -1,15 +1,24 @@
 import type { Logger } from 'pino';
 import type { Clock } from '../core/clock.js';
 import type { Db } from '../db/client.js';
-import { noMetrics, type Metrics } from '../core/metrics.js';
 import { kindOf, type OutboxHandlers } from '../core/mail-queue.js';
 import { backoffMs, leaseUntil, startPoller, type Jitter } from '../core/poller.js';
-import { claimOutboxRows, countPendingOutboxRows, finishOutboxRow, retryOutboxRowAt, type OutboxRow } from '../db/queries/mail-outbox.js';
+import { claimOutboxRows, countOverdueOutboxRows, countPendingOutboxRows, finishOutboxRow, retryOutboxRowAt, type OutboxRow } from '../db/queries/mail-outbox.js';
 
 const BATCH = 10;
 
 /** Rows still to deliver (neither sent nor given up), every instance's: the partial index answers it. */
 export const countPendingRows = (db: Db): Promise<number> => countPendingOutboxRows(db);
+
+/** A row still to deliver this long after it was queued is overdue: mail is failing, or stuck. */
+export const OVERDUE_AFTER_MS = 60_000;
+
+/**
+ * Rows still to deliver OVERDUE_AFTER_MS after they were queued, every instance's. Rows on their way now are
+ * left out: a reset email is queued only for an address with an account, so a count that moved with it
+ * would tell which addresses have accounts.
+ */
+export const countOverdueRows = (db: Db, now: Date): Promise<number> => countOverdueOutboxRows(db, new Date(now.getTime() - OVERDUE_AFTER_MS));
 
 export interface OutboxWorker {
   /** Looks for work now rather than at the next poll (after this instance queued a row). */
@@ -26,7 +35,6 @@ export interface OutboxWorkerOptions {
   logger: Logger;
   pollMs: number;
   retryMaxDelaySeconds: number;
-  metrics?: Pick<Metrics, 'mailDelivery'>;
   /** Spreads retries (Math.random unless a test fixes it). */
   jitter?: Jitter;
 }
@@ -56,12 +64,10 @@ export function startOutboxWorker(opts: OutboxWorkerOptions): OutboxWorker {
 /** Delivers one claimed row and records the outcome; resolves true when it was sent. */
 async function deliverRow(opts: OutboxWorkerOptions, row: OutboxRow): Promise<boolean> {
   const { db, clock, logger } = opts;
-  const metrics = opts.metrics ?? noMetrics;
   const now = clock.now();
   const payload = row.message as Record<string, unknown> | null;
   if (!payload || row.expiresAt <= now) {
     await finishOutboxRow(db, row.id, { abandonedAt: now });
-    metrics.mailDelivery('abandoned');
     logger.warn({ outboxId: row.id, attempts: row.attempts - 1 }, 'outbox row expired before it could be delivered');
     return false;
   }
@@ -75,17 +81,14 @@ async function deliverRow(opts: OutboxWorkerOptions, row: OutboxRow): Promise<bo
   } catch (err) {
     const delay = backoffMs(row.attempts, opts.retryMaxDelaySeconds * 1000, opts.jitter ?? Math.random);
     await retryOutboxRowAt(db, row.id, new Date(now.getTime() + delay), (err as Error).message);
-    metrics.mailDelivery('failed');
     logger.warn({ outboxId: row.id, kind, attempt: row.attempts, err: (err as Error).message }, 'outbox delivery failed; will retry');
     return false;
   }
   if (outcome === 'dropped') {
     await finishOutboxRow(db, row.id, { abandonedAt: clock.now(), lastError: 'nobody to deliver to any more' });
-    metrics.mailDelivery('dropped');
     logger.info({ outboxId: row.id, kind }, 'outbox row dropped: nobody to deliver to any more');
     return false;
   }
   await finishOutboxRow(db, row.id, { sentAt: clock.now() });
-  metrics.mailDelivery('sent');
   return true;
 }

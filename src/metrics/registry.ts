@@ -1,14 +1,14 @@
 import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client';
 import type { PoolStats } from '../db/client.js';
 import { RequestHistogram } from './request-histogram.js';
-import { LIMITERS, UNMATCHED_ROUTE, MAIL_OUTCOMES, REFRESH_OUTCOMES, SIGNIN_OUTCOMES, WEBHOOK_OUTCOMES, type Metrics } from '../core/metrics.js';
+import { LIMITERS, UNMATCHED_ROUTE, REFRESH_OUTCOMES, SIGNIN_OUTCOMES, WEBHOOK_OUTCOMES, type Metrics } from '../core/metrics.js';
 
 // From a cached dashboard read (well under a millisecond) to a sign-in's password check (a quarter second).
 const REQUEST_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 // A scrape never waits longer than this for a count it reads from the database; the gauge reads NaN when it does.
 const SCRAPE_COUNT_TIMEOUT_MS = 1_000;
 // What a scrape reads from the database, each of which can fail to answer in time.
-const SCRAPE_SOURCES = ['outbox_depth', 'webhook_backlog'] as const;
+const SCRAPE_SOURCES = ['outbox_overdue', 'webhook_backlog'] as const;
 // Methods, route patterns and statuses are few; should they not be, the series stay bounded all the same.
 const MAX_REQUEST_SERIES = 1_000;
 
@@ -19,8 +19,8 @@ export interface MetricSources {
   caches: Readonly<Record<string, { readonly hits: number; readonly misses: number; readonly size: number }>>;
   /** PostgreSQL's pool; absent on the embedded engine, whose pool gauges are then not registered. */
   poolStats: (() => PoolStats) | undefined;
-  /** Rows waiting in the outbox: one cheap query per scrape. */
-  outboxDepth: () => Promise<number>;
+  /** Outbox rows still to deliver a minute after they were queued: one cheap query per scrape. */
+  outboxOverdue: () => Promise<number>;
   /** Webhook deliveries still pending (waiting, in flight or to be retried), of every instance: one query per scrape. */
   webhookBacklog: () => Promise<number>;
 }
@@ -51,7 +51,6 @@ export function createMetricsRegistry(sources: MetricSources): MetricsRegistry {
   const signins = counterOf('latchkey_signin_attempts_total', 'Sign-ins that reached the password check, by outcome (refusals by a rate limit before it are in latchkey_throttled_total).', 'outcome', SIGNIN_OUTCOMES, registers);
   const refreshes = counterOf('latchkey_refresh_attempts_total', 'Refresh token exchanges, by outcome: rotated, retried (the same token again within REFRESH_REUSE_INTERVAL), reuse_detected (the session was revoked), invalid, error.', 'outcome', REFRESH_OUTCOMES, registers);
   const throttled = counterOf('latchkey_throttled_total', 'Refusals by a rate limit, by limiter: a 429, a 503 server_busy for the global ones, an unsent reset email for the reset_mail ones.', 'limiter', LIMITERS, registers);
-  const mail = counterOf('latchkey_mail_deliveries_total', 'Outbox delivery attempts, by outcome: sent, failed (retried later), dropped (no one to send it to), abandoned (expired first).', 'outcome', MAIL_OUTCOMES, registers);
   const webhooks = counterOf('latchkey_webhook_deliveries_total', 'Webhook delivery attempts of this process, by outcome: delivered (a 2xx answer), failed (retried later), dead (failed for WEBHOOK_RETRY_FOR).', 'outcome', WEBHOOK_OUTCOMES, registers);
   const scrapeErrors = counterOf('latchkey_metrics_scrape_errors_total', 'Values a scrape could not read in time, by source; the gauge reads NaN then.', 'source', SCRAPE_SOURCES, registers);
 
@@ -66,7 +65,6 @@ export function createMetricsRegistry(sources: MetricSources): MetricsRegistry {
     signin: (outcome) => signins.inc({ outcome }),
     refresh: (outcome) => refreshes.inc({ outcome }),
     throttled: (limiter) => throttled.inc({ limiter }),
-    mailDelivery: (outcome) => mail.inc({ outcome }),
     webhookDelivery: (outcome) => webhooks.inc({ outcome }),
     countStreams: (streams) => void streamSources.add(streams),
   };
@@ -133,7 +131,14 @@ function registerDatabaseCounts(sources: MetricSources, scrapeErrors: Counter, r
       },
     });
   };
-  databaseCount('latchkey_outbox_depth', 'Outbox rows still to deliver (neither sent nor given up), of every instance: read from the database at each scrape.', 'outbox_depth', sources.outboxDepth);
+  // Not every row still to deliver: a reset email is queued only for an address with an account, so a count that
+  // moved while one is sent would tell whoever reads the metrics which addresses have accounts.
+  databaseCount(
+    'latchkey_outbox_overdue',
+    'Outbox rows still to deliver a minute or more after they were queued (mail failing or stuck), of every instance: read from the database at each scrape.',
+    'outbox_overdue',
+    sources.outboxOverdue,
+  );
   databaseCount(
     'latchkey_webhook_deliveries_pending',
     'Webhook deliveries still to make (waiting, in flight or to be retried), of every instance: read from the database at each scrape.',

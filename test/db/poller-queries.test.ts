@@ -9,9 +9,9 @@ import { recordEvents } from '../../src/core/events.js';
 import { enqueueEmail } from '../../src/core/mail-queue.js';
 import { leaseUntil } from '../../src/core/poller.js';
 import { noMetrics } from '../../src/core/metrics.js';
-import { claimOutboxRows } from '../../src/db/queries/mail-outbox.js';
+import { claimOutboxRows, finishOutboxRow } from '../../src/db/queries/mail-outbox.js';
 import { claimDueDeliveries, insertWebhookEndpoint, markDeliveriesDelivered, recordFailedDelivery } from '../../src/db/queries/webhooks.js';
-import { startOutboxWorker } from '../../src/mail/outbox.js';
+import { countOverdueRows, startOutboxWorker } from '../../src/mail/outbox.js';
 import { startWebhookWorker } from '../../src/webhooks/worker.js';
 import { createTestClock } from '../helpers/clock.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/database.js';
@@ -120,6 +120,19 @@ describe('mail outbox claims', () => {
   });
 });
 
+describe('overdue outbox rows', () => {
+  it('are those still to deliver a minute after they were queued: none while a row is on its way, whatever it holds', async () => {
+    const t0 = new Date();
+    const message = { to: 'someone@example.com', subject: 's', text: 't', html: 'h' };
+    for (let i = 0; i < 3; i++) await enqueueEmail(database.db, message, t0, new Date(t0.getTime() + 3_600_000));
+    const [sent, given] = await claimOutboxRows(database.db, 2, t0, leaseUntil(t0));
+    await finishOutboxRow(database.db, sent!.id, { sentAt: t0 });
+    await finishOutboxRow(database.db, given!.id, { abandonedAt: t0 });
+    const at = (seconds: number) => countOverdueRows(database.db, new Date(t0.getTime() + seconds * 1000));
+    expect([await at(0), await at(59), await at(61)]).toEqual([0, 0, 1]);
+  });
+});
+
 describe('workers with a fixed jitter', () => {
   it('retry a mail 1 s, then 2 s after it failed, at the middle of the jitter', async () => {
     const clock = createTestClock();
@@ -129,7 +142,6 @@ describe('workers with a fixed jitter', () => {
       logger: silent,
       pollMs: 60_000,
       retryMaxDelaySeconds: 3600,
-      metrics: noMetrics,
       jitter: () => 0.5,
       handlers: { rendered_email: async () => Promise.reject(new Error('SMTP away')) },
     });

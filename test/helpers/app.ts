@@ -13,11 +13,14 @@ export const PUBLIC_URL = 'http://latchkey.test';
 export const GOOD_PASSWORD = 'correct horse battery staple';
 
 /**
- * Budgets no ordinary test reaches (they all come from one address); the throttling tests set their own.
+ * Budgets no ordinary test reaches (they all come from one address, hence one network); the throttling
+ * tests set their own.
  */
 export const UNTHROTTLED: Record<string, string> = {
   RATE_LIMIT_SIGNIN: '100000/1m',
   RATE_LIMIT_SIGNUP: '100000/1m',
+  RATE_LIMIT_SIGNIN_NETWORK: '100000/1m',
+  RATE_LIMIT_SIGNUP_NETWORK: '100000/1m',
   RATE_LIMIT_SIGNUP_EMAIL: '100000/1m',
   RATE_LIMIT_REFRESH: '100000/1m',
   RATE_LIMIT_FORGOT: '100000/1m',

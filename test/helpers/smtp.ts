@@ -20,7 +20,13 @@ export interface TestSmtpServer {
 }
 
 /** A real SMTP server on a loopback port, keeping every message it receives. */
-export async function startSmtpServer(opts: { auth?: { user: string; pass: string } } = {}): Promise<TestSmtpServer> {
+export async function startSmtpServer(
+  opts: {
+    auth?: { user: string; pass: string };
+    /** A slow mail server: each message, once received whole, is accepted only when this resolves. */
+    beforeAccept?: () => Promise<void>;
+  } = {},
+): Promise<TestSmtpServer> {
   const messages: ReceivedMail[] = [];
   const waiters = new Set<() => void>();
   const server = new SMTPServer({
@@ -36,6 +42,7 @@ export async function startSmtpServer(opts: { auth?: { user: string; pass: strin
       const chunks: Buffer[] = [];
       stream.on('data', (c: Buffer) => chunks.push(c));
       stream.on('end', async () => {
+        await opts.beforeAccept?.();
         const raw = Buffer.concat(chunks).toString('utf8');
         const parsed = await PostalMime.parse(raw);
         messages.push({

@@ -1,7 +1,8 @@
 import { pbkdf2 } from 'node:crypto';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createWorkQueue } from '../../src/core/work-queue.js';
 import { bearer, GOOD_PASSWORD, signIn, signUp, startTestApp, uniqueEmail, type TestApp } from '../helpers/app.js';
+import { TEST_REDIS_URL, uniqueRedisPrefix } from '../helpers/services.js';
 
 describe('the password-hashing queue', () => {
   it('runs at most its concurrency, queues at most its bound, and refuses the rest at once with server_busy', async () => {
@@ -114,5 +115,93 @@ describe('the global budget', () => {
       t.inject({ method: 'POST', url: '/api/signup', payload: { name: 'N', email: uniqueEmail(), password: GOOD_PASSWORD }, headers: { 'x-forwarded-for': `10.89.0.${i}` } });
     for (let i = 1; i <= 2; i++) expect((await signup(i)).statusCode).toBe(201);
     expect((await signup(3)).json().error).toBe('server_busy');
+  });
+});
+
+// The attacker of these tests holds one IPv6 /48 (65,536 /64s, each with a per-address budget of its own) or one
+// IPv4 /24, and sends as fast as it likes; the owner signs in from another network meanwhile.
+// Counted in Redis wherever the suite has one (CI does), in this process always.
+const stores: [string, string | undefined][] = [['in memory', undefined], ...(TEST_REDIS_URL ? [['in Redis', TEST_REDIS_URL] as [string, string]] : [])];
+
+describe.each(stores)('the global budget against a flood from one network, %s', (_store, redisUrl) => {
+  // A fresh budget for each test: a test that spent it must not make the next one fail.
+  let t: TestApp;
+  beforeEach(async () => {
+    t = await startTestApp({
+      env: {
+        TRUST_PROXY: '127.0.0.1',
+        ...(redisUrl ? { REDIS_URL: redisUrl, REDIS_KEY_PREFIX: uniqueRedisPrefix() } : {}),
+        RATE_LIMIT_SIGNIN: '3/1m',
+        RATE_LIMIT_SIGNIN_GLOBAL: '10/1m',
+        RATE_LIMIT_SIGNIN_NETWORK: '4/1m',
+        RATE_LIMIT_SIGNUP: '100/1m',
+        RATE_LIMIT_SIGNUP_GLOBAL: '6/1m',
+        RATE_LIMIT_SIGNUP_NETWORK: '3/1m',
+        LOCKOUT_THRESHOLD: '5',
+        LOCKOUT_DURATION: '10m',
+      },
+    });
+  });
+  afterEach(() => t.close());
+
+  let next = 0;
+  // Each request from a /64 of its own in the attacker's /48.
+  const fromTheSlash48 = (prefix: string) => ({ 'x-forwarded-for': `${prefix}:${(++next).toString(16)}::1` });
+  const signin = (payload: unknown, headers: Record<string, string>) =>
+    t.inject({ method: 'POST', url: '/api/signin', payload: payload as object, headers: { 'content-type': 'application/json', ...headers } });
+
+  it('is not spent by sign-ins refused before any password check: 300 empty or broken bodies, then the owner gets in', async () => {
+    const owner = await signUp(t);
+    const broken: unknown[] = [{}, { email: owner.email }, { password: 'no email at all' }, { email: 'not an email', password: 'x' }, '{"email":'];
+    const answers = new Map<number, number>();
+    for (let i = 0; i < 300; i++) {
+      const res = await signin(broken[i % broken.length], fromTheSlash48('2001:db8:4801'));
+      answers.set(res.statusCode, (answers.get(res.statusCode) ?? 0) + 1);
+    }
+    expect(Object.fromEntries(answers)).toEqual({ 400: 300 });
+    const res = await signin({ email: owner.email, password: GOOD_PASSWORD }, { 'x-forwarded-for': '198.51.100.7' });
+    expect(res.statusCode).toBe(200);
+  });
+
+  it('is not spent by guesses at a locked account, which reach no password check', async () => {
+    const victim = await signUp(t);
+    const codes: number[] = [];
+    for (let i = 0; i < 40; i++) codes.push((await signin({ email: victim.email, password: `guess ${i}` }, fromTheSlash48(`2001:db8:${(0x4810 + i).toString(16)}`))).statusCode);
+    // Five checked guesses lock it; the 35 after are refused unchecked.
+    expect(codes.filter((c) => c === 401)).toHaveLength(5);
+    expect(codes.filter((c) => c === 429)).toHaveLength(35);
+    const owner = await signUp(t);
+    expect((await signin({ email: owner.email, password: GOOD_PASSWORD }, { 'x-forwarded-for': '198.51.100.8' })).statusCode).toBe(200);
+  });
+
+  it('gives one network only its share of it: wrong passwords from one /48, then from one /24, and another network still signs in', async () => {
+    for (const from of [() => fromTheSlash48('2001:db8:4802'), () => ({ 'x-forwarded-for': `203.0.113.${++next % 250}` })]) {
+      const codes: number[] = [];
+      for (let i = 0; i < 30; i++) codes.push((await signin({ email: uniqueEmail(), password: 'a wrong guess' }, from())).statusCode);
+      expect(codes.filter((c) => c === 401)).toHaveLength(4);
+      expect(codes.filter((c) => c === 503)).toHaveLength(26);
+    }
+    const owner = await signUp(t);
+    expect((await signin({ email: owner.email, password: GOOD_PASSWORD }, { 'x-forwarded-for': '2001:db8:9999::1' })).statusCode).toBe(200);
+  });
+
+  it('refuses guesses past the share unchecked, so they count toward no lock of the account they aim at', async () => {
+    const victim = await signUp(t);
+    const codes: number[] = [];
+    for (let i = 0; i < 30; i++) codes.push((await signin({ email: victim.email, password: `guess ${i}` }, fromTheSlash48('2001:db8:4803'))).statusCode);
+    expect(codes.filter((c) => c === 401)).toHaveLength(4);
+    expect(codes.filter((c) => c === 503)).toHaveLength(26);
+    // Four guesses counted of the five that lock: the owner, from a new network, is not locked out.
+    expect((await signin({ email: victim.email, password: GOOD_PASSWORD }, { 'x-forwarded-for': '198.51.100.9' })).statusCode).toBe(200);
+  });
+
+  it('does the same for sign-ups: broken bodies spend nothing, one network gets its share only', async () => {
+    const signup = (payload: unknown, headers: Record<string, string>) =>
+      t.inject({ method: 'POST', url: '/api/signup', payload: payload as object, headers: { 'content-type': 'application/json', ...headers } });
+    for (let i = 0; i < 50; i++) expect((await signup({ name: 'x' }, fromTheSlash48('2001:db8:4804'))).statusCode).toBe(400);
+    const codes: number[] = [];
+    for (let i = 0; i < 10; i++) codes.push((await signup({ name: 'Flood', email: uniqueEmail(), password: GOOD_PASSWORD }, fromTheSlash48('2001:db8:4805'))).statusCode);
+    expect(codes).toEqual([201, 201, 201, 503, 503, 503, 503, 503, 503, 503]);
+    expect((await signup({ name: 'Owner', email: uniqueEmail(), password: GOOD_PASSWORD }, { 'x-forwarded-for': '198.51.100.10' })).statusCode).toBe(201);
   });
 });

@@ -1,8 +1,11 @@
+import { EventEmitter } from 'node:events';
+import { createServer as createHttpServer } from 'node:http';
 import { connect, type Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig } from '../../src/config.js';
+import { capConnectionsPerAddress } from '../../src/http/connection-cap.js';
 import { startTestApp, type TestApp } from '../helpers/app.js';
 
 // Short bounds, so that the tests take seconds; the defaults are 30 s, 10 s and 5 s.
@@ -179,9 +182,131 @@ describe('MAX_CONNECTIONS', () => {
   });
 });
 
+// The attacker holds as many connections as it can from one address; other clients must still get in. Loopback is a
+// whole /8 here: a client connecting from 127.0.0.2, 127.0.0.3... is seen as another machine would be.
+describe('MAX_CONNECTIONS_PER_ADDRESS', () => {
+  const HALF_REQUEST = 'GET /api/public HTTP/1.1\r\nHost: x\r\nConnection: close\r\n';
+
+  // Destroyed after each test, so that a failed one does not leave the server waiting for them as it closes.
+  const sockets: Socket[] = [];
+  afterEach(() => {
+    for (const socket of sockets.splice(0)) socket.destroy();
+  });
+
+  /** A real connection from `from`, in the middle of its request headers until `finish()`. */
+  function openFrom(targetPort: number, from: string, request = HALF_REQUEST) {
+    const socket = connect({ port: targetPort, host: '127.0.0.1', localAddress: from });
+    sockets.push(socket);
+    socket.write(request);
+    let answer = '';
+    socket.on('data', (d) => (answer += d));
+    socket.on('error', () => {});
+    const answered = new Promise<string>((resolve) => socket.on('close', () => resolve(answer)));
+    return { socket, answered, finish: () => socket.write('\r\n') };
+  }
+  const openConnections = (app: TestApp) => new Promise<number>((resolve) => app.app.server.getConnections((_err, n) => resolve(n)));
+  async function untilOpen(app: TestApp, n: number) {
+    while ((await openConnections(app)) !== n) await sleep(20);
+  }
+
+  it('closes at once what one address opens past its cap, serves another address meanwhile, and counts closed connections out', async () => {
+    const capped = await startTestApp({ env: { MAX_CONNECTIONS_PER_ADDRESS: '3' } });
+    const attacker = '127.0.0.2';
+    try {
+      const cappedPort = Number(new URL(await capped.listen()).port);
+      const held = [openFrom(cappedPort, attacker), openFrom(cappedPort, attacker), openFrom(cappedPort, attacker)];
+      await untilOpen(capped, 3);
+      // Its fourth and fifth are closed without a byte, whole requests though they are.
+      for (let i = 0; i < 2; i++) expect(await openFrom(cappedPort, attacker, `${HALF_REQUEST}\r\n`).answered).toBe('');
+      const warnings = capped.logs.filter((line) => line.includes('MAX_CONNECTIONS_PER_ADDRESS'));
+      expect(warnings).toHaveLength(1);
+      expect(warnings[0]).toContain('127.0.0.2/32');
+      // Another address is served meanwhile, and so are the three held ones once they finish.
+      expect(statusOf(await openFrom(cappedPort, '127.0.0.3', `${HALF_REQUEST}\r\n`).answered)).toBe(200);
+      for (const c of held) c.finish();
+      for (const c of held) expect(statusOf(await c.answered)).toBe(200);
+
+      // Thirty more, one after another: closed by the client mid-request, or by the server once answered.
+      for (let i = 0; i < 30; i++) {
+        const c = openFrom(cappedPort, attacker);
+        await untilOpen(capped, 1);
+        if (i % 2) c.socket.destroy();
+        else c.finish();
+        await c.answered;
+        await untilOpen(capped, 0);
+      }
+      // Each was counted out as it closed: exactly three again, and the fourth closed.
+      const again = [openFrom(cappedPort, attacker), openFrom(cappedPort, attacker), openFrom(cappedPort, attacker)];
+      await untilOpen(capped, 3);
+      expect(await openFrom(cappedPort, attacker, `${HALF_REQUEST}\r\n`).answered).toBe('');
+      for (const c of again) c.finish();
+      for (const c of again) expect(statusOf(await c.answered)).toBe(200);
+    } finally {
+      for (const socket of sockets.splice(0)) socket.destroy();
+      await capped.close();
+    }
+  });
+
+  // This machine's loopback has one IPv6 address (::1): connections from several addresses of one /64 are stood in
+  // for by objects that carry a remote address and close as sockets do.
+  it('counts an IPv6 client per prefix (RATE_LIMIT_IPV6_PREFIX), and an IPv4-mapped address as the IPv4 address', () => {
+    const server = createHttpServer();
+    const refused: string[] = [];
+    const open = capConnectionsPerAddress(server, { max: 2, ipv6Prefix: 64, trustProxy: false, onRefused: (network) => refused.push(network) });
+    const standIns: (EventEmitter & { destroyed: boolean })[] = [];
+    const arrive = (remoteAddress: string) => {
+      const socket = Object.assign(new EventEmitter(), { remoteAddress, destroyed: false, destroy: () => ((socket.destroyed = true), socket.emit('close')) });
+      standIns.push(socket);
+      server.emit('connection', socket);
+      return socket;
+    };
+    const [a, b] = [arrive('2001:db8:1:2::a'), arrive('2001:db8:1:2:ffff::b')];
+    expect(arrive('2001:db8:1:2::c').destroyed).toBe(true);
+    expect(arrive('2001:db8:1:3::a').destroyed).toBe(false);
+    arrive('192.0.2.7');
+    expect(arrive('::ffff:192.0.2.7').destroyed).toBe(false);
+    expect(arrive('192.0.2.7').destroyed).toBe(true);
+    expect(refused).toEqual(['2001:db8:1:2::/64', '192.0.2.7/32']);
+    a.emit('close');
+    expect(arrive('2001:db8:1:2::d').destroyed).toBe(false);
+    b.emit('close');
+    expect(Object.fromEntries(open)).toEqual({ '2001:db8:1:2::/64': 1, '2001:db8:1:3::/64': 1, '192.0.2.7/32': 2 });
+    for (const socket of standIns) if (!socket.destroyed) socket.emit('close');
+    expect(open.size).toBe(0);
+  });
+
+  it('takes every peer for a proxy with TRUST_PROXY true or a number of hops, none with false or 0', () => {
+    const accepted = (trustProxy: boolean | number) => {
+      const server = createHttpServer();
+      capConnectionsPerAddress(server, { max: 1, ipv6Prefix: 64, trustProxy, onRefused: () => {} });
+      let destroyed = 0;
+      for (let i = 0; i < 3; i++) server.emit('connection', Object.assign(new EventEmitter(), { remoteAddress: '192.0.2.8', destroy: () => (destroyed += 1) }));
+      return 3 - destroyed;
+    };
+    expect([accepted(true), accepted(1), accepted(false), accepted(0)]).toEqual([3, 3, 1, 1]);
+  });
+
+  it('leaves uncapped a proxy TRUST_PROXY trusts, which carries many clients (it must cap per client itself)', async () => {
+    const behind = await startTestApp({ env: { MAX_CONNECTIONS_PER_ADDRESS: '1', TRUST_PROXY: '127.0.0.4' } });
+    try {
+      const behindPort = Number(new URL(await behind.listen()).port);
+      const proxied = [openFrom(behindPort, '127.0.0.4'), openFrom(behindPort, '127.0.0.4'), openFrom(behindPort, '127.0.0.4')];
+      await untilOpen(behind, 3);
+      const direct = openFrom(behindPort, '127.0.0.5');
+      await untilOpen(behind, 4);
+      expect(await openFrom(behindPort, '127.0.0.5', `${HALF_REQUEST}\r\n`).answered).toBe('');
+      for (const c of [...proxied, direct]) c.finish();
+      for (const c of [...proxied, direct]) expect(statusOf(await c.answered)).toBe(200);
+    } finally {
+      for (const socket of sockets.splice(0)) socket.destroy();
+      await behind.close();
+    }
+  });
+});
+
 describe('settings', () => {
-  it('default to a 30 s request, 10 s headers, 5 s keep-alive and 1,000 connections', () => {
-    expect(loadConfig({}).connections).toEqual({ requestTimeout: 30, headersTimeout: 10, keepAliveTimeout: 5, max: 1000 });
+  it('default to a 30 s request, 10 s headers, 5 s keep-alive, 1,000 connections and 100 per client address', () => {
+    expect(loadConfig({}).connections).toEqual({ requestTimeout: 30, headersTimeout: 10, keepAliveTimeout: 5, max: 1000, maxPerAddress: 100 });
   });
 
   it('refuse headers given longer than the whole request', () => {

@@ -46,8 +46,11 @@ describe('configuration', () => {
       resetMailAccount: { points: 10, seconds: 3600 },
       signinGlobal: { points: 300, seconds: 1 },
       signupGlobal: { points: 100, seconds: 1 },
+      signinNetwork: { points: 30, seconds: 1 },
+      signupNetwork: { points: 10, seconds: 1 },
     });
     expect(c.ipv6Prefix).toBe(64);
+    expect(c.wideNetwork).toEqual({ ipv4Prefix: 24, ipv6Prefix: 48 });
     expect(c.lockout).toEqual({ threshold: 5, duration: 60, maxDuration: 86400 });
     expect(c.auditRetention).toBe(90 * 86400);
     expect(c.hibp).toEqual({ url: undefined, timeoutMs: 1500 });

@@ -69,10 +69,7 @@ async function checkAndOpenSession(
     await deps.throttle.beginSignin(clientKey, onLock('client'));
   }
   const counted = lockedForStrangers ? clientKey : email;
-  const valid = await (user
-    ? deps.passwords.verify(user.passwordHash, credentials.password)
-    : deps.passwords.verifyDummy(credentials.password).then(() => false)
-  ).catch(async (err: unknown) => {
+  const valid = await checkPassword(deps, user, credentials.password, client).catch(async (err: unknown) => {
     // Not checked (the server is busy): the attempt proved nothing, so it does not count toward a lock.
     if (err instanceof AppError && err.code === 'server_busy') await deps.throttle.refundSignin(counted);
     throw err;
@@ -99,6 +96,16 @@ async function checkAndOpenSession(
     throw new AppError('invalid_credentials');
   }
   return { user, tokens };
+}
+
+/**
+ * Checks the password (against a dummy hash for an unknown email, at the same cost). Only here, once the
+ * request is valid and past every limit of its client and account, is the global budget spent: requests
+ * refused before (an empty body, a locked account) cost nothing of it.
+ */
+async function checkPassword(deps: SignInDeps, user: User | undefined, password: string, client: ClientInfo): Promise<boolean> {
+  await deps.throttle.limitGlobal('signin', client.wideNetwork);
+  return user ? deps.passwords.verify(user.passwordHash, password) : deps.passwords.verifyDummy(password).then(() => false);
 }
 
 // Hashes made with older parameters are replaced while the plain password is at hand.

@@ -25,8 +25,11 @@ export interface Throttle {
   /**
    * The budget of all clients together (every instance, with Redis): throws 503 server_busy past it, so
    * that a flood from many addresses, none over its own limit, still cannot take every password check.
+   * Spent only by requests about to check or hash a password. The wide network (an IPv4 /24, an IPv6
+   * /48) spends its share first, and past that share is refused the same way without spending the rest,
+   * so that one network cannot take all of it.
    */
-  limitGlobal(action: 'signin' | 'signup'): Promise<void>;
+  limitGlobal(action: 'signin' | 'signup', wideNetwork: string | undefined): Promise<void>;
   /**
    * Counts a sign-in attempt on an account before its password is checked, so even parallel guesses
    * are counted. Past the threshold the account locks, each lock twice as long as the one before.
@@ -125,8 +128,16 @@ export function createThrottle(
     resetToken: make('acct:reset-token', limits.resetToken),
   };
   const globally = { signin: make('global:signin', limits.signinGlobal), signup: make('global:signup', limits.signupGlobal) };
+  const perNetwork = { signin: make('global:signin-net', limits.signinNetwork), signup: make('global:signup-net', limits.signupNetwork) };
   const resetMail = make('acct:reset-mail', limits.resetMail);
   const resetMailAccount = make('acct:reset-mail-all', limits.resetMailAccount);
+
+  function busy(refused: RateLimiterRes, name: LimiterName): AppError {
+    metrics.throttled(name);
+    const err = new AppError('server_busy');
+    err.retryAfter = Math.max(1, Math.ceil(refused.msBeforeNext / 1000));
+    return err;
+  }
 
   async function consume(limiter: Limiter, key: string, name: LimiterName) {
     const refused = await spend(limiter, key);
@@ -145,14 +156,13 @@ export function createThrottle(
     async refundAccount(action, key) {
       await byAccount[action].reward(key, 1);
     },
-    async limitGlobal(action) {
-      const refused = await spend(globally[action], 'all');
-      if (refused) {
-        metrics.throttled(`${action}_global`);
-        const err = new AppError('server_busy');
-        err.retryAfter = Math.max(1, Math.ceil(refused.msBeforeNext / 1000));
-        throw err;
+    async limitGlobal(action, wideNetwork) {
+      if (wideNetwork !== undefined) {
+        const refused = await spend(perNetwork[action], wideNetwork);
+        if (refused) throw busy(refused, `${action}_network`);
       }
+      const refusedToAll = await spend(globally[action], 'all');
+      if (refusedToAll) throw busy(refusedToAll, `${action}_global`);
     },
     ...createSigninLock(make, config.lockout),
     async allowResetMail(email, client) {

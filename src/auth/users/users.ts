@@ -61,7 +61,9 @@ export async function createUser(
   deps.passwords.assertCapacity();
   // Counted only once the password passes: refused attempts must not use up the owner's sign-ups.
   await deps.throttle.limitAccount('signupEmail', normalizeEmail(input.email));
-  const passwordHash = await deps.passwords.hash(input.password).catch(async (err: unknown) => {
+  // The global budget, too, is spent only by sign-ups about to be hashed.
+  const hashed = deps.throttle.limitGlobal('signup', client.wideNetwork).then(() => deps.passwords.hash(input.password));
+  const passwordHash = await hashed.catch(async (err: unknown) => {
     if (err instanceof AppError && err.code === 'server_busy') await deps.throttle.refundAccount('signupEmail', normalizeEmail(input.email));
     throw err;
   });

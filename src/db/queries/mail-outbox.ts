@@ -1,4 +1,4 @@
-import { and, asc, eq, inArray, isNull, lt, lte, or, sql } from 'drizzle-orm';
+import { and, asc, count, eq, inArray, isNull, lt, lte, or, sql } from 'drizzle-orm';
 import { rowsOf, type Db } from '../client.js';
 import { mailOutbox } from '../schema.js';
 
@@ -16,6 +16,15 @@ export async function insertOutboxRow(tx: Db, message: object, now: Date, expire
 export async function countPendingOutboxRows(db: Db): Promise<number> {
   const result = await db.execute(sql`SELECT count(*)::int AS n FROM mail_outbox WHERE sent_at IS NULL AND abandoned_at IS NULL`);
   return rowsOf<{ n: number }>(result)[0]?.n ?? 0;
+}
+
+/** Rows still to deliver that were queued before `queuedBefore`. */
+export async function countOverdueOutboxRows(db: Db, queuedBefore: Date): Promise<number> {
+  const [row] = await db
+    .select({ n: count() })
+    .from(mailOutbox)
+    .where(and(isNull(mailOutbox.sentAt), isNull(mailOutbox.abandonedAt), lt(mailOutbox.createdAt, queuedBefore)));
+  return row?.n ?? 0;
 }
 
 /** Claims up to `limit` due rows, oldest first, until `lease`; rows another instance holds are skipped. */

@@ -5,7 +5,7 @@ import { toPublicUser } from '../../../auth/users/users.js';
 import { TokenAnswer, toTokenAnswer } from '../../../contracts/tokens.js';
 import type { Deps } from '../../../deps.js';
 import { withAliases } from '../../aliases.js';
-import { clientOf, limitByAddress, limitGlobally } from '../../client.js';
+import { clientOf, limitByAddress } from '../../client.js';
 import { EmailField, errorResponses, PasswordField, UserRef } from '../../schemas.js';
 
 const schema = {
@@ -21,7 +21,7 @@ const schema = {
 export function signinRoute(deps: Deps): FastifyPluginAsyncTypebox {
   return async (app) => {
     for (const [url, aliasSchema] of withAliases('/api/signin', schema)) {
-      app.post(url, { schema: aliasSchema, onRequest: [limitByAddress(deps, 'signin'), limitGlobally(deps, 'signin')] }, async (request) => {
+      app.post(url, { schema: aliasSchema, onRequest: limitByAddress(deps, 'signin') }, async (request) => {
         const { user, tokens } = await signIn(deps, request.body, clientOf(request));
         return { message: 'Sign-in successful', ...toTokenAnswer(tokens), user: toPublicUser(user) };
       });

@@ -3,7 +3,7 @@ import { Type } from 'typebox';
 import { createUser, toPublicUser } from '../../../auth/users/users.js';
 import type { Deps } from '../../../deps.js';
 import { withAliases } from '../../aliases.js';
-import { clientOf, limitByAddress, limitGlobally } from '../../client.js';
+import { clientOf, limitByAddress } from '../../client.js';
 import { EmailField, errorResponses, NameField, PasswordField, UserRef } from '../../schemas.js';
 
 const schema = {
@@ -16,7 +16,7 @@ const schema = {
 export function signupRoute(deps: Deps): FastifyPluginAsyncTypebox {
   return async (app) => {
     for (const [url, aliasSchema] of withAliases('/api/signup', schema)) {
-      app.post(url, { schema: aliasSchema, onRequest: [limitByAddress(deps, 'signup'), limitGlobally(deps, 'signup')] }, async (request, reply) => {
+      app.post(url, { schema: aliasSchema, onRequest: limitByAddress(deps, 'signup') }, async (request, reply) => {
         const user = await createUser(deps, request.body, clientOf(request));
         return reply.code(201).send({ message: 'User created successfully', user: toPublicUser(user) });
       });
