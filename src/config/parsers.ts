@@ -64,13 +64,20 @@ export const rate = () =>
     return { points, seconds };
   });
 
-/** `false`, `true`, a number of proxy hops, or a comma-separated list of proxy addresses or CIDR ranges. */
+/**
+ * `false`, `true`, or a comma-separated list of proxy addresses or CIDR ranges (`loopback` for a proxy on this
+ * machine). A number of hops is refused: Fastify no longer believes X-Forwarded-For on a hop count alone (it
+ * cannot tell that the peer is a proxy), so every client would silently look like the proxy.
+ */
 export const trustProxy = () =>
-  z.string().transform((value): boolean | number | string[] => {
+  z.string().transform((value, ctx): boolean | string[] => {
     const v = value.trim().toLowerCase();
     if (v === 'false' || v === '') return false;
     if (v === 'true') return true;
-    if (/^\d+$/.test(v)) return Number(v);
+    if (/^\d+$/.test(v)) {
+      ctx.addIssue({ code: 'custom', message: `a number of hops (${v}) is not believed: name the proxies' addresses or ranges instead (loopback for a proxy on this machine), or true` });
+      return z.NEVER;
+    }
     return v.split(',').map((s) => s.trim()).filter(Boolean);
   });
 

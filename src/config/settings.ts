@@ -163,7 +163,7 @@ export const SETTINGS = {
     group: 'network',
     schema: trustProxy(),
     default: 'false',
-    doc: 'whose `X-Forwarded-For` is believed: `true` (any), a number of hops, or a comma-separated list of proxy addresses or CIDR ranges',
+    doc: 'whose `X-Forwarded-For` is believed: `true` (any peer), or a comma-separated list of proxy addresses or CIDR ranges (`loopback` for a proxy on the same machine); a number of hops is refused (it cannot tell a proxy from a client)',
   }),
   CORS_ORIGINS: setting({
     group: 'network',
@@ -351,7 +351,7 @@ export const SETTINGS = {
     group: 'http',
     schema: integer(0, 1000000),
     default: '100',
-    doc: "open connections per client address per server process (an IPv6 client's: per `RATE_LIMIT_IPV6_PREFIX` prefix), so that one client cannot hold them all; more are closed as soon as they are accepted. A peer `TRUST_PROXY` takes for a proxy (any, with `true` or a number of hops) is not capped: the proxy must cap per client. `0`: no cap",
+    doc: "open connections per client address per server process (an IPv6 client's: per `RATE_LIMIT_IPV6_PREFIX` prefix), so that one client cannot hold them all; more are closed as soon as they are accepted. A peer `TRUST_PROXY` takes for a proxy (any, with `true`) is not capped: the proxy must cap per client. `0`: no cap",
   }),
   SHUTDOWN_TIMEOUT: setting({
     group: 'http',

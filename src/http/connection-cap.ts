@@ -9,7 +9,7 @@ export interface ConnectionCapOptions {
   /** IPv6 clients are counted per this prefix (RATE_LIMIT_IPV6_PREFIX). */
   ipv6Prefix: number;
   /** TRUST_PROXY: a peer it trusts carries many clients' connections and is not capped. */
-  trustProxy: boolean | number | readonly string[];
+  trustProxy: boolean | readonly string[];
   /** Told of each connection closed for being over the cap, with the network it came from. */
   onRefused(network: string): void;
 }
@@ -46,12 +46,12 @@ export function capConnectionsPerAddress(server: Server, opts: ConnectionCapOpti
 }
 
 /**
- * Whether TRUST_PROXY says a peer is a proxy: every peer for `true` or a number of hops (the operator says a proxy is
- * in front), those in its list (addresses, ranges, `loopback`...) as Fastify reads it, none for `false` or 0.
+ * Whether TRUST_PROXY says a peer is a proxy: every peer for `true`, those in its list (addresses, ranges,
+ * `loopback`...) as Fastify reads it, none for `false`.
  */
 function trustedPeer(trustProxy: ConnectionCapOptions['trustProxy']): (address: string) => boolean {
-  if (trustProxy === true || (typeof trustProxy === 'number' && trustProxy > 0)) return () => true;
-  if (trustProxy === false || typeof trustProxy === 'number') return () => false;
+  if (trustProxy === true) return () => true;
+  if (trustProxy === false) return () => false;
   const trust = proxyAddr.compile([...trustProxy]);
   return (address) => trust(address, 0);
 }

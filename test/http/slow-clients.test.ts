@@ -275,15 +275,15 @@ describe('MAX_CONNECTIONS_PER_ADDRESS', () => {
     expect(open.size).toBe(0);
   });
 
-  it('takes every peer for a proxy with TRUST_PROXY true or a number of hops, none with false or 0', () => {
-    const accepted = (trustProxy: boolean | number) => {
+  it('takes every peer for a proxy with TRUST_PROXY true, none with false, and those listed', () => {
+    const accepted = (trustProxy: boolean | string[]) => {
       const server = createHttpServer();
       capConnectionsPerAddress(server, { max: 1, ipv6Prefix: 64, trustProxy, onRefused: () => {} });
       let destroyed = 0;
       for (let i = 0; i < 3; i++) server.emit('connection', Object.assign(new EventEmitter(), { remoteAddress: '192.0.2.8', destroy: () => (destroyed += 1) }));
       return 3 - destroyed;
     };
-    expect([accepted(true), accepted(1), accepted(false), accepted(0)]).toEqual([3, 3, 1, 1]);
+    expect([accepted(true), accepted(['192.0.2.0/24']), accepted(false), accepted(['loopback'])]).toEqual([3, 3, 1, 1]);
   });
 
   it('leaves uncapped a proxy TRUST_PROXY trusts, which carries many clients (it must cap per client itself)', async () => {

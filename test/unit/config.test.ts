@@ -105,6 +105,15 @@ describe('configuration', () => {
     expect(text).toContain('ES256, EdDSA, RS256, HS256');
   });
 
+  // Fastify believes no X-Forwarded-For on a hop count (it cannot tell a proxy from a client): taken, it would make
+  // every client look like the proxy, sharing one address's budgets.
+  it('refuses a number of hops in TRUST_PROXY, naming what to give instead; takes true, false and lists', () => {
+    for (const hops of ['1', '2', '0']) expect(problemsOf({ TRUST_PROXY: hops }).join('\n')).toMatch(/^TRUST_PROXY: a number of hops .*\(loopback for a proxy on this machine\)/m);
+    expect(loadConfig({ TRUST_PROXY: 'true' }).trustProxy).toBe(true);
+    expect(loadConfig({ TRUST_PROXY: 'FALSE' }).trustProxy).toBe(false);
+    expect(loadConfig({ TRUST_PROXY: 'loopback, 10.0.0.0/8' }).trustProxy).toEqual(['loopback', '10.0.0.0/8']);
+  });
+
   it.each(['0', '1001', 'many', '2.5', ''])('refuses WEBHOOK_CONCURRENCY=%j', (value) => {
     expect(problemsOf({ WEBHOOK_CONCURRENCY: value }).join('\n')).toMatch(/^WEBHOOK_CONCURRENCY: /m);
   });

@@ -28,8 +28,8 @@ export function shellQuote(value: string): string {
  *
  * With a TLS domain, Caddy (Ubuntu's package) answers 443 with a certificate it gets and renews itself
  * (Let's Encrypt or ZeroSSL, once the domain's DNS points at the instance), redirects 80 to it, and
- * forwards to Latchkey on the loopback; Latchkey believes Caddy's X-Forwarded-For (TRUST_PROXY=1: Caddy
- * overwrites what a client sends). The SMTP URL comes from an encrypted SSM parameter, for the same
+ * forwards to Latchkey on the loopback; Latchkey believes the X-Forwarded-For of a peer on the loopback,
+ * Caddy (TRUST_PROXY=loopback), whose last entry is the client Caddy saw. The SMTP URL comes from an encrypted SSM parameter, for the same
  * reason as the other secrets.
  */
 export function singleUserData(opts: UserDataOptions): string {
@@ -62,7 +62,7 @@ if [ ! -f .env ]; then
     cat > .env <<EOF
 NODE_ENV=production
 PUBLIC_URL=$PUBLIC_URL
-${tls ? `LATCHKEY_PORT=${LOOPBACK_PORT}\nTRUST_PROXY=1` : 'LATCHKEY_PORT=80'}${smtp ? "\nSMTP_URL='$SMTP_URL'" : ''}
+${tls ? `LATCHKEY_PORT=${LOOPBACK_PORT}\nTRUST_PROXY=loopback` : 'LATCHKEY_PORT=80'}${smtp ? "\nSMTP_URL='$SMTP_URL'" : ''}
 SECRET_KEY=$(openssl rand -base64 32)
 POSTGRES_PASSWORD=$(openssl rand -hex 24)
 PGADMIN_PASSWORD=$(openssl rand -hex 16)

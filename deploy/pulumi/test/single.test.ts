@@ -116,7 +116,7 @@ describe('single: TLS and mail', () => {
     expect(caddyfile).toContain('http://auth.example.com {\n\tredir https://auth.example.com{uri} permanent\n}');
     expect(userData()).toMatch(/^systemctl (restart|reload-or-restart) caddy$/m);
     // Caddy is the one proxy in front: Latchkey believes its X-Forwarded-For, one hop, and nobody else's.
-    expect(userData()).toMatch(/^TRUST_PROXY=1$/m);
+    expect(userData()).toMatch(/^TRUST_PROXY=loopback$/m);
   });
 
   it('keeps the SMTP URL a secret: an encrypted SSM parameter the instance reads at boot, never in user data or outputs', async () => {
