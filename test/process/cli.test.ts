@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { connect } from 'node:net';
@@ -6,7 +7,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { expectOneLine, json, latchkey } from '../helpers/cli.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/database.js';
-import { entry, startServerProcess, type ServerProcess } from '../helpers/server-process.js';
+import { entry, ROOT, startServerProcess, type ServerProcess } from '../helpers/server-process.js';
 import { makeHashes, missingPythonLibraries } from '../helpers/python-hashes.js';
 import { describeUnless, itUnless, ON_POSTGRES } from '../helpers/skip.js';
 
@@ -88,6 +89,17 @@ describe('usage', () => {
 
   it('refuses db drop without --yes', async () => {
     expectOneLine(await latchkey(env(), ['db', 'drop']), 2, /add --yes/);
+  });
+
+  it('ends quietly when its reader has stopped (latchkey --help | true)', async () => {
+    // `true` reads nothing and exits long before the command line has started: its writes meet a closed pipe.
+    const run = spawnSync('bash', ['-o', 'pipefail', '-c', `${process.execPath} ${entry('cli/main').join(' ')} --help | true`], {
+      cwd: ROOT,
+      env: { PATH: process.env.PATH ?? '', ...env() },
+      encoding: 'utf8',
+    });
+    expect(run.stderr).not.toMatch(/EPIPE|\n\s+at /);
+    expect(run.status).toBe(0);
   });
 
   it('exits 78 on an invalid configuration, naming every problem on one line', async () => {
