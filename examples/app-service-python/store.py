@@ -166,8 +166,9 @@ class Store:
                   (SELECT disabled_at FROM users WHERE id = ?) AS disabled_at""",
                 (sid, user_id, user_id),
             ).fetchone()
-        # Latchkey's own not-before is the next whole second after the change, and auth_time counts whole
-        # seconds: a session opened after the change never has an auth_time before the change's instant.
+        # auth_time counts whole seconds, and a session Latchkey opens after a change starts at the change's
+        # next whole second at the earliest: its auth_time is never before the change's instant, while a
+        # session opened before the change in that second has one that is (and its session.revoked came too).
         return bool(row["revoked"]) or (row["not_before"] is not None and auth_time < row["not_before"]) or row["disabled_at"] is not None
 
     def user(self, user_id: str) -> dict[str, Any] | None:

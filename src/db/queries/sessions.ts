@@ -21,6 +21,8 @@ export interface NewSession {
   userId: string;
   /** The not-before read with the password hash that was verified. */
   notBefore: Date | null;
+  /** When that password was set, read with it. */
+  passwordChangedAt: Date | null;
   createdAt: Date;
   expiresAt: Date;
   ipAddress: string | null;
@@ -31,15 +33,19 @@ export interface NewSession {
 }
 
 /**
- * Opens a session with its first refresh token, if the user still has the not-before it was read with and
- * is not disabled; whether it opened.
+ * Opens a session with its first refresh token, if the user still has the not-before and the password it was
+ * read with and is not disabled; whether it opened.
  */
 export async function insertSession(db: Db, s: NewSession): Promise<boolean> {
-  // One statement: the user row is share-locked and its not-before compared, so a reset (or the account
-  // being disabled) either commits first (no session opens) or waits for this session and then revokes it.
+  // One statement: the user row is share-locked and its not-before and password time compared, so a reset (or
+  // the account being disabled) either commits first (no session opens) or waits for this session and then
+  // revokes it. The password's time as well: a not-before stays where it was when a change comes within the
+  // same millisecond as the last, or from an instance whose clock is behind, while each new password has a
+  // time of its own (`setPasswordOfEnabledUser`).
   const result = await db.execute(sql`
     WITH owner AS (
-      SELECT id FROM users WHERE id = ${s.userId} AND not_before IS NOT DISTINCT FROM ${s.notBefore} AND disabled_at IS NULL FOR SHARE
+      SELECT id FROM users WHERE id = ${s.userId} AND not_before IS NOT DISTINCT FROM ${s.notBefore}
+        AND password_changed_at IS NOT DISTINCT FROM ${s.passwordChangedAt} AND disabled_at IS NULL FOR SHARE
     ), session AS (
       INSERT INTO sessions (id, user_id, created_at, expires_at, ip_address, user_agent)
       SELECT ${s.sessionId}, owner.id, ${s.createdAt}, ${s.expiresAt}, ${s.ipAddress}, ${s.userAgent}
