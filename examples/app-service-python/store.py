@@ -3,6 +3,7 @@ about sessions. Every change a webhook brings is written in one transaction with
 
 from __future__ import annotations
 
+import re
 import sqlite3
 import time
 from collections.abc import Callable, Iterator
@@ -37,6 +38,9 @@ CREATE TABLE IF NOT EXISTS items (
 );
 CREATE INDEX IF NOT EXISTS items_user_id ON items (user_id);
 CREATE TABLE IF NOT EXISTS webhook_events (id TEXT PRIMARY KEY, type TEXT NOT NULL, received_at REAL NOT NULL);
+-- Per user, the number of the last user.* event applied (webhook-id evt_<n>: Latchkey numbers a user's events
+-- in the order they happened), kept once the user is deleted: an older event replayed later changes nothing.
+CREATE TABLE IF NOT EXISTS user_events (user_id TEXT PRIMARY KEY, last_event INTEGER NOT NULL, applied_at REAL NOT NULL);
 CREATE INDEX IF NOT EXISTS webhook_events_received_at ON webhook_events (received_at);
 -- Both kept only while a token they refuse could still be unexpired.
 CREATE TABLE IF NOT EXISTS revoked_sessions (sid TEXT PRIMARY KEY, user_id TEXT NOT NULL, revoked_at REAL NOT NULL);
@@ -96,8 +100,11 @@ class Store:
     # --- webhooks ---------------------------------------------------------------------------------
 
     def apply(self, event: Event) -> str:
-        """Applies an event once per webhook-id: "applied", "duplicate", or "ignored" (a type we do not use)."""
+        """Applies an event once per webhook-id: "applied", "duplicate", "stale" (a user.* event older than
+        the last one applied to its user: an operator's replay of a dead delivery), or "ignored" (a type we
+        do not use)."""
         at = _epoch(event.timestamp)
+        number = _event_number(event.id)
         handler = self._handlers.get(event.type)
         now = time.time()
         with self._transaction() as db:
@@ -107,45 +114,54 @@ class Store:
             if handler is None:
                 # Recorded all the same, and answered 2xx: a type added to Latchkey later must not be retried for ever.
                 return "ignored"
-            handler(self, db, event.data, at)
+            outcome = handler(self, db, event.data, at, number)
             db.execute("DELETE FROM webhook_events WHERE received_at < ?", (now - SEEN_IDS_KEPT_FOR,))
             db.execute("DELETE FROM revoked_sessions WHERE revoked_at < ?", (now - self.keep_revocations,))
             db.execute("DELETE FROM user_not_before WHERE not_before < ?", (now - self.keep_revocations,))
-        return "applied"
+            # A deleted user's last number is kept while a delivery of theirs can still be replayed.
+            db.execute("DELETE FROM user_events WHERE applied_at < ? AND user_id NOT IN (SELECT id FROM users)", (now - SEEN_IDS_KEPT_FOR,))
+        return outcome
 
-    def _upsert_user(self, db: sqlite3.Connection, data: dict[str, Any], at: float) -> None:
+    def _upsert_user(self, db: sqlite3.Connection, data: dict[str, Any], at: float, number: int) -> str:
         user = _user_of(data)
-        # Events come in order per user; only a dead delivery replayed by an operator comes late, and
-        # must not bring back an older profile.
+        # Events come in order per user; only a dead delivery replayed by an operator comes late, after newer
+        # ones: it must neither bring back an older profile nor a deleted user.
+        if not _advance(db, user["id"], number):
+            return "stale"
         db.execute(
             f"""INSERT INTO users ({", ".join(USER_FIELDS)}, event_at) VALUES ({", ".join("?" * (len(USER_FIELDS) + 1))})
-            ON CONFLICT (id) DO UPDATE SET {", ".join(f"{f} = excluded.{f}" for f in USER_FIELDS[1:])}, event_at = excluded.event_at
-            WHERE excluded.event_at >= users.event_at""",
+            ON CONFLICT (id) DO UPDATE SET {", ".join(f"{f} = excluded.{f}" for f in USER_FIELDS[1:])}, event_at = excluded.event_at""",
             (*(user[f] for f in USER_FIELDS), at),
         )
+        return "applied"
 
-    def _credentials_changed(self, db: sqlite3.Connection, data: dict[str, Any], at: float) -> None:
+    def _credentials_changed(self, db: sqlite3.Connection, data: dict[str, Any], at: float, number: int) -> str:
         """A password change or a disabled account: every session opened before it is over."""
-        self._upsert_user(db, data, at)
+        # Even late: a not-before only ever moves forward, so an old one changes nothing it should not.
         _set_not_before(db, _user_of(data)["id"], at)
+        return self._upsert_user(db, data, at, number)
 
-    def _delete_user(self, db: sqlite3.Connection, data: dict[str, Any], at: float) -> None:
+    def _delete_user(self, db: sqlite3.Connection, data: dict[str, Any], at: float, number: int) -> str:
         user_id = _user_of(data)["id"]
+        _advance(db, user_id, number)
         db.execute("DELETE FROM items WHERE user_id = ?", (user_id,))
         db.execute("DELETE FROM users WHERE id = ?", (user_id,))
         # Latchkey ended its sessions (session.revoked came first); this covers any we did not hear of.
         _set_not_before(db, user_id, at)
+        return "applied"
 
-    def _revoke_session(self, db: sqlite3.Connection, data: dict[str, Any], at: float) -> None:
+    def _revoke_session(self, db: sqlite3.Connection, data: dict[str, Any], at: float, _number: int) -> str:
         sid, sub = data.get("sid"), data.get("sub")
         if not isinstance(sid, str) or not isinstance(sub, str):
             raise BadEvent("session.revoked data is not {sid, sub, reason}")
+        # In any order: a revoked session stays revoked.
         db.execute(
             "INSERT INTO revoked_sessions (sid, user_id, revoked_at) VALUES (?, ?, ?) ON CONFLICT (sid) DO NOTHING",
             (sid, sub, at),
         )
+        return "applied"
 
-    _handlers: dict[str, Callable[[Store, sqlite3.Connection, dict[str, Any], float], None]] = {
+    _handlers: dict[str, Callable[[Store, sqlite3.Connection, dict[str, Any], float, int], str]] = {
         "user.created": _upsert_user,
         "user.updated": _upsert_user,
         "user.password_changed": _credentials_changed,
@@ -166,8 +182,9 @@ class Store:
                   (SELECT disabled_at FROM users WHERE id = ?) AS disabled_at""",
                 (sid, user_id, user_id),
             ).fetchone()
-        # Latchkey's own not-before is the next whole second after the change, and auth_time counts whole
-        # seconds: a session opened after the change never has an auth_time before the change's instant.
+        # auth_time counts whole seconds, and a session Latchkey opens after a change starts at the change's
+        # next whole second at the earliest: its auth_time is never before the change's instant, while a
+        # session opened before the change in that second has one that is (and its session.revoked came too).
         return bool(row["revoked"]) or (row["not_before"] is not None and auth_time < row["not_before"]) or row["disabled_at"] is not None
 
     def user(self, user_id: str) -> dict[str, Any] | None:
@@ -192,6 +209,26 @@ class Store:
     def delete_item(self, user_id: str, item_id: int) -> bool:
         with self._transaction() as db:
             return db.execute("DELETE FROM items WHERE id = ? AND user_id = ?", (item_id, user_id)).rowcount > 0
+
+
+def _advance(db: sqlite3.Connection, user_id: str, number: int) -> bool:
+    """Records `number` as the user's last event applied if it is newer than the last one; whether it was."""
+    cursor = db.execute(
+        """INSERT INTO user_events (user_id, last_event, applied_at) VALUES (?, ?, ?)
+        ON CONFLICT (user_id) DO UPDATE SET last_event = excluded.last_event, applied_at = excluded.applied_at
+        WHERE excluded.last_event > user_events.last_event""",
+        (user_id, number, time.time()),
+    )
+    return cursor.rowcount == 1
+
+
+def _event_number(webhook_id: str) -> int:
+    """The number in Latchkey's webhook-id (evt_<n>), which grows with each of a user's events in the order
+    they happened."""
+    match = re.fullmatch(r"evt_([0-9]{1,18})", webhook_id)
+    if match is None:
+        raise BadEvent(f"the webhook-id {webhook_id!r} is not evt_<number>, as Latchkey sends it")
+    return int(match.group(1))
 
 
 def _set_not_before(db: sqlite3.Connection, user_id: str, at: float) -> None:

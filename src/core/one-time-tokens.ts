@@ -12,7 +12,7 @@ import { generateOpaqueToken, hashToken } from './secrets.js';
  *
  * Token rows are written under their user's row lock: issuing (when superseding) and consuming take it
  * first, as any change of the user row does, so a transaction that consumes a token and then changes its
- * user cannot deadlock with one that issues a token to that user.
+ * user cannot deadlock with one that issues a token to that user (the lock order of src/db/queries/sessions.ts).
  */
 
 /**

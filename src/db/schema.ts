@@ -12,8 +12,9 @@ export const users = pgTable('users', {
   role: text('role').notNull().default('user'),
   emailVerifiedAt: ts('email_verified_at'),
   passwordChangedAt: ts('password_changed_at'),
-  // Sessions opened before this instant are dead (a password reset moves it forward); whole seconds,
-  // so that it compares exactly with the `auth_time` of access tokens.
+  // Sessions opened before this instant are dead: the time of the last credential change (a password
+  // reset, a disabled account, a sign-out everywhere), never ahead of the clock. A session opened after it
+  // starts at its next whole second at the earliest, so that the `auth_time` of its tokens is not before it.
   notBefore: ts('not_before'),
   // A disabled user cannot sign in, refresh or reset; set by an operator (`latchkey users disable`).
   disabledAt: ts('disabled_at'),

@@ -21,7 +21,10 @@ export interface StreamLimits {
   maxBufferedBytes: number;
 }
 
-/** Entries from other instances can arrive late: a resume replays this much before its Last-Event-ID. */
+/**
+ * A Last-Event-ID may come from another instance, whose clock differs a little and which may have learned an
+ * entry a little earlier: a resume replays what this instance learned from this much before it on.
+ */
 export const RESUME_MARGIN_MS = 60_000;
 // Events replayed per write; the next waits for the consumer to take them.
 const REPLAY_BATCH = 256;
@@ -45,7 +48,7 @@ interface OpenStream {
 }
 
 export interface RevocationStreams {
-  /** Opens a stream for an authenticated client; `since`: replay only entries from then on (ms). */
+  /** Opens a stream for an authenticated client; `since`: its Last-Event-ID, to replay only what was learned after it (ms). */
   open(client: AuthenticatedServiceClient, since: number | undefined, res: ServerResponse): PassThrough;
   /** How many streams are open now. */
   size(): number;
@@ -53,16 +56,31 @@ export interface RevocationStreams {
   close(): void;
 }
 
-/** The frame of one revocation: its id is its time in ms. */
+/**
+ * The frame of one revocation: its id is when this instance learned it (ms, never less than the id before
+ * it), never a time the revocation carries: a not-before or a revocation time written by another instance
+ * or an older version, ahead of the clock, would otherwise move every consumer's Last-Event-ID ahead too.
+ */
 export function revocationFrame(entry: RevocationEntry): string {
   const data = entry.kind === 'session' ? { sid: entry.sessionId, revoked_at: entry.at } : { sub: entry.userId, not_before: entry.at };
   const event = entry.kind === 'session' ? 'session.revoked' : 'user.not_before';
-  return `id: ${entry.at}\nevent: ${event}\ndata: ${JSON.stringify(data)}\n\n`;
+  return `id: ${entry.seen}\nevent: ${event}\ndata: ${JSON.stringify(data)}\n\n`;
+}
+
+/**
+ * What a stream opened with Last-Event-ID `since` replays, oldest first: every entry learned from
+ * RESUME_MARGIN_MS before it on. An id later than this instance's clock was not sent by it, nor by an
+ * instance whose clock is near it (a forged or stale id, or one from a server that sent future ids): the
+ * whole list is replayed then, as with no id at all, rather than skipping what came since.
+ */
+export function entriesToReplay(entries: RevocationEntry[], since: number | undefined, now: number): RevocationEntry[] {
+  const from = since === undefined || since > now ? -Infinity : since - RESUME_MARGIN_MS;
+  return entries.filter((e) => e.seen >= from).sort((a, b) => a.seen - b.seen);
 }
 
 const timeFrame = (event: 'heartbeat' | 'ready', now: number) => `event: ${event}\ndata: ${JSON.stringify({ time: now })}\n\n`;
 
-/** A Last-Event-ID as the feed sent it (a time in ms), or undefined for anything else. */
+/** A Last-Event-ID as the feed sends them (a time in ms), or undefined for anything else (replayed as no id). */
 export function parseLastEventId(header: string | string[] | undefined): number | undefined {
   const value = Array.isArray(header) ? header[0] : header;
   if (value === undefined || !/^\s*\d{1,15}\s*$/.test(value)) return undefined;
@@ -221,10 +239,7 @@ class StreamSet implements RevocationStreams {
   }
 
   private async replay(s: OpenStream, since: number | undefined) {
-    const entries = this.deps.revocations
-      .entries()
-      .filter((e) => since === undefined || e.at >= since - RESUME_MARGIN_MS)
-      .sort((a, b) => a.at - b.at);
+    const entries = entriesToReplay(this.deps.revocations.entries(), since, this.deps.clock.now().getTime());
     for (let i = 0; i < entries.length && !s.closed; i += REPLAY_BATCH) {
       const text = entries.slice(i, i + REPLAY_BATCH).map(revocationFrame).join('');
       if (!s.out.write(text)) await drained(s);

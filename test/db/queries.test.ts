@@ -69,11 +69,12 @@ async function newUser(fields: Partial<{ email: string; now: Date }> = {}): Prom
   return user!;
 }
 
-function newSession(user: Pick<UserRow, 'id' | 'notBefore'>, overrides: Partial<NewSession> = {}): NewSession {
+function newSession(user: Pick<UserRow, 'id' | 'notBefore' | 'passwordChangedAt'>, overrides: Partial<NewSession> = {}): NewSession {
   return {
     sessionId: randomUUID(),
     userId: user.id,
     notBefore: user.notBefore,
+    passwordChangedAt: user.passwordChangedAt,
     createdAt: T0,
     expiresAt: at(3_600),
     ipAddress: '192.0.2.1',
@@ -118,11 +119,15 @@ describe('users', () => {
     expect((await selectUserById(db, user.id))?.updatedAt).toEqual(at(30));
   });
 
-  it('moves the not-before forward, a second at least, and deletes', async () => {
+  it('moves the not-before to the time of the change, never back nor past it, and deletes', async () => {
     const user = await newUser();
     expect(await advanceNotBefore(db, user.id, at(100))).toEqual({ notBefore: at(100) });
-    // Two changes within one second still move it.
-    expect(await advanceNotBefore(db, user.id, at(100))).toEqual({ notBefore: at(101) });
+    // 150 changes at the same instant leave it there: no change pushes it ahead of the clock.
+    for (let i = 0; i < 150; i++) await advanceNotBefore(db, user.id, at(100));
+    expect(await advanceNotBefore(db, user.id, at(100))).toEqual({ notBefore: at(100) });
+    // From an instance whose clock is behind: it stays.
+    expect(await advanceNotBefore(db, user.id, at(99))).toEqual({ notBefore: at(100) });
+    expect(await advanceNotBefore(db, user.id, new Date(at(100).getTime() + 1))).toEqual({ notBefore: new Date(at(100).getTime() + 1) });
     expect(await deleteUserRow(db, user.id)).toBe(true);
     expect(await deleteUserRow(db, user.id)).toBe(false);
     expect(await advanceNotBefore(db, user.id, at(200))).toBeUndefined();
@@ -152,6 +157,8 @@ describe('sessions and refresh tokens', () => {
     const user = await newUser();
     expect(await insertSession(db, newSession(user))).toBe(true);
     expect(await insertSession(db, newSession(user, { notBefore: at(5) }))).toBe(false);
+    // A new password at the same not-before (a change within the same millisecond): no session either.
+    expect(await insertSession(db, newSession(user, { passwordChangedAt: at(-5) }))).toBe(false);
     await markUserDisabled(db, user.id, T0);
     expect(await insertSession(db, newSession(user))).toBe(false);
     expect(await count('sessions', `user_id = '${user.id}'`)).toBe(1);

@@ -1,9 +1,10 @@
 import { connect } from 'node:net';
+import { eq } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateOpaqueToken, hashToken } from '../../src/core/secrets.js';
 import { createServiceClient, removeServiceClient, rotateServiceClientSecret, type ServiceScope } from '../../src/auth/service-clients/service-clients.js';
-import { oneTimeTokens, serviceClients } from '../../src/db/schema.js';
-import { bearer, signIn, signUp, startTestApp, type TestApp } from '../helpers/app.js';
+import { oneTimeTokens, serviceClients, users } from '../../src/db/schema.js';
+import { bearer, dashboard, refresh, signIn, signUp, startTestApp, type TestApp } from '../helpers/app.js';
 import { alteredSecret, basic, openSse, type SseStream } from '../helpers/sse.js';
 
 const FEED = '/api/revocations/stream';
@@ -86,6 +87,72 @@ describe('service client authentication', () => {
   });
 });
 
+describe('a burst of credential changes, and Last-Event-IDs an attacker chose', () => {
+  const lastIdOf = (s: SseStream) => [...s.events].reverse().find((e) => e.id !== undefined)?.id;
+
+  it('150 sign-outs everywhere of one user at once: new tokens work at once, the not-before and every id stay at the clock, a resume gets what came since', async () => {
+    const admin = await client(['admin']);
+    const creds = await client();
+    const s = await feed(creds);
+    await s.next((e) => e.event === 'ready');
+    const { user, tokens: before } = await session();
+    // As fast as an admin client can send them (one at a time on the embedded engine's one connection).
+    const burst = await Promise.all(
+      Array.from({ length: 150 }, () =>
+        t.inject({ method: 'POST', url: `/api/admin/users/${user.id}/sessions/revoke`, headers: { authorization: basic(admin.client_id, admin.client_secret) } }),
+      ),
+    );
+    expect(burst.filter((r) => r.statusCode !== 200).map((r) => r.body)).toEqual([]);
+    const now = t.clock.now().getTime();
+
+    // The user signs in at once, and the new tokens work (they were refused while the not-before ran ahead).
+    expect((await dashboard(t, before.access_token)).statusCode).toBe(401);
+    const fresh = await signIn(t, user.email);
+    expect.soft((await dashboard(t, fresh.access_token)).json()).toMatchObject({ user: { id: user.id } });
+    expect.soft((await refresh(t, fresh.refresh_token)).statusCode).toBe(200);
+    const [row] = await t.deps.db.select({ notBefore: users.notBefore }).from(users).where(eq(users.id, user.id));
+    expect.soft(row!.notBefore!.getTime()).toBeLessThanOrEqual(now);
+    // Opened after the change, in its second: its auth_time is the next whole second, not before the not-before
+    // (so every verifier takes it), and no more than a second ahead.
+    const claims = JSON.parse(Buffer.from(fresh.access_token.split('.')[1]!, 'base64url').toString()) as { auth_time: number; iat: number };
+    expect.soft(claims.auth_time * 1000).toBeGreaterThanOrEqual(row!.notBefore!.getTime());
+    expect.soft(claims.auth_time).toBeLessThanOrEqual(claims.iat + 1);
+
+    // The feed says so, and no id it sent lies ahead of the clock.
+    const told = await s.next((e) => e.event === 'user.not_before' && e.json.sub === user.id);
+    expect.soft(Number(told.json.not_before)).toBeLessThanOrEqual(now);
+    const lastId = lastIdOf(s)!;
+    expect.soft(Number(lastId)).toBeLessThanOrEqual(now);
+    s.close();
+
+    // A logout while the consumer is away reaches it when it resumes with its Last-Event-ID.
+    const away = await session();
+    await logout(away.tokens.access_token);
+    const resumed = await feed(creds, { 'last-event-id': lastId });
+    await resumed.next((e) => e.event === 'ready');
+    expect(resumed.events.some((e) => e.event === 'session.revoked' && e.json.sid === away.sid)).toBe(true);
+  });
+
+  it('a Last-Event-ID from the future, or not one the feed sends, replays all it holds: nothing is skipped, nothing fails', async () => {
+    const creds = await client();
+    const gone = await session();
+    await logout(gone.tokens.access_token);
+    const now = t.clock.now().getTime();
+    const ids = [String(now + 150_000), String(now + 3_600_000), '999999999999999', '9'.repeat(40), '1e300', '-1', 'yesterday', '0x7fffffff', ''];
+    for (const id of ids) {
+      const s = await feed(creds, { 'last-event-id': id });
+      expect(s.status, id).toBe(200);
+      await s.next((e) => e.event === 'ready');
+      expect(s.events.some((e) => e.event === 'session.revoked' && e.json.sid === gone.sid), `Last-Event-ID ${id}`).toBe(true);
+      s.close();
+    }
+    // An id of the past replays from a minute before it: the logout above is in it.
+    const s = await feed(creds, { 'last-event-id': String(now - 1) });
+    await s.next((e) => e.event === 'ready');
+    expect(s.events.some((e) => e.json.sid === gone.sid)).toBe(true);
+  });
+});
+
 describe('the revocation feed', () => {
   it('opens with retry, replays a revocation made before it connected, says ready, then streams a logout within a second', async () => {
     const before = await session();
@@ -96,6 +163,7 @@ describe('the revocation feed', () => {
     expect(s.headers.get('cache-control')).toBe('no-store');
     expect(s.headers.get('x-accel-buffering')).toBe('no');
     const replayed = await s.next((e) => e.event === 'session.revoked' && e.json.sid === before.sid);
+    // Its id is when the server learned of it (here, at once).
     expect(replayed.id).toBe(String(replayed.json.revoked_at));
     await s.next((e) => e.event === 'ready');
     expect(s.text().startsWith('retry: 1000\n')).toBe(true);
@@ -109,7 +177,8 @@ describe('the revocation feed', () => {
     const event = await s.next((e) => e.event === 'session.revoked' && e.json.sid === live.sid, 1_000);
     expect(Date.now() - started).toBeLessThan(1_000);
     expect(s.events.indexOf(event)).toBeGreaterThan(readyAt);
-    expect(event.json).toEqual({ sid: live.sid, revoked_at: Number(event.id) });
+    expect(event.json).toEqual({ sid: live.sid, revoked_at: t.clock.now().getTime() });
+    expect(event.id).toBe(String(t.clock.now().getTime()));
     expect(event.json.revoked_at).toBe(t.clock.now().getTime());
   });
 
@@ -123,10 +192,10 @@ describe('the revocation feed', () => {
     const reset = await t.inject({ method: 'POST', url: `/api/reset-password/${token}`, payload: { password: 'a brand new passphrase' } });
     expect(reset.statusCode).toBe(200);
     const event = await s.next((e) => e.event === 'user.not_before' && e.json.sub === user.id, 1_000);
-    // The next whole second: every token whose auth_time (seconds) * 1000 is below it is dead.
-    expect(Number(event.json.not_before) % 1000).toBe(0);
-    expect(Number(event.json.not_before)).toBeGreaterThan(now.getTime());
-    expect(event.id).toBe(String(event.json.not_before));
+    // The time of the reset: every token whose auth_time (seconds) * 1000 is below it is dead.
+    expect(event.json.not_before).toBe(now.getTime());
+    // Its id: when the server learned it, by its clock.
+    expect(event.id).toBe(String(t.clock.now().getTime()));
     expect(s.events.some((e) => e.event === 'session.revoked')).toBe(true);
   });
 

@@ -99,7 +99,8 @@ describeUnless(missing)('the Python app service (examples/app-service-python)', 
     root = await mkdtemp(join(tmpdir(), 'latchkey-app-python-'));
     database = await createTestDatabase();
     const port = await freePort();
-    env = { DATA_DIR: join(root, 'latchkey'), SECRET_KEY: database.secretKey, PORT: String(port), PUBLIC_URL: `http://127.0.0.1:${port}` };
+    // A delivery the app cannot take for 3 s is dead: one test makes one so (the app stopped), then replays it.
+    env = { DATA_DIR: join(root, 'latchkey'), SECRET_KEY: database.secretKey, PORT: String(port), PUBLIC_URL: `http://127.0.0.1:${port}`, WEBHOOK_RETRY_FOR: '3s' };
     if (database.url) env.DATABASE_URL = database.url;
 
     // The test's own ES256 key, served as a JWKS the way Latchkey serves its own.
@@ -192,7 +193,7 @@ describeUnless(missing)('the Python app service (examples/app-service-python)', 
         .sign(key);
     // The user this app knows, through a webhook signed with its secret.
     const profile = { id: sub, email: 'keyed@example.com', name: 'Keyed', role: 'user', created_at: new Date().toISOString(), disabled_at: null, email_verified_at: null, legacy_id: null };
-    expect((await postWebhook(keyed, keyedSecret, `evt_${randomUUID()}`, userEvent('user.created', profile))).status).toBe(200);
+    expect((await postWebhook(keyed, keyedSecret, 'evt_1', userEvent('user.created', profile))).status).toBe(200);
     expect(await call(keyed, '/me', await sign())).toMatchObject({ status: 200, body: { user: { id: sub } } });
 
     const other = await generateKeyPair('ES256');
@@ -243,20 +244,49 @@ describeUnless(missing)('the Python app service (examples/app-service-python)', 
     expect(await appRows(app, 'SELECT count(*) FROM webhook_events WHERE id = ?', id)).toEqual([[0]]);
   });
 
-  it('applies a redelivered webhook (the same webhook-id) once', async () => {
-    const profile = (await call(app, '/me', second)).body!.user as Record<string, unknown>;
-    const [a, b] = [`evt_test_${randomUUID()}`, `evt_test_${randomUUID()}`];
-    const once = userEvent('user.updated', { ...profile, name: 'Ada Once' });
-    expect((await postWebhook(app, hook.secret, a, once)).body).toEqual({ status: 'applied' });
+  it('applies a redelivered webhook (the same webhook-id) once, and an older one after a newer one not at all', async () => {
+    // A user of the test's own, with event numbers far above Latchkey's: webhook-id evt_<n>, n growing with
+    // each of a user's events.
+    const profile = { id: randomUUID(), email: 'numbered@example.com', name: 'First', role: 'user', created_at: new Date().toISOString(), disabled_at: null, email_verified_at: null, legacy_id: null };
+    const post = (n: number, type: string, name: string) => postWebhook(app, hook.secret, `evt_${n}`, userEvent(type, { ...profile, name }));
+    const nameOf = async () => (await appRows(app, 'SELECT name FROM users WHERE id = ?', profile.id))[0]?.[0];
+    expect((await post(900_000_010, 'user.created', 'First')).body).toEqual({ status: 'applied' });
     // Latchkey sends it again (no answer in time, say), signed anew.
-    expect(await postWebhook(app, hook.secret, a, once)).toEqual({ status: 200, body: { status: 'duplicate' } });
-    expect((await call(app, '/me', second)).body).toMatchObject({ user: { name: 'Ada Once' } });
-    // A later event, then the first one once more: the later one stands.
-    expect((await postWebhook(app, hook.secret, b, userEvent('user.updated', { ...profile, name: 'Ada Twice' }, new Date(Date.now() + 1)))).body).toEqual({ status: 'applied' });
-    expect((await postWebhook(app, hook.secret, a, once)).body).toEqual({ status: 'duplicate' });
-    expect((await call(app, '/me', second)).body).toMatchObject({ user: { name: 'Ada Twice' } });
-    expect(await appRows(app, 'SELECT count(*) FROM webhook_events WHERE id IN (?, ?)', a, b)).toEqual([[2]]);
+    expect(await post(900_000_010, 'user.created', 'First')).toEqual({ status: 200, body: { status: 'duplicate' } });
+    expect((await post(900_000_030, 'user.updated', 'Newer')).body).toEqual({ status: 'applied' });
+    // An operator's replay of an older dead delivery, after the newer one: recorded, changes nothing.
+    expect((await post(900_000_020, 'user.updated', 'Older')).body).toEqual({ status: 'stale' });
+    expect(await nameOf()).toBe('Newer');
+    expect((await post(900_000_040, 'user.deleted', 'Newer')).body).toEqual({ status: 'applied' });
+    expect((await post(900_000_025, 'user.updated', 'Revived')).body).toEqual({ status: 'stale' });
+    expect(await nameOf()).toBeUndefined();
+    expect(await appRows(app, 'SELECT count(*) FROM webhook_events WHERE id IN (?, ?, ?)', 'evt_900000010', 'evt_900000020', 'evt_900000025')).toEqual([[3]]);
+    // A webhook-id that is not Latchkey's evt_<number>, however well signed, is refused and recorded nowhere.
+    expect((await postWebhook(app, hook.secret, `evt_${randomUUID()}`, userEvent('user.updated', profile))).body).toMatchObject({ error: 'webhook_invalid_payload' });
   });
+
+  it("a replayed dead user.created, once the user's user.deleted was delivered, does not bring the user back", async () => {
+    // The app is down for the whole of WEBHOOK_RETRY_FOR (a few seconds here): the sign-up's delivery dies.
+    const port = Number(new URL(app.url).port);
+    expect(await app.stop()).toBe(0);
+    const res = await fetch(`${server.url}/api/signup`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name: 'Ghost', email: `ghost-${randomUUID().slice(0, 8)}@example.com`, password: PASSWORD }) });
+    expect(res.status).toBe(201);
+    const ghost = ((await res.json()) as { user: { id: string } }).user.id;
+    type Delivery = { id: number; endpoint_id: string; event_type: string; status: string };
+    const deliveries = async () => (json(await latchkey(env, ['webhooks', 'deliveries', '--json'])) as Delivery[]).filter((d) => d.endpoint_id === hook.id);
+    const dead = await until(deliveries, (rows) => rows.some((d) => d.event_type === 'user.created' && d.status === 'dead'), 30_000);
+    const created = dead.find((d) => d.event_type === 'user.created' && d.status === 'dead')!;
+
+    // Back up; the user is deleted, and that event (no longer behind a pending one) is delivered.
+    app = await startPythonApp(port, app.database, { LATCHKEY_URL: server.url, LATCHKEY_WEBHOOK_SECRET: hook.secret });
+    json(await latchkey(env, ['users', 'delete', ghost, '--yes', '--json']));
+    await until(deliveries, (rows) => rows.some((d) => d.event_type === 'user.deleted' && d.status === 'delivered' && d.id > created.id), 15_000);
+
+    // The operator replays the dead user.created: delivered, answered, and the user stays deleted.
+    expect(json(await latchkey(env, ['webhooks', 'replay', String(created.id), '--json']))).toEqual({ replayed: 1 });
+    await until(deliveries, (rows) => rows.find((d) => d.id === created.id)?.status === 'delivered', 15_000);
+    expect(await appRows(app, 'SELECT count(*) FROM users WHERE id = ?', ghost), app.output()).toEqual([[0]]);
+  }, 90_000);
 
   it("keeps each user's items, and drops the user and its items once Latchkey deletes the user", async () => {
     const added = [];

@@ -43,6 +43,11 @@ describe('the revocation list', () => {
     expect(list.isRevoked({ userId: 'u1', sessionId: 's1', authTime: nowSeconds })).toBe(true);
     expect(list.isRevoked({ userId: 'u1', sessionId: 's2', authTime: nowSeconds + 1 })).toBe(false);
     expect(list.isRevoked({ userId: 'u2', sessionId: 's3', authTime: nowSeconds })).toBe(false);
+    // A not-before within a second (a change's own time): a session opened in that second, before it, is dead;
+    // one opened after it starts at the next whole second (src/auth/sessions/sessions.ts) and lives.
+    list.addNotBefore('u3', new Date(nowSeconds * 1000 + 300));
+    expect(list.isRevoked({ userId: 'u3', sessionId: 's4', authTime: nowSeconds })).toBe(true);
+    expect(list.isRevoked({ userId: 'u3', sessionId: 's5', authTime: nowSeconds + 1 })).toBe(false);
     // An older not-before never replaces a newer one.
     list.addNotBefore('u1', new Date((nowSeconds - 100) * 1000));
     expect(list.isRevoked({ userId: 'u1', sessionId: 's1', authTime: nowSeconds })).toBe(true);
@@ -66,15 +71,16 @@ describe('the revocation list', () => {
     list.addNotBefore('u1', new Date(t0 + 6000));
     list.addNotBefore('u1', new Date(t0 + 1000));
     list.addNotBefore('u1', new Date(t0 + 9000));
+    // Each learned now (t0 + 5 s): `seen`, the feed's id, is this clock's, whatever time the entry carries.
     expect(seen).toEqual([
-      { kind: 'session', sessionId: 's2', at: t0 + 5000 },
-      { kind: 'user', userId: 'u1', at: t0 + 6000 },
-      { kind: 'user', userId: 'u1', at: t0 + 9000 },
+      { kind: 'session', sessionId: 's2', at: t0 + 5000, seen: t0 + 5000 },
+      { kind: 'user', userId: 'u1', at: t0 + 6000, seen: t0 + 5000 },
+      { kind: 'user', userId: 'u1', at: t0 + 9000, seen: t0 + 5000 },
     ]);
     expect(list.entries()).toEqual([
-      { kind: 'session', sessionId: 's1', at: t0 },
-      { kind: 'session', sessionId: 's2', at: t0 + 5000 },
-      { kind: 'user', userId: 'u1', at: t0 + 9000 },
+      { kind: 'session', sessionId: 's1', at: t0, seen: t0 },
+      { kind: 'session', sessionId: 's2', at: t0 + 5000, seen: t0 + 5000 },
+      { kind: 'user', userId: 'u1', at: t0 + 9000, seen: t0 + 5000 },
     ]);
     stop();
     list.add('s3', clock.now());
@@ -88,6 +94,21 @@ describe('the revocation list', () => {
     list.add('s4', clock.now());
     expect(list.isSessionRevoked('s4')).toBe(true);
     expect(after).toHaveLength(1);
+  });
+
+  it('stamps each entry with when it was learned, never before the one learned last, whatever time it carries', () => {
+    const clock = createTestClock();
+    const list = createRevocationList(clock, 900);
+    const t0 = clock.now().getTime();
+    // A not-before far ahead (written by a server that ratcheted it): learned now, all the same.
+    list.addNotBefore('u1', new Date(t0 + 150_000));
+    list.add('s1', new Date(t0 - 30_000));
+    clock.advance(-10);
+    list.add('s2', clock.now());
+    expect(list.entries().map((e) => e.seen)).toEqual([t0, t0, t0]);
+    clock.advance(20);
+    list.add('s3', clock.now());
+    expect(list.entries().find((e) => e.kind === 'session' && e.sessionId === 's3')?.seen).toBe(t0 + 10_000);
   });
 
   it('ignores a revocation too old to matter', () => {

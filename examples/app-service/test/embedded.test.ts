@@ -3,8 +3,10 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { PGlite } from '@electric-sql/pglite';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { UNTHROTTLED } from '../../../test/helpers/app.js';
+import { json, latchkey } from '../../../test/helpers/cli.js';
 import { startServerProcess, type ServerProcess } from '../../../test/helpers/server-process.js';
 import { freePort } from '../../../test/helpers/services.js';
 import { until } from '../../../test/helpers/webhook-receiver.js';
@@ -16,17 +18,21 @@ describeUnless(ON_POSTGRES)('the app service and Latchkey, both on their embedde
   let server: ServerProcess;
   let app: ServerProcess;
   let appEnv: Record<string, string>;
+  let env: Record<string, string>;
+  let hookId: string;
   const { signUp, signIn } = accounts(() => server.url);
   const me = (token: string) => call(`${app.url}/me`, { token });
 
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), 'latchkey-app-embedded-'));
     const port = String(await freePort());
-    const env = { ...UNTHROTTLED, DATA_DIR: join(dir, 'latchkey'), PORT: port, PUBLIC_URL: `http://127.0.0.1:${port}` };
+    // A delivery the app cannot take for 3 s is dead: one test makes one so (the app stopped), then replays it.
+    env = { ...UNTHROTTLED, DATA_DIR: join(dir, 'latchkey'), PORT: port, PUBLIC_URL: `http://127.0.0.1:${port}`, WEBHOOK_RETRY_FOR: '3s' };
     server = await startServerProcess(env);
     await server.ready();
     // The commands go through the running server, which holds the embedded folder.
     const registered = await registerAppService(env, server.url);
+    hookId = registered.hookId;
     appEnv = { ...registered.env, DATA_DIR: join(dir, 'app') };
     app = await startAppService(appEnv);
   }, 120_000);
@@ -51,4 +57,31 @@ describeUnless(ON_POSTGRES)('the app service and Latchkey, both on their embedde
     await until(() => me(access_token), (r) => r.status === 401, 5_000);
     expect((await me(access_token)).body).toMatchObject({ error: 'session_revoked' });
   });
+
+  it("a replayed dead user.created, once the user's user.deleted was delivered, does not bring the user back", async () => {
+    // The app is down for the whole of WEBHOOK_RETRY_FOR: the sign-up's delivery dies.
+    expect(await app.stop()).toBe(0);
+    const ghost = await signUp();
+    type Delivery = { id: number; endpoint_id: string; event_type: string; status: string };
+    const deliveries = async () => (json(await latchkey(env, ['webhooks', 'deliveries', '--json'])) as Delivery[]).filter((d) => d.endpoint_id === hookId);
+    const dead = await until(deliveries, (rows) => rows.some((d) => d.event_type === 'user.created' && d.status === 'dead'), 30_000);
+    const created = dead.find((d) => d.event_type === 'user.created' && d.status === 'dead')!;
+
+    // Back up; the user is deleted, and that event (no longer behind a pending one) is delivered.
+    app = await startAppService(appEnv);
+    json(await latchkey(env, ['users', 'delete', ghost.id, '--yes', '--json']));
+    await until(deliveries, (rows) => rows.some((d) => d.event_type === 'user.deleted' && d.status === 'delivered' && d.id > created.id), 15_000);
+
+    // The operator replays the dead user.created: delivered, answered, and the user stays deleted.
+    expect(json(await latchkey(env, ['webhooks', 'replay', String(created.id), '--json']))).toEqual({ replayed: 1 });
+    await until(deliveries, (rows) => rows.find((d) => d.id === created.id)?.status === 'delivered', 15_000);
+    // The app's own embedded database, read once the app has let go of it.
+    expect(await app.stop()).toBe(0);
+    const own = await PGlite.create(appEnv.DATA_DIR!);
+    try {
+      expect((await own.query('SELECT id FROM users WHERE id = $1', [ghost.id])).rows).toEqual([]);
+    } finally {
+      await own.close();
+    }
+  }, 90_000);
 });

@@ -2,6 +2,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { systemClock } from '../../../src/core/clock.js';
 import { runOperation } from '../../../src/control/operations.js';
 import { bearer, PUBLIC_URL, signIn, signUp, startTestApp, type TestApp } from '../../../test/helpers/app.js';
+import { basic } from '../../../test/helpers/sse.js';
+import { startTcpProxy } from '../../../test/helpers/tcp-proxy.js';
 import { createVerifier, LatchkeyVerifyError, type Verifier } from '../src/index.js';
 import { memoryLogger } from './helpers.js';
 
@@ -26,12 +28,13 @@ describe('@latchkey/verify feed against a running Latchkey', () => {
   let client: { client_id: string; client_secret: string };
   const verifiers: Verifier[] = [];
 
-  function make() {
+  /** A verifier of this Latchkey, its feed at `feedBase` (Latchkey itself unless given). */
+  function make(feedBase = url) {
     const v = createVerifier({
       issuer: PUBLIC_URL,
       audience: 'latchkey',
       jwksUrl: `${url}/.well-known/jwks.json`,
-      feed: { url: `${url}/api/revocations/stream`, clientId: client.client_id, clientSecret: client.client_secret },
+      feed: { url: `${feedBase.replace(/\/$/, '')}/api/revocations/stream`, clientId: client.client_id, clientSecret: client.client_secret },
       logger: memoryLogger(),
     });
     verifiers.push(v);
@@ -94,6 +97,39 @@ describe('@latchkey/verify feed against a running Latchkey', () => {
     // ready() waits for the server's replay: the logout is known before the first verification.
     expect(await outcome(late.verify(a.token))).toBe('session_revoked');
   });
+
+  it("after 150 sign-outs everywhere of one user within a second, accepts the user's new token at once, and still hears a logout made while its feed was cut", async () => {
+    // The feed goes through a proxy the test can cut: the verifier reconnects with its Last-Event-ID.
+    const proxy = await startTcpProxy('127.0.0.1', Number(new URL(url).port));
+    try {
+      const verifier = make(proxy.via(url));
+      await verifier.ready();
+      const admin = (await runOperation(t.deps as never, 'services.create', { name: 'burst-admin', scopes: ['admin'] }, { actor: 'test' })) as typeof client;
+      const a = await session();
+      const bystander = await session();
+      const burst = await Promise.all(
+        Array.from({ length: 150 }, () =>
+          t.inject({ method: 'POST', url: `/api/admin/users/${a.user.id}/sessions/revoke`, headers: { authorization: basic(admin.client_id, admin.client_secret) } }),
+        ),
+      );
+      expect(burst.filter((r) => r.statusCode !== 200).map((r) => r.body)).toEqual([]);
+
+      // The user signs in again at once: Latchkey and the verifier both take the new token.
+      const fresh = await signIn(t, a.user.email);
+      expect.soft((await t.inject({ method: 'GET', url: '/api/dashboard', headers: bearer(fresh.access_token) })).statusCode).toBe(200);
+      expect.soft(await outcome(verifier.verify(fresh.access_token))).toBe('accepted');
+      expect(await poll(() => outcome(verifier.verify(a.token)), (c) => c === 'session_revoked', 3_000)).toBe('session_revoked');
+
+      // Cut, a logout meanwhile, back: the reconnection's Last-Event-ID must not skip it.
+      await proxy.stop();
+      expect((await t.inject({ method: 'POST', url: '/api/logout', headers: bearer(bystander.token) })).statusCode).toBe(200);
+      await proxy.start();
+      expect(await poll(() => outcome(verifier.verify(bystander.token)), (c) => c === 'session_revoked', 15_000)).toBe('session_revoked');
+      expect(await outcome(verifier.verify(fresh.access_token))).toBe('accepted');
+    } finally {
+      await proxy.close();
+    }
+  }, 30_000);
 
   it('refuses to start its feed with a wrong secret, and says so', async () => {
     const v = createVerifier({

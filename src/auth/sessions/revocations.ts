@@ -25,7 +25,7 @@ export interface RevocationList {
   /** Drops the entries whose tokens have all expired; also done on every add. */
   prune(): void;
   size(): number;
-  /** Every entry held now, each with its time (the revocation feed replays them). */
+  /** Every entry held now, each with its time and when it was learned (the revocation feed replays them). */
   entries(): RevocationEntry[];
   /** Calls `listener` with each entry added from now on (a session newly revoked, a not-before moved forward); returns the unsubscribe. */
   subscribe(listener: (entry: RevocationEntry) => void): () => void;
@@ -40,15 +40,18 @@ export interface RevocationList {
 
 /**
  * One entry of the list: a session revoked at `at`, or a user whose access tokens with an `auth_time` before
- * `at` are dead (both in milliseconds since the epoch).
+ * `at` are dead (both in milliseconds since the epoch). `seen` is when this list learned it, by this
+ * instance's clock and never less than the entry learned before it: the revocation feed's event id, which
+ * nothing a client sends can move ahead.
  */
-export type RevocationEntry = { kind: 'session'; sessionId: string; at: number } | { kind: 'user'; userId: string; at: number };
+export type RevocationEntry = ({ kind: 'session'; sessionId: string } | { kind: 'user'; userId: string }) & { at: number; seen: number };
 
 export function createRevocationList(clock: Clock, accessTokenTtlSeconds: number): RevocationList {
   // Insertion order is revocation order, so expired entries are always at the front.
-  const revokedSessions = new Map<string, number>();
-  // userId -> [notBefore ms, keep until ms]; re-inserted on change, so the order holds here too.
-  const notBefore = new Map<string, [number, number]>();
+  // sessionId -> [keep until ms, seen ms].
+  const revokedSessions = new Map<string, [number, number]>();
+  // userId -> [notBefore ms, keep until ms, seen ms]; re-inserted on change, so the order holds here too.
+  const notBefore = new Map<string, [number, number, number]>();
   const lifetimeMs = (accessTokenTtlSeconds + 60) * 1000;
   // Told only of changes, never on the hot path (isRevoked): a set to iterate on add.
   const listeners = new Set<(entry: RevocationEntry) => void>();
@@ -62,10 +65,13 @@ export function createRevocationList(clock: Clock, accessTokenTtlSeconds: number
       }
     }
   };
+  // When an entry is learned: this clock, never back (a clock set back does not reorder what was seen).
+  let lastSeen = 0;
+  const stamp = () => (lastSeen = Math.max(lastSeen, clock.now().getTime()));
 
   function prune() {
     const now = clock.now().getTime();
-    for (const [sid, until] of revokedSessions) {
+    for (const [sid, [until]] of revokedSessions) {
       if (until > now) break;
       revokedSessions.delete(sid);
     }
@@ -86,17 +92,19 @@ export function createRevocationList(clock: Clock, accessTokenTtlSeconds: number
       prune();
       const until = revokedAt.getTime() + lifetimeMs;
       if (until <= clock.now().getTime() || revokedSessions.has(sessionId)) return;
-      revokedSessions.set(sessionId, until);
-      if (listeners.size > 0) tell({ kind: 'session', sessionId, at: revokedAt.getTime() });
+      const seen = stamp();
+      revokedSessions.set(sessionId, [until, seen]);
+      if (listeners.size > 0) tell({ kind: 'session', sessionId, at: revokedAt.getTime(), seen });
     },
     addNotBefore(userId, at) {
       prune();
       const until = at.getTime() + lifetimeMs;
       const known = notBefore.get(userId);
       if (until <= clock.now().getTime() || (known && known[0] >= at.getTime())) return;
+      const seen = stamp();
       notBefore.delete(userId);
-      notBefore.set(userId, [at.getTime(), until]);
-      if (listeners.size > 0) tell({ kind: 'user', userId, at: at.getTime() });
+      notBefore.set(userId, [at.getTime(), until, seen]);
+      if (listeners.size > 0) tell({ kind: 'user', userId, at: at.getTime(), seen });
     },
     prune,
     size: () => revokedSessions.size + notBefore.size,
@@ -104,8 +112,8 @@ export function createRevocationList(clock: Clock, accessTokenTtlSeconds: number
       prune();
       const all: RevocationEntry[] = [];
       // A session's revocation time is its keep-until less the lifetime it was given.
-      for (const [sessionId, until] of revokedSessions) all.push({ kind: 'session', sessionId, at: until - lifetimeMs });
-      for (const [userId, [at]] of notBefore) all.push({ kind: 'user', userId, at });
+      for (const [sessionId, [until, seen]] of revokedSessions) all.push({ kind: 'session', sessionId, at: until - lifetimeMs, seen });
+      for (const [userId, [at, , seen]] of notBefore) all.push({ kind: 'user', userId, at, seen });
       return all;
     },
     subscribe(listener) {

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { addSeconds, earliest, epochSeconds, latest } from '../../core/clock.js';
+import { addSeconds, earliest, latest } from '../../core/clock.js';
 import type { Clock } from '../../core/clock.js';
 import type { Config } from '../../config.js';
 import type { Metrics } from '../../core/metrics.js';
@@ -56,19 +56,19 @@ interface LiveSession {
 
 /**
  * Opens a new session for a user who has just proven who they are, and returns its first tokens.
- * `user.notBefore` is the value read with the password hash that was verified: if the user's
- * credentials changed since (a reset committed while the password was being checked), no session opens.
- * `inTransaction` runs in the transaction that opens it, once it is open (to audit the sign-in).
+ * `user.notBefore` and `user.passwordChangedAt` are the values read with the password hash that was
+ * verified: if the user's credentials changed since (a reset committed while the password was being
+ * checked), no session opens. `inTransaction` runs in the transaction that opens it, once it is open (to
+ * audit the sign-in).
  */
 export async function createSession(
   deps: SessionDeps,
-  user: { id: string; notBefore: Date | null },
+  user: { id: string; notBefore: Date | null; passwordChangedAt: Date | null },
   client: ClientInfo = {},
   inTransaction?: (tx: Db, sessionId: string) => Promise<void>,
 ): Promise<TokenPair | undefined> {
   const now = deps.clock.now();
-  // Never before the not-before, even on an instance whose clock runs a little behind the one that set it.
-  const createdAt = user.notBefore ? latest(now, user.notBefore) : now;
+  const createdAt = user.notBefore ? latest(now, nextWholeSecond(user.notBefore)) : now;
   const sessionId = randomUUID();
   const expiresAt = addSeconds(now, deps.config.ttl.sessionMaxAge);
   const refreshToken = generateOpaqueToken();
@@ -76,6 +76,7 @@ export async function createSession(
     sessionId,
     userId: user.id,
     notBefore: user.notBefore,
+    passwordChangedAt: user.passwordChangedAt,
     createdAt,
     expiresAt,
     ipAddress: client.ipAddress ?? null,
@@ -95,6 +96,15 @@ export async function createSession(
   if (!opened) return undefined;
   return issuePair(deps, { userId: user.id, sessionId, sessionCreatedAt: createdAt, sessionExpiresAt: expiresAt }, refreshToken, now);
 }
+
+/**
+ * The first instant a session opened after a not-before may start at. Tokens carry the session's start in
+ * whole seconds (`auth_time`), and a token is dead when `auth_time` * 1000 is before the not-before: a
+ * session opened in the same second as a credential change, after it, starts at the next whole second, so
+ * that its tokens live while those of a session opened before the change in that second are refused. Never
+ * more than a second ahead of the clock: the not-before itself never is.
+ */
+const nextWholeSecond = (notBefore: Date) => new Date(Math.ceil(notBefore.getTime() / 1000) * 1000);
 
 // The successor is kept encrypted under a key derived from its parent token, which only the client holds:
 // a retry presenting the parent can read it back, a copy of the database (holding only hashes) cannot.
@@ -240,14 +250,15 @@ export interface EndedSessions {
 
 /**
  * Ends every session of a user inside the caller's transaction, and every sign-in still in flight against
- * the credentials being replaced: the user's not-before moves past now, so a session opened with the old
- * password can neither start nor refresh, and its access tokens are refused. Every credential change
- * (password reset or change, account disabled or deleted) goes through here. Once the transaction has
- * committed, pass the result to `publishEndedSessions`.
+ * the credentials being replaced: each session is revoked, and the user's not-before moves to now, so a
+ * session opened before can neither start nor refresh, and its access tokens are refused. Every credential
+ * change (password reset or change, account disabled or deleted, sign out everywhere) goes through here.
+ * Once the transaction has committed, pass the result to `publishEndedSessions`.
  */
 export async function endUserSessions(tx: Db, userId: string, reason: string, now: Date): Promise<EndedSessions> {
-  // Whole seconds, as `auth_time` counts; always forward, even for two changes within one second.
-  const user = await advanceNotBefore(tx, userId, new Date((epochSeconds(now) + 1) * 1000));
+  // The change's own time, never ahead of the clock: however many changes come within a second, the
+  // not-before (and the feed, and the sessions opened after it) stays at the latest of them.
+  const user = await advanceNotBefore(tx, userId, now);
   const sessionIds = await markUserSessionsRevoked(tx, userId, now, reason);
   const notBefore = user?.notBefore ?? now;
   await announceRevocations(tx, sessionIds, now);

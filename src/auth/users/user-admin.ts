@@ -239,7 +239,8 @@ export async function enableUser(deps: AuditDeps, ref: string, actor: string): P
 /**
  * Deletes an account and everything of it (sessions, tokens; its audit events keep their email). Its
  * sessions are ended first, through the same path as any credential change, so that every instance
- * refuses its access tokens at once.
+ * refuses its access tokens at once. Locks go in the one order (src/db/queries/sessions.ts): the user's
+ * row, then its sessions, then, by cascade, their refresh tokens, as a refresh takes them too.
  */
 export async function deleteUser(deps: EndingDeps, ref: string, actor: string): Promise<SessionsEnded> {
   const found = await findUser(deps.db, ref);

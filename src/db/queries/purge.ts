@@ -59,7 +59,7 @@ export const refreshTokensSweep = (cut: { expiredBefore: Date; rotatedBefore: Da
     OR ${endOf('s')} < ${cut.sessionEndedBefore}`,
 });
 
-/** Sessions that ended (revoked or expired) before `endedBefore`. */
+/** Sessions that ended (revoked or expired) before `endedBefore`; their refresh tokens go by cascade, after them (the lock order of sessions.ts). */
 export const sessionsSweep = (endedBefore: Date): Sweep => ({
   table: 'sessions',
   key: 'id',

@@ -4,11 +4,25 @@ import { sessions } from '../schema.js';
 
 // Sessions and their refresh tokens (only a token's SHA-256 is stored).
 
+// Lock order. Every transaction or statement that locks more than one row of a user's takes them in this
+// order: the user (`users`), then their sessions (`sessions`), then those sessions' refresh tokens
+// (`refresh_tokens`); one-time tokens (`one_time_tokens`) come after the user too. Two paths that take the
+// same rows in the same order wait for each other, and never deadlock:
+// - a change of the user (reset, disable, sign out everywhere, delete) locks the user's row first; a delete
+//   then cascades from the user to the sessions and from them to the refresh tokens, and to one-time tokens;
+// - a logout or a detected reuse locks the session's user (`lockSessionOwner`), then the session;
+// - a sign-in share-locks the user, then adds the session and its first refresh token (`insertSession`);
+// - a refresh locks the session, then claims its token (`claimRefreshToken`), never the token first;
+// - consuming or issuing a one-time token locks its user first (src/core/one-time-tokens.ts);
+// - the purge locks ended sessions and cascades to their tokens, or locks spent tokens alone.
+
 export interface NewSession {
   sessionId: string;
   userId: string;
   /** The not-before read with the password hash that was verified. */
   notBefore: Date | null;
+  /** When that password was set, read with it. */
+  passwordChangedAt: Date | null;
   createdAt: Date;
   expiresAt: Date;
   ipAddress: string | null;
@@ -19,15 +33,19 @@ export interface NewSession {
 }
 
 /**
- * Opens a session with its first refresh token, if the user still has the not-before it was read with and
- * is not disabled; whether it opened.
+ * Opens a session with its first refresh token, if the user still has the not-before and the password it was
+ * read with and is not disabled; whether it opened.
  */
 export async function insertSession(db: Db, s: NewSession): Promise<boolean> {
-  // One statement: the user row is share-locked and its not-before compared, so a reset (or the account
-  // being disabled) either commits first (no session opens) or waits for this session and then revokes it.
+  // One statement: the user row is share-locked and its not-before and password time compared, so a reset (or
+  // the account being disabled) either commits first (no session opens) or waits for this session and then
+  // revokes it. The password's time as well: a not-before stays where it was when a change comes within the
+  // same millisecond as the last, or from an instance whose clock is behind, while each new password has a
+  // time of its own (`setPasswordOfEnabledUser`).
   const result = await db.execute(sql`
     WITH owner AS (
-      SELECT id FROM users WHERE id = ${s.userId} AND not_before IS NOT DISTINCT FROM ${s.notBefore} AND disabled_at IS NULL FOR SHARE
+      SELECT id FROM users WHERE id = ${s.userId} AND not_before IS NOT DISTINCT FROM ${s.notBefore}
+        AND password_changed_at IS NOT DISTINCT FROM ${s.passwordChangedAt} AND disabled_at IS NULL FOR SHARE
     ), session AS (
       INSERT INTO sessions (id, user_id, created_at, expires_at, ip_address, user_agent)
       SELECT ${s.sessionId}, owner.id, ${s.createdAt}, ${s.expiresAt}, ${s.ipAddress}, ${s.userAgent}
@@ -63,14 +81,22 @@ export interface RefreshClaim {
  * is not alive (revoked, expired, its user disabled, or opened before the user's not-before).
  */
 export async function claimRefreshToken(db: Db, c: RefreshClaim): Promise<(Omit<SessionRow, 'id'> & { id: string | null }) | undefined> {
-  // One statement, so one round trip and atomic without a transaction: claim the token (only one caller
-  // can: the row lock makes a racing UPDATE see it already rotated), check its session is alive and was
-  // opened with the user's current credentials, and store the successor.
+  // One statement, so one round trip and atomic without a transaction: lock the token's session, then claim
+  // the token (only one caller can: the row lock makes a racing UPDATE see it already rotated), check its
+  // session is alive and was opened with the user's current credentials, and store the successor.
+  // The session's row is locked before the token's (the claim joins `locked_session`, so it runs once that row is
+  // held), the lock order above: a delete of the user, which cascades from the session to its tokens,
+  // then either waits for the refresh or makes it wait, never both.
   const result = await db.execute(sql`
-    WITH claimed AS (
+    WITH locked_session AS (
+      SELECT s.id FROM refresh_tokens t JOIN sessions s ON s.id = t.session_id
+      WHERE t.token_hash = ${c.tokenHash} AND t.rotated_at IS NULL AND t.expires_at > ${c.now}
+      FOR NO KEY UPDATE OF s
+    ), claimed AS (
       UPDATE refresh_tokens
       SET rotated_at = ${c.now}, successor_hash = ${c.successorHash}, successor_sealed = ${c.successorSealed}
       WHERE token_hash = ${c.tokenHash} AND rotated_at IS NULL AND expires_at > ${c.now}
+        AND session_id IN (SELECT id FROM locked_session)
       RETURNING session_id
     ), live AS (
       UPDATE sessions SET last_refreshed_at = ${c.now}
@@ -114,7 +140,7 @@ export async function selectSpentToken(db: Db, tokenHash: string, now: Date): Pr
 /**
  * Locks the row of the session's user (FOR NO KEY UPDATE), as every change that records a user's events
  * does first: their events then take ids in the order they commit, which the webhook worker's order per user
- * relies on; one lock order, no deadlock. The user's id, or undefined when the session or its user is gone.
+ * relies on; the user before the session (the lock order above), no deadlock. The user's id, or undefined when the session or its user is gone.
  */
 export async function lockSessionOwner(tx: Db, sessionId: string): Promise<string | undefined> {
   const result = await tx.execute(sql`SELECT id FROM users WHERE id = (SELECT user_id FROM sessions WHERE id = ${sessionId}) FOR NO KEY UPDATE`);

@@ -109,11 +109,20 @@ export function searchUsersPage(
     .limit(query.limit);
 }
 
-/** Sets a new password on a user who is not disabled (a reset); the updated row, or undefined. */
+/**
+ * Sets a new password on a user who is not disabled (a reset); the updated row, or undefined. Its time is
+ * `now`, or a millisecond after the previous password's when that is not earlier (two changes within one
+ * millisecond, or on an instance whose clock is behind): each new password has a time of its own, by which
+ * a sign-in in flight with the previous one is told apart (`insertSession`).
+ */
 export async function setPasswordOfEnabledUser(tx: Db, userId: string, passwordHash: string, now: Date): Promise<UserRow | undefined> {
   const [user] = await tx
     .update(users)
-    .set({ passwordHash, passwordChangedAt: now, updatedAt: now })
+    .set({
+      passwordHash,
+      passwordChangedAt: sql`GREATEST(${now}::timestamptz, ${users.passwordChangedAt} + interval '1 millisecond')`,
+      updatedAt: now,
+    })
     .where(and(eq(users.id, userId), isNull(users.disabledAt)))
     .returning();
   return user;
@@ -156,13 +165,15 @@ export async function deleteUserRow(tx: Db, userId: string): Promise<boolean> {
 }
 
 /**
- * Moves a user's not-before to `nextSecond` (whole seconds, as `auth_time` counts), and always forward, even
- * for two changes within one second. The new not-before, or undefined when the user is gone.
+ * Moves a user's not-before to `now`, the time of a credential change, and never back: on an instance whose
+ * clock runs behind the one that set it, it stays. Never later than the latest change either, however many
+ * come within a second, so no change can push it ahead of the clock. The new not-before, or undefined when
+ * the user is gone.
  */
-export async function advanceNotBefore(tx: Db, userId: string, nextSecond: Date): Promise<{ notBefore: Date | null } | undefined> {
+export async function advanceNotBefore(tx: Db, userId: string, now: Date): Promise<{ notBefore: Date | null } | undefined> {
   const [user] = await tx
     .update(users)
-    .set({ notBefore: sql`GREATEST(${nextSecond}::timestamptz, ${users.notBefore} + interval '1 second')` })
+    .set({ notBefore: sql`GREATEST(${now}::timestamptz, ${users.notBefore})` })
     .where(eq(users.id, userId))
     .returning({ notBefore: users.notBefore });
   return user;

@@ -12,14 +12,17 @@ const STREAMS_PER_CLIENT = 10;
 const DESCRIPTION = `Server-Sent Events: every revocation, as this instance learns it (from any instance).
 
 Starts with \`retry: 1000\`, then replays the revocations whose access tokens may still be alive (with
-\`Last-Event-ID\`, only those from 60 s before it on), then \`event: ready\`, then live events:
+\`Last-Event-ID\`, only those this instance learned from 60 s before it on; an id later than the server's
+clock, or not a number, replays them all), then \`event: ready\`, then live events:
 
 - \`session.revoked\`, \`{"sid", "revoked_at"}\`: every access token with that \`sid\` is dead;
 - \`user.not_before\`, \`{"sub", "not_before"}\`: every access token of that \`sub\` whose \`auth_time\` * 1000 < \`not_before\` is dead;
 - \`heartbeat\`, \`{"time"}\`, every \`REVOCATION_FEED_HEARTBEAT\`; \`ready\`, \`{"time"}\`, once, after the replay.
 
-Each revocation's \`id\` is its time in milliseconds since the epoch; times in the data are too.
-Duplicates can occur (treat revocations as a set). Needs a service client with \`revocations:read\`.`;
+Each revocation's \`id\` is when this instance learned it, in milliseconds since the epoch by its clock (never
+less than the id before it); times in the data are milliseconds since the epoch too, and never ahead of the
+clock of the instance that made the change. Duplicates can occur (treat revocations as a set). Needs a
+service client with \`revocations:read\`.`;
 
 const schema = {
   tags: ['services'],
