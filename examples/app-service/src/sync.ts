@@ -1,15 +1,8 @@
-import type { WebhookEvent } from '@latchkey/verify';
+import type { LatchkeyEventUser, WebhookEvent } from '@latchkey/verify';
 import type { Database, Queryable } from './db.js';
 
 /** A user as Latchkey's `user.*` events describe it. */
-interface UserData {
-  id: string;
-  email: string;
-  name: string;
-  role: string;
-  created_at: string;
-  disabled_at: string | null;
-}
+type UserData = LatchkeyEventUser;
 
 const USER_CHANGES = new Set(['user.created', 'user.updated', 'user.password_changed', 'user.disabled']);
 

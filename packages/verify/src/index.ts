@@ -7,6 +7,7 @@ export {
   signWebhook,
   verifyWebhook,
   WebhookVerificationError,
+  type LatchkeyEventUser,
   type SeenStore,
   type VerifyWebhookOptions,
   type WebhookErrorCode,

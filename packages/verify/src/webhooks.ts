@@ -32,6 +32,24 @@ export interface WebhookEvent<T = unknown> {
   readonly [field: string]: unknown;
 }
 
+/**
+ * The `data` of Latchkey's `user.*` events: the user as an operator sees it, without when the password
+ * changed. Dates are ISO 8601 strings. (Latchkey declares this shape once, as `EventUser`; its tests check
+ * that this copy, which the published package carries, is the same type.)
+ */
+export interface LatchkeyEventUser {
+  id: string;
+  email: string;
+  name: string;
+  /** `user` or `admin`. */
+  role: string;
+  created_at: string;
+  disabled_at: string | null;
+  email_verified_at: string | null;
+  /** The id the user had in the system it was imported from. */
+  legacy_id: string | null;
+}
+
 /** Node's IncomingHttpHeaders, a Fetch API Headers, or any map of lower-case names. */
 export type WebhookHeaders = Headers | Record<string, string | string[] | undefined>;
 
