@@ -1,4 +1,5 @@
 import { availableParallelism } from 'node:os';
+import LongestFirst from './test/sequencer.js';
 import { configDefaults, defineConfig, type TestProjectInlineConfiguration } from 'vitest/config';
 
 // Which engines the suite runs on, each as a project of one run (its files' names prefixed with it):
@@ -36,12 +37,16 @@ const project = (engine: string): TestProjectInlineConfiguration => ({
 });
 
 export default defineConfig({
+  // Vitest keeps each file's last duration under <cacheDir>/vitest: .ci/run points it at a folder kept between
+  // runs, so that the longest files start first (test/sequencer.ts).
+  ...(process.env.LATCHKEY_TEST_CACHE_DIR ? { cacheDir: process.env.LATCHKEY_TEST_CACHE_DIR } : {}),
   test: {
     // The server's tests, those of the packages beside it (packages/verify: @latchkey/verify), and the examples' end-to-end tests.
     globalSetup: ['test/global-setup.ts'],
     include: ['test/**/*.test.ts', 'packages/*/test/**/*.test.ts', 'examples/*/test/**/*.test.ts'],
     projects: engines.map(project),
     pool: 'forks',
+    sequence: { sequencer: LongestFirst },
     // A worker keeps the modules it has loaded from one file to the next instead of loading Latchkey again for
     // each (over a second of CPU a file, 200 s a CI run). Files share no state through them: each opens its
     // own app, database and clock (test/helpers/app.ts).
