@@ -45,7 +45,11 @@ async function startBuild(main: string, passwordHash: string): Promise<{ server:
     PUBLIC_URL: 'https://auth.bench.test',
     WORKERS: '1',
     LOCKOUT_THRESHOLD: '1000',
-    ...Object.fromEntries(['SIGNIN', 'SIGNUP', 'SIGNUP_EMAIL', 'REFRESH', 'FORGOT', 'RESET', 'RESET_TOKEN'].map((n) => [`RATE_LIMIT_${n}`, '1000000000/1m'])),
+    // All load comes from one address (a build that predates a setting ignores it).
+    MAX_CONNECTIONS_PER_ADDRESS: '0',
+    ...Object.fromEntries(
+      ['SIGNIN', 'SIGNUP', 'SIGNUP_EMAIL', 'REFRESH', 'FORGOT', 'RESET', 'RESET_TOKEN', 'SIGNIN_NETWORK', 'SIGNUP_NETWORK'].map((n) => [`RATE_LIMIT_${n}`, '1000000000/1m']),
+    ),
   };
   const server = await startProcess([main], env, '/readyz');
   const database = await openDatabase({ databaseUrl: url.toString(), dataDir: '', poolSize: 2 });

@@ -184,7 +184,7 @@ describe('stopping the server started by npm start', () => {
 describeUnless(ON_POSTGRES)('memory of the embedded server', () => {
   it('stays under 256 MB resident through a burst of mixed load', async () => {
     const unthrottled = Object.fromEntries(
-      ['SIGNIN', 'SIGNUP', 'SIGNUP_EMAIL', 'REFRESH', 'FORGOT'].map((n) => [`RATE_LIMIT_${n}`, '1000000/1m']),
+      ['SIGNIN', 'SIGNUP', 'SIGNUP_EMAIL', 'REFRESH', 'FORGOT', 'SIGNIN_NETWORK', 'SIGNUP_NETWORK'].map((n) => [`RATE_LIMIT_${n}`, '1000000/1m']),
     );
     // A first start creates the data folder (PostgreSQL's initdb, a peak of its own); the second is measured.
     const first = await start('node', 'memory', unthrottled);
