@@ -95,22 +95,15 @@ export async function verifyAccessToken(
   // Keyed by the token's SHA-256 (the whole token, never a part of it): 44 bytes an entry instead of ~650.
   const cacheKey = createHash('sha256').update(token).digest('base64');
   const known = deps.verifiedTokens.get(cacheKey);
-  if (known) {
-    await checkNotRevoked(known, deps);
-    return known;
-  }
-  const claims = verifySignatureAndClaims(token, deps, policy);
-  await checkNotRevoked(claims, deps);
-  deps.verifiedTokens.set(cacheKey, claims, claims.expiresAt);
+  const claims = known ?? verifySignatureAndClaims(token, deps, policy);
+  if (deps.revocations.isRevoked(claims)) throw new AppError('session_revoked');
+  // Only while the list may be missing what other instances revoked: the database is asked instead.
+  if (deps.db && deps.revocations.isStale() && !(await liveInDatabase(claims, deps.db, deps.clock))) throw new AppError('session_revoked');
+  if (!known) deps.verifiedTokens.set(cacheKey, claims, claims.expiresAt);
   return claims;
 }
 
-/** The revocation list, or the database itself while the list may be missing what other instances revoked. */
-async function checkNotRevoked(claims: AccessClaims, deps: { revocations: RevocationList; clock: Clock; db?: Db }) {
-  if (deps.revocations.isRevoked(claims)) throw new AppError('session_revoked');
-  if (deps.db && deps.revocations.isStale() && !(isUuid(claims.sessionId) && (await isSessionLive(deps.db, claims.sessionId, deps.clock.now()))))
-    throw new AppError('session_revoked');
-}
+const liveInDatabase = async (claims: AccessClaims, db: Db, clock: Clock) => isUuid(claims.sessionId) && (await isSessionLive(db, claims.sessionId, clock.now()));
 
 function verifierFor(policy: AccessTokenPolicy, key: SigningKey) {
   let byKey = verifiers.get(policy);
