@@ -1,4 +1,5 @@
 import { availableParallelism } from 'node:os';
+import { InvalidSetting } from './parsers.js';
 import { SETTINGS, type Env, type Setting, type SettingName } from './settings.js';
 
 export class ConfigError extends Error {
@@ -35,9 +36,12 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     const value = env[name] ?? setting.default;
     // An empty value counts as unset where unset means something; otherwise it is parsed like any other.
     if (value === undefined || (value === '' && setting.default === undefined)) continue;
-    const result = setting.schema.safeParse(value);
-    if (result.success) parsed[name] = result.data;
-    else problems.push(...result.error.issues.map((issue) => `${name}: ${issue.message}`));
+    try {
+      parsed[name] = setting.parse(value);
+    } catch (err) {
+      if (!(err instanceof InvalidSetting)) throw err;
+      problems.push(`${name}: ${err.message}`);
+    }
   }
   const e = parsed as Partial<Env>;
   crossFieldProblems(e, problems);

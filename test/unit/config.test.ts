@@ -114,6 +114,21 @@ describe('configuration', () => {
     expect(loadConfig({ TRUST_PROXY: 'loopback, 10.0.0.0/8' }).trustProxy).toEqual(['loopback', '10.0.0.0/8']);
   });
 
+  it('says what each kind of value expects: text, a URL, a rate, networks, a switch', () => {
+    const text = problemsOf({
+      HOST: '',
+      PUBLIC_URL: 'ftp://auth.example.com',
+      RATE_LIMIT_SIGNIN: '30 per minute',
+      WEBHOOK_DENY_NETWORKS: '10.0.0.0/8, 300.1.1.1',
+      MIGRATE_ON_START: 'maybe',
+    }).join('\n');
+    expect(text).toContain('HOST: expected at least 1 character');
+    expect(text).toContain('PUBLIC_URL: expected an http:// or https:// URL');
+    expect(text).toContain('RATE_LIMIT_SIGNIN: expected a count per duration such as 30/1m or 3/1h, got "30 per minute"');
+    expect(text).toContain('expected IP addresses or CIDR ranges separated by commas, got "300.1.1.1"');
+    expect(text).toContain('MIGRATE_ON_START: expected true or false, got "maybe"');
+  });
+
   it.each(['0', '1001', 'many', '2.5', ''])('refuses WEBHOOK_CONCURRENCY=%j', (value) => {
     expect(problemsOf({ WEBHOOK_CONCURRENCY: value }).join('\n')).toMatch(/^WEBHOOK_CONCURRENCY: /m);
   });
