@@ -3,7 +3,7 @@
 // the healthy clients' latency, and what the flood is answered (401 when checked, 503 server_busy past
 // the hashing queue, nothing else).
 import { BENCH_PASSWORD, benchEmail } from './seed.js';
-import { load, startProcess, type LoadResult } from './lib.js';
+import { load, startServer, type LoadResult } from './lib.js';
 
 export interface FloodResult {
   floodRate: number;
@@ -19,7 +19,7 @@ const HEALTHY_SESSIONS = 20;
 export async function floodRun(serverEnv: Record<string, string>, opts: { hashingCapacity: number; duration: number }): Promise<FloodResult> {
   // The flood comes through a trusted proxy, each guess from one of 2,000 addresses: at three times
   // capacity (~200/s), each address sends a few a minute, under its own sign-in limit (30 a minute).
-  const server = await startProcess(['dist/main.js'], { ...serverEnv, TRUST_PROXY: '127.0.0.1', RATE_LIMIT_SIGNIN: '30/1m', LOCKOUT_THRESHOLD: '5' }, '/readyz');
+  const server = await startServer({ ...serverEnv, TRUST_PROXY: '127.0.0.1', RATE_LIMIT_SIGNIN: '30/1m', LOCKOUT_THRESHOLD: '5' });
   try {
     const sessions: { access_token: string; refresh_token: string }[] = [];
     for (let i = 0; i < HEALTHY_SESSIONS; i++) {
@@ -116,11 +116,7 @@ const OWNER_EVERY_MS = 500;
  * and every owner's sign-in 200: requests refused before a password check spend no global budget.
  */
 export async function emptyFloodRun(serverEnv: Record<string, string>, opts: { rate: number; duration: number }): Promise<EmptyFloodResult> {
-  const server = await startProcess(
-    ['dist/main.js'],
-    { ...serverEnv, TRUST_PROXY: '127.0.0.1', RATE_LIMIT_SIGNIN: '30/1m', RATE_LIMIT_SIGNIN_NETWORK: '30/1s', RATE_LIMIT_SIGNIN_GLOBAL: '300/1s' },
-    '/readyz',
-  );
+  const server = await startServer({ ...serverEnv, TRUST_PROXY: '127.0.0.1', RATE_LIMIT_SIGNIN: '30/1m', RATE_LIMIT_SIGNIN_NETWORK: '30/1s', RATE_LIMIT_SIGNIN_GLOBAL: '300/1s' });
   try {
     const statuses: Record<string, number> = {};
     let n = 0;

@@ -21,7 +21,7 @@ import { importUserBatch } from '../src/auth/import/user-import.js';
 import { openDatabase, type Database } from '../src/db/client.js';
 import { importUsers, type ImportSummary } from '../src/import/import-users.js';
 import { openUserSource } from '../src/import/sources.js';
-import { build, ROOT, startProcess } from './lib.js';
+import { build, ROOT, startServer } from './lib.js';
 
 const args = Object.fromEntries(
   process.argv.slice(2).map((a) => {
@@ -145,7 +145,7 @@ try {
 
   runs.push(...(await timeCli('embedded, no server', { DATA_DIR: join(dir, 'cli-data') }, csv)));
   const serverData = join(dir, 'server-data');
-  const server = await startProcess(['dist/main.js'], { DATA_DIR: serverData, NODE_ENV: 'production' }, '/readyz');
+  const server = await startServer({ DATA_DIR: serverData, NODE_ENV: 'production' });
   try {
     runs.push(...(await timeCli('embedded, server running', { DATA_DIR: serverData }, csv)));
   } finally {

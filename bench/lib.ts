@@ -22,10 +22,10 @@ export interface Server {
   stop(): Promise<void>;
 }
 
-export async function startProcess(args: string[], env: Record<string, string>, readyPath: string): Promise<Server> {
+export async function startProcess(args: string[], env: Record<string, string>, readyPath: string, program = process.execPath): Promise<Server> {
   const port = await freePort();
   const started = performance.now();
-  const child = spawn(process.execPath, args, {
+  const child = spawn(program, args, {
     cwd: ROOT,
     env: { PATH: process.env.PATH ?? '', ...env, PORT: String(port), HOST: '127.0.0.1' },
     stdio: ['ignore', 'ignore', 'pipe'],
@@ -54,6 +54,9 @@ export async function startProcess(args: string[], env: Record<string, string>, 
   };
 }
 
+/** Latchkey's server as `npm start` and the container run it: bin/latchkey-server, node with its memory settings. */
+export const startServer = (env: Record<string, string>, readyPath = '/readyz') => startProcess([], env, readyPath, `${ROOT}/bin/latchkey-server`);
+
 /** Peak resident memory (VmHWM) of a process and each of its children, in MB. */
 export function peakRssMb(pid: number): number[] {
   const pids = [pid, ...childrenOf(pid)];
@@ -62,6 +65,11 @@ export function peakRssMb(pid: number): number[] {
     const kb = Number(/VmHWM:\s+(\d+)/.exec(status)?.[1] ?? 0);
     return Math.round(kb / 1024);
   });
+}
+
+/** Every process below `pid`, children first. */
+export function descendantsOf(pid: number): number[] {
+  return childrenOf(pid).flatMap((child) => [child, ...descendantsOf(child)]);
 }
 
 export function childrenOf(pid: number): number[] {

@@ -1,11 +1,20 @@
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 
-/** Resident memory now and at its peak (VmRSS, VmHWM) of one process, in MB. */
-export function rssOf(pid: number): { rss: number; hwm: number } {
-  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-  const mb = (field: string) => Math.round(Number(new RegExp(`${field}:\\s+(\\d+)`).exec(status)?.[1] ?? 0) / 1024);
-  return { rss: mb('VmRSS'), hwm: mb('VmHWM') };
+/**
+ * Resident memory now and at its peak (VmRSS, VmHWM), in MB, of processes taken together: the peak is the
+ * sum of each one's own, an upper bound of their peak together.
+ */
+export function rssOf(...pids: number[]): { rss: number; hwm: number } {
+  let rss = 0;
+  let hwm = 0;
+  for (const pid of pids) {
+    const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+    const kb = (field: string) => Number(new RegExp(`${field}:\\s+(\\d+)`).exec(status)?.[1] ?? 0);
+    rss += kb('VmRSS');
+    hwm += kb('VmHWM');
+  }
+  return { rss: Math.round(rss / 1024), hwm: Math.round(hwm / 1024) };
 }
 
 export interface SoakResult {
@@ -13,7 +22,7 @@ export interface SoakResult {
   clients: number;
   /** RSS when the server answered /readyz, before any load (MB). */
   readyRssMb: number;
-  /** VmHWM at the end: the highest RSS the process ever had (MB). */
+  /** VmHWM at the end: the highest RSS each process ever had, summed (MB). */
   peakRssMb: number;
   /** Mean RSS over the first and the last window (a minute, or a quarter of shorter runs), MB. */
   firstWindowMb: number;
@@ -31,11 +40,11 @@ const PASSWORD = 'soak passphrase 41c9';
 
 /**
  * A mixed load, as users of an auth server make it: each client signs up a new account, signs in, reads
- * its dashboard, refreshes, reads it again, asks for a reset link and logs out, then starts over. RSS of
- * `pid` is sampled every second meanwhile.
+ * its dashboard, refreshes, reads it again, asks for a reset link and logs out, then starts over. The RSS
+ * of `pids` together is sampled every second meanwhile.
  */
-export async function memorySoak(url: string, pid: number, seconds: number, clients: number): Promise<SoakResult> {
-  const readyRssMb = rssOf(pid).rss;
+export async function memorySoak(url: string, pids: number[], seconds: number, clients: number): Promise<SoakResult> {
+  const readyRssMb = rssOf(...pids).rss;
   const requests: Record<string, number> = {};
   let unexpected = 0;
   const deadline = Date.now() + seconds * 1000;
@@ -75,7 +84,7 @@ export async function memorySoak(url: string, pid: number, seconds: number, clie
 
   const samples: number[] = [];
   const sampler = setInterval(() => {
-    samples.push(rssOf(pid).rss);
+    samples.push(rssOf(...pids).rss);
     if (samples.length % 30 === 0) {
       const done = Object.values(requests).reduce((a, b) => a + b, 0);
       process.stderr.write(`  memory soak: ${samples.length}s, ${done} requests, RSS ${samples.at(-1)} MB\n`);
@@ -94,7 +103,7 @@ export async function memorySoak(url: string, pid: number, seconds: number, clie
     seconds,
     clients,
     readyRssMb,
-    peakRssMb: rssOf(pid).hwm,
+    peakRssMb: rssOf(...pids).hwm,
     firstWindowMb: mean(samples.slice(0, windowSeconds)),
     lastWindowMb: mean(samples.slice(-windowSeconds)),
     windowSeconds,

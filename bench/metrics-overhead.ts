@@ -2,7 +2,7 @@
 // database with METRICS_PORT set and scraped every 5 s, alternated ROUNDS times. One server at a time, so the two
 // never compete for the cores, and it works on the embedded engine too (its database belongs to one process).
 import { BENCH_PASSWORD, benchEmail } from './seed.js';
-import { freePort, load, startProcess, type LoadResult } from './lib.js';
+import { freePort, load, startServer, type LoadResult } from './lib.js';
 
 export interface MetricsOverhead {
   off: LoadResult;
@@ -37,7 +37,7 @@ export async function metricsOverhead(
   async function measure(metricsOn: boolean): Promise<LoadResult> {
     const metricsPort = metricsOn ? await freePort() : undefined;
     const env = metricsPort ? { ...serverEnv, METRICS_PORT: String(metricsPort), METRICS_HOST: '127.0.0.1' } : serverEnv;
-    const server = await startProcess(['dist/main.js'], env, '/readyz');
+    const server = await startServer(env);
     let scraper: NodeJS.Timeout | undefined;
     try {
       // Signed in once, on the first server: the tokens stay valid on the next ones (same database, same keys).

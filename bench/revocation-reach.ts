@@ -6,7 +6,7 @@
 import { fork } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { loadConfig } from '../src/config.js';
-import { latchkeyCli, percentiles, refreshMany, ROOT, startProcess, wallMs, type ReportPart } from './lib.js';
+import { latchkeyCli, percentiles, refreshMany, ROOT, startServer, wallMs, type ReportPart } from './lib.js';
 import type { FromVerifier, ToVerifier } from './revocation-verifier.js';
 import { feedRefreshToken } from './seed.js';
 
@@ -22,7 +22,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, Math.max(0, ms)))
 
 export async function revocationReach(serverEnv: Record<string, string>, count: number, failures: string[]): Promise<ReportPart> {
   console.error(`revocation reach: ${count} logouts at ${LOGOUTS_PER_SECOND}/s, seen by an SDK verifier in another process`);
-  const server = await startProcess(['dist/main.js'], serverEnv, '/readyz');
+  const server = await startServer(serverEnv);
   const verifier = fork(`${ROOT}bench/revocation-verifier.ts`, { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
   try {
     const client = latchkeyCli<{ client_id: string; client_secret: string }>(

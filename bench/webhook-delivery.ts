@@ -8,7 +8,7 @@ import { createServer, type IncomingMessage } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { openDatabase } from '../src/db/client.js';
 import { recordEvents, type NewEvent } from '../src/core/events.js';
-import { latchkeyCli, percentiles, startProcess, type ReportPart } from './lib.js';
+import { latchkeyCli, percentiles, startServer, type ReportPart } from './lib.js';
 
 const TICK_MS = 10;
 const USERS = 1_000;
@@ -51,7 +51,7 @@ export async function webhookDelivery(
   await new Promise<void>((r) => receiver.listen(0, '127.0.0.1', r));
   const hookUrl = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/hook`;
 
-  const server = await startProcess(['dist/main.js'], serverEnv, '/readyz');
+  const server = await startServer(serverEnv);
   const database = await openDatabase({ databaseUrl, dataDir: '', poolSize: 2 });
   let endpoint: { id: string } | undefined;
   try {

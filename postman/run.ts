@@ -1,6 +1,6 @@
 // npm run postman
 // Runs Latchkey's Postman collection, then the chapter seed's, each against a real Latchkey server started
-// here (`node dist/main.js`, built first if the sources changed) on a free port, with a temporary DATA_DIR
+// here (`bin/latchkey-server`, built first if the sources changed) on a free port, with a temporary DATA_DIR
 // (or DATABASE_URL, when set) and a local SMTP server that catches the emails:
 //   1. postman/latchkey.postman_collection.json, default settings. First the service clients its
 //      "Services" folders call with are made with the command line (`latchkey services create … --json`, run
@@ -69,7 +69,7 @@ function buildIfNeeded() {
 }
 
 /**
- * `node dist/main.js` on a free loopback port, in a folder of its own (so that no .env of the checkout
+ * Latchkey as `npm start` runs it (bin/latchkey-server) on a free loopback port, in a folder of its own (so that no .env of the checkout
  * applies), its data in that folder unless DATABASE_URL is set; resolves once /readyz answers 200.
  */
 async function startServer(name: string, env: Record<string, string>): Promise<Server> {
@@ -80,7 +80,7 @@ async function startServer(name: string, env: Record<string, string>): Promise<S
     ? { DATABASE_URL: process.env.DATABASE_URL, ...(process.env.SECRET_KEY ? { SECRET_KEY: process.env.SECRET_KEY } : {}) }
     : { DATA_DIR: join(dir, 'data') };
   const serverEnv = { PATH: process.env.PATH ?? '', PORT: String(port), HOST: '127.0.0.1', LOG_LEVEL: 'warn', ...engine, ...env };
-  const child: ChildProcess = spawn(process.execPath, [join(ROOT, 'dist/main.js')], { cwd: dir, env: serverEnv, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child: ChildProcess = spawn(join(ROOT, 'bin/latchkey-server'), [], { cwd: dir, env: serverEnv, stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
   child.stdout!.on('data', (d) => (output += d));
   child.stderr!.on('data', (d) => (output += d));

@@ -1,7 +1,7 @@
-import { spawn } from 'node:child_process';
 import cluster from 'node:cluster';
 import { ConfigError, loadConfig, type Config } from './config.js';
 import { DataDirLockedError } from './db/data-dir-lock.js';
+import { DamagedDataDirError } from './db/embedded-template.js';
 import { describeDatabaseFailure } from './start-failure.js';
 
 const STOP_SIGNALS = ['SIGTERM', 'SIGINT'] as const;
@@ -48,35 +48,6 @@ async function serve(config: Config) {
     }
   };
   for (const signal of STOP_SIGNALS) process.on(signal, () => void shutdown(signal));
-  // Started by launch(): should that process die, even by SIGKILL, stop rather than live on as an orphan.
-  process.on('disconnect', () => void shutdown('launcher exited'));
-}
-
-/**
- * The embedded engine runs in this process's child, started with memory settings that only count when
- * given before Node starts (bench/results/README.md, Embedded memory): glibc's malloc returns argon2's 19 MiB blocks to the
- * system and keeps two arenas, V8 has one helper thread instead of four (each kept a malloc arena), is
- * optimized for size (a new space of 1-2 MB and smaller heap growth steps, so the old generation stays
- * close to what it holds; the dashboard's throughput stayed within this machine's noise) and collects
- * its old generation within 192 MB, and libuv runs two argon2 hashes at a time. Values already in the
- * environment or on the command line win. This process only passes stop signals on and exits as its
- * child does.
- */
-const EMBEDDED_NODE_FLAGS = ['--optimize-for-size', '--max-old-space-size=192', '--v8-pool-size=1'];
-const EMBEDDED_ENV = { MALLOC_ARENA_MAX: '2', MALLOC_MMAP_THRESHOLD_: '1048576', UV_THREADPOOL_SIZE: '2' };
-
-function launch(env: Record<string, string | undefined>) {
-  // The same script and arguments (`dist/main.js`, or the command line's `serve`), run again with the settings.
-  const child = spawn(process.execPath, [...EMBEDDED_NODE_FLAGS, ...process.execArgv, ...process.argv.slice(1)], {
-    stdio: ['inherit', 'inherit', 'inherit', 'ipc'],
-    env: { ...EMBEDDED_ENV, ...env },
-  });
-  for (const signal of STOP_SIGNALS) process.on(signal, () => child.kill(signal));
-  child.on('exit', (code, signal) => {
-    if (!signal) process.exit(code ?? 1);
-    process.removeAllListeners(signal);
-    process.kill(process.pid, signal);
-  });
 }
 
 /**
@@ -127,16 +98,14 @@ async function supervise(config: Config) {
 
 /**
  * Runs Latchkey as `npm start` and `latchkey serve` do: a supervisor of several server processes
- * (WORKERS > 1), the embedded engine's launcher (which starts the server again with its memory
- * settings), or the server itself. A failed start writes one line and exits 1.
+ * (WORKERS > 1), or the server itself, in this process (the memory settings of bin/latchkey-server are
+ * node's arguments). A failed start writes one line and exits 1.
  */
 export async function startLatchkey(env: Record<string, string | undefined>): Promise<void> {
   let config: Config | undefined;
   try {
     config = loadConfig(env);
     if (config.workers > 1 && cluster.isPrimary) await supervise(config);
-    // A process with an IPC channel was started by launch() (or by a program that chose its own settings).
-    else if (!config.databaseUrl && !process.channel) launch(env);
     else await serve(config);
   } catch (err) {
     failedStart(err, config);
@@ -147,7 +116,7 @@ function failedStart(err: unknown, config: Config | undefined): never {
   const database = config && describeDatabaseFailure(err, config);
   if (err instanceof ConfigError) {
     process.stderr.write(`Latchkey cannot start.\n${err.message}\n`);
-  } else if (err instanceof DataDirLockedError) {
+  } else if (err instanceof DataDirLockedError || err instanceof DamagedDataDirError) {
     process.stderr.write(`Latchkey cannot start: ${err.message}\n`);
   } else if (database) {
     process.stderr.write(`Latchkey cannot start: ${database}\n`);

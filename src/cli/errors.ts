@@ -4,6 +4,7 @@ import { ControlError } from '../control/protocol.js';
 import { DatabaseAdminError } from '../db/admin.js';
 import { sqlState } from '../db/client.js';
 import { DataDirLockedError } from '../db/data-dir-lock.js';
+import { DamagedDataDirError } from '../db/embedded-template.js';
 import { AppError } from '../errors.js';
 import { describeDatabaseFailure } from '../start-failure.js';
 
@@ -45,7 +46,7 @@ export function describeFailure(err: unknown, config: Config | undefined): { exi
   }
   // A value the domain refuses (invalid_request: a webhook URL in WEBHOOK_DENY_NETWORKS) is a usage error too.
   if (err instanceof AppError) return { exitCode: err.code === 'invalid_request' ? EXIT.usage : EXIT.failed, line: `${err.message} (${err.code})` };
-  if (err instanceof DataDirLockedError || err instanceof DatabaseAdminError) return { exitCode: EXIT.failed, line: err.message };
+  if (err instanceof DataDirLockedError || err instanceof DamagedDataDirError || err instanceof DatabaseAdminError) return { exitCode: EXIT.failed, line: err.message };
   const database = config ? describeDatabaseFailure(err, config) : undefined;
   if (database) return { exitCode: EXIT.failed, line: database };
   if (sqlState(err) === '42P01') return { exitCode: EXIT.failed, line: 'the database has no Latchkey tables yet: run `latchkey migrate` (or `latchkey db create`) first' };

@@ -4,6 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { sql } from 'drizzle-orm';
 import type { PgDatabase, PgQueryResultHKT } from 'drizzle-orm/pg-core';
 import { lockDataDir } from './data-dir-lock.js';
+import { extractTemplate, isNewDataDir, PGLITE_SETTINGS, templateImage } from './embedded-template.js';
 import * as schema from './schema.js';
 
 /** One query interface over both engines: PostgreSQL through a pool, or PGlite in process. */
@@ -56,8 +57,8 @@ export interface DatabaseOptions {
   poolSize: number;
   /**
    * An in-memory embedded database starts as a copy of this image (a data folder dumped by PGlite's
-   * `dumpDataDir`) instead of a new cluster: tests open a hundred databases, and a new one is initdb's two
-   * seconds of CPU where a copy of a migrated one is a tenth of that. Ignored for a folder on disk.
+   * `dumpDataDir`) instead of the template: tests open a hundred databases, and a copy of a migrated one
+   * skips the migrations. Ignored for a folder on disk.
    */
   embeddedImage?: Blob;
 }
@@ -115,11 +116,6 @@ async function openPostgres(url: string, poolSize: number): Promise<Database> {
   });
 }
 
-// PostgreSQL's defaults size shared memory for a server of 100 connections. In PGlite that memory is
-// WebAssembly heap, zeroed hence resident from the start (128 MB of buffers alone), and never given back;
-// one connection needs far less, and the operating system's file cache still holds the tables.
-const PGLITE_SETTINGS = ['-c', 'shared_buffers=16MB', '-c', 'max_connections=4'];
-
 const pgliteModules = () => Promise.all([import('@electric-sql/pglite'), import('drizzle-orm/pglite'), import('drizzle-orm/pglite/migrator')]);
 
 async function openPglite(dataDir: string, image: Blob | undefined): Promise<Database> {
@@ -136,12 +132,10 @@ async function openPglite(dataDir: string, image: Blob | undefined): Promise<Dat
   const lock = inMemory ? undefined : await lockDataDir(dataDir);
   let client: InstanceType<typeof PGlite>;
   try {
-    client = await PGlite.create(dataDir, {
-      ...(inMemory && image ? { loadDataDir: image } : {}),
-      startParams: [...PGlite.defaultStartParams, ...PGLITE_SETTINGS],
-      // A new data folder records them too; initdb's own peak is also lower with them (845 -> 780 MB).
-      initDbStartParams: PGLITE_SETTINGS,
-    });
+    // A new database, in memory or in a new folder, is a copy of the template, never PGlite's initdb.
+    if (!inMemory && isNewDataDir(dataDir)) await extractTemplate(dataDir);
+    const loadDataDir = inMemory ? (image ?? (await templateImage())) : undefined;
+    client = await PGlite.create(dataDir, { ...(loadDataDir ? { loadDataDir } : {}), startParams: [...PGlite.defaultStartParams, ...PGLITE_SETTINGS] });
     await tighten();
   } catch (err) {
     lock?.release();
@@ -170,7 +164,7 @@ async function openPglite(dataDir: string, image: Blob | undefined): Promise<Dat
  */
 export async function createEmbeddedImage(): Promise<Blob> {
   const [{ PGlite }, { drizzle: drizzlePglite }, { migrate: migratePglite }] = await pgliteModules();
-  const client = await PGlite.create('memory://', { startParams: [...PGlite.defaultStartParams, ...PGLITE_SETTINGS], initDbStartParams: PGLITE_SETTINGS });
+  const client = await PGlite.create('memory://', { loadDataDir: await templateImage(), startParams: [...PGlite.defaultStartParams, ...PGLITE_SETTINGS] });
   try {
     await migratePglite(drizzlePglite(client, { schema }), { migrationsFolder: MIGRATIONS_FOLDER });
     return await client.dumpDataDir('none');

@@ -53,7 +53,7 @@ describe('one Latchkey process per embedded data folder', () => {
     const first = await startServer(dataDir);
     await first.ready();
     expect((await signup(first.url, 'before.kill@example.com')).status).toBe(201);
-    // The process that holds the lock (the server itself, not its launcher) dies without cleaning up.
+    // The process that holds the lock (the server) dies without cleaning up.
     process.kill(lockOwner(dataDir), 'SIGKILL');
     await first.exited;
     expect(existsSync(join(dataDir, 'latchkey.lock'))).toBe(true);

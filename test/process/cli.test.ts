@@ -257,7 +257,7 @@ describe.each([
   }, 90_000);
 });
 
-// `latchkey serve`: the same start as `npm start`, the embedded engine's launcher included.
+// `latchkey serve`: the server in the command line's own process (npm start runs node with memory settings too).
 const SERVE = [...entry('cli/main'), 'serve'];
 
 describeUnless(ON_POSTGRES)('the embedded server\'s control socket (started by latchkey serve)', () => {
@@ -297,9 +297,9 @@ describeUnless(ON_POSTGRES)('the embedded server\'s control socket (started by l
     expect(await server.stop()).toBe(0);
   });
 
-  it('is a socket only its owner can open, made by the server under its launcher', async () => {
+  it('is a socket only its owner can open, made by the server, in the process `latchkey serve` started', async () => {
     const owner = JSON.parse(readFileSync(join(dataDir, 'latchkey.lock'), 'utf8')).pid;
-    expect(owner).not.toBe(server.child.pid);
+    expect(owner).toBe(server.child.pid);
     const stat = statSync(socketPath());
     expect(stat.isSocket()).toBe(true);
     expect(stat.mode & 0o777).toBe(0o600);

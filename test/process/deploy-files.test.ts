@@ -227,11 +227,16 @@ describe('deploy/docker/Dockerfile', () => {
     expect(exposed).toEqual([loadConfig(properties(final, 'ENV')).port]);
   });
 
-  it('starts node dist/main.js in exec form, under tini installed from the distribution', () => {
+  it('starts bin/latchkey-server (one node process running dist/main.js) in exec form, under tini installed from the distribution', () => {
     const [entrypoint] = instructionsOf(final, 'ENTRYPOINT');
     const [cmd] = instructionsOf(final, 'CMD');
     expect(execForm(entrypoint!)).toEqual(['/usr/bin/tini', '--']);
-    expect(execForm(cmd!)).toEqual(['node', 'dist/main.js']);
+    expect(execForm(cmd!)).toEqual(['bin/latchkey-server']);
+    expect(copiedTo(final, workdir, 'bin/latchkey-server')).toMatchObject({ copy: { from: undefined }, source: 'bin/latchkey-server' });
+    const script = readFileSync(join(ROOT, 'bin/latchkey-server'), 'utf8');
+    expect(script).toMatch(/^#!\/bin\/sh\n/);
+    expect(script).toMatch(/^exec node .*"\$\(dirname "\$0"\)\/\.\.\/dist\/main\.js"$/m);
+    expect(spawnSync('git', ['ls-files', '-s', 'bin/latchkey-server'], { cwd: ROOT, encoding: 'utf8' }).stdout).toMatch(/^100755 /);
     expect(instructionsOf(final, 'RUN').map((i) => words(i).join(' '))).toContainEqual(expect.stringMatching(/apt-get install .*\btini\b/));
   });
 
@@ -261,7 +266,7 @@ describe('deploy/docker/Dockerfile', () => {
     // The tsx fallback (the sources) is only for a checkout without a build; the image has no tsx.
     expect(others).toEqual(['../src/cli/main.ts']);
     expect(JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')).dependencies).not.toHaveProperty('tsx');
-    expect([...needed]).toEqual(expect.arrayContaining(['dist/cli/main.js', 'package.json', 'drizzle']));
+    expect([...needed]).toEqual(expect.arrayContaining(['dist/cli/main.js', 'package.json', 'drizzle', 'embedded/template.tar.gz']));
     for (const path of needed) {
       const placed = copiedTo(final, workdir, path);
       expect(placed, `${path} in the final stage`).toBeDefined();
@@ -326,7 +331,9 @@ async function layOutImage(into: string): Promise<void> {
 function run(command: string[], env: Record<string, string>, cwd: string) {
   // `node` is the one on this machine; an image's PATH would find its own.
   const [program, ...args] = command;
-  return spawn(program === 'node' ? process.execPath : program!, args, { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  // A script of the image (bin/latchkey-server) runs `node` from PATH: this machine's.
+  const path = [dirname(process.execPath), env.PATH ?? '/usr/bin:/bin'].join(':');
+  return spawn(program === 'node' ? process.execPath : program!, args, { cwd, env: { ...env, PATH: path }, stdio: ['ignore', 'pipe', 'pipe'] });
 }
 
 function exitCode(child: ReturnType<typeof spawn>): Promise<number | null> {
