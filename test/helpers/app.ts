@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { afterAll, beforeAll, expect } from 'vitest';
 import { Writable } from 'node:stream';
 import type { InjectOptions, LightMyRequestResponse } from 'fastify';
 import { buildApp, type App } from '../../src/app.js';
@@ -8,6 +9,7 @@ import { createLogger } from '../../src/logging.js';
 import type { Clock } from '../../src/core/clock.js';
 import { createTestClock, type TestClock } from './clock.js';
 import { createTestDatabase, type TestDatabase } from './database.js';
+import { startSmtpServer, type TestSmtpServer } from './smtp.js';
 
 export const PUBLIC_URL = 'http://latchkey.test';
 export const GOOD_PASSWORD = 'correct horse battery staple';
@@ -158,6 +160,44 @@ export async function signIn(t: TestApp, email: string, password = GOOD_PASSWORD
 }
 
 export const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
+
+/** The token answer of sign-in and refresh (src/contracts/tokens.ts) with its default lifetime, for toEqual. */
+export const tokenAnswer = (message: string) => ({
+  message,
+  access_token: expect.any(String),
+  refresh_token: expect.any(String),
+  token_type: 'Bearer',
+  expires_in: 900,
+});
+
+/** Stands for an object made later (in beforeAll): each read goes to it, once made. */
+function late<T extends object>(made: () => T | undefined): T {
+  return new Proxy({} as T, {
+    get(_, key) {
+      const target = made();
+      if (!target) throw new Error(`read before beforeAll made it: ${String(key)}`);
+      return Reflect.get(target, key);
+    },
+  });
+}
+
+/**
+ * An app that mails through an SMTP server of this process, both started for the enclosing suite (in
+ * beforeAll) and closed after it: `const { t, smtp } = useMailingApp()`, used inside tests.
+ */
+export function useMailingApp(env: Record<string, string> = {}): { t: TestApp; smtp: TestSmtpServer } {
+  let t: TestApp | undefined;
+  let smtp: TestSmtpServer | undefined;
+  beforeAll(async () => {
+    smtp = await startSmtpServer();
+    t = await startTestApp({ env: { SMTP_URL: smtp.url, MAIL_FROM: 'latchkey@example.com', ...env } });
+  });
+  afterAll(async () => {
+    await t?.close();
+    await smtp?.close();
+  });
+  return { t: late(() => t), smtp: late(() => smtp) };
+}
 
 export function dashboard(t: TestApp, accessToken: string) {
   return t.inject({ method: 'GET', url: '/api/dashboard', headers: bearer(accessToken) });

@@ -1,20 +1,10 @@
 import { eq } from 'drizzle-orm';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { checkImportRow } from '../../src/auth/import/import-rows.js';
 import { users } from '../../src/db/schema.js';
-import { GOOD_PASSWORD, signUp, startTestApp, uniqueEmail, type TestApp } from '../helpers/app.js';
-import { startSmtpServer, type TestSmtpServer } from '../helpers/smtp.js';
+import { GOOD_PASSWORD, signUp, uniqueEmail, useMailingApp } from '../helpers/app.js';
 
-let t: TestApp;
-let smtp: TestSmtpServer;
-beforeAll(async () => {
-  smtp = await startSmtpServer();
-  t = await startTestApp({ env: { SMTP_URL: smtp.url, MAIL_FROM: 'latchkey@example.com' } });
-});
-afterAll(async () => {
-  await t.close();
-  await smtp.close();
-});
+const { t, smtp } = useMailingApp();
 
 const PHISH = 'Support: your account closes today unless you confirm at https://evil.example/keep';
 

@@ -1,23 +1,13 @@
 import { eq } from 'drizzle-orm';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 import { FORGOT_PASSWORD_MESSAGE } from '../../src/http/routes/password-reset/forgot-password.js';
 import { hashToken } from '../../src/core/secrets.js';
 import { oneTimeTokens, users } from '../../src/db/schema.js';
-import { dashboard, GOOD_PASSWORD, PUBLIC_URL, refresh, signIn, signUp, startTestApp, uniqueEmail, type TestApp } from '../helpers/app.js';
-import { startSmtpServer, type ReceivedMail, type TestSmtpServer } from '../helpers/smtp.js';
+import { dashboard, GOOD_PASSWORD, PUBLIC_URL, refresh, signIn, signUp, uniqueEmail, useMailingApp } from '../helpers/app.js';
+import type { ReceivedMail } from '../helpers/smtp.js';
 
 const NEW_PASSWORD = 'a brand new passphrase';
-let t: TestApp;
-let smtp: TestSmtpServer;
-
-beforeAll(async () => {
-  smtp = await startSmtpServer();
-  t = await startTestApp({ env: { SMTP_URL: smtp.url, MAIL_FROM: 'latchkey@example.com' } });
-});
-afterAll(async () => {
-  await t.close();
-  await smtp.close();
-});
+const { t, smtp } = useMailingApp();
 beforeEach(() => {
   smtp.messages.length = 0;
 });

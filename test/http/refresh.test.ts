@@ -3,7 +3,7 @@ import { decodeJwt } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hashToken } from '../../src/core/secrets.js';
 import { refreshTokens, sessions } from '../../src/db/schema.js';
-import { bearer, dashboard, refresh, signIn, signUp, startTestApp, type SignedUp, type TestApp } from '../helpers/app.js';
+import { bearer, dashboard, refresh, type SignedUp, signIn, signUp, startTestApp, type TestApp, tokenAnswer } from '../helpers/app.js';
 
 let t: TestApp;
 let user: SignedUp;
@@ -21,11 +21,7 @@ describe('POST /api/refresh', () => {
     expect(res.headers['cache-control']).toBe('no-store');
     const next = res.json();
     expect(next).toEqual({
-      message: 'Token refreshed successfully',
-      access_token: expect.any(String),
-      refresh_token: expect.any(String),
-      token_type: 'Bearer',
-      expires_in: 900,
+      ...tokenAnswer('Token refreshed successfully'),
     });
     expect(next.refresh_token).not.toBe(first.refresh_token);
     expect(decodeJwt(next.access_token).sid).toBe(decodeJwt(first.access_token).sid);

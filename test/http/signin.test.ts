@@ -1,6 +1,6 @@
 import { decodeJwt, decodeProtectedHeader } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { GOOD_PASSWORD, PUBLIC_URL, signUp, startTestApp, uniqueEmail, type SignedUp, type TestApp } from '../helpers/app.js';
+import { GOOD_PASSWORD, PUBLIC_URL, type SignedUp, signUp, startTestApp, type TestApp, tokenAnswer, uniqueEmail } from '../helpers/app.js';
 
 let t: TestApp;
 let user: SignedUp;
@@ -19,11 +19,7 @@ describe('POST /api/signin', () => {
     expect(res.headers['cache-control']).toBe('no-store');
     const body = res.json();
     expect(body).toEqual({
-      message: 'Sign-in successful',
-      access_token: expect.any(String),
-      refresh_token: expect.any(String),
-      token_type: 'Bearer',
-      expires_in: 900,
+      ...tokenAnswer('Sign-in successful'),
       user: { id: user.id, name: 'Grace Hopper', email: user.email, created_at: expect.any(String) },
     });
     // An opaque refresh token of 256 random bits, not a JWT.
