@@ -16,6 +16,37 @@ export interface FloodResult {
 
 const HEALTHY_SESSIONS = 20;
 
+/** Sign-ins at `rate` a second through the trusted proxy, the n-th from `request(n)`'s address with its body. */
+function signinFlood(
+  url: string,
+  opts: {
+    name: string;
+    connections: number;
+    rate: number;
+    duration: number;
+    request: (n: number) => { from: string; body: string };
+    onResponse: (status: number, body: string) => void;
+  },
+) {
+  let n = 0;
+  return load(opts.name, {
+    url,
+    connections: opts.connections,
+    overallRate: opts.rate,
+    duration: opts.duration,
+    requests: [
+      {
+        setupRequest: (req) => {
+          n += 1;
+          const { from, body } = opts.request(n);
+          return { ...req, method: 'POST', path: '/api/signin', headers: { 'content-type': 'application/json', 'x-forwarded-for': from }, body };
+        },
+        onResponse: opts.onResponse,
+      },
+    ],
+  });
+}
+
 export async function floodRun(serverEnv: Record<string, string>, opts: { hashingCapacity: number; duration: number }): Promise<FloodResult> {
   // The flood comes through a trusted proxy, each guess from one of 2,000 addresses: at three times
   // capacity (~200/s), each address sends a few a minute, under its own sign-in limit (30 a minute).
@@ -37,31 +68,20 @@ export async function floodRun(serverEnv: Record<string, string>, opts: { hashin
     const floodRate = Math.max(1, Math.round(3 * opts.hashingCapacity));
     const statuses: Record<string, number> = {};
     let unexpected = 0;
-    let n = 0;
-    const flood = load('sign-in flood', {
-      url: server.url,
+    const flood = signinFlood(server.url, {
+      name: 'sign-in flood',
       connections: 64,
-      overallRate: floodRate,
+      rate: floodRate,
       duration: opts.duration,
-      requests: [
-        {
-          setupRequest: (req) => {
-            n += 1;
-            return {
-              ...req,
-              method: 'POST',
-              path: '/api/signin',
-              headers: { 'content-type': 'application/json', 'x-forwarded-for': `10.${100 + ((n >> 16) & 7)}.${(n % 2000) >> 8}.${n % 256}` },
-              body: JSON.stringify({ email: `nobody.${n}@flood.test`, password: `guess ${n}` }),
-            };
-          },
-          onResponse: (status, body) => {
-            const code = status === 503 ? `503 ${(JSON.parse(body) as { error: string }).error}` : String(status);
-            statuses[code] = (statuses[code] ?? 0) + 1;
-            if (status !== 401 && code !== '503 server_busy') unexpected += 1;
-          },
-        },
-      ],
+      request: (n) => ({
+        from: `10.${100 + ((n >> 16) & 7)}.${(n % 2000) >> 8}.${n % 256}`,
+        body: JSON.stringify({ email: `nobody.${n}@flood.test`, password: `guess ${n}` }),
+      }),
+      onResponse: (status, body) => {
+        const code = status === 503 ? `503 ${(JSON.parse(body) as { error: string }).error}` : String(status);
+        statuses[code] = (statuses[code] ?? 0) + 1;
+        if (status !== 401 && code !== '503 server_busy') unexpected += 1;
+      },
     });
     let lost = 0;
     const refresh = load('refresh during the flood', {
@@ -119,29 +139,15 @@ export async function emptyFloodRun(serverEnv: Record<string, string>, opts: { r
   const server = await startServer({ ...serverEnv, TRUST_PROXY: '127.0.0.1', RATE_LIMIT_SIGNIN: '30/1m', RATE_LIMIT_SIGNIN_NETWORK: '30/1s', RATE_LIMIT_SIGNIN_GLOBAL: '300/1s' });
   try {
     const statuses: Record<string, number> = {};
-    let n = 0;
-    const flood = load('empty sign-in flood, one /48', {
-      url: server.url,
+    const flood = signinFlood(server.url, {
+      name: 'empty sign-in flood, one /48',
       connections: 32,
-      overallRate: opts.rate,
+      rate: opts.rate,
       duration: opts.duration,
-      requests: [
-        {
-          setupRequest: (req) => {
-            n += 1;
-            return {
-              ...req,
-              method: 'POST',
-              path: '/api/signin',
-              headers: { 'content-type': 'application/json', 'x-forwarded-for': `2001:db8:4801:${(n & 0xffff).toString(16)}::1` },
-              body: '{}',
-            };
-          },
-          onResponse: (status) => {
-            statuses[status] = (statuses[status] ?? 0) + 1;
-          },
-        },
-      ],
+      request: (n) => ({ from: `2001:db8:4801:${(n & 0xffff).toString(16)}::1`, body: '{}' }),
+      onResponse: (status) => {
+        statuses[status] = (statuses[status] ?? 0) + 1;
+      },
     });
     const owner = ownerSignins(server.url, opts.duration);
     const [f, o] = await Promise.all([flood, owner]);
