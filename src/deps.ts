@@ -73,7 +73,10 @@ export interface DepsOverrides {
 const REDIS_READY_TIMEOUT_MS = 3_000;
 
 async function connectRedis(url: string, logger: Logger): Promise<Redis> {
-  const { Redis } = await import('ioredis');
+  // A CommonJS package imported when needed: its module.exports is `default` (the bundle has no other names).
+  const {
+    default: { Redis },
+  } = await import('ioredis');
   const redis = new Redis(url, {
     // Commands fail at once while Redis is away (the throttle falls back to memory) instead of queueing.
     enableOfflineQueue: false,

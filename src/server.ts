@@ -58,7 +58,9 @@ async function serve(config: Config) {
 const EXIT_SETTING = 78;
 
 async function supervise(config: Config) {
-  const [{ pino }, { RateLimiterClusterMaster }] = await Promise.all([import('pino'), import('rate-limiter-flexible')]);
+  // CommonJS packages imported when needed: module.exports is `default` (the bundle has no other names).
+  const [{ default: pino }, { default: limiters }] = await Promise.all([import('pino'), import('rate-limiter-flexible')]);
+  const { RateLimiterClusterMaster } = limiters;
   const logger = pino({ level: config.logLevel });
   new RateLimiterClusterMaster();
   if (config.metrics.port !== undefined) {

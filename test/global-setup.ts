@@ -2,13 +2,12 @@
 // - On the embedded engine (no TEST_DATABASE_URL), an image of a new migrated database: each test database
 //   starts as a copy of it (test/helpers/database.ts) instead of paying initdb's two seconds of CPU.
 // - Tests that start the server or the command line as processes of their own run them from JavaScript compiled
-//   once per test run when LATCHKEY_TEST_BUILD=1: node starts compiled code in a third of the time tsx takes to
-//   transpile the sources at every start, and those tests start hundreds of processes. LATCHKEY_TEST_BUILD=dist
+//   once per test run when LATCHKEY_TEST_BUILD=1 (bundled as `npm run build` does): node starts the bundle in a
+//   fraction of the time tsx takes to transpile the sources at every start, and those tests start hundreds of processes. LATCHKEY_TEST_BUILD=dist
 //   uses the build `npm run build` has just made instead (CI, which builds first). Without it (a developer
 //   running a file or two), they run the sources through tsx.
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TestProject } from 'vitest/node';
@@ -54,10 +53,9 @@ function builtSources(): string {
     if (setting !== '' && !existsSync(join(ROOT, setting, 'main.js'))) throw new Error(`LATCHKEY_TEST_BUILD=${setting}: no build there (npm run build)`);
     return setting;
   }
-  // Beside dist/, at the same depth: the code finds what it reads (drizzle/, package.json) relative to itself.
+  // Beside dist/: the code finds what it reads (drizzle/, package.json) from the nearest package.json above it.
   const dir = `.test-build-${process.pid}`;
-  const tsc = createRequire(import.meta.url).resolve('typescript/bin/tsc');
-  const build = spawnSync(process.execPath, [tsc, '-p', 'tsconfig.build.json', '--outDir', dir, '--tsBuildInfoFile', join(dir, '.tsbuildinfo')], { cwd: ROOT, encoding: 'utf8' });
+  const build = spawnSync(process.execPath, ['scripts/build.mjs', dir, '--force'], { cwd: ROOT, encoding: 'utf8' });
   if (build.status !== 0) throw new Error(`compiling the sources for the process tests failed:\n${build.stdout}${build.stderr}`);
   teardown.push(() => rmSync(join(ROOT, dir), { recursive: true, force: true }));
   return dir;

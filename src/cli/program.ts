@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
+import { rootPath } from '../paths.js';
 import { dbCommand, migrateCommand } from './commands/database.js';
 import { keysCommand } from './commands/keys.js';
 import { serveCommand } from './commands/serve.js';
@@ -10,7 +11,7 @@ import { usersCommand } from './commands/users.js';
 import { CliContext } from './context.js';
 import { describeFailure, EXIT, usageError } from './errors.js';
 
-const { version } = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+const { version } = JSON.parse(readFileSync(rootPath('package.json'), 'utf8')) as { version: string };
 
 const EXIT_CODES_HELP = `
 Exit codes:

@@ -1,8 +1,8 @@
 import { mkdir } from 'node:fs/promises';
 import { tightenDataDir } from './data-dir-modes.js';
-import { fileURLToPath } from 'node:url';
 import { sql } from 'drizzle-orm';
 import type { PgDatabase, PgQueryResultHKT } from 'drizzle-orm/pg-core';
+import { rootPath } from '../paths.js';
 import { lockDataDir } from './data-dir-lock.js';
 import { extractTemplate, isNewDataDir, PGLITE_SETTINGS, templateImage } from './embedded-template.js';
 import * as schema from './schema.js';
@@ -46,7 +46,7 @@ export interface Database {
   close(): Promise<void>;
 }
 
-export const MIGRATIONS_FOLDER = fileURLToPath(new URL('../../drizzle', import.meta.url));
+export const MIGRATIONS_FOLDER = rootPath('drizzle');
 // Any constant works; it only has to be the same for every Latchkey instance.
 const MIGRATION_LOCK_ID = 7_306_012;
 

@@ -1,14 +1,14 @@
 import { existsSync } from 'node:fs';
 import { readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { rootPath } from '../paths.js';
 
 // A new embedded database starts as a copy of one made in advance, shipped in embedded/: PGlite's own
 // initdb runs a second PostgreSQL and an initdb program beside this process's and peaks at 650-700 MB,
 // where a copy never rises above what an open database holds, in a tenth of the time.
 
 /** The new, empty cluster every new embedded database starts from (`npm run db:template` makes it). */
-export const EMBEDDED_TEMPLATE = fileURLToPath(new URL('../../embedded/template.tar.gz', import.meta.url));
+export const EMBEDDED_TEMPLATE = rootPath('embedded/template.tar.gz');
 
 /**
  * PostgreSQL's defaults size shared memory for a server of 100 connections. In PGlite that memory is

@@ -253,15 +253,17 @@ describe('deploy/docker/Dockerfile', () => {
   });
 
   it('copies every file the command line reads at run time, so that it runs the build and never needs tsx', () => {
-    // What bin/latchkey.js and the compiled sources open beside themselves: `new URL('<relative>', import.meta.url)`.
+    // What bin/latchkey.js opens beside itself (`new URL('<relative>', import.meta.url)`), and what the sources
+    // read from Latchkey's folder (`rootPath('<path>')`, src/paths.ts): the bundle moves code, not those files.
     const relativeReads = (code: string) => [...code.matchAll(/new URL\(\s*'(\.\.?\/[^']*)',\s*import\.meta\.url\s*\)/g)].map((m) => m[1]!);
     const needed = new Set<string>(['bin/latchkey.js']);
     const [built, ...others] = relativeReads(readFileSync(join(ROOT, 'bin/latchkey.js'), 'utf8'));
     expect(built).toBe('../dist/cli/main.js');
     needed.add(posix.join('bin', built!));
     for (const file of readdirSync(join(ROOT, 'src'), { recursive: true, encoding: 'utf8' }).filter((f) => f.endsWith('.ts'))) {
-      const compiled = posix.join('dist', posix.dirname(file));
-      for (const path of relativeReads(readFileSync(join(ROOT, 'src', file), 'utf8'))) needed.add(posix.join(compiled, path));
+      const code = readFileSync(join(ROOT, 'src', file), 'utf8');
+      expect(relativeReads(code), `src/${file} reads beside itself: use rootPath`).toEqual([]);
+      for (const [, path] of code.matchAll(/\brootPath\(\s*'([^']+)'\s*\)/g)) needed.add(path!);
     }
     // The tsx fallback (the sources) is only for a checkout without a build; the image has no tsx.
     expect(others).toEqual(['../src/cli/main.ts']);
@@ -272,11 +274,12 @@ describe('deploy/docker/Dockerfile', () => {
       expect(placed, `${path} in the final stage`).toBeDefined();
       if (placed!.copy.from === undefined) expect(existsSync(join(ROOT, placed!.source)), placed!.source).toBe(true);
       else if (placed!.source.startsWith(`${workdir}/dist/`)) {
-        // Compiled by the build stage from the source of the same name.
+        // Bundled by the build stage from the entry point of the same name (scripts/build.mjs).
         const stage = stages.find((s) => s.name === placed!.copy.from)!;
         expect(instructionsOf(stage, 'RUN').map((i) => words(i).join(' '))).toContain('npm run build');
         const source = placed!.source.slice(`${workdir}/dist/`.length);
         expect(existsSync(join(ROOT, 'src', source.replace(/\.js$/, '.ts'))), source).toBe(true);
+        expect(readFileSync(join(ROOT, 'scripts/build.mjs'), 'utf8')).toContain(`'${source.replace(/\.js$/, '')}': join(root, 'src/${source.replace(/\.js$/, '.ts')}')`);
       } else throw new Error(`${path} comes from ${placed!.source} in stage ${placed!.copy.from}, which this test does not check`);
     }
   });
@@ -317,7 +320,7 @@ async function layOutImage(into: string): Promise<void> {
           await cp(join(ROOT, built), target, { recursive: true });
           continue;
         }
-        const build = spawnSync('npm', ['run', 'build', '--', '--outDir', target, '--tsBuildInfoFile', join(target, '.tsbuildinfo')], { cwd: ROOT, encoding: 'utf8' });
+        const build = spawnSync('npm', ['run', 'build', '--', target, '--force'], { cwd: ROOT, encoding: 'utf8' });
         if (build.status !== 0) throw new Error(`build failed:\n${build.stdout}${build.stderr}`);
       } else if (source === `${workdir}/node_modules`) {
         await symlink(join(ROOT, 'node_modules'), target);
