@@ -18,7 +18,7 @@ export const ERROR_NOTES: Partial<Record<ErrorCode, string>> = {
   malformed_json: 'a body labelled `application/json` that is empty or not JSON',
   unsupported_media_type: 'a body of another type (the reset page takes its HTML form too)',
   uri_too_long: 'a path parameter over its length limit',
-  invalid_reset_token: 'the reset link is unknown, used, superseded by a newer one, or expired',
+  invalid_reset_token: 'the reset link is unknown, used, expired, or another link of the user was used',
   invalid_credentials: 'unknown email or wrong password: the same answer after the same argon2 work',
   missing_token: 'with `WWW-Authenticate: Bearer realm="latchkey"`',
   invalid_token: BEARER,

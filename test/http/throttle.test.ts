@@ -144,6 +144,29 @@ describe.each(stores)('throttling %s', (_store, redisUrl) => {
     expect(await resetMailsTo(user.email, 4)).toBe(4);
   });
 
+  it('leaves the owner on a new network a working reset link, however strangers time their requests', async () => {
+    const user = await register();
+    // The owner, on a network the account never signed in from, asks first; strangers on new networks follow,
+    // one by one, until the quota of unknown networks together (3) is spent, and go on asking.
+    expect((await post(t, '/api/forgot-password', { email: user.email }, newAddress())).statusCode).toBe(200);
+    expect(await resetMailsTo(user.email, 1)).toBe(1);
+    for (let n = 0; n < 4; n++) {
+      expect((await post(t, '/api/forgot-password', { email: user.email }, newAddress())).statusCode).toBe(200);
+      await resetMailsTo(user.email, Math.min(n + 2, 3));
+    }
+    // The owner asking again from yet another new network gets nothing more: the quota is spent.
+    expect((await post(t, '/api/forgot-password', { email: user.email }, newAddress())).statusCode).toBe(200);
+    const links = smtp.messages
+      .filter((m) => m.to.includes(user.email) && m.subject === 'Reset your password')
+      .map((m) => /reset-password\/([A-Za-z0-9_-]+)/.exec(m.text)![1]!);
+    expect(links).toHaveLength(3);
+    // But no request after the owner's spoiled the link already in the mailbox, nor any other: each one works.
+    for (const token of links) expect((await t.inject({ method: 'GET', url: `/reset-password/${token}` })).statusCode).toBe(200);
+    expect((await post(t, `/api/reset-password/${links[0]!}`, { password: 'a brand new passphrase' }, newAddress())).statusCode).toBe(200);
+    // The reset used one of them, and with it every other.
+    for (const token of links.slice(1)) expect((await post(t, `/api/reset-password/${token}`, { password: 'yet another passphrase' }, newAddress())).json().error).toBe('invalid_reset_token');
+  });
+
   it('counts only sign-ups that pass validation and the password policy toward the per-email limit', async () => {
     const email = uniqueEmail();
     for (let i = 0; i < 5; i++) {
