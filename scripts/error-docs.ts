@@ -49,7 +49,7 @@ export const ERROR_NOTES: Partial<Record<ErrorCode, string>> = {
   password_breached: 'in the Pwned Passwords range API, when `HIBP_URL` is set',
   passwords_do_not_match: 'the reset page\'s two fields',
   too_many_requests: 'this client network, or this account key (email, reset token); with `Retry-After`',
-  too_many_attempts: 'the account\'s sign-in lock (`LOCKOUT_THRESHOLD`); with `Retry-After`',
+  too_many_attempts: 'the account\'s sign-in lock (`LOCKOUT_THRESHOLD`); with `Retry-After`. The same for every attempt the lock refuses, whatever its password, and for a wrong, used or expired sign-in `code` (see [Security](security.md))',
   too_many_streams: 'revocation feed: 10 streams per client and process, or half of `MAX_CONNECTIONS` in all; with `Retry-After`',
   internal_error: 'with `request_id`, the request\'s id in the server\'s log; nothing of the failure itself',
   database_unavailable: 'the database refused the connection or did not answer within 5 s, or a deadlock: try again; with `request_id`',
