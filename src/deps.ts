@@ -20,6 +20,7 @@ import { secureDataDir } from './db/data-dir-modes.js';
 import { createMailer, type Mailer } from './mail/mailer.js';
 import { countOverdueRows, type OutboxWorker } from './mail/outbox.js';
 import { noMetrics, type Metrics } from './core/metrics.js';
+import { oneTimeCodeKey } from './core/one-time-tokens.js';
 import type { MetricsRegistry } from './metrics/registry.js';
 
 /**
@@ -40,6 +41,8 @@ export interface Deps {
   readonly revocations: RevocationList;
   /** The AES key that seals webhook secrets at rest, derived from SECRET_KEY for this purpose alone. */
   readonly webhookSealer: Buffer;
+  /** The HMAC key one-time codes (sign-in codes) are stored under, derived from SECRET_KEY for this purpose alone. */
+  readonly oneTimeCodeKey: Buffer;
   /** Told when a service client's secret changes or it is removed, here or (through NOTIFY) on another instance. */
   readonly serviceClientEvents: ServiceClientEvents;
   /** Access tokens that passed verification, until they expire (bounded). */
@@ -181,6 +184,7 @@ export async function openDeps(config: Config, overrides: DepsOverrides = {}): P
       keys,
       revocations,
       webhookSealer: webhookSecretSealer(secret.value),
+      oneTimeCodeKey: oneTimeCodeKey(secret.value),
       serviceClientEvents: createServiceClientEvents(),
       verifiedTokens,
       profiles,

@@ -21,9 +21,11 @@ export const ERRORS = {
   email_taken: { status: 409, message: 'An account with this email already exists.' },
 
   too_many_requests: { status: 429, message: 'Too many requests from this address; try again later.' },
+  // The same for every attempt a lock refuses, right password or not (src/auth/sessions/sign-in.ts).
   too_many_attempts: {
     status: 429,
-    message: 'Too many sign-in attempts for this account; try again later, or reset the password.',
+    message:
+      'Too many sign-in attempts for this account; try again later, or reset the password. If this was you with the right password, a sign-in code has been emailed to you: send it as "code" with your email and password.',
   },
   password_breached: {
     status: 422,

@@ -4,6 +4,7 @@ import { KEYS_CHANNEL } from './auth/keys/key-store.js';
 import { startPurgeSchedule } from './auth/maintenance/purge.js';
 import { PASSWORD_RESET, sendResetEmail } from './auth/reset/reset-mail.js';
 import { createLogoutTokenSigner } from './auth/sessions/logout-tokens.js';
+import { SIGNIN_CODE, sendSigninCodeEmail } from './auth/sessions/signin-code-mail.js';
 import { startRevocationListener } from './auth/sessions/revocation-feed.js';
 import { SERVICE_CLIENTS_CHANNEL } from './auth/service-clients/service-clients.js';
 import type { Config } from './config.js';
@@ -97,6 +98,8 @@ export async function startJobs(deps: Deps, opts: JobOptions = {}): Promise<Serv
       db: database.db,
       handlers: mailHandlers(deps, {
         [PASSWORD_RESET]: (payload, now) => sendResetEmail({ db: database.db, mailer: deps.mailer, config }, payload, now),
+        [SIGNIN_CODE]: (payload, now) =>
+          sendSigninCodeEmail({ db: database.db, mailer: deps.mailer, config, oneTimeCodeKey: deps.oneTimeCodeKey }, payload, now),
       }),
       clock,
       logger,

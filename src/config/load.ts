@@ -79,6 +79,7 @@ export function toConfig(e: Env) {
       refreshToken: e.REFRESH_TOKEN_TTL,
       sessionMaxAge: e.SESSION_MAX_AGE,
       resetToken: e.RESET_TOKEN_TTL,
+      signinCode: e.SIGNIN_CODE_TTL,
       refreshReuseInterval: e.REFRESH_REUSE_INTERVAL,
     },
     mail: { smtpUrl: e.SMTP_URL, from: e.MAIL_FROM, retryMaxDelay: e.MAIL_RETRY_MAX_DELAY },
@@ -157,6 +158,8 @@ function rateLimitsOf(e: Env) {
     signupGlobal: e.RATE_LIMIT_SIGNUP_GLOBAL,
     signinNetwork: e.RATE_LIMIT_SIGNIN_NETWORK,
     signupNetwork: e.RATE_LIMIT_SIGNUP_NETWORK,
+    lockedSignin: e.RATE_LIMIT_LOCKED_SIGNIN,
+    signinCodeMail: e.SIGNIN_CODE_MAIL_LIMIT,
   } satisfies Record<string, RateLimit>;
 }
 

@@ -130,6 +130,12 @@ export const SETTINGS = {
     doc: 'absolute session lifetime, whatever the rotations',
   }),
   RESET_TOKEN_TTL: setting({ group: 'lifetimes', parse: duration(), default: '1h', doc: 'password reset link lifetime' }),
+  SIGNIN_CODE_TTL: setting({
+    group: 'lifetimes',
+    parse: duration(),
+    default: '10m',
+    doc: 'lifetime of a sign-in code, emailed when the right password comes from a network the account never signed in from while it is locked (see Security)',
+  }),
   REFRESH_REUSE_INTERVAL: setting({
     group: 'lifetimes',
     parse: duration(0),
@@ -203,7 +209,7 @@ export const SETTINGS = {
     group: 'throttling',
     parse: rate(),
     default: '10/1h',
-    doc: 'reset emails per email address requested from networks the account never signed in from, all together',
+    doc: "reset emails per email address requested from networks the account never signed in from, all together. Keep its window no longer than `RESET_TOKEN_TTL`: once strangers have spent it, the owner's own request from a new network sends nothing, and the emails they caused are the owner's working links",
   }),
   RATE_LIMIT_SIGNIN_GLOBAL: setting({
     group: 'throttling',
@@ -233,7 +239,7 @@ export const SETTINGS = {
     group: 'throttling',
     parse: integer(8, 32),
     default: '24',
-    doc: 'a wide network, for the two shares above: IPv4 addresses are grouped by this prefix (8 to 32)',
+    doc: 'a wide network, for the two shares above and `RATE_LIMIT_LOCKED_SIGNIN`: IPv4 addresses are grouped by this prefix (8 to 32)',
   }),
   RATE_LIMIT_NETWORK_IPV6_PREFIX: setting({
     group: 'throttling',
@@ -260,6 +266,18 @@ export const SETTINGS = {
     doc: 'the first lock; each further lock within a day doubles, up to `LOCKOUT_MAX_DURATION`',
   }),
   LOCKOUT_MAX_DURATION: setting({ group: 'throttling', parse: duration(), default: '1d', doc: 'the longest lock' }),
+  RATE_LIMIT_LOCKED_SIGNIN: setting({
+    group: 'throttling',
+    parse: rate(),
+    default: '10/1h',
+    doc: "sign-ins a lock refuses (from a network the account never signed in from, or a known one its own failures locked) whose password is checked all the same, so that a right one gets its owner a sign-in code by email; per wide network, all accounts together; past it, the lock's `429 too_many_attempts`, unchecked. Each also spends `RATE_LIMIT_SIGNIN_GLOBAL`",
+  }),
+  SIGNIN_CODE_MAIL_LIMIT: setting({
+    group: 'throttling',
+    parse: rate(),
+    default: '1/5m',
+    doc: 'sign-in code emails per account; past it, a right password gets the same answer and no email (the code already sent still works)',
+  }),
 
   HIBP_URL: setting({
     group: 'passwords',

@@ -13,6 +13,12 @@ export const NameField = Type.String({ minLength: 1, maxLength: 100, pattern: '^
 export const UNSAFE_NAME_CHARACTERS = /[\u0000-\u001F\u007F-\u009F\u202A-\u202E\u2066-\u2069]/u;
 // The schema only stops absurd input early; the password policy (length after NFKC, common list) says why.
 export const PasswordField = Type.String({ minLength: 1, maxLength: PASSWORD_MAX_LENGTH * 4 });
+// Two halves of four characters of CODE_ALPHABET (src/core/secrets.ts), in any letter case, with or without the hyphen.
+const CODE_CHARACTER = '[2-9A-HJKMNP-TV-Za-hjkmnp-tv-z]';
+export const SigninCodeField = Type.String({
+  pattern: `^${CODE_CHARACTER}{4}-?${CODE_CHARACTER}{4}$`,
+  description: 'the sign-in code emailed during an account lock (`ABCD-EFGH`), sent with the same email and password',
+});
 
 /** One of a closed list of strings. */
 export function oneOf<const T extends readonly string[]>(values: T, options: { description?: string } = {}): TUnsafe<T[number]> {

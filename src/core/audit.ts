@@ -7,6 +7,7 @@ export type AuditEventType =
   | 'signup'
   | 'signin_succeeded'
   | 'signin_failed'
+  | 'signin_code_requested'
   | 'account_locked'
   | 'refresh_token_reused'
   | 'logout'

@@ -16,6 +16,7 @@ export const LIMITERS = [
   'signup_global',
   'signin_network',
   'signup_network',
+  'signin_locked',
   'signup_email',
   'reset_token',
   'reset_mail',

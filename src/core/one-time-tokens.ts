@@ -1,7 +1,8 @@
 import type { Db } from '../db/client.js';
 import * as queries from '../db/queries/one-time-tokens.js';
 import { addSeconds } from './clock.js';
-import { generateOpaqueToken, hashToken } from './secrets.js';
+import { deriveKey } from './secret-box.js';
+import { generateCode, generateOpaqueToken, hashToken, hmacToken } from './secrets.js';
 
 /**
  * Hashed, expiring, single-use tokens of every kind, in one table told apart by type. Only the SHA-256
@@ -22,6 +23,8 @@ import { generateOpaqueToken, hashToken } from './secrets.js';
  */
 export interface OneTimeTokenPayloads {
   password_reset: null;
+  /** A sign-in code (src/auth/sessions/signin-code.ts): the client network that asked for it, the only one it works from. */
+  signin_code: { network: string };
 }
 export type OneTimeTokenType = keyof OneTimeTokenPayloads;
 
@@ -51,11 +54,15 @@ export interface OneTimeToken<T extends OneTimeTokenType> {
 /** Issues a token of the type for the user, valid `ttlSeconds` from `now`; stores only its hash. */
 export async function issueOneTimeToken<T extends OneTimeTokenType>(db: Db, opts: IssueTokenOptions<T>): Promise<IssuedToken> {
   const token = generateOpaqueToken();
+  return { token, expiresAt: await storeToken(db, opts, hashToken(token)) };
+}
+
+async function storeToken<T extends OneTimeTokenType>(db: Db, opts: IssueTokenOptions<T>, tokenHash: string): Promise<Date> {
   const expiresAt = addSeconds(opts.now, opts.ttlSeconds);
-  const row = { tokenHash: hashToken(token), type: opts.type, userId: opts.userId, payload: opts.payload ?? null, createdAt: opts.now, expiresAt };
+  const row = { tokenHash, type: opts.type, userId: opts.userId, payload: opts.payload ?? null, createdAt: opts.now, expiresAt };
   if (!opts.supersede) {
     await queries.insertToken(db, row);
-    return { token, expiresAt };
+    return expiresAt;
   }
   // A savepoint when the caller is in a transaction already: the delete and the insert stand or fall together,
   // and the user's lock makes concurrent issuers take turns, so one unused token survives them.
@@ -64,7 +71,67 @@ export async function issueOneTimeToken<T extends OneTimeTokenType>(db: Db, opts
     await queries.deleteUnusedTokens(tx, opts.userId, opts.type);
     await queries.insertToken(tx, row);
   });
-  return { token, expiresAt };
+  return expiresAt;
+}
+
+/*
+ * Codes: short tokens a person reads in an email and types (`ABCD-EFGH`), rows of the same table. Eight
+ * characters of CODE_ALPHABET are about 39 bits: too few for a SHA-256 (a copy of the table would give each
+ * code away by trying them all), so a code is stored as an HMAC under a key derived from SECRET_KEY, which
+ * the database never holds, over its type, its user and what it is bound to (the client network that asked
+ * for it). It then works only for that user and from there, and guessing it online is stopped by the count
+ * of wrong tries: `maxFailures` of them spend the user's live code of the type.
+ */
+
+export const CODE_LENGTH = 8;
+
+/** The key codes are HMACed under, derived from SECRET_KEY for this purpose alone. */
+export function oneTimeCodeKey(secret: string): Buffer {
+  return deriveKey(secret, 'latchkey one-time codes v1');
+}
+
+/** A code as typed (any letter case, a hyphen or spaces between its halves) in the form it was issued in. */
+export function normalizeCode(code: string): string {
+  return code.replace(/[\s-]/g, '').toUpperCase();
+}
+
+/** A code as an email shows it: two halves of four. */
+export function formatCode(code: string): string {
+  return `${code.slice(0, CODE_LENGTH / 2)}-${code.slice(CODE_LENGTH / 2)}`;
+}
+
+const codeHash = (key: Uint8Array, type: string, userId: string, boundTo: string, code: string) =>
+  hmacToken(key, [type, userId, boundTo, normalizeCode(code)].join('\n'));
+
+/** Issues a code of the type for the user, bound to `boundTo`; stores only its HMAC. `token` is the code. */
+export async function issueOneTimeCode<T extends OneTimeTokenType>(
+  db: Db,
+  key: Uint8Array,
+  opts: IssueTokenOptions<T> & { boundTo: string },
+): Promise<IssuedToken> {
+  const code = generateCode(CODE_LENGTH);
+  return { token: code, expiresAt: await storeToken(db, opts, codeHash(key, opts.type, opts.userId, opts.boundTo, code)) };
+}
+
+/**
+ * Consumes the user's code if it is of this type, bound to `boundTo`, unused and unexpired, and returns it.
+ * Otherwise counts a wrong try against the user's live code of the type (the one that reaches `maxFailures`
+ * is spent) and returns undefined. It runs in a transaction of its own, under the user's lock: call it before
+ * the transaction that acts on the code, not inside it, so that a wrong try stays counted (should that act
+ * fail, the code is spent all the same).
+ */
+export async function consumeOneTimeCode<T extends OneTimeTokenType>(
+  db: Db,
+  key: Uint8Array,
+  opts: { type: T; userId: string; boundTo: string; code: string; now: Date; maxFailures: number },
+): Promise<OneTimeToken<T> | undefined> {
+  const tokenHash = codeHash(key, opts.type, opts.userId, opts.boundTo, opts.code);
+  return db.transaction(async (tx) => {
+    await queries.lockUser(tx, opts.userId);
+    const consumed = await queries.markTokenUsed(tx, opts.type, tokenHash, opts.now);
+    if (!consumed) await queries.countFailedAttempt(tx, opts.userId, opts.type, opts.now, opts.maxFailures);
+    return consumed as OneTimeToken<T> | undefined;
+  });
 }
 
 /** The token if it is of this type, unused and unexpired, without consuming it (a page that shows a form first). */

@@ -85,6 +85,8 @@ export const oneTimeTokens = pgTable(
     expiresAt: ts('expires_at').notNull(),
     // Set when the token is consumed, revoked or superseded: from then on it is spent.
     usedAt: ts('used_at'),
+    // Wrong codes tried against a short code a person types (a sign-in code); enough of them spend it.
+    failedAttempts: integer('failed_attempts').notNull().default(0),
   },
   (t) => [index('one_time_tokens_user_id_type_idx').on(t.userId, t.type)],
 );

@@ -9,20 +9,23 @@ import { loadConfig } from '../../src/config.js';
 import {
   consumeOneTimeToken,
   findUsableToken,
+  consumeOneTimeCode,
+  formatCode,
+  issueOneTimeCode,
   issueOneTimeToken,
+  oneTimeCodeKey,
   revokeUserTokens,
-  type OneTimeTokenType,
 } from '../../src/core/one-time-tokens.js';
-import { hashToken } from '../../src/core/secrets.js';
+import { CODE_ALPHABET, hashToken } from '../../src/core/secrets.js';
 import { MIGRATIONS_FOLDER, openDatabase, rowsOf, type Database, type Db } from '../../src/db/client.js';
 import { oneTimeTokens, users } from '../../src/db/schema.js';
 import { createTestClock } from '../helpers/clock.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/database.js';
 
-const RESET: OneTimeTokenType = 'password_reset';
-// Types the next issues add; cast here, as the module knows only its first user yet.
-const VERIFY = 'email_verification' as OneTimeTokenType;
-const EMAIL_CHANGE = 'email_change' as OneTimeTokenType;
+const RESET = 'password_reset' as const;
+// Types the next issues add; cast here to a type whose rows carry no payload, as the module knows none of them yet.
+const VERIFY = 'email_verification' as typeof RESET;
+const EMAIL_CHANGE = 'email_change' as typeof RESET;
 const HOUR = 3600;
 
 let testDb: TestDatabase;
@@ -214,6 +217,87 @@ describe('one-time tokens', () => {
       expect(dump).not.toContain(token);
       expect(dump).not.toContain(Buffer.from(token, 'base64url').toString('hex'));
     }
+  });
+});
+
+describe('one-time codes', () => {
+  const CODE = 'signin_code' as const;
+  const key = oneTimeCodeKey('a secret key of at least thirty-two bytes');
+  const network = '192.0.2.7/32';
+  const issueCode = (userId: string, opts: { ttlSeconds?: number; boundTo?: string } = {}) =>
+    issueOneTimeCode(db, key, {
+      type: CODE,
+      userId,
+      now: clock.now(),
+      ttlSeconds: opts.ttlSeconds ?? 600,
+      supersede: true,
+      boundTo: opts.boundTo ?? network,
+      payload: { network: opts.boundTo ?? network },
+    }).then((t) => t.token);
+  const useCode = (userId: string, code: string, opts: { boundTo?: string; now?: Date; key?: Buffer } = {}) =>
+    consumeOneTimeCode(db, opts.key ?? key, { type: CODE, userId, boundTo: opts.boundTo ?? network, code, now: opts.now ?? clock.now(), maxFailures: 5 });
+
+  it('are 8 characters a person can type, consumed once, in any letter case, with or without the hyphen', async () => {
+    const userId = await newUser();
+    const code = await issueCode(userId);
+    expect(code).toMatch(new RegExp(`^[${CODE_ALPHABET}]{8}$`));
+    expect(await useCode(userId, formatCode(code).toLowerCase())).toMatchObject({ userId, payload: { network } });
+    expect(await useCode(userId, code)).toBeUndefined();
+  });
+
+  it('work only for their user, their type and the network they are bound to', async () => {
+    const [userId, other] = [await newUser(), await newUser()];
+    const code = await issueCode(userId);
+    expect(await useCode(other, code)).toBeUndefined();
+    expect(await useCode(userId, code, { boundTo: '198.51.100.9/32' })).toBeUndefined();
+    expect(await consumeOneTimeToken(db, CODE, code, clock.now())).toBeUndefined();
+    expect(await useCode(userId, code)).toMatchObject({ userId });
+  });
+
+  it('expire at the end of their lifetime', async () => {
+    const userId = await newUser();
+    const code = await issueCode(userId, { ttlSeconds: 60 });
+    expect(await useCode(userId, code, { now: new Date(clock.now().getTime() + 60_000) })).toBeUndefined();
+    expect(await useCode(userId, code, { now: new Date(clock.now().getTime() + 59_999) })).toBeDefined();
+  });
+
+  it('are spent by 5 wrong tries, counted whoever makes them, while 4 leave the code working', async () => {
+    const [userId, other] = [await newUser(), await newUser()];
+    const code = await issueCode(userId);
+    const othersCode = await issueCode(other);
+    const wrong = code === '22222222' ? '33333333' : '22222222';
+    for (let i = 0; i < 3; i++) expect(await useCode(userId, wrong)).toBeUndefined();
+    // Another user's code, the right code from another network: wrong tries too. The fifth spends the code.
+    expect(await useCode(userId, othersCode)).toBeUndefined();
+    expect(await useCode(userId, code, { boundTo: '198.51.100.9/32' })).toBeUndefined();
+    expect(await useCode(userId, code)).toBeUndefined();
+    const [row] = await db.select().from(oneTimeTokens).where(eq(oneTimeTokens.userId, userId));
+    expect(row).toMatchObject({ failedAttempts: 5 });
+    expect(row!.usedAt).not.toBeNull();
+    // Nothing of it touched the other user's code.
+    expect(await useCode(other, othersCode)).toBeDefined();
+
+    const next = await issueCode(userId);
+    for (let i = 0; i < 4; i++) await useCode(userId, wrong);
+    expect(await useCode(userId, next)).toMatchObject({ userId });
+  });
+
+  it('consume exactly once when many use one code at the same moment', async () => {
+    const userId = await newUser();
+    const code = await issueCode(userId);
+    const results = await Promise.all(Array.from({ length: 20 }, () => useCode(userId, code)));
+    expect(results.filter((r) => r !== undefined)).toHaveLength(1);
+  });
+
+  it('leave nothing usable in a copy of the database: only an HMAC under a key the database does not hold', async () => {
+    const userId = await newUser();
+    const code = await issueCode(userId);
+    const dump = await dumpDatabase(db);
+    const [row] = await db.select().from(oneTimeTokens).where(eq(oneTimeTokens.userId, userId));
+    expect(dump).toContain(row!.tokenHash);
+    for (const form of [code, formatCode(code), hashToken(code), hashToken(formatCode(code))]) expect(dump).not.toContain(form);
+    // With the row, but under another key (a copy of the database without SECRET_KEY), no code is found.
+    expect(await useCode(userId, code, { key: oneTimeCodeKey('another secret key, not the server one') })).toBeUndefined();
   });
 });
 

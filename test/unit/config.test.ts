@@ -28,6 +28,7 @@ describe('configuration', () => {
       refreshToken: 7 * 86400,
       sessionMaxAge: 30 * 86400,
       resetToken: 3600,
+      signinCode: 600,
       refreshReuseInterval: 10,
     });
     expect(c.mail).toEqual({ smtpUrl: undefined, from: 'no-reply@localhost', retryMaxDelay: 300 });
@@ -48,6 +49,8 @@ describe('configuration', () => {
       signupGlobal: { points: 100, seconds: 1 },
       signinNetwork: { points: 30, seconds: 1 },
       signupNetwork: { points: 10, seconds: 1 },
+      lockedSignin: { points: 10, seconds: 3600 },
+      signinCodeMail: { points: 1, seconds: 300 },
     });
     expect(c.ipv6Prefix).toBe(64);
     expect(c.wideNetwork).toEqual({ ipv4Prefix: 24, ipv6Prefix: 48 });

@@ -22,10 +22,15 @@ export async function queueResetIntent(db: Db, userId: string, now: Date, ttlSec
 }
 
 /**
- * The outbox handler of reset intents. It stores the SHA-256 of a new token, superseding the user's
- * earlier unused ones (including any minted by a failed attempt at this same email), then emails the
- * link; the raw token exists only in this function's memory and in the email. The link's lifetime
- * counts from now. A user deleted or disabled since the request gets nothing.
+ * The outbox handler of reset intents. It stores the SHA-256 of a new token, then emails the link; the raw
+ * token exists only in this function's memory and in the email. The link's lifetime counts from now. A user
+ * deleted or disabled since the request gets nothing.
+ *
+ * A new link leaves the user's earlier ones alive (until they expire, or one of them is used): anyone can ask
+ * for a reset email, so were each link to supersede the one before, a stranger asking every few minutes would
+ * spoil every link in the owner's mailbox before it could be used. With the mail quotas (RESET_MAIL_LIMIT,
+ * RESET_MAIL_ACCOUNT_LIMIT) spent, the emails strangers caused are links the owner can use, for a whole
+ * RESET_TOKEN_TTL each. A token minted by a failed attempt at an email was never seen: its hash stays, unusable, until it expires.
  */
 export async function sendResetEmail(
   deps: { db: Db; mailer: Pick<Mailer, 'send'>; config: Config },
@@ -36,11 +41,10 @@ export async function sendResetEmail(
   const userId = payload.userId;
   const ttl = deps.config.ttl.resetToken;
   const minted = await deps.db.transaction(async (tx) => {
-    // Locking the user orders this mint with a concurrent disable, which then revokes the new link, and with other
-    // mints (two instances, two intents), of which one unused token survives.
+    // Locking the user orders this mint with a concurrent disable, which then revokes the new link.
     const user = await lockEnabledUserForMail(tx, userId);
     if (!user) return undefined;
-    const { token } = await issueOneTimeToken(tx, { type: 'password_reset', userId: user.id, now, ttlSeconds: ttl, supersede: true });
+    const { token } = await issueOneTimeToken(tx, { type: 'password_reset', userId: user.id, now, ttlSeconds: ttl });
     return { user, token };
   });
   if (!minted) return 'dropped';

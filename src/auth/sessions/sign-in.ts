@@ -7,28 +7,38 @@ import { AppError, type ErrorCode } from '../../errors.js';
 import { countOutcome, type SigninOutcome } from '../../core/metrics.js';
 import { recordAuditEvent } from '../../core/audit.js';
 import { isKnownClient } from '../throttle/known-clients.js';
-import type { ClientInfo } from '../../core/client-address.js';
+import { NOT_AN_ADDRESS, type ClientInfo } from '../../core/client-address.js';
+import { consumeOneTimeCode } from '../../core/one-time-tokens.js';
 import { createSession, type SessionDeps, type TokenPair } from './sessions.js';
+import { queueSigninCodeIntent } from './signin-code-mail.js';
+import { findUserByEmail, normalizeEmail, type User } from '../users/users.js';
 
-/** Sessions' dependencies, and the password hasher, the throttle and the log. */
+/**
+ * Sessions' dependencies, and the password hasher, the throttle and the log; the key sign-in codes are
+ * stored under (derived from SECRET_KEY) and the outbox that emails them.
+ */
 export interface SignInDeps extends SessionDeps {
   passwords: PasswordHasher;
   throttle: Throttle;
   breachCheck: BreachCheck | undefined;
   logger: Logger;
+  oneTimeCodeKey: Uint8Array;
+  outbox: { wake(): void };
 }
-import { findUserByEmail, normalizeEmail, type User } from '../users/users.js';
+
+/** An email and a password; and, to get through an account lock, the sign-in code emailed for it. */
+export interface Credentials {
+  email: string;
+  password: string;
+  code?: string | undefined;
+}
 
 /**
  * Checks a password and opens a fresh session. Unknown email and wrong password fail identically,
  * and both count towards the account's lockout, so throttling reveals nothing either. A disabled
  * account is refused with `account_disabled`, and only once the password proved right.
  */
-export async function signIn(
-  deps: SignInDeps,
-  credentials: { email: string; password: string },
-  client: ClientInfo,
-): Promise<{ user: User; tokens: TokenPair }> {
+export async function signIn(deps: SignInDeps, credentials: Credentials, client: ClientInfo): Promise<{ user: User; tokens: TokenPair }> {
   return countOutcome((outcome) => deps.metrics.signin(outcome), SIGNIN_FAILURES, async () => [
     await checkAndOpenSession(deps, credentials, client),
     'success' as const,
@@ -41,11 +51,13 @@ const SIGNIN_FAILURES: Partial<Record<ErrorCode, SigninOutcome>> = {
   server_busy: 'server_busy',
 };
 
-async function checkAndOpenSession(
-  deps: SignInDeps,
-  credentials: { email: string; password: string },
-  client: ClientInfo,
-): Promise<{ user: User; tokens: TokenPair }> {
+/** The refusal of a lock, kept to be answered as it is; any other failure goes on. */
+function lockRefusal(err: unknown): AppError {
+  if (err instanceof AppError && err.code === 'too_many_attempts') return err;
+  throw err;
+}
+
+async function checkAndOpenSession(deps: SignInDeps, credentials: Credentials, client: ClientInfo): Promise<{ user: User; tokens: TokenPair }> {
   // A full hashing queue refuses at once, before counting the attempt or reading the database.
   deps.passwords.assertCapacity();
   const email = normalizeEmail(credentials.email);
@@ -53,20 +65,19 @@ async function checkAndOpenSession(
     void recordAuditEvent(deps.db, deps.clock, { type: 'account_locked', email, client, details: { seconds, scope } }).catch(() => {});
   };
   // Counted before anything else, so that parallel guesses are counted too.
-  const lockedForStrangers = await deps.throttle.beginSignin(email, onLock('account')).then(
-    () => false,
-    (err: unknown) => {
-      if (err instanceof AppError && err.code === 'too_many_attempts') return err;
-      throw err;
-    },
-  );
+  const lockedForStrangers = await deps.throttle.beginSignin(email, onLock('account')).then(() => undefined, lockRefusal);
   const user = await findUserByEmail(deps.db, email);
   // Strangers' failures lock the account for unknown clients only: a network the owner has signed in from
-  // goes on, counting its own failures apart, so that strangers cannot lock the owner out.
+  // goes on, counting its own failures apart, so that strangers cannot lock the owner out. A sign-in a lock
+  // refuses has its password checked all the same, and gets the owner a sign-in code (signin-code.ts).
   const clientKey = `${email} ${client.network}`;
+  const attempt = { user, email, password: credentials.password, code: credentials.code, clientKey };
   if (lockedForStrangers) {
-    if (!(await isKnownClient(deps, user?.id, client.network, deps.config.ttl.sessionMaxAge))) throw lockedForStrangers;
-    await deps.throttle.beginSignin(clientKey, onLock('client'));
+    if (!(await isKnownClient(deps, user?.id, client.network, deps.config.ttl.sessionMaxAge))) {
+      return signInThroughLock(deps, attempt, client, lockedForStrangers);
+    }
+    const lockedForClient = await deps.throttle.beginSignin(clientKey, onLock('client')).then(() => undefined, lockRefusal);
+    if (lockedForClient) return signInThroughLock(deps, attempt, client, lockedForClient);
   }
   const counted = lockedForStrangers ? clientKey : email;
   const valid = await checkPassword(deps, user, credentials.password, client).catch(async (err: unknown) => {
@@ -85,10 +96,33 @@ async function checkAndOpenSession(
     throw new AppError('account_disabled');
   }
   // A success during a lock ends only this client's count: the strangers' lock stays.
-  await deps.throttle.signinSucceeded(counted);
-  if (deps.passwords.needsRehash(user.passwordHash)) await upgradePasswordHash(deps, user, credentials.password);
+  return openSession(deps, { user, email, password: credentials.password, counted }, client);
+}
+
+/**
+ * Checks the password (against a dummy hash for an unknown email, at the same cost). Only here, once the
+ * request is valid and past every limit of its client and account, is the global budget spent: requests
+ * refused before (an empty body, a locked account past its network's RATE_LIMIT_LOCKED_SIGNIN) cost nothing of it.
+ */
+async function checkPassword(deps: SignInDeps, user: User | undefined, password: string, client: ClientInfo): Promise<boolean> {
+  await deps.throttle.limitGlobal('signin', client.wideNetwork);
+  return user ? deps.passwords.verify(user.passwordHash, password) : deps.passwords.verifyDummy(password).then(() => false);
+}
+
+/**
+ * Opens the session of a sign-in whose password proved right, and clears the attempts `counted` for it. The
+ * audit row it writes in the session's transaction is what makes the client's network known from then on.
+ */
+async function openSession(
+  deps: SignInDeps,
+  signin: { user: User; email: string; password: string; counted: string; details?: Record<string, unknown> },
+  client: ClientInfo,
+): Promise<{ user: User; tokens: TokenPair }> {
+  const { user, email, details } = signin;
+  await deps.throttle.signinSucceeded(signin.counted);
+  if (deps.passwords.needsRehash(user.passwordHash)) await upgradePasswordHash(deps, user, signin.password);
   const tokens = await createSession(deps, user, client, (tx, sessionId) =>
-    recordAuditEvent(tx, deps.clock, { type: 'signin_succeeded', userId: user.id, email, sessionId, client }),
+    recordAuditEvent(tx, deps.clock, { type: 'signin_succeeded', userId: user.id, email, sessionId, client, details }),
   );
   if (!tokens) {
     // The password was right when checked, but a reset replaced it before the session could open.
@@ -98,14 +132,65 @@ async function checkAndOpenSession(
   return { user, tokens };
 }
 
+/** A sign-in as the lock sees it: who it names, what it brings, and the key of its client's own count. */
+interface LockedAttempt {
+  user: User | undefined;
+  email: string;
+  password: string;
+  code: string | undefined;
+  clientKey: string;
+}
+
+// Wrong tries that spend a sign-in code: with 8 characters of 30, five guesses have 1 chance in 10^11.
+const CODE_MAX_FAILURES = 5;
+// A code tried after a wrong password runs the same statements against an id no user has.
+const NO_USER = '00000000-0000-0000-0000-000000000000';
+
 /**
- * Checks the password (against a dummy hash for an unknown email, at the same cost). Only here, once the
- * request is valid and past every limit of its client and account, is the global budget spent: requests
- * refused before (an empty body, a locked account) cost nothing of it.
+ * A sign-in a lock refuses: from a network the account never signed in from while strangers' failures lock
+ * it, or from a known network its own failures locked. Its password is checked all the same, within the wide
+ * network's RATE_LIMIT_LOCKED_SIGNIN and the global budget, and whatever it proves the answer is the lock's
+ * own (`refusal`: 429 too_many_attempts, its Retry-After), so a guesser learns nothing. A right password
+ * without a code gets the owner a code by email; with that code (bound to this user and this client network),
+ * it opens a session, and the network is known from then on. The strangers' lock stays.
+ *
+ * A wrong code is answered as a wrong password is: a code is tried only after the right password, so any
+ * other answer would tell whoever sends some code whether the password was right, through the lock.
  */
-async function checkPassword(deps: SignInDeps, user: User | undefined, password: string, client: ClientInfo): Promise<boolean> {
-  await deps.throttle.limitGlobal('signin', client.wideNetwork);
-  return user ? deps.passwords.verify(user.passwordHash, password) : deps.passwords.verifyDummy(password).then(() => false);
+async function signInThroughLock(deps: SignInDeps, attempt: LockedAttempt, client: ClientInfo, refusal: AppError): Promise<{ user: User; tokens: TokenPair }> {
+  if (!(await deps.throttle.allowLockedSignin(client.wideNetwork ?? NOT_AN_ADDRESS))) throw refusal;
+  const { user, email, code } = attempt;
+  const valid = await checkPassword(deps, user, attempt.password, client);
+  const network = client.network ?? NOT_AN_ADDRESS;
+  const tryCode = (userId: string, typed: string) =>
+    consumeOneTimeCode(deps.db, deps.oneTimeCodeKey, { type: 'signin_code', userId, boundTo: network, code: typed, now: deps.clock.now(), maxFailures: CODE_MAX_FAILURES });
+  // A disabled account is refused like a wrong password: here, telling it would tell that the password was right.
+  if (!user || !valid || user.disabledAt) {
+    if (code !== undefined) await tryCode(NO_USER, code);
+    const reason = user?.disabledAt && valid ? 'account_disabled' : 'invalid_credentials';
+    await recordAuditEvent(deps.db, deps.clock, { type: 'signin_failed', userId: user?.id, email, client, details: { locked: true, reason } });
+    throw refusal;
+  }
+  if (code === undefined) {
+    await recordAuditEvent(deps.db, deps.clock, { type: 'signin_code_requested', userId: user.id, email, client });
+    // After the answer, as a reset email: the work that only a right password causes does not delay it.
+    void sendSigninCode(deps, user, network).catch((err: Error) => {
+      deps.logger.error({ err: err.message, userId: user.id }, 'could not queue a sign-in code email');
+    });
+    throw refusal;
+  }
+  if (!(await tryCode(user.id, code))) {
+    await recordAuditEvent(deps.db, deps.clock, { type: 'signin_failed', userId: user.id, email, client, details: { locked: true, reason: 'invalid_signin_code' } });
+    throw refusal;
+  }
+  return openSession(deps, { user, email, password: attempt.password, counted: attempt.clientKey, details: { signinCode: true } }, client);
+}
+
+// At most SIGNIN_CODE_MAIL_LIMIT emails per account, whatever the number of right passwords: no mailbox flood.
+async function sendSigninCode(deps: SignInDeps, user: User, network: string): Promise<void> {
+  if (!(await deps.throttle.allowSigninCodeMail(user.id))) return;
+  await queueSigninCodeIntent(deps.db, user.id, network, deps.clock.now(), deps.config.ttl.signinCode);
+  deps.outbox.wake();
 }
 
 // Hashes made with older parameters are replaced while the plain password is at hand.

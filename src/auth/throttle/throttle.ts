@@ -48,6 +48,13 @@ export interface Throttle {
    * clients also share one quota per address, so many networks together cannot flood its mailbox.
    */
   allowResetMail(email: string, client: { network: string; known: boolean }): Promise<boolean>;
+  /**
+   * Whether a sign-in to a locked account from this wide network may still have its password checked
+   * (RATE_LIMIT_LOCKED_SIGNIN, every account together): a right one gets its owner a sign-in code.
+   */
+  allowLockedSignin(wideNetwork: string): Promise<boolean>;
+  /** Whether one more sign-in code may be emailed to this account (SIGNIN_CODE_MAIL_LIMIT). */
+  allowSigninCodeMail(userId: string): Promise<boolean>;
 }
 
 const LOCK_LEVEL_MEMORY = 86_400;
@@ -131,6 +138,8 @@ export function createThrottle(
   const perNetwork = { signin: make('global:signin-net', limits.signinNetwork), signup: make('global:signup-net', limits.signupNetwork) };
   const resetMail = make('acct:reset-mail', limits.resetMail);
   const resetMailAccount = make('acct:reset-mail-all', limits.resetMailAccount);
+  const lockedSignin = make('net:locked-signin', limits.lockedSignin);
+  const signinCodeMail = make('acct:signin-code-mail', limits.signinCodeMail);
 
   function busy(refused: RateLimiterRes, name: LimiterName): AppError {
     metrics.throttled(name);
@@ -173,6 +182,16 @@ export function createThrottle(
       if (client.known || (await spend(resetMailAccount, email)) === undefined) return true;
       metrics.throttled('reset_mail_account');
       return false;
+    },
+    async allowLockedSignin(wideNetwork) {
+      if ((await spend(lockedSignin, wideNetwork)) === undefined) return true;
+      metrics.throttled('signin_locked');
+      return false;
+    },
+    async allowSigninCodeMail(userId) {
+      // Not counted in the metrics: it is asked only once a password proved right, so a count that moved
+      // would tell whoever reads the metrics that a guess at a locked account was right.
+      return (await spend(signinCodeMail, userId)) === undefined;
     },
   };
 }

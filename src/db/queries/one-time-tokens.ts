@@ -54,6 +54,17 @@ export async function markTokenUsed(db: Db, type: string, tokenHash: string, now
   return row;
 }
 
+/** Counts a wrong try against the user's live tokens of the type; one that reaches `maxFailures` is spent. */
+export async function countFailedAttempt(db: Db, userId: string, type: string, now: Date, maxFailures: number): Promise<void> {
+  await db
+    .update(oneTimeTokens)
+    .set({
+      failedAttempts: sql`${oneTimeTokens.failedAttempts} + 1`,
+      usedAt: sql`CASE WHEN ${oneTimeTokens.failedAttempts} + 1 >= ${maxFailures} THEN ${now.toISOString()}::timestamptz END`,
+    })
+    .where(and(eq(oneTimeTokens.userId, userId), eq(oneTimeTokens.type, type), isNull(oneTimeTokens.usedAt), gt(oneTimeTokens.expiresAt, now)));
+}
+
 /** Spends every unused token of the user (of one type, or of all); returns how many. */
 export async function markUserTokensUsed(db: Db, userId: string, now: Date, type?: string): Promise<number> {
   const rows = await db

@@ -6,12 +6,12 @@ import { TokenAnswer, toTokenAnswer } from '../../../contracts/tokens.js';
 import type { Deps } from '../../../deps.js';
 import { withAliases } from '../../aliases.js';
 import { clientOf, limitByAddress } from '../../client.js';
-import { EmailField, errorResponses, PasswordField, UserRef } from '../../schemas.js';
+import { EmailField, errorResponses, PasswordField, SigninCodeField, UserRef } from '../../schemas.js';
 
 const schema = {
   tags: ['auth'],
   summary: 'Sign in: open a session and get its tokens',
-  body: Type.Object({ email: EmailField, password: PasswordField }),
+  body: Type.Object({ email: EmailField, password: PasswordField, code: Type.Optional(SigninCodeField) }),
   response: {
     200: Type.Object({ message: Type.String(), ...TokenAnswer.properties, user: UserRef }),
     ...errorResponses(400, 401, 403, 413, 415, 429, 503),
