@@ -139,6 +139,7 @@ describe.each(stores)('the global budget against a flood from one network, %s', 
         RATE_LIMIT_SIGNUP_NETWORK: '3/1m',
         LOCKOUT_THRESHOLD: '5',
         LOCKOUT_DURATION: '10m',
+        RATE_LIMIT_LOCKED_SIGNIN: '2/1h',
       },
     });
   });
@@ -163,15 +164,21 @@ describe.each(stores)('the global budget against a flood from one network, %s', 
     expect(res.statusCode).toBe(200);
   });
 
-  it('is not spent by guesses at a locked account, which reach no password check', async () => {
+  // A locked account's password is still checked for a network the owner may be on (its sign-in code,
+  // src/auth/sessions/sign-in.ts), within RATE_LIMIT_LOCKED_SIGNIN per wide network; past that, unchecked.
+  it('is spent by guesses at a locked account only within their network\'s RATE_LIMIT_LOCKED_SIGNIN', async () => {
     const victim = await signUp(t);
     const codes: number[] = [];
-    for (let i = 0; i < 40; i++) codes.push((await signin({ email: victim.email, password: `guess ${i}` }, fromTheSlash48(`2001:db8:${(0x4810 + i).toString(16)}`))).statusCode);
-    // Five checked guesses lock it; the 35 after are refused unchecked.
+    for (let i = 0; i < 5; i++) codes.push((await signin({ email: victim.email, password: `guess ${i}` }, fromTheSlash48(`2001:db8:${(0x4810 + i).toString(16)}`))).statusCode);
+    for (let i = 5; i < 40; i++) codes.push((await signin({ email: victim.email, password: `guess ${i}` }, fromTheSlash48('2001:db8:4820'))).statusCode);
+    // Five checked guesses lock it; the 35 after are all refused alike, two of them checked.
     expect(codes.filter((c) => c === 401)).toHaveLength(5);
     expect(codes.filter((c) => c === 429)).toHaveLength(35);
     const owner = await signUp(t);
     expect((await signin({ email: owner.email, password: GOOD_PASSWORD }, { 'x-forwarded-for': '198.51.100.8' })).statusCode).toBe(200);
+    // 5 + 2 + the owner's 1 spent of 10: two checks are left, then the budget refuses.
+    const stranger = () => signin({ email: uniqueEmail(), password: 'a wrong guess' }, { 'x-forwarded-for': `192.0.2.${++next % 250}` });
+    expect([(await stranger()).statusCode, (await stranger()).statusCode, (await stranger()).statusCode]).toEqual([401, 401, 503]);
   });
 
   it('gives one network only its share of it: wrong passwords from one /48, then from one /24, and another network still signs in', async () => {
