@@ -71,6 +71,8 @@ type Scenario = (url: string, state: ScenarioState) => Promise<LoadResult>;
 interface ScenarioState {
   accessTokens: string[];
   pool: string[];
+  /** Answers other than 200 of the last run, for the error that names them. */
+  refused: string[];
 }
 
 const post = (path: string, body: object) => ({ method: 'POST' as const, path, headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
@@ -99,13 +101,20 @@ const scenarios: Record<string, Scenario> = {
         },
       ],
     }),
-  signin: (url) => {
+  signin: (url, s) => {
     let n = 0;
     return load('signin', {
       url,
       connections: CONNECTIONS,
       duration: DURATION,
-      requests: [{ setupRequest: (req) => ({ ...req, ...post('/api/signin', { email: benchEmail(n++ % USERS), password: BENCH_PASSWORD }) }) }],
+      requests: [
+        {
+          setupRequest: (req) => ({ ...req, ...post('/api/signin', { email: benchEmail(n++ % USERS), password: BENCH_PASSWORD }) }),
+          onResponse: (status, body) => {
+            if (status !== 200) s.refused.push(`${status} ${body.slice(0, 120)}`);
+          },
+        },
+      ],
     });
   },
 };
@@ -123,7 +132,7 @@ async function main() {
   try {
     for (const [name, b] of Object.entries(builds)) {
       const tokens = await refreshMany(b.server.url, Array.from({ length: 200 }, (_, i) => benchRefreshToken(i)));
-      states[name] = { accessTokens: tokens.map((t) => t.access_token), pool: Array.from({ length: USERS - 200 }, (_, i) => benchRefreshToken(200 + i)) };
+      states[name] = { accessTokens: tokens.map((t) => t.access_token), pool: Array.from({ length: USERS - 200 }, (_, i) => benchRefreshToken(200 + i)), refused: [] };
     }
     const lines = ['| scenario | this req/s | base req/s | this / base | rounds (this; base) |', '| --- | ---: | ---: | ---: | --- |'];
     for (const [scenario, run] of Object.entries(scenarios)) {
@@ -131,7 +140,8 @@ async function main() {
       for (let r = 0; r < ROUNDS; r++) {
         for (const name of ['this', 'base'] as const) {
           const result = await run(builds[name].server.url, states[name]!);
-          if (result.non2xx + result.errors > 0) throw new Error(`${scenario} on ${name}: ${result.non2xx} non-2xx answers, ${result.errors} errors`);
+          const refused = [...new Set(states[name]!.refused.splice(0))].slice(0, 3).join('; ');
+          if (result.non2xx + result.errors > 0) throw new Error(`${scenario} on ${name}: ${result.non2xx} non-2xx answers (${refused}), ${result.errors} errors`);
           rps[name].push(Math.round(result.rps));
         }
       }

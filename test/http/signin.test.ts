@@ -1,3 +1,4 @@
+import { sql } from 'drizzle-orm';
 import { decodeJwt, decodeProtectedHeader } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { GOOD_PASSWORD, PUBLIC_URL, type SignedUp, signUp, startTestApp, type TestApp, tokenAnswer, uniqueEmail } from '../helpers/app.js';
@@ -41,6 +42,16 @@ describe('POST /api/signin', () => {
       auth_time: claims.iat,
       exp: (claims.iat as number) + 900,
     });
+  });
+
+  // A time PostgreSQL writes itself has microseconds; the one Latchkey read back has milliseconds.
+  it('signs in a user whose password time and not-before were written by SQL (an operator, a restore, a seed)', async () => {
+    const written = await signUp(t, { email: uniqueEmail('sql-times') });
+    await t.deps.db.execute(
+      sql`UPDATE users SET password_changed_at = now() - interval '1.234567 seconds', not_before = now() - interval '2.345678 seconds' WHERE id = ${written.id}`,
+    );
+    const res = await signin({ email: written.email, password: GOOD_PASSWORD });
+    expect(res.statusCode, res.body).toBe(200);
   });
 
   it('opens a fresh session on every sign-in', async () => {

@@ -41,11 +41,12 @@ export async function insertSession(db: Db, s: NewSession): Promise<boolean> {
   // the account being disabled) either commits first (no session opens) or waits for this session and then
   // revokes it. The password's time as well: a not-before stays where it was when a change comes within the
   // same millisecond as the last, or from an instance whose clock is behind, while each new password has a
-  // time of its own (`setPasswordOfEnabledUser`).
+  // time of its own (`setPasswordOfEnabledUser`). Compared to the millisecond, as read: a time PostgreSQL wrote
+  // itself (now() in SQL: an operator's update, a restore, a seed) has microseconds a JavaScript Date drops.
   const result = await db.execute(sql`
     WITH owner AS (
-      SELECT id FROM users WHERE id = ${s.userId} AND not_before IS NOT DISTINCT FROM ${s.notBefore}
-        AND password_changed_at IS NOT DISTINCT FROM ${s.passwordChangedAt} AND disabled_at IS NULL FOR SHARE
+      SELECT id FROM users WHERE id = ${s.userId} AND date_trunc('milliseconds', not_before) IS NOT DISTINCT FROM ${s.notBefore}
+        AND date_trunc('milliseconds', password_changed_at) IS NOT DISTINCT FROM ${s.passwordChangedAt} AND disabled_at IS NULL FOR SHARE
     ), session AS (
       INSERT INTO sessions (id, user_id, created_at, expires_at, ip_address, user_agent)
       SELECT ${s.sessionId}, owner.id, ${s.createdAt}, ${s.expiresAt}, ${s.ipAddress}, ${s.userAgent}
