@@ -14,12 +14,14 @@ const BATCH = 100_000;
  * Users bench{from..to-1}, each with one live session whose refresh token is bench-refresh-i (stored, as
  * Latchkey stores it, only as its SHA-256). One argon2 hash serves them all, so a million take seconds.
  */
+// Password times to the millisecond, as Latchkey writes them: builds before 2026-12-06 refused a sign-in when
+// PostgreSQL's own microseconds were there.
 export async function seedUsers(database: Database, passwordHash: string, from: number, to: number) {
   for (let start = from; start < to; start += BATCH) {
     const end = Math.min(start + BATCH, to) - 1;
     await database.db.execute(sql`
       INSERT INTO users (id, name, email, password_hash, created_at, updated_at, password_changed_at)
-      SELECT md5('u' || i)::uuid, 'Bench User ' || i, 'bench' || i || '@bench.test', ${passwordHash}, now(), now(), now()
+      SELECT md5('u' || i)::uuid, 'Bench User ' || i, 'bench' || i || '@bench.test', ${passwordHash}, now(), now(), date_trunc('milliseconds', now())
       FROM generate_series(${start}::int, ${end}::int) i`);
     await database.db.execute(sql`
       INSERT INTO sessions (id, user_id, created_at, expires_at)
