@@ -3,12 +3,9 @@ import type { Clock } from '../core/clock.js';
 import type { Db } from '../db/client.js';
 import { kindOf, type OutboxHandlers } from '../core/mail-queue.js';
 import { backoffMs, leaseUntil, startPoller, type Jitter } from '../core/poller.js';
-import { claimOutboxRows, countOverdueOutboxRows, countPendingOutboxRows, finishOutboxRow, retryOutboxRowAt, type OutboxRow } from '../db/queries/mail-outbox.js';
+import { claimOutboxRows, countOutboxRowsToDeliver, finishOutboxRow, retryOutboxRowAt, type OutboxRow } from '../db/queries/mail-outbox.js';
 
 const BATCH = 10;
-
-/** Rows still to deliver (neither sent nor given up), every instance's: the partial index answers it. */
-export const countPendingRows = (db: Db): Promise<number> => countPendingOutboxRows(db);
 
 /** A row still to deliver this long after it was queued is overdue: mail is failing, or stuck. */
 export const OVERDUE_AFTER_MS = 60_000;
@@ -18,7 +15,7 @@ export const OVERDUE_AFTER_MS = 60_000;
  * left out: a reset email is queued only for an address with an account, so a count that moved with it
  * would tell which addresses have accounts.
  */
-export const countOverdueRows = (db: Db, now: Date): Promise<number> => countOverdueOutboxRows(db, new Date(now.getTime() - OVERDUE_AFTER_MS));
+export const countOverdueRows = (db: Db, now: Date): Promise<number> => countOutboxRowsToDeliver(db, new Date(now.getTime() - OVERDUE_AFTER_MS));
 
 export interface OutboxWorker {
   /** Looks for work now rather than at the next poll (after this instance queued a row). */

@@ -7,7 +7,7 @@ import { bearer, dashboard, refresh, signIn, signUp, startTestApp, uniqueEmail, 
 import { freePort } from '../helpers/services.js';
 import { readSample, scrape, seriesOf, type Series } from '../helpers/metrics.js';
 import { startSmtpServer, type TestSmtpServer } from '../helpers/smtp.js';
-import { countPendingRows } from '../../src/mail/outbox.js';
+import { countOutboxRowsToDeliver } from '../../src/db/queries/mail-outbox.js';
 import { basic, openSse } from '../helpers/sse.js';
 import { startWebhookReceiver, until } from '../helpers/webhook-receiver.js';
 
@@ -292,7 +292,7 @@ describe('metrics and who has an account', () => {
     const received = smtp.messages.length;
     held.shift()?.();
     if (hasAccount) await until(() => smtp.messages.length, (n) => n > received, 10_000);
-    await until(() => countPendingRows(t.deps.db), (n) => n === 0, 10_000);
+    await until(() => countOutboxRowsToDeliver(t.deps.db), (n) => n === 0, 10_000);
     return { during: movement(before, during), after: movement(before, await read()) };
   }
 
@@ -312,7 +312,7 @@ describe('metrics and who has an account', () => {
     t.clock.advance(61);
     expect(readSample(await read(), 'latchkey_outbox_overdue')).toBe(1);
     held.shift()!();
-    await until(() => countPendingRows(t.deps.db), (n) => n === 0, 10_000);
+    await until(() => countOutboxRowsToDeliver(t.deps.db), (n) => n === 0, 10_000);
     expect(readSample(await read(), 'latchkey_outbox_overdue')).toBe(0);
   });
 });

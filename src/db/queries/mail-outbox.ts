@@ -1,5 +1,5 @@
 import { and, asc, count, eq, inArray, isNull, lt, lte, or, sql } from 'drizzle-orm';
-import { rowsOf, type Db } from '../client.js';
+import type { Db } from '../client.js';
 import { mailOutbox } from '../schema.js';
 
 // The mail outbox: rows queued in a change's transaction (src/core/mail-queue.ts), claimed and delivered
@@ -12,18 +12,12 @@ export async function insertOutboxRow(tx: Db, message: object, now: Date, expire
   await tx.insert(mailOutbox).values({ message, createdAt: now, expiresAt, nextAttemptAt: now });
 }
 
-/** Rows still to deliver (neither sent nor given up), every instance's: the partial index answers it. */
-export async function countPendingOutboxRows(db: Db): Promise<number> {
-  const result = await db.execute(sql`SELECT count(*)::int AS n FROM mail_outbox WHERE sent_at IS NULL AND abandoned_at IS NULL`);
-  return rowsOf<{ n: number }>(result)[0]?.n ?? 0;
-}
-
-/** Rows still to deliver that were queued before `queuedBefore`. */
-export async function countOverdueOutboxRows(db: Db, queuedBefore: Date): Promise<number> {
+/** Rows still to deliver (neither sent nor given up), every instance's (the partial index answers it); only those queued before `queuedBefore` when given. */
+export async function countOutboxRowsToDeliver(db: Db, queuedBefore?: Date): Promise<number> {
   const [row] = await db
     .select({ n: count() })
     .from(mailOutbox)
-    .where(and(isNull(mailOutbox.sentAt), isNull(mailOutbox.abandonedAt), lt(mailOutbox.createdAt, queuedBefore)));
+    .where(and(isNull(mailOutbox.sentAt), isNull(mailOutbox.abandonedAt), queuedBefore ? lt(mailOutbox.createdAt, queuedBefore) : undefined));
   return row?.n ?? 0;
 }
 
