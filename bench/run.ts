@@ -262,7 +262,8 @@ async function memoryRun(serverEnv: Record<string, string>, seconds: number, fai
   const fresh = await mkdtemp(join(tmpdir(), 'latchkey-bench-first-'));
   const first = await npmStart({ ...serverEnv, DATA_DIR: join(fresh, 'data') });
   await new Promise((r) => setTimeout(r, 5_000));
-  const firstStart = { peakRssMb: rssOf(...first.latchkey).hwm, idleRssMb: rssOf(...first.latchkey).rss };
+  const settled = rssOf(...first.latchkey);
+  const firstStart = { peakRssMb: settled.hwm, idleRssMb: settled.rss };
   await first.server.stop();
   await rm(fresh, { recursive: true, force: true });
   console.error(`memory soak: ${seconds} s of mixed load, ${SOAK_CLIENTS} clients`);

@@ -23,7 +23,7 @@ import { generateCode, generateOpaqueToken, hashToken, hmacToken } from './secre
  */
 export interface OneTimeTokenPayloads {
   password_reset: null;
-  /** A sign-in code (src/auth/sessions/signin-code.ts): the client network that asked for it, the only one it works from. */
+  /** A sign-in code (src/auth/sessions/signin-code-mail.ts): the client network that asked for it, the only one it works from. */
   signin_code: { network: string };
 }
 export type OneTimeTokenType = keyof OneTimeTokenPayloads;

@@ -69,7 +69,7 @@ async function checkAndOpenSession(deps: SignInDeps, credentials: Credentials, c
   const user = await findUserByEmail(deps.db, email);
   // Strangers' failures lock the account for unknown clients only: a network the owner has signed in from
   // goes on, counting its own failures apart, so that strangers cannot lock the owner out. A sign-in a lock
-  // refuses has its password checked all the same, and gets the owner a sign-in code (signin-code.ts).
+  // refuses has its password checked all the same, and gets the owner a sign-in code (signInThroughLock).
   const clientKey = `${email} ${client.network}`;
   const attempt = { user, email, password: credentials.password, code: credentials.code, clientKey };
   if (lockedForStrangers) {
