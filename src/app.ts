@@ -8,6 +8,7 @@ import { capConnectionsPerAddress } from './http/connection-cap.js';
 import { answerClientError, answerExpectation } from './http/client-errors.js';
 import { frameworkErrors, installErrorHandlers } from './http/error-handler.js';
 import { resetPages } from './http/pages/reset-page.js';
+import { emailPages } from './http/pages/email-pages.js';
 import { installContentTypes } from './http/content-types.js';
 import { installServiceClientAuth } from './http/hooks/service-client.js';
 import { registerOpenApi } from './http/openapi.js';
@@ -136,7 +137,7 @@ export async function buildApp(deps: Deps): Promise<App> {
   if (deps.config.corsOrigins.length > 0) {
     await app.register(cors, {
       origin: [...deps.config.corsOrigins],
-      methods: ['GET', 'POST'],
+      methods: ['GET', 'POST', 'PATCH', 'DELETE'],
       allowedHeaders: ['content-type', 'authorization'],
       maxAge: 600,
     });
@@ -146,5 +147,6 @@ export async function buildApp(deps: Deps): Promise<App> {
   await registerOpenApi(app);
   for (const routes of ROUTES) await app.register(routes(deps));
   await app.register(resetPages(deps));
+  await app.register(emailPages(deps));
   return app;
 }

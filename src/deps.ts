@@ -9,7 +9,7 @@ import { createServiceClientEvents, type ServiceClientEvents } from './auth/serv
 import { createRevocationList, loadRecentRevocations, type RevocationList } from './auth/sessions/revocations.js';
 import type { AccessClaims } from './auth/sessions/access-tokens.js';
 import { createThrottle, type Throttle } from './auth/throttle/throttle.js';
-import type { PublicUser } from './auth/users/users.js';
+import { ProfileCache } from './auth/users/profile-cache.js';
 import { BoundedCache } from './core/cache.js';
 import { systemClock, type Clock } from './core/clock.js';
 import type { Config } from './config.js';
@@ -48,7 +48,7 @@ export interface Deps {
   /** Access tokens that passed verification, until they expire (bounded). */
   readonly verifiedTokens: BoundedCache<AccessClaims>;
   /** Public profiles recently read (bounded, short-lived). */
-  readonly profiles: BoundedCache<PublicUser>;
+  readonly profiles: ProfileCache;
   readonly passwords: PasswordHasher;
   readonly throttle: Throttle;
   readonly breachCheck: BreachCheck | undefined;
@@ -158,7 +158,7 @@ export async function openDeps(config: Config, overrides: DepsOverrides = {}): P
     stops.push(() => mailer.close());
 
     const verifiedTokens = new BoundedCache<AccessClaims>(CACHE_ENTRIES, () => clock.now().getTime());
-    const profiles = new BoundedCache<PublicUser>(CACHE_ENTRIES, () => clock.now().getTime());
+    const profiles = new ProfileCache(CACHE_ENTRIES, () => clock.now().getTime());
     // prom-client is loaded only when metrics are on.
     const metricsRegistry =
       config.metrics.port === undefined

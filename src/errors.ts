@@ -44,6 +44,15 @@ export const ERRORS = {
     message: 'This refresh token was already used; the session has been revoked. Sign in again.',
   },
   invalid_reset_token: { status: 400, message: 'The reset link is invalid, used or expired; request a new one.' },
+  invalid_verification_token: {
+    status: 400,
+    message: 'The verification link or code is invalid, used, superseded or expired; request a new one.',
+  },
+  // Only ever answered after the right password, as account_disabled (src/auth/sessions/sign-in.ts).
+  email_not_verified: {
+    status: 403,
+    message: 'This email address is not verified yet; a new verification link has been sent to it.',
+  },
   // Only ever answered after the right password: a guesser learns nothing from it (src/auth/sessions/sign-in.ts).
   account_disabled: { status: 403, message: 'This account has been disabled; contact the administrator.' },
   user_not_found: { status: 404, message: 'No user has this email or id.' },

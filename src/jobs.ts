@@ -1,3 +1,12 @@
+import {
+  EMAIL_CHANGE,
+  EMAIL_CHANGE_NOTICE,
+  EMAIL_VERIFICATION,
+  sendEmailChangeEmail,
+  sendEmailChangeNotice,
+  sendVerificationEmail,
+} from './auth/verification/verification-mail.js';
+import { PROFILES_CHANNEL } from './auth/users/profile-cache.js';
 import cluster from 'node:cluster';
 import { purgeAuditEvents } from './core/audit.js';
 import { KEYS_CHANNEL } from './auth/keys/key-store.js';
@@ -80,8 +89,11 @@ export async function startJobs(deps: Deps, opts: JobOptions = {}): Promise<Serv
           [SERVICE_CLIENTS_CHANNEL]: (clientId) => deps.serviceClientEvents.changed(clientId || undefined),
           // Events recorded on any instance: every worker looks (one claims each delivery).
           [EVENTS_CHANNEL]: () => webhooks.wake(),
+          // A user's name, email or verification changed on any instance: what this one keeps of it is stale.
+          [PROFILES_CHANNEL]: (userId) => deps.profiles.forget(userId),
         },
         onConnected: async () => {
+          deps.profiles.forgetAll();
           // Notices may have been missed while the connection was away: check every client with an open stream.
           deps.serviceClientEvents.changed(undefined);
           await keys.reload();
@@ -94,12 +106,16 @@ export async function startJobs(deps: Deps, opts: JobOptions = {}): Promise<Serv
     const pruneTimer = setInterval(() => revocations.prune(), 60_000).unref();
     deps.onClose(() => clearInterval(pruneTimer));
 
+    const mailing = { db: database.db, mailer: deps.mailer, config, oneTimeCodeKey: deps.oneTimeCodeKey };
     const outbox = startOutboxWorker({
       db: database.db,
       handlers: mailHandlers(deps, {
         [PASSWORD_RESET]: (payload, now) => sendResetEmail({ db: database.db, mailer: deps.mailer, config }, payload, now),
         [SIGNIN_CODE]: (payload, now) =>
           sendSigninCodeEmail({ db: database.db, mailer: deps.mailer, config, oneTimeCodeKey: deps.oneTimeCodeKey }, payload, now),
+        [EMAIL_VERIFICATION]: (payload, now) => sendVerificationEmail(mailing, payload, now),
+        [EMAIL_CHANGE]: (payload, now) => sendEmailChangeEmail(mailing, payload, now),
+        [EMAIL_CHANGE_NOTICE]: (payload, now) => sendEmailChangeNotice(mailing, payload, now),
       }),
       clock,
       logger,

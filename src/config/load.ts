@@ -80,9 +80,12 @@ export function toConfig(e: Env) {
       sessionMaxAge: e.SESSION_MAX_AGE,
       resetToken: e.RESET_TOKEN_TTL,
       signinCode: e.SIGNIN_CODE_TTL,
+      emailVerification: e.EMAIL_VERIFICATION_TTL,
       refreshReuseInterval: e.REFRESH_REUSE_INTERVAL,
     },
     mail: { smtpUrl: e.SMTP_URL, from: e.MAIL_FROM, retryMaxDelay: e.MAIL_RETRY_MAX_DELAY },
+    /** A sign-in to an unverified address is refused (`email_not_verified`). */
+    requireEmailVerification: e.REQUIRE_EMAIL_VERIFICATION,
     redis: { url: e.REDIS_URL, keyPrefix: e.REDIS_KEY_PREFIX },
     /** Fastify's trustProxy: which proxies' X-Forwarded-For is believed. */
     trustProxy: e.TRUST_PROXY,
@@ -160,6 +163,9 @@ function rateLimitsOf(e: Env) {
     signupNetwork: e.RATE_LIMIT_SIGNUP_NETWORK,
     lockedSignin: e.RATE_LIMIT_LOCKED_SIGNIN,
     signinCodeMail: e.SIGNIN_CODE_MAIL_LIMIT,
+    verify: e.RATE_LIMIT_VERIFY,
+    verifyCode: e.RATE_LIMIT_VERIFY_CODE,
+    verificationMail: e.VERIFICATION_MAIL_LIMIT,
   } satisfies Record<string, RateLimit>;
 }
 

@@ -16,6 +16,7 @@ export const GROUPS = {
   tokens: 'Tokens and their signing keys.',
   lifetimes: 'Lifetimes: seconds (900) or with a unit (30s, 15m, 12h, 7d).',
   mail: 'Mail.',
+  accounts: 'Accounts people run themselves: email verification and changes.',
   network: 'Several instances, proxies and browsers.',
   throttling: 'Throttling: limits are N/duration, at most N within the duration.',
   passwords: 'Passwords: argon2id.',
@@ -136,6 +137,12 @@ export const SETTINGS = {
     default: '10m',
     doc: 'lifetime of a sign-in code, emailed when the right password comes from a network the account never signed in from while it is locked (see Security)',
   }),
+  EMAIL_VERIFICATION_TTL: setting({
+    group: 'lifetimes',
+    parse: duration(),
+    default: '24h',
+    doc: 'lifetime of an email verification link and its 6-digit code, and of the confirmation link of an email change',
+  }),
   REFRESH_REUSE_INTERVAL: setting({
     group: 'lifetimes',
     parse: duration(0),
@@ -155,6 +162,13 @@ export const SETTINGS = {
     parse: duration(),
     default: '5m',
     doc: 'longest wait between two delivery attempts of a queued email (the wait doubles from 1 s)',
+  }),
+
+  REQUIRE_EMAIL_VERIFICATION: setting({
+    group: 'accounts',
+    parse: boolean(),
+    default: 'false',
+    doc: 'refuse sign-in to an unverified address: the right password gets `403 email_not_verified` and a fresh verification link (within `VERIFICATION_MAIL_LIMIT`); `false` keeps the seeds\' clients working',
   }),
 
   REDIS_URL: setting({
@@ -197,6 +211,24 @@ export const SETTINGS = {
     parse: rate(),
     default: '20/1h',
     doc: 'reset attempts per client address (API and reset page)',
+  }),
+  RATE_LIMIT_VERIFY: setting({
+    group: 'throttling',
+    parse: rate(),
+    default: '30/1h',
+    doc: 'email verification requests (link, code, resend, cancel) per client address',
+  }),
+  RATE_LIMIT_VERIFY_CODE: setting({
+    group: 'throttling',
+    parse: rate(),
+    default: '10/1h',
+    doc: 'verification codes tried per email address, from every client together; besides, five wrong ones spend a code',
+  }),
+  VERIFICATION_MAIL_LIMIT: setting({
+    group: 'throttling',
+    parse: rate(),
+    default: '3/1h',
+    doc: 'verification and email-change emails per email address and per account; past it, none is sent and the answer is unchanged',
   }),
   RATE_LIMIT_RESET_TOKEN: setting({ group: 'throttling', parse: rate(), default: '10/1h', doc: 'reset attempts per reset token' }),
   RESET_MAIL_LIMIT: setting({

@@ -20,6 +20,10 @@ export const SigninCodeField = Type.String({
   description: 'the sign-in code emailed during an account lock (`ABCD-EFGH`), sent with the same email and password',
 });
 
+// Six digits, as the verification email shows them; a space or a hyphen in the middle is forgiven.
+export const VerificationCodeField = Type.String({ pattern: '^[0-9]{3}[ -]?[0-9]{3}$', description: 'the 6-digit code of the verification email' });
+export const OneTimeTokenField = Type.String({ minLength: 1, maxLength: 512, description: 'the token at the end of the emailed link' });
+
 /** One of a closed list of strings. */
 export function oneOf<const T extends readonly string[]>(values: T, options: { description?: string } = {}): TUnsafe<T[number]> {
   return Type.Unsafe<T[number]>(Type.Union(values.map((v) => Type.Literal(v)), options));

@@ -14,6 +14,7 @@ export const PublicUser = Type.Object({
   id: Type.String({ format: 'uuid' }),
   name: Type.String(),
   email: Type.String(),
+  email_verified: Type.Boolean({ description: 'whether the owner proved the address (a verification link or code, or a password reset)' }),
   created_at: Time,
 });
 export type PublicUser = Static<typeof PublicUser>;
@@ -26,6 +27,7 @@ export const AdminUser = Type.Object({
   role: Type.String({ description: '`user` or `admin`' }),
   created_at: Time,
   disabled_at: NullableTime,
+  email_verified: Type.Boolean(),
   email_verified_at: NullableTime,
   password_changed_at: NullableTime,
   legacy_id: Type.Union([Type.String(), Type.Null()], { description: 'the id the user had in the system it was imported from' }),

@@ -34,12 +34,24 @@ export function userEventData(user: Pick<User, 'id' | 'email' | 'name' | 'role' 
     role: user.role,
     created_at: user.createdAt.toISOString(),
     disabled_at: iso(user.disabledAt),
+    email_verified: user.emailVerifiedAt !== null,
     email_verified_at: iso(user.emailVerifiedAt),
     legacy_id: user.legacyId,
   };
 }
 
-export const userEvent = (type: EventType, user: Parameters<typeof userEventData>[0]): NewEvent => ({ type, userId: user.id, data: userEventData(user) });
+/**
+ * A user.* event: the user as it is after the change. A `user.updated` names the fields that changed
+ * (`changes`: `name`, `email`, `email_verified`, `disabled`), so a receiver need not compare.
+ */
+export const userEvent = (type: EventType, user: Parameters<typeof userEventData>[0], changes?: UserField[]): NewEvent => ({
+  type,
+  userId: user.id,
+  data: changes ? { ...userEventData(user), changes } : userEventData(user),
+});
+
+/** The fields of a user a `user.updated` event can name as changed. */
+export type UserField = 'name' | 'email' | 'email_verified' | 'disabled';
 
 export const sessionRevokedEvent = (userId: string, sessionId: string, reason: string): NewEvent => ({
   type: 'session.revoked',

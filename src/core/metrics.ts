@@ -21,6 +21,8 @@ export const LIMITERS = [
   'reset_token',
   'reset_mail',
   'reset_mail_account',
+  'verify',
+  'verify_code',
 ] as const;
 
 export type SigninOutcome = (typeof SIGNIN_OUTCOMES)[number];

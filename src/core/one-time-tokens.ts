@@ -2,7 +2,7 @@ import type { Db } from '../db/client.js';
 import * as queries from '../db/queries/one-time-tokens.js';
 import { addSeconds } from './clock.js';
 import { deriveKey } from './secret-box.js';
-import { generateCode, generateOpaqueToken, hashToken, hmacToken } from './secrets.js';
+import { generateCode, generateDigits, generateOpaqueToken, hashToken, hmacToken } from './secrets.js';
 
 /**
  * Hashed, expiring, single-use tokens of every kind, in one table told apart by type. Only the SHA-256
@@ -25,6 +25,14 @@ export interface OneTimeTokenPayloads {
   password_reset: null;
   /** A sign-in code (src/auth/sessions/signin-code-mail.ts): the client network that asked for it, the only one it works from. */
   signin_code: { network: string };
+  /** A link that proves an address (src/auth/verification/): the address it proves, which must still be the user's. */
+  email_verification: { email: string };
+  /** The 6-digit code of the same email, for apps where a link is awkward; bound to the address too. */
+  email_verification_code: { email: string };
+  /** A link sent to the new address of an email change: the address becomes the user's when it is followed. */
+  email_change: { email: string };
+  /** The "this wasn't me" link sent to the old address of an email change: which change it undoes. */
+  email_change_cancel: { old_email: string; new_email: string };
 }
 export type OneTimeTokenType = keyof OneTimeTokenPayloads;
 
@@ -84,6 +92,8 @@ async function storeToken<T extends OneTimeTokenType>(db: Db, opts: IssueTokenOp
  */
 
 export const CODE_LENGTH = 8;
+/** Codes of digits only (an email verification code): six of them, as every app's number pad expects. */
+export const DIGITS_LENGTH = 6;
 
 /** The key codes are HMACed under, derived from SECRET_KEY for this purpose alone. */
 export function oneTimeCodeKey(secret: string): Buffer {
@@ -103,13 +113,16 @@ export function formatCode(code: string): string {
 const codeHash = (key: Uint8Array, type: string, userId: string, boundTo: string, code: string) =>
   hmacToken(key, [type, userId, boundTo, normalizeCode(code)].join('\n'));
 
-/** Issues a code of the type for the user, bound to `boundTo`; stores only its HMAC. `token` is the code. */
+/**
+ * Issues a code of the type for the user, bound to `boundTo`; stores only its HMAC. `token` is the code: eight
+ * characters of CODE_ALPHABET, or six digits with `digits`.
+ */
 export async function issueOneTimeCode<T extends OneTimeTokenType>(
   db: Db,
   key: Uint8Array,
-  opts: IssueTokenOptions<T> & { boundTo: string },
+  opts: IssueTokenOptions<T> & { boundTo: string; digits?: boolean },
 ): Promise<IssuedToken> {
-  const code = generateCode(CODE_LENGTH);
+  const code = opts.digits ? generateDigits(DIGITS_LENGTH) : generateCode(CODE_LENGTH);
   return { token: code, expiresAt: await storeToken(db, opts, codeHash(key, opts.type, opts.userId, opts.boundTo, code)) };
 }
 

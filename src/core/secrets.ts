@@ -18,6 +18,11 @@ export function generateCode(length: number): string {
   return Array.from({ length }, () => CODE_ALPHABET[randomInt(CODE_ALPHABET.length)]).join('');
 }
 
+/** A code of `length` decimal digits, drawn uniformly (leading zeros kept): what a phone's number pad types. */
+export function generateDigits(length: number): string {
+  return Array.from({ length }, () => String(randomInt(10))).join('');
+}
+
 // A short code is too few bits for a plain hash (a copy of its hash would give it away by trying every code):
 // it is stored as an HMAC under a key the database never holds.
 export function hmacToken(key: Uint8Array, text: string): string {

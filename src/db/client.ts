@@ -27,6 +27,8 @@ export function sqlState(err: unknown): string | undefined {
 
 /** PostgreSQL's foreign_key_violation: the row a reference names is gone (deleted by a concurrent transaction). */
 export const FOREIGN_KEY_VIOLATION = '23503';
+/** PostgreSQL's unique_violation: another row already holds the value (two accounts for one address). */
+export const UNIQUE_VIOLATION = '23505';
 
 export interface PoolStats {
   /** Connections open, idle among them, queries waiting for one, and the most the pool opens. */

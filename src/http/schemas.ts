@@ -1,7 +1,7 @@
 import { Type, type TSchema } from 'typebox';
 import { PublicUser } from '../contracts/users.js';
 
-export { EmailField, NameField, PasswordField, SigninCodeField } from '../contracts/fields.js';
+export { EmailField, NameField, OneTimeTokenField, PasswordField, SigninCodeField, VerificationCodeField } from '../contracts/fields.js';
 
 export const ErrorBody = Type.Object(
   {

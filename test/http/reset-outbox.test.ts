@@ -104,9 +104,9 @@ describe('a reset email', () => {
     await smtp.close();
   });
 
-  const intentOf = (userId: string) => sql`${mailOutbox.message}->>'userId' = ${userId}`;
+  const intentOf = (userId: string) => sql`${mailOutbox.message}->>'userId' = ${userId} AND ${mailOutbox.message}->>'kind' = 'password_reset'`;
   const tokenHashesOf = async (userId: string) =>
-    (await t.deps.db.select().from(oneTimeTokens).where(eq(oneTimeTokens.userId, userId))).map((r) => r.tokenHash);
+    (await t.deps.db.select().from(oneTimeTokens).where(and(eq(oneTimeTokens.userId, userId), eq(oneTimeTokens.type, 'password_reset')))).map((r) => r.tokenHash);
 
   /** Forgot-password while SMTP is down; resolves once the first delivery attempt has failed, with its outbox row. */
   async function requestWhileSmtpDown(email: string, userId: string) {
@@ -181,7 +181,7 @@ describe('a reset email', () => {
     const row = await untilAbandoned(queued.id);
     expect(row.message).toBeNull();
     expect(row.sentAt).toBeNull();
-    expect(smtp.messages.filter((m) => m.to.includes(user.email))).toHaveLength(0);
+    expect(smtp.messages.filter(isResetMailTo(user.email))).toHaveLength(0);
   });
 
   it('goes out next to a row queued by an earlier version (a rendered notice), both from the same table', async () => {
@@ -194,7 +194,7 @@ describe('a reset email', () => {
       { message: { kind: 'password_reset', userId: user.id }, createdAt: now, expiresAt: day, nextAttemptAt: now },
     ]);
     await t.deps.outbox.runOnce();
-    const notice = await smtp.waitFor((m) => m.to.includes(old.email));
+    const notice = await smtp.waitFor((m) => m.to.includes(old.email) && m.subject === 'Your password was changed');
     expect(notice.subject).toBe('Your password was changed');
     expect(notice.text).toContain('signed out');
     const token = tokenIn(await smtp.waitFor(isResetMailTo(user.email)));

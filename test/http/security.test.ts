@@ -18,7 +18,7 @@ describe('logs', () => {
       await t.inject({ method: 'GET', url: '/api/dashboard', headers: bearer(next.access_token) });
       await t.inject({ method: 'POST', url: '/api/signin', payload: { email: user.email, password: 'a wrong password here' } });
       await t.inject({ method: 'POST', url: '/api/forgot-password', payload: { email: user.email } });
-      const mail = await smtp.waitFor((m) => m.to.includes(user.email));
+      const mail = await smtp.waitFor((m) => m.to.includes(user.email) && m.subject === 'Reset your password');
       const resetToken = /reset-password\/([A-Za-z0-9_-]+)/.exec(mail.text)![1]!;
       await t.inject({ method: 'GET', url: `/reset-password/${resetToken}` });
       const newPassword = 'a brand new passphrase';

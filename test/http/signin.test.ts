@@ -21,7 +21,7 @@ describe('POST /api/signin', () => {
     const body = res.json();
     expect(body).toEqual({
       ...tokenAnswer('Sign-in successful'),
-      user: { id: user.id, name: 'Grace Hopper', email: user.email, created_at: expect.any(String) },
+      user: { id: user.id, name: 'Grace Hopper', email: user.email, email_verified: false, created_at: expect.any(String) },
     });
     // An opaque refresh token of 256 random bits, not a JWT.
     expect(body.refresh_token).toMatch(/^[A-Za-z0-9_-]{43}$/);
@@ -40,6 +40,7 @@ describe('POST /api/signin', () => {
       jti: expect.any(String),
       iat: expect.any(Number),
       auth_time: claims.iat,
+      email_verified: false,
       exp: (claims.iat as number) + 900,
     });
   });

@@ -20,7 +20,7 @@ describe('POST /api/signup', () => {
     expect(res.statusCode).toBe(201);
     const body = res.json();
     expect(body.message).toBe('User created successfully');
-    expect(body.user).toEqual({ id: expect.any(String), name: 'Ada Lovelace', email, created_at: expect.any(String) });
+    expect(body.user).toEqual({ id: expect.any(String), name: 'Ada Lovelace', email, email_verified: false, created_at: expect.any(String) });
     expect(res.body).not.toContain(GOOD_PASSWORD);
     expect(res.body).not.toMatch(/argon2|password_hash/);
 

@@ -428,7 +428,7 @@ describeUnless(anyOf(NO_POSTGRES, NO_REDIS))('the latchkey service, run with the
     const dashboard = await fetch(`${base}/api/dashboard`, { headers: { authorization: `Bearer ${access_token}` } });
     expect(dashboard.status).toBe(200);
     expect((await post('/api/forgot-password', { email })).ok).toBe(true);
-    const mail = await smtp.waitFor((m) => m.to.includes(email), 15_000);
+    const mail = await smtp.waitFor((m) => m.to.includes(email) && m.subject === 'Reset your password', 15_000);
     expect(mail.text).toContain(`${filledIn.PUBLIC_URL}/reset-password/`);
 
     const stopping = Date.now();

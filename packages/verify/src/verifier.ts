@@ -16,6 +16,8 @@ export interface LatchkeyClaims {
   readonly exp: number;
   /** When the session was opened (sign-in). */
   readonly auth_time: number;
+  /** Whether the user had proved their email address when the token was issued (tokens of older Latchkey versions lack it). */
+  readonly email_verified?: boolean;
   readonly [claim: string]: unknown;
 }
 

@@ -45,6 +45,8 @@ export interface LatchkeyEventUser {
   role: string;
   created_at: string;
   disabled_at: string | null;
+  /** Whether the owner proved the address. */
+  email_verified: boolean;
   email_verified_at: string | null;
   /** The id the user had in the system it was imported from. */
   legacy_id: string | null;

@@ -90,7 +90,7 @@ export async function resetPassword(deps: ResetDeps, token: string, newPassword:
     // Every other link of this user dies with this one: whoever else holds one is too late.
     await revokeUserTokens(tx, consumed.userId, now, 'password_reset');
     // A disabled account's password cannot be reset, not even with a link sent before it was disabled.
-    const user = await setPasswordOfEnabledUser(tx, consumed.userId, passwordHash, now);
+    const user = await setPasswordOfEnabledUser(tx, consumed.userId, passwordHash, now, { provesEmail: true });
     if (!user) throw new AppError('invalid_reset_token');
     await recordEvents(tx, [userEvent('user.password_changed', user)], now);
     const ended = await endUserSessions(tx, user.id, 'password_reset', now);

@@ -60,7 +60,7 @@ function signerFor(key: SigningKey) {
 export function signAccessToken(
   keys: KeySet,
   who: AccessTokenIssuer,
-  subject: { userId: string; sessionId: string; sessionCreatedAt: Date },
+  subject: { userId: string; sessionId: string; sessionCreatedAt: Date; emailVerified: boolean },
   now: Date,
   expiresAt: Date,
 ): IssuedAccessToken {
@@ -74,6 +74,8 @@ export function signAccessToken(
     sid: subject.sessionId,
     // auth_time (OpenID Connect's name) lets any verifier compare a token with its user's not-before.
     auth_time: epochSeconds(subject.sessionCreatedAt),
+    // As OpenID Connect names it: whether the user had proved the address when this token was issued.
+    email_verified: subject.emailVerified,
     jti: randomUUID(),
     iat,
     exp,

@@ -51,6 +51,7 @@ interface LiveSession {
   sessionId: string;
   sessionCreatedAt: Date;
   sessionExpiresAt: Date;
+  emailVerified: boolean;
 }
 
 
@@ -63,7 +64,7 @@ interface LiveSession {
  */
 export async function createSession(
   deps: SessionDeps,
-  user: { id: string; notBefore: Date | null; passwordChangedAt: Date | null },
+  user: { id: string; notBefore: Date | null; passwordChangedAt: Date | null; emailVerifiedAt: Date | null },
   client: ClientInfo = {},
   inTransaction?: (tx: Db, sessionId: string) => Promise<void>,
 ): Promise<TokenPair | undefined> {
@@ -94,7 +95,8 @@ export async function createSession(
       })
     : await insertSession(deps.db, session);
   if (!opened) return undefined;
-  return issuePair(deps, { userId: user.id, sessionId, sessionCreatedAt: createdAt, sessionExpiresAt: expiresAt }, refreshToken, now);
+  const live = { userId: user.id, sessionId, sessionCreatedAt: createdAt, sessionExpiresAt: expiresAt, emailVerified: user.emailVerifiedAt !== null };
+  return issuePair(deps, live, refreshToken, now);
 }
 
 /**
@@ -163,6 +165,7 @@ const liveSession = (row: SessionRow): LiveSession => ({
   sessionId: row.id,
   sessionCreatedAt: new Date(row.created_at),
   sessionExpiresAt: new Date(row.expires_at),
+  emailVerified: row.email_verified === true,
 });
 
 /** A token that could not be claimed: unknown or expired, a retry within the window, or a replay. */

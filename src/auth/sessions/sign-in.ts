@@ -12,6 +12,7 @@ import { consumeOneTimeCode } from '../../core/one-time-tokens.js';
 import { createSession, type SessionDeps, type TokenPair } from './sessions.js';
 import { queueSigninCodeIntent } from './signin-code-mail.js';
 import { findUserByEmail, normalizeEmail, type User } from '../users/users.js';
+import { sendVerificationAfterSignin } from '../verification/email-verification.js';
 
 /**
  * Sessions' dependencies, and the password hasher, the throttle and the log; the key sign-in codes are
@@ -120,6 +121,12 @@ async function openSession(
 ): Promise<{ user: User; tokens: TokenPair }> {
   const { user, email, details } = signin;
   await deps.throttle.signinSucceeded(signin.counted);
+  // Told only to whoever knows the password, as account_disabled: the owner gets a fresh link with it.
+  if (deps.config.requireEmailVerification && !user.emailVerifiedAt) {
+    await recordAuditEvent(deps.db, deps.clock, { type: 'signin_failed', userId: user.id, email, client, details: { reason: 'email_not_verified' } });
+    await sendVerificationAfterSignin(deps, user, client);
+    throw new AppError('email_not_verified');
+  }
   if (deps.passwords.needsRehash(user.passwordHash)) await upgradePasswordHash(deps, user, signin.password);
   const tokens = await createSession(deps, user, client, (tx, sessionId) =>
     recordAuditEvent(tx, deps.clock, { type: 'signin_succeeded', userId: user.id, email, sessionId, client, details }),

@@ -6,7 +6,7 @@ import { AppError, throttled } from '../../errors.js';
 import { noMetrics, type Limiter as LimiterName, type Metrics } from '../../core/metrics.js';
 import { LocalLimiter, type Limiter } from './local-limiter.js';
 
-export type AddressAction = 'signin' | 'signup' | 'refresh' | 'forgot' | 'reset';
+export type AddressAction = 'signin' | 'signup' | 'refresh' | 'forgot' | 'reset' | 'verify';
 
 /**
  * Request budgets per client address and per account. With Redis the counters are shared by every
@@ -19,9 +19,9 @@ export interface Throttle {
   /** Throws 429 too_many_requests when the address has used up its budget for the action. */
   limitAddress(action: AddressAction, address: string): Promise<void>;
   /** Throws 429 too_many_requests when one account key (an email, a reset token) is hammered. */
-  limitAccount(action: 'signupEmail' | 'resetToken', key: string): Promise<void>;
+  limitAccount(action: AccountAction, key: string): Promise<void>;
   /** Gives back a point of `limitAccount` for an attempt the server could not serve (server_busy). */
-  refundAccount(action: 'signupEmail' | 'resetToken', key: string): Promise<void>;
+  refundAccount(action: AccountAction, key: string): Promise<void>;
   /**
    * The budget of all clients together (every instance, with Redis): throws 503 server_busy past it, so
    * that a flood from many addresses, none over its own limit, still cannot take every password check.
@@ -55,10 +55,19 @@ export interface Throttle {
   allowLockedSignin(wideNetwork: string): Promise<boolean>;
   /** Whether one more sign-in code may be emailed to this account (SIGNIN_CODE_MAIL_LIMIT). */
   allowSigninCodeMail(userId: string): Promise<boolean>;
+  /**
+   * Whether one more verification or email-change email may go out (VERIFICATION_MAIL_LIMIT): each key (the
+   * address, the account) is counted, and all must allow it. Not counted in the metrics: whether an address
+   * has an account must not show there.
+   */
+  allowVerificationMail(keys: string[]): Promise<boolean>;
 }
 
+/** What `limitAccount` counts: sign-ups of one address, tries of one reset token, verification codes tried on one address. */
+export type AccountAction = 'signupEmail' | 'resetToken' | 'verifyCode';
+
 const LOCK_LEVEL_MEMORY = 86_400;
-const ACCOUNT_LIMITERS = { signupEmail: 'signup_email', resetToken: 'reset_token' } as const satisfies Record<string, LimiterName>;
+const ACCOUNT_LIMITERS = { signupEmail: 'signup_email', resetToken: 'reset_token', verifyCode: 'verify_code' } as const satisfies Record<string, LimiterName>;
 const ATTEMPT_WINDOW = 3_600;
 
 type MakeLimiter = (name: string, limit: RateLimit) => Limiter;
@@ -128,11 +137,12 @@ export function createThrottle(
   const make = limiterMaker(redis, keyPrefix);
   const limits = config.rateLimits;
   const byAddress = Object.fromEntries(
-    (['signin', 'signup', 'refresh', 'forgot', 'reset'] as const).map((a) => [a, make(`addr:${a}`, limits[a])]),
+    (['signin', 'signup', 'refresh', 'forgot', 'reset', 'verify'] as const).map((a) => [a, make(`addr:${a}`, limits[a])]),
   ) as Record<AddressAction, Limiter>;
   const byAccount = {
     signupEmail: make('acct:signup', limits.signupEmail),
     resetToken: make('acct:reset-token', limits.resetToken),
+    verifyCode: make('acct:verify-code', limits.verifyCode),
   };
   const globally = { signin: make('global:signin', limits.signinGlobal), signup: make('global:signup', limits.signupGlobal) };
   const perNetwork = { signin: make('global:signin-net', limits.signinNetwork), signup: make('global:signup-net', limits.signupNetwork) };
@@ -140,6 +150,7 @@ export function createThrottle(
   const resetMailAccount = make('acct:reset-mail-all', limits.resetMailAccount);
   const lockedSignin = make('net:locked-signin', limits.lockedSignin);
   const signinCodeMail = make('acct:signin-code-mail', limits.signinCodeMail);
+  const verificationMail = make('acct:verification-mail', limits.verificationMail);
 
   function busy(refused: RateLimiterRes, name: LimiterName): AppError {
     metrics.throttled(name);
@@ -192,6 +203,10 @@ export function createThrottle(
       // Not counted in the metrics: it is asked only once a password proved right, so a count that moved
       // would tell whoever reads the metrics that a guess at a locked account was right.
       return (await spend(signinCodeMail, userId)) === undefined;
+    },
+    async allowVerificationMail(keys) {
+      const refused = await Promise.all(keys.map((key) => spend(verificationMail, key)));
+      return refused.every((r) => r === undefined);
     },
   };
 }

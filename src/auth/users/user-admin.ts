@@ -228,7 +228,7 @@ export async function enableUser(deps: AuditDeps, ref: string, actor: string): P
   const user = await deps.db.transaction(async (tx) => {
     const user = await markUserEnabled(tx, found.id, now);
     if (!user) return undefined;
-    await recordEvents(tx, [userEvent('user.updated', user)], now);
+    await recordEvents(tx, [userEvent('user.updated', user, ['disabled'])], now);
     await recordAuditEvent(tx, deps.clock, { type: 'user_enabled', userId: user.id, email: user.email, details: { actor } });
     return user;
   });
@@ -242,13 +242,19 @@ export async function enableUser(deps: AuditDeps, ref: string, actor: string): P
  * refuses its access tokens at once. Locks go in the one order (src/db/queries/sessions.ts): the user's
  * row, then its sessions, then, by cascade, their refresh tokens, as a refresh takes them too.
  */
-export async function deleteUser(deps: EndingDeps, ref: string, actor: string): Promise<SessionsEnded> {
+export async function deleteUser(
+  deps: EndingDeps,
+  ref: string,
+  actor: string,
+  inTransaction?: (tx: Db, user: User, now: Date) => Promise<void>,
+): Promise<SessionsEnded> {
   const found = await findUser(deps.db, ref);
   const now = deps.clock.now();
   const ended = await deps.db.transaction(async (tx) => {
     const ended = await endSessionsAudited(tx, deps.clock, found, { type: 'user_deleted', reason: 'account_deleted', actor, now });
     if (!(await deleteUserRow(tx, found.id))) throw new AppError('user_not_found');
     await recordEvents(tx, [userEvent('user.deleted', found)], now);
+    await inTransaction?.(tx, found, now);
     return ended;
   });
   publishEndedSessions(deps, ended);

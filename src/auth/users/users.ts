@@ -1,4 +1,3 @@
-import type { BoundedCache } from '../../core/cache.js';
 import type { Clock } from '../../core/clock.js';
 import type { Config } from '../../config.js';
 import type { BreachCheck } from '../passwords/breached-passwords.js';
@@ -13,18 +12,15 @@ import { checkNewPassword } from '../passwords/passwords.js';
 import type { ClientInfo } from '../../core/client-address.js';
 import type { PublicUser } from '../../contracts/users.js';
 import { isUuid } from '../../contracts/ids.js';
+import type { ProfileCache } from './profile-cache.js';
 
 export type User = UserRow;
 
 export type { PublicUser };
 
-export function toPublicUser(user: Pick<User, 'id' | 'name' | 'email' | 'createdAt'>): PublicUser {
-  return { id: user.id, name: user.name, email: user.email, created_at: user.createdAt.toISOString() };
+export function toPublicUser(user: Pick<User, 'id' | 'name' | 'email' | 'emailVerifiedAt' | 'createdAt'>): PublicUser {
+  return { id: user.id, name: user.name, email: user.email, email_verified: user.emailVerifiedAt !== null, created_at: user.createdAt.toISOString() };
 }
-
-// Nothing in the API changes a name or an email yet; when something does, it must delete the entry
-// here and tell the other instances. Until then the lifetime only bounds how stale an entry can be.
-export const PROFILE_CACHE_MS = 30_000;
 
 /**
  * The public profile of the user of a session, served from memory when it was read for that session in
@@ -32,18 +28,17 @@ export const PROFILE_CACHE_MS = 30_000;
  * a session id that was never created gets nothing). The session's own revocation is checked before, in memory.
  */
 export async function getSessionUser(
-  deps: { db: Db; clock: Pick<Clock, 'now'>; profiles: BoundedCache<PublicUser> },
+  deps: { db: Db; clock: Pick<Clock, 'now'>; profiles: ProfileCache },
   session: { userId: string; sessionId: string },
 ): Promise<PublicUser | undefined> {
-  // Kept per session: a session id is checked once, when its entry is made.
-  const key = `${session.userId} ${session.sessionId}`;
-  const cached = deps.profiles.get(key);
+  const cached = deps.profiles.get(session.userId, session.sessionId);
   if (cached) return cached;
   if (!isUuid(session.userId) || !isUuid(session.sessionId)) return undefined;
+  const readAt = deps.clock.now().getTime();
   const user = await selectUserOfSession(deps.db, session.userId, session.sessionId);
   if (!user) return undefined;
   const profile = toPublicUser(user);
-  deps.profiles.set(key, profile, deps.clock.now().getTime() + PROFILE_CACHE_MS);
+  deps.profiles.set(session.userId, session.sessionId, profile, readAt);
   return profile;
 }
 
@@ -56,6 +51,7 @@ export async function createUser(
   deps: { db: Db; clock: Clock; passwords: PasswordHasher; config: Config; throttle: Throttle; breachCheck: BreachCheck | undefined },
   input: { name: string; email: string; password: string },
   client: ClientInfo = {},
+  inTransaction?: (tx: Db, user: User) => Promise<void>,
 ): Promise<User> {
   await checkNewPassword(deps, input.password);
   deps.passwords.assertCapacity();
@@ -68,9 +64,10 @@ export async function createUser(
     throw err;
   });
   const stored = { name: input.name, email: input.email, passwordHash };
-  return insertUser(deps.db, deps.clock.now(), stored, (tx, user) =>
-    recordAuditEvent(tx, deps.clock, { type: 'signup', userId: user.id, email: user.email, client }),
-  );
+  return insertUser(deps.db, deps.clock.now(), stored, async (tx, user) => {
+    await recordAuditEvent(tx, deps.clock, { type: 'signup', userId: user.id, email: user.email, client });
+    await inTransaction?.(tx, user);
+  });
 }
 
 /**

@@ -115,15 +115,64 @@ export function searchUsersPage(
  * millisecond, or on an instance whose clock is behind): each new password has a time of its own, by which
  * a sign-in in flight with the previous one is told apart (`insertSession`).
  */
-export async function setPasswordOfEnabledUser(tx: Db, userId: string, passwordHash: string, now: Date): Promise<UserRow | undefined> {
+export async function setPasswordOfEnabledUser(
+  tx: Db,
+  userId: string,
+  passwordHash: string,
+  now: Date,
+  opts: { provesEmail?: boolean } = {},
+): Promise<UserRow | undefined> {
   const [user] = await tx
     .update(users)
     .set({
       passwordHash,
       passwordChangedAt: sql`GREATEST(${now}::timestamptz, ${users.passwordChangedAt} + interval '1 millisecond')`,
+      // A reset link followed from the mailbox proves the address, as a verification link would.
+      ...(opts.provesEmail ? { emailVerifiedAt: sql`COALESCE(${users.emailVerifiedAt}, ${now}::timestamptz)` } : {}),
       updatedAt: now,
     })
     .where(and(eq(users.id, userId), isNull(users.disabledAt)))
+    .returning();
+  return user;
+}
+
+/** Locks a user's row (FOR NO KEY UPDATE) and reads it; undefined when gone. */
+export async function lockUserRow(tx: Db, userId: string): Promise<UserRow | undefined> {
+  const [user] = await tx.select().from(users).where(eq(users.id, userId)).for('no key update');
+  return user;
+}
+
+/** Marks the user's address verified, if it is still `email` and not verified yet; the updated row, or undefined. */
+export async function markEmailVerified(tx: Db, userId: string, email: string, now: Date): Promise<UserRow | undefined> {
+  const [user] = await tx
+    .update(users)
+    .set({ emailVerifiedAt: now, updatedAt: now })
+    .where(and(eq(users.id, userId), eq(users.email, email), isNull(users.emailVerifiedAt)))
+    .returning();
+  return user;
+}
+
+/**
+ * Gives the user a new address, verified now (its owner just proved it). Two accounts never share an address:
+ * the unique index refuses the second (a unique violation, which aborts the transaction). The updated row.
+ */
+export async function setEmail(tx: Db, userId: string, email: string, verifiedAt: Date | null, now: Date): Promise<UserRow | undefined> {
+  const [user] = await tx.update(users).set({ email, emailVerifiedAt: verifiedAt, updatedAt: now }).where(eq(users.id, userId)).returning();
+  return user;
+}
+
+/** Sets the user's display name; the updated row, or undefined when gone. */
+export async function setName(tx: Db, userId: string, name: string, now: Date): Promise<UserRow | undefined> {
+  const [user] = await tx.update(users).set({ name, updatedAt: now }).where(eq(users.id, userId)).returning();
+  return user;
+}
+
+/** Marks the address verified whatever it is (an operator's word); the updated row, or undefined when it already was. */
+export async function markVerifiedByOperator(tx: Db, userId: string, now: Date): Promise<UserRow | undefined> {
+  const [user] = await tx
+    .update(users)
+    .set({ emailVerifiedAt: now, updatedAt: now })
+    .where(and(eq(users.id, userId), isNull(users.emailVerifiedAt)))
     .returning();
   return user;
 }

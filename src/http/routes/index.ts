@@ -5,6 +5,9 @@ import { logoutRoute } from './account/logout.js';
 import { refreshRoute } from './account/refresh.js';
 import { signinRoute } from './account/signin.js';
 import { signupRoute } from './account/signup.js';
+import { verifyEmailRoutes } from './account/verify-email.js';
+import { credentialRoutes } from './me/credentials.js';
+import { profileRoutes } from './me/profile.js';
 import { userChangeRoutes } from './admin/users/changes.js';
 import { searchUsersRoute } from './admin/users/search.js';
 import { showUserRoute } from './admin/users/show.js';
@@ -30,6 +33,9 @@ export const ROUTES: readonly ((deps: Deps) => FastifyPluginAsyncTypebox)[] = [
   dashboardRoute,
   forgotPasswordRoute,
   resetPasswordRoute,
+  verifyEmailRoutes,
+  profileRoutes,
+  credentialRoutes,
   revocationFeedRoute,
   searchUsersRoute,
   showUserRoute,

@@ -27,7 +27,7 @@ const CHANGES: UserChange[] = [
     url: '/api/admin/users/:id',
     summary: 'Delete a user: their sessions end on every instance, then the account and its tokens are deleted (scope admin)',
     answer: SessionsEnded,
-    run: deleteUser,
+    run: (deps, id, actor) => deleteUser(deps, id, actor),
   },
   {
     method: 'POST',
