@@ -75,5 +75,13 @@ export type UserDisabled = Static<typeof UserDisabled>;
 export const UserEnabled = Type.Object({ user: AdminUser, changed });
 export type UserEnabled = Static<typeof UserEnabled>;
 
+/** Marking an address verified, and whether it changed anything. */
+export const EmailVerifiedByOperator = Type.Object({ user: AdminUser, changed });
+export type EmailVerifiedByOperator = Static<typeof EmailVerifiedByOperator>;
+
+/** Sending a verification email: `sent: false` when the address is verified already or the account disabled. */
+export const VerificationSent = Type.Object({ user: AdminUser, sent: Type.Boolean() });
+export type VerificationSent = Static<typeof VerificationSent>;
+
 /** The first page of users an operator gets unless they ask for another size. */
 export const USERS_PAGE_DEFAULT = 50;

@@ -29,7 +29,7 @@ export const REVOKE_SESSIONS = spec({
 });
 
 export const CREATE_USER = spec({
-  schema: Type.Object({ email: EmailField, name: NameField, password: PasswordField, admin: Type.Optional(Type.Boolean()) }, strict),
+  schema: Type.Object({ email: EmailField, name: NameField, password: PasswordField, admin: Type.Optional(Type.Boolean()), verified: Type.Optional(Type.Boolean()) }, strict),
   trim: ['email'],
   messages: { email: 'must be an email address', name: 'must have a visible character and no control character' },
 });
@@ -54,7 +54,7 @@ const ImportRow = Type.Object(
   strict,
 );
 export const IMPORT_BATCH = spec({
-  schema: Type.Object({ rows: Type.Array(ImportRow, { maxItems: IMPORT_BATCH_MAX }), dryRun: Type.Optional(Type.Boolean()) }, strict),
+  schema: Type.Object({ rows: Type.Array(ImportRow, { maxItems: IMPORT_BATCH_MAX }), dryRun: Type.Optional(Type.Boolean()), verified: Type.Optional(Type.Boolean()) }, strict),
 });
 
 const SERVICE_NAME = 'must be 1 to 64 letters, digits, ".", "_" or "-", from a letter or digit, and not start with "lkc_"';

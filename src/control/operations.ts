@@ -13,6 +13,7 @@ import {
 } from '../auth/users/user-admin.js';
 import { createServiceClient, listServiceClients, removeServiceClient, rotateServiceClientSecret } from '../auth/service-clients/service-clients.js';
 import { importUserBatch } from '../auth/import/user-import.js';
+import { sendVerificationByOperator, verifyEmailByOperator } from '../auth/verification/operator.js';
 import { USERS_PAGE_DEFAULT, type SessionRevoked, type SessionsEnded } from '../contracts/users.js';
 import { DELIVERIES_PAGE_DEFAULT } from '../contracts/webhooks.js';
 import { migrationStatus } from '../db/migrations.js';
@@ -62,7 +63,9 @@ export const OPERATIONS = {
   'users.disable': withDeps(A.USER, (deps, args, ctx) => disableUser(deps, args.user, ctx.actor)),
   'users.enable': withDeps(A.USER, (deps, args, ctx) => enableUser(deps, args.user, ctx.actor)),
   'users.delete': withDeps(A.USER, (deps, args, ctx) => deleteUser(deps, args.user, ctx.actor)),
-  'users.importBatch': withDeps(A.IMPORT_BATCH, (deps, args) => importUserBatch(deps.db, args.rows, { dryRun: args.dryRun ?? false, now: deps.clock.now() })),
+  'users.verifyEmail': withDeps(A.USER, (deps, args, ctx) => verifyEmailByOperator(deps, args.user, ctx.actor)),
+  'users.sendVerification': withDeps(A.USER, (deps, args, ctx) => sendVerificationByOperator(deps, args.user, ctx.actor)),
+  'users.importBatch': withDeps(A.IMPORT_BATCH, (deps, args) => importUserBatch(deps.db, args.rows, { dryRun: args.dryRun ?? false, verified: args.verified ?? false, now: deps.clock.now() })),
   'sessions.list': withDeps(A.USER, (deps, args) => listUserSessions(deps, args.user)),
   // One session by its id, or every session of a user (the arguments' check makes it exactly one).
   'sessions.revoke': withDeps(A.REVOKE_SESSIONS, (deps, args, ctx): Promise<SessionRevoked | SessionsEnded> =>

@@ -315,11 +315,23 @@ describe('webhook events', () => {
 describe('user import', () => {
   it('inserts new emails with their events, leaves existing ones, and reads legacy ids', async () => {
     const existing = await newUser({ email: 'taken@import.test' });
-    const row = (email: string, legacyId: string, disabledAt: Date | null = null) => ({ name: 'Imported', email, passwordHash: '$2b$10$x', legacyId, disabledAt, createdAt: at(-100) });
+    const row = (email: string, legacyId: string, disabledAt: Date | null = null) => ({
+      name: 'Imported',
+      email,
+      passwordHash: '$2b$10$x',
+      legacyId,
+      disabledAt,
+      emailVerifiedAt: disabledAt ? null : at(-1),
+      createdAt: at(-100),
+    });
     const inserted = await insertImportedUsers(db, [row('one@import.test', 'L1'), row('two@import.test', 'L2', at(0)), row('taken@import.test', 'L3')], at(0));
     expect(inserted.sort()).toEqual(['one@import.test', 'two@import.test']);
     expect((await selectUserByEmail(db, 'two@import.test'))).toMatchObject({ legacyId: 'L2', disabledAt: at(0), createdAt: at(-100), updatedAt: at(0) });
     expect(await count('events', `type = 'user.created' AND data->>'email' = 'two@import.test' AND data->>'disabled_at' = '${at(0).toISOString()}'`)).toBe(1);
+    // The operator's word on the address is kept, and the event says it as every user.* event does.
+    expect((await selectUserByEmail(db, 'one@import.test'))?.emailVerifiedAt).toEqual(at(-1));
+    expect(await count('events', `type = 'user.created' AND data->>'email' = 'one@import.test' AND data->'email_verified' = 'true'`)).toBe(1);
+    expect(await count('events', `type = 'user.created' AND data->>'email' = 'two@import.test' AND data->'email_verified' = 'false'`)).toBe(1);
     expect(await insertImportedUsers(db, [row('one@import.test', 'L1')], at(1))).toEqual([]);
     const legacy = await selectLegacyIds(db, ['one@import.test', 'taken@import.test', 'none@import.test']);
     expect(legacy).toEqual(new Map([['one@import.test', 'L1'], [existing.email, null]]));

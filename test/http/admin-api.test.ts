@@ -30,6 +30,8 @@ const ROUTES = (id: string): [Method, string][] => [
   ['POST', `/api/admin/users/${id}/disable`],
   ['POST', `/api/admin/users/${id}/enable`],
   ['POST', `/api/admin/users/${id}/sessions/revoke`],
+  ['POST', `/api/admin/users/${id}/verify-email`],
+  ['POST', `/api/admin/users/${id}/send-verification`],
 ];
 
 
@@ -111,7 +113,7 @@ describe('searching users', () => {
     const res = await call('GET', `/api/admin/users?email=${tag}.5@&limit=1`, auth(reader));
     const [user] = res.json().users;
     expect(Object.keys(user).sort()).toEqual(
-      ['created_at', 'disabled_at', 'email', 'email_verified_at', 'id', 'legacy_id', 'name', 'password_changed_at', 'role'].sort(),
+      ['created_at', 'disabled_at', 'email', 'email_verified', 'email_verified_at', 'id', 'legacy_id', 'name', 'password_changed_at', 'role'].sort(),
     );
     expect(res.body).not.toContain('not-a-hash');
     expect(res.body).not.toMatch(/password_hash|passwordHash/);
@@ -245,6 +247,19 @@ describe('managing one user', () => {
       expect(gone.json().error).toBe('user_not_found');
     }
     expect((await auditOf('user_deleted', user.id))[0]?.details).toMatchObject({ actor: `service:${admin.name}`, userId: user.id });
+  });
+
+  it('marks an address verified, or queues a verification email, and says when there was nothing to do', async () => {
+    const user = await signUp(t);
+    const sent = await call('POST', `/api/admin/users/${user.id}/send-verification`, auth(admin));
+    expect(sent.json()).toMatchObject({ sent: true, user: { id: user.id, email_verified: false } });
+    expect((await auditOf('verification_email_requested', user.id))[0]?.details).toEqual({ actor: `service:${admin.name}`, sent: true });
+    const verified = await call('POST', `/api/admin/users/${user.id}/verify-email`, auth(admin));
+    expect(verified.json()).toMatchObject({ changed: true, user: { email_verified: true, email_verified_at: expect.any(String) } });
+    expect((await call('POST', `/api/admin/users/${user.id}/verify-email`, auth(admin))).json().changed).toBe(false);
+    expect((await call('POST', `/api/admin/users/${user.id}/send-verification`, auth(admin))).json().sent).toBe(false);
+    expect((await call('GET', `/api/admin/users/${user.id}`, auth(admin))).json().email_verified).toBe(true);
+    expect((await auditOf('email_verified', user.id))[0]?.details).toMatchObject({ actor: `service:${admin.name}` });
   });
 
   it('refuses a malformed id with 400 invalid_request, on every route', async () => {

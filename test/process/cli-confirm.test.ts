@@ -31,3 +31,17 @@ describe('users delete', () => {
     expect(json(await latchkey(env, ['users', 'delete', email, '--yes', '--json'])).user.email).toBe(email);
   }, 120_000);
 });
+
+describe('users and their addresses', () => {
+  it('creates a user verified with --verified; marks one verified; queues a verification email, or says why not', async () => {
+    json(await latchkey(env, ['db', 'create', '--json']));
+    const vouched = json(await latchkey(env, ['users', 'create', '--email', 'grace@example.com', '--name', 'Grace', '--verified', '--json'], `${PASSWORD}\n`));
+    expect(vouched).toMatchObject({ email_verified: true, email_verified_at: expect.any(String) });
+    const plain = json(await latchkey(env, ['users', 'create', '--email', 'alan@example.com', '--name', 'Alan', '--json'], `${PASSWORD}\n`));
+    expect(plain.email_verified).toBe(false);
+    expect(json(await latchkey(env, ['users', 'send-verification', 'alan@example.com', '--json']))).toMatchObject({ sent: true });
+    expect((await latchkey(env, ['users', 'verify-email', 'alan@example.com'])).stdout).toContain('Marked alan@example.com verified');
+    expect(json(await latchkey(env, ['users', 'verify-email', 'alan@example.com', '--json'])).changed).toBe(false);
+    expect((await latchkey(env, ['users', 'send-verification', 'alan@example.com'])).stdout).toContain('Nothing sent: alan@example.com is verified already');
+  }, 120_000);
+});

@@ -34,6 +34,8 @@ export interface BatchResult {
 export interface BatchOptions {
   /** Check everything and tell what would happen, writing nothing. */
   dryRun?: boolean;
+  /** The operator vouches for every address of the batch (`--verified`): each is verified as of `now`. */
+  verified?: boolean;
   /** Written as updated_at, as disabled_at of inactive accounts, and as created_at when a row has none. */
   now: Date;
 }
@@ -74,7 +76,7 @@ export async function importUserBatch(db: Db, rows: readonly RawUserRow[], optio
     valid.push({ index, user });
   });
 
-  const inserted = dryRun || valid.length === 0 ? new Set<string>() : await insertUsers(db, valid.map((v) => v.user), now);
+  const inserted = dryRun || valid.length === 0 ? new Set<string>() : await insertUsers(db, valid.map((v) => v.user), now, options.verified ?? false);
   const notInserted = valid.filter((v) => !inserted.has(v.user.email)).map((v) => v.user.email);
   const existing = notInserted.length === 0 ? new Map<string, string | null>() : await selectLegacyIds(db, notInserted);
 
@@ -95,8 +97,8 @@ export function duplicateOf(user: ImportUser, firstByEmail: ReadonlyMap<string, 
   return undefined;
 }
 
-async function insertUsers(db: Db, batch: ImportUser[], now: Date): Promise<Set<string>> {
-  const rows = batch.map((u) => ({ ...u, disabledAt: u.disabled ? now : null, createdAt: u.createdAt ?? now }));
+async function insertUsers(db: Db, batch: ImportUser[], now: Date, verified: boolean): Promise<Set<string>> {
+  const rows = batch.map((u) => ({ ...u, disabledAt: u.disabled ? now : null, emailVerifiedAt: verified ? now : null, createdAt: u.createdAt ?? now }));
   const inserted = await insertImportedUsers(db, rows, now);
   if (inserted.length > 0) await announceEvents(db);
   return new Set(inserted);

@@ -54,14 +54,14 @@ export async function findUser(db: Db, ref: string): Promise<User> {
  */
 export async function createUserByOperator(
   deps: CreatingDeps,
-  input: { email: string; name: string; password: string; admin?: boolean | undefined },
+  input: { email: string; name: string; password: string; admin?: boolean | undefined; verified?: boolean | undefined },
   actor: string,
 ): Promise<AdminUser> {
   await checkNewPassword(deps, input.password);
   const passwordHash = await deps.passwords.hash(input.password);
   const role = input.admin ? 'admin' : 'user';
-  const user = await insertUser(deps.db, deps.clock.now(), { name: input.name, email: input.email, passwordHash, role }, (tx, user) =>
-    recordAuditEvent(tx, deps.clock, { type: 'user_created', userId: user.id, email: user.email, details: { actor, role } }),
+  const user = await insertUser(deps.db, deps.clock.now(), { name: input.name, email: input.email, passwordHash, role, verified: input.verified ?? false }, (tx, user) =>
+    recordAuditEvent(tx, deps.clock, { type: 'user_created', userId: user.id, email: user.email, details: { actor, role, verified: user.emailVerifiedAt !== null } }),
   );
   return toAdminUser(user);
 }

@@ -77,7 +77,7 @@ export async function createUser(
 export async function insertUser(
   db: Db,
   now: Date,
-  input: { name: string; email: string; passwordHash: string; role?: 'user' | 'admin' },
+  input: { name: string; email: string; passwordHash: string; role?: 'user' | 'admin'; verified?: boolean },
   inTransaction?: (tx: Db, user: User) => Promise<void>,
 ): Promise<User> {
   // The unique index decides between simultaneous sign-ups of one address: exactly one insert lands.
@@ -88,6 +88,7 @@ export async function insertUser(
       passwordHash: input.passwordHash,
       role: input.role ?? 'user',
       now,
+      emailVerifiedAt: input.verified ? now : null,
     });
     if (!user) throw new AppError('email_taken');
     await recordEvents(tx, [userEvent('user.created', user)], now);

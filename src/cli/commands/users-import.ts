@@ -39,8 +39,9 @@ export function usersImportCommand(ctx: CliContext): Command {
     .option('--table <table>', 'database sources: the table (`users`; MySQL also tries `user`), or schema.table')
     .option('--format <format>', 'file sources: csv or jsonl, when the extension does not tell')
     .option('--dry-run', 'check every row and tell what would happen, writing nothing')
+    .option('--verified', 'count every imported address as verified (the old app had them proved); without it, each owner verifies theirs')
     .option('--json', 'print the summary, with every refused row, as JSON')
-    .action(async (source: string, opts: { table?: string; format?: string; dryRun?: boolean; json?: boolean }) => {
+    .action(async (source: string, opts: { table?: string; format?: string; dryRun?: boolean; verified?: boolean; json?: boolean }) => {
       if (opts.format !== undefined && opts.format !== 'csv' && opts.format !== 'jsonl') throw usageError('--format: expected csv or jsonl');
       const kind = sourceKind(source);
       if (kind === 'file' && opts.table !== undefined) throw usageError('--table is for database sources');
@@ -51,7 +52,7 @@ export function usersImportCommand(ctx: CliContext): Command {
       try {
         const summary = await importUsers({
           source: openUserSource(source, { table: opts.table, format: opts.format as FileFormat | undefined }),
-          apply: (rows) => runner.call('users.importBatch', { rows, dryRun: opts.dryRun ?? false }),
+          apply: (rows) => runner.call('users.importBatch', { rows, dryRun: opts.dryRun ?? false, verified: opts.verified ?? false }),
           batchSize: runner.via === 'server' ? BATCH_THROUGH_SERVER : BATCH_LOCAL,
           onProgress: (() => {
             let seen = 0;

@@ -23,10 +23,11 @@ function addCreate(users: Command, ctx: CliContext) {
       command
         .requiredOption('--email <email>', 'the user\'s email address')
         .requiredOption('--name <name>', 'the user\'s name')
-        .option('--admin', 'give the user the admin role'),
+        .option('--admin', 'give the user the admin role')
+        .option('--verified', 'count the address as verified (you know it is theirs); without it, no mail is sent: `users send-verification`'),
     op: 'users.create',
-    args: async (_argument, opts: { email: string; name: string; admin?: boolean }) => {
-      const args = { email: opts.email, name: opts.name, admin: opts.admin ?? false };
+    args: async (_argument, opts: { email: string; name: string; admin?: boolean; verified?: boolean }) => {
+      const args = { email: opts.email, name: opts.name, admin: opts.admin ?? false, verified: opts.verified ?? false };
       // The rest is checked before the password is asked for; the password itself by the policy.
       checkArgs('users.create', { ...args, password: 'unchecked' });
       return { ...args, password: await readNewPassword() };
@@ -110,11 +111,35 @@ function addUserChanges(users: Command, ctx: CliContext) {
   });
 }
 
+/** verify-email, send-verification: what an operator does about a user's address. */
+function addVerification(users: Command, ctx: CliContext) {
+  const byRef = (user: string | undefined) => ({ user: user! });
+  addOperationCommand(users, ctx, {
+    name: 'verify-email',
+    description: 'mark a user\'s email address verified (you know it is theirs)',
+    argument: USER_ARGUMENT,
+    json: OUTCOME,
+    op: 'users.verifyEmail',
+    args: byRef,
+    print: (r) => printLine(r.changed ? `Marked ${r.user.email} verified` : `${r.user.email} was already verified`),
+  });
+  addOperationCommand(users, ctx, {
+    name: 'send-verification',
+    description: 'email a user a new verification link and code (a running server\'s outbox sends it)',
+    argument: USER_ARGUMENT,
+    json: OUTCOME,
+    op: 'users.sendVerification',
+    args: byRef,
+    print: (r) => printLine(r.sent ? `Queued a verification email to ${r.user.email}` : `Nothing sent: ${r.user.email} is ${r.user.disabled_at ? 'disabled' : 'verified already'}`),
+  });
+}
+
 export function usersCommand(ctx: CliContext): Command {
-  const users = new Command('users').description('create, list, show, disable, enable, delete and import users');
+  const users = new Command('users').description('create, list, show, disable, enable, delete and import users; verify their addresses');
   addCreate(users, ctx);
   addList(users, ctx);
   addUserChanges(users, ctx);
+  addVerification(users, ctx);
   users.addCommand(usersImportCommand(ctx));
   return users;
 }

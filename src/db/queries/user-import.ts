@@ -8,6 +8,8 @@ export interface ImportedUserRow {
   passwordHash: string;
   legacyId: string;
   disabledAt: Date | null;
+  /** When the address counts as verified from (the operator said so: `--verified`), or null. */
+  emailVerifiedAt: Date | null;
   createdAt: Date;
 }
 
@@ -24,15 +26,16 @@ export async function insertImportedUsers(db: Db, batch: ImportedUserRow[], now:
     password_hash: u.passwordHash,
     legacy_id: u.legacyId,
     disabled_at: u.disabledAt?.toISOString() ?? null,
+    email_verified_at: u.emailVerifiedAt?.toISOString() ?? null,
     created_at: u.createdAt.toISOString(),
   }));
   // Each user inserted gets its user.created event (and deliveries) in the same statement, so in the same transaction.
   const result = await db.execute(sql`
     WITH inserted AS (
-      INSERT INTO users (name, email, password_hash, legacy_id, disabled_at, created_at, updated_at)
-      SELECT r.name, r.email, r.password_hash, r.legacy_id, r.disabled_at, r.created_at, ${now.toISOString()}::timestamptz
+      INSERT INTO users (name, email, password_hash, legacy_id, disabled_at, email_verified_at, created_at, updated_at)
+      SELECT r.name, r.email, r.password_hash, r.legacy_id, r.disabled_at, r.email_verified_at, r.created_at, ${now.toISOString()}::timestamptz
       FROM jsonb_to_recordset(${JSON.stringify(rows)}::jsonb)
-        AS r(name text, email text, password_hash text, legacy_id text, disabled_at timestamptz, created_at timestamptz)
+        AS r(name text, email text, password_hash text, legacy_id text, disabled_at timestamptz, email_verified_at timestamptz, created_at timestamptz)
       ON CONFLICT (email) DO NOTHING
       RETURNING id, email, name, role, created_at, disabled_at, email_verified_at, legacy_id
     ), event AS (
@@ -41,6 +44,7 @@ export async function insertImportedUsers(db: Db, batch: ImportedUserRow[], now:
           'id', u.id, 'email', u.email, 'name', u.name, 'role', u.role,
           'created_at', to_char(u.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'),
           'disabled_at', to_char(u.disabled_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'),
+          'email_verified', u.email_verified_at IS NOT NULL,
           'email_verified_at', to_char(u.email_verified_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'),
           'legacy_id', u.legacy_id), ${now.toISOString()}::timestamptz
       FROM inserted u

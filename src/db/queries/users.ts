@@ -11,6 +11,7 @@ export interface NewUserRow {
   passwordHash: string;
   role: 'user' | 'admin';
   now: Date;
+  emailVerifiedAt?: Date | null;
 }
 
 /** Inserts a user; undefined when the email already has an account (the unique index decides between racing inserts). */
@@ -22,6 +23,7 @@ export async function insertUserRow(db: Db, input: NewUserRow): Promise<UserRow 
       email: input.email,
       passwordHash: input.passwordHash,
       role: input.role,
+      emailVerifiedAt: input.emailVerifiedAt ?? null,
       passwordChangedAt: input.now,
       createdAt: input.now,
       updatedAt: input.now,

@@ -1,7 +1,8 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { TSchema } from 'typebox';
 import { deleteUser, disableUser, enableUser, revokeUserSessions } from '../../../../auth/users/user-admin.js';
-import { SessionsEnded, UserDisabled, UserEnabled } from '../../../../contracts/users.js';
+import { sendVerificationByOperator, verifyEmailByOperator } from '../../../../auth/verification/operator.js';
+import { EmailVerifiedByOperator, SessionsEnded, UserDisabled, UserEnabled, VerificationSent } from '../../../../contracts/users.js';
 import type { Deps } from '../../../../deps.js';
 import { forServiceClients, serviceActor } from '../../../hooks/service-client.js';
 import { errorResponses } from '../../../schemas.js';
@@ -49,6 +50,20 @@ const CHANGES: UserChange[] = [
     summary: 'Sign a user out everywhere: every session and access token ends now, on every instance (scope admin)',
     answer: SessionsEnded,
     run: revokeUserSessions,
+  },
+  {
+    method: 'POST',
+    url: '/api/admin/users/:id/verify-email',
+    summary: 'Mark a user\'s email address verified, on the operator\'s word (scope admin)',
+    answer: EmailVerifiedByOperator,
+    run: verifyEmailByOperator,
+  },
+  {
+    method: 'POST',
+    url: '/api/admin/users/:id/send-verification',
+    summary: 'Email a user a new verification link and code; `sent: false` when verified already or disabled (scope admin)',
+    answer: VerificationSent,
+    run: sendVerificationByOperator,
   },
 ];
 
