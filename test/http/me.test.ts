@@ -1,7 +1,10 @@
 import { and, eq } from 'drizzle-orm';
-import { describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { auditEvents, events, users } from '../../src/db/schema.js';
-import { bearer, dashboard, GOOD_PASSWORD, refresh, signIn, signUp, tokenAnswer, uniqueEmail, useMailingApp } from '../helpers/app.js';
+import { bearer, dashboard, GOOD_PASSWORD, refresh, signIn, signUp, startTestApp, tokenAnswer, uniqueEmail, useMailingApp, type TestApp } from '../helpers/app.js';
+import { createTestClock } from '../helpers/clock.js';
+import { createTestDatabase, type TestDatabase } from '../helpers/database.js';
+import { describeUnless, NO_POSTGRES } from '../helpers/skip.js';
 import type { ReceivedMail } from '../helpers/smtp.js';
 
 // The signed-in user's own account: the profile, the password, the address, the account itself. Every
@@ -209,5 +212,33 @@ describe('/api/me', () => {
       const audit = await t.deps.db.select().from(auditEvents).where(and(eq(auditEvents.email, user.email), eq(auditEvents.type, 'user_deleted')));
       expect(audit[0]!.details).toMatchObject({ actor: 'user' });
     });
+  });
+});
+
+describeUnless(NO_POSTGRES)('the profile on two instances of one PostgreSQL', () => {
+  let database: TestDatabase;
+  let a: TestApp;
+  let b: TestApp;
+  beforeAll(async () => {
+    database = await createTestDatabase();
+    const clock = createTestClock();
+    a = await startTestApp({ database, clock });
+    b = await startTestApp({ database, clock });
+  });
+  afterAll(async () => {
+    await a?.close();
+    await b?.close();
+    await database?.drop();
+  });
+
+  it('shows a new name on the other instance at once, though it had the old one in memory', async () => {
+    const user = await signUp(a, { name: 'Before' });
+    const { access_token } = await signIn(a, user.email);
+    expect((await dashboard(b, access_token)).json().user.name).toBe('Before');
+    const renamed = await a.inject({ method: 'PATCH', url: '/api/me', headers: bearer(access_token), payload: { name: 'After' } });
+    expect(renamed.statusCode).toBe(200);
+    // The notice crosses PostgreSQL: within moments, not within the cache's 30 seconds (the clock does not move).
+    await expect.poll(async () => (await b.inject({ method: 'GET', url: '/api/me', headers: bearer(access_token) })).json().user.name, { timeout: 5000 }).toBe('After');
+    expect((await dashboard(b, access_token)).json().user.name).toBe('After');
   });
 });
