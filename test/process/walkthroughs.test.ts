@@ -53,6 +53,9 @@ describe('the walk-throughs of the README and of the pages it links, in its orde
     expect(WALKTHROUGHS.map((w) => `${w.doc}: ${w.name}`)).toEqual([
       'README.md: try-it',
       'README.md: try-it-reset',
+      'README.md: try-it-account-signup',
+      'README.md: try-it-account',
+      'README.md: try-it-account-change',
       'docs/operations.md: command-line',
       'docs/api.md: admin-api',
       'examples/app-service/README.md: app-service-register',
@@ -77,6 +80,13 @@ describe('the walk-throughs of the README and of the pages it links, in its orde
   /** The block as the page shows it, its ports (in an address, or a `PORT=` setting) changed to this run's. */
   const localised = (text: string) => text.replace(/(?<=(?:localhost|127\.0\.0\.1):|\bPORT=)(5001|8001|8002)\b/g, (port) => ports.get(port)!);
 
+  /** The last match's first group in the server's log (its emails, without SMTP_URL), waiting for one. */
+  async function fromLog(what: string, pattern: RegExp): Promise<string> {
+    const found = await until(() => [...server.output().matchAll(pattern)], (l) => l.length > 0, 10_000);
+    if (found.length === 0) throw new Error(`no ${what} in the server's log:\n${server.output()}`);
+    return found.at(-1)![1]!;
+  }
+
   /** What the reader types before a block that needs it. */
   async function provide(name: string): Promise<string> {
     if (name === 'PASSWORD') return 'correct horse battery staple';
@@ -87,6 +97,9 @@ describe('the walk-throughs of the README and of the pages it links, in its orde
       if (found.length === 0) throw new Error(`no reset link in the server's log:\n${server.output()}`);
       return found.at(-1)![1]!;
     }
+    if (name === 'VERIFY_CODE') return fromLog('a verification code', /"to":"ada@example\.com","subject":"Confirm your email address","text":"[^"]*enter this code: ([0-9]{6})/g);
+    // The confirmation sent to the new address (the notice to the old one links elsewhere).
+    if (name === 'CHANGE_TOKEN') return fromLog('an email change link', /"subject":"Confirm your new email address","text":"[^"]*\/verify-email\/([A-Za-z0-9_-]+)/g);
     throw new Error(`no way to provide ${name}`);
   }
 
