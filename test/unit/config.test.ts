@@ -29,9 +29,11 @@ describe('configuration', () => {
       sessionMaxAge: 30 * 86400,
       resetToken: 3600,
       signinCode: 600,
+      emailVerification: 86400,
       refreshReuseInterval: 10,
     });
     expect(c.mail).toEqual({ smtpUrl: undefined, from: 'no-reply@localhost', retryMaxDelay: 300 });
+    expect(c.requireEmailVerification).toBe(false);
     expect(c.redis).toEqual({ url: undefined, keyPrefix: 'latchkey:' });
     expect(c.trustProxy).toBe(false);
     expect(c.corsOrigins).toEqual([]);
@@ -51,6 +53,9 @@ describe('configuration', () => {
       signupNetwork: { points: 10, seconds: 1 },
       lockedSignin: { points: 10, seconds: 3600 },
       signinCodeMail: { points: 1, seconds: 300 },
+      verify: { points: 30, seconds: 3600 },
+      verifyCode: { points: 10, seconds: 3600 },
+      verificationMail: { points: 3, seconds: 3600 },
     });
     expect(c.ipv6Prefix).toBe(64);
     expect(c.wideNetwork).toEqual({ ipv4Prefix: 24, ipv6Prefix: 48 });
