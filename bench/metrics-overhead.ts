@@ -81,7 +81,7 @@ export async function metricsOverhead(
 }
 
 /** Access tokens of SESSIONS seeded users, a few sign-ins at a time (each is a password check). */
-async function signInMany(url: string): Promise<string[]> {
+export async function signInMany(url: string): Promise<string[]> {
   const tokens: string[] = [];
   for (let i = 0; i < SESSIONS; i += 4) {
     const batch = await Promise.all(

@@ -1,4 +1,4 @@
-// npm run bench [-- --duration=10 --connections=16 --large=1000000 --memory-soak=600 --only=memory|metrics|flood|jwt|verify|revocation|webhooks]
+// npm run bench [-- --duration=10 --connections=16 --large=1000000 --memory-soak=600 --only=memory|metrics|flood|jwt|verify|revocation|webhooks|account]
 // Starts Latchkey as a real server process on PostgreSQL (DATABASE_URL, in a fresh database it creates
 // and drops) or on the embedded engine, drives it from this process with autocannon, measures the
 // baselines in the same run, and writes bench/results/latest.{json,md}.
@@ -14,6 +14,7 @@ import { emptyFloodRun, floodRun } from './flood.js';
 import { argon2Rate, build, descendantsOf, load, peakRssMb, refreshMany, ROOT, startProcess, startServer, type LoadResult, type ReportPart, type Server, type Target } from './lib.js';
 import { memorySoak, rssOf, type SoakResult } from './memory-soak.js';
 import { metricsOverhead } from './metrics-overhead.js';
+import { accountRun } from './account.js';
 import { revocationReach } from './revocation-reach.js';
 import { jwtLibrariesRun } from './jwt-libraries.js';
 import { sdkVerifyRun } from './sdk-verify.js';
@@ -56,9 +57,11 @@ const ONLY_JWT = args.only === 'jwt';
 // --only=verify, revocation or webhooks: what services that trust Latchkey see (bench/sdk-verify.ts,
 // bench/revocation-reach.ts, bench/webhook-delivery.ts), each alone; a whole run has them all.
 const SERVICE_PARTS = ['verify', 'revocation', 'webhooks'];
+// --only=account: GET /api/me and /api/me/sessions against the dashboard, and sign-in with NOTIFY_NEW_SIGN_IN on and off (bench/account.ts), alone.
+const ONLY_ACCOUNT = args.only === 'account';
 const WHOLE = args.only === undefined;
 const servicePart = (name: string) => WHOLE || args.only === name;
-if (args.only !== undefined && !['memory', 'metrics', 'flood', 'jwt', ...SERVICE_PARTS].includes(args.only)) throw new Error(`--only=${args.only}: no such part`);
+if (args.only !== undefined && !['memory', 'metrics', 'flood', 'jwt', 'account', ...SERVICE_PARTS].includes(args.only)) throw new Error(`--only=${args.only}: no such part`);
 const METRICS_OFF = 'dashboard, metrics off';
 const METRICS_ON = 'dashboard, metrics on';
 const LOGOUT_SESSIONS = 6_000;
@@ -168,6 +171,7 @@ async function main() {
       await server.stop();
     }
     if (WHOLE || ONLY_METRICS) await metricsRun(serverEnv, rows, failures);
+    if (WHOLE || ONLY_ACCOUNT) parts.push(await accountRun(serverEnv, { rounds: ROUNDS, duration: DURATION, connections: CONNECTIONS }, failures));
     if (WHOLE) {
       if (LARGE > SMALL) {
         console.error(`seeding ${LARGE.toLocaleString('en')} users and sessions`);
