@@ -44,9 +44,17 @@ export function claimOutboxRows(db: Db, limit: number, now: Date, lease: Date): 
     .returning();
 }
 
-/** Ends a row, sent or given up. Its payload is erased: it names a person, and rows of earlier versions held links. */
-export async function finishOutboxRow(db: Db, id: number, fields: { sentAt: Date } | { abandonedAt: Date; lastError?: string }): Promise<void> {
-  await db.update(mailOutbox).set({ ...fields, message: null, lockedUntil: null }).where(eq(mailOutbox.id, id));
+/**
+ * Ends a row, sent or given up. Its payload is replaced by `receipt` (what a sent email was and whom it went to,
+ * never its body, link or code: `sentMailReceipt`), or erased: rows of earlier versions held links.
+ */
+export async function finishOutboxRow(
+  db: Db,
+  id: number,
+  fields: { sentAt: Date; receipt?: object } | { abandonedAt: Date; lastError?: string },
+): Promise<void> {
+  const { receipt, ...marks } = { receipt: undefined, ...fields };
+  await db.update(mailOutbox).set({ ...marks, message: receipt ?? null, lockedUntil: null }).where(eq(mailOutbox.id, id));
 }
 
 /** A failed attempt: the row is released and due again at `retryAt`. */
