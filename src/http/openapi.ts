@@ -40,6 +40,7 @@ export async function registerOpenApi(app: FastifyInstance<any, any, any, any, a
       },
       tags: [
         { name: 'auth', description: 'sign-up, sign-in, tokens' },
+        { name: 'account', description: "a user's own account, with its access token: sessions, security events, data export" },
         { name: 'password', description: 'forgotten password' },
         { name: 'services', description: 'for other services: the revocation feed' },
         { name: 'admin', description: 'for service clients: manage users (HTTP Basic, scopes users:read and admin)' },

@@ -190,12 +190,34 @@ export async function countLiveSessions(db: Db, user: { id: string; notBefore: D
  * and its credentials unchanged since it opened. Asked instead of the revocation list while that list may
  * have missed notices (see RevocationList.isStale).
  */
-export async function isSessionLive(db: Db, sessionId: string, now: Date): Promise<boolean> {
+export async function isSessionLive(db: Db, sessionId: string, now: Date, ofUser?: string): Promise<boolean> {
   const result = await db.execute(sql`
     SELECT 1 FROM sessions s JOIN users u ON u.id = s.user_id
     WHERE s.id = ${sessionId} AND s.revoked_at IS NULL AND s.expires_at > ${now} AND u.disabled_at IS NULL
-      AND (u.not_before IS NULL OR s.created_at >= u.not_before)`);
+      AND (u.not_before IS NULL OR s.created_at >= u.not_before)
+      ${ofUser === undefined ? sql`` : sql`AND s.user_id = ${ofUser}`}`);
   return rowsOf(result).length > 0;
+}
+
+/**
+ * Locks a user's row (FOR NO KEY UPDATE) before their own sessions are changed: the user before the sessions
+ * (the lock order above), and a second change of the same sessions waits here, then reads them as the first
+ * left them. The user's id, or undefined when the user is gone.
+ */
+export async function lockSessionsUser(tx: Db, userId: string): Promise<string | undefined> {
+  const result = await tx.execute(sql`SELECT id FROM users WHERE id = ${userId} FOR NO KEY UPDATE`);
+  return rowsOf<{ id: string }>(result)[0]?.id;
+}
+
+/** Revokes every live session of a user (as `countLiveSessions` counts them) but `keep`; their ids. */
+export async function markOtherSessionsRevoked(tx: Db, userId: string, keep: string, now: Date, reason: string): Promise<string[]> {
+  const result = await tx.execute(sql`
+    UPDATE sessions s SET revoked_at = ${now}, revoked_reason = ${reason}
+    FROM users u
+    WHERE u.id = s.user_id AND s.user_id = ${userId} AND s.id <> ${keep} AND s.revoked_at IS NULL AND s.expires_at > ${now}
+      AND (u.not_before IS NULL OR s.created_at >= u.not_before)
+    RETURNING s.id`);
+  return rowsOf<{ id: string }>(result).map((row) => row.id);
 }
 
 export interface LiveSessionRow {

@@ -11,6 +11,7 @@ import { showUserRoute } from './admin/users/show.js';
 import { addWebhookRoute } from './admin/webhooks/add.js';
 import { deliveryRoutes } from './admin/webhooks/deliveries.js';
 import { webhookEndpointRoutes } from './admin/webhooks/endpoints.js';
+import { meSessionRoutes } from './me/sessions.js';
 import { bannerRoutes } from './meta/banner.js';
 import { documentRoutes } from './meta/documents.js';
 import { healthRoutes } from './meta/health.js';
@@ -28,6 +29,7 @@ export const ROUTES: readonly ((deps: Deps) => FastifyPluginAsyncTypebox)[] = [
   refreshRoute,
   logoutRoute,
   dashboardRoute,
+  meSessionRoutes,
   forgotPasswordRoute,
   resetPasswordRoute,
   revocationFeedRoute,
