@@ -82,7 +82,8 @@ export function toConfig(e: Env) {
       signinCode: e.SIGNIN_CODE_TTL,
       refreshReuseInterval: e.REFRESH_REUSE_INTERVAL,
     },
-    mail: { smtpUrl: e.SMTP_URL, from: e.MAIL_FROM, retryMaxDelay: e.MAIL_RETRY_MAX_DELAY },
+    /** `notifyNewSignIn`: email a user at a sign-in from a device and network new to their account. */
+    mail: { smtpUrl: e.SMTP_URL, from: e.MAIL_FROM, retryMaxDelay: e.MAIL_RETRY_MAX_DELAY, notifyNewSignIn: e.NOTIFY_NEW_SIGN_IN },
     redis: { url: e.REDIS_URL, keyPrefix: e.REDIS_KEY_PREFIX },
     /** Fastify's trustProxy: which proxies' X-Forwarded-For is believed. */
     trustProxy: e.TRUST_PROXY,

@@ -31,7 +31,7 @@ describe('configuration', () => {
       signinCode: 600,
       refreshReuseInterval: 10,
     });
-    expect(c.mail).toEqual({ smtpUrl: undefined, from: 'no-reply@localhost', retryMaxDelay: 300 });
+    expect(c.mail).toEqual({ smtpUrl: undefined, from: 'no-reply@localhost', retryMaxDelay: 300, notifyNewSignIn: true });
     expect(c.redis).toEqual({ url: undefined, keyPrefix: 'latchkey:' });
     expect(c.trustProxy).toBe(false);
     expect(c.corsOrigins).toEqual([]);

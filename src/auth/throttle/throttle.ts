@@ -55,7 +55,13 @@ export interface Throttle {
   allowLockedSignin(wideNetwork: string): Promise<boolean>;
   /** Whether one more sign-in code may be emailed to this account (SIGNIN_CODE_MAIL_LIMIT). */
   allowSigninCodeMail(userId: string): Promise<boolean>;
+  /** Whether one more new sign-in email may go to this account (one per 10 minutes): no mailbox flood. */
+  allowNewSigninMail(userId: string): Promise<boolean>;
 }
+
+// A new sign-in email per account within this window at most: whoever signs in from many places at once learns
+// of it from the first.
+const NEW_SIGNIN_MAIL_LIMIT = { points: 1, seconds: 600 };
 
 const LOCK_LEVEL_MEMORY = 86_400;
 const ACCOUNT_LIMITERS = { signupEmail: 'signup_email', resetToken: 'reset_token' } as const satisfies Record<string, LimiterName>;
@@ -140,6 +146,7 @@ export function createThrottle(
   const resetMailAccount = make('acct:reset-mail-all', limits.resetMailAccount);
   const lockedSignin = make('net:locked-signin', limits.lockedSignin);
   const signinCodeMail = make('acct:signin-code-mail', limits.signinCodeMail);
+  const newSigninMail = make('acct:new-signin-mail', NEW_SIGNIN_MAIL_LIMIT);
 
   function busy(refused: RateLimiterRes, name: LimiterName): AppError {
     metrics.throttled(name);
@@ -192,6 +199,9 @@ export function createThrottle(
       // Not counted in the metrics: it is asked only once a password proved right, so a count that moved
       // would tell whoever reads the metrics that a guess at a locked account was right.
       return (await spend(signinCodeMail, userId)) === undefined;
+    },
+    async allowNewSigninMail(userId) {
+      return (await spend(newSigninMail, userId)) === undefined;
     },
   };
 }
