@@ -122,7 +122,7 @@ describe('every route declares the statuses it answers', () => {
     for (const answer of ['POST /api/signup 201', 'POST /api/signin 200', 'GET /api/dashboard 200', 'POST /api/logout 200', 'GET /api/admin/users 200',
       'DELETE /api/admin/users/:id 200', 'POST /api/admin/webhooks 201', 'GET /api/admin/users 401', 'GET /api/admin/users 403', 'DELETE /api/admin/users/:id 404',
       'POST /api/signup 400', 'POST /api/signup 415', 'GET /api/revocations/stream 401', 'GET /api/revocations/stream 403', 'POST /api/admin/webhooks/deliveries/:deliveryId/replay 404',
-      'GET /api/me/sessions 200', 'DELETE /api/me/sessions/:id 200', 'DELETE /api/me/sessions/:id 404'])
+      'GET /api/me/sessions 200', 'DELETE /api/me/sessions/:id 200', 'DELETE /api/me/sessions/:id 404', 'GET /api/me/activity 200', 'GET /api/me/export 200'])
       expect(seen, answer).toContain(answer);
   }, 300_000);
 });

@@ -1,4 +1,4 @@
-import { and, asc, count, eq, gt, isNull, sql } from 'drizzle-orm';
+import { and, asc, count, desc, eq, gt, isNull, sql } from 'drizzle-orm';
 import { rowsOf, type Db } from '../client.js';
 import { sessions } from '../schema.js';
 
@@ -243,4 +243,25 @@ export function selectLiveSessions(db: Db, user: { id: string; notBefore: Date |
     .from(sessions)
     .where(liveSessionsOf(user, now))
     .orderBy(asc(sessions.createdAt), asc(sessions.id));
+}
+
+export type StoredSessionRow = LiveSessionRow & { revokedAt: Date | null; revokedReason: string | null };
+
+/** Every session of a user still stored, live or ended, newest first, at most `limit`; never a token or its hash. */
+export function selectUserSessions(db: Db, userId: string, limit: number): Promise<StoredSessionRow[]> {
+  return db
+    .select({
+      id: sessions.id,
+      createdAt: sessions.createdAt,
+      expiresAt: sessions.expiresAt,
+      lastRefreshedAt: sessions.lastRefreshedAt,
+      revokedAt: sessions.revokedAt,
+      revokedReason: sessions.revokedReason,
+      ipAddress: sessions.ipAddress,
+      userAgent: sessions.userAgent,
+    })
+    .from(sessions)
+    .where(eq(sessions.userId, userId))
+    .orderBy(desc(sessions.createdAt), desc(sessions.id))
+    .limit(limit);
 }

@@ -11,6 +11,8 @@ import { showUserRoute } from './admin/users/show.js';
 import { addWebhookRoute } from './admin/webhooks/add.js';
 import { deliveryRoutes } from './admin/webhooks/deliveries.js';
 import { webhookEndpointRoutes } from './admin/webhooks/endpoints.js';
+import { meActivityRoute } from './me/activity.js';
+import { meExportRoute } from './me/export.js';
 import { meSessionRoutes } from './me/sessions.js';
 import { bannerRoutes } from './meta/banner.js';
 import { documentRoutes } from './meta/documents.js';
@@ -30,6 +32,8 @@ export const ROUTES: readonly ((deps: Deps) => FastifyPluginAsyncTypebox)[] = [
   logoutRoute,
   dashboardRoute,
   meSessionRoutes,
+  meActivityRoute,
+  meExportRoute,
   forgotPasswordRoute,
   resetPasswordRoute,
   revocationFeedRoute,
