@@ -83,7 +83,8 @@ export function toConfig(e: Env) {
       emailVerification: e.EMAIL_VERIFICATION_TTL,
       refreshReuseInterval: e.REFRESH_REUSE_INTERVAL,
     },
-    mail: { smtpUrl: e.SMTP_URL, from: e.MAIL_FROM, retryMaxDelay: e.MAIL_RETRY_MAX_DELAY },
+    /** `notifyNewSignIn`: email a user at a sign-in from a device and network new to their account. */
+    mail: { smtpUrl: e.SMTP_URL, from: e.MAIL_FROM, retryMaxDelay: e.MAIL_RETRY_MAX_DELAY, notifyNewSignIn: e.NOTIFY_NEW_SIGN_IN },
     /** A sign-in to an unverified address is refused (`email_not_verified`). */
     requireEmailVerification: e.REQUIRE_EMAIL_VERIFICATION,
     redis: { url: e.REDIS_URL, keyPrefix: e.REDIS_KEY_PREFIX },

@@ -157,6 +157,12 @@ export const SETTINGS = {
     doc: '`smtp://user:pass@host:port` or `smtps://…`; unset: emails are written to the log',
   }),
   MAIL_FROM: setting({ group: 'mail', parse: text(3), default: 'no-reply@localhost', doc: 'sender of the emails' }),
+  NOTIFY_NEW_SIGN_IN: setting({
+    group: 'mail',
+    parse: boolean(),
+    default: 'true',
+    doc: 'email a user when their account signs in from a device and network it has not signed in from together within 90 days (not at its first sign-in; at most one such email per account every 10 minutes)',
+  }),
   MAIL_RETRY_MAX_DELAY: setting({
     group: 'mail',
     parse: duration(),

@@ -35,6 +35,16 @@ export function kindOf(payload: Record<string, unknown>): string {
   return typeof payload.kind === 'string' ? payload.kind : RENDERED_EMAIL;
 }
 
+/**
+ * What a row keeps once its email is sent, so that a user's data export can list the emails sent to them: an
+ * intent's kind and user, a rendered email's recipient and subject. Never its body, its link or its code, nor
+ * anything else an intent carries (a sign-in code's network).
+ */
+export function sentMailReceipt(payload: Record<string, unknown>): Record<string, string> {
+  const kept = typeof payload.kind === 'string' ? { kind: payload.kind, userId: payload.userId } : { to: payload.to, subject: payload.subject };
+  return Object.fromEntries(Object.entries(kept).filter((entry): entry is [string, string] => typeof entry[1] === 'string'));
+}
+
 /** Queues a row in the caller's transaction: it exists if and only if the change that causes it commits. */
 export function enqueue(tx: Db, payload: OutboxPayload, now: Date, expiresAt: Date): Promise<void> {
   return insertOutboxRow(tx, payload, now, expiresAt);

@@ -110,7 +110,8 @@ export const mailOutbox = pgTable(
   {
     id: bigserial('id', { mode: 'number' }).primaryKey(),
     // What to send: a rendered email (recipient, subject, text, html) with nothing secret in it, or an intent
-    // ({kind, userId}) rendered at sending time (a reset link is made then); erased once sent or given up.
+    // ({kind, userId}) rendered at sending time (a reset link is made then). Once sent, only what it was and whom
+    // it went to stay (src/core/mail-queue.ts, sentMailReceipt), never a body, link or code; erased when given up.
     message: jsonb('message'),
     createdAt: ts('created_at').notNull(),
     // Past this, the email is no longer worth sending (a reset request an hour old).

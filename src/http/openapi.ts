@@ -40,9 +40,9 @@ export async function registerOpenApi(app: FastifyInstance<any, any, any, any, a
       },
       tags: [
         { name: 'auth', description: 'sign-up, sign-in, tokens' },
+        { name: 'account', description: "a user's own account (`/api/me`), with its access token: profile, password, address, sessions, security events, data export, deletion" },
         { name: 'password', description: 'forgotten password' },
         { name: 'verification', description: 'proving an email address: verification links and codes, email changes' },
-        { name: 'account', description: 'the signed-in user\'s own account (`/api/me`)' },
         { name: 'services', description: 'for other services: the revocation feed' },
         { name: 'admin', description: 'for service clients: manage users (HTTP Basic, scopes users:read and admin)' },
         { name: 'meta', description: 'health, keys, documents' },

@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import type { Clock } from '../core/clock.js';
 import type { Db } from '../db/client.js';
-import { kindOf, type OutboxHandlers } from '../core/mail-queue.js';
+import { kindOf, sentMailReceipt, type OutboxHandlers } from '../core/mail-queue.js';
 import { backoffMs, leaseUntil, startPoller, type Jitter } from '../core/poller.js';
 import { claimOutboxRows, countOutboxRowsToDeliver, finishOutboxRow, retryOutboxRowAt, type OutboxRow } from '../db/queries/mail-outbox.js';
 
@@ -86,6 +86,6 @@ async function deliverRow(opts: OutboxWorkerOptions, row: OutboxRow): Promise<bo
     logger.info({ outboxId: row.id, kind }, 'outbox row dropped: nobody to deliver to any more');
     return false;
   }
-  await finishOutboxRow(db, row.id, { sentAt: clock.now() });
+  await finishOutboxRow(db, row.id, { sentAt: clock.now(), receipt: sentMailReceipt(payload) });
   return true;
 }

@@ -1,3 +1,4 @@
+import { decodeJwt } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RouteInfo } from '../../src/app.js';
 import { bearer, GOOD_PASSWORD, signIn, signUp, startTestApp, uniqueEmail, type TestApp } from '../helpers/app.js';
@@ -28,7 +29,7 @@ afterAll(async () => {
 });
 
 const isServiceRoute = (url: string) => url.startsWith('/api/admin/') || url.startsWith('/api/revocations/');
-const usesBearer = (url: string) => /logout|dashboard|protected|\/auth\/user$/.test(url);
+const usesBearer = (url: string) => /logout|dashboard|protected|\/auth\/user$|^\/api\/me\//.test(url);
 
 /** A valid body for each route that reads one. */
 async function validBody(url: string): Promise<object | undefined> {
@@ -52,6 +53,10 @@ async function fill(url: string, kind: 'existing' | 'unknown' | 'malformed'): Pr
     const created = kind === 'existing' ? (await t.inject({ method: 'POST', url: '/api/admin/webhooks', headers: admin, payload: await validBody('/api/admin/webhooks') })).json() : undefined;
     out = out.replace(':id', created?.id ?? (kind === 'unknown' ? 'wh_unknown0000' : 'no spaces'));
   }
+  if (out.includes(':id') && out.startsWith('/api/me/sessions')) {
+    const id = kind === 'existing' ? (decodeJwt((await signIn(t, email)).access_token).sid as string) : kind === 'unknown' ? '00000000-0000-4000-8000-000000000000' : 'not-an-id';
+    out = out.replace(':id', id);
+  }
   out = out.replace(':deliveryId', kind === 'malformed' ? 'x' : '999999');
   return out.replace(':token', kind === 'malformed' ? 'x'.repeat(600) : 'unknown-reset-token');
 }
@@ -59,7 +64,8 @@ async function fill(url: string, kind: 'existing' | 'unknown' | 'malformed'): Pr
 /** Headers of a caller allowed to use the route; `fresh`: a session of its own (an earlier attempt may have logged the shared one out). */
 async function allowed(url: string, fresh = false): Promise<Record<string, string>> {
   if (isServiceRoute(url)) return admin;
-  if (usesBearer(url)) return bearer(fresh ? (await signIn(t, email)).access_token : access);
+  // The account's own routes come after logout, which the shared session's attempts have ended by then.
+  if (usesBearer(url)) return bearer(fresh || url.startsWith('/api/me/') ? (await signIn(t, email)).access_token : access);
   return {};
 }
 
@@ -115,7 +121,8 @@ describe('every route declares the statuses it answers', () => {
     // The drive reached the answers it is for: successes, refusals of credentials and scopes, bad input, unknown ids.
     for (const answer of ['POST /api/signup 201', 'POST /api/signin 200', 'GET /api/dashboard 200', 'POST /api/logout 200', 'GET /api/admin/users 200',
       'DELETE /api/admin/users/:id 200', 'POST /api/admin/webhooks 201', 'GET /api/admin/users 401', 'GET /api/admin/users 403', 'DELETE /api/admin/users/:id 404',
-      'POST /api/signup 400', 'POST /api/signup 415', 'GET /api/revocations/stream 401', 'GET /api/revocations/stream 403', 'POST /api/admin/webhooks/deliveries/:deliveryId/replay 404'])
+      'POST /api/signup 400', 'POST /api/signup 415', 'GET /api/revocations/stream 401', 'GET /api/revocations/stream 403', 'POST /api/admin/webhooks/deliveries/:deliveryId/replay 404',
+      'GET /api/me/sessions 200', 'DELETE /api/me/sessions/:id 200', 'DELETE /api/me/sessions/:id 404', 'GET /api/me/activity 200', 'GET /api/me/export 200'])
       expect(seen, answer).toContain(answer);
   }, 300_000);
 });

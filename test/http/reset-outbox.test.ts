@@ -1,7 +1,7 @@
 import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { and, eq, isNotNull, sql } from 'drizzle-orm';
+import { and, eq, inArray, isNotNull, sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hashToken } from '../../src/core/secrets.js';
 import { mailOutbox, oneTimeTokens, users } from '../../src/db/schema.js';
@@ -199,5 +199,31 @@ describe('a reset email', () => {
     expect(notice.text).toContain('signed out');
     const token = tokenIn(await smtp.waitFor(isResetMailTo(user.email)));
     expect((await reset(t, token)).statusCode).toBe(200);
+  });
+
+  it('once sent, keeps only what it was and whom it went to: never the link, nor a notice\'s text', async () => {
+    const old = await signUp(t);
+    const user = await signUp(t);
+    const now = t.clock.now();
+    const day = new Date(now.getTime() + 86_400_000);
+    const [notice, intent] = await t.deps.db
+      .insert(mailOutbox)
+      .values([
+        { message: passwordChangedEmail({ ...old, emailVerifiedAt: null }), createdAt: now, expiresAt: day, nextAttemptAt: now },
+        { message: { kind: 'password_reset', userId: user.id }, createdAt: now, expiresAt: day, nextAttemptAt: now },
+      ])
+      .returning({ id: mailOutbox.id });
+    await t.deps.outbox.runOnce();
+    const token = tokenIn(await smtp.waitFor(isResetMailTo(user.email)));
+    const rows = async () => t.deps.db.select().from(mailOutbox).where(inArray(mailOutbox.id, [notice!.id, intent!.id])).orderBy(mailOutbox.id);
+    // The worker marks its rows sent once the batch is delivered, after the server accepted them.
+    await expect.poll(async () => (await rows()).map((r) => [r.sentAt !== null, r.message])).toEqual([
+      [true, { to: old.email, subject: 'Your password was changed' }],
+      [true, { kind: 'password_reset', userId: user.id }],
+    ]);
+    const stored = JSON.stringify(await t.deps.db.select().from(mailOutbox));
+    expect(stored).not.toContain(token);
+    expect(stored).not.toContain('reset-password');
+    expect(stored).not.toContain('signed out');
   });
 });

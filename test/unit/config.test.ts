@@ -32,7 +32,7 @@ describe('configuration', () => {
       emailVerification: 86400,
       refreshReuseInterval: 10,
     });
-    expect(c.mail).toEqual({ smtpUrl: undefined, from: 'no-reply@localhost', retryMaxDelay: 300 });
+    expect(c.mail).toEqual({ smtpUrl: undefined, from: 'no-reply@localhost', retryMaxDelay: 300, notifyNewSignIn: true });
     expect(c.requireEmailVerification).toBe(false);
     expect(c.redis).toEqual({ url: undefined, keyPrefix: 'latchkey:' });
     expect(c.trustProxy).toBe(false);

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { passwordChangedEmail, passwordResetEmail } from '../../src/auth/reset/emails.js';
-import { signinCodeEmail } from '../../src/auth/sessions/emails.js';
+import { newSigninEmail, signinCodeEmail } from '../../src/auth/sessions/emails.js';
 
 describe('email templates', () => {
   // A verified address: only then is the name printed.
@@ -25,8 +25,21 @@ describe('email templates', () => {
     expect(mail.text.startsWith('Hello,')).toBe(true);
   });
 
+  it('tells of a new sign-in: the device, the address and the time in UTC, and what to do if it was not the reader', () => {
+    const mail = newSigninEmail({ ...to, emailVerifiedAt: null }, { device: 'Firefox on Windows', ipAddress: '203.0.113.7', at: new Date('2025-03-14T09:26:53.123Z') });
+    expect(mail.subject).toBe('New sign-in to your account');
+    for (const part of [mail.text, mail.html]) {
+      expect(part).toContain('from Firefox on Windows, at the address 203.0.113.7, on 2025-03-14 09:26 UTC');
+      expect(part).toContain('GET /api/me/sessions');
+    }
+    expect(mail.text).toContain("If this wasn't you, reset your password now");
+    expect(mail.text.startsWith('Hello,')).toBe(true);
+    expect(newSigninEmail(to, { device: 'an unknown device', ipAddress: undefined, at: new Date(0) }).text).toContain('from an unknown device, at the address unknown');
+  });
+
   it('escapes the user\'s name in HTML and keeps it as typed in text', () => {
-    for (const mail of [passwordResetEmail(to, 'https://x', 60), passwordChangedEmail(to), signinCodeEmail(to, 'ABCD-EFGH', 600)]) {
+    const signin = { device: 'Chrome', ipAddress: '192.0.2.1', at: new Date(0) };
+    for (const mail of [passwordResetEmail(to, 'https://x', 60), passwordChangedEmail(to), signinCodeEmail(to, 'ABCD-EFGH', 600), newSigninEmail(to, signin)]) {
       expect(mail.html).toContain('Hello &lt;b&gt;Eve&lt;/b&gt; &amp; &quot;friends&quot;,');
       expect(mail.html).not.toContain('<b>Eve</b>');
       expect(mail.text).toContain('Hello <b>Eve</b> & "friends",');

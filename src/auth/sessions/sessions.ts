@@ -215,7 +215,7 @@ export async function revokeSession(
  * Revokes a session inside the caller's transaction: the id of its user, now locked (`owner`, undefined when
  * gone), and that of the user whose session this call revoked (`revokedOf`, undefined when it already was).
  */
-async function revokeSessionIn(tx: Db, sessionId: string, reason: string, now: Date): Promise<{ owner: string | undefined; revokedOf: string | undefined }> {
+export async function revokeSessionIn(tx: Db, sessionId: string, reason: string, now: Date): Promise<{ owner: string | undefined; revokedOf: string | undefined }> {
   // The user row first, as every change that records a user's events does: their events then take ids
   // in the order they commit, which the webhook worker's order per user relies on; one lock order, no deadlock.
   const owner = await lockSessionOwner(tx, sessionId);

@@ -11,6 +11,7 @@ import { NOT_AN_ADDRESS, type ClientInfo } from '../../core/client-address.js';
 import { consumeOneTimeCode } from '../../core/one-time-tokens.js';
 import { createSession, type SessionDeps, type TokenPair } from './sessions.js';
 import { queueSigninCodeIntent } from './signin-code-mail.js';
+import { notifyNewSignin } from './new-signin.js';
 import { findUserByEmail, normalizeEmail, type User } from '../users/users.js';
 import { sendVerificationAfterSignin } from '../verification/email-verification.js';
 
@@ -136,6 +137,10 @@ async function openSession(
     await recordAuditEvent(deps.db, deps.clock, { type: 'signin_failed', userId: user.id, email, client, details: { reason: 'credentials_changed' } });
     throw new AppError('invalid_credentials');
   }
+  // After the answer, as a reset email: the sign-in never waits for the look-up of where the account signed in from.
+  void notifyNewSignin(deps, user, tokens.sessionId, client).catch((err: Error) => {
+    deps.logger.error({ err: err.message, userId: user.id }, 'could not queue a new sign-in email');
+  });
   return { user, tokens };
 }
 

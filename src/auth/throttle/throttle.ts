@@ -61,10 +61,16 @@ export interface Throttle {
    * has an account must not show there.
    */
   allowVerificationMail(keys: string[]): Promise<boolean>;
+  /** Whether one more new sign-in email may go to this account (one per 10 minutes): no mailbox flood. */
+  allowNewSigninMail(userId: string): Promise<boolean>;
 }
 
 /** What `limitAccount` counts: sign-ups of one address, tries of one reset token, verification codes tried on one address. */
 export type AccountAction = 'signupEmail' | 'resetToken' | 'verifyCode';
+
+// A new sign-in email per account within this window at most: whoever signs in from many places at once learns
+// of it from the first.
+const NEW_SIGNIN_MAIL_LIMIT = { points: 1, seconds: 600 };
 
 const LOCK_LEVEL_MEMORY = 86_400;
 const ACCOUNT_LIMITERS = { signupEmail: 'signup_email', resetToken: 'reset_token', verifyCode: 'verify_code' } as const satisfies Record<string, LimiterName>;
@@ -151,6 +157,7 @@ export function createThrottle(
   const lockedSignin = make('net:locked-signin', limits.lockedSignin);
   const signinCodeMail = make('acct:signin-code-mail', limits.signinCodeMail);
   const verificationMail = make('acct:verification-mail', limits.verificationMail);
+  const newSigninMail = make('acct:new-signin-mail', NEW_SIGNIN_MAIL_LIMIT);
 
   function busy(refused: RateLimiterRes, name: LimiterName): AppError {
     metrics.throttled(name);
@@ -207,6 +214,9 @@ export function createThrottle(
     async allowVerificationMail(keys) {
       const refused = await Promise.all(keys.map((key) => spend(verificationMail, key)));
       return refused.every((r) => r === undefined);
+    },
+    async allowNewSigninMail(userId) {
+      return (await spend(newSigninMail, userId)) === undefined;
     },
   };
 }

@@ -1,5 +1,5 @@
 import { and, asc, count, eq, inArray, isNull, lt, lte, or, sql } from 'drizzle-orm';
-import type { Db } from '../client.js';
+import { rowsOf, type Db } from '../client.js';
 import { mailOutbox } from '../schema.js';
 
 // The mail outbox: rows queued in a change's transaction (src/core/mail-queue.ts), claimed and delivered
@@ -44,9 +44,38 @@ export function claimOutboxRows(db: Db, limit: number, now: Date, lease: Date): 
     .returning();
 }
 
-/** Ends a row, sent or given up. Its payload is erased: it names a person, and rows of earlier versions held links. */
-export async function finishOutboxRow(db: Db, id: number, fields: { sentAt: Date } | { abandonedAt: Date; lastError?: string }): Promise<void> {
-  await db.update(mailOutbox).set({ ...fields, message: null, lockedUntil: null }).where(eq(mailOutbox.id, id));
+/**
+ * Ends a row, sent or given up. Its payload is replaced by `receipt` (what a sent email was and whom it went to,
+ * never its body, link or code: `sentMailReceipt`), or erased: rows of earlier versions held links.
+ */
+export async function finishOutboxRow(
+  db: Db,
+  id: number,
+  fields: { sentAt: Date; receipt?: object } | { abandonedAt: Date; lastError?: string },
+): Promise<void> {
+  const { receipt, ...marks } = { receipt: undefined, ...fields };
+  await db.update(mailOutbox).set({ ...marks, message: receipt ?? null, lockedUntil: null }).where(eq(mailOutbox.id, id));
+}
+
+export interface UserMailRow {
+  kind: string | null;
+  subject: string | null;
+  created_at: Date | string;
+  sent_at: Date | string | null;
+}
+
+/**
+ * The rows queued for a user, waiting or sent (given-up rows hold nothing), newest first, at most `limit`:
+ * intents by the user's id, rendered emails by the address they went to. Only their kind and subject. The
+ * table has no index on its payload: rows stay a day after they are finished, so it stays small.
+ */
+export async function selectUserMail(db: Db, user: { id: string; email: string }, limit: number): Promise<UserMailRow[]> {
+  const result = await db.execute(sql`
+    SELECT message->>'kind' AS kind, message->>'subject' AS subject, created_at, sent_at FROM mail_outbox
+    WHERE message->>'userId' = ${user.id} OR (message->>'kind' IS NULL AND message->>'to' = ${user.email})
+    ORDER BY id DESC
+    LIMIT ${limit}`);
+  return rowsOf<UserMailRow>(result);
 }
 
 /** A failed attempt: the row is released and due again at `retryAt`. */

@@ -1,4 +1,4 @@
-import { and, asc, count, eq, gt, isNull, sql } from 'drizzle-orm';
+import { and, asc, count, desc, eq, gt, isNull, sql } from 'drizzle-orm';
 import { rowsOf, type Db } from '../client.js';
 import { sessions } from '../schema.js';
 
@@ -192,12 +192,34 @@ export async function countLiveSessions(db: Db, user: { id: string; notBefore: D
  * and its credentials unchanged since it opened. Asked instead of the revocation list while that list may
  * have missed notices (see RevocationList.isStale).
  */
-export async function isSessionLive(db: Db, sessionId: string, now: Date): Promise<boolean> {
+export async function isSessionLive(db: Db, sessionId: string, now: Date, ofUser?: string): Promise<boolean> {
   const result = await db.execute(sql`
     SELECT 1 FROM sessions s JOIN users u ON u.id = s.user_id
     WHERE s.id = ${sessionId} AND s.revoked_at IS NULL AND s.expires_at > ${now} AND u.disabled_at IS NULL
-      AND (u.not_before IS NULL OR s.created_at >= u.not_before)`);
+      AND (u.not_before IS NULL OR s.created_at >= u.not_before)
+      ${ofUser === undefined ? sql`` : sql`AND s.user_id = ${ofUser}`}`);
   return rowsOf(result).length > 0;
+}
+
+/**
+ * Locks a user's row (FOR NO KEY UPDATE) before their own sessions are changed: the user before the sessions
+ * (the lock order above), and a second change of the same sessions waits here, then reads them as the first
+ * left them. The user's id, or undefined when the user is gone.
+ */
+export async function lockSessionsUser(tx: Db, userId: string): Promise<string | undefined> {
+  const result = await tx.execute(sql`SELECT id FROM users WHERE id = ${userId} FOR NO KEY UPDATE`);
+  return rowsOf<{ id: string }>(result)[0]?.id;
+}
+
+/** Revokes every live session of a user (as `countLiveSessions` counts them) but `keep`; their ids. */
+export async function markOtherSessionsRevoked(tx: Db, userId: string, keep: string, now: Date, reason: string): Promise<string[]> {
+  const result = await tx.execute(sql`
+    UPDATE sessions s SET revoked_at = ${now}, revoked_reason = ${reason}
+    FROM users u
+    WHERE u.id = s.user_id AND s.user_id = ${userId} AND s.id <> ${keep} AND s.revoked_at IS NULL AND s.expires_at > ${now}
+      AND (u.not_before IS NULL OR s.created_at >= u.not_before)
+    RETURNING s.id`);
+  return rowsOf<{ id: string }>(result).map((row) => row.id);
 }
 
 export interface LiveSessionRow {
@@ -223,4 +245,25 @@ export function selectLiveSessions(db: Db, user: { id: string; notBefore: Date |
     .from(sessions)
     .where(liveSessionsOf(user, now))
     .orderBy(asc(sessions.createdAt), asc(sessions.id));
+}
+
+export type StoredSessionRow = LiveSessionRow & { revokedAt: Date | null; revokedReason: string | null };
+
+/** Every session of a user still stored, live or ended, newest first, at most `limit`; never a token or its hash. */
+export function selectUserSessions(db: Db, userId: string, limit: number): Promise<StoredSessionRow[]> {
+  return db
+    .select({
+      id: sessions.id,
+      createdAt: sessions.createdAt,
+      expiresAt: sessions.expiresAt,
+      lastRefreshedAt: sessions.lastRefreshedAt,
+      revokedAt: sessions.revokedAt,
+      revokedReason: sessions.revokedReason,
+      ipAddress: sessions.ipAddress,
+      userAgent: sessions.userAgent,
+    })
+    .from(sessions)
+    .where(eq(sessions.userId, userId))
+    .orderBy(desc(sessions.createdAt), desc(sessions.id))
+    .limit(limit);
 }

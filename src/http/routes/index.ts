@@ -14,6 +14,9 @@ import { showUserRoute } from './admin/users/show.js';
 import { addWebhookRoute } from './admin/webhooks/add.js';
 import { deliveryRoutes } from './admin/webhooks/deliveries.js';
 import { webhookEndpointRoutes } from './admin/webhooks/endpoints.js';
+import { meActivityRoute } from './me/activity.js';
+import { meExportRoute } from './me/export.js';
+import { meSessionRoutes } from './me/sessions.js';
 import { bannerRoutes } from './meta/banner.js';
 import { documentRoutes } from './meta/documents.js';
 import { healthRoutes } from './meta/health.js';
@@ -31,6 +34,9 @@ export const ROUTES: readonly ((deps: Deps) => FastifyPluginAsyncTypebox)[] = [
   refreshRoute,
   logoutRoute,
   dashboardRoute,
+  meSessionRoutes,
+  meActivityRoute,
+  meExportRoute,
   forgotPasswordRoute,
   resetPasswordRoute,
   verifyEmailRoutes,
