@@ -211,12 +211,7 @@ export function createThrottle(
       // would tell whoever reads the metrics that a guess at a locked account was right.
       return (await spend(signinCodeMail, userId)) === undefined;
     },
-    async allowVerificationMail(keys) {
-      const refused = await Promise.all(keys.map((key) => spend(verificationMail, key)));
-      return refused.every((r) => r === undefined);
-    },
-    async allowNewSigninMail(userId) {
-      return (await spend(newSigninMail, userId)) === undefined;
-    },
+    allowVerificationMail: async (keys) => (await Promise.all(keys.map((key) => spend(verificationMail, key)))).every((r) => r === undefined),
+    allowNewSigninMail: async (userId) => (await spend(newSigninMail, userId)) === undefined,
   };
 }
