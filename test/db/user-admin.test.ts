@@ -64,7 +64,7 @@ describe('creating a user as an operator', () => {
     expect((await signin(email)).statusCode).toBe(200);
     await expect(createUserByOperator(t.deps, { email, name: 'Again', password: GOOD_PASSWORD }, ACTOR)).rejects.toMatchObject({ code: 'email_taken' });
     const [event] = await t.deps.db.select().from(auditEvents).where(and(eq(auditEvents.userId, user.id), eq(auditEvents.type, 'user_created')));
-    expect(event?.details).toEqual({ actor: ACTOR, role: 'admin' });
+    expect(event?.details).toEqual({ actor: ACTOR, role: 'admin', verified: false });
   });
 });
 

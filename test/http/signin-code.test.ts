@@ -212,7 +212,7 @@ describe('what a stranger gets from a lock', () => {
     const mails = await codeMailsTo(owner.email, 2);
     expect(mails).toHaveLength(1);
     // The one code works from the network it was asked from (whichever of the flood's that was).
-    const [row] = await t.deps.db.select().from(oneTimeTokens).where(eq(oneTimeTokens.userId, owner.id));
+    const [row] = await t.deps.db.select().from(oneTimeTokens).where(and(eq(oneTimeTokens.userId, owner.id), eq(oneTimeTokens.type, 'signin_code')));
     const from = (row!.payload as { network: string }).network.replace('/32', '');
     expect((await signin({ email: owner.email, password: GOOD_PASSWORD, code: codeIn(mails[0]!) }, from)).statusCode).toBe(200);
   });
@@ -229,7 +229,7 @@ describe('what a stranger gets from a lock', () => {
   it('nothing of the code in a copy of the database: an HMAC no one can try codes against without SECRET_KEY', async () => {
     const owner = await lockedAccount();
     const code = await requestCode(owner.email, newAddress());
-    const tokens = await t.deps.db.select().from(oneTimeTokens).where(eq(oneTimeTokens.userId, owner.id));
+    const tokens = await t.deps.db.select().from(oneTimeTokens).where(and(eq(oneTimeTokens.userId, owner.id), eq(oneTimeTokens.type, 'signin_code')));
     expect(tokens).toHaveLength(1);
     // The code's row, the outbox (an intent of ids, erased once sent) and the audit log, as a copy has them.
     const copy = JSON.stringify([tokens, await t.deps.db.select().from(mailOutbox), await t.deps.db.select().from(auditEvents)]);

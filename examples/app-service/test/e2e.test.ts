@@ -178,7 +178,7 @@ describeUnless(NO_POSTGRES)('the seed’s app service beside Latchkey, on Postgr
     for (const token of older) expect((await onApp('/me', token)).status).toBe(200);
 
     expect((await api('/api/forgot-password', { body: { email: user.email } })).status).toBe(200);
-    const mail = await smtp.waitFor((m) => m.to.includes(user.email), 10_000);
+    const mail = await smtp.waitFor((m) => m.to.includes(user.email) && m.subject === 'Reset your password', 10_000);
     const token = /\/reset-password\/([A-Za-z0-9_-]+)/.exec(mail.text)![1]!;
     expect((await api(`/api/reset-password/${token}`, { body: { password: NEW_PASSWORD } })).status).toBe(200);
     await within(1_000, async () => {
