@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { count, eq, inArray } from 'drizzle-orm';
+import { and, count, eq, inArray } from 'drizzle-orm';
 import { decodeJwt } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isKnownClient } from '../../src/auth/throttle/known-clients.js';
@@ -225,7 +225,7 @@ describe('several instances purging at once', () => {
 
     const passes = await Promise.all([purge(t), purge(t), purge(t)]);
     expect(passes.reduce((sum, p) => sum + p.oneTimeTokens, 0)).toBe(n);
-    const left = await t.deps.db.select({ h: oneTimeTokens.tokenHash }).from(oneTimeTokens).where(eq(oneTimeTokens.userId, user.id));
+    const left = await t.deps.db.select({ h: oneTimeTokens.tokenHash }).from(oneTimeTokens).where(and(eq(oneTimeTokens.userId, user.id), eq(oneTimeTokens.type, 'password_reset')));
     expect(left.map((r) => r.h)).toEqual([valid]);
   });
 });

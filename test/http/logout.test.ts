@@ -22,7 +22,7 @@ describe('GET /api/dashboard', () => {
     expect(res.statusCode).toBe(200);
     expect(res.json()).toEqual({
       message: 'Welcome Linus!',
-      user: { id: user.id, name: 'Linus', email: user.email, created_at: expect.any(String) },
+      user: { id: user.id, name: 'Linus', email: user.email, email_verified: false, created_at: expect.any(String) },
     });
   });
 

@@ -2,6 +2,10 @@ import { and, eq, isNotNull, sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mailOutbox } from '../../src/db/schema.js';
 import { GOOD_PASSWORD, signUp, startTestApp, uniqueEmail, type TestApp } from '../helpers/app.js';
+import { insertUser } from '../../src/auth/users/users.js';
+
+// Users stored directly, with no sign-up email of their own: these tests count the reset email alone.
+const quietUser = (t: TestApp) => insertUser(t.deps.db, t.clock.now(), { name: 'Quiet', email: uniqueEmail('quiet'), passwordHash: 'not-a-hash' });
 import { createTestDatabase } from '../helpers/database.js';
 import { hostAndPort, TEST_REDIS_URL, uniqueRedisPrefix } from '../helpers/services.js';
 import { startSmtpServer, type TestSmtpServer } from '../helpers/smtp.js';
@@ -27,7 +31,7 @@ describe('with SMTP down', () => {
   });
 
   it('keeps the reset email and sends it, once, when SMTP is back', async () => {
-    const user = await signUp(t);
+    const user = await quietUser(t);
     await proxy.stop();
     const res = await t.inject({ method: 'POST', url: '/api/forgot-password', payload: { email: user.email } });
     expect(res.statusCode).toBe(200);
@@ -51,7 +55,7 @@ describe('with SMTP down', () => {
   });
 
   it('gives up, erasing the row, once the reset email is older than a link may live', async () => {
-    const user = await signUp(t);
+    const user = await quietUser(t);
     await proxy.stop();
     let id: number | undefined;
     try {
@@ -84,7 +88,7 @@ describeUnless(NO_POSTGRES)('several outbox workers', () => {
     try {
       const [first] = instances;
       const users = [];
-      for (let i = 0; i < 30; i++) users.push(await signUp(first!));
+      for (let i = 0; i < 30; i++) users.push(await quietUser(first!));
       // Requests land on all three instances, as behind a load balancer; every worker competes for every email.
       await Promise.all(
         users.map((u, i) => instances[i % 3]!.inject({ method: 'POST', url: '/api/forgot-password', payload: { email: u.email } })),
@@ -145,7 +149,7 @@ describe('the outbox', () => {
   it('queues one email per committed change and none for a refused one', async () => {
     const t = await startTestApp();
     try {
-      const user = await signUp(t);
+      const user = await quietUser(t);
       const count = async () => (await t.deps.db.select().from(mailOutbox)).length;
       await t.inject({ method: 'POST', url: '/api/forgot-password', payload: { email: user.email } });
       await expect.poll(count).toBe(1);
