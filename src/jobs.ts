@@ -111,8 +111,7 @@ export async function startJobs(deps: Deps, opts: JobOptions = {}): Promise<Serv
       db: database.db,
       handlers: mailHandlers(deps, {
         [PASSWORD_RESET]: (payload, now) => sendResetEmail({ db: database.db, mailer: deps.mailer, config }, payload, now),
-        [SIGNIN_CODE]: (payload, now) =>
-          sendSigninCodeEmail({ db: database.db, mailer: deps.mailer, config, oneTimeCodeKey: deps.oneTimeCodeKey }, payload, now),
+        [SIGNIN_CODE]: (payload, now) => sendSigninCodeEmail(mailing, payload, now),
         [EMAIL_VERIFICATION]: (payload, now) => sendVerificationEmail(mailing, payload, now),
         [EMAIL_CHANGE]: (payload, now) => sendEmailChangeEmail(mailing, payload, now),
         [EMAIL_CHANGE_NOTICE]: (payload, now) => sendEmailChangeNotice(mailing, payload, now),

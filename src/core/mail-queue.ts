@@ -55,3 +55,11 @@ export function enqueueEmail(tx: Db, message: MailMessage, now: Date, expiresAt:
   return insertOutboxRow(tx, message, now, expiresAt);
 }
 
+// A notice (a password changed, a new sign-in, an account deleted) is still worth sending this long after it was queued.
+const NOTICE_LIFETIME_MS = 24 * 3_600_000;
+
+/** Queues a notice: an email rendered now, with no secret in it, worth sending for a day. */
+export function enqueueNotice(tx: Db, message: MailMessage, now: Date): Promise<void> {
+  return enqueueEmail(tx, message, now, new Date(now.getTime() + NOTICE_LIFETIME_MS));
+}
+

@@ -162,7 +162,7 @@ export async function consumeOneTimeToken<T extends OneTimeTokenType>(db: Db, ty
   return (await queries.markTokenUsed(db, type, tokenHash, now)) as OneTimeToken<T> | undefined;
 }
 
-/** Spends every unused token of the user, of one type or (without `type`) of all; returns how many. */
-export async function revokeUserTokens(db: Db, userId: string, now: Date, type?: OneTimeTokenType): Promise<number> {
-  return queries.markUserTokensUsed(db, userId, now, type);
+/** Spends every unused token of the user, of the types given or (without `types`) of all; returns how many. */
+export async function revokeUserTokens(db: Db, userId: string, now: Date, types?: OneTimeTokenType | readonly OneTimeTokenType[]): Promise<number> {
+  return queries.markUserTokensUsed(db, userId, now, typeof types === 'string' ? [types] : types);
 }

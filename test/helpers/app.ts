@@ -254,3 +254,25 @@ function tryJson(text: string): unknown {
     return undefined;
   }
 }
+
+/**
+ * Two instances of Latchkey on one fresh database, sharing a clock, as behind a load balancer: started for the
+ * enclosing suite (in beforeAll), closed and the database dropped after it. `const { a, b } = useTwoInstances()`.
+ */
+export function useTwoInstances(): { a: TestApp; b: TestApp } {
+  let database: TestDatabase | undefined;
+  let a: TestApp | undefined;
+  let b: TestApp | undefined;
+  beforeAll(async () => {
+    database = await createTestDatabase();
+    const clock = createTestClock();
+    a = await startTestApp({ database, clock });
+    b = await startTestApp({ database, clock });
+  });
+  afterAll(async () => {
+    await a?.close();
+    await b?.close();
+    await database?.drop();
+  });
+  return { a: late(() => a), b: late(() => b) };
+}

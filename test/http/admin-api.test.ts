@@ -4,9 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { removeServiceClient, rotateServiceClientSecret } from '../../src/auth/service-clients/service-clients.js';
 import { insertUser } from '../../src/auth/users/users.js';
 import { auditEvents, users } from '../../src/db/schema.js';
-import { dashboard, GOOD_PASSWORD, refresh, signIn, signUp, startTestApp, type TestApp } from '../helpers/app.js';
-import { createTestClock } from '../helpers/clock.js';
-import { createTestDatabase, type TestDatabase } from '../helpers/database.js';
+import { dashboard, GOOD_PASSWORD, refresh, signIn, signUp, startTestApp, useTwoInstances, type TestApp } from '../helpers/app.js';
 import { serviceClients, type Credentials } from '../helpers/service-clients.js';
 import { alteredSecret } from '../helpers/sse.js';
 import { describeUnless, NO_POSTGRES } from '../helpers/skip.js';
@@ -365,21 +363,10 @@ describe('the OpenAPI document', () => {
 });
 
 describeUnless(NO_POSTGRES)('two instances on one PostgreSQL', () => {
-  let database: TestDatabase;
-  let a: TestApp;
-  let b: TestApp;
+  const { a, b } = useTwoInstances();
   let ops: Credentials;
   beforeAll(async () => {
-    database = await createTestDatabase();
-    const clock = createTestClock();
-    a = await startTestApp({ database, clock });
-    b = await startTestApp({ database, clock });
     ops = await serviceClients(() => a, 'admin-test-instances').client(['admin']);
-  });
-  afterAll(async () => {
-    await a?.close();
-    await b?.close();
-    await database?.drop();
   });
 
   /** Polls until `check` holds; generous, the machine may be loaded. */

@@ -5,9 +5,7 @@ import { decodeJwt } from 'jose';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { hashToken } from '../../src/core/secrets.js';
 import { oneTimeTokens, sessions, users } from '../../src/db/schema.js';
-import { bearer, GOOD_PASSWORD, signIn, signUp, startTestApp, type SignedUp, type TestApp } from '../helpers/app.js';
-import { createTestClock } from '../helpers/clock.js';
-import { createTestDatabase, type TestDatabase } from '../helpers/database.js';
+import { bearer, GOOD_PASSWORD, signIn, signUp, startTestApp, useTwoInstances, type SignedUp, type TestApp } from '../helpers/app.js';
 import { describeUnless, NO_POSTGRES } from '../helpers/skip.js';
 
 const NEW_PASSWORD = 'an entirely new passphrase';
@@ -180,20 +178,7 @@ describe('a password reset ends every session opened with the old password', () 
 });
 
 describeUnless(NO_POSTGRES)('across two instances on one PostgreSQL', () => {
-  let database: TestDatabase;
-  let a: TestApp;
-  let b: TestApp;
-  beforeAll(async () => {
-    database = await createTestDatabase();
-    const clock = createTestClock();
-    a = await startTestApp({ database, clock });
-    b = await startTestApp({ database, clock });
-  });
-  afterAll(async () => {
-    await a.close();
-    await b.close();
-    await database.drop();
-  });
+  const { a, b } = useTwoInstances();
 
   it('leaves no live session of the old password when sign-ins on both instances race a reset on one', async () => {
     for (let round = 0; round < 3; round++) {

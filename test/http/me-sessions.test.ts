@@ -2,9 +2,7 @@ import { and, eq, inArray } from 'drizzle-orm';
 import { decodeJwt } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { auditEvents, events, sessions } from '../../src/db/schema.js';
-import { bearer, dashboard, refresh, signIn, signUp, startTestApp, type SignedUp, type TestApp, type Tokens } from '../helpers/app.js';
-import { createTestClock } from '../helpers/clock.js';
-import { createTestDatabase, type TestDatabase } from '../helpers/database.js';
+import { bearer, dashboard, refresh, signIn, signUp, startTestApp, useTwoInstances, type SignedUp, type TestApp, type Tokens } from '../helpers/app.js';
 import { describeUnless, NO_POSTGRES } from '../helpers/skip.js';
 
 // A user's own sessions: the list, ending one of them, and logout's scopes (this one, the others, all).
@@ -238,20 +236,7 @@ describe('POST /api/logout?scope=', () => {
 });
 
 describeUnless(NO_POSTGRES)('two instances on one PostgreSQL', () => {
-  let database: TestDatabase;
-  let one: TestApp;
-  let other: TestApp;
-  beforeAll(async () => {
-    database = await createTestDatabase();
-    const clock = createTestClock();
-    one = await startTestApp({ database, clock });
-    other = await startTestApp({ database, clock });
-  });
-  afterAll(async () => {
-    await one?.close();
-    await other?.close();
-    await database?.drop();
-  });
+  const { a: one, b: other } = useTwoInstances();
 
   async function refusedOn(app: TestApp, tokens: Tokens) {
     for (let i = 0; i < 200; i++) {

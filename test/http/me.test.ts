@@ -1,9 +1,7 @@
 import { and, eq } from 'drizzle-orm';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { auditEvents, events, users } from '../../src/db/schema.js';
-import { bearer, dashboard, GOOD_PASSWORD, refresh, signIn, signUp, startTestApp, tokenAnswer, uniqueEmail, useMailingApp, type TestApp } from '../helpers/app.js';
-import { createTestClock } from '../helpers/clock.js';
-import { createTestDatabase, type TestDatabase } from '../helpers/database.js';
+import { bearer, dashboard, GOOD_PASSWORD, refresh, signIn, signUp, tokenAnswer, uniqueEmail, useMailingApp, useTwoInstances } from '../helpers/app.js';
 import { describeUnless, NO_POSTGRES } from '../helpers/skip.js';
 import type { ReceivedMail } from '../helpers/smtp.js';
 
@@ -216,20 +214,7 @@ describe('/api/me', () => {
 });
 
 describeUnless(NO_POSTGRES)('the profile on two instances of one PostgreSQL', () => {
-  let database: TestDatabase;
-  let a: TestApp;
-  let b: TestApp;
-  beforeAll(async () => {
-    database = await createTestDatabase();
-    const clock = createTestClock();
-    a = await startTestApp({ database, clock });
-    b = await startTestApp({ database, clock });
-  });
-  afterAll(async () => {
-    await a?.close();
-    await b?.close();
-    await database?.drop();
-  });
+  const { a, b } = useTwoInstances();
 
   it('shows a new name on the other instance at once, though it had the old one in memory', async () => {
     const user = await signUp(a, { name: 'Before' });

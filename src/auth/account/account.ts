@@ -5,7 +5,7 @@ import { AppError } from '../../errors.js';
 import { recordAuditEvent } from '../../core/audit.js';
 import { recordEvents, userEvent } from '../../core/events.js';
 import type { ClientInfo } from '../../core/client-address.js';
-import { enqueueEmail } from '../../core/mail-queue.js';
+import { enqueueNotice } from '../../core/mail-queue.js';
 import { revokeUserTokens } from '../../core/one-time-tokens.js';
 import { checkNewPassword } from '../passwords/passwords.js';
 import { passwordChangedEmail } from '../reset/emails.js';
@@ -27,8 +27,6 @@ export interface AccountDeps extends EmailChangeDeps, SessionDeps {
   breachCheck: BreachCheck | undefined;
 }
 
-// A notice with no secret in it is still worth sending this long after it was queued.
-const NOTICE_LIFETIME_MS = 24 * 3_600_000;
 
 /** The user an access token names; `invalid_token` when the account is gone (deleted since the token was issued). */
 export async function accountOf(deps: Pick<AccountDeps, 'db'>, userId: string): Promise<User> {
@@ -73,7 +71,7 @@ export async function changePassword(
     await revokeUserTokens(tx, user.id, now, 'password_reset');
     await recordEvents(tx, [userEvent('user.password_changed', changed)], now);
     const ended = await endUserSessions(tx, user.id, 'password_changed', now);
-    await enqueueEmail(tx, passwordChangedEmail(changed), now, new Date(now.getTime() + NOTICE_LIFETIME_MS));
+    await enqueueNotice(tx, passwordChangedEmail(changed), now);
     const details = { actor: 'user', sessionsRevoked: ended.sessionIds.length };
     await recordAuditEvent(tx, deps.clock, { type: 'password_changed', userId: user.id, email: changed.email, client, details });
     return { changed, ended };
@@ -92,7 +90,7 @@ export async function changePassword(
 export async function deleteOwnAccount(deps: AccountDeps, user: User, password: string, client: ClientInfo = {}): Promise<void> {
   await confirmPassword(deps, user, password, client);
   await deleteUser(deps, user.id, 'user', (tx, deleted, now) =>
-    enqueueEmail(tx, accountDeletedEmail(deleted), now, new Date(now.getTime() + NOTICE_LIFETIME_MS)),
+    enqueueNotice(tx, accountDeletedEmail(deleted), now),
   );
   deps.outbox.wake();
 }

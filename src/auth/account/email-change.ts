@@ -4,7 +4,7 @@ import { AppError } from '../../errors.js';
 import { recordAuditEvent } from '../../core/audit.js';
 import { recordEvents, userEvent } from '../../core/events.js';
 import type { ClientInfo } from '../../core/client-address.js';
-import { enqueueEmail } from '../../core/mail-queue.js';
+import { enqueueNotice } from '../../core/mail-queue.js';
 import { consumeOneTimeToken, findUsableToken, revokeUserTokens, type OneTimeToken } from '../../core/one-time-tokens.js';
 import { confirmPassword } from '../sessions/reauthenticate.js';
 import { endUserSessions, publishEndedSessions } from '../sessions/sessions.js';
@@ -27,8 +27,6 @@ import { queueEmailChangeIntents } from '../verification/verification-mail.js';
  * address (the unique index, not a check); the old mailbox can undo the change and sign every device out.
  */
 
-// A notice with no secret in it is still worth sending this long after it was queued.
-const NOTICE_LIFETIME_MS = 24 * 3_600_000;
 
 export const EMAIL_CHANGE_MESSAGE =
   'To finish the change, open the link sent to the new address. A notice went to your current address.';
@@ -51,7 +49,7 @@ export async function requestEmailChange(deps: EmailChangeDeps, user: User, inpu
   await deps.db.transaction(async (tx) => {
     await recordAuditEvent(tx, deps.clock, { type: 'email_change_requested', userId: user.id, email: user.email, client, details: { newEmail, sent: allowed } });
     if (!allowed) return;
-    if (owner) await enqueueEmail(tx, emailTakenNoticeEmail(owner), now, new Date(now.getTime() + NOTICE_LIFETIME_MS));
+    if (owner) await enqueueNotice(tx, emailTakenNoticeEmail(owner), now);
     else await queueEmailChangeIntents(tx, { userId: user.id, oldEmail: user.email, newEmail }, now, deps.config.ttl.emailVerification);
   });
   deps.outbox.wake();
@@ -81,7 +79,7 @@ async function takeNewAddress(tx: Db, deps: EmailChangeDeps, change: OneTimeToke
     throw err;
   });
   if (!user) throw new AppError('invalid_verification_token');
-  for (const type of ['email_change', 'email_verification', 'email_verification_code', 'password_reset'] as const) await revokeUserTokens(tx, user.id, now, type);
+  await revokeUserTokens(tx, user.id, now, ['email_change', 'email_verification', 'email_verification_code', 'password_reset']);
   await recordEvents(tx, [userEvent('user.updated', user, before.emailVerifiedAt ? ['email'] : ['email', 'email_verified'])], now);
   await recordAuditEvent(tx, deps.clock, { type: 'email_changed', userId: user.id, email: user.email, client, details: { previousEmail: before.email } });
   await announceProfileChange(tx, user.id);

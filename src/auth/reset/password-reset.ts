@@ -8,7 +8,7 @@ import type { Db } from '../../db/client.js';
 import type { RevocationList } from '../sessions/revocations.js';
 import { setPasswordOfEnabledUser } from '../../db/queries/users.js';
 import { AppError } from '../../errors.js';
-import { enqueueEmail } from '../../core/mail-queue.js';
+import { enqueueNotice } from '../../core/mail-queue.js';
 import { passwordChangedEmail } from './emails.js';
 import { recordAuditEvent } from '../../core/audit.js';
 import { checkNewPassword } from '../passwords/passwords.js';
@@ -34,8 +34,6 @@ export interface ResetDeps {
   revocations: RevocationList;
 }
 
-// A "your password was changed" notice is still worth sending this long after the change.
-const NOTICE_LIFETIME_MS = 24 * 3_600_000;
 
 /**
  * Emails a reset link if the address has an account and its mail quota allows. Known and unknown
@@ -94,7 +92,7 @@ export async function resetPassword(deps: ResetDeps, token: string, newPassword:
     if (!user) throw new AppError('invalid_reset_token');
     await recordEvents(tx, [userEvent('user.password_changed', user)], now);
     const ended = await endUserSessions(tx, user.id, 'password_reset', now);
-    await enqueueEmail(tx, passwordChangedEmail(user), now, new Date(now.getTime() + NOTICE_LIFETIME_MS));
+    await enqueueNotice(tx, passwordChangedEmail(user), now);
     // In the transaction: the audit says a reset happened if and only if it did.
     for (const type of ['password_reset_completed', 'password_changed'] as const) {
       await recordAuditEvent(tx, deps.clock, { type, userId: user.id, email: user.email, client, details: { sessionsRevoked: ended.sessionIds.length } });

@@ -4,7 +4,7 @@ import type { Db } from '../../db/client.js';
 import type { Throttle } from '../throttle/throttle.js';
 import { selectSigninOrigins, type SigninOrigin } from '../../db/queries/known-clients.js';
 import { isInNetwork, type ClientInfo } from '../../core/client-address.js';
-import { enqueueEmail } from '../../core/mail-queue.js';
+import { enqueueNotice } from '../../core/mail-queue.js';
 import type { Recipient } from '../../core/email-text.js';
 import { describeDevice } from './devices.js';
 import { newSigninEmail } from './emails.js';
@@ -13,8 +13,6 @@ import { newSigninEmail } from './emails.js';
 export const NEW_SIGNIN_WINDOW_SECONDS = 90 * 86_400;
 // Earlier places looked at: an owner's devices times their networks; past that, the oldest count as unseen.
 const ORIGINS = 100;
-// A notice is still worth sending this long after the sign-in.
-const NOTICE_LIFETIME_MS = 24 * 3_600_000;
 
 export interface NewSigninDeps {
   db: Db;
@@ -50,7 +48,7 @@ export async function notifyNewSignin(deps: NewSigninDeps, user: Recipient & { i
   if (seenBefore(origins, client, device, new Date(now.getTime() - NEW_SIGNIN_WINDOW_SECONDS * 1000))) return false;
   if (!(await deps.throttle.allowNewSigninMail(user.id))) return false;
   const email = newSigninEmail(user, { device, ipAddress: client.ipAddress, at: now });
-  await enqueueEmail(deps.db, email, now, new Date(now.getTime() + NOTICE_LIFETIME_MS));
+  await enqueueNotice(deps.db, email, now);
   deps.outbox.wake();
   return true;
 }

@@ -1,8 +1,8 @@
 import type { Clock } from '../../core/clock.js';
 import type { Db } from '../../db/client.js';
 import type { RevocationList } from './revocations.js';
-import { isSessionLive, lockSessionsUser, markOtherSessionsRevoked, selectLiveSessions } from '../../db/queries/sessions.js';
-import { selectUserById } from '../../db/queries/users.js';
+import { isSessionLive, markOtherSessionsRevoked, selectLiveSessions } from '../../db/queries/sessions.js';
+import { lockUserRow, selectUserById, type UserRow } from '../../db/queries/users.js';
 import { AppError } from '../../errors.js';
 import { recordAuditEvent } from '../../core/audit.js';
 import { recordEvents, sessionRevokedEvent } from '../../core/events.js';
@@ -61,7 +61,9 @@ export async function endOwnSession(deps: OwnSessionDeps, caller: Caller, id: st
   const sessionId = id.toLowerCase();
   const now = deps.clock.now();
   await deps.db.transaction(async (tx) => {
-    const userId = await lockSessionsUser(tx, caller.userId);
+    // The user before the sessions (the lock order of src/db/queries/sessions.ts): a second end of the same
+    // session waits here, then finds it ended.
+    const userId = (await lockUserRow(tx, caller.userId))?.id;
     if (!userId || !(await isSessionLive(tx, sessionId, now, userId))) throw new AppError('session_not_found');
     await revokeSessionIn(tx, sessionId, REASON, now);
     await recordAuditEvent(tx, deps.clock, { type: 'session_revoked', userId, sessionId, client, details: { actor: 'user' } });
@@ -70,19 +72,20 @@ export async function endOwnSession(deps: OwnSessionDeps, caller: Caller, id: st
 }
 
 /** Locks the caller's user row and checks that their own session still lives: `session_revoked` otherwise. */
-async function lockLiveCaller(tx: Db, caller: Caller, now: Date): Promise<string> {
-  const userId = isUuid(caller.userId) && isUuid(caller.sessionId) ? await lockSessionsUser(tx, caller.userId) : undefined;
+async function lockLiveCaller(tx: Db, caller: Caller, now: Date): Promise<UserRow> {
+  const user = isUuid(caller.userId) && isUuid(caller.sessionId) ? await lockUserRow(tx, caller.userId) : undefined;
   // Ended since its token was checked (a race with another end): it may end nothing more.
-  if (!userId || !(await isSessionLive(tx, caller.sessionId, now, userId))) throw new AppError('session_revoked');
-  return userId;
+  if (!user || !(await isSessionLive(tx, caller.sessionId, now, user.id))) throw new AppError('session_revoked');
+  return user;
 }
 
 /** Ends every live session of the caller's but their own, each as `endOwnSession` would; how many ended. */
 export async function endOtherSessions(deps: OwnSessionDeps, caller: Caller, client: ClientInfo = {}): Promise<number> {
   const now = deps.clock.now();
   const ended = await deps.db.transaction(async (tx) => {
-    const userId = await lockLiveCaller(tx, caller, now);
-    const sessionIds = await markOtherSessionsRevoked(tx, userId, caller.sessionId, now, REASON);
+    const user = await lockLiveCaller(tx, caller, now);
+    const userId = user.id;
+    const sessionIds = await markOtherSessionsRevoked(tx, user, caller.sessionId, now, REASON);
     await announceRevocations(tx, sessionIds, now);
     await recordEvents(tx, sessionIds.map((sid) => sessionRevokedEvent(userId, sid, REASON)), now);
     for (const sessionId of sessionIds) {
@@ -101,7 +104,7 @@ export async function endOtherSessions(deps: OwnSessionDeps, caller: Caller, cli
 export async function endEverySession(deps: OwnSessionDeps, caller: Caller, client: ClientInfo = {}): Promise<number> {
   const now = deps.clock.now();
   const ended = await deps.db.transaction(async (tx) => {
-    const userId = await lockLiveCaller(tx, caller, now);
+    const userId = (await lockLiveCaller(tx, caller, now)).id;
     const ended = await endUserSessions(tx, userId, REASON, now);
     const details = { actor: 'user', scope: 'global', sessionsEnded: ended.sessionIds.length };
     await recordAuditEvent(tx, deps.clock, { type: 'sessions_revoked', userId, sessionId: caller.sessionId, client, details });

@@ -1,3 +1,4 @@
+import { NO_USER_ID } from '../../contracts/ids.js';
 import type { Logger } from 'pino';
 import type { BreachCheck } from '../passwords/breached-passwords.js';
 import type { PasswordHasher } from '../passwords/passwords.js';
@@ -13,7 +14,7 @@ import { createSession, type SessionDeps, type TokenPair } from './sessions.js';
 import { queueSigninCodeIntent } from './signin-code-mail.js';
 import { notifyNewSignin } from './new-signin.js';
 import { findUserByEmail, normalizeEmail, type User } from '../users/users.js';
-import { sendVerificationAfterSignin } from '../verification/email-verification.js';
+import { sendVerification } from '../verification/email-verification.js';
 
 /**
  * Sessions' dependencies, and the password hasher, the throttle and the log; the key sign-in codes are
@@ -125,7 +126,7 @@ async function openSession(
   // Told only to whoever knows the password, as account_disabled: the owner gets a fresh link with it.
   if (deps.config.requireEmailVerification && !user.emailVerifiedAt) {
     await recordAuditEvent(deps.db, deps.clock, { type: 'signin_failed', userId: user.id, email, client, details: { reason: 'email_not_verified' } });
-    await sendVerificationAfterSignin(deps, user, client);
+    await sendVerification(deps, user, client);
     throw new AppError('email_not_verified');
   }
   if (deps.passwords.needsRehash(user.passwordHash)) await upgradePasswordHash(deps, user, signin.password);
@@ -155,8 +156,6 @@ interface LockedAttempt {
 
 // Wrong tries that spend a sign-in code: with 8 characters of 30, five guesses have 1 chance in 10^11.
 const CODE_MAX_FAILURES = 5;
-// A code tried after a wrong password runs the same statements against an id no user has.
-const NO_USER = '00000000-0000-0000-0000-000000000000';
 
 /**
  * A sign-in a lock refuses: from a network the account never signed in from while strangers' failures lock
@@ -178,7 +177,7 @@ async function signInThroughLock(deps: SignInDeps, attempt: LockedAttempt, clien
     consumeOneTimeCode(deps.db, deps.oneTimeCodeKey, { type: 'signin_code', userId, boundTo: network, code: typed, now: deps.clock.now(), maxFailures: CODE_MAX_FAILURES });
   // A disabled account is refused like a wrong password: here, telling it would tell that the password was right.
   if (!user || !valid || user.disabledAt) {
-    if (code !== undefined) await tryCode(NO_USER, code);
+    if (code !== undefined) await tryCode(NO_USER_ID, code);
     const reason = user?.disabledAt && valid ? 'account_disabled' : 'invalid_credentials';
     await recordAuditEvent(deps.db, deps.clock, { type: 'signin_failed', userId: user?.id, email, client, details: { locked: true, reason } });
     throw refusal;

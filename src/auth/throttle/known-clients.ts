@@ -1,10 +1,9 @@
+import { NO_USER_ID } from '../../contracts/ids.js';
 import type { Clock } from '../../core/clock.js';
 import type { Db } from '../../db/client.js';
 import { selectSigninAddresses } from '../../db/queries/known-clients.js';
 import { isInNetwork } from '../../core/client-address.js';
 
-// Unknown addresses run the same query against an id no user has, so both cost the same.
-const NO_USER = '00000000-0000-0000-0000-000000000000';
 // Enough for an owner's home, office, phone and travels; an account signed in from more is not "owned".
 const RECENT_ADDRESSES = 50;
 
@@ -22,6 +21,6 @@ export async function isKnownClient(
 ): Promise<boolean> {
   if (!network) return false;
   const since = new Date(deps.clock.now().getTime() - withinSeconds * 1000);
-  const addresses = await selectSigninAddresses(deps.db, userId ?? NO_USER, since, RECENT_ADDRESSES);
+  const addresses = await selectSigninAddresses(deps.db, userId ?? NO_USER_ID, since, RECENT_ADDRESSES);
   return userId !== undefined && addresses.some((address) => isInNetwork(address, network));
 }

@@ -1,3 +1,4 @@
+import { NO_USER_ID } from '../../contracts/ids.js';
 import type { Logger } from 'pino';
 import type { Throttle } from '../throttle/throttle.js';
 import type { Clock } from '../../core/clock.js';
@@ -27,8 +28,6 @@ export interface VerificationDeps {
 
 // Wrong codes that spend a verification code: five guesses at six digits have 1 chance in 200,000.
 const CODE_MAX_FAILURES = 5;
-// A code tried for an address with no account runs the same statements against an id no user has.
-const NO_USER = '00000000-0000-0000-0000-000000000000';
 
 export interface Verified {
   /** `verified` (an address proved) or `email_changed` (a new address confirmed, and so proved). */
@@ -62,7 +61,7 @@ export async function verifyEmailCode(deps: VerificationDeps, email: string, cod
   await deps.throttle.limitAccount('verifyCode', address);
   const user = await findUserByEmail(deps.db, address);
   const now = deps.clock.now();
-  const opts = { type: 'email_verification_code' as const, userId: user?.id ?? NO_USER, boundTo: address, code, now, maxFailures: CODE_MAX_FAILURES };
+  const opts = { type: 'email_verification_code' as const, userId: user?.id ?? NO_USER_ID, boundTo: address, code, now, maxFailures: CODE_MAX_FAILURES };
   const consumed = await consumeOneTimeCode(deps.db, deps.oneTimeCodeKey, opts);
   if (!user || !consumed) throw new AppError('invalid_verification_token');
   const proved = await deps.db.transaction((tx) => proveAddress(tx, deps, consumed, client, now));
@@ -78,10 +77,9 @@ export async function verifyEmailCode(deps: VerificationDeps, email: string, cod
 async function proveAddress(tx: Db, deps: VerificationDeps, proof: Pick<OneTimeToken<'email_verification'>, 'userId' | 'payload'>, client: ClientInfo, now: Date): Promise<User> {
   const user = await lockUserRow(tx, proof.userId);
   if (!user || user.disabledAt || user.email !== proof.payload.email) throw new AppError('invalid_verification_token');
-  await revokeUserTokens(tx, user.id, now, 'email_verification');
-  await revokeUserTokens(tx, user.id, now, 'email_verification_code');
+  await revokeUserTokens(tx, user.id, now, ['email_verification', 'email_verification_code']);
   // Proved already (by a reset, or the other half of this email): nothing changes, and the answer is the same.
-  const verified = await markEmailVerified(tx, user.id, user.email, now);
+  const verified = await markEmailVerified(tx, user.id, now);
   if (!verified) return user;
   await recordEvents(tx, [userEvent('user.updated', verified, ['email_verified'])], now);
   await recordAuditEvent(tx, deps.clock, { type: 'email_verified', userId: user.id, email: user.email, client });
@@ -119,7 +117,12 @@ export async function resendVerificationToAddress(deps: VerificationDeps, email:
 
 type MailingDeps = Pick<VerificationDeps, 'db' | 'clock' | 'config' | 'logger' | 'outbox' | 'throttle'>;
 
-async function sendVerification(deps: MailingDeps, user: User | undefined, client: ClientInfo, address = user?.email ?? ''): Promise<void> {
+/**
+ * Queues a verification email for the user (none for an address with no account, or verified, or disabled), within
+ * VERIFICATION_MAIL_LIMIT per address and per account, and audits the request: a resend, or a sign-in refused for an
+ * unverified address (REQUIRE_EMAIL_VERIFICATION). The email is queued after the caller's answer.
+ */
+export async function sendVerification(deps: MailingDeps, user: User | undefined, client: ClientInfo, address = user?.email ?? ''): Promise<void> {
   const allowed = await deps.throttle.allowVerificationMail([address, `user:${user?.id ?? address}`]);
   const sent = Boolean(user && allowed && !user.disabledAt && !user.emailVerifiedAt);
   await recordAuditEvent(deps.db, deps.clock, { type: 'verification_email_requested', userId: user?.id, email: address, client, details: { sent } });
@@ -132,9 +135,4 @@ async function sendVerification(deps: MailingDeps, user: User | undefined, clien
 async function queueVerification(deps: Pick<VerificationDeps, 'db' | 'clock' | 'config' | 'outbox'>, userId: string): Promise<void> {
   await queueVerificationIntent(deps.db, userId, deps.clock.now(), deps.config.ttl.emailVerification);
   deps.outbox.wake();
-}
-
-/** A sign-in refused for an unverified address (REQUIRE_EMAIL_VERIFICATION) sends a fresh link, within the same limits. */
-export async function sendVerificationAfterSignin(deps: MailingDeps, user: User, client: ClientInfo): Promise<void> {
-  await sendVerification(deps, user, client);
 }

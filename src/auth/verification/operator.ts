@@ -1,7 +1,7 @@
 import type { Clock } from '../../core/clock.js';
 import type { Config } from '../../config.js';
 import type { Db } from '../../db/client.js';
-import { markVerifiedByOperator } from '../../db/queries/users.js';
+import { markEmailVerified } from '../../db/queries/users.js';
 import { recordAuditEvent } from '../../core/audit.js';
 import { recordEvents, userEvent } from '../../core/events.js';
 import { announceProfileChange } from '../users/profile-cache.js';
@@ -22,7 +22,7 @@ export async function verifyEmailByOperator(deps: OperatorDeps, ref: string, act
   const found = await findUser(deps.db, ref);
   const now = deps.clock.now();
   const user = await deps.db.transaction(async (tx) => {
-    const user = await markVerifiedByOperator(tx, found.id, now);
+    const user = await markEmailVerified(tx, found.id, now);
     if (!user) return undefined;
     await recordEvents(tx, [userEvent('user.updated', user, ['email_verified'])], now);
     await recordAuditEvent(tx, deps.clock, { type: 'email_verified', userId: user.id, email: user.email, details: { actor } });

@@ -1,4 +1,5 @@
 import type { Config } from '../../config.js';
+import { addSeconds } from '../../core/clock.js';
 import type { Mailer } from '../../core/mail-queue.js';
 import type { Db } from '../../db/client.js';
 import { lockEnabledUserForMail } from '../../db/queries/users.js';
@@ -22,17 +23,15 @@ export const CANCEL_LINK_TTL = 7 * 86_400;
 export const verifyEmailUrl = (publicUrl: string, token: string) => `${publicUrl}/verify-email/${token}`;
 export const cancelEmailChangeUrl = (publicUrl: string, token: string) => `${publicUrl}/cancel-email-change/${token}`;
 
-const until = (now: Date, seconds: number) => new Date(now.getTime() + seconds * 1000);
-
 /** Queues the verification email of the user's current address (sign-up, a resend, a refused sign-in). */
 export async function queueVerificationIntent(db: Db, userId: string, now: Date, ttlSeconds: number): Promise<void> {
-  await enqueue(db, { kind: EMAIL_VERIFICATION, userId }, now, until(now, ttlSeconds));
+  await enqueue(db, { kind: EMAIL_VERIFICATION, userId }, now, addSeconds(now, ttlSeconds));
 }
 
 /** Queues the two emails of an email change: the confirmation to the new address, the notice to the old one. */
 export async function queueEmailChangeIntents(db: Db, change: { userId: string; oldEmail: string; newEmail: string }, now: Date, ttlSeconds: number) {
-  await enqueue(db, { kind: EMAIL_CHANGE, userId: change.userId, email: change.newEmail }, now, until(now, ttlSeconds));
-  await enqueue(db, { kind: EMAIL_CHANGE_NOTICE, ...change }, now, until(now, ttlSeconds));
+  await enqueue(db, { kind: EMAIL_CHANGE, userId: change.userId, email: change.newEmail }, now, addSeconds(now, ttlSeconds));
+  await enqueue(db, { kind: EMAIL_CHANGE_NOTICE, ...change }, now, addSeconds(now, ttlSeconds));
 }
 
 type MailDeps = { db: Db; mailer: Pick<Mailer, 'send'>; config: Config; oneTimeCodeKey: Uint8Array };

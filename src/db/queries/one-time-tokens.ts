@@ -1,4 +1,4 @@
-import { and, eq, gt, isNull, sql, type SQL } from 'drizzle-orm';
+import { and, eq, gt, inArray, isNull, sql, type SQL } from 'drizzle-orm';
 import type { Db } from '../client.js';
 import { oneTimeTokens } from '../schema.js';
 
@@ -65,12 +65,12 @@ export async function countFailedAttempt(db: Db, userId: string, type: string, n
     .where(and(eq(oneTimeTokens.userId, userId), eq(oneTimeTokens.type, type), isNull(oneTimeTokens.usedAt), gt(oneTimeTokens.expiresAt, now)));
 }
 
-/** Spends every unused token of the user (of one type, or of all); returns how many. */
-export async function markUserTokensUsed(db: Db, userId: string, now: Date, type?: string): Promise<number> {
+/** Spends every unused token of the user (of the types given, or of all); returns how many. */
+export async function markUserTokensUsed(db: Db, userId: string, now: Date, types?: readonly string[]): Promise<number> {
   const rows = await db
     .update(oneTimeTokens)
     .set({ usedAt: now })
-    .where(and(eq(oneTimeTokens.userId, userId), type === undefined ? undefined : eq(oneTimeTokens.type, type), isNull(oneTimeTokens.usedAt)))
+    .where(and(eq(oneTimeTokens.userId, userId), types === undefined ? undefined : inArray(oneTimeTokens.type, [...types]), isNull(oneTimeTokens.usedAt)))
     .returning({ userId: oneTimeTokens.userId });
   return rows.length;
 }

@@ -1,4 +1,4 @@
-import { and, asc, count, desc, eq, gt, isNull, sql } from 'drizzle-orm';
+import { and, asc, count, desc, eq, gt, isNull, ne, sql } from 'drizzle-orm';
 import { rowsOf, type Db } from '../client.js';
 import { sessions } from '../schema.js';
 
@@ -202,24 +202,16 @@ export async function isSessionLive(db: Db, sessionId: string, now: Date, ofUser
 }
 
 /**
- * Locks a user's row (FOR NO KEY UPDATE) before their own sessions are changed: the user before the sessions
- * (the lock order above), and a second change of the same sessions waits here, then reads them as the first
- * left them. The user's id, or undefined when the user is gone.
+ * Revokes every live session of a user (as `countLiveSessions` counts them) but `keep`; their ids. The caller
+ * holds the user's row lock (the lock order above), read with its not-before.
  */
-export async function lockSessionsUser(tx: Db, userId: string): Promise<string | undefined> {
-  const result = await tx.execute(sql`SELECT id FROM users WHERE id = ${userId} FOR NO KEY UPDATE`);
-  return rowsOf<{ id: string }>(result)[0]?.id;
-}
-
-/** Revokes every live session of a user (as `countLiveSessions` counts them) but `keep`; their ids. */
-export async function markOtherSessionsRevoked(tx: Db, userId: string, keep: string, now: Date, reason: string): Promise<string[]> {
-  const result = await tx.execute(sql`
-    UPDATE sessions s SET revoked_at = ${now}, revoked_reason = ${reason}
-    FROM users u
-    WHERE u.id = s.user_id AND s.user_id = ${userId} AND s.id <> ${keep} AND s.revoked_at IS NULL AND s.expires_at > ${now}
-      AND (u.not_before IS NULL OR s.created_at >= u.not_before)
-    RETURNING s.id`);
-  return rowsOf<{ id: string }>(result).map((row) => row.id);
+export async function markOtherSessionsRevoked(tx: Db, user: { id: string; notBefore: Date | null }, keep: string, now: Date, reason: string): Promise<string[]> {
+  const rows = await tx
+    .update(sessions)
+    .set({ revokedAt: now, revokedReason: reason })
+    .where(and(liveSessionsOf(user, now), ne(sessions.id, keep)))
+    .returning({ id: sessions.id });
+  return rows.map((r) => r.id);
 }
 
 export interface LiveSessionRow {
@@ -231,17 +223,20 @@ export interface LiveSessionRow {
   userAgent: string | null;
 }
 
+// What a session shows of itself: when and where it was opened, never a token or its hash.
+const sessionColumns = {
+  id: sessions.id,
+  createdAt: sessions.createdAt,
+  expiresAt: sessions.expiresAt,
+  lastRefreshedAt: sessions.lastRefreshedAt,
+  ipAddress: sessions.ipAddress,
+  userAgent: sessions.userAgent,
+};
+
 /** The live sessions of a user (as `countLiveSessions` counts them), oldest first; never a token or its hash. */
 export function selectLiveSessions(db: Db, user: { id: string; notBefore: Date | null }, now: Date): Promise<LiveSessionRow[]> {
   return db
-    .select({
-      id: sessions.id,
-      createdAt: sessions.createdAt,
-      expiresAt: sessions.expiresAt,
-      lastRefreshedAt: sessions.lastRefreshedAt,
-      ipAddress: sessions.ipAddress,
-      userAgent: sessions.userAgent,
-    })
+    .select(sessionColumns)
     .from(sessions)
     .where(liveSessionsOf(user, now))
     .orderBy(asc(sessions.createdAt), asc(sessions.id));
@@ -252,16 +247,7 @@ export type StoredSessionRow = LiveSessionRow & { revokedAt: Date | null; revoke
 /** Every session of a user still stored, live or ended, newest first, at most `limit`; never a token or its hash. */
 export function selectUserSessions(db: Db, userId: string, limit: number): Promise<StoredSessionRow[]> {
   return db
-    .select({
-      id: sessions.id,
-      createdAt: sessions.createdAt,
-      expiresAt: sessions.expiresAt,
-      lastRefreshedAt: sessions.lastRefreshedAt,
-      revokedAt: sessions.revokedAt,
-      revokedReason: sessions.revokedReason,
-      ipAddress: sessions.ipAddress,
-      userAgent: sessions.userAgent,
-    })
+    .select({ ...sessionColumns, revokedAt: sessions.revokedAt, revokedReason: sessions.revokedReason })
     .from(sessions)
     .where(eq(sessions.userId, userId))
     .orderBy(desc(sessions.createdAt), desc(sessions.id))

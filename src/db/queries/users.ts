@@ -144,12 +144,15 @@ export async function lockUserRow(tx: Db, userId: string): Promise<UserRow | und
   return user;
 }
 
-/** Marks the user's address verified, if it is still `email` and not verified yet; the updated row, or undefined. */
-export async function markEmailVerified(tx: Db, userId: string, email: string, now: Date): Promise<UserRow | undefined> {
+/**
+ * Marks the user's address verified (proved by its owner, or on an operator's word); the updated row, or undefined
+ * when it already was. A caller that checked which address was proved holds the user's row lock.
+ */
+export async function markEmailVerified(tx: Db, userId: string, now: Date): Promise<UserRow | undefined> {
   const [user] = await tx
     .update(users)
     .set({ emailVerifiedAt: now, updatedAt: now })
-    .where(and(eq(users.id, userId), eq(users.email, email), isNull(users.emailVerifiedAt)))
+    .where(and(eq(users.id, userId), isNull(users.emailVerifiedAt)))
     .returning();
   return user;
 }
@@ -166,16 +169,6 @@ export async function setEmail(tx: Db, userId: string, email: string, verifiedAt
 /** Sets the user's display name; the updated row, or undefined when gone. */
 export async function setName(tx: Db, userId: string, name: string, now: Date): Promise<UserRow | undefined> {
   const [user] = await tx.update(users).set({ name, updatedAt: now }).where(eq(users.id, userId)).returning();
-  return user;
-}
-
-/** Marks the address verified whatever it is (an operator's word); the updated row, or undefined when it already was. */
-export async function markVerifiedByOperator(tx: Db, userId: string, now: Date): Promise<UserRow | undefined> {
-  const [user] = await tx
-    .update(users)
-    .set({ emailVerifiedAt: now, updatedAt: now })
-    .where(and(eq(users.id, userId), isNull(users.emailVerifiedAt)))
-    .returning();
   return user;
 }
 
