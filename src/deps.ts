@@ -9,7 +9,9 @@ import { createServiceClientEvents, type ServiceClientEvents } from './auth/serv
 import { createRevocationList, loadRecentRevocations, type RevocationList } from './auth/sessions/revocations.js';
 import type { AccessClaims } from './auth/sessions/access-tokens.js';
 import { createThrottle, type Throttle } from './auth/throttle/throttle.js';
-import { ProfileCache } from './auth/users/profile-cache.js';
+import { UserCache } from './core/user-cache.js';
+import type { PublicUser } from './contracts/users.js';
+import type { LiveSessionRow } from './db/queries/sessions.js';
 import { BoundedCache } from './core/cache.js';
 import { systemClock, type Clock } from './core/clock.js';
 import type { Config } from './config.js';
@@ -47,8 +49,10 @@ export interface Deps {
   readonly serviceClientEvents: ServiceClientEvents;
   /** Access tokens that passed verification, until they expire (bounded). */
   readonly verifiedTokens: BoundedCache<AccessClaims>;
-  /** Public profiles recently read (bounded, short-lived). */
-  readonly profiles: ProfileCache;
+  /** Public profiles recently read, per session (bounded, short-lived, dropped on a change of their user). */
+  readonly profiles: UserCache<PublicUser>;
+  /** Users' live sessions recently read (bounded, short-lived, dropped on a change of their user). */
+  readonly sessionLists: UserCache<LiveSessionRow[]>;
   readonly passwords: PasswordHasher;
   readonly throttle: Throttle;
   readonly breachCheck: BreachCheck | undefined;
@@ -158,14 +162,15 @@ export async function openDeps(config: Config, overrides: DepsOverrides = {}): P
     stops.push(() => mailer.close());
 
     const verifiedTokens = new BoundedCache<AccessClaims>(CACHE_ENTRIES, () => clock.now().getTime());
-    const profiles = new ProfileCache(CACHE_ENTRIES, () => clock.now().getTime());
+    const profiles = new UserCache<PublicUser>(CACHE_ENTRIES, () => clock.now().getTime());
+    const sessionLists = new UserCache<LiveSessionRow[]>(CACHE_ENTRIES, () => clock.now().getTime());
     // prom-client is loaded only when metrics are on.
     const metricsRegistry =
       config.metrics.port === undefined
         ? undefined
         : (await import('./metrics/registry.js')).createMetricsRegistry({
             revocations,
-            caches: { verified_tokens: verifiedTokens, profiles },
+            caches: { verified_tokens: verifiedTokens, profiles, session_lists: sessionLists },
             poolStats: database.poolStats,
             outboxOverdue: () => countOverdueRows(database.db, clock.now()),
             webhookBacklog: () => countPendingDeliveries(database.db),
@@ -188,6 +193,7 @@ export async function openDeps(config: Config, overrides: DepsOverrides = {}): P
       serviceClientEvents: createServiceClientEvents(),
       verifiedTokens,
       profiles,
+      sessionLists,
       passwords: createPasswordHasher(config.password.argon2, config.password.hashing),
       throttle: createThrottle(config, redis, config.redis.keyPrefix, metrics),
       breachCheck: config.hibp.url ? createBreachCheck({ url: config.hibp.url, timeoutMs: config.hibp.timeoutMs }, logger) : undefined,

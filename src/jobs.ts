@@ -6,7 +6,7 @@ import {
   sendEmailChangeNotice,
   sendVerificationEmail,
 } from './auth/verification/verification-mail.js';
-import { PROFILES_CHANNEL } from './auth/users/profile-cache.js';
+import { USER_CHANGES_CHANNEL } from './core/user-cache.js';
 import cluster from 'node:cluster';
 import { purgeAuditEvents } from './core/audit.js';
 import { KEYS_CHANNEL } from './auth/keys/key-store.js';
@@ -89,11 +89,11 @@ export async function startJobs(deps: Deps, opts: JobOptions = {}): Promise<Serv
           [SERVICE_CLIENTS_CHANNEL]: (clientId) => deps.serviceClientEvents.changed(clientId || undefined),
           // Events recorded on any instance: every worker looks (one claims each delivery).
           [EVENTS_CHANNEL]: () => webhooks.wake(),
-          // A user's name, email or verification changed on any instance: what this one keeps of it is stale.
-          [PROFILES_CHANNEL]: (userId) => deps.profiles.forget(userId),
+          // A user's name, address, verification or sessions changed on any instance: what this one keeps of it is stale.
+          [USER_CHANGES_CHANNEL]: (userId) => forgetUsers(deps, userId),
         },
         onConnected: async () => {
-          deps.profiles.forgetAll();
+          forgetUsers(deps);
           // Notices may have been missed while the connection was away: check every client with an open stream.
           deps.serviceClientEvents.changed(undefined);
           await keys.reload();
@@ -144,6 +144,14 @@ export async function startJobs(deps: Deps, opts: JobOptions = {}): Promise<Serv
   } catch (err) {
     await deps.close();
     throw err;
+  }
+}
+
+/** Drops what this instance keeps in memory of a user who changed, or of every user (notices may have been missed). */
+function forgetUsers(deps: Pick<ServerDeps, 'profiles' | 'sessionLists'>, userId?: string): void {
+  for (const cache of [deps.profiles, deps.sessionLists]) {
+    if (userId === undefined) cache.forgetAll();
+    else cache.forget(userId);
   }
 }
 

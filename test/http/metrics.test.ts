@@ -227,7 +227,7 @@ describe('metrics on', () => {
     const closed: Record<string, Set<string>> = {
       outcome: new Set<string>([...SIGNIN_OUTCOMES, ...REFRESH_OUTCOMES, ...WEBHOOK_OUTCOMES]),
       limiter: new Set<string>(LIMITERS),
-      cache: new Set(['verified_tokens', 'profiles']),
+      cache: new Set(['verified_tokens', 'profiles', 'session_lists']),
       source: new Set(['outbox_overdue', 'webhook_backlog']),
       route: routes,
     };

@@ -12,7 +12,7 @@ import { passwordChangedEmail } from '../reset/emails.js';
 import { confirmPassword } from '../sessions/reauthenticate.js';
 import { createSession, endUserSessions, publishEndedSessions } from '../sessions/sessions.js';
 import { deleteUser } from '../users/user-admin.js';
-import { announceProfileChange } from '../users/profile-cache.js';
+import { announceUserChange } from '../../core/user-cache.js';
 import { findUserById, type User } from '../users/users.js';
 import type { EmailChangeDeps } from './email-change.js';
 import { accountDeletedEmail } from './emails.js';
@@ -43,7 +43,7 @@ export async function renameAccount(deps: AccountDeps, userId: string, name: str
     if (!user) throw new AppError('invalid_token');
     await recordEvents(tx, [userEvent('user.updated', user, ['name'])], now);
     await recordAuditEvent(tx, deps.clock, { type: 'profile_updated', userId, email: user.email, client, details: { fields: ['name'] } });
-    await announceProfileChange(tx, userId);
+    await announceUserChange(tx, userId);
     return user;
   });
   deps.profiles.forget(userId);

@@ -8,7 +8,7 @@ import { enqueueNotice } from '../../core/mail-queue.js';
 import { consumeOneTimeToken, findUsableToken, revokeUserTokens, type OneTimeToken } from '../../core/one-time-tokens.js';
 import { confirmPassword } from '../sessions/reauthenticate.js';
 import { endUserSessions, publishEndedSessions } from '../sessions/sessions.js';
-import { announceProfileChange } from '../users/profile-cache.js';
+import { announceUserChange } from '../../core/user-cache.js';
 import { findUserByEmail, normalizeEmail, toPublicUser, type User } from '../users/users.js';
 import type { VerificationDeps, Verified } from '../verification/email-verification.js';
 import type { ReauthDeps } from '../sessions/reauthenticate.js';
@@ -82,7 +82,7 @@ async function takeNewAddress(tx: Db, deps: EmailChangeDeps, change: OneTimeToke
   await revokeUserTokens(tx, user.id, now, ['email_change', 'email_verification', 'email_verification_code', 'password_reset']);
   await recordEvents(tx, [userEvent('user.updated', user, before.emailVerifiedAt ? ['email'] : ['email', 'email_verified'])], now);
   await recordAuditEvent(tx, deps.clock, { type: 'email_changed', userId: user.id, email: user.email, client, details: { previousEmail: before.email } });
-  await announceProfileChange(tx, user.id);
+  await announceUserChange(tx, user.id);
   return user;
 }
 
@@ -114,7 +114,7 @@ export async function cancelEmailChange(deps: EmailChangeDeps, token: string, cl
     const ended = await endUserSessions(tx, user.id, 'email_change_cancelled', now);
     const details = { reverted, sessionsEnded: ended.sessionIds.length, newEmail: cancel.payload.new_email };
     await recordAuditEvent(tx, deps.clock, { type: 'email_change_cancelled', userId: user.id, email: cancel.payload.old_email, client, details });
-    await announceProfileChange(tx, user.id);
+    await announceUserChange(tx, user.id);
     return { ended, reverted };
   });
   publishEndedSessions(deps, outcome.ended);

@@ -1,7 +1,8 @@
-import type { Clock } from '../../core/clock.js';
+import { epochSeconds, type Clock } from '../../core/clock.js';
+import type { UserCache } from '../../core/user-cache.js';
 import type { Db } from '../../db/client.js';
 import type { RevocationList } from './revocations.js';
-import { isSessionLive, markOtherSessionsRevoked, selectLiveSessions } from '../../db/queries/sessions.js';
+import { isSessionLive, markOtherSessionsRevoked, selectLiveSessions, type LiveSessionRow } from '../../db/queries/sessions.js';
 import { lockUserRow, selectUserById, type UserRow } from '../../db/queries/users.js';
 import { AppError } from '../../errors.js';
 import { recordAuditEvent } from '../../core/audit.js';
@@ -33,13 +34,28 @@ export interface Caller {
 // Every end a user chooses is a logout of those sessions, as services hear of it (the event's `reason`).
 const REASON = 'logout';
 
-/** The caller's live sessions (those an operator's `sessions list` shows), newest first, theirs marked `current`. */
-export async function listOwnSessions(deps: { db: Db; clock: Clock }, caller: Caller): Promise<OwnSession[]> {
-  const user = isUuid(caller.userId) ? await selectUserById(deps.db, caller.userId) : undefined;
-  // Deleted meanwhile: its sessions went with it.
-  if (!user) throw new AppError('session_revoked');
-  const rows = await selectLiveSessions(deps.db, user, deps.clock.now());
-  return rows.reverse().map((r) => ({
+interface ListDeps {
+  db: Db;
+  clock: Clock;
+  revocations: RevocationList;
+  sessionLists: UserCache<LiveSessionRow[]>;
+}
+
+/**
+ * The caller's live sessions (those an operator's `sessions list` shows), newest first, theirs marked `current`.
+ * Read from the database at most once per USER_CACHE_MS, unless the user changes: a session opened on any
+ * instance drops the list everywhere (its notice), one ended is left out at once (the revocation list, which
+ * every instance keeps current), a refresh here shows at once. Only the last use of a session refreshed on
+ * another instance may lag, by USER_CACHE_MS at most.
+ */
+export async function listOwnSessions(deps: ListDeps, caller: Caller): Promise<OwnSession[]> {
+  const now = deps.clock.now();
+  const live = (rows: LiveSessionRow[]) =>
+    rows.filter((r) => r.expiresAt > now && !deps.revocations.isRevoked({ sessionId: r.id, userId: caller.userId, authTime: epochSeconds(r.createdAt) }));
+  const cached = deps.revocations.isStale() ? undefined : deps.sessionLists.get(caller.userId);
+  // The caller's own session missing: opened after the list was read, its notice not heard yet. Read again.
+  const rows = cached && live(cached).some((r) => r.id === caller.sessionId) ? live(cached) : live(await readLiveSessions(deps, caller, now));
+  return [...rows].reverse().map((r) => ({
     id: r.id,
     created_at: r.createdAt.toISOString(),
     last_used_at: (r.lastRefreshedAt ?? r.createdAt).toISOString(),
@@ -48,6 +64,16 @@ export async function listOwnSessions(deps: { db: Db; clock: Clock }, caller: Ca
     user_agent: r.userAgent,
     current: r.id === caller.sessionId,
   }));
+}
+
+async function readLiveSessions(deps: ListDeps, caller: Caller, now: Date): Promise<LiveSessionRow[]> {
+  const readAt = now.getTime();
+  const user = isUuid(caller.userId) ? await selectUserById(deps.db, caller.userId) : undefined;
+  // Deleted meanwhile: its sessions went with it.
+  if (!user) throw new AppError('session_revoked');
+  const rows = await selectLiveSessions(deps.db, user, now);
+  deps.sessionLists.set(user.id, '', rows, readAt);
+  return rows;
 }
 
 /**

@@ -26,8 +26,12 @@ import { deriveKey, open, seal, SealOpenError } from '../../core/secret-box.js';
 import { generateOpaqueToken, hashToken } from '../../core/secrets.js';
 import type { ClientInfo } from '../../core/client-address.js';
 import { isUuid } from '../../contracts/ids.js';
+import { announceUserChange, type UserCache } from '../../core/user-cache.js';
 
-/** What sessions use: the database, the clock, the token lifetimes, the signing keys, this instance's revocations. */
+/**
+ * What sessions use: the database, the clock, the token lifetimes, the signing keys, this instance's revocations,
+ * and the users' session lists it keeps in memory (`GET /api/me/sessions`), told when a session opens or refreshes.
+ */
 export interface SessionDeps {
   db: Db;
   clock: Clock;
@@ -35,6 +39,7 @@ export interface SessionDeps {
   keys: KeyRing;
   revocations: RevocationList;
   metrics: Metrics;
+  sessionLists: Pick<UserCache<unknown>, 'forget'>;
 }
 
 export interface TokenPair {
@@ -86,15 +91,16 @@ export async function createSession(
     now,
     refreshTokenExpiresAt: earliest(addSeconds(now, deps.config.ttl.refreshToken), expiresAt),
   };
-  const opened = inTransaction
-    ? await deps.db.transaction(async (tx) => {
-        if (!(await insertSession(tx, session))) return false;
-        // The user's row stays share-locked until commit: it cannot be deleted before what is audited here.
-        await inTransaction(tx, sessionId);
-        return true;
-      })
-    : await insertSession(deps.db, session);
+  const opened = await deps.db.transaction(async (tx) => {
+    if (!(await insertSession(tx, session))) return false;
+    // The user's row stays share-locked until commit: it cannot be deleted before what is audited here.
+    await inTransaction?.(tx, sessionId);
+    // Every instance's list of the user's sessions is stale from the commit on.
+    await announceUserChange(tx, user.id);
+    return true;
+  });
   if (!opened) return undefined;
+  deps.sessionLists.forget(user.id);
   const live = { userId: user.id, sessionId, sessionCreatedAt: createdAt, sessionExpiresAt: expiresAt, emailVerified: user.emailVerifiedAt !== null };
   return issuePair(deps, live, refreshToken, now);
 }
@@ -155,6 +161,8 @@ async function exchangeRefreshToken(deps: SessionDeps, presented: string, client
   });
   if (rotated) {
     if (!rotated.id) throw new AppError('invalid_refresh_token');
+    // Its last use moved: this instance's list of the user's sessions shows it at once (others within USER_CACHE_MS).
+    deps.sessionLists.forget(rotated.user_id);
     return [await issuePair(deps, liveSession({ ...rotated, id: rotated.id }), successor, now), 'rotated'];
   }
   return answerSpentToken(deps, presented, tokenHash, now, client);

@@ -12,7 +12,7 @@ import { checkNewPassword } from '../passwords/passwords.js';
 import type { ClientInfo } from '../../core/client-address.js';
 import type { PublicUser } from '../../contracts/users.js';
 import { isUuid } from '../../contracts/ids.js';
-import type { ProfileCache } from './profile-cache.js';
+import type { UserCache } from '../../core/user-cache.js';
 
 export type User = UserRow;
 
@@ -28,7 +28,7 @@ export function toPublicUser(user: Pick<User, 'id' | 'name' | 'email' | 'emailVe
  * a session id that was never created gets nothing). The session's own revocation is checked before, in memory.
  */
 export async function getSessionUser(
-  deps: { db: Db; clock: Pick<Clock, 'now'>; profiles: ProfileCache },
+  deps: { db: Db; clock: Pick<Clock, 'now'>; profiles: UserCache<PublicUser> },
   session: { userId: string; sessionId: string },
 ): Promise<PublicUser | undefined> {
   const cached = deps.profiles.get(session.userId, session.sessionId);

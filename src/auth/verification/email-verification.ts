@@ -10,7 +10,7 @@ import { recordAuditEvent } from '../../core/audit.js';
 import { recordEvents, userEvent } from '../../core/events.js';
 import type { ClientInfo } from '../../core/client-address.js';
 import { consumeOneTimeCode, consumeOneTimeToken, findUsableToken, revokeUserTokens, type OneTimeToken } from '../../core/one-time-tokens.js';
-import { announceProfileChange, type ProfileCache } from '../users/profile-cache.js';
+import { announceUserChange, type UserCache } from '../../core/user-cache.js';
 import { findUserByEmail, findUserById, normalizeEmail, toPublicUser, type PublicUser, type User } from '../users/users.js';
 import { queueVerificationIntent } from './verification-mail.js';
 
@@ -22,7 +22,7 @@ export interface VerificationDeps {
   logger: Logger;
   outbox: { wake(): void };
   throttle: Throttle;
-  profiles: ProfileCache;
+  profiles: UserCache<PublicUser>;
   oneTimeCodeKey: Uint8Array;
 }
 
@@ -83,7 +83,7 @@ async function proveAddress(tx: Db, deps: VerificationDeps, proof: Pick<OneTimeT
   if (!verified) return user;
   await recordEvents(tx, [userEvent('user.updated', verified, ['email_verified'])], now);
   await recordAuditEvent(tx, deps.clock, { type: 'email_verified', userId: user.id, email: user.email, client });
-  await announceProfileChange(tx, user.id);
+  await announceUserChange(tx, user.id);
   return verified;
 }
 

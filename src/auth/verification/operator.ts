@@ -4,7 +4,7 @@ import type { Db } from '../../db/client.js';
 import { markEmailVerified } from '../../db/queries/users.js';
 import { recordAuditEvent } from '../../core/audit.js';
 import { recordEvents, userEvent } from '../../core/events.js';
-import { announceProfileChange } from '../users/profile-cache.js';
+import { announceUserChange } from '../../core/user-cache.js';
 import { findUser, toAdminUser } from '../users/user-admin.js';
 import type { EmailVerifiedByOperator, VerificationSent } from '../../contracts/users.js';
 import { queueVerificationIntent } from './verification-mail.js';
@@ -26,7 +26,7 @@ export async function verifyEmailByOperator(deps: OperatorDeps, ref: string, act
     if (!user) return undefined;
     await recordEvents(tx, [userEvent('user.updated', user, ['email_verified'])], now);
     await recordAuditEvent(tx, deps.clock, { type: 'email_verified', userId: user.id, email: user.email, details: { actor } });
-    await announceProfileChange(tx, user.id);
+    await announceUserChange(tx, user.id);
     return user;
   });
   return { user: toAdminUser(user ?? found), changed: user !== undefined };
