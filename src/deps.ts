@@ -11,7 +11,7 @@ import type { AccessClaims } from './auth/sessions/access-tokens.js';
 import { createThrottle, type Throttle } from './auth/throttle/throttle.js';
 import { UserCache } from './core/user-cache.js';
 import type { PublicUser } from './contracts/users.js';
-import type { LiveSessionRow } from './db/queries/sessions.js';
+import type { ListedSession } from './auth/sessions/own-sessions.js';
 import { BoundedCache } from './core/cache.js';
 import { systemClock, type Clock } from './core/clock.js';
 import type { Config } from './config.js';
@@ -52,7 +52,7 @@ export interface Deps {
   /** Public profiles recently read, per session (bounded, short-lived, dropped on a change of their user). */
   readonly profiles: UserCache<PublicUser>;
   /** Users' live sessions recently read (bounded, short-lived, dropped on a change of their user). */
-  readonly sessionLists: UserCache<LiveSessionRow[]>;
+  readonly sessionLists: UserCache<ListedSession[]>;
   readonly passwords: PasswordHasher;
   readonly throttle: Throttle;
   readonly breachCheck: BreachCheck | undefined;
@@ -163,7 +163,7 @@ export async function openDeps(config: Config, overrides: DepsOverrides = {}): P
 
     const verifiedTokens = new BoundedCache<AccessClaims>(CACHE_ENTRIES, () => clock.now().getTime());
     const profiles = new UserCache<PublicUser>(CACHE_ENTRIES, () => clock.now().getTime());
-    const sessionLists = new UserCache<LiveSessionRow[]>(CACHE_ENTRIES, () => clock.now().getTime());
+    const sessionLists = new UserCache<ListedSession[]>(CACHE_ENTRIES, () => clock.now().getTime());
     // prom-client is loaded only when metrics are on.
     const metricsRegistry =
       config.metrics.port === undefined

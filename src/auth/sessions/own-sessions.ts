@@ -34,11 +34,19 @@ export interface Caller {
 // Every end a user chooses is a logout of those sessions, as services hear of it (the event's `reason`).
 const REASON = 'logout';
 
+/** A live session as the list shows it, made once when read (newest first), with what decides whether it still lives. */
+export interface ListedSession {
+  view: Omit<OwnSession, 'current'>;
+  expiresAt: number;
+  /** When it opened, in seconds: what the revocation list compares with its user's not-before. */
+  authTime: number;
+}
+
 interface ListDeps {
   db: Db;
   clock: Clock;
   revocations: RevocationList;
-  sessionLists: UserCache<LiveSessionRow[]>;
+  sessionLists: UserCache<ListedSession[]>;
 }
 
 /**
@@ -50,30 +58,36 @@ interface ListDeps {
  */
 export async function listOwnSessions(deps: ListDeps, caller: Caller): Promise<OwnSession[]> {
   const now = deps.clock.now();
-  const live = (rows: LiveSessionRow[]) =>
-    rows.filter((r) => r.expiresAt > now && !deps.revocations.isRevoked({ sessionId: r.id, userId: caller.userId, authTime: epochSeconds(r.createdAt) }));
+  const live = (listed: ListedSession[]) =>
+    listed.filter((s) => s.expiresAt > now.getTime() && !deps.revocations.isRevoked({ sessionId: s.view.id, userId: caller.userId, authTime: s.authTime }));
   const cached = deps.revocations.isStale() ? undefined : deps.sessionLists.get(caller.userId);
+  let sessions = cached && live(cached);
   // The caller's own session missing: opened after the list was read, its notice not heard yet. Read again.
-  const rows = cached && live(cached).some((r) => r.id === caller.sessionId) ? live(cached) : live(await readLiveSessions(deps, caller, now));
-  return [...rows].reverse().map((r) => ({
+  if (!sessions?.some((s) => s.view.id === caller.sessionId)) sessions = live(await readLiveSessions(deps, caller, now));
+  return sessions.map((s) => ({ ...s.view, current: s.view.id === caller.sessionId }));
+}
+
+const listed = (r: LiveSessionRow): ListedSession => ({
+  view: {
     id: r.id,
     created_at: r.createdAt.toISOString(),
     last_used_at: (r.lastRefreshedAt ?? r.createdAt).toISOString(),
     expires_at: r.expiresAt.toISOString(),
     ip_address: r.ipAddress,
     user_agent: r.userAgent,
-    current: r.id === caller.sessionId,
-  }));
-}
+  },
+  expiresAt: r.expiresAt.getTime(),
+  authTime: epochSeconds(r.createdAt),
+});
 
-async function readLiveSessions(deps: ListDeps, caller: Caller, now: Date): Promise<LiveSessionRow[]> {
-  const readAt = now.getTime();
+/** The user's live sessions from the database, newest first, kept in memory as read at `now`. */
+async function readLiveSessions(deps: ListDeps, caller: Caller, now: Date): Promise<ListedSession[]> {
   const user = isUuid(caller.userId) ? await selectUserById(deps.db, caller.userId) : undefined;
   // Deleted meanwhile: its sessions went with it.
   if (!user) throw new AppError('session_revoked');
-  const rows = await selectLiveSessions(deps.db, user, now);
-  deps.sessionLists.set(user.id, '', rows, readAt);
-  return rows;
+  const sessions = (await selectLiveSessions(deps.db, user, now)).reverse().map(listed);
+  deps.sessionLists.set(user.id, '', sessions, now.getTime());
+  return sessions;
 }
 
 /**
