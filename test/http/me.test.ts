@@ -194,6 +194,41 @@ describe('/api/me', () => {
     });
   });
 
+  it('refuses each new body in its bad forms (missing, wrong type, too long, malformed) with 400, changing nothing', async () => {
+    const user = await signUp(t);
+    const { access_token } = await signIn(t, user.email);
+    const long = 'x'.repeat(2000);
+    const cases: [string, 'POST' | 'PATCH' | 'DELETE', Record<string, unknown>][] = [
+      ['/api/me/password', 'POST', {}],
+      ['/api/me/password', 'POST', { current_password: GOOD_PASSWORD }],
+      ['/api/me/password', 'POST', { current_password: 42, new_password: NEW_PASSWORD }],
+      ['/api/me/password', 'POST', { current_password: GOOD_PASSWORD, new_password: long }],
+      ['/api/me/email', 'POST', { email: uniqueEmail() }],
+      ['/api/me/email', 'POST', { email: 42, password: GOOD_PASSWORD }],
+      ['/api/me/email', 'POST', { email: `${'a'.repeat(250)}@example.com`, password: GOOD_PASSWORD }],
+      ['/api/me/email', 'POST', { email: 'two@@example.com', password: GOOD_PASSWORD }],
+      ['/api/me', 'DELETE', {}],
+      ['/api/me', 'DELETE', { password: 42 }],
+      ['/api/me', 'PATCH', {}],
+      ['/api/verify-email', 'POST', { token: 42 }],
+      ['/api/verify-email', 'POST', { email: user.email, code: 123456 }],
+      ['/api/verify-email/resend', 'POST', { email: 42 }],
+      ['/api/verify-email/resend', 'POST', { email: 'not an address' }],
+      ['/api/cancel-email-change', 'POST', { token: '' }],
+      ['/api/cancel-email-change', 'POST', {}],
+    ];
+    for (const [url, method, payload] of cases) {
+      const res = await t.inject({ method, url, headers: bearer(access_token), payload });
+      expect(res.statusCode, `${method} ${url} ${JSON.stringify(payload).slice(0, 80)}`).toBe(400);
+      expect(res.json().error).toBe('invalid_request');
+    }
+    const malformed = await t.inject({ method: 'POST', url: '/api/me/password', headers: { ...bearer(access_token), 'content-type': 'application/json' }, payload: '{"current_password":' });
+    expect(malformed.json().error).toBe('malformed_json');
+    // Nothing was written: the account, its address and its session are as they were.
+    expect((await me(access_token)).json().user).toMatchObject({ email: user.email, name: user.name });
+    await signIn(t, user.email);
+  });
+
   describe('DELETE /api/me', () => {
     it('deletes the account with its password: tokens die, user.deleted goes out, a goodbye is mailed', async () => {
       const user = await signUp(t);
