@@ -16,6 +16,7 @@ if (engines.includes('postgres') && !process.env.TEST_DATABASE_URL) throw new Er
 const ENGINE_FREE = [
   'test/unit/**',
   'test/process/deploy-files.test.ts',
+  'test/process/cli-usage.test.ts',
   'test/http/slow-clients.test.ts',
   'test/process/thread-priority.test.ts',
   'packages/verify/test/{claims,feed,http,package,webhooks,jwks-hammer,pack}.test.ts',
