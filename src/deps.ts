@@ -23,6 +23,8 @@ import { createMailer, type Mailer } from './mail/mailer.js';
 import { countOverdueRows, type OutboxWorker } from './mail/outbox.js';
 import { noMetrics, type Metrics } from './core/metrics.js';
 import { oneTimeCodeKey } from './core/one-time-tokens.js';
+import { mfaKeys, type MfaKeys } from './auth/mfa/factors.js';
+import type { MfaSummary } from './contracts/mfa.js';
 import type { MetricsRegistry } from './metrics/registry.js';
 
 /**
@@ -45,6 +47,8 @@ export interface Deps {
   readonly webhookSealer: Buffer;
   /** The HMAC key one-time codes (sign-in codes) are stored under, derived from SECRET_KEY for this purpose alone. */
   readonly oneTimeCodeKey: Buffer;
+  /** The keys of second factors, derived from SECRET_KEY: TOTP secrets are sealed under one, recovery codes HMACed under the other. */
+  readonly mfaKeys: MfaKeys;
   /** Told when a service client's secret changes or it is removed, here or (through NOTIFY) on another instance. */
   readonly serviceClientEvents: ServiceClientEvents;
   /** Access tokens that passed verification, until they expire (bounded). */
@@ -53,6 +57,8 @@ export interface Deps {
   readonly profiles: UserCache<PublicUser>;
   /** Users' live sessions recently read (bounded, short-lived, dropped on a change of their user). */
   readonly sessionLists: UserCache<ListedSession[]>;
+  /** What users' accounts show of their second factors (`GET /api/me`), dropped on a change of their user. */
+  readonly mfaSummaries: UserCache<MfaSummary>;
   readonly passwords: PasswordHasher;
   readonly throttle: Throttle;
   readonly breachCheck: BreachCheck | undefined;
@@ -162,8 +168,7 @@ export async function openDeps(config: Config, overrides: DepsOverrides = {}): P
     stops.push(() => mailer.close());
 
     const verifiedTokens = new BoundedCache<AccessClaims>(CACHE_ENTRIES, () => clock.now().getTime());
-    const profiles = new UserCache<PublicUser>(CACHE_ENTRIES, () => clock.now().getTime());
-    const sessionLists = new UserCache<ListedSession[]>(CACHE_ENTRIES, () => clock.now().getTime());
+    const { profiles, sessionLists, mfaSummaries } = userCaches(clock);
     // prom-client is loaded only when metrics are on.
     const metricsRegistry =
       config.metrics.port === undefined
@@ -190,10 +195,12 @@ export async function openDeps(config: Config, overrides: DepsOverrides = {}): P
       revocations,
       webhookSealer: webhookSecretSealer(secret.value),
       oneTimeCodeKey: oneTimeCodeKey(secret.value),
+      mfaKeys: mfaKeys(secret.value),
       serviceClientEvents: createServiceClientEvents(),
       verifiedTokens,
       profiles,
       sessionLists,
+      mfaSummaries,
       passwords: createPasswordHasher(config.password.argon2, config.password.hashing),
       throttle: createThrottle(config, redis, config.redis.keyPrefix, metrics),
       breachCheck: config.hibp.url ? createBreachCheck({ url: config.hibp.url, timeoutMs: config.hibp.timeoutMs }, logger) : undefined,
@@ -207,4 +214,14 @@ export async function openDeps(config: Config, overrides: DepsOverrides = {}): P
     await close();
     throw err;
   }
+}
+
+/** What each instance keeps in memory of recent users, each dropped on a change of its user (src/core/user-cache.ts). */
+function userCaches(clock: Clock) {
+  const now = () => clock.now().getTime();
+  return {
+    profiles: new UserCache<PublicUser>(CACHE_ENTRIES, now),
+    sessionLists: new UserCache<ListedSession[]>(CACHE_ENTRIES, now),
+    mfaSummaries: new UserCache<MfaSummary>(CACHE_ENTRIES, now),
+  };
 }

@@ -55,6 +55,15 @@ export const ERRORS = {
   },
   // Only ever answered after the right password: a guesser learns nothing from it (src/auth/sessions/sign-in.ts).
   account_disabled: { status: 403, message: 'This account has been disabled; contact the administrator.' },
+  // Only ever answered after the right password (src/auth/mfa/second-step.ts): the answer carries `mfa_token` and `methods`.
+  mfa_required: {
+    status: 403,
+    message: 'This account has a second factor: send the mfa_token with a code from its authenticator app (or a recovery code) to POST /api/signin/mfa.',
+  },
+  invalid_mfa_token: { status: 401, message: 'The MFA token is invalid, used or expired; sign in again.' },
+  invalid_mfa_code: { status: 401, message: 'The code is wrong, already used or missing.' },
+  mfa_already_enabled: { status: 409, message: 'An authenticator app is already set up for this account; remove it first.' },
+  mfa_not_enrolled: { status: 409, message: 'No authenticator app is waiting for confirmation: start with POST /api/me/mfa/totp.' },
   user_not_found: { status: 404, message: 'No user has this email or id.' },
   session_not_found: { status: 404, message: 'No live session has this id.' },
 
@@ -88,6 +97,8 @@ export interface AppErrorOptions {
   details?: ErrorDetail[];
   /** What went wrong inside: logged with the answer, never sent to the client. */
   cause?: unknown;
+  /** What the answer's body carries besides `error` and `message` (the `mfa_token` of `mfa_required`). */
+  fields?: Record<string, unknown>;
 }
 
 /** A failure the client is told about: the code picks the status and public message. */
@@ -98,6 +109,7 @@ export class AppError extends Error {
   retryAfter?: number;
   /** Headers the answer carries besides the body (WWW-Authenticate of a 401 invalid_client). */
   headers?: Record<string, string>;
+  readonly fields?: Record<string, unknown>;
 
   constructor(code: ErrorCode, options?: AppErrorOptions);
   constructor(code: ErrorCode, message?: string, details?: ErrorDetail[]);
@@ -111,6 +123,7 @@ export class AppError extends Error {
     this.name = 'AppError';
     this.status = ERRORS[code].status;
     if (options.details) this.details = options.details;
+    if (options.fields) this.fields = options.fields;
   }
 }
 

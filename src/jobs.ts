@@ -148,8 +148,8 @@ export async function startJobs(deps: Deps, opts: JobOptions = {}): Promise<Serv
 }
 
 /** Drops what this instance keeps in memory of a user who changed, or of every user (notices may have been missed). */
-function forgetUsers(deps: Pick<ServerDeps, 'profiles' | 'sessionLists'>, userId?: string): void {
-  for (const cache of [deps.profiles, deps.sessionLists]) {
+function forgetUsers(deps: Pick<ServerDeps, 'profiles' | 'sessionLists' | 'mfaSummaries'>, userId?: string): void {
+  for (const cache of [deps.profiles, deps.sessionLists, deps.mfaSummaries]) {
     if (userId === undefined) cache.forgetAll();
     else cache.forget(userId);
   }

@@ -166,6 +166,7 @@ function rateLimitsOf(e: Env) {
     signinCodeMail: e.SIGNIN_CODE_MAIL_LIMIT,
     verify: e.RATE_LIMIT_VERIFY,
     verifyCode: e.RATE_LIMIT_VERIFY_CODE,
+    mfaCode: e.RATE_LIMIT_MFA,
     verificationMail: e.VERIFICATION_MAIL_LIMIT,
   } satisfies Record<string, RateLimit>;
 }

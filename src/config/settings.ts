@@ -230,6 +230,12 @@ export const SETTINGS = {
     default: '10/1h',
     doc: 'verification codes tried per email address, from every client together; besides, five wrong ones spend a code',
   }),
+  RATE_LIMIT_MFA: setting({
+    group: 'throttling',
+    parse: rate(),
+    default: '10/15m',
+    doc: 'second-factor codes (authenticator or recovery) tried per account, at sign-in and with sensitive changes, across every MFA token; besides, five wrong ones end an MFA token',
+  }),
   VERIFICATION_MAIL_LIMIT: setting({
     group: 'throttling',
     parse: rate(),

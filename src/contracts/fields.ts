@@ -28,3 +28,10 @@ export const OneTimeTokenField = Type.String({ minLength: 1, maxLength: 512, des
 export function oneOf<const T extends readonly string[]>(values: T, options: { description?: string } = {}): TUnsafe<T[number]> {
   return Type.Unsafe<T[number]>(Type.Union(values.map((v) => Type.Literal(v)), options));
 }
+
+// Second factors (src/auth/mfa/): an authenticator app's six digits, or a recovery code (`ABCD-EFGH-JKLM`, any case).
+export const MfaCodeField = Type.String({ pattern: '^[0-9]{3} ?[0-9]{3}$', description: 'the 6-digit code the authenticator app shows now' });
+export const RecoveryCodeField = Type.String({
+  pattern: '^([A-Za-z2-7]{4}[ -]?){2}[A-Za-z2-7]{4}$',
+  description: 'one of the recovery codes shown when the authenticator app was set up (`ABCD-EFGH-JKLM`), each working once',
+});

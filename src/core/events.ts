@@ -11,6 +11,8 @@ export const EVENT_TYPES = [
   'user.password_changed',
   'user.disabled',
   'user.deleted',
+  'user.mfa_enabled',
+  'user.mfa_disabled',
   'session.revoked',
 ] as const;
 export type EventType = (typeof EVENT_TYPES)[number];

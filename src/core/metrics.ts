@@ -1,7 +1,7 @@
 import { AppError, type ErrorCode } from '../errors.js';
 
 // Every label value is one of these closed sets: no email, token or address ever becomes a label.
-export const SIGNIN_OUTCOMES = ['success', 'invalid_credentials', 'locked', 'server_busy', 'error'] as const;
+export const SIGNIN_OUTCOMES = ['success', 'invalid_credentials', 'locked', 'server_busy', 'mfa_required', 'invalid_mfa_code', 'error'] as const;
 export const REFRESH_OUTCOMES = ['rotated', 'retried', 'reuse_detected', 'invalid', 'error'] as const;
 export const WEBHOOK_OUTCOMES = ['delivered', 'failed', 'dead'] as const;
 /** The route label of requests no route matched (404s, malformed URLs). */
@@ -23,6 +23,7 @@ export const LIMITERS = [
   'reset_mail_account',
   'verify',
   'verify_code',
+  'mfa_code',
 ] as const;
 
 export type SigninOutcome = (typeof SIGNIN_OUTCOMES)[number];

@@ -33,6 +33,8 @@ export interface OneTimeTokenPayloads {
   email_change: { email: string };
   /** The "this wasn't me" link sent to the old address of an email change: which change it undoes. */
   email_change_cancel: { old_email: string; new_email: string };
+  /** The second step of a sign-in whose password proved right, for an account with a second factor (src/auth/mfa/). */
+  mfa_signin: null;
 }
 export type OneTimeTokenType = keyof OneTimeTokenPayloads;
 
@@ -160,6 +162,14 @@ export async function consumeOneTimeToken<T extends OneTimeTokenType>(db: Db, ty
   const tokenHash = hashToken(token);
   await queries.lockTokenOwner(db, type, tokenHash);
   return (await queries.markTokenUsed(db, type, tokenHash, now)) as OneTimeToken<T> | undefined;
+}
+
+/**
+ * Counts a wrong try against the user's live tokens of the type (a wrong code sent with a sign-in's MFA token):
+ * the one that reaches `maxFailures` is spent.
+ */
+export async function countWrongTry(db: Db, userId: string, type: OneTimeTokenType, now: Date, maxFailures: number): Promise<void> {
+  await queries.countFailedAttempt(db, userId, type, now, maxFailures);
 }
 
 /** Spends every unused token of the user, of the types given or (without `types`) of all; returns how many. */

@@ -44,8 +44,39 @@ export const sessions = pgTable(
     revokedReason: text('revoked_reason'),
     ipAddress: text('ip_address'),
     userAgent: text('user_agent'),
+    // How its user proved who they were (RFC 8176 `amr` values: pwd, otp, mfa), carried by its tokens across
+    // refreshes with the assurance level it makes; null for sessions opened before second factors: a password.
+    amr: text('amr').array(),
   },
   (t) => [index('sessions_user_id_idx').on(t.userId), index('sessions_revoked_at_idx').on(t.revokedAt)],
+);
+
+// A user's authenticator app (TOTP, RFC 6238), one at most: pending until a first code confirms it.
+export const totpAuthenticators = pgTable('totp_authenticators', {
+  userId: uuid('user_id')
+    .primaryKey()
+    .references(() => users.id, { onDelete: 'cascade' }),
+  // The shared secret sealed under a key derived from SECRET_KEY, with the user's id as its context: a copy of the
+  // database cannot make codes, nor move a secret to another user.
+  secretSealed: text('secret_sealed').notNull(),
+  createdAt: ts('created_at').notNull(),
+  confirmedAt: ts('confirmed_at'),
+  // The time step of the last code accepted: that code and every earlier one are refused from then on.
+  lastStep: bigint('last_step', { mode: 'number' }),
+});
+
+// A user's recovery codes, each stored as an HMAC under a key derived from SECRET_KEY (never the code), spent once.
+export const recoveryCodes = pgTable(
+  'recovery_codes',
+  {
+    codeHash: text('code_hash').primaryKey(),
+    userId: uuid('user_id')
+      .notNull()
+      .references(() => users.id, { onDelete: 'cascade' }),
+    createdAt: ts('created_at').notNull(),
+    usedAt: ts('used_at'),
+  },
+  (t) => [index('recovery_codes_user_id_idx').on(t.userId)],
 );
 
 // Only the SHA-256 of a refresh token is stored; the token itself exists only in the client's hands.

@@ -26,8 +26,8 @@ function isDatabaseUnavailable(err: unknown): boolean {
   return false;
 }
 
-export function sendError(reply: FastifyReply, code: ErrorCode, message?: string, details?: ErrorDetail[]) {
-  const body: Record<string, unknown> = { error: code, message: message ?? ERRORS[code].message };
+export function sendError(reply: FastifyReply, code: ErrorCode, message?: string, details?: ErrorDetail[], fields?: Record<string, unknown>) {
+  const body: Record<string, unknown> = { ...fields, error: code, message: message ?? ERRORS[code].message };
   if (details) body.details = details;
   if (ERRORS[code].status >= 500) body.request_id = reply.request.id;
   return reply.code(ERRORS[code].status).type('application/json; charset=utf-8').send(body);
@@ -61,7 +61,7 @@ export function installErrorHandlers(app: FastifyInstance<any, any, any, any, an
       if (err.cause !== undefined) request.log[err.status >= 500 ? 'error' : 'warn']({ code: err.code, err: err.cause }, 'request failed');
       if (err.retryAfter !== undefined) reply.header('retry-after', String(err.retryAfter));
       if (err.headers) reply.headers(err.headers);
-      return sendError(reply, err.code, err.message, err.details);
+      return sendError(reply, err.code, err.message, err.details, err.fields);
     }
     if (err.validation) {
       const details = validationDetails(err);

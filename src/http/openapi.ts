@@ -41,6 +41,7 @@ export async function registerOpenApi(app: FastifyInstance<any, any, any, any, a
       tags: [
         { name: 'auth', description: 'sign-up, sign-in, tokens' },
         { name: 'account', description: "a user's own account (`/api/me`), with its access token: profile, password, address, sessions, security events, data export, deletion" },
+        { name: 'mfa', description: "a user's second factors, with its access token: an authenticator app (TOTP) and its recovery codes" },
         { name: 'password', description: 'forgotten password' },
         { name: 'verification', description: 'proving an email address: verification links and codes, email changes' },
         { name: 'services', description: 'for other services: the revocation feed' },

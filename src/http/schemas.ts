@@ -1,7 +1,7 @@
 import { Type, type TSchema } from 'typebox';
 import { PublicUser } from '../contracts/users.js';
 
-export { EmailField, NameField, OneTimeTokenField, PasswordField, SigninCodeField, VerificationCodeField } from '../contracts/fields.js';
+export { EmailField, MfaCodeField, NameField, OneTimeTokenField, PasswordField, RecoveryCodeField, SigninCodeField, VerificationCodeField } from '../contracts/fields.js';
 
 export const ErrorBody = Type.Object(
   {
@@ -9,6 +9,8 @@ export const ErrorBody = Type.Object(
     message: Type.String(),
     details: Type.Optional(Type.Array(Type.Object({ field: Type.String(), message: Type.String() }))),
     request_id: Type.Optional(Type.String()),
+    mfa_token: Type.Optional(Type.String({ description: '`mfa_required` only: the second step\'s token (POST /api/signin/mfa), single use, 5 minutes' })),
+    methods: Type.Optional(Type.Array(Type.String(), { description: '`mfa_required` only: the second factors the account can finish with' })),
   },
   { $id: 'ErrorBody', description: 'An error: match on `error`, show `message`.' },
 );

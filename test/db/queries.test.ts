@@ -82,6 +82,7 @@ function newSession(user: Pick<UserRow, 'id' | 'notBefore' | 'passwordChangedAt'
     refreshTokenHash: `rt-${randomUUID()}`,
     now: T0,
     refreshTokenExpiresAt: at(600),
+    amr: ['pwd'],
     ...overrides,
   };
 }

@@ -22,7 +22,7 @@ describe('/api/me', () => {
   it('reads and renames the account; the new name shows at once, on the dashboard too', async () => {
     const user = await signUp(t, { name: 'Ada' });
     const { access_token } = await signIn(t, user.email);
-    expect((await me(access_token)).json()).toEqual({ user: { id: user.id, name: 'Ada', email: user.email, email_verified: false, created_at: expect.any(String) } });
+    expect((await me(access_token)).json()).toEqual({ user: { id: user.id, name: 'Ada', email: user.email, email_verified: false, created_at: expect.any(String), mfa: { totp: false, passkeys: 0, recovery_codes_left: 0 } } });
     expect((await dashboard(t, access_token)).json().user.name).toBe('Ada');
     const renamed = await me(access_token, 'PATCH', { name: '  Ada Lovelace ' });
     expect(renamed.statusCode).toBe(200);

@@ -41,6 +41,8 @@ describe('POST /api/signin', () => {
       iat: expect.any(Number),
       auth_time: claims.iat,
       email_verified: false,
+      amr: ['pwd'],
+      aal: 'aal1',
       exp: (claims.iat as number) + 900,
     });
   });

@@ -55,6 +55,7 @@ describe('configuration', () => {
       signinCodeMail: { points: 1, seconds: 300 },
       verify: { points: 30, seconds: 3600 },
       verifyCode: { points: 10, seconds: 3600 },
+      mfaCode: { points: 10, seconds: 900 },
       verificationMail: { points: 3, seconds: 3600 },
     });
     expect(c.ipv6Prefix).toBe(64);

@@ -18,6 +18,10 @@ export interface LatchkeyClaims {
   readonly auth_time: number;
   /** Whether the user had proved their email address when the token was issued (tokens of older Latchkey versions lack it). */
   readonly email_verified?: boolean;
+  /** How the session was opened (RFC 8176): `["pwd"]`, `["pwd","otp","mfa"]`, `["pwd","mfa"]` (tokens of older Latchkey versions lack it). */
+  readonly amr?: readonly string[];
+  /** The assurance level that makes: `aal2` with a second factor, `aal1` with a password alone. */
+  readonly aal?: 'aal1' | 'aal2';
   readonly [claim: string]: unknown;
 }
 

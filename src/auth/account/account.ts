@@ -9,7 +9,7 @@ import { enqueueNotice } from '../../core/mail-queue.js';
 import { revokeUserTokens } from '../../core/one-time-tokens.js';
 import { checkNewPassword } from '../passwords/passwords.js';
 import { passwordChangedEmail } from '../reset/emails.js';
-import { confirmPassword } from '../sessions/reauthenticate.js';
+import { confirmIdentity, type SecondFactor } from '../mfa/factors.js';
 import { createSession, endUserSessions, publishEndedSessions } from '../sessions/sessions.js';
 import { deleteUser } from '../users/user-admin.js';
 import { announceUserChange } from '../../core/user-cache.js';
@@ -19,7 +19,7 @@ import { accountDeletedEmail } from './emails.js';
 
 /**
  * What a signed-in user changes of their own account (`/api/me`): the name, the password, the account itself.
- * Sensitive changes take the password (`confirmPassword`); each writes its webhook event and its audit row
+ * Sensitive changes take the password, and a second factor once the user has one (`confirmIdentity`); each writes its webhook event and its audit row
  * (actor `user`) in its own transaction, and a change of the profile reaches every instance's profile cache.
  */
 
@@ -58,10 +58,10 @@ export async function renameAccount(deps: AccountDeps, userId: string, name: str
 export async function changePassword(
   deps: AccountDeps,
   user: User,
-  input: { currentPassword: string; newPassword: string },
+  input: { currentPassword: string; newPassword: string } & SecondFactor,
   client: ClientInfo = {},
 ): Promise<TokenPair> {
-  await confirmPassword(deps, user, input.currentPassword, client);
+  const amr = await confirmIdentity(deps, user, input.currentPassword, input, client);
   await checkNewPassword(deps, input.newPassword);
   const passwordHash = await deps.passwords.hash(input.newPassword);
   const now = deps.clock.now();
@@ -80,6 +80,7 @@ export async function changePassword(
   deps.outbox.wake();
   const tokens = await createSession(deps, { ...changed, notBefore: ended.notBefore }, client, (tx, sessionId) =>
     recordAuditEvent(tx, deps.clock, { type: 'signin_succeeded', userId: user.id, email: changed.email, sessionId, client, details: { passwordChanged: true } }),
+    amr,
   );
   // Another change of the credentials landed in between: that one's sessions rule.
   if (!tokens) throw new AppError('session_revoked');
@@ -87,8 +88,8 @@ export async function changePassword(
 }
 
 /** Deletes the account of a user who knows its password, as an operator's delete does; a goodbye email goes out. */
-export async function deleteOwnAccount(deps: AccountDeps, user: User, password: string, client: ClientInfo = {}): Promise<void> {
-  await confirmPassword(deps, user, password, client);
+export async function deleteOwnAccount(deps: AccountDeps, user: User, proof: { password: string } & SecondFactor, client: ClientInfo = {}): Promise<void> {
+  await confirmIdentity(deps, user, proof.password, proof, client);
   await deleteUser(deps, user.id, 'user', (tx, deleted, now) =>
     enqueueNotice(tx, accountDeletedEmail(deleted), now),
   );

@@ -29,6 +29,10 @@ export const ACTIVITY_TYPES: readonly string[] = [
   'email_changed',
   'email_change_cancelled',
   'profile_updated',
+  'mfa_required',
+  'mfa_enabled',
+  'mfa_disabled',
+  'recovery_codes_regenerated',
   'account_deleted',
 ];
 

@@ -6,16 +6,15 @@ import { recordEvents, userEvent } from '../../core/events.js';
 import type { ClientInfo } from '../../core/client-address.js';
 import { enqueueNotice } from '../../core/mail-queue.js';
 import { consumeOneTimeToken, findUsableToken, revokeUserTokens, type OneTimeToken } from '../../core/one-time-tokens.js';
-import { confirmPassword } from '../sessions/reauthenticate.js';
+import { confirmIdentity, type MfaDeps, type SecondFactor } from '../mfa/factors.js';
 import { endUserSessions, publishEndedSessions } from '../sessions/sessions.js';
 import { announceUserChange } from '../../core/user-cache.js';
 import { findUserByEmail, normalizeEmail, toPublicUser, type User } from '../users/users.js';
 import type { VerificationDeps, Verified } from '../verification/email-verification.js';
-import type { ReauthDeps } from '../sessions/reauthenticate.js';
 import type { RevocationList } from '../sessions/revocations.js';
 
 /** Verification's dependencies, with what checking the password and ending sessions use. */
-export interface EmailChangeDeps extends VerificationDeps, ReauthDeps {
+export interface EmailChangeDeps extends VerificationDeps, MfaDeps {
   revocations: RevocationList;
 }
 import { emailTakenNoticeEmail } from '../verification/emails.js';
@@ -37,8 +36,13 @@ export const EMAIL_CHANGE_MESSAGE =
  * (that account's owner learns of it; the asker does not); either way the current address gets a notice with a
  * link that undoes the change. The answer is the same in every case, within VERIFICATION_MAIL_LIMIT or past it.
  */
-export async function requestEmailChange(deps: EmailChangeDeps, user: User, input: { email: string; password: string }, client: ClientInfo = {}): Promise<void> {
-  await confirmPassword(deps, user, input.password, client);
+export async function requestEmailChange(
+  deps: EmailChangeDeps,
+  user: User,
+  input: { email: string; password: string } & SecondFactor,
+  client: ClientInfo = {},
+): Promise<void> {
+  await confirmIdentity(deps, user, input.password, input, client);
   const newEmail = normalizeEmail(input.email);
   if (newEmail === user.email) {
     throw new AppError('invalid_request', 'This is already the address of the account.', [{ field: 'email', message: 'is already the address of the account' }]);

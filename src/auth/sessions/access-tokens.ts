@@ -14,6 +14,17 @@ export const ACCESS_TOKEN_TYPE = 'at+jwt';
 // Anything longer is not a token this server issued; refuse it before parsing.
 const MAX_TOKEN_LENGTH = 4096;
 
+/**
+ * How a user proved who they were, as RFC 8176 names it (`amr`): `pwd` a password, `otp` an authenticator app's
+ * code, `mfa` more than one factor (a password and a second factor: an authenticator's code or a recovery code).
+ */
+export type AuthMethod = 'pwd' | 'otp' | 'mfa';
+/** A password alone. */
+export const PASSWORD_AMR: readonly AuthMethod[] = ['pwd'];
+
+/** The assurance level (`aal`) methods make: `aal2` with a second factor, `aal1` with a password alone. */
+export const assuranceLevel = (amr: readonly string[]): 'aal1' | 'aal2' => (amr.includes('mfa') ? 'aal2' : 'aal1');
+
 export interface AccessTokenIssuer {
   issuer: string;
   audience: string;
@@ -60,7 +71,7 @@ function signerFor(key: SigningKey) {
 export function signAccessToken(
   keys: KeySet,
   who: AccessTokenIssuer,
-  subject: { userId: string; sessionId: string; sessionCreatedAt: Date; emailVerified: boolean },
+  subject: { userId: string; sessionId: string; sessionCreatedAt: Date; emailVerified: boolean; amr: readonly string[] },
   now: Date,
   expiresAt: Date,
 ): IssuedAccessToken {
@@ -76,6 +87,9 @@ export function signAccessToken(
     auth_time: epochSeconds(subject.sessionCreatedAt),
     // As OpenID Connect names it: whether the user had proved the address when this token was issued.
     email_verified: subject.emailVerified,
+    // How the session was opened, and the assurance level it makes, the same in every token of the session.
+    amr: subject.amr,
+    aal: assuranceLevel(subject.amr),
     jti: randomUUID(),
     iat,
     exp,

@@ -18,7 +18,7 @@ import {
 import { advanceNotBefore, selectUserById } from '../../db/queries/users.js';
 import { AppError, type ErrorCode } from '../../errors.js';
 import { countOutcome, type RefreshOutcome } from '../../core/metrics.js';
-import { signAccessToken } from './access-tokens.js';
+import { PASSWORD_AMR, signAccessToken } from './access-tokens.js';
 import { recordAuditEvent } from '../../core/audit.js';
 import { recordEvents, sessionRevokedEvent } from '../../core/events.js';
 import { announceNotBefore, announceRevocations } from './revocation-feed.js';
@@ -57,6 +57,7 @@ interface LiveSession {
   sessionCreatedAt: Date;
   sessionExpiresAt: Date;
   emailVerified: boolean;
+  amr: readonly string[];
 }
 
 
@@ -65,13 +66,14 @@ interface LiveSession {
  * `user.notBefore` and `user.passwordChangedAt` are the values read with the password hash that was
  * verified: if the user's credentials changed since (a reset committed while the password was being
  * checked), no session opens. `inTransaction` runs in the transaction that opens it, once it is open (to
- * audit the sign-in).
+ * audit the sign-in). `amr`: how the user proved who they were, which every token of the session carries.
  */
 export async function createSession(
   deps: SessionDeps,
   user: { id: string; notBefore: Date | null; passwordChangedAt: Date | null; emailVerifiedAt: Date | null },
   client: ClientInfo = {},
   inTransaction?: (tx: Db, sessionId: string) => Promise<void>,
+  amr: readonly string[] = PASSWORD_AMR,
 ): Promise<TokenPair | undefined> {
   const now = deps.clock.now();
   const createdAt = user.notBefore ? latest(now, nextWholeSecond(user.notBefore)) : now;
@@ -90,6 +92,7 @@ export async function createSession(
     refreshTokenHash: hashToken(refreshToken),
     now,
     refreshTokenExpiresAt: earliest(addSeconds(now, deps.config.ttl.refreshToken), expiresAt),
+    amr,
   };
   const opened = await deps.db.transaction(async (tx) => {
     if (!(await insertSession(tx, session))) return false;
@@ -101,7 +104,7 @@ export async function createSession(
   });
   if (!opened) return undefined;
   deps.sessionLists.forget(user.id);
-  const live = { userId: user.id, sessionId, sessionCreatedAt: createdAt, sessionExpiresAt: expiresAt, emailVerified: user.emailVerifiedAt !== null };
+  const live = { userId: user.id, sessionId, sessionCreatedAt: createdAt, sessionExpiresAt: expiresAt, emailVerified: user.emailVerifiedAt !== null, amr };
   return issuePair(deps, live, refreshToken, now);
 }
 
@@ -174,6 +177,7 @@ const liveSession = (row: SessionRow): LiveSession => ({
   sessionCreatedAt: new Date(row.created_at),
   sessionExpiresAt: new Date(row.expires_at),
   emailVerified: row.email_verified === true,
+  amr: row.amr ?? PASSWORD_AMR,
 });
 
 /** A token that could not be claimed: unknown or expired, a retry within the window, or a replay. */

@@ -9,7 +9,9 @@ import { countOutcome, type SigninOutcome } from '../../core/metrics.js';
 import { recordAuditEvent } from '../../core/audit.js';
 import { isKnownClient } from '../throttle/known-clients.js';
 import { NOT_AN_ADDRESS, type ClientInfo } from '../../core/client-address.js';
-import { consumeOneTimeCode } from '../../core/one-time-tokens.js';
+import { consumeOneTimeCode, issueOneTimeToken } from '../../core/one-time-tokens.js';
+import { hasSecondFactor } from '../../db/queries/mfa.js';
+import { PASSWORD_AMR, type AuthMethod } from './access-tokens.js';
 import { createSession, type SessionDeps, type TokenPair } from './sessions.js';
 import { queueSigninCodeIntent } from './signin-code-mail.js';
 import { notifyNewSignin } from './new-signin.js';
@@ -51,6 +53,7 @@ export async function signIn(deps: SignInDeps, credentials: Credentials, client:
 const SIGNIN_FAILURES: Partial<Record<ErrorCode, SigninOutcome>> = {
   invalid_credentials: 'invalid_credentials',
   too_many_attempts: 'locked',
+  mfa_required: 'mfa_required',
   server_busy: 'server_busy',
 };
 
@@ -130,8 +133,43 @@ async function openSession(
     throw new AppError('email_not_verified');
   }
   if (deps.passwords.needsRehash(user.passwordHash)) await upgradePasswordHash(deps, user, signin.password);
-  const tokens = await createSession(deps, user, client, (tx, sessionId) =>
-    recordAuditEvent(tx, deps.clock, { type: 'signin_succeeded', userId: user.id, email, sessionId, client, details }),
+  if (await hasSecondFactor(deps.db, user.id)) throw await secondStepRequired(deps, user, client);
+  return startSession(deps, user, client, PASSWORD_AMR, details);
+}
+
+// How long the second step of a sign-in may wait for its code.
+const MFA_TOKEN_TTL_SECONDS = 300;
+
+/**
+ * The answer to a right password for an account with a second factor: `403 mfa_required` with an `mfa_token`
+ * (single use, MFA_TOKEN_TTL_SECONDS, only its SHA-256 stored, bound to the user) that POST /api/signin/mfa takes
+ * with a code. No session opens, and no token is issued, before that second step.
+ */
+async function secondStepRequired(deps: SignInDeps, user: User, client: ClientInfo): Promise<AppError> {
+  const now = deps.clock.now();
+  const { token } = await issueOneTimeToken(deps.db, { type: 'mfa_signin', userId: user.id, now, ttlSeconds: MFA_TOKEN_TTL_SECONDS });
+  await recordAuditEvent(deps.db, deps.clock, { type: 'mfa_required', userId: user.id, email: user.email, client });
+  return new AppError('mfa_required', { fields: { mfa_token: token, methods: ['totp', 'recovery_code'] } });
+}
+
+/**
+ * Opens the session of a user who has proved who they are (`amr`: how), audits it as a successful sign-in, and
+ * looks after the answer whether the device and network are new to the account (the new sign-in email).
+ */
+export async function startSession(
+  deps: SignInDeps,
+  user: User,
+  client: ClientInfo,
+  amr: readonly AuthMethod[],
+  details?: Record<string, unknown>,
+): Promise<{ user: User; tokens: TokenPair }> {
+  const email = user.email;
+  const tokens = await createSession(
+    deps,
+    user,
+    client,
+    (tx, sessionId) => recordAuditEvent(tx, deps.clock, { type: 'signin_succeeded', userId: user.id, email, sessionId, client, details }),
+    amr,
   );
   if (!tokens) {
     // The password was right when checked, but a reset replaced it before the session could open.

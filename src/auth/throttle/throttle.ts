@@ -65,15 +65,18 @@ export interface Throttle {
   allowNewSigninMail(userId: string): Promise<boolean>;
 }
 
-/** What `limitAccount` counts: sign-ups of one address, tries of one reset token, verification codes tried on one address. */
-export type AccountAction = 'signupEmail' | 'resetToken' | 'verifyCode';
+/**
+ * What `limitAccount` counts: sign-ups of one address, tries of one reset token, verification codes tried on one
+ * address, second-factor codes tried on one account (keyed by its id).
+ */
+export type AccountAction = 'signupEmail' | 'resetToken' | 'verifyCode' | 'mfaCode';
 
 // A new sign-in email per account within this window at most: whoever signs in from many places at once learns
 // of it from the first.
 const NEW_SIGNIN_MAIL_LIMIT = { points: 1, seconds: 600 };
 
 const LOCK_LEVEL_MEMORY = 86_400;
-const ACCOUNT_LIMITERS = { signupEmail: 'signup_email', resetToken: 'reset_token', verifyCode: 'verify_code' } as const satisfies Record<string, LimiterName>;
+const ACCOUNT_LIMITERS = { signupEmail: 'signup_email', resetToken: 'reset_token', verifyCode: 'verify_code', mfaCode: 'mfa_code' } as const satisfies Record<string, LimiterName>;
 const ATTEMPT_WINDOW = 3_600;
 
 type MakeLimiter = (name: string, limit: RateLimit) => Limiter;
@@ -149,6 +152,7 @@ export function createThrottle(
     signupEmail: make('acct:signup', limits.signupEmail),
     resetToken: make('acct:reset-token', limits.resetToken),
     verifyCode: make('acct:verify-code', limits.verifyCode),
+    mfaCode: make('acct:mfa-code', limits.mfaCode),
   };
   const globally = { signin: make('global:signin', limits.signinGlobal), signup: make('global:signup', limits.signupGlobal) };
   const perNetwork = { signin: make('global:signin-net', limits.signinNetwork), signup: make('global:signup-net', limits.signupNetwork) };

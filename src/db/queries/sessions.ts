@@ -30,6 +30,8 @@ export interface NewSession {
   refreshTokenHash: string;
   now: Date;
   refreshTokenExpiresAt: Date;
+  /** How the user proved who they were (RFC 8176 values, none with a comma or a brace). */
+  amr: readonly string[];
 }
 
 /**
@@ -48,8 +50,8 @@ export async function insertSession(db: Db, s: NewSession): Promise<boolean> {
       SELECT id FROM users WHERE id = ${s.userId} AND date_trunc('milliseconds', not_before) IS NOT DISTINCT FROM ${s.notBefore}
         AND date_trunc('milliseconds', password_changed_at) IS NOT DISTINCT FROM ${s.passwordChangedAt} AND disabled_at IS NULL FOR SHARE
     ), session AS (
-      INSERT INTO sessions (id, user_id, created_at, expires_at, ip_address, user_agent)
-      SELECT ${s.sessionId}, owner.id, ${s.createdAt}, ${s.expiresAt}, ${s.ipAddress}, ${s.userAgent}
+      INSERT INTO sessions (id, user_id, created_at, expires_at, ip_address, user_agent, amr)
+      SELECT ${s.sessionId}, owner.id, ${s.createdAt}, ${s.expiresAt}, ${s.ipAddress}, ${s.userAgent}, ${`{${s.amr.join(',')}}`}::text[]
       FROM owner
       RETURNING id
     )
@@ -66,6 +68,8 @@ export interface SessionRow {
   expires_at: Date | string;
   /** Whether its user's address is verified now (the access token's `email_verified`). */
   email_verified: boolean | null;
+  /** How it was opened (null: before second factors, a password). */
+  amr: string[] | null;
 }
 
 export interface RefreshClaim {
@@ -107,12 +111,12 @@ export async function claimRefreshToken(db: Db, c: RefreshClaim): Promise<(Omit<
       WHERE sessions.id = claimed.session_id AND users.id = sessions.user_id
         AND sessions.revoked_at IS NULL AND sessions.expires_at > ${c.now} AND users.disabled_at IS NULL
         AND (users.not_before IS NULL OR sessions.created_at >= users.not_before)
-      RETURNING sessions.id, sessions.user_id, sessions.created_at, sessions.expires_at, users.email_verified_at IS NOT NULL AS email_verified
+      RETURNING sessions.id, sessions.user_id, sessions.created_at, sessions.expires_at, sessions.amr, users.email_verified_at IS NOT NULL AS email_verified
     ), successor AS (
       INSERT INTO refresh_tokens (token_hash, session_id, created_at, expires_at)
       SELECT ${c.successorHash}, live.id, ${c.now}, LEAST(${c.refreshEnd}::timestamptz, live.expires_at) FROM live
     )
-    SELECT live.id, live.user_id, live.created_at, live.expires_at, live.email_verified FROM claimed LEFT JOIN live ON live.id = claimed.session_id`);
+    SELECT live.id, live.user_id, live.created_at, live.expires_at, live.amr, live.email_verified FROM claimed LEFT JOIN live ON live.id = claimed.session_id`);
   return rowsOf<Omit<SessionRow, 'id'> & { id: string | null }>(result)[0];
 }
 
@@ -128,7 +132,7 @@ export interface SpentToken extends SessionRow {
 /** A refresh token that could not be claimed, with its session and successor; undefined when unknown. */
 export async function selectSpentToken(db: Db, tokenHash: string, now: Date): Promise<SpentToken | undefined> {
   const result = await db.execute(sql`
-    SELECT sess.id, sess.user_id, sess.created_at, sess.expires_at, u.email_verified_at IS NOT NULL AS email_verified, p.rotated_at, p.successor_sealed,
+    SELECT sess.id, sess.user_id, sess.created_at, sess.expires_at, sess.amr, u.email_verified_at IS NOT NULL AS email_verified, p.rotated_at, p.successor_sealed,
       (sess.revoked_at IS NULL AND sess.expires_at > ${now} AND u.disabled_at IS NULL
         AND (u.not_before IS NULL OR sess.created_at >= u.not_before)) AS session_live,
       (s.token_hash IS NOT NULL AND s.rotated_at IS NULL AND s.expires_at > ${now}) AS successor_live

@@ -4,6 +4,7 @@ import { dashboardRoute } from './account/dashboard.js';
 import { logoutRoute } from './account/logout.js';
 import { refreshRoute } from './account/refresh.js';
 import { signinRoute } from './account/signin.js';
+import { signinMfaRoute } from './account/signin-mfa.js';
 import { signupRoute } from './account/signup.js';
 import { verifyEmailRoutes } from './account/verify-email.js';
 import { credentialRoutes } from './me/credentials.js';
@@ -17,6 +18,7 @@ import { webhookEndpointRoutes } from './admin/webhooks/endpoints.js';
 import { meActivityRoute } from './me/activity.js';
 import { meExportRoute } from './me/export.js';
 import { meSessionRoutes } from './me/sessions.js';
+import { mfaRoutes } from './me/mfa.js';
 import { bannerRoutes } from './meta/banner.js';
 import { documentRoutes } from './meta/documents.js';
 import { healthRoutes } from './meta/health.js';
@@ -31,6 +33,7 @@ export const ROUTES: readonly ((deps: Deps) => FastifyPluginAsyncTypebox)[] = [
   documentRoutes,
   signupRoute,
   signinRoute,
+  signinMfaRoute,
   refreshRoute,
   logoutRoute,
   dashboardRoute,
@@ -42,6 +45,7 @@ export const ROUTES: readonly ((deps: Deps) => FastifyPluginAsyncTypebox)[] = [
   verifyEmailRoutes,
   profileRoutes,
   credentialRoutes,
+  mfaRoutes,
   revocationFeedRoute,
   searchUsersRoute,
   showUserRoute,

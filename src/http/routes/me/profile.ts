@@ -6,10 +6,14 @@ import type { Deps } from '../../../deps.js';
 import { AppError } from '../../../errors.js';
 import { authenticate, requireAuth } from '../../authenticate.js';
 import { clientOf } from '../../client.js';
-import { bearerAuth, errorResponses, MessageBody, NameField, PasswordField, UserRef } from '../../schemas.js';
+import { bearerAuth, errorResponses, MessageBody, MfaCodeField, NameField, PasswordField, PublicUserSchema, RecoveryCodeField, UserRef } from '../../schemas.js';
+import { mfaSummaryOf } from '../../../auth/mfa/factors.js';
+import { MfaSummary } from '../../../contracts/mfa.js';
 
 const tags = ['account'];
 const UserAnswer = Type.Object({ user: UserRef });
+// The signed-in user, and what their account has of second factors (never a secret).
+const MeAnswer = Type.Object({ user: Type.Object({ ...PublicUserSchema.properties, mfa: MfaSummary }) });
 
 /** The signed-in user's own account: read it, rename it, delete it. */
 export function profileRoutes(deps: Deps): FastifyPluginAsyncTypebox {
@@ -17,11 +21,12 @@ export function profileRoutes(deps: Deps): FastifyPluginAsyncTypebox {
   return async (app) => {
     app.get(
       '/api/me',
-      { preHandler, schema: { tags, summary: 'The signed-in user', security: bearerAuth, response: { 200: UserAnswer, ...errorResponses(401, 503) } } },
+      { preHandler, schema: { tags, summary: 'The signed-in user, with their second factors', security: bearerAuth, response: { 200: MeAnswer, ...errorResponses(401, 503) } } },
       async (request) => {
-        const user = await getSessionUser(deps, requireAuth(request));
+        const caller = requireAuth(request);
+        const user = await getSessionUser(deps, caller);
         if (!user) throw new AppError('invalid_token');
-        return { user };
+        return { user: { ...user, mfa: await mfaSummaryOf(deps, caller.userId) } };
       },
     );
 
@@ -50,14 +55,16 @@ export function profileRoutes(deps: Deps): FastifyPluginAsyncTypebox {
         schema: {
           tags,
           summary: 'Delete the signed-in user\'s account, with its password: every session ends, then the account and all it holds are deleted',
+          description: 'With a second factor, also `code` (or `recovery_code`): a missing or wrong one is `401 invalid_mfa_code`.',
           security: bearerAuth,
-          body: Type.Object({ password: PasswordField }),
+          body: Type.Object({ password: PasswordField, code: Type.Optional(MfaCodeField), recovery_code: Type.Optional(RecoveryCodeField) }),
           response: { 200: MessageBody, ...errorResponses(400, 401, 413, 415, 429, 503) },
         },
       },
       async (request) => {
         const user = await accountOf(deps, requireAuth(request).userId);
-        await deleteOwnAccount(deps, user, request.body.password, clientOf(request));
+        const { password, code, recovery_code: recoveryCode } = request.body;
+        await deleteOwnAccount(deps, user, { password, code, recoveryCode }, clientOf(request));
         return { message: 'Your account has been deleted.' };
       },
     );

@@ -1,0 +1,200 @@
+import type { Clock } from '../../core/clock.js';
+import type { Db } from '../../db/client.js';
+import type { Metrics } from '../../core/metrics.js';
+import type { ReauthDeps } from '../sessions/reauthenticate.js';
+import { confirmPassword } from '../sessions/reauthenticate.js';
+import { PASSWORD_AMR, type AuthMethod } from '../sessions/access-tokens.js';
+import {
+  countRecoveryCodesLeft,
+  deleteRecoveryCodes,
+  deleteTotp,
+  hasSecondFactor,
+  replaceRecoveryCodes,
+  selectTotp,
+  spendRecoveryCode,
+  storePendingTotp,
+  takeTotpStep,
+} from '../../db/queries/mfa.js';
+import { AppError } from '../../errors.js';
+import { recordAuditEvent } from '../../core/audit.js';
+import { recordEvents, userEvent } from '../../core/events.js';
+import type { ClientInfo } from '../../core/client-address.js';
+import { enqueueNotice } from '../../core/mail-queue.js';
+import { announceUserChange, type UserCache } from '../../core/user-cache.js';
+import type { MfaSummary } from '../../contracts/mfa.js';
+import type { User } from '../users/users.js';
+import { newRecoveryCodes, recoveryCodeHash, recoveryCodeKey } from './recovery-codes.js';
+import { newTotpSecret, openTotpSecret, sealTotpSecret, totpEnrolment, totpSealKey, totpStep } from './totp.js';
+import { mfaDisabledEmail, mfaEnabledEmail } from './emails.js';
+
+/**
+ * A user's second factors: an authenticator app (TOTP) and the recovery codes that come with it. Enrolment takes
+ * the password and is pending until a first code confirms it; every later change takes the password and a code.
+ * Each change writes its webhook event, audit row and notice email in its own transaction.
+ */
+
+export interface MfaKeys {
+  /** Seals TOTP secrets at rest. */
+  totp: Buffer;
+  /** HMACs recovery codes. */
+  recovery: Buffer;
+}
+
+export const mfaKeys = (secretKey: string | Uint8Array): MfaKeys => ({ totp: totpSealKey(secretKey), recovery: recoveryCodeKey(secretKey) });
+
+export interface MfaDeps extends ReauthDeps {
+  db: Db;
+  clock: Clock;
+  mfaKeys: MfaKeys;
+  metrics: Metrics;
+  outbox: { wake(): void };
+  mfaSummaries: Pick<UserCache<MfaSummary>, 'forget'>;
+}
+
+/** A second factor as a request brings it: an authenticator's code, or a recovery code. */
+export interface SecondFactor {
+  code?: string | undefined;
+  recoveryCode?: string | undefined;
+}
+
+/**
+ * What the user's account shows of its factors (`GET /api/me`), never a secret: from memory when read in the last
+ * USER_CACHE_MS and the user has not changed since (every change of a factor, and every sign-in, announces one).
+ */
+export async function mfaSummaryOf(deps: { db: Db; clock: Clock; mfaSummaries: UserCache<MfaSummary> }, userId: string): Promise<MfaSummary> {
+  const cached = deps.mfaSummaries.get(userId);
+  if (cached) return cached;
+  const readAt = deps.clock.now().getTime();
+  const [totp, left] = await Promise.all([hasSecondFactor(deps.db, userId), countRecoveryCodesLeft(deps.db, userId)]);
+  const summary = { totp, passkeys: 0, recovery_codes_left: left };
+  deps.mfaSummaries.set(userId, '', summary, readAt);
+  return summary;
+}
+
+/** Which factor was used, and the methods it adds to the password's. */
+export interface SpentFactor {
+  method: 'totp' | 'recovery_code';
+  amr: readonly AuthMethod[];
+}
+
+/**
+ * Spends a second factor of the user, if it is one: the authenticator's code for a step later than the last one
+ * used (so a code works once, everywhere at once), or an unused recovery code (one statement each, no check then
+ * update). Undefined for anything else.
+ */
+export async function spendSecondFactor(deps: Pick<MfaDeps, 'db' | 'mfaKeys'>, userId: string, factor: SecondFactor, now: Date): Promise<SpentFactor | undefined> {
+  if (factor.code !== undefined) {
+    const totp = await selectTotp(deps.db, userId);
+    if (!totp?.confirmedAt) return undefined;
+    const step = totpStep(openTotpSecret(deps.mfaKeys.totp, userId, totp.secretSealed), factor.code, now);
+    if (step === undefined || !(await takeTotpStep(deps.db, userId, step, now, false))) return undefined;
+    return { method: 'totp', amr: ['pwd', 'otp', 'mfa'] };
+  }
+  if (factor.recoveryCode !== undefined) {
+    const hash = recoveryCodeHash(deps.mfaKeys.recovery, userId, factor.recoveryCode);
+    if (hash === undefined || !(await spendRecoveryCode(deps.db, userId, hash, now))) return undefined;
+    return { method: 'recovery_code', amr: ['pwd', 'mfa'] };
+  }
+  return undefined;
+}
+
+/**
+ * Spends a second factor the signed-in user sent with a change, within RATE_LIMIT_MFA for the account:
+ * `401 invalid_mfa_code`, audited, when it is missing or wrong.
+ */
+async function requireSecondFactor(deps: MfaDeps, user: User, factor: SecondFactor, client: ClientInfo): Promise<SpentFactor> {
+  await deps.throttle.limitAccount('mfaCode', user.id);
+  const spent = await spendSecondFactor(deps, user.id, factor, deps.clock.now());
+  if (spent) return spent;
+  await recordAuditEvent(deps.db, deps.clock, { type: 'signin_failed', userId: user.id, email: user.email, client, details: { reason: 'invalid_mfa_code', reauthentication: true } });
+  throw new AppError('invalid_mfa_code');
+}
+
+/**
+ * Checks who asks for a sensitive change: the password (`confirmPassword`, under the sign-in lockout), and once
+ * the user has a second factor, one of its codes as well. The methods they proved themselves with.
+ */
+export async function confirmIdentity(deps: MfaDeps, user: User, password: string, factor: SecondFactor, client: ClientInfo): Promise<readonly AuthMethod[]> {
+  await confirmPassword(deps, user, password, client);
+  if (!(await hasSecondFactor(deps.db, user.id))) return PASSWORD_AMR;
+  return (await requireSecondFactor(deps, user, factor, client)).amr;
+}
+
+/** What an authenticator app needs to be set up: the secret (to type in), its URI, and the URI as a QR code. */
+export interface TotpEnrolment {
+  secret: string;
+  otpauth_uri: string;
+  qr_svg: string;
+}
+
+/**
+ * Starts setting up an authenticator app, with the password: a new secret, pending until `confirmTotp`. It
+ * replaces a pending one; `409 mfa_already_enabled` when one is set up already.
+ */
+export async function beginTotpEnrolment(deps: MfaDeps, user: User, password: string, client: ClientInfo): Promise<TotpEnrolment> {
+  await confirmPassword(deps, user, password, client);
+  const secret = newTotpSecret();
+  const stored = await storePendingTotp(deps.db, user.id, sealTotpSecret(deps.mfaKeys.totp, user.id, secret), deps.clock.now());
+  if (!stored) throw new AppError('mfa_already_enabled');
+  const { otpauthUri, qrSvg } = await totpEnrolment(secret, user.email);
+  return { secret, otpauth_uri: otpauthUri, qr_svg: qrSvg };
+}
+
+/**
+ * Confirms a pending authenticator with a first code from it: from then on, sign-in takes a second step. Returns
+ * the ten recovery codes, shown this once.
+ */
+export async function confirmTotp(deps: MfaDeps, user: User, code: string, client: ClientInfo): Promise<string[]> {
+  await deps.throttle.limitAccount('mfaCode', user.id);
+  const now = deps.clock.now();
+  const pending = await selectTotp(deps.db, user.id);
+  if (!pending || pending.confirmedAt) throw new AppError('mfa_not_enrolled');
+  const step = totpStep(openTotpSecret(deps.mfaKeys.totp, user.id, pending.secretSealed), code, now);
+  const recovery = newRecoveryCodes(deps.mfaKeys.recovery, user.id);
+  const confirmed = await deps.db.transaction(async (tx) => {
+    // A second confirmation racing this one finds it confirmed, and the step taken.
+    if (step === undefined || !(await takeTotpStep(tx, user.id, step, now, true))) return false;
+    await replaceRecoveryCodes(tx, user.id, recovery.hashes, now);
+    await recordEvents(tx, [userEvent('user.mfa_enabled', user)], now);
+    await recordAuditEvent(tx, deps.clock, { type: 'mfa_enabled', userId: user.id, email: user.email, client, details: { factor: 'totp' } });
+    await enqueueNotice(tx, mfaEnabledEmail(user), now);
+    await announceUserChange(tx, user.id);
+    return true;
+  });
+  if (!confirmed) throw new AppError('invalid_mfa_code');
+  deps.mfaSummaries.forget(user.id);
+  deps.outbox.wake();
+  return recovery.codes;
+}
+
+/** Removes the authenticator app, and the recovery codes with it (the last factor), with the password and a code. */
+export async function removeTotp(deps: MfaDeps, user: User, password: string, factor: SecondFactor, client: ClientInfo): Promise<void> {
+  await confirmIdentity(deps, user, password, factor, client);
+  const now = deps.clock.now();
+  await deps.db.transaction(async (tx) => {
+    const removed = await deleteTotp(tx, user.id);
+    await deleteRecoveryCodes(tx, user.id);
+    if (!removed) return;
+    await recordEvents(tx, [userEvent('user.mfa_disabled', user)], now);
+    await recordAuditEvent(tx, deps.clock, { type: 'mfa_disabled', userId: user.id, email: user.email, client, details: { factor: 'totp', actor: 'user' } });
+    await enqueueNotice(tx, mfaDisabledEmail(user), now);
+    await announceUserChange(tx, user.id);
+  });
+  deps.mfaSummaries.forget(user.id);
+  deps.outbox.wake();
+}
+
+/** Replaces the recovery codes with ten new ones, with the password and a code; the old ones stop working. */
+export async function regenerateRecoveryCodes(deps: MfaDeps, user: User, password: string, factor: SecondFactor, client: ClientInfo): Promise<string[]> {
+  const amr = await confirmIdentity(deps, user, password, factor, client);
+  if (!amr.includes('mfa')) throw new AppError('mfa_not_enrolled');
+  const now = deps.clock.now();
+  const recovery = newRecoveryCodes(deps.mfaKeys.recovery, user.id);
+  await deps.db.transaction(async (tx) => {
+    await replaceRecoveryCodes(tx, user.id, recovery.hashes, now);
+    await recordAuditEvent(tx, deps.clock, { type: 'recovery_codes_regenerated', userId: user.id, email: user.email, client });
+    await announceUserChange(tx, user.id);
+  });
+  deps.mfaSummaries.forget(user.id);
+  return recovery.codes;
+}

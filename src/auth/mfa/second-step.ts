@@ -1,0 +1,50 @@
+import { consumeOneTimeToken, countWrongTry, findUsableToken } from '../../core/one-time-tokens.js';
+import { recordAuditEvent } from '../../core/audit.js';
+import type { ClientInfo } from '../../core/client-address.js';
+import { enqueueNotice } from '../../core/mail-queue.js';
+import { countRecoveryCodesLeft } from '../../db/queries/mfa.js';
+import { AppError } from '../../errors.js';
+import { startSession, type SignInDeps } from '../sessions/sign-in.js';
+import type { TokenPair } from '../sessions/sessions.js';
+import { findUserById, type User } from '../users/users.js';
+import { recoveryCodeUsedEmail } from './emails.js';
+import { spendSecondFactor, type MfaDeps, type SecondFactor } from './factors.js';
+
+// Wrong codes that end an MFA token: the account's own limit (RATE_LIMIT_MFA) bounds the tries across tokens.
+const MFA_TOKEN_MAX_FAILURES = 5;
+
+/**
+ * The second step of a sign-in (`POST /api/signin/mfa`): the `mfa_token` of a right password, with a code from the
+ * account's authenticator app or a recovery code. The code is tried within RATE_LIMIT_MFA for the account; a wrong
+ * one is audited, counted in the metrics and against the token (five end it), and answered `401 invalid_mfa_code`.
+ * A right one spends the token (once, however many present it at the same moment) and opens the session, at
+ * `aal2`. A recovery code used emails the owner.
+ */
+export async function completeMfaSignIn(
+  deps: SignInDeps & MfaDeps,
+  input: { mfaToken: string } & SecondFactor,
+  client: ClientInfo,
+): Promise<{ user: User; tokens: TokenPair }> {
+  const now = deps.clock.now();
+  const pending = await findUsableToken(deps.db, 'mfa_signin', input.mfaToken, now);
+  const user = pending && (await findUserById(deps.db, pending.userId));
+  if (!user || user.disabledAt) throw new AppError('invalid_mfa_token');
+  await deps.throttle.limitAccount('mfaCode', user.id);
+  const spent = await spendSecondFactor(deps, user.id, input, now);
+  if (!spent) {
+    await countWrongTry(deps.db, user.id, 'mfa_signin', now, MFA_TOKEN_MAX_FAILURES);
+    await recordAuditEvent(deps.db, deps.clock, { type: 'signin_failed', userId: user.id, email: user.email, client, details: { reason: 'invalid_mfa_code' } });
+    deps.metrics.signin('invalid_mfa_code');
+    throw new AppError('invalid_mfa_code');
+  }
+  // A second request with the same token and another right code (a recovery code) lost the race: it opens nothing.
+  if (!(await consumeOneTimeToken(deps.db, 'mfa_signin', input.mfaToken, now))) throw new AppError('invalid_mfa_token');
+  const opened = await startSession(deps, user, client, spent.amr, { mfa: spent.method });
+  deps.metrics.signin('success');
+  if (spent.method === 'recovery_code') {
+    deps.mfaSummaries.forget(user.id);
+    await enqueueNotice(deps.db, recoveryCodeUsedEmail(user, await countRecoveryCodesLeft(deps.db, user.id)), now);
+    deps.outbox.wake();
+  }
+  return opened;
+}
