@@ -1,3 +1,4 @@
+import { requireAal } from '@latchkey/verify/fastify';
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import type { Database } from './db.js';
 
@@ -42,6 +43,13 @@ export function appRoutes(app: FastifyInstance, db: Database) {
       return reply.code(201).send({ item: rows[0] });
     },
   );
+
+  // Emptying the whole list is the one act here that needs a second factor: a token of a password alone gets 401
+  // insufficient_user_authentication, and the client signs in again with the code (or steps up).
+  app.delete('/items', { preHandler: requireAal('aal2') }, async (request) => {
+    const { rows } = await db.query('DELETE FROM items WHERE user_id = $1 RETURNING id', [request.latchkey!.sub]);
+    return { deleted: rows.length };
+  });
 
   app.delete<{ Params: { id: string } }>(
     '/items/:id',

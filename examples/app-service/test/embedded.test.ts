@@ -5,7 +5,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PGlite } from '@electric-sql/pglite';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { UNTHROTTLED } from '../../../test/helpers/app.js';
+import { Secret, TOTP } from 'otpauth';
+import { GOOD_PASSWORD, UNTHROTTLED } from '../../../test/helpers/app.js';
 import { json, latchkey } from '../../../test/helpers/cli.js';
 import { startServerProcess, type ServerProcess } from '../../../test/helpers/server-process.js';
 import { freePort } from '../../../test/helpers/services.js';
@@ -56,6 +57,25 @@ describeUnless(ON_POSTGRES)('the app service and Latchkey, both on their embedde
     expect((await call(`${server.url}/api/logout`, { method: 'POST', token: access_token })).status).toBe(200);
     await until(() => me(access_token), (r) => r.status === 401, 5_000);
     expect((await me(access_token)).body).toMatchObject({ error: 'session_revoked' });
+  });
+
+  it('empties the list only for a token signed in with a second factor (aal2): a password alone gets insufficient_user_authentication', async () => {
+    const user = await signUp();
+    const { access_token: passwordOnly } = await signIn(user.email);
+    await until(() => me(passwordOnly), (r) => r.status === 200, 5_000);
+    const refused = await call(`${app.url}/items`, { method: 'DELETE', token: passwordOnly });
+    expect(refused).toMatchObject({ status: 401, body: { error: 'insufficient_user_authentication' } });
+
+    const setup = await call(`${server.url}/api/me/mfa/totp`, { token: passwordOnly, body: { password: GOOD_PASSWORD } });
+    const app2fa = new TOTP({ secret: Secret.fromBase32(setup.body.secret), algorithm: 'SHA1', digits: 6, period: 30 });
+    expect((await call(`${server.url}/api/me/mfa/totp/confirm`, { token: passwordOnly, body: { code: app2fa.generate() } })).status).toBe(200);
+    const first = await call(`${server.url}/api/signin`, { body: { email: user.email, password: GOOD_PASSWORD } });
+    expect(first).toMatchObject({ status: 403, body: { error: 'mfa_required' } });
+    // The confirmation took this step's code: the next step's, within the window, signs in.
+    const second = await call(`${server.url}/api/signin/mfa`, { body: { mfa_token: first.body.mfa_token, code: app2fa.generate({ timestamp: Date.now() + 30_000 }) } });
+    expect(second.status).toBe(200);
+    expect((await call(`${app.url}/items`, { token: second.body.access_token, body: { title: 'gone soon' } })).status).toBe(201);
+    expect(await call(`${app.url}/items`, { method: 'DELETE', token: second.body.access_token })).toMatchObject({ status: 200, body: { deleted: 1 } });
   });
 
   it("a replayed dead user.created, once the user's user.deleted was delivered, does not bring the user back", async () => {

@@ -1,5 +1,5 @@
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
-import { authenticateHeader, type AuthenticateOptions } from './http.js';
+import { authenticateHeader, errorAnswer, insufficientAnswer, meetsAal, type AssuranceLevel, type AuthenticateOptions } from './http.js';
 import type { LatchkeyClaims } from './verifier.js';
 
 declare global {
@@ -12,7 +12,7 @@ declare global {
   }
 }
 
-export type { AuthenticateOptions as LatchkeyExpressOptions } from './http.js';
+export type { AssuranceLevel, AuthenticateOptions as LatchkeyExpressOptions } from './http.js';
 
 /**
  * Middleware that verifies the bearer token: sets `req.latchkey`, or answers 401 with Latchkey's
@@ -30,6 +30,18 @@ export function latchkey(options: AuthenticateOptions): RequestHandler {
       req.latchkey = result.claims;
       next();
     }, next);
+  };
+}
+
+/**
+ * Middleware for one route behind `latchkey(...)`: refuses a token signed in below `level` with 401
+ * insufficient_user_authentication and the RFC 9470 challenge (`app.delete('/x', requireAal('aal2'), handler)`).
+ */
+export function requireAal(level: AssuranceLevel, realm = 'latchkey'): RequestHandler {
+  return (req: Request, res: Response, next: NextFunction) => {
+    if (req.latchkey && meetsAal(req.latchkey, level)) return next();
+    const { status, headers, body } = req.latchkey ? insufficientAnswer(realm, level) : errorAnswer('missing_token', realm);
+    res.status(status).set(headers).send(JSON.stringify(body));
   };
 }
 

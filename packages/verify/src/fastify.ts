@@ -1,5 +1,5 @@
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
-import { authenticateHeader, type AuthenticateOptions } from './http.js';
+import { authenticateHeader, errorAnswer, insufficientAnswer, meetsAal, type AssuranceLevel, type AuthenticateOptions } from './http.js';
 import type { LatchkeyClaims } from './verifier.js';
 
 declare module 'fastify' {
@@ -9,7 +9,7 @@ declare module 'fastify' {
   }
 }
 
-export type { AuthenticateOptions as LatchkeyFastifyOptions } from './http.js';
+export type { AssuranceLevel, AuthenticateOptions as LatchkeyFastifyOptions } from './http.js';
 
 /**
  * A hook (onRequest or preHandler) that verifies the bearer token: sets `request.latchkey`, or answers
@@ -24,6 +24,19 @@ export function authenticate(options: AuthenticateOptions) {
       return reply as never;
     }
     request.latchkey = result.claims;
+  };
+}
+
+/**
+ * A hook for one route of a scope the plugin verifies: refuses a token signed in below `level` with 401
+ * insufficient_user_authentication and the RFC 9470 challenge (`{ preHandler: requireAal('aal2') }`).
+ */
+export function requireAal(level: AssuranceLevel, realm = 'latchkey') {
+  return async function latchkeyRequireAal(request: FastifyRequest, reply: FastifyReply): Promise<void> {
+    if (request.latchkey && meetsAal(request.latchkey, level)) return;
+    const { status, headers, body } = request.latchkey ? insufficientAnswer(realm, level) : errorAnswer('missing_token', realm);
+    await reply.code(status).headers(headers).send(body);
+    return reply as never;
   };
 }
 

@@ -7,7 +7,18 @@ export interface AuthenticateOptions {
   required?: boolean;
   /** The realm of the WWW-Authenticate challenge; default `latchkey`. */
   realm?: string;
+  /**
+   * The assurance level every request must have been signed in at. With `'aal2'`, a token of a password alone
+   * (`aal1`, or a token without `aal`) is refused 401 `insufficient_user_authentication`, with the RFC 9470
+   * challenge that tells the client to step up (a second factor); a request without a token is refused even when
+   * `required` is false. Default: any.
+   */
+  requireAal?: AssuranceLevel;
 }
+
+/** An assurance level, as Latchkey's access tokens carry it (`aal`). */
+export type AssuranceLevel = 'aal1' | 'aal2';
+const LEVELS: Record<AssuranceLevel, number> = { aal1: 1, aal2: 2 };
 
 export interface ErrorAnswer {
   status: number;
@@ -16,6 +27,24 @@ export interface ErrorAnswer {
 }
 
 const MISSING_TOKEN = 'An access token is required: send "Authorization: Bearer <token>".';
+const INSUFFICIENT = 'This needs a stronger sign-in: sign in again, or step up, with a second factor.';
+
+/** Whether the claims were signed in at `level` or above (a token without `aal` is `aal1`). */
+export function meetsAal(claims: LatchkeyClaims, level: AssuranceLevel | undefined): boolean {
+  if (!level) return true;
+  const aal = claims.aal === 'aal2' ? 'aal2' : 'aal1';
+  return LEVELS[aal] >= LEVELS[level];
+}
+
+/** The answer to a token signed in at too low a level: 401 insufficient_user_authentication, as RFC 9470 words it. */
+export function insufficientAnswer(realm: string, level: AssuranceLevel): ErrorAnswer {
+  const headers: Record<string, string> = {
+    'content-type': 'application/json; charset=utf-8',
+    'cache-control': 'no-store',
+    'www-authenticate': `Bearer realm="${realm}", error="insufficient_user_authentication", error_description="${level} is required"`,
+  };
+  return { status: 401, headers, body: { error: 'insufficient_user_authentication', message: INSUFFICIENT } };
+}
 
 /** The bearer token of an Authorization header, read as Latchkey reads it; never from the query string. */
 export function bearerToken(header: string | undefined): string | undefined {
@@ -50,11 +79,13 @@ export async function authenticateHeader(
   const token = bearerToken(header);
   if (!token) {
     if (header) return { answer: errorAnswer(new LatchkeyVerifyError('invalid_token'), realm) };
-    if (options.required ?? true) return { answer: errorAnswer('missing_token', realm) };
+    if ((options.required ?? true) || options.requireAal) return { answer: errorAnswer('missing_token', realm) };
     return { claims: null };
   }
   try {
-    return { claims: await options.verifier.verify(token) };
+    const claims = await options.verifier.verify(token);
+    if (options.requireAal && !meetsAal(claims, options.requireAal)) return { answer: insufficientAnswer(realm, options.requireAal) };
+    return { claims };
   } catch (err) {
     if (err instanceof LatchkeyVerifyError) return { answer: errorAnswer(err, realm) };
     throw err;

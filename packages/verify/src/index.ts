@@ -1,6 +1,7 @@
 export { createVerifier, type LatchkeyClaims, type Verifier, type VerifierOptions } from './verifier.js';
 export { LatchkeyFeedError, LatchkeyVerifyError, type LatchkeyVerifyErrorCode, type Logger } from './errors.js';
 export type { FeedOptions } from './feed.js';
+export { meetsAal, type AssuranceLevel } from './http.js';
 export {
   createWebhookReceiver,
   memorySeenStore,

@@ -2,8 +2,8 @@ import express from 'express';
 import Fastify from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createVerifier, type Verifier } from '../src/index.js';
-import { latchkey as expressLatchkey } from '../src/express.js';
-import { authenticate, latchkey as fastifyLatchkey } from '../src/fastify.js';
+import { latchkey as expressLatchkey, requireAal as expressRequireAal } from '../src/express.js';
+import { authenticate, latchkey as fastifyLatchkey, requireAal as fastifyRequireAal } from '../src/fastify.js';
 import { AUDIENCE, httpServer, ISSUER, jwksServer, makeKey, memoryLogger, token, type TestKey } from './helpers.js';
 
 interface Answer {
@@ -46,6 +46,14 @@ describe('the Fastify plugin and the Express middleware', () => {
       scope.get('/maybe', async (request) => ({ sub: request.latchkey?.sub ?? null }));
     });
     fastify.get('/stale', { onRequest: authenticate({ verifier: staleVerifier }) }, async () => ({ ok: true }));
+    await fastify.register(async (scope) => {
+      await scope.register(fastifyLatchkey, { verifier, requireAal: 'aal2', required: false });
+      scope.get('/strong', async (request) => ({ sub: request.latchkey?.sub, aal: request.latchkey?.aal }));
+    });
+    await fastify.register(async (scope) => {
+      await scope.register(fastifyLatchkey, { verifier });
+      scope.get('/strong-route', { preHandler: fastifyRequireAal('aal2') }, async (request) => ({ sub: request.latchkey?.sub }));
+    });
     await fastify.listen({ port: 0, host: '127.0.0.1' });
     servers.fastify = `http://127.0.0.1:${(fastify.server.address() as { port: number }).port}`;
     closers.push(() => fastify.close());
@@ -55,6 +63,8 @@ describe('the Fastify plugin and the Express middleware', () => {
     app.get('/me', expressLatchkey({ verifier }), (req, res) => void res.json({ sub: req.latchkey?.sub }));
     app.get('/maybe', expressLatchkey({ verifier, required: false }), (req, res) => void res.json({ sub: req.latchkey?.sub ?? null }));
     app.get('/stale', expressLatchkey({ verifier: staleVerifier }), (_req, res) => void res.json({ ok: true }));
+    app.get('/strong', expressLatchkey({ verifier, requireAal: 'aal2', required: false }), (req, res) => void res.json({ sub: req.latchkey?.sub, aal: req.latchkey?.aal }));
+    app.get('/strong-route', expressLatchkey({ verifier }), expressRequireAal('aal2'), (req, res) => void res.json({ sub: req.latchkey?.sub }));
     const server = app.listen(0, '127.0.0.1');
     await new Promise((r) => server.once('listening', r));
     servers.express = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
@@ -99,6 +109,24 @@ describe('the Fastify plugin and the Express middleware', () => {
         expect(await get('/maybe')).toMatchObject({ status: 200, body: { sub: null } });
         expect(await get('/maybe', `Bearer ${await token(key)}`)).toMatchObject({ status: 200, body: { sub: 'user-1' } });
         expect(await get('/maybe', 'Bearer junk')).toMatchObject({ status: 401, body: { error: 'invalid_token' } });
+      });
+
+      it('with requireAal: aal2 (on the scope, or on one route), lets aal2 through and answers a password-only token 401 insufficient_user_authentication (RFC 9470)', async () => {
+        const strong = await token(key, { claims: { sub: 'user-2', amr: ['pwd', 'otp', 'mfa'], aal: 'aal2' } });
+        const weak = await token(key, { claims: { sub: 'user-1', amr: ['pwd'], aal: 'aal1' } });
+        const older = await token(key, { claims: { sub: 'user-3' } });
+        for (const path of ['/strong', '/strong-route']) {
+          expect(await get(path, `Bearer ${strong}`)).toMatchObject({ status: 200, body: { sub: 'user-2' } });
+          for (const t of [weak, older]) {
+            const refused = await get(path, `Bearer ${t}`);
+            expect(refused).toMatchObject({ status: 401, body: { error: 'insufficient_user_authentication', message: expect.stringContaining('second factor') } });
+            expect(refused.headers['www-authenticate']).toBe('Bearer realm="latchkey", error="insufficient_user_authentication", error_description="aal2 is required"');
+          }
+          // No token at all: the usual challenge, even with required: false.
+          expect(await get(path)).toMatchObject({ status: 401, body: { error: 'missing_token' } });
+          expect(await get(path, 'Bearer junk')).toMatchObject({ status: 401, body: { error: 'invalid_token' } });
+        }
+        expect((await get('/strong', `Bearer ${strong}`)).body.aal).toBe('aal2');
       });
 
       it('answers 503 revocation_feed_stale when revocations cannot be vouched for', async () => {
