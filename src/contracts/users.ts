@@ -83,5 +83,9 @@ export type EmailVerifiedByOperator = Static<typeof EmailVerifiedByOperator>;
 export const VerificationSent = Type.Object({ user: AdminUser, sent: Type.Boolean() });
 export type VerificationSent = Static<typeof VerificationSent>;
 
+/** An operator's reset of a user's second factors: `removed: false` when the user had none set up. */
+export const MfaReset = Type.Object({ user: AdminUser, removed: Type.Boolean() });
+export type MfaReset = Static<typeof MfaReset>;
+
 /** The first page of users an operator gets unless they ask for another size. */
 export const USERS_PAGE_DEFAULT = 50;

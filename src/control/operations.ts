@@ -14,6 +14,7 @@ import {
 import { createServiceClient, listServiceClients, removeServiceClient, rotateServiceClientSecret } from '../auth/service-clients/service-clients.js';
 import { importUserBatch } from '../auth/import/user-import.js';
 import { sendVerificationByOperator, verifyEmailByOperator } from '../auth/verification/operator.js';
+import { resetMfaByOperator } from '../auth/mfa/operator.js';
 import { USERS_PAGE_DEFAULT, type SessionRevoked, type SessionsEnded } from '../contracts/users.js';
 import { DELIVERIES_PAGE_DEFAULT } from '../contracts/webhooks.js';
 import { migrationStatus } from '../db/migrations.js';
@@ -65,6 +66,7 @@ export const OPERATIONS = {
   'users.delete': withDeps(A.USER, (deps, args, ctx) => deleteUser(deps, args.user, ctx.actor)),
   'users.verifyEmail': withDeps(A.USER, (deps, args, ctx) => verifyEmailByOperator(deps, args.user, ctx.actor)),
   'users.sendVerification': withDeps(A.USER, (deps, args, ctx) => sendVerificationByOperator(deps, args.user, ctx.actor)),
+  'users.mfaReset': withDeps(A.USER, (deps, args, ctx) => resetMfaByOperator(deps, args.user, ctx.actor)),
   'users.importBatch': withDeps(A.IMPORT_BATCH, (deps, args) => importUserBatch(deps.db, args.rows, { dryRun: args.dryRun ?? false, verified: args.verified ?? false, now: deps.clock.now() })),
   'sessions.list': withDeps(A.USER, (deps, args) => listUserSessions(deps, args.user)),
   // One session by its id, or every session of a user (the arguments' check makes it exactly one).

@@ -30,6 +30,7 @@ const ROUTES = (id: string): [Method, string][] => [
   ['POST', `/api/admin/users/${id}/sessions/revoke`],
   ['POST', `/api/admin/users/${id}/verify-email`],
   ['POST', `/api/admin/users/${id}/send-verification`],
+  ['POST', `/api/admin/users/${id}/mfa/reset`],
 ];
 
 

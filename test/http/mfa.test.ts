@@ -7,6 +7,7 @@ import { openTotpSecret } from '../../src/auth/mfa/totp.js';
 import { SealOpenError } from '../../src/core/secret-box.js';
 import { auditEvents, events, oneTimeTokens, recoveryCodes, totpAuthenticators, users } from '../../src/db/schema.js';
 import { bearer, refresh, signIn, signUp, useMailingApp, useTwoInstances, type SignedUp, type TestApp } from '../helpers/app.js';
+import { serviceClients } from '../helpers/service-clients.js';
 import { describeUnless, NO_POSTGRES } from '../helpers/skip.js';
 
 // Second factors: an authenticator app (TOTP) with its recovery codes, the second step of sign-in, the assurance
@@ -222,6 +223,29 @@ describe('an authenticator app', () => {
     expect(() => openTotpSecret(mfaKeys('another secret key, not this server\'s').totp, user.id, row!.secretSealed)).toThrow(SealOpenError);
     const other = await signUp(t);
     expect(() => openTotpSecret(t.deps.mfaKeys.totp, other.id, row!.secretSealed)).toThrow(SealOpenError);
+  });
+});
+
+describe("an operator's reset of a lost authenticator app", () => {
+  const { t, smtp } = useMailingApp();
+  const { client, auth, call } = serviceClients(() => t, 'mfa-reset');
+
+  it('removes the app and the recovery codes (admin scope only), audited with the operator, mailed, and signs in with the password alone', async () => {
+    const [admin, reader] = [await client(['admin']), await client(['users:read'])];
+    const user = await enrolled(t);
+    const url = `/api/admin/users/${user.id}/mfa/reset`;
+    expect((await call('POST', url, auth(reader))).statusCode).toBe(403);
+    expect((await post(t, '/api/signin', { email: user.email, password: user.password })).statusCode).toBe(403);
+    const reset = await call('POST', url, auth(admin));
+    expect(reset.statusCode).toBe(200);
+    expect(reset.json()).toMatchObject({ removed: true, user: { id: user.id, email: user.email } });
+    expect((await post(t, '/api/signin', { email: user.email, password: user.password })).statusCode).toBe(200);
+    expect(await t.deps.db.select().from(recoveryCodes).where(eq(recoveryCodes.userId, user.id))).toEqual([]);
+    const [audit] = await t.deps.db.select().from(auditEvents).where(and(eq(auditEvents.userId, user.id), eq(auditEvents.type, 'mfa_disabled')));
+    expect(audit!.details).toMatchObject({ actor: `service:${admin.name}` });
+    expect(await t.deps.db.select().from(events).where(and(eq(events.userId, user.id), eq(events.type, 'user.mfa_disabled')))).toHaveLength(1);
+    await smtp.waitFor((m) => m.to.includes(user.email) && m.subject === 'Two-step sign-in was reset');
+    expect((await call('POST', url, auth(admin))).json().removed).toBe(false);
   });
 });
 

@@ -56,6 +56,7 @@ describe('the walk-throughs of the README and of the pages it links, in its orde
       'README.md: try-it-account-signup',
       'README.md: try-it-account',
       'README.md: try-it-account-change',
+      'README.md: try-it-mfa',
       'docs/operations.md: command-line',
       'docs/api.md: admin-api',
       'examples/app-service/README.md: app-service-register',

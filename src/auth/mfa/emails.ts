@@ -18,6 +18,13 @@ export function mfaDisabledEmail(to: Recipient): MailMessage {
   ]);
 }
 
+export function mfaResetEmail(to: Recipient): MailMessage {
+  return composeEmail(to, 'Two-step sign-in was reset', [
+    'An administrator removed the authenticator app and the recovery codes of your account, as asked for when an app is lost: signing in takes your password alone until you set up a new one.',
+    "If you did not ask for this, tell your administrator, and reset your password now.",
+  ]);
+}
+
 export function recoveryCodeUsedEmail(to: Recipient, left: number): MailMessage {
   return composeEmail(to, 'A recovery code was used', [
     `Your account was just signed in to with one of its recovery codes. ${left === 1 ? 'One code is' : `${left} codes are`} left.`,

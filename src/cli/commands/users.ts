@@ -111,7 +111,7 @@ function addUserChanges(users: Command, ctx: CliContext) {
   });
 }
 
-/** verify-email, send-verification: what an operator does about a user's address. */
+/** verify-email, send-verification: what an operator does about a user's address; mfa-reset, about their second factor. */
 function addVerification(users: Command, ctx: CliContext) {
   const byRef = (user: string | undefined) => ({ user: user! });
   addOperationCommand(users, ctx, {
@@ -132,10 +132,19 @@ function addVerification(users: Command, ctx: CliContext) {
     args: byRef,
     print: (r) => printLine(r.sent ? `Queued a verification email to ${r.user.email}` : `Nothing sent: ${r.user.email} is ${r.user.disabled_at ? 'disabled' : 'verified already'}`),
   });
+  addOperationCommand(users, ctx, {
+    name: 'mfa-reset',
+    description: 'remove a user\'s authenticator app and recovery codes (they lost the app): they sign in with the password alone until they set up another',
+    argument: USER_ARGUMENT,
+    json: OUTCOME,
+    op: 'users.mfaReset',
+    args: byRef,
+    print: (r) => printLine(r.removed ? `Removed the authenticator app and recovery codes of ${r.user.email}` : `${r.user.email} had no authenticator app`),
+  });
 }
 
 export function usersCommand(ctx: CliContext): Command {
-  const users = new Command('users').description('create, list, show, disable, enable, delete and import users; verify their addresses');
+  const users = new Command('users').description('create, list, show, disable, enable, delete and import users; verify their addresses; reset their second factors');
   addCreate(users, ctx);
   addList(users, ctx);
   addUserChanges(users, ctx);

@@ -2,7 +2,8 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { TSchema } from 'typebox';
 import { deleteUser, disableUser, enableUser, revokeUserSessions } from '../../../../auth/users/user-admin.js';
 import { sendVerificationByOperator, verifyEmailByOperator } from '../../../../auth/verification/operator.js';
-import { EmailVerifiedByOperator, SessionsEnded, UserDisabled, UserEnabled, VerificationSent } from '../../../../contracts/users.js';
+import { resetMfaByOperator } from '../../../../auth/mfa/operator.js';
+import { EmailVerifiedByOperator, MfaReset, SessionsEnded, UserDisabled, UserEnabled, VerificationSent } from '../../../../contracts/users.js';
 import type { Deps } from '../../../../deps.js';
 import { forServiceClients, serviceActor } from '../../../hooks/service-client.js';
 import { errorResponses } from '../../../schemas.js';
@@ -64,6 +65,13 @@ const CHANGES: UserChange[] = [
     summary: 'Email a user a new verification link and code; `sent: false` when verified already or disabled (scope admin)',
     answer: VerificationSent,
     run: sendVerificationByOperator,
+  },
+  {
+    method: 'POST',
+    url: '/api/admin/users/:id/mfa/reset',
+    summary: 'Remove a user\'s authenticator app and recovery codes (a lost app): sign-in takes the password alone until they set up another; the user is mailed (scope admin)',
+    answer: MfaReset,
+    run: resetMfaByOperator,
   },
 ];
 
