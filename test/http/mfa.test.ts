@@ -146,6 +146,15 @@ describe('an authenticator app', () => {
     expect((await secondStep(t, fresh, { code: codeAt(user.secret, t.clock.now()) })).statusCode).toBe(200);
   });
 
+  it('ends the second steps a credential change left waiting (here a sign-out everywhere)', async () => {
+    const user = await enrolled(t);
+    const waiting = await firstStep(t, user);
+    t.clock.advance(1);
+    expect((await t.inject({ method: 'POST', url: '/api/logout?scope=global', headers: bearer(user.accessToken) })).statusCode).toBe(200);
+    expect((await secondStep(t, waiting, { code: codeAt(user.secret, t.clock.now()) })).json().error).toBe('invalid_mfa_token');
+    expect((await secondStep(t, await firstStep(t, user), { code: codeAt(user.secret, t.clock.now()) })).statusCode).toBe(200);
+  });
+
   it('signs in with a recovery code once, at aal2, in any case and spacing, and mails the owner', async () => {
     const user = await enrolled(t);
     const [first, second] = user.recoveryCodes;

@@ -10,6 +10,9 @@ import { findUserById, type User } from '../users/users.js';
 import { recoveryCodeUsedEmail } from './emails.js';
 import { spendSecondFactor, type MfaDeps, type SecondFactor } from './factors.js';
 
+const changedSince = (user: User, at: Date) =>
+  [user.passwordChangedAt, user.notBefore].some((changed) => changed !== null && changed.getTime() > at.getTime());
+
 // Wrong codes that end an MFA token: the account's own limit (RATE_LIMIT_MFA) bounds the tries across tokens.
 const MFA_TOKEN_MAX_FAILURES = 5;
 
@@ -28,7 +31,9 @@ export async function completeMfaSignIn(
   const now = deps.clock.now();
   const pending = await findUsableToken(deps.db, 'mfa_signin', input.mfaToken, now);
   const user = pending && (await findUserById(deps.db, pending.userId));
-  if (!user || user.disabledAt) throw new AppError('invalid_mfa_token');
+  // A credential change since the password was checked (a reset, a password change, a sign-out everywhere) ends
+  // the second steps it left waiting, as it ends sessions.
+  if (!user || user.disabledAt || changedSince(user, pending.createdAt)) throw new AppError('invalid_mfa_token');
   await deps.throttle.limitAccount('mfaCode', user.id);
   const spent = await spendSecondFactor(deps, user.id, input, now);
   if (!spent) {
