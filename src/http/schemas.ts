@@ -1,5 +1,6 @@
 import { Type, type TSchema } from 'typebox';
 import { PublicUser } from '../contracts/users.js';
+import { MfaCodeField, RecoveryCodeField } from '../contracts/fields.js';
 
 export { EmailField, MfaCodeField, NameField, OneTimeTokenField, PasswordField, RecoveryCodeField, SigninCodeField, VerificationCodeField } from '../contracts/fields.js';
 
@@ -21,6 +22,11 @@ export function errorResponses(...statuses: number[]): Record<number, TSchema> {
 }
 
 export const MessageBody = Type.Object({ message: Type.String() });
+
+/** A second factor in a body: a code from the authenticator app, or a recovery code (spread into a body's properties). */
+export const SecondFactorFields = { code: Type.Optional(MfaCodeField), recovery_code: Type.Optional(RecoveryCodeField) };
+/** Those fields as the domain takes them (`SecondFactor` of src/auth/mfa/factors.ts). */
+export const secondFactorOf = (body: { code?: string; recovery_code?: string }) => ({ code: body.code, recoveryCode: body.recovery_code });
 
 /** The public user, registered once under `User` (src/contracts/users.ts declares it). */
 export const PublicUserSchema = Type.Object(PublicUser.properties, { $id: 'User' });

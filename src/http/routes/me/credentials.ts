@@ -6,12 +6,10 @@ import { TokenAnswer, toTokenAnswer } from '../../../contracts/tokens.js';
 import type { Deps } from '../../../deps.js';
 import { authenticate, requireAuth } from '../../authenticate.js';
 import { clientOf } from '../../client.js';
-import { bearerAuth, EmailField, errorResponses, MessageBody, MfaCodeField, PasswordField, RecoveryCodeField } from '../../schemas.js';
+import { bearerAuth, EmailField, errorResponses, MessageBody, PasswordField, SecondFactorFields, secondFactorOf } from '../../schemas.js';
 
 const tags = ['account'];
 
-// With a second factor, each change takes a code too: a missing or wrong one is 401 invalid_mfa_code.
-const SECOND_FACTOR = { code: Type.Optional(MfaCodeField), recovery_code: Type.Optional(RecoveryCodeField) };
 
 /** What proves the signed-in user: the password and the address. Both changes take the current password. */
 export function credentialRoutes(deps: Deps): FastifyPluginAsyncTypebox {
@@ -27,14 +25,14 @@ export function credentialRoutes(deps: Deps): FastifyPluginAsyncTypebox {
           description:
             'A wrong `current_password` is `401 invalid_credentials` and counts as a failed sign-in (the lockout applies); the new password is checked as at sign-up.',
           security: bearerAuth,
-          body: Type.Object({ current_password: PasswordField, new_password: PasswordField, ...SECOND_FACTOR }),
+          body: Type.Object({ current_password: PasswordField, new_password: PasswordField, ...SecondFactorFields }),
           response: { 200: Type.Object({ message: Type.String(), ...TokenAnswer.properties }), ...errorResponses(400, 401, 403, 413, 415, 422, 429, 503) },
         },
       },
       async (request) => {
         const user = await accountOf(deps, requireAuth(request).userId);
-        const { current_password: currentPassword, new_password: newPassword, code, recovery_code: recoveryCode } = request.body;
-        const tokens = await changePassword(deps, user, { currentPassword, newPassword, code, recoveryCode }, clientOf(request));
+        const { current_password: currentPassword, new_password: newPassword } = request.body;
+        const tokens = await changePassword(deps, user, { currentPassword, newPassword, ...secondFactorOf(request.body) }, clientOf(request));
         return { message: 'Password changed. Every other session was signed out.', ...toTokenAnswer(tokens) };
       },
     );
@@ -48,14 +46,14 @@ export function credentialRoutes(deps: Deps): FastifyPluginAsyncTypebox {
           summary: 'Ask to change the email address: the new address confirms with an emailed link, the old one gets a notice that can undo it',
           description: 'The answer is the same whether or not the new address belongs to another account.',
           security: bearerAuth,
-          body: Type.Object({ email: EmailField, password: PasswordField, ...SECOND_FACTOR }),
+          body: Type.Object({ email: EmailField, password: PasswordField, ...SecondFactorFields }),
           response: { 202: MessageBody, ...errorResponses(400, 401, 413, 415, 429, 503) },
         },
       },
       async (request, reply) => {
         const user = await accountOf(deps, requireAuth(request).userId);
-        const { email, password, code, recovery_code: recoveryCode } = request.body;
-        await requestEmailChange(deps, user, { email, password, code, recoveryCode }, clientOf(request));
+        const { email, password } = request.body;
+        await requestEmailChange(deps, user, { email, password, ...secondFactorOf(request.body) }, clientOf(request));
         return reply.code(202).send({ message: EMAIL_CHANGE_MESSAGE });
       },
     );

@@ -6,13 +6,12 @@ import { RecoveryCodes, TotpSetup } from '../../../contracts/mfa.js';
 import type { Deps } from '../../../deps.js';
 import { authenticate, requireAuth } from '../../authenticate.js';
 import { clientOf } from '../../client.js';
-import { bearerAuth, errorResponses, MessageBody, MfaCodeField, PasswordField, RecoveryCodeField } from '../../schemas.js';
+import { bearerAuth, errorResponses, MessageBody, MfaCodeField, PasswordField, SecondFactorFields, secondFactorOf } from '../../schemas.js';
 
 const tags = ['mfa'];
 
 /** The password, and a second factor: a code from the authenticator app, or a recovery code. */
-const Proof = Type.Object({ password: PasswordField, code: Type.Optional(MfaCodeField), recovery_code: Type.Optional(RecoveryCodeField) });
-const proofOf = (body: { code?: string; recovery_code?: string }) => ({ code: body.code, recoveryCode: body.recovery_code });
+const Proof = Type.Object({ password: PasswordField, ...SecondFactorFields });
 
 /** The signed-in user's second factors: an authenticator app (TOTP) and its recovery codes. */
 export function mfaRoutes(deps: Deps): FastifyPluginAsyncTypebox {
@@ -70,7 +69,7 @@ export function mfaRoutes(deps: Deps): FastifyPluginAsyncTypebox {
       },
       async (request) => {
         const user = await accountOf(deps, requireAuth(request).userId);
-        await removeTotp(deps, user, request.body.password, proofOf(request.body), clientOf(request));
+        await removeTotp(deps, user, request.body.password, secondFactorOf(request.body), clientOf(request));
         return { message: 'The authenticator app and the recovery codes were removed.' };
       },
     );
@@ -90,7 +89,7 @@ export function mfaRoutes(deps: Deps): FastifyPluginAsyncTypebox {
       },
       async (request) => {
         const user = await accountOf(deps, requireAuth(request).userId);
-        return { recovery_codes: await regenerateRecoveryCodes(deps, user, request.body.password, proofOf(request.body), clientOf(request)) };
+        return { recovery_codes: await regenerateRecoveryCodes(deps, user, request.body.password, secondFactorOf(request.body), clientOf(request)) };
       },
     );
   };

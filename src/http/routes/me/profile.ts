@@ -6,7 +6,7 @@ import type { Deps } from '../../../deps.js';
 import { AppError } from '../../../errors.js';
 import { authenticate, requireAuth } from '../../authenticate.js';
 import { clientOf } from '../../client.js';
-import { bearerAuth, errorResponses, MessageBody, MfaCodeField, NameField, PasswordField, PublicUserSchema, RecoveryCodeField, UserRef } from '../../schemas.js';
+import { bearerAuth, errorResponses, MessageBody, NameField, PasswordField, PublicUserSchema, SecondFactorFields, secondFactorOf, UserRef } from '../../schemas.js';
 import { mfaSummaryOf } from '../../../auth/mfa/factors.js';
 import { MfaSummary } from '../../../contracts/mfa.js';
 
@@ -57,14 +57,13 @@ export function profileRoutes(deps: Deps): FastifyPluginAsyncTypebox {
           summary: 'Delete the signed-in user\'s account, with its password: every session ends, then the account and all it holds are deleted',
           description: 'With a second factor, also `code` (or `recovery_code`): a missing or wrong one is `401 invalid_mfa_code`.',
           security: bearerAuth,
-          body: Type.Object({ password: PasswordField, code: Type.Optional(MfaCodeField), recovery_code: Type.Optional(RecoveryCodeField) }),
+          body: Type.Object({ password: PasswordField, ...SecondFactorFields }),
           response: { 200: MessageBody, ...errorResponses(400, 401, 413, 415, 429, 503) },
         },
       },
       async (request) => {
         const user = await accountOf(deps, requireAuth(request).userId);
-        const { password, code, recovery_code: recoveryCode } = request.body;
-        await deleteOwnAccount(deps, user, { password, code, recoveryCode }, clientOf(request));
+        await deleteOwnAccount(deps, user, { password: request.body.password, ...secondFactorOf(request.body) }, clientOf(request));
         return { message: 'Your account has been deleted.' };
       },
     );
