@@ -19,7 +19,7 @@ import { AppError } from '../../errors.js';
 import { recordAuditEvent } from '../../core/audit.js';
 import { recordEvents, userEvent } from '../../core/events.js';
 import type { ClientInfo } from '../../core/client-address.js';
-import { enqueueNotice } from '../../core/mail-queue.js';
+import { enqueueNotice, type MailMessage } from '../../core/mail-queue.js';
 import { announceUserChange, type UserCache } from '../../core/user-cache.js';
 import type { MfaSummary } from '../../contracts/mfa.js';
 import type { User } from '../users/users.js';
@@ -170,18 +170,32 @@ export async function confirmTotp(deps: MfaDeps, user: User, code: string, clien
 /** Removes the authenticator app, and the recovery codes with it (the last factor), with the password and a code. */
 export async function removeTotp(deps: MfaDeps, user: User, password: string, factor: SecondFactor, client: ClientInfo): Promise<void> {
   await confirmIdentity(deps, user, password, factor, client);
-  const now = deps.clock.now();
-  await deps.db.transaction(async (tx) => {
-    const removed = await deleteTotp(tx, user.id);
-    await deleteRecoveryCodes(tx, user.id);
-    if (!removed) return;
-    await recordEvents(tx, [userEvent('user.mfa_disabled', user)], now);
-    await recordAuditEvent(tx, deps.clock, { type: 'mfa_disabled', userId: user.id, email: user.email, client, details: { factor: 'totp', actor: 'user' } });
-    await enqueueNotice(tx, mfaDisabledEmail(user), now);
-    await announceUserChange(tx, user.id);
-  });
+  await removeSecondFactors(deps, user, { actor: 'user', notice: mfaDisabledEmail(user), client });
   deps.mfaSummaries.forget(user.id);
   deps.outbox.wake();
+}
+
+/**
+ * Removes the user's authenticator app (pending or confirmed) and recovery codes, in one transaction; when there was
+ * a confirmed app, sends `user.mfa_disabled`, audits it under `actor` and mails `notice`. Whether there was one.
+ */
+export async function removeSecondFactors(
+  deps: { db: Db; clock: Clock },
+  user: User,
+  why: { actor: string; notice: MailMessage; client?: ClientInfo },
+): Promise<boolean> {
+  const now = deps.clock.now();
+  return deps.db.transaction(async (tx) => {
+    const removed = await deleteTotp(tx, user.id);
+    await deleteRecoveryCodes(tx, user.id);
+    if (!removed) return false;
+    await recordEvents(tx, [userEvent('user.mfa_disabled', user)], now);
+    const details = { factor: 'totp', actor: why.actor };
+    await recordAuditEvent(tx, deps.clock, { type: 'mfa_disabled', userId: user.id, email: user.email, client: why.client, details });
+    await enqueueNotice(tx, why.notice, now);
+    await announceUserChange(tx, user.id);
+    return true;
+  });
 }
 
 /** Replaces the recovery codes with ten new ones, with the password and a code; the old ones stop working. */
