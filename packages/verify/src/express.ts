@@ -1,5 +1,5 @@
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
-import { authenticateHeader, errorAnswer, insufficientAnswer, meetsAal, type AssuranceLevel, type AuthenticateOptions } from './http.js';
+import { aalRefusal, authenticateHeader, type AssuranceLevel, type AuthenticateOptions } from './http.js';
 import type { LatchkeyClaims } from './verifier.js';
 
 declare global {
@@ -39,9 +39,9 @@ export function latchkey(options: AuthenticateOptions): RequestHandler {
  */
 export function requireAal(level: AssuranceLevel, realm = 'latchkey'): RequestHandler {
   return (req: Request, res: Response, next: NextFunction) => {
-    if (req.latchkey && meetsAal(req.latchkey, level)) return next();
-    const { status, headers, body } = req.latchkey ? insufficientAnswer(realm, level) : errorAnswer('missing_token', realm);
-    res.status(status).set(headers).send(JSON.stringify(body));
+    const refusal = aalRefusal(req.latchkey, level, realm);
+    if (!refusal) return next();
+    res.status(refusal.status).set(refusal.headers).send(JSON.stringify(refusal.body));
   };
 }
 

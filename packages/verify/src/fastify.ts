@@ -1,5 +1,5 @@
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
-import { authenticateHeader, errorAnswer, insufficientAnswer, meetsAal, type AssuranceLevel, type AuthenticateOptions } from './http.js';
+import { aalRefusal, authenticateHeader, type AssuranceLevel, type AuthenticateOptions } from './http.js';
 import type { LatchkeyClaims } from './verifier.js';
 
 declare module 'fastify' {
@@ -33,9 +33,9 @@ export function authenticate(options: AuthenticateOptions) {
  */
 export function requireAal(level: AssuranceLevel, realm = 'latchkey') {
   return async function latchkeyRequireAal(request: FastifyRequest, reply: FastifyReply): Promise<void> {
-    if (request.latchkey && meetsAal(request.latchkey, level)) return;
-    const { status, headers, body } = request.latchkey ? insufficientAnswer(realm, level) : errorAnswer('missing_token', realm);
-    await reply.code(status).headers(headers).send(body);
+    const refusal = aalRefusal(request.latchkey, level, realm);
+    if (!refusal) return;
+    await reply.code(refusal.status).headers(refusal.headers).send(refusal.body);
     return reply as never;
   };
 }

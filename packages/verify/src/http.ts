@@ -68,6 +68,15 @@ export function errorAnswer(err: LatchkeyVerifyError | 'missing_token', realm: s
 }
 
 /**
+ * The answer to a request whose claims (null: no token) fall short of `level`: 401 missing_token, or 401
+ * insufficient_user_authentication with the RFC 9470 challenge; undefined when they meet it.
+ */
+export function aalRefusal(claims: LatchkeyClaims | null | undefined, level: AssuranceLevel, realm: string): ErrorAnswer | undefined {
+  if (!claims) return errorAnswer('missing_token', realm);
+  return meetsAal(claims, level) ? undefined : insufficientAnswer(realm, level);
+}
+
+/**
  * What a request's Authorization header comes to: its claims, null (no token, not required), or the
  * answer to send. Errors other than a LatchkeyVerifyError are thrown.
  */
@@ -84,8 +93,8 @@ export async function authenticateHeader(
   }
   try {
     const claims = await options.verifier.verify(token);
-    if (options.requireAal && !meetsAal(claims, options.requireAal)) return { answer: insufficientAnswer(realm, options.requireAal) };
-    return { claims };
+    const refusal = options.requireAal && aalRefusal(claims, options.requireAal, realm);
+    return refusal ? { answer: refusal } : { claims };
   } catch (err) {
     if (err instanceof LatchkeyVerifyError) return { answer: errorAnswer(err, realm) };
     throw err;
