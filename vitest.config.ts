@@ -56,8 +56,10 @@ export default defineConfig({
     hookTimeout: 60_000,
     // One database per file; files run in parallel, tests inside a file one after another. At least two at a
     // time, even on a 2-core machine (Vitest's default there is one): most files wait on processes and timers.
+    // LATCHKEY_TEST_WORKERS sets the count (.ci/run): the projects inherit this value, and the --maxWorkers flag
+    // does not reach them.
     fileParallelism: true,
-    maxWorkers: Math.max(2, availableParallelism() - 1),
+    maxWorkers: Number(process.env.LATCHKEY_TEST_WORKERS) || Math.max(2, availableParallelism() - 1),
     // npm run coverage: a text summary and an HTML report in coverage/; .ci/run enforces the thresholds.
     coverage: {
       provider: 'v8',
