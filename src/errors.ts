@@ -58,12 +58,22 @@ export const ERRORS = {
   // Only ever answered after the right password (src/auth/mfa/second-step.ts): the answer carries `mfa_token` and `methods`.
   mfa_required: {
     status: 403,
-    message: 'This account has a second factor: send the mfa_token with a code from its authenticator app (or a recovery code) to POST /api/signin/mfa.',
+    message: 'This account has a second factor: send the mfa_token with a code from its authenticator app, a recovery code or a passkey to POST /api/signin/mfa.',
+  },
+  // Only ever answered after the right password: the answer carries `enrollment_token`.
+  mfa_enrollment_required: {
+    status: 403,
+    message:
+      'This account must have a second factor before it signs in: with the enrollment_token as its bearer token, set up an authenticator app (POST /api/me/mfa/totp) or a passkey (POST /api/me/passkeys/options), then sign in again.',
   },
   invalid_mfa_token: { status: 401, message: 'The MFA token is invalid, used or expired; sign in again.' },
   invalid_mfa_code: { status: 401, message: 'The code is wrong, already used or missing.' },
   mfa_already_enabled: { status: 409, message: 'An authenticator app is already set up for this account; remove it first.' },
   mfa_not_enrolled: { status: 409, message: 'No authenticator app is waiting for confirmation: start with POST /api/me/mfa/totp.' },
+  invalid_passkey: { status: 401, message: 'The passkey could not be verified: its challenge is unknown, used or expired, or the answer does not check out.' },
+  invalid_passkey_registration: { status: 400, message: 'The new passkey could not be verified: its challenge is unknown, used or expired, or the answer does not check out.' },
+  passkey_already_registered: { status: 409, message: 'This passkey is registered already.' },
+  passkey_not_found: { status: 404, message: 'The account has no passkey with this id.' },
   user_not_found: { status: 404, message: 'No user has this email or id.' },
   session_not_found: { status: 404, message: 'No live session has this id.' },
 

@@ -87,6 +87,8 @@ export function toConfig(e: Env) {
     mail: { smtpUrl: e.SMTP_URL, from: e.MAIL_FROM, retryMaxDelay: e.MAIL_RETRY_MAX_DELAY, notifyNewSignIn: e.NOTIFY_NEW_SIGN_IN },
     /** A sign-in to an unverified address is refused (`email_not_verified`). */
     requireEmailVerification: e.REQUIRE_EMAIL_VERIFICATION,
+    /** Passkeys' relying party (its ID and the origins allowed), and the roles that must have a second factor. */
+    mfa: { webauthn: relyingPartyOf(e, publicUrl), requiredForRoles: e.REQUIRE_MFA_FOR_ROLES },
     redis: { url: e.REDIS_URL, keyPrefix: e.REDIS_KEY_PREFIX },
     /** Fastify's trustProxy: which proxies' X-Forwarded-For is believed. */
     trustProxy: e.TRUST_PROXY,
@@ -193,9 +195,20 @@ function crossFieldProblems(e: Partial<Env>, problems: string[]): void {
   if (e.METRICS_PORT === undefined && e.METRICS_TOKEN !== undefined)
     problems.push('METRICS_TOKEN: only used with METRICS_PORT; set METRICS_PORT or remove it');
   if (e.METRICS_PORT !== undefined && e.METRICS_PORT === e.PORT) problems.push('METRICS_PORT: must differ from PORT');
+  const rp = e.PORT === undefined ? undefined : relyingPartyOf(e as Env, (e.PUBLIC_URL ?? `http://localhost:${e.PORT}`).replace(/\/+$/, ''));
+  // A browser refuses a relying party ID that is not the page's host or a suffix of it: no passkey would ever work.
+  for (const origin of rp?.origins ?? []) {
+    const host = new URL(origin).hostname;
+    if (host !== rp!.rpId && !host.endsWith(`.${rp!.rpId}`)) problems.push(`WEBAUTHN_RP_ID: ${rp!.rpId} is neither the host of ${origin} nor a suffix of it`);
+  }
   // Beyond loopback, whoever reaches the port could read the metrics: a token is required there.
   if (e.METRICS_PORT !== undefined && e.METRICS_HOST !== undefined && !isLoopback(e.METRICS_HOST) && e.METRICS_TOKEN === undefined)
     problems.push(`METRICS_TOKEN: required when METRICS_HOST (${e.METRICS_HOST}) is not a loopback address`);
+}
+
+function relyingPartyOf(e: Pick<Env, 'WEBAUTHN_RP_ID' | 'WEBAUTHN_ORIGINS'>, publicUrl: string) {
+  const url = new URL(publicUrl);
+  return { rpId: e.WEBAUTHN_RP_ID ?? url.hostname, origins: e.WEBAUTHN_ORIGINS?.length ? e.WEBAUTHN_ORIGINS : [url.origin] };
 }
 
 const isLoopback = (host: string) => host === 'localhost' || host === '::1' || /^127(\.\d{1,3}){3}$/.test(host);

@@ -88,6 +88,21 @@ export const list = (): Parser<string[]> => (value) =>
     .map((s) => s.trim())
     .filter(Boolean);
 
+/** A comma-separated list of web origins (`https://app.example.com`, a port allowed, no path); empty: none. */
+export const origins = (): Parser<string[]> => (value) => {
+  const entries = list()(value);
+  const wrong = entries.filter((entry) => {
+    try {
+      const url = new URL(entry);
+      return !['http:', 'https:'].includes(url.protocol) || url.origin !== entry.replace(/\/+$/, '');
+    } catch {
+      return true;
+    }
+  });
+  if (wrong.length > 0) invalid(wrong.map((entry) => `expected origins such as https://auth.example.com separated by commas, got "${entry}"`).join('; '));
+  return entries.map((entry) => entry.replace(/\/+$/, ''));
+};
+
 /** A comma-separated list of IP addresses and CIDR ranges (`169.254.0.0/16`, `fd00:ec2::254`); empty: none. */
 export const networks = (): Parser<string[]> => (value) => {
   const entries = list()(value);

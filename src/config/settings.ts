@@ -1,4 +1,4 @@
-import { autoOrCount, boolean, duration, integer, list, networks, oneOf, type Parser, rate, text, trustProxy, url } from './parsers.js';
+import { autoOrCount, boolean, duration, integer, list, networks, oneOf, origins, type Parser, rate, text, trustProxy, url } from './parsers.js';
 
 // Every setting, declared once: its variable, parser, default and description. The loader
 // (./load.ts), the table of docs/configuration.md and .env.example (./docs.ts, `npm run docs:config`)
@@ -17,6 +17,7 @@ export const GROUPS = {
   lifetimes: 'Lifetimes: seconds (900) or with a unit (30s, 15m, 12h, 7d).',
   mail: 'Mail.',
   accounts: 'Accounts people run themselves: email verification and changes.',
+  mfa: 'Second factors: passkeys, and the roles that must have a factor.',
   network: 'Several instances, proxies and browsers.',
   throttling: 'Throttling: limits are N/duration, at most N within the duration.',
   passwords: 'Passwords: argon2id.',
@@ -175,6 +176,27 @@ export const SETTINGS = {
     parse: boolean(),
     default: 'false',
     doc: 'refuse sign-in to an unverified address: the right password gets `403 email_not_verified` and a fresh verification link (within `VERIFICATION_MAIL_LIMIT`); `false` keeps the seeds\' clients working',
+  }),
+
+  WEBAUTHN_RP_ID: setting({
+    group: 'mfa',
+    parse: text(1),
+    shownDefault: "`PUBLIC_URL`'s host",
+    example: 'example.com',
+    doc: "the passkeys' relying party: a domain that is the host of every origin in `WEBAUTHN_ORIGINS` or a suffix of it; passkeys registered under one ID work under that ID only",
+  }),
+  WEBAUTHN_ORIGINS: setting({
+    group: 'mfa',
+    parse: origins(),
+    shownDefault: "`PUBLIC_URL`'s origin",
+    example: 'https://auth.example.com,https://app.example.com',
+    doc: 'comma-separated origins whose pages may register and use passkeys (the `origin` a browser signs into every answer)',
+  }),
+  REQUIRE_MFA_FOR_ROLES: setting({
+    group: 'mfa',
+    parse: list(),
+    default: 'admin',
+    doc: 'comma-separated roles whose users must have a second factor: until they enrol one, a right password gets `403 mfa_enrollment_required` and a token that opens only the enrolment routes; empty: none',
   }),
 
   REDIS_URL: setting({

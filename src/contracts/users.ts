@@ -1,3 +1,4 @@
+import { MfaSummary } from './mfa.js';
 import { Type, type Static } from 'typebox';
 
 /**
@@ -38,8 +39,8 @@ export type AdminUser = Static<typeof AdminUser>;
 export const EventUser = Type.Omit(AdminUser, ['password_changed_at']);
 export type EventUser = Static<typeof EventUser>;
 
-/** An operator's user with how many of their sessions are live now (`users show`). */
-export const AdminUserWithSessions = Type.Object({ ...AdminUser.properties, active_sessions: Type.Integer({ minimum: 0 }) });
+/** An operator's user with how many of their sessions are live now and their second factors, never a secret (`users show`). */
+export const AdminUserWithSessions = Type.Object({ ...AdminUser.properties, active_sessions: Type.Integer({ minimum: 0 }), mfa: MfaSummary });
 export type AdminUserWithSessions = Static<typeof AdminUserWithSessions>;
 
 /** What ending a user's sessions did (delete, disable, sign out everywhere). */

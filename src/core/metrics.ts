@@ -1,7 +1,7 @@
 import { AppError, type ErrorCode } from '../errors.js';
 
 // Every label value is one of these closed sets: no email, token or address ever becomes a label.
-export const SIGNIN_OUTCOMES = ['success', 'invalid_credentials', 'locked', 'server_busy', 'mfa_required', 'invalid_mfa_code', 'error'] as const;
+export const SIGNIN_OUTCOMES = ['success', 'invalid_credentials', 'locked', 'server_busy', 'mfa_required', 'mfa_enrollment_required', 'invalid_mfa_code', 'invalid_passkey', 'error'] as const;
 export const REFRESH_OUTCOMES = ['rotated', 'retried', 'reuse_detected', 'invalid', 'error'] as const;
 export const WEBHOOK_OUTCOMES = ['delivered', 'failed', 'dead'] as const;
 /** The route label of requests no route matched (404s, malformed URLs). */

@@ -35,6 +35,8 @@ export interface OneTimeTokenPayloads {
   email_change_cancel: { old_email: string; new_email: string };
   /** The second step of a sign-in whose password proved right, for an account with a second factor (src/auth/mfa/). */
   mfa_signin: null;
+  /** A bearer token for the enrolment routes alone, for a user whose role must have a second factor and has none. */
+  mfa_enrollment: null;
 }
 export type OneTimeTokenType = keyof OneTimeTokenPayloads;
 

@@ -1,5 +1,5 @@
 import { sql } from 'drizzle-orm';
-import { bigint, bigserial, index, integer, jsonb, pgTable, text, timestamp, uniqueIndex, uuid } from 'drizzle-orm/pg-core';
+import { bigint, bigserial, boolean, index, integer, jsonb, pgTable, text, timestamp, uniqueIndex, uuid } from 'drizzle-orm/pg-core';
 
 const ts = (name: string) => timestamp(name, { withTimezone: true, mode: 'date' });
 
@@ -77,6 +77,46 @@ export const recoveryCodes = pgTable(
     usedAt: ts('used_at'),
   },
   (t) => [index('recovery_codes_user_id_idx').on(t.userId)],
+);
+
+// A user's passkeys (WebAuthn credentials): the public key alone, never a secret. `counter`: the last signature
+// counter seen, which must grow (or stay 0, as synced passkeys send) or the assertion is refused as a clone's.
+export const passkeys = pgTable(
+  'passkeys',
+  {
+    id: uuid('id').primaryKey(),
+    userId: uuid('user_id')
+      .notNull()
+      .references(() => users.id, { onDelete: 'cascade' }),
+    // The credential id as the authenticator gave it, base64url: unique across every user.
+    credentialId: text('credential_id').notNull().unique(),
+    // The COSE public key, base64url.
+    publicKey: text('public_key').notNull(),
+    counter: bigint('counter', { mode: 'number' }).notNull().default(0),
+    transports: text('transports').array(),
+    // Whether the authenticator may sync it to other devices (backup eligible), and whether it is backed up.
+    multiDevice: boolean('multi_device').notNull().default(false),
+    backedUp: boolean('backed_up').notNull().default(false),
+    name: text('name').notNull(),
+    createdAt: ts('created_at').notNull(),
+    lastUsedAt: ts('last_used_at'),
+  },
+  (t) => [index('passkeys_user_id_idx').on(t.userId)],
+);
+
+// WebAuthn challenges waiting for their answer: only a challenge's SHA-256, the ceremony it was made for and the
+// user it belongs to (none for a passkey sign-in, where the passkey names its user). Each is taken once, by the
+// statement that deletes it, and only before it expires.
+export const webauthnChallenges = pgTable(
+  'webauthn_challenges',
+  {
+    challengeHash: text('challenge_hash').primaryKey(),
+    ceremony: text('ceremony').notNull(),
+    userId: uuid('user_id').references(() => users.id, { onDelete: 'cascade' }),
+    createdAt: ts('created_at').notNull(),
+    expiresAt: ts('expires_at').notNull(),
+  },
+  (t) => [index('webauthn_challenges_expires_at_idx').on(t.expiresAt)],
 );
 
 // Only the SHA-256 of a refresh token is stored; the token itself exists only in the client's hands.

@@ -1,6 +1,7 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { verifyAccessToken, type AccessClaims } from '../auth/sessions/access-tokens.js';
 import type { Deps } from '../deps.js';
+import { enrollingUser } from '../auth/mfa/enrolment.js';
 import { AppError } from '../errors.js';
 
 declare module 'fastify' {
@@ -39,6 +40,22 @@ export function authenticate(deps: Deps) {
 function bearerChallenge(err: AppError): string {
   if (err.code === 'missing_token') return 'Bearer realm="latchkey"';
   return `Bearer realm="latchkey", error="invalid_token", error_description="${err.message.replace(/["\\]/g, '')}"`;
+}
+
+/**
+ * A preHandler for the routes that enrol a second factor: an access token as `authenticate` takes it, or the
+ * `enrollment_token` of a user whose role must have a factor (REQUIRE_MFA_FOR_ROLES), which no other route takes.
+ * With the latter, `request.auth` has the user and no session (`sessionId` empty).
+ */
+export function authenticateForEnrolment(deps: Deps) {
+  const withAccessToken = authenticate(deps);
+  return async (request: FastifyRequest, reply: FastifyReply) => {
+    const token = bearerToken(request);
+    // An access token is a JWT (three parts); an enrollment token is one opaque part.
+    const userId = token && !token.includes('.') ? await enrollingUser(deps, token) : undefined;
+    if (userId === undefined) return withAccessToken(request, reply);
+    request.auth = { userId, sessionId: '', authTime: 0, expiresAt: 0 };
+  };
 }
 
 /** The claims of an authenticated request; only call behind `authenticate`. */

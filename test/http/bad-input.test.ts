@@ -132,3 +132,42 @@ describe('logs', () => {
     expect(logged).not.toContain('argon2id');
   });
 });
+
+describe('second factors and passkeys: bad bodies get a 4xx with a stable code, never a 5xx', () => {
+  it('refuses malformed codes, tokens, WebAuthn answers and ids, and logs no error', async () => {
+    const user = await signUp(t);
+    const { access_token } = await signIn(t, user.email);
+    const b64 = (text: string) => Buffer.from(text).toString('base64url');
+    const answer = (response: Record<string, unknown>) => ({ id: 'AAAA', rawId: 'AAAA', type: 'public-key', response });
+    const assertion = (clientDataJSON: string) => answer({ clientDataJSON, authenticatorData: 'AAAA', signature: 'AAAA' });
+    const cases: [string, string, unknown, string, number][] = [
+      ['POST', '/api/signin/mfa', { mfa_token: 'x', code: '12345' }, 'invalid_request', 400],
+      ['POST', '/api/signin/mfa', { mfa_token: 'x', code: '123456', recovery_code: 'AAAA-BBBB-CCCC' }, 'invalid_request', 400],
+      ['POST', '/api/signin/mfa', { mfa_token: '', code: '123456' }, 'invalid_request', 400],
+      ['POST', '/api/signin/mfa', { mfa_token: 'x', passkey: 'not an answer' }, 'invalid_request', 400],
+      ['POST', '/api/signin/mfa', { mfa_token: 'x', code: '123456' }, 'invalid_mfa_token', 401],
+      ['POST', '/api/signin/mfa/passkey-options', { mfa_token: 'x'.repeat(600) }, 'invalid_request', 400],
+      ['POST', '/api/signin/mfa/passkey-options', { mfa_token: 'unknown' }, 'invalid_mfa_token', 401],
+      ['POST', '/api/signin/passkey', { challenge_id: 'x', response: answer({}) }, 'invalid_request', 400],
+      ['POST', '/api/signin/passkey', { challenge_id: 'x', response: { ...assertion('AAAA'), type: 'password' } }, 'invalid_request', 400],
+      ['POST', '/api/signin/passkey', { challenge_id: 'x', response: assertion('not base64url!') }, 'invalid_request', 400],
+      ['POST', '/api/signin/passkey', { challenge_id: 'x', response: assertion('A'.repeat(5000)) }, 'invalid_request', 400],
+      ['POST', '/api/signin/passkey', { challenge_id: 'x', response: assertion(b64('not json')) }, 'invalid_passkey', 401],
+      ['POST', '/api/signin/passkey', { challenge_id: 'x', response: assertion(b64('{"challenge":{"a":1}}')) }, 'invalid_passkey', 401],
+      ['POST', '/api/signin/passkey', { challenge_id: 'x', response: assertion(b64('{"challenge":"x"}')) }, 'invalid_passkey', 401],
+      ['POST', '/api/me/mfa/totp/confirm', { code: '1234567' }, 'invalid_request', 400],
+      ['POST', '/api/me/mfa/step-up', { recovery_code: 'not a code' }, 'invalid_request', 400],
+      ['POST', '/api/me/passkeys', { response: answer({ clientDataJSON: b64('[]'), attestationObject: 'AAAA' }) }, 'invalid_passkey_registration', 400],
+      ['POST', '/api/me/passkeys', { response: answer({ clientDataJSON: 'AAAA', attestationObject: 'AAAA' }), name: 'a\u0000b' }, 'invalid_request', 400],
+      ['PATCH', '/api/me/passkeys/not-a-uuid', { name: 'x' }, 'invalid_request', 400],
+      ['PATCH', '/api/me/passkeys/00000000-0000-4000-8000-000000000000', { name: '' }, 'invalid_request', 400],
+      ['PATCH', '/api/me/passkeys/00000000-0000-4000-8000-000000000000', { name: 'x' }, 'passkey_not_found', 404],
+      ['DELETE', '/api/me/passkeys/00000000-0000-4000-8000-000000000000', { password: user.password }, 'passkey_not_found', 404],
+    ];
+    for (const [method, url, payload, error, status] of cases) {
+      const res = await t.inject({ method: method as 'POST', url, payload: payload as Record<string, unknown>, headers: bearer(access_token) });
+      expect([res.statusCode, res.json().error], `${method} ${url} ${JSON.stringify(payload).slice(0, 120)}`).toEqual([status, error]);
+    }
+    expect(errorLines()).toEqual([]);
+  });
+});

@@ -93,7 +93,10 @@ describe.each([
     expectOneLine(await run(['users', 'create', '--email', 'weak@example.com', '--name', 'W'], 'short\n'), 1, /\(password_too_short\)/);
     expectOneLine(await run(['users', 'create', '--email', 'none@example.com', '--name', 'N']), 2, /no password on standard input/);
     if (server) {
-      expect((await signin(server, 'ada@example.com')).status).toBe(200);
+      // An admin must have a second factor (REQUIRE_MFA_FOR_ROLES): the right password gets the enrolment token.
+      const first = await signin(server, 'ada@example.com');
+      expect(first.status).toBe(403);
+      expect(first.body).toMatchObject({ error: 'mfa_enrollment_required', enrollment_token: expect.any(String) });
       if (!s.database.url) expect(server.output()).toContain('"op":"users.create"');
     }
   }, 60_000);
@@ -113,7 +116,7 @@ describe.each([
     expect(table.stdout.split('\n')[0]).toMatch(/^ID\s+EMAIL\s+NAME\s+ROLE\s+STATUS\s+CREATED$/);
     expect(table.stdout).toContain('bea@example.com');
     const shown = json(await run(['users', 'show', all.users[1].id, '--json']));
-    expect(shown).toMatchObject({ email: 'bea@example.com', active_sessions: 0 });
+    expect(shown).toMatchObject({ email: 'bea@example.com', active_sessions: 0, mfa: { totp: false, passkeys: 0, recovery_codes_left: 0 } });
     expectOneLine(await run(['users', 'show', 'nobody@example.com']), 1, /\(user_not_found\)/);
   }, 90_000);
 

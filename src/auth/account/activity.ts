@@ -33,10 +33,13 @@ export const ACTIVITY_TYPES: readonly string[] = [
   'mfa_enabled',
   'mfa_disabled',
   'recovery_codes_regenerated',
+  'passkey_renamed',
+  'passkey_clone_suspected',
+  'mfa_step_up',
   'account_deleted',
 ];
 
-const FAILURES = new Set(['signin_failed', 'refresh_token_reused']);
+const FAILURES = new Set(['signin_failed', 'refresh_token_reused', 'passkey_clone_suspected']);
 
 export const outcomeOf = (type: string): ActivityEvent['outcome'] => (FAILURES.has(type) ? 'failure' : 'success');
 

@@ -3,7 +3,7 @@ import type { Logger } from 'pino';
 import { addSeconds, type Clock } from '../../core/clock.js';
 import type { Config } from '../../config.js';
 import type { Db } from '../../db/client.js';
-import { deleteSweepPage, mailSweep, oneTimeTokensSweep, refreshTokensSweep, sessionsSweep, type Sweep } from '../../db/queries/purge.js';
+import { deleteSweepPage, mailSweep, oneTimeTokensSweep, refreshTokensSweep, sessionsSweep, webauthnChallengesSweep, type Sweep } from '../../db/queries/purge.js';
 
 // Between two statements, requests get the database.
 const PAUSE_MS = 10;
@@ -18,6 +18,8 @@ export interface PurgeCounts {
   refreshTokens: number;
   sessions: number;
   oneTimeTokens: number;
+  /** WebAuthn challenges never answered. */
+  webauthnChallenges: number;
   mail: number;
 }
 
@@ -49,7 +51,7 @@ async function sweep(db: Db, s: Sweep, stopped: () => boolean): Promise<number> 
  *   ended ACCESS_TOKEN_TTL + 60 s ago (a replay of it is refused either way, and revocations are reloaded
  *   from `sessions`);
  * - a session goes once it ended a day ago (at least ACCESS_TOKEN_TTL + 60 s);
- * - a reset token goes once used or expired; an email's row a day after it was sent or given up.
+ * - a reset token goes once used or expired, a WebAuthn challenge once expired; an email's row a day after it was sent or given up.
  */
 export async function purgeExpiredRows(db: Db, clock: Clock, config: Config, stopped: () => boolean = () => false): Promise<PurgeCounts> {
   const now = clock.now();
@@ -63,9 +65,10 @@ export async function purgeExpiredRows(db: Db, clock: Clock, config: Config, sto
   const sessionsCut = before(now, Math.max(ENDED_SESSION_KEEP_S, revocationWindow) + CLOCK_MARGIN_S);
   const sessions = await sweep(db, sessionsSweep(sessionsCut), stopped);
   const oneTimeTokens = await sweep(db, oneTimeTokensSweep(before(now, CLOCK_MARGIN_S)), stopped);
+  const webauthnChallenges = await sweep(db, webauthnChallengesSweep(before(now, CLOCK_MARGIN_S)), stopped);
   const finished = before(now, FINISHED_MAIL_KEEP_S);
   const mail = await sweep(db, mailSweep(finished), stopped);
-  return { refreshTokens, sessions, oneTimeTokens, mail };
+  return { refreshTokens, sessions, oneTimeTokens, webauthnChallenges, mail };
 }
 
 export interface PurgeSchedule {
@@ -87,7 +90,7 @@ export function startPurgeSchedule(opts: { db: Db; clock: Clock; config: Config;
       })
       .catch((err: Error) => {
         opts.logger.warn({ err: err.message }, 'purge failed; will retry');
-        return { refreshTokens: 0, sessions: 0, oneTimeTokens: 0, mail: 0 };
+        return { refreshTokens: 0, sessions: 0, oneTimeTokens: 0, webauthnChallenges: 0, mail: 0 };
       })
       .finally(() => {
         running = undefined;

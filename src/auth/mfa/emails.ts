@@ -3,24 +3,30 @@ import { composeEmail, type Recipient } from '../../core/email-text.js';
 
 const NOT_YOU = "If this wasn't you, someone is signed in to your account with your password: reset your password now, which signs every device out.";
 
-export function mfaEnabledEmail(to: Recipient): MailMessage {
-  return composeEmail(to, 'Two-step sign-in is on', [
-    'An authenticator app was just set up for your account: from now on, signing in takes a code from it after your password.',
-    'Keep your recovery codes somewhere safe: each signs in once if you lose the app.',
+const FACTOR_NAMES = { totp: 'An authenticator app', passkey: 'A passkey' } as const;
+
+export function mfaEnabledEmail(to: Recipient, factor: keyof typeof FACTOR_NAMES): MailMessage {
+  return composeEmail(to, factor === 'totp' ? 'Two-step sign-in is on' : 'A passkey was added', [
+    factor === 'totp'
+      ? 'An authenticator app was just set up for your account: from now on, signing in takes a code from it after your password.'
+      : 'A passkey was just added to your account: it signs you in on its own, and serves as the second step after your password.',
+    'Keep your recovery codes somewhere safe: each signs in once if you lose your second factors.',
     NOT_YOU,
   ]);
 }
 
-export function mfaDisabledEmail(to: Recipient): MailMessage {
-  return composeEmail(to, 'Two-step sign-in is off', [
-    'The authenticator app of your account was just removed, with its recovery codes: signing in takes your password alone again.',
+export function factorRemovedEmail(to: Recipient, factor: keyof typeof FACTOR_NAMES, last: boolean): MailMessage {
+  return composeEmail(to, last ? 'Two-step sign-in is off' : `${FACTOR_NAMES[factor]} was removed`, [
+    last
+      ? `${FACTOR_NAMES[factor]} of your account was just removed, with its recovery codes: signing in takes your password alone again.`
+      : `${FACTOR_NAMES[factor]} of your account was just removed; your other second factors and your recovery codes still work.`,
     NOT_YOU,
   ]);
 }
 
 export function mfaResetEmail(to: Recipient): MailMessage {
   return composeEmail(to, 'Two-step sign-in was reset', [
-    'An administrator removed the authenticator app and the recovery codes of your account, as asked for when an app is lost: signing in takes your password alone until you set up a new one.',
+    'An administrator removed the second factors of your account (authenticator app, passkeys) and its recovery codes, as asked for when they are lost: signing in takes your password alone until you set up a new one.',
     "If you did not ask for this, tell your administrator, and reset your password now.",
   ]);
 }

@@ -10,13 +10,20 @@ import {
   deleteTotp,
   hasSecondFactor,
   replaceRecoveryCodes,
+  secondFactorsOf,
   selectTotp,
   spendRecoveryCode,
   storePendingTotp,
   takeTotpStep,
 } from '../../db/queries/mfa.js';
+import { deleteUserPasskeys } from '../../db/queries/passkeys.js';
+import type { AuthenticationResponseJSON } from '@simplewebauthn/server';
+import { spendPasskeyAssertion } from './passkey-assertion.js';
+import type { Ceremony } from './webauthn.js';
+import type { Config } from '../../config.js';
 import { AppError } from '../../errors.js';
 import { recordAuditEvent } from '../../core/audit.js';
+import { revokeUserTokens } from '../../core/one-time-tokens.js';
 import { recordEvents, userEvent } from '../../core/events.js';
 import type { ClientInfo } from '../../core/client-address.js';
 import { enqueueNotice, type MailMessage } from '../../core/mail-queue.js';
@@ -25,12 +32,14 @@ import type { MfaSummary } from '../../contracts/mfa.js';
 import type { User } from '../users/users.js';
 import { newRecoveryCodes, recoveryCodeHash, recoveryCodeKey } from './recovery-codes.js';
 import { newTotpSecret, openTotpSecret, sealTotpSecret, totpEnrolment, totpSealKey, totpStep } from './totp.js';
-import { mfaDisabledEmail, mfaEnabledEmail } from './emails.js';
+import { factorRemovedEmail, mfaEnabledEmail } from './emails.js';
 
 /**
- * A user's second factors: an authenticator app (TOTP) and the recovery codes that come with it. Enrolment takes
- * the password and is pending until a first code confirms it; every later change takes the password and a code.
- * Each change writes its webhook event, audit row and notice email in its own transaction.
+ * A user's second factors: an authenticator app (TOTP), passkeys (./passkeys.ts), and the recovery codes that come
+ * with the first of them and go with the last. Enrolment takes the password (an app is pending until a first code
+ * confirms it); every later change takes the password and a second factor. Each change writes its webhook event,
+ * audit row and notice email in its own transaction. `user.mfa_enabled` and `user.mfa_disabled` tell when the
+ * account gains its first factor and loses its last.
  */
 
 export interface MfaKeys {
@@ -49,12 +58,14 @@ export interface MfaDeps extends ReauthDeps {
   metrics: Metrics;
   outbox: { wake(): void };
   mfaSummaries: Pick<UserCache<MfaSummary>, 'forget'>;
+  config: Config;
 }
 
-/** A second factor as a request brings it: an authenticator's code, or a recovery code. */
+/** A second factor as a request brings it: an authenticator's code, a recovery code, or a passkey's assertion. */
 export interface SecondFactor {
   code?: string | undefined;
   recoveryCode?: string | undefined;
+  passkey?: AuthenticationResponseJSON | undefined;
 }
 
 /**
@@ -65,24 +76,31 @@ export async function mfaSummaryOf(deps: { db: Db; clock: Clock; mfaSummaries: U
   const cached = deps.mfaSummaries.get(userId);
   if (cached) return cached;
   const readAt = deps.clock.now().getTime();
-  const [totp, left] = await Promise.all([hasSecondFactor(deps.db, userId), countRecoveryCodesLeft(deps.db, userId)]);
-  const summary = { totp, passkeys: 0, recovery_codes_left: left };
+  const [factors, left] = await Promise.all([secondFactorsOf(deps.db, userId), countRecoveryCodesLeft(deps.db, userId)]);
+  const summary = { totp: factors.totp, passkeys: factors.passkeys, recovery_codes_left: left };
   deps.mfaSummaries.set(userId, '', summary, readAt);
   return summary;
 }
 
 /** Which factor was used, and the methods it adds to the password's. */
 export interface SpentFactor {
-  method: 'totp' | 'recovery_code';
+  method: 'totp' | 'recovery_code' | 'passkey';
   amr: readonly AuthMethod[];
 }
 
 /**
  * Spends a second factor of the user, if it is one: the authenticator's code for a step later than the last one
- * used (so a code works once, everywhere at once), or an unused recovery code (one statement each, no check then
- * update). Undefined for anything else.
+ * used (so a code works once, everywhere at once), an unused recovery code (one statement each, no check then
+ * update), or an assertion of one of the user's passkeys answering a challenge of `ceremony` made for this user.
+ * Undefined for anything else.
  */
-export async function spendSecondFactor(deps: Pick<MfaDeps, 'db' | 'mfaKeys'>, userId: string, factor: SecondFactor, now: Date): Promise<SpentFactor | undefined> {
+export async function spendSecondFactor(
+  deps: Pick<MfaDeps, 'db' | 'mfaKeys' | 'config' | 'clock'>,
+  userId: string,
+  factor: SecondFactor,
+  now: Date,
+  ceremony: Extract<Ceremony, 'second_step' | 'confirm'>,
+): Promise<SpentFactor | undefined> {
   if (factor.code !== undefined) {
     const totp = await selectTotp(deps.db, userId);
     if (!totp?.confirmedAt) return undefined;
@@ -95,6 +113,10 @@ export async function spendSecondFactor(deps: Pick<MfaDeps, 'db' | 'mfaKeys'>, u
     if (hash === undefined || !(await spendRecoveryCode(deps.db, userId, hash, now))) return undefined;
     return { method: 'recovery_code', amr: ['pwd', 'mfa'] };
   }
+  if (factor.passkey !== undefined) {
+    const used = await spendPasskeyAssertion(deps, factor.passkey, { ceremony, userId });
+    return used && { method: 'passkey', amr: ['pwd', ...used.amr] };
+  }
   return undefined;
 }
 
@@ -102,9 +124,9 @@ export async function spendSecondFactor(deps: Pick<MfaDeps, 'db' | 'mfaKeys'>, u
  * Spends a second factor the signed-in user sent with a change, within RATE_LIMIT_MFA for the account:
  * `401 invalid_mfa_code`, audited, when it is missing or wrong.
  */
-async function requireSecondFactor(deps: MfaDeps, user: User, factor: SecondFactor, client: ClientInfo): Promise<SpentFactor> {
+export async function requireSecondFactor(deps: MfaDeps, user: User, factor: SecondFactor, client: ClientInfo): Promise<SpentFactor> {
   await deps.throttle.limitAccount('mfaCode', user.id);
-  const spent = await spendSecondFactor(deps, user.id, factor, deps.clock.now());
+  const spent = await spendSecondFactor(deps, user.id, factor, deps.clock.now(), 'confirm');
   if (spent) return spent;
   await recordAuditEvent(deps.db, deps.clock, { type: 'signin_failed', userId: user.id, email: user.email, client, details: { reason: 'invalid_mfa_code', reauthentication: true } });
   throw new AppError('invalid_mfa_code');
@@ -142,7 +164,8 @@ export async function beginTotpEnrolment(deps: MfaDeps, user: User, password: st
 
 /**
  * Confirms a pending authenticator with a first code from it: from then on, sign-in takes a second step. Returns
- * the ten recovery codes, shown this once.
+ * the ten recovery codes, shown this once, when the app is the account's first factor; none when the account had
+ * passkeys already (their recovery codes stay).
  */
 export async function confirmTotp(deps: MfaDeps, user: User, code: string, client: ClientInfo): Promise<string[]> {
   await deps.throttle.limitAccount('mfaCode', user.id);
@@ -152,32 +175,80 @@ export async function confirmTotp(deps: MfaDeps, user: User, code: string, clien
   const step = totpStep(openTotpSecret(deps.mfaKeys.totp, user.id, pending.secretSealed), code, now);
   const recovery = newRecoveryCodes(deps.mfaKeys.recovery, user.id);
   const confirmed = await deps.db.transaction(async (tx) => {
+    const first = !(await hasSecondFactor(tx, user.id));
     // A second confirmation racing this one finds it confirmed, and the step taken.
-    if (step === undefined || !(await takeTotpStep(tx, user.id, step, now, true))) return false;
-    await replaceRecoveryCodes(tx, user.id, recovery.hashes, now);
-    await recordEvents(tx, [userEvent('user.mfa_enabled', user)], now);
-    await recordAuditEvent(tx, deps.clock, { type: 'mfa_enabled', userId: user.id, email: user.email, client, details: { factor: 'totp' } });
-    await enqueueNotice(tx, mfaEnabledEmail(user), now);
-    await announceUserChange(tx, user.id);
-    return true;
+    if (step === undefined || !(await takeTotpStep(tx, user.id, step, now, true))) return undefined;
+    await factorAdded(deps, tx, user, { factor: 'totp', first, recoveryHashes: recovery.hashes, client });
+    return { first };
   });
   if (!confirmed) throw new AppError('invalid_mfa_code');
   deps.mfaSummaries.forget(user.id);
   deps.outbox.wake();
-  return recovery.codes;
+  return confirmed.first ? recovery.codes : [];
 }
 
-/** Removes the authenticator app, and the recovery codes with it (the last factor), with the password and a code. */
+/**
+ * What a new factor writes in its transaction: the recovery codes, the webhook event and `first` when it is the
+ * account's first factor; the audit row, the notice email and the change announced, always.
+ */
+export async function factorAdded(
+  deps: { clock: Clock },
+  tx: Db,
+  user: User,
+  added: { factor: 'totp' | 'passkey'; first: boolean; recoveryHashes: string[]; client: ClientInfo; details?: Record<string, unknown> },
+): Promise<void> {
+  const now = deps.clock.now();
+  if (added.first) {
+    await replaceRecoveryCodes(tx, user.id, added.recoveryHashes, now);
+    await recordEvents(tx, [userEvent('user.mfa_enabled', user)], now);
+    // An enrolment a role required is done: its token opens nothing more.
+    await revokeUserTokens(tx, user.id, now, 'mfa_enrollment');
+  }
+  const details = { factor: added.factor, ...added.details };
+  await recordAuditEvent(tx, deps.clock, { type: 'mfa_enabled', userId: user.id, email: user.email, client: added.client, details });
+  await enqueueNotice(tx, mfaEnabledEmail(user, added.factor), now);
+  await announceUserChange(tx, user.id);
+}
+
+/** Removes the authenticator app, with the password and a second factor; the recovery codes go when it was the last factor. */
 export async function removeTotp(deps: MfaDeps, user: User, password: string, factor: SecondFactor, client: ClientInfo): Promise<void> {
   await confirmIdentity(deps, user, password, factor, client);
-  await removeSecondFactors(deps, user, { actor: 'user', notice: mfaDisabledEmail(user), client });
+  const removed = await removeFactor(deps, user, { factor: 'totp', client }, (tx) => deleteTotp(tx, user.id));
+  if (!removed) throw new AppError('mfa_not_enrolled', 'No authenticator app is set up for this account.');
   deps.mfaSummaries.forget(user.id);
   deps.outbox.wake();
 }
 
 /**
- * Removes the user's authenticator app (pending or confirmed) and recovery codes, in one transaction; when there was
- * a confirmed app, sends `user.mfa_disabled`, audits it under `actor` and mails `notice`. Whether there was one.
+ * Removes one factor (`remove`: whether it was there), in one transaction with what goes with it: when no factor is
+ * left, the recovery codes and `user.mfa_disabled`; the audit row and the notice email always. Whether it was there.
+ */
+export async function removeFactor(
+  deps: { db: Db; clock: Clock },
+  user: User,
+  what: { factor: 'totp' | 'passkey'; client: ClientInfo; details?: Record<string, unknown> },
+  remove: (tx: Db) => Promise<boolean>,
+): Promise<boolean> {
+  const now = deps.clock.now();
+  return deps.db.transaction(async (tx) => {
+    if (!(await remove(tx))) return false;
+    const last = !(await hasSecondFactor(tx, user.id));
+    if (last) {
+      await deleteRecoveryCodes(tx, user.id);
+      await recordEvents(tx, [userEvent('user.mfa_disabled', user)], now);
+    }
+    const details = { factor: what.factor, actor: 'user', last, ...what.details };
+    await recordAuditEvent(tx, deps.clock, { type: 'mfa_disabled', userId: user.id, email: user.email, client: what.client, details });
+    await enqueueNotice(tx, factorRemovedEmail(user, what.factor, last), now);
+    await announceUserChange(tx, user.id);
+    return true;
+  });
+}
+
+/**
+ * Removes every second factor of the user (an authenticator app, pending or confirmed; passkeys; recovery codes),
+ * in one transaction; when there was one, sends `user.mfa_disabled`, audits it under `actor` and mails `notice`.
+ * Whether there was one.
  */
 export async function removeSecondFactors(
   deps: { db: Db; clock: Clock },
@@ -186,11 +257,12 @@ export async function removeSecondFactors(
 ): Promise<boolean> {
   const now = deps.clock.now();
   return deps.db.transaction(async (tx) => {
-    const removed = await deleteTotp(tx, user.id);
+    const totp = await deleteTotp(tx, user.id);
+    const passkeys = await deleteUserPasskeys(tx, user.id);
     await deleteRecoveryCodes(tx, user.id);
-    if (!removed) return false;
+    if (!totp && passkeys === 0) return false;
     await recordEvents(tx, [userEvent('user.mfa_disabled', user)], now);
-    const details = { factor: 'totp', actor: why.actor };
+    const details = { factor: 'all', totp, passkeys, actor: why.actor };
     await recordAuditEvent(tx, deps.clock, { type: 'mfa_disabled', userId: user.id, email: user.email, client: why.client, details });
     await enqueueNotice(tx, why.notice, now);
     await announceUserChange(tx, user.id);

@@ -9,16 +9,38 @@ import type { TokenPair } from '../sessions/sessions.js';
 import { findUserById, type User } from '../users/users.js';
 import { recoveryCodeUsedEmail } from './emails.js';
 import { spendSecondFactor, type MfaDeps, type SecondFactor } from './factors.js';
+import { passkeyAssertionOptions } from './passkeys.js';
+import type { PublicKeyCredentialRequestOptionsJSON } from '@simplewebauthn/server';
 
-const changedSince = (user: User, at: Date) =>
+/** Whether the user's credentials changed after `at` (a reset, a password change, a sign-out everywhere). */
+export const changedSince = (user: User, at: Date) =>
   [user.passwordChangedAt, user.notBefore].some((changed) => changed !== null && changed.getTime() > at.getTime());
 
 // Wrong codes that end an MFA token: the account's own limit (RATE_LIMIT_MFA) bounds the tries across tokens.
 const MFA_TOKEN_MAX_FAILURES = 5;
 
 /**
+ * The user an MFA token waits for, while it may still finish: none once it is used or expired, the user disabled, or
+ * their credentials changed since the password was checked (a reset, a password change, a sign-out everywhere ends
+ * the second steps it left waiting, as it ends sessions).
+ */
+async function waitingUser(deps: Pick<MfaDeps, 'db'>, mfaToken: string, now: Date): Promise<User> {
+  const pending = await findUsableToken(deps.db, 'mfa_signin', mfaToken, now);
+  const user = pending && (await findUserById(deps.db, pending.userId));
+  if (!user || user.disabledAt || changedSince(user, pending.createdAt)) throw new AppError('invalid_mfa_token');
+  return user;
+}
+
+/** Options for finishing a sign-in with one of the account's passkeys (`POST /api/signin/mfa/passkey-options`). */
+export async function passkeyChallengeFor(deps: MfaDeps, mfaToken: string): Promise<PublicKeyCredentialRequestOptionsJSON> {
+  const user = await waitingUser(deps, mfaToken, deps.clock.now());
+  return passkeyAssertionOptions(deps, user.id, 'second_step');
+}
+
+/**
  * The second step of a sign-in (`POST /api/signin/mfa`): the `mfa_token` of a right password, with a code from the
- * account's authenticator app or a recovery code. The code is tried within RATE_LIMIT_MFA for the account; a wrong
+ * account's authenticator app, a recovery code, or an assertion of one of its passkeys (answering the challenge of
+ * `passkeyChallengeFor`). The code is tried within RATE_LIMIT_MFA for the account; a wrong
  * one is audited, counted in the metrics and against the token (five end it), and answered `401 invalid_mfa_code`.
  * A right one spends the token (once, however many present it at the same moment) and opens the session, at
  * `aal2`. A recovery code used emails the owner.
@@ -29,13 +51,9 @@ export async function completeMfaSignIn(
   client: ClientInfo,
 ): Promise<{ user: User; tokens: TokenPair }> {
   const now = deps.clock.now();
-  const pending = await findUsableToken(deps.db, 'mfa_signin', input.mfaToken, now);
-  const user = pending && (await findUserById(deps.db, pending.userId));
-  // A credential change since the password was checked (a reset, a password change, a sign-out everywhere) ends
-  // the second steps it left waiting, as it ends sessions.
-  if (!user || user.disabledAt || changedSince(user, pending.createdAt)) throw new AppError('invalid_mfa_token');
+  const user = await waitingUser(deps, input.mfaToken, now);
   await deps.throttle.limitAccount('mfaCode', user.id);
-  const spent = await spendSecondFactor(deps, user.id, input, now);
+  const spent = await spendSecondFactor(deps, user.id, input, now, 'second_step');
   if (!spent) {
     await countWrongTry(deps.db, user.id, 'mfa_signin', now, MFA_TOKEN_MAX_FAILURES);
     await recordAuditEvent(deps.db, deps.clock, { type: 'signin_failed', userId: user.id, email: user.email, client, details: { reason: 'invalid_mfa_code' } });

@@ -16,9 +16,11 @@ const MAX_TOKEN_LENGTH = 4096;
 
 /**
  * How a user proved who they were, as RFC 8176 names it (`amr`): `pwd` a password, `otp` an authenticator app's
- * code, `mfa` more than one factor (a password and a second factor: an authenticator's code or a recovery code).
+ * code, `hwk` a passkey bound to its device and `swk` one that syncs (proof of a key), `user` the user verified by
+ * the authenticator (a PIN, a fingerprint), `mfa` more than one factor (a password and a second factor, or a
+ * passkey with user verification).
  */
-export type AuthMethod = 'pwd' | 'otp' | 'mfa';
+export type AuthMethod = 'pwd' | 'otp' | 'hwk' | 'swk' | 'user' | 'mfa';
 /** A password alone. */
 export const PASSWORD_AMR: readonly AuthMethod[] = ['pwd'];
 

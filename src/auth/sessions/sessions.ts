@@ -7,6 +7,7 @@ import type { KeyRing } from '../keys/key-ring.js';
 import type { RevocationList } from './revocations.js';
 import type { Db } from '../../db/client.js';
 import {
+  addSessionMethods,
   claimRefreshToken,
   insertSession,
   lockSessionOwner,
@@ -286,6 +287,23 @@ export async function endUserSessions(tx: Db, userId: string, reason: string, no
 export function publishEndedSessions(deps: Pick<SessionDeps, 'revocations'>, ended: EndedSessions) {
   for (const sessionId of ended.sessionIds) deps.revocations.add(sessionId, ended.revokedAt);
   deps.revocations.addNotBefore(ended.userId, ended.notBefore);
+}
+
+/**
+ * Raises a live session with the methods a second factor just proved (a step-up): a fresh access token carrying
+ * them, and every later one of the session (its refresh token stays as it is). Undefined when the session has ended.
+ */
+export async function raiseSession(
+  deps: SessionDeps,
+  session: { userId: string; sessionId: string; emailVerified: boolean },
+  amr: readonly string[],
+): Promise<{ accessToken: string; expiresIn: number; amr: readonly string[] } | undefined> {
+  const now = deps.clock.now();
+  const raised = await addSessionMethods(deps.db, session.userId, session.sessionId, amr, now);
+  if (!raised) return undefined;
+  const live = { ...session, sessionCreatedAt: raised.createdAt, sessionExpiresAt: raised.expiresAt, amr: raised.amr };
+  const access = await signAccessToken(deps.keys, deps.config.jwt, live, now, earliest(addSeconds(now, deps.config.ttl.accessToken), raised.expiresAt));
+  return { accessToken: access.token, expiresIn: access.expiresIn, amr: raised.amr };
 }
 
 async function issuePair(deps: SessionDeps, session: LiveSession, refreshToken: string, now: Date): Promise<TokenPair> {

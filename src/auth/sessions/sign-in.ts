@@ -10,7 +10,7 @@ import { recordAuditEvent } from '../../core/audit.js';
 import { isKnownClient } from '../throttle/known-clients.js';
 import { NOT_AN_ADDRESS, type ClientInfo } from '../../core/client-address.js';
 import { consumeOneTimeCode, issueOneTimeToken } from '../../core/one-time-tokens.js';
-import { hasSecondFactor } from '../../db/queries/mfa.js';
+import { secondFactorsOf } from '../../db/queries/mfa.js';
 import { PASSWORD_AMR, type AuthMethod } from './access-tokens.js';
 import { createSession, type SessionDeps, type TokenPair } from './sessions.js';
 import { queueSigninCodeIntent } from './signin-code-mail.js';
@@ -54,6 +54,7 @@ const SIGNIN_FAILURES: Partial<Record<ErrorCode, SigninOutcome>> = {
   invalid_credentials: 'invalid_credentials',
   too_many_attempts: 'locked',
   mfa_required: 'mfa_required',
+  mfa_enrollment_required: 'mfa_enrollment_required',
   server_busy: 'server_busy',
 };
 
@@ -124,32 +125,55 @@ async function openSession(
   signin: { user: User; email: string; password: string; counted: string; details?: Record<string, unknown> },
   client: ClientInfo,
 ): Promise<{ user: User; tokens: TokenPair }> {
-  const { user, email, details } = signin;
+  const { user, details } = signin;
   await deps.throttle.signinSucceeded(signin.counted);
-  // Told only to whoever knows the password, as account_disabled: the owner gets a fresh link with it.
-  if (deps.config.requireEmailVerification && !user.emailVerifiedAt) {
-    await recordAuditEvent(deps.db, deps.clock, { type: 'signin_failed', userId: user.id, email, client, details: { reason: 'email_not_verified' } });
-    await sendVerification(deps, user, client);
-    throw new AppError('email_not_verified');
-  }
+  await refuseUnverified(deps, user, client);
   if (deps.passwords.needsRehash(user.passwordHash)) await upgradePasswordHash(deps, user, signin.password);
-  if (await hasSecondFactor(deps.db, user.id)) throw await secondStepRequired(deps, user, client);
+  const factors = await secondFactorsOf(deps.db, user.id);
+  if (factors.totp || factors.passkeys > 0) throw await secondStepRequired(deps, user, client, factors);
+  if (deps.config.mfa.requiredForRoles.includes(user.role)) throw await enrolmentRequired(deps, user, client);
   return startSession(deps, user, client, PASSWORD_AMR, details);
+}
+
+/**
+ * Where REQUIRE_EMAIL_VERIFICATION holds, refuses a user whose address is not verified, once they proved who they
+ * are (told only to them, as account_disabled): `403 email_not_verified`, and the owner gets a fresh link with it.
+ */
+export async function refuseUnverified(deps: SignInDeps, user: User, client: ClientInfo): Promise<void> {
+  if (!deps.config.requireEmailVerification || user.emailVerifiedAt) return;
+  await recordAuditEvent(deps.db, deps.clock, { type: 'signin_failed', userId: user.id, email: user.email, client, details: { reason: 'email_not_verified' } });
+  await sendVerification(deps, user, client);
+  throw new AppError('email_not_verified');
 }
 
 // How long the second step of a sign-in may wait for its code.
 const MFA_TOKEN_TTL_SECONDS = 300;
+// How long a user who must enrol a second factor may take over it.
+const ENROLMENT_TOKEN_TTL_SECONDS = 900;
 
 /**
  * The answer to a right password for an account with a second factor: `403 mfa_required` with an `mfa_token`
  * (single use, MFA_TOKEN_TTL_SECONDS, only its SHA-256 stored, bound to the user) that POST /api/signin/mfa takes
- * with a code. No session opens, and no token is issued, before that second step.
+ * with a code, and the `methods` the account has. No session opens, and no token is issued, before that second step.
  */
-async function secondStepRequired(deps: SignInDeps, user: User, client: ClientInfo): Promise<AppError> {
+async function secondStepRequired(deps: SignInDeps, user: User, client: ClientInfo, factors: { totp: boolean; passkeys: number }): Promise<AppError> {
   const now = deps.clock.now();
   const { token } = await issueOneTimeToken(deps.db, { type: 'mfa_signin', userId: user.id, now, ttlSeconds: MFA_TOKEN_TTL_SECONDS });
   await recordAuditEvent(deps.db, deps.clock, { type: 'mfa_required', userId: user.id, email: user.email, client });
-  return new AppError('mfa_required', { fields: { mfa_token: token, methods: ['totp', 'recovery_code'] } });
+  const methods = [...(factors.totp ? ['totp'] : []), 'recovery_code', ...(factors.passkeys > 0 ? ['passkey'] : [])];
+  return new AppError('mfa_required', { fields: { mfa_token: token, methods } });
+}
+
+/**
+ * The answer to a right password for a user whose role must have a second factor (REQUIRE_MFA_FOR_ROLES) and has
+ * none: `403 mfa_enrollment_required` with an `enrollment_token`, a bearer token (ENROLMENT_TOKEN_TTL_SECONDS, only
+ * its SHA-256 stored) that the enrolment routes alone take. No session opens.
+ */
+async function enrolmentRequired(deps: SignInDeps, user: User, client: ClientInfo): Promise<AppError> {
+  const now = deps.clock.now();
+  const { token } = await issueOneTimeToken(deps.db, { type: 'mfa_enrollment', userId: user.id, now, ttlSeconds: ENROLMENT_TOKEN_TTL_SECONDS, supersede: true });
+  await recordAuditEvent(deps.db, deps.clock, { type: 'mfa_required', userId: user.id, email: user.email, client, details: { enrolment: true } });
+  return new AppError('mfa_enrollment_required', { fields: { enrollment_token: token } });
 }
 
 /**

@@ -70,12 +70,17 @@ function addUserChanges(users: Command, ctx: CliContext) {
   const byRef = (user: string | undefined) => ({ user: user! });
   addOperationCommand(users, ctx, {
     name: 'show',
-    description: 'show one user and how many live sessions they have',
+    description: 'show one user, how many live sessions they have, and their second factors',
     argument: USER_ARGUMENT,
     json: 'print the user as JSON',
     op: 'users.show',
     args: byRef,
-    print: (user: AdminUserWithSessions) => printRecord({ ...user, status: status(user) }),
+    print: ({ mfa, ...user }: AdminUserWithSessions) =>
+      printRecord({
+        ...user,
+        status: status(user),
+        mfa: `authenticator app: ${mfa.totp ? 'yes' : 'no'}, passkeys: ${mfa.passkeys}, recovery codes left: ${mfa.recovery_codes_left}`,
+      }),
   });
   addOperationCommand(users, ctx, {
     name: 'disable',

@@ -1,5 +1,5 @@
 import { and, count, eq, isNull, sql } from 'drizzle-orm';
-import type { Db } from '../client.js';
+import { rowsOf, type Db } from '../client.js';
 import { recoveryCodes, totpAuthenticators } from '../schema.js';
 
 /** A user's authenticator app as stored: its sealed secret, whether a code confirmed it, the last step used. */
@@ -60,13 +60,20 @@ export async function deleteTotp(db: Db, userId: string): Promise<boolean> {
   return rows.some((r) => r.confirmedAt !== null);
 }
 
-/** Whether the user has a confirmed second factor. */
+/** The user's second factors: whether a confirmed authenticator app, and how many passkeys. */
+export async function secondFactorsOf(db: Db, userId: string): Promise<{ totp: boolean; passkeys: number }> {
+  const [row] = rowsOf<{ totp: boolean; passkeys: number | string }>(
+    await db.execute(sql`SELECT
+      EXISTS (SELECT 1 FROM totp_authenticators WHERE user_id = ${userId} AND confirmed_at IS NOT NULL) AS totp,
+      (SELECT count(*) FROM passkeys WHERE user_id = ${userId}) AS passkeys`),
+  );
+  return { totp: row?.totp === true, passkeys: Number(row?.passkeys ?? 0) };
+}
+
+/** Whether the user has a second factor: a confirmed authenticator app or a passkey. */
 export async function hasSecondFactor(db: Db, userId: string): Promise<boolean> {
-  const [row] = await db
-    .select({ userId: totpAuthenticators.userId })
-    .from(totpAuthenticators)
-    .where(and(eq(totpAuthenticators.userId, userId), sql`${totpAuthenticators.confirmedAt} IS NOT NULL`));
-  return row !== undefined;
+  const factors = await secondFactorsOf(db, userId);
+  return factors.totp || factors.passkeys > 0;
 }
 
 /** Replaces every recovery code of the user with these (their HMACs). */

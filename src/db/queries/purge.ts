@@ -75,6 +75,14 @@ export const oneTimeTokensSweep = (cutoff: Date): Sweep => ({
   condition: spentTokensCondition('t', cutoff),
 });
 
+/** WebAuthn challenges that expired before `cutoff` unanswered (an answered one is deleted as it is taken). */
+export const webauthnChallengesSweep = (cutoff: Date): Sweep => ({
+  table: 'webauthn_challenges',
+  key: 'challenge_hash',
+  keyType: 'text',
+  condition: sql`t.expires_at < ${cutoff}`,
+});
+
 /** Outbox rows sent or given up before `finishedBefore`. */
 export const mailSweep = (finishedBefore: Date): Sweep => ({
   table: 'mail_outbox',

@@ -257,3 +257,23 @@ export function selectUserSessions(db: Db, userId: string, limit: number): Promi
     .orderBy(desc(sessions.createdAt), desc(sessions.id))
     .limit(limit);
 }
+
+/**
+ * Adds methods to a live session of the user's (a step-up), keeping those it had: its next tokens carry them all.
+ * The session as it now is, or undefined when it has ended.
+ */
+export async function addSessionMethods(
+  db: Db,
+  userId: string,
+  sessionId: string,
+  methods: readonly string[],
+  now: Date,
+): Promise<{ createdAt: Date; expiresAt: Date; amr: string[] } | undefined> {
+  const added = `{${methods.join(',')}}`;
+  const [row] = await db
+    .update(sessions)
+    .set({ amr: sql`ARRAY(SELECT DISTINCT m FROM unnest(COALESCE(${sessions.amr}, '{pwd}'::text[]) || ${added}::text[]) AS m ORDER BY m)` })
+    .where(and(eq(sessions.id, sessionId), eq(sessions.userId, userId), isNull(sessions.revokedAt), gt(sessions.expiresAt, now)))
+    .returning({ createdAt: sessions.createdAt, expiresAt: sessions.expiresAt, amr: sessions.amr });
+  return row && { createdAt: row.createdAt, expiresAt: row.expiresAt, amr: row.amr ?? [] };
+}

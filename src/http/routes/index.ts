@@ -19,6 +19,8 @@ import { meActivityRoute } from './me/activity.js';
 import { meExportRoute } from './me/export.js';
 import { meSessionRoutes } from './me/sessions.js';
 import { mfaRoutes } from './me/mfa.js';
+import { passkeyRegistrationRoutes, passkeyRoutes } from './me/passkeys.js';
+import { stepUpRoutes } from './me/step-up.js';
 import { bannerRoutes } from './meta/banner.js';
 import { documentRoutes } from './meta/documents.js';
 import { healthRoutes } from './meta/health.js';
@@ -46,6 +48,9 @@ export const ROUTES: readonly ((deps: Deps) => FastifyPluginAsyncTypebox)[] = [
   profileRoutes,
   credentialRoutes,
   mfaRoutes,
+  passkeyRegistrationRoutes,
+  passkeyRoutes,
+  stepUpRoutes,
   revocationFeedRoute,
   searchUsersRoute,
   showUserRoute,

@@ -4,7 +4,7 @@ import { accountOf } from '../../../auth/account/account.js';
 import { beginTotpEnrolment, confirmTotp, regenerateRecoveryCodes, removeTotp } from '../../../auth/mfa/factors.js';
 import { RecoveryCodes, TotpSetup } from '../../../contracts/mfa.js';
 import type { Deps } from '../../../deps.js';
-import { authenticate, requireAuth } from '../../authenticate.js';
+import { authenticate, authenticateForEnrolment, requireAuth } from '../../authenticate.js';
 import { clientOf } from '../../client.js';
 import { bearerAuth, errorResponses, MessageBody, MfaCodeField, PasswordField, SecondFactorFields, secondFactorOf } from '../../schemas.js';
 
@@ -16,11 +16,12 @@ const Proof = Type.Object({ password: PasswordField, ...SecondFactorFields });
 /** The signed-in user's second factors: an authenticator app (TOTP) and its recovery codes. */
 export function mfaRoutes(deps: Deps): FastifyPluginAsyncTypebox {
   const preHandler = authenticate(deps);
+  const enrolling = authenticateForEnrolment(deps);
   return async (app) => {
     app.post(
       '/api/me/mfa/totp',
       {
-        preHandler,
+        preHandler: enrolling,
         schema: {
           tags,
           summary: 'Start setting up an authenticator app: its secret, otpauth:// URI and QR code. Nothing changes until a first code confirms it',
@@ -39,10 +40,11 @@ export function mfaRoutes(deps: Deps): FastifyPluginAsyncTypebox {
     app.post(
       '/api/me/mfa/totp/confirm',
       {
-        preHandler,
+        preHandler: enrolling,
         schema: {
           tags,
           summary: 'Confirm the authenticator app with a code from it: from now on sign-in takes a code. The answer holds ten recovery codes, shown this once',
+          description: 'With the account\'s first factor come ten recovery codes; an account with passkeys keeps its codes (`recovery_codes` is then empty).',
           security: bearerAuth,
           body: Type.Object({ code: MfaCodeField }),
           response: { 200: RecoveryCodes, ...errorResponses(400, 401, 409, 413, 415, 429, 503) },

@@ -1,0 +1,47 @@
+import type { AuthenticationResponseJSON } from '@simplewebauthn/server';
+import { recordAuditEvent } from '../../core/audit.js';
+import type { Clock } from '../../core/clock.js';
+import type { Db } from '../../db/client.js';
+import { selectPasskeyByCredentialId, takePasskeyCounter, type PasskeyRow } from '../../db/queries/passkeys.js';
+import type { AuthMethod } from '../sessions/access-tokens.js';
+import { takeAnsweredChallenge, verifyAssertion, type Ceremony, type RelyingParty } from './webauthn.js';
+
+/** A passkey assertion that checked out: the passkey, and the methods it proves (RFC 8176). */
+export interface UsedPasskey {
+  passkey: PasskeyRow;
+  amr: readonly AuthMethod[];
+}
+
+/**
+ * The methods a passkey proves: a key (`hwk` bound to its device, `swk` when it syncs to others), with the user
+ * verified by the authenticator (`user`): two factors in one, `mfa`, at aal2.
+ */
+const passkeyAmr = (multiDevice: boolean): readonly AuthMethod[] => [multiDevice ? 'swk' : 'hwk', 'user', 'mfa'];
+
+/**
+ * Checks a passkey assertion and records its use. The challenge it signed must be unused, unexpired and made for
+ * `ceremony` and `userId` (null: a passkey sign-in, made for nobody); it is taken whatever follows, so an answer
+ * works once. The passkey must be `userId`'s (any user's for a sign-in); its signature, origin, RP ID hash and
+ * user verification must check out; and its counter must grow (or stay 0, as synced passkeys send), in the
+ * statement that stores it: a counter that goes back is refused and audited as a possible clone. Undefined when
+ * anything fails.
+ */
+export async function spendPasskeyAssertion(
+  deps: { db: Db; clock: Clock; config: { mfa: { webauthn: RelyingParty } } },
+  response: AuthenticationResponseJSON,
+  expected: { ceremony: Ceremony; userId: string | null },
+): Promise<UsedPasskey | undefined> {
+  const now = deps.clock.now();
+  const challenge = await takeAnsweredChallenge(deps.db, response, expected.ceremony, expected.userId, now);
+  if (challenge === undefined) return undefined;
+  const passkey = await selectPasskeyByCredentialId(deps.db, response.id);
+  if (!passkey || (expected.userId !== null && passkey.userId !== expected.userId)) return undefined;
+  const assertion = await verifyAssertion(deps.config.mfa.webauthn, response, challenge, passkey);
+  if (!assertion) return undefined;
+  if (!(await takePasskeyCounter(deps.db, passkey.id, assertion.counter, now, assertion.backedUp))) {
+    const details = { passkey_id: passkey.id, counter: assertion.counter, stored_counter: passkey.counter };
+    await recordAuditEvent(deps.db, deps.clock, { type: 'passkey_clone_suspected', userId: passkey.userId, details });
+    return undefined;
+  }
+  return { passkey, amr: passkeyAmr(passkey.multiDevice) };
+}

@@ -1,0 +1,119 @@
+import { createHash, generateKeyPairSync, randomBytes, sign, type KeyObject } from 'node:crypto';
+import { encodeCBOR, type CBORType } from '@levischuck/tiny-cbor';
+
+/**
+ * A software authenticator, as a browser and a platform authenticator together would answer WebAuthn's ceremonies:
+ * P-256 keys from node:crypto, attestation `none`, authenticator data and client data signed as the specification
+ * says. Every field a hostile client could bend can be bent: the origin, the RP ID, the flags, the counter, the
+ * challenge, the credential.
+ */
+
+const FLAG_UP = 0x01;
+const FLAG_UV = 0x04;
+const FLAG_BE = 0x08;
+const FLAG_BS = 0x10;
+const FLAG_AT = 0x40;
+
+const b64url = (bytes: Uint8Array) => Buffer.from(bytes).toString('base64url');
+const sha256 = (data: Uint8Array | string) => createHash('sha256').update(data).digest();
+const uint32 = (n: number) => {
+  const b = Buffer.alloc(4);
+  b.writeUInt32BE(n);
+  return b;
+};
+
+export interface Credential {
+  id: Buffer;
+  key: KeyObject;
+  rpId: string;
+  userHandle: Buffer;
+  counter: number;
+}
+
+/** What a ceremony's answer may be bent by. */
+export interface Bend {
+  origin?: string;
+  rpId?: string;
+  /** Leave user verification out (the UV flag). */
+  noUserVerification?: boolean;
+  /** Leave user presence out (the UP flag). */
+  noUserPresence?: boolean;
+  /** Answer this challenge instead of the options'. */
+  challenge?: string;
+  /** The counter to sign, instead of the next one. */
+  counter?: number;
+  type?: string;
+}
+
+export class SoftwareAuthenticator {
+  readonly credentials: Credential[] = [];
+
+  /** `synced`: a multi-device passkey (backup eligible and backed up), whose counter stays 0. */
+  constructor(
+    private readonly origin: string,
+    private readonly synced = false,
+  ) {}
+
+  private flags(bend: Bend, extra = 0): number {
+    let flags = extra | (bend.noUserPresence ? 0 : FLAG_UP) | (bend.noUserVerification ? 0 : FLAG_UV);
+    if (this.synced) flags |= FLAG_BE | FLAG_BS;
+    return flags;
+  }
+
+  private clientData(type: string, challenge: string, bend: Bend): Buffer {
+    return Buffer.from(JSON.stringify({ type: bend.type ?? type, challenge: bend.challenge ?? challenge, origin: bend.origin ?? this.origin, crossOrigin: false }));
+  }
+
+  /** Makes a new passkey from creation options (PublicKeyCredentialCreationOptionsJSON): the RegistrationResponseJSON. */
+  create(options: { challenge: string; rp: { id?: string }; user: { id: string } }, bend: Bend = {}) {
+    const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+    const jwk = publicKey.export({ format: 'jwk' });
+    const cose = encodeCBOR(
+      new Map<number, number | Uint8Array>([
+        [1, 2],
+        [3, -7],
+        [-1, 1],
+        [-2, Buffer.from(jwk.x!, 'base64url')],
+        [-3, Buffer.from(jwk.y!, 'base64url')],
+      ]),
+    );
+    const rpId = bend.rpId ?? options.rp.id!;
+    const credential: Credential = { id: randomBytes(32), key: privateKey, rpId, userHandle: Buffer.from(options.user.id, 'base64url'), counter: 0 };
+    const idLength = Buffer.alloc(2);
+    idLength.writeUInt16BE(credential.id.length);
+    const authData = Buffer.concat([sha256(rpId), Buffer.from([this.flags(bend, FLAG_AT)]), uint32(0), Buffer.alloc(16), idLength, credential.id, Buffer.from(cose)]);
+    const attestationObject = encodeCBOR(new Map<string, CBORType>([['fmt', 'none'], ['attStmt', new Map<string, CBORType>()], ['authData', authData]]));
+    this.credentials.push(credential);
+    return {
+      id: b64url(credential.id),
+      rawId: b64url(credential.id),
+      type: 'public-key' as const,
+      response: { clientDataJSON: b64url(this.clientData('webauthn.create', options.challenge, bend)), attestationObject: b64url(attestationObject), transports: ['internal'] },
+      clientExtensionResults: {},
+      authenticatorAttachment: 'platform',
+    };
+  }
+
+  /**
+   * Answers request options (PublicKeyCredentialRequestOptionsJSON) with `credential` (by default the first allowed
+   * one, or the first made): the AuthenticationResponseJSON.
+   */
+  get(options: { challenge: string; rpId?: string; allowCredentials?: { id: string }[] }, bend: Bend = {}, credential?: Credential) {
+    const allowed = options.allowCredentials?.map((c) => c.id) ?? [];
+    const used = credential ?? this.credentials.find((c) => allowed.length === 0 || allowed.includes(b64url(c.id)));
+    if (!used) throw new Error('no credential for these options');
+    if (!this.synced) used.counter += 1;
+    const counter = bend.counter ?? used.counter;
+    const authData = Buffer.concat([sha256(bend.rpId ?? options.rpId ?? used.rpId), Buffer.from([this.flags(bend)]), uint32(counter)]);
+    const clientDataJSON = this.clientData('webauthn.get', options.challenge, bend);
+    const signature = sign('sha256', Buffer.concat([authData, sha256(clientDataJSON)]), used.key);
+    return {
+      id: b64url(used.id),
+      rawId: b64url(used.id),
+      type: 'public-key' as const,
+      response: { clientDataJSON: b64url(clientDataJSON), authenticatorData: b64url(authData), signature: b64url(signature), userHandle: b64url(used.userHandle) },
+      clientExtensionResults: {},
+      authenticatorAttachment: 'platform',
+    };
+  }
+}
