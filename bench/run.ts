@@ -1,4 +1,4 @@
-// npm run bench [-- --duration=10 --connections=16 --large=1000000 --memory-soak=600 --only=memory|metrics|flood|jwt|verify|revocation|webhooks|account]
+// npm run bench [-- --duration=10 --connections=16 --large=1000000 --memory-soak=600 --only=memory|metrics|flood|jwt|verify|revocation|webhooks|account|mfa]
 // Starts Latchkey as a real server process on PostgreSQL (DATABASE_URL, in a fresh database it creates
 // and drops) or on the embedded engine, drives it from this process with autocannon, measures the
 // baselines in the same run, and writes bench/results/latest.{json,md}.
@@ -15,6 +15,7 @@ import { argon2Rate, build, descendantsOf, load, peakRssMb, refreshMany, ROOT, s
 import { memorySoak, rssOf, type SoakResult } from './memory-soak.js';
 import { metricsOverhead } from './metrics-overhead.js';
 import { accountRun } from './account.js';
+import { mfaRun } from './mfa.js';
 import { revocationReach } from './revocation-reach.js';
 import { jwtLibrariesRun } from './jwt-libraries.js';
 import { sdkVerifyRun } from './sdk-verify.js';
@@ -59,9 +60,11 @@ const ONLY_JWT = args.only === 'jwt';
 const SERVICE_PARTS = ['verify', 'revocation', 'webhooks'];
 // --only=account: GET /api/me and /api/me/sessions against the dashboard, and sign-in with NOTIFY_NEW_SIGN_IN on and off (bench/account.ts), alone.
 const ONLY_ACCOUNT = args.only === 'account';
+// --only=mfa: sign-in with an authenticator app's code against the password alone, and sign-in with a passkey (bench/mfa.ts), alone.
+const ONLY_MFA = args.only === 'mfa';
 const WHOLE = args.only === undefined;
 const servicePart = (name: string) => WHOLE || args.only === name;
-if (args.only !== undefined && !['memory', 'metrics', 'flood', 'jwt', 'account', ...SERVICE_PARTS].includes(args.only)) throw new Error(`--only=${args.only}: no such part`);
+if (args.only !== undefined && !['memory', 'metrics', 'flood', 'jwt', 'account', 'mfa', ...SERVICE_PARTS].includes(args.only)) throw new Error(`--only=${args.only}: no such part`);
 const METRICS_OFF = 'dashboard, metrics off';
 const METRICS_ON = 'dashboard, metrics on';
 const LOGOUT_SESSIONS = 6_000;
@@ -80,7 +83,7 @@ const WEBHOOK_SECONDS = Number(args['webhook-seconds'] ?? 20);
 
 // Every request comes from 127.0.0.1: the per-address and per-network budgets would measure the throttle, not the server.
 const UNTHROTTLED = Object.fromEntries(
-  ['SIGNIN', 'SIGNUP', 'SIGNUP_EMAIL', 'REFRESH', 'FORGOT', 'RESET', 'RESET_TOKEN', 'SIGNIN_NETWORK', 'SIGNUP_NETWORK'].map((n) => [`RATE_LIMIT_${n}`, '1000000000/1m']),
+  ['SIGNIN', 'SIGNUP', 'SIGNUP_EMAIL', 'REFRESH', 'FORGOT', 'RESET', 'RESET_TOKEN', 'SIGNIN_NETWORK', 'SIGNUP_NETWORK', 'MFA'].map((n) => [`RATE_LIMIT_${n}`, '1000000000/1m']),
 );
 
 interface Row {
@@ -172,6 +175,7 @@ async function main() {
     }
     if (WHOLE || ONLY_METRICS) await metricsRun(serverEnv, rows, failures);
     if (WHOLE || ONLY_ACCOUNT) parts.push(await accountRun(serverEnv, { rounds: ROUNDS, duration: DURATION, connections: CONNECTIONS }, failures));
+    if (WHOLE || ONLY_MFA) parts.push(await mfaRun(serverEnv, { rounds: ROUNDS, duration: DURATION, connections: CONNECTIONS }, failures));
     if (WHOLE) {
       if (LARGE > SMALL) {
         console.error(`seeding ${LARGE.toLocaleString('en')} users and sessions`);
