@@ -54,14 +54,16 @@ describe('the error catalogue', () => {
 });
 
 describe('creating a user as an operator', () => {
-  it('applies the sign-up password policy, stores the role, and the user signs in', async () => {
+  it('applies the sign-up password policy, stores the role, and the user signs in (an admin, to enrol a second factor)', async () => {
     const email = uniqueEmail('op');
     await expect(createUserByOperator(t.deps, { email, name: 'Op', password: 'short' }, ACTOR)).rejects.toMatchObject({ code: 'password_too_short' });
     await expect(createUserByOperator(t.deps, { email, name: 'Op', password: 'password123' }, ACTOR)).rejects.toMatchObject({ code: 'password_too_common' });
     const user = await createUserByOperator(t.deps, { email: `  ${email.toUpperCase()} `, name: ' Op Erator ', password: GOOD_PASSWORD, admin: true }, ACTOR);
     expect(user).toMatchObject({ email, name: 'Op Erator', role: 'admin', disabled_at: null, legacy_id: null });
     expect(JSON.stringify(user)).not.toContain('argon2');
-    expect((await signin(email)).statusCode).toBe(200);
+    // The right password of an admin without a second factor gets the enrolment token (REQUIRE_MFA_FOR_ROLES).
+    const first = await signin(email);
+    expect([first.statusCode, first.json().error]).toEqual([403, 'mfa_enrollment_required']);
     await expect(createUserByOperator(t.deps, { email, name: 'Again', password: GOOD_PASSWORD }, ACTOR)).rejects.toMatchObject({ code: 'email_taken' });
     const [event] = await t.deps.db.select().from(auditEvents).where(and(eq(auditEvents.userId, user.id), eq(auditEvents.type, 'user_created')));
     expect(event?.details).toEqual({ actor: ACTOR, role: 'admin', verified: false });

@@ -181,6 +181,10 @@ describe('signing in with a passkey', () => {
     const clones = await t.deps.db.select().from(auditEvents).where(and(eq(auditEvents.userId, user.id), eq(auditEvents.type, 'passkey_clone_suspected')));
     expect(clones).toHaveLength(2);
     expect(clones[0]!.details).toMatchObject({ passkey_id: user.passkeyId, stored_counter: before });
+    // Each refusal of one of the user's passkeys is audited for them.
+    const failed = await t.deps.db.select().from(auditEvents).where(and(eq(auditEvents.userId, user.id), eq(auditEvents.type, 'signin_failed')));
+    expect(failed.length).toBeGreaterThanOrEqual(8);
+    expect(failed.every((e) => (e.details as { reason?: string }).reason === 'invalid_passkey')).toBe(true);
     // The real authenticator still signs in: its counter is ahead.
     expect((await passkeySignIn(t, user.authenticator)).statusCode).toBe(200);
   });

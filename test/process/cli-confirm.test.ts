@@ -44,7 +44,7 @@ describe('users and their addresses', () => {
     expect(json(await latchkey(env, ['users', 'verify-email', 'alan@example.com', '--json'])).changed).toBe(false);
     expect((await latchkey(env, ['users', 'send-verification', 'alan@example.com'])).stdout).toContain('Nothing sent: alan@example.com is verified already');
     // A second factor's reset (the removal itself is tested through the admin API, test/http/mfa.test.ts): none here.
-    expect((await latchkey(env, ['users', 'mfa-reset', 'alan@example.com'])).stdout).toContain('alan@example.com had no authenticator app');
+    expect((await latchkey(env, ['users', 'mfa-reset', 'alan@example.com'])).stdout).toContain('alan@example.com had no second factor');
     expect(json(await latchkey(env, ['users', 'mfa-reset', 'alan@example.com', '--json']))).toMatchObject({ removed: false, user: { email: 'alan@example.com' } });
   }, 120_000);
 });

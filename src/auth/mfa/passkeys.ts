@@ -3,7 +3,7 @@ import type { AuthenticationResponseJSON, PublicKeyCredentialCreationOptionsJSON
 import { recordAuditEvent } from '../../core/audit.js';
 import type { ClientInfo } from '../../core/client-address.js';
 import { hasSecondFactor } from '../../db/queries/mfa.js';
-import { deletePasskey, insertPasskey, renamePasskey, selectUserPasskeys, type PasskeyRow } from '../../db/queries/passkeys.js';
+import { deletePasskey, insertPasskey, renamePasskey, selectPasskeyByCredentialId, selectUserPasskeys, type PasskeyRow } from '../../db/queries/passkeys.js';
 import { AppError } from '../../errors.js';
 import type { Passkey } from '../../contracts/mfa.js';
 import { startSession, refuseUnverified, type SignInDeps } from '../sessions/sign-in.js';
@@ -130,6 +130,9 @@ export async function signInWithPasskey(
   const used = answers ? await spendPasskeyAssertion(deps, input.response, { ceremony: 'signin', userId: null }) : undefined;
   if (!used) {
     deps.metrics.signin('invalid_passkey');
+    // Audited for the passkey's owner when the credential is one of theirs: an answer that names an unknown one has no user.
+    const named = await selectPasskeyByCredentialId(deps.db, input.response.id);
+    if (named) await recordAuditEvent(deps.db, deps.clock, { type: 'signin_failed', userId: named.userId, client, details: { reason: 'invalid_passkey', passkey_id: named.id } });
     throw new AppError('invalid_passkey');
   }
   const user = await findUserById(deps.db, used.passkey.userId);

@@ -139,12 +139,12 @@ function addVerification(users: Command, ctx: CliContext) {
   });
   addOperationCommand(users, ctx, {
     name: 'mfa-reset',
-    description: 'remove a user\'s authenticator app and recovery codes (they lost the app): they sign in with the password alone until they set up another',
+    description: 'remove a user\'s second factors (authenticator app, passkeys) and recovery codes (they lost them): they sign in with the password alone until they set up another',
     argument: USER_ARGUMENT,
     json: OUTCOME,
     op: 'users.mfaReset',
     args: byRef,
-    print: (r) => printLine(r.removed ? `Removed the authenticator app and recovery codes of ${r.user.email}` : `${r.user.email} had no authenticator app`),
+    print: (r) => printLine(r.removed ? `Removed the second factors and recovery codes of ${r.user.email}` : `${r.user.email} had no second factor`),
   });
 }
 

@@ -56,7 +56,7 @@ export function signinMfaRoute(deps: Deps): FastifyPluginAsyncTypebox {
           tags: ['auth'],
           summary: 'Sign in with a passkey: the request options for navigator.credentials.get(), with a challenge_id',
           description: 'Any passkey of this site will do (discoverable credentials, user verification required). The challenge works once, within 5 minutes.',
-          response: { 200: Type.Object({ challenge_id: Type.String(), ...RequestOptions.properties }, { additionalProperties: true }), ...errorResponses(429, 503) },
+          response: { 200: Type.Object({ challenge_id: Type.String(), ...RequestOptions.properties }, { additionalProperties: true }), ...errorResponses(400, 413, 415, 429, 503) },
         },
         config: { ignoresBody: true },
         onRequest: limitByAddress(deps, 'signin'),

@@ -24,7 +24,7 @@ export function stepUpRoutes(deps: Deps): FastifyPluginAsyncTypebox {
           tags,
           summary: "Request options for confirming who you are with one of your passkeys (a sensitive change, a step-up): its assertion goes in the change's body as `passkey`",
           security: bearerAuth,
-          response: { 200: RequestOptions, ...errorResponses(401, 404, 429, 503) },
+          response: { 200: RequestOptions, ...errorResponses(400, 401, 404, 413, 415, 429, 503) },
         },
         config: { ignoresBody: true },
       },

@@ -69,7 +69,7 @@ const CHANGES: UserChange[] = [
   {
     method: 'POST',
     url: '/api/admin/users/:id/mfa/reset',
-    summary: 'Remove a user\'s authenticator app and recovery codes (a lost app): sign-in takes the password alone until they set up another; the user is mailed (scope admin)',
+    summary: 'Remove a user\'s second factors (authenticator app, passkeys) and recovery codes (lost factors): sign-in takes the password alone until they set up another; the user is mailed (scope admin)',
     answer: MfaReset,
     run: resetMfaByOperator,
   },
