@@ -5,8 +5,9 @@ import { configDefaults, defineConfig, type TestProjectInlineConfiguration } fro
 // Which engines the suite runs on, each as a project of one run (its files' names prefixed with it):
 // - nothing set: the embedded engine alone (`npm test` on a fresh clone);
 // - TEST_DATABASE_URL: PostgreSQL (and Redis with TEST_REDIS_URL) alone;
-// - TEST_ENGINES=postgres,embedded with TEST_DATABASE_URL (CI): both in one run. The files of both share the
-//   workers, so neither pass waits on its own last slow file, and one coverage report counts both engines.
+// - TEST_ENGINES=postgres,embedded with TEST_DATABASE_URL: both in one run, the files of both sharing the workers;
+// - TEST_ENGINES=postgres (or embedded) with TEST_ENGINES_ELSEWHERE naming the other (CI): one engine here, the
+//   other in a run beside this one, each file that does not depend on the engine in one of them only.
 const engines = (process.env.TEST_ENGINES ?? (process.env.TEST_DATABASE_URL ? 'postgres' : 'embedded')).split(',').map((e) => e.trim());
 for (const engine of engines) if (engine !== 'postgres' && engine !== 'embedded') throw new Error(`TEST_ENGINES: postgres and/or embedded, not ${engine}`);
 if (engines.includes('postgres') && !process.env.TEST_DATABASE_URL) throw new Error('TEST_ENGINES=postgres needs TEST_DATABASE_URL');
@@ -26,7 +27,8 @@ const ENGINE_FREE = [
 // run, they run once, in the embedded project.
 const FRESH_CLONE = ['test/process/walkthroughs.test.ts'];
 
-const both = engines.length > 1;
+// Both engines run: in this run, or one here and the other in a run beside it (.ci/run: TEST_ENGINES_ELSEWHERE).
+const both = engines.length > 1 || Boolean(process.env.TEST_ENGINES_ELSEWHERE);
 const project = (engine: string): TestProjectInlineConfiguration => ({
   extends: true,
   test: {
