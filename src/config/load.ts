@@ -169,6 +169,7 @@ function rateLimitsOf(e: Env) {
     verify: e.RATE_LIMIT_VERIFY,
     verifyCode: e.RATE_LIMIT_VERIFY_CODE,
     mfaCode: e.RATE_LIMIT_MFA,
+    passkey: e.RATE_LIMIT_PASSKEY,
     verificationMail: e.VERIFICATION_MAIL_LIMIT,
   } satisfies Record<string, RateLimit>;
 }

@@ -258,6 +258,12 @@ export const SETTINGS = {
     default: '10/15m',
     doc: 'second-factor codes (authenticator or recovery) tried per account, at sign-in and with sensitive changes, across every MFA token; besides, five wrong ones end an MFA token',
   }),
+  RATE_LIMIT_PASSKEY: setting({
+    group: 'throttling',
+    parse: rate(),
+    default: '60/1m',
+    doc: 'passkey sign-in requests (options and answers, alone or as a second step) per client address: each options request stores a challenge',
+  }),
   VERIFICATION_MAIL_LIMIT: setting({
     group: 'throttling',
     parse: rate(),

@@ -24,6 +24,7 @@ export const LIMITERS = [
   'verify',
   'verify_code',
   'mfa_code',
+  'passkey',
 ] as const;
 
 export type SigninOutcome = (typeof SIGNIN_OUTCOMES)[number];

@@ -33,10 +33,13 @@ export interface OneTimeTokenPayloads {
   email_change: { email: string };
   /** The "this wasn't me" link sent to the old address of an email change: which change it undoes. */
   email_change_cancel: { old_email: string; new_email: string };
-  /** The second step of a sign-in whose password proved right, for an account with a second factor (src/auth/mfa/). */
-  mfa_signin: null;
-  /** A bearer token for the enrolment routes alone, for a user whose role must have a second factor and has none. */
-  mfa_enrollment: null;
+  /**
+   * The second step of a sign-in whose password proved right, for an account with a second factor (src/auth/mfa/):
+   * the credentials' stamp read with that password's hash, which must still be the user's.
+   */
+  mfa_signin: { credentials: string };
+  /** A bearer token for the enrolment routes alone, for a user whose role must have a second factor and has none; the same stamp. */
+  mfa_enrollment: { credentials: string };
 }
 export type OneTimeTokenType = keyof OneTimeTokenPayloads;
 

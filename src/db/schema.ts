@@ -116,7 +116,7 @@ export const webauthnChallenges = pgTable(
     createdAt: ts('created_at').notNull(),
     expiresAt: ts('expires_at').notNull(),
   },
-  (t) => [index('webauthn_challenges_expires_at_idx').on(t.expiresAt)],
+  (t) => [index('webauthn_challenges_expires_at_idx').on(t.expiresAt), index('webauthn_challenges_user_id_idx').on(t.userId, t.ceremony)],
 );
 
 // Only the SHA-256 of a refresh token is stored; the token itself exists only in the client's hands.

@@ -43,6 +43,8 @@ export interface Bend {
   /** The counter to sign, instead of the next one. */
   counter?: number;
   type?: string;
+  /** Say that the page was framed by another origin. */
+  crossOrigin?: boolean;
 }
 
 export class SoftwareAuthenticator {
@@ -61,7 +63,7 @@ export class SoftwareAuthenticator {
   }
 
   private clientData(type: string, challenge: string, bend: Bend): Buffer {
-    return Buffer.from(JSON.stringify({ type: bend.type ?? type, challenge: bend.challenge ?? challenge, origin: bend.origin ?? this.origin, crossOrigin: false }));
+    return Buffer.from(JSON.stringify({ type: bend.type ?? type, challenge: bend.challenge ?? challenge, origin: bend.origin ?? this.origin, crossOrigin: bend.crossOrigin ?? false }));
   }
 
   /** Makes a new passkey from creation options (PublicKeyCredentialCreationOptionsJSON): the RegistrationResponseJSON. */

@@ -127,7 +127,7 @@ describe('registering a passkey', () => {
 });
 
 describe('signing in with a passkey', () => {
-  const { t } = useMailingApp();
+  const { t, smtp } = useMailingApp();
 
   it('opens a session at aal2 with no password, and keeps the level across refreshes', async () => {
     const user = await withPasskey(t);
@@ -160,6 +160,7 @@ describe('signing in with a passkey', () => {
     await refused(passkeySignIn(t, user.authenticator, { rpId: 'evil.example' }));
     await refused(passkeySignIn(t, user.authenticator, { noUserVerification: true }));
     await refused(passkeySignIn(t, user.authenticator, { type: 'webauthn.create' }));
+    await refused(passkeySignIn(t, user.authenticator, { crossOrigin: true }));
     // A challenge made to confirm a signed-in user, answered at sign-in.
     const confirm = (await post(t, '/api/me/mfa/passkey-options', undefined, user.token)).json();
     await refused(post(t, '/api/signin/passkey', { challenge_id: confirm.challenge, response: user.authenticator.get(confirm) }));
@@ -181,9 +182,10 @@ describe('signing in with a passkey', () => {
     const clones = await t.deps.db.select().from(auditEvents).where(and(eq(auditEvents.userId, user.id), eq(auditEvents.type, 'passkey_clone_suspected')));
     expect(clones).toHaveLength(2);
     expect(clones[0]!.details).toMatchObject({ passkey_id: user.passkeyId, stored_counter: before });
+    await smtp.waitFor((m) => m.to.includes(user.email) && m.subject === 'A passkey of yours may have been copied');
     // Each refusal of one of the user's passkeys is audited for them.
     const failed = await t.deps.db.select().from(auditEvents).where(and(eq(auditEvents.userId, user.id), eq(auditEvents.type, 'signin_failed')));
-    expect(failed.length).toBeGreaterThanOrEqual(8);
+    expect(failed.length).toBeGreaterThanOrEqual(9);
     expect(failed.every((e) => (e.details as { reason?: string }).reason === 'invalid_passkey')).toBe(true);
     // The real authenticator still signs in: its counter is ahead.
     expect((await passkeySignIn(t, user.authenticator)).statusCode).toBe(200);
@@ -295,7 +297,9 @@ describe('a passkey as a second factor', () => {
 
   it('keeps the recovery codes when an authenticator app is added beside it, and when one of two factors goes', async () => {
     const user = await withPasskey(t);
-    const setup = await post(t, '/api/me/mfa/totp', { password: user.password }, user.token);
+    // With a passkey, setting up an app takes a second factor too: the password and an older session are not enough.
+    expect((await post(t, '/api/me/mfa/totp', { password: user.password }, user.token)).json().error).toBe('invalid_mfa_code');
+    const setup = await post(t, '/api/me/mfa/totp', { password: user.password, recovery_code: user.recoveryCodes[0] }, user.token);
     const code = new TOTP({ secret: Secret.fromBase32(setup.json().secret) }).generate({ timestamp: t.clock.now().getTime() });
     const confirmed = await post(t, '/api/me/mfa/totp/confirm', { code }, user.token);
     expect(confirmed.json().recovery_codes).toEqual([]);

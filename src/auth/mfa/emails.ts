@@ -33,8 +33,15 @@ export function mfaResetEmail(to: Recipient): MailMessage {
 
 export function recoveryCodeUsedEmail(to: Recipient, left: number): MailMessage {
   return composeEmail(to, 'A recovery code was used', [
-    `Your account was just signed in to with one of its recovery codes. ${left === 1 ? 'One code is' : `${left} codes are`} left.`,
-    'If you lost your authenticator app, set up a new one and get new recovery codes once signed in.',
+    `One of your account's recovery codes was just used, to sign in or to confirm a change. ${left === 1 ? 'One code is' : `${left} codes are`} left.`,
+    'If you lost your second factor, set up a new one and get new recovery codes once signed in.',
     NOT_YOU,
+  ]);
+}
+
+export function passkeyCloneEmail(to: Recipient): MailMessage {
+  return composeEmail(to, 'A passkey of yours may have been copied', [
+    "Someone just tried to sign in with one of your passkeys, and its signature counter had gone back: the mark of a copy of the passkey. The attempt was refused.",
+    "If you did not restore or copy a security key, remove that passkey from your account and reset your password.",
   ]);
 }

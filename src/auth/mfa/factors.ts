@@ -7,6 +7,7 @@ import { PASSWORD_AMR, type AuthMethod } from '../sessions/access-tokens.js';
 import {
   countRecoveryCodesLeft,
   deleteRecoveryCodes,
+  deletePendingTotp,
   deleteTotp,
   hasSecondFactor,
   replaceRecoveryCodes,
@@ -17,6 +18,7 @@ import {
   takeTotpStep,
 } from '../../db/queries/mfa.js';
 import { deleteUserPasskeys } from '../../db/queries/passkeys.js';
+import { lockUserRow } from '../../db/queries/users.js';
 import type { AuthenticationResponseJSON } from '@simplewebauthn/server';
 import { spendPasskeyAssertion } from './passkey-assertion.js';
 import type { Ceremony } from './webauthn.js';
@@ -32,7 +34,7 @@ import type { MfaSummary } from '../../contracts/mfa.js';
 import type { User } from '../users/users.js';
 import { newRecoveryCodes, recoveryCodeHash, recoveryCodeKey } from './recovery-codes.js';
 import { newTotpSecret, openTotpSecret, sealTotpSecret, totpEnrolment, totpSealKey, totpStep } from './totp.js';
-import { factorRemovedEmail, mfaEnabledEmail } from './emails.js';
+import { factorRemovedEmail, mfaEnabledEmail, recoveryCodeUsedEmail } from './emails.js';
 
 /**
  * A user's second factors: an authenticator app (TOTP), passkeys (./passkeys.ts), and the recovery codes that come
@@ -82,7 +84,7 @@ export async function mfaSummaryOf(deps: { db: Db; clock: Clock; mfaSummaries: U
   return summary;
 }
 
-/** Which factor was used, and the methods it adds to the password's. */
+/** Which factor was used, and the methods it proves (RFC 8176), without the password's: a caller that checked one adds `pwd`. */
 export interface SpentFactor {
   method: 'totp' | 'recovery_code' | 'passkey';
   amr: readonly AuthMethod[];
@@ -95,7 +97,7 @@ export interface SpentFactor {
  * Undefined for anything else.
  */
 export async function spendSecondFactor(
-  deps: Pick<MfaDeps, 'db' | 'mfaKeys' | 'config' | 'clock'>,
+  deps: Pick<MfaDeps, 'db' | 'mfaKeys' | 'config' | 'clock' | 'outbox'>,
   userId: string,
   factor: SecondFactor,
   now: Date,
@@ -106,16 +108,16 @@ export async function spendSecondFactor(
     if (!totp?.confirmedAt) return undefined;
     const step = totpStep(openTotpSecret(deps.mfaKeys.totp, userId, totp.secretSealed), factor.code, now);
     if (step === undefined || !(await takeTotpStep(deps.db, userId, step, now, false))) return undefined;
-    return { method: 'totp', amr: ['pwd', 'otp', 'mfa'] };
+    return { method: 'totp', amr: ['otp', 'mfa'] };
   }
   if (factor.recoveryCode !== undefined) {
     const hash = recoveryCodeHash(deps.mfaKeys.recovery, userId, factor.recoveryCode);
     if (hash === undefined || !(await spendRecoveryCode(deps.db, userId, hash, now))) return undefined;
-    return { method: 'recovery_code', amr: ['pwd', 'mfa'] };
+    return { method: 'recovery_code', amr: ['mfa'] };
   }
   if (factor.passkey !== undefined) {
     const used = await spendPasskeyAssertion(deps, factor.passkey, { ceremony, userId });
-    return used && { method: 'passkey', amr: ['pwd', ...used.amr] };
+    return used && { method: 'passkey', amr: used.amr };
   }
   return undefined;
 }
@@ -127,9 +129,17 @@ export async function spendSecondFactor(
 export async function requireSecondFactor(deps: MfaDeps, user: User, factor: SecondFactor, client: ClientInfo): Promise<SpentFactor> {
   await deps.throttle.limitAccount('mfaCode', user.id);
   const spent = await spendSecondFactor(deps, user.id, factor, deps.clock.now(), 'confirm');
+  if (spent?.method === 'recovery_code') await recoveryCodeSpent(deps, user);
   if (spent) return spent;
   await recordAuditEvent(deps.db, deps.clock, { type: 'signin_failed', userId: user.id, email: user.email, client, details: { reason: 'invalid_mfa_code', reauthentication: true } });
   throw new AppError('invalid_mfa_code');
+}
+
+/** After a recovery code is spent, wherever: the owner is mailed how many are left. */
+export async function recoveryCodeSpent(deps: Pick<MfaDeps, 'db' | 'clock' | 'mfaSummaries' | 'outbox'>, user: User): Promise<void> {
+  deps.mfaSummaries.forget(user.id);
+  await enqueueNotice(deps.db, recoveryCodeUsedEmail(user, await countRecoveryCodesLeft(deps.db, user.id)), deps.clock.now());
+  deps.outbox.wake();
 }
 
 /**
@@ -139,7 +149,7 @@ export async function requireSecondFactor(deps: MfaDeps, user: User, factor: Sec
 export async function confirmIdentity(deps: MfaDeps, user: User, password: string, factor: SecondFactor, client: ClientInfo): Promise<readonly AuthMethod[]> {
   await confirmPassword(deps, user, password, client);
   if (!(await hasSecondFactor(deps.db, user.id))) return PASSWORD_AMR;
-  return (await requireSecondFactor(deps, user, factor, client)).amr;
+  return ['pwd', ...(await requireSecondFactor(deps, user, factor, client)).amr];
 }
 
 /** What an authenticator app needs to be set up: the secret (to type in), its URI, and the URI as a QR code. */
@@ -150,11 +160,14 @@ export interface TotpEnrolment {
 }
 
 /**
- * Starts setting up an authenticator app, with the password: a new secret, pending until `confirmTotp`. It
- * replaces a pending one; `409 mfa_already_enabled` when one is set up already.
+ * Starts setting up an authenticator app, with the password (and a second factor when the account has one: a
+ * passkey): a new secret, pending until `confirmTotp`. It replaces a pending one; `409 mfa_already_enabled` when
+ * one is set up already.
  */
-export async function beginTotpEnrolment(deps: MfaDeps, user: User, password: string, client: ClientInfo): Promise<TotpEnrolment> {
-  await confirmPassword(deps, user, password, client);
+export async function beginTotpEnrolment(deps: MfaDeps, user: User, proof: { password: string } & SecondFactor, client: ClientInfo): Promise<TotpEnrolment> {
+  if ((await selectTotp(deps.db, user.id))?.confirmedAt) throw new AppError('mfa_already_enabled');
+  // With a factor already (a passkey), the password alone would let whoever has it and an older session add one.
+  await confirmIdentity(deps, user, proof.password, proof, client);
   const secret = newTotpSecret();
   const stored = await storePendingTotp(deps.db, user.id, sealTotpSecret(deps.mfaKeys.totp, user.id, secret), deps.clock.now());
   if (!stored) throw new AppError('mfa_already_enabled');
@@ -175,6 +188,9 @@ export async function confirmTotp(deps: MfaDeps, user: User, code: string, clien
   const step = totpStep(openTotpSecret(deps.mfaKeys.totp, user.id, pending.secretSealed), code, now);
   const recovery = newRecoveryCodes(deps.mfaKeys.recovery, user.id);
   const confirmed = await deps.db.transaction(async (tx) => {
+    // The user's row first, as every change of their factors takes it: two changes racing take turns, and each sees
+    // what the other left (the first factor's recovery codes, the last one's clean-up).
+    await lockUserRow(tx, user.id);
     const first = !(await hasSecondFactor(tx, user.id));
     // A second confirmation racing this one finds it confirmed, and the step taken.
     if (step === undefined || !(await takeTotpStep(tx, user.id, step, now, true))) return undefined;
@@ -204,6 +220,8 @@ export async function factorAdded(
     // An enrolment a role required is done: its token opens nothing more.
     await revokeUserTokens(tx, user.id, now, 'mfa_enrollment');
   }
+  // An app set up but not confirmed before this factor was proved without it: it must start again, with a factor.
+  if (added.factor === 'passkey') await deletePendingTotp(tx, user.id);
   const details = { factor: added.factor, ...added.details };
   await recordAuditEvent(tx, deps.clock, { type: 'mfa_enabled', userId: user.id, email: user.email, client: added.client, details });
   await enqueueNotice(tx, mfaEnabledEmail(user, added.factor), now);
@@ -231,6 +249,7 @@ export async function removeFactor(
 ): Promise<boolean> {
   const now = deps.clock.now();
   return deps.db.transaction(async (tx) => {
+    await lockUserRow(tx, user.id);
     if (!(await remove(tx))) return false;
     const last = !(await hasSecondFactor(tx, user.id));
     if (last) {
@@ -257,6 +276,7 @@ export async function removeSecondFactors(
 ): Promise<boolean> {
   const now = deps.clock.now();
   return deps.db.transaction(async (tx) => {
+    await lockUserRow(tx, user.id);
     const totp = await deleteTotp(tx, user.id);
     const passkeys = await deleteUserPasskeys(tx, user.id);
     await deleteRecoveryCodes(tx, user.id);

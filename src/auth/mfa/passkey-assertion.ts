@@ -4,6 +4,9 @@ import type { Clock } from '../../core/clock.js';
 import type { Db } from '../../db/client.js';
 import { selectPasskeyByCredentialId, takePasskeyCounter, type PasskeyRow } from '../../db/queries/passkeys.js';
 import type { AuthMethod } from '../sessions/access-tokens.js';
+import { findUserById } from '../users/users.js';
+import { enqueueNotice } from '../../core/mail-queue.js';
+import { passkeyCloneEmail } from './emails.js';
 import { takeAnsweredChallenge, verifyAssertion, type Ceremony, type RelyingParty } from './webauthn.js';
 
 /** A passkey assertion that checked out: the passkey, and the methods it proves (RFC 8176). */
@@ -23,11 +26,12 @@ const passkeyAmr = (multiDevice: boolean): readonly AuthMethod[] => [multiDevice
  * `ceremony` and `userId` (null: a passkey sign-in, made for nobody); it is taken whatever follows, so an answer
  * works once. The passkey must be `userId`'s (any user's for a sign-in); its signature, origin, RP ID hash and
  * user verification must check out; and its counter must grow (or stay 0, as synced passkeys send), in the
- * statement that stores it: a counter that goes back is refused and audited as a possible clone. Undefined when
+ * statement that stores it: a counter that goes back is refused, audited as a possible clone and mailed to the
+ * owner. Undefined when
  * anything fails.
  */
 export async function spendPasskeyAssertion(
-  deps: { db: Db; clock: Clock; config: { mfa: { webauthn: RelyingParty } } },
+  deps: { db: Db; clock: Clock; config: { mfa: { webauthn: RelyingParty } }; outbox: { wake(): void } },
   response: AuthenticationResponseJSON,
   expected: { ceremony: Ceremony; userId: string | null },
 ): Promise<UsedPasskey | undefined> {
@@ -41,6 +45,11 @@ export async function spendPasskeyAssertion(
   if (!(await takePasskeyCounter(deps.db, passkey.id, assertion.counter, now, assertion.backedUp))) {
     const details = { passkey_id: passkey.id, counter: assertion.counter, stored_counter: passkey.counter };
     await recordAuditEvent(deps.db, deps.clock, { type: 'passkey_clone_suspected', userId: passkey.userId, details });
+    const owner = await findUserById(deps.db, passkey.userId);
+    if (owner) {
+      await enqueueNotice(deps.db, passkeyCloneEmail(owner), now);
+      deps.outbox.wake();
+    }
     return undefined;
   }
   return { passkey, amr: passkeyAmr(passkey.multiDevice) };

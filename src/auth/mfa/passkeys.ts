@@ -9,6 +9,7 @@ import type { Passkey } from '../../contracts/mfa.js';
 import { startSession, refuseUnverified, type SignInDeps } from '../sessions/sign-in.js';
 import type { TokenPair } from '../sessions/sessions.js';
 import { findUserById, type User } from '../users/users.js';
+import { lockUserRow } from '../../db/queries/users.js';
 import { confirmIdentity, factorAdded, removeFactor, type MfaDeps, type SecondFactor } from './factors.js';
 import { spendPasskeyAssertion } from './passkey-assertion.js';
 import { newRecoveryCodes } from './recovery-codes.js';
@@ -61,6 +62,8 @@ export async function registerPasskey(
   const row = { id: randomUUID(), userId: user.id, ...verified, name: input.name?.trim() || DEFAULT_NAME, createdAt: now };
   const recovery = newRecoveryCodes(deps.mfaKeys.recovery, user.id);
   const first = await deps.db.transaction(async (tx) => {
+    // The user's row first, as every change of their factors takes it (./factors.ts).
+    await lockUserRow(tx, user.id);
     const isFirst = !(await hasSecondFactor(tx, user.id));
     if (!(await insertPasskey(tx, row))) throw new AppError('passkey_already_registered');
     await factorAdded(deps, tx, user, { factor: 'passkey', first: isFirst, recoveryHashes: recovery.hashes, client, details: { passkey_id: row.id } });

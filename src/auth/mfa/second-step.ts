@@ -1,33 +1,26 @@
 import { consumeOneTimeToken, countWrongTry, findUsableToken } from '../../core/one-time-tokens.js';
 import { recordAuditEvent } from '../../core/audit.js';
 import type { ClientInfo } from '../../core/client-address.js';
-import { enqueueNotice } from '../../core/mail-queue.js';
-import { countRecoveryCodesLeft } from '../../db/queries/mfa.js';
 import { AppError } from '../../errors.js';
 import { startSession, type SignInDeps } from '../sessions/sign-in.js';
 import type { TokenPair } from '../sessions/sessions.js';
-import { findUserById, type User } from '../users/users.js';
-import { recoveryCodeUsedEmail } from './emails.js';
-import { spendSecondFactor, type MfaDeps, type SecondFactor } from './factors.js';
+import { credentialStamp, findUserById, type User } from '../users/users.js';
+import { recoveryCodeSpent, spendSecondFactor, type MfaDeps, type SecondFactor } from './factors.js';
 import { passkeyAssertionOptions } from './passkeys.js';
 import type { PublicKeyCredentialRequestOptionsJSON } from '@simplewebauthn/server';
-
-/** Whether the user's credentials changed after `at` (a reset, a password change, a sign-out everywhere). */
-export const changedSince = (user: User, at: Date) =>
-  [user.passwordChangedAt, user.notBefore].some((changed) => changed !== null && changed.getTime() > at.getTime());
 
 // Wrong codes that end an MFA token: the account's own limit (RATE_LIMIT_MFA) bounds the tries across tokens.
 const MFA_TOKEN_MAX_FAILURES = 5;
 
 /**
  * The user an MFA token waits for, while it may still finish: none once it is used or expired, the user disabled, or
- * their credentials changed since the password was checked (a reset, a password change, a sign-out everywhere ends
- * the second steps it left waiting, as it ends sessions).
+ * their credentials changed since the ones read with the verified password (a reset, a password change, a sign-out
+ * everywhere ends the second steps it left waiting, as it ends sessions, even one that landed during the check).
  */
 async function waitingUser(deps: Pick<MfaDeps, 'db'>, mfaToken: string, now: Date): Promise<User> {
   const pending = await findUsableToken(deps.db, 'mfa_signin', mfaToken, now);
   const user = pending && (await findUserById(deps.db, pending.userId));
-  if (!user || user.disabledAt || changedSince(user, pending.createdAt)) throw new AppError('invalid_mfa_token');
+  if (!user || user.disabledAt || credentialStamp(user) !== pending.payload?.credentials) throw new AppError('invalid_mfa_token');
   return user;
 }
 
@@ -62,12 +55,8 @@ export async function completeMfaSignIn(
   }
   // A second request with the same token and another right code (a recovery code) lost the race: it opens nothing.
   if (!(await consumeOneTimeToken(deps.db, 'mfa_signin', input.mfaToken, now))) throw new AppError('invalid_mfa_token');
-  const opened = await startSession(deps, user, client, spent.amr, { mfa: spent.method });
+  const opened = await startSession(deps, user, client, ['pwd', ...spent.amr], { mfa: spent.method });
   deps.metrics.signin('success');
-  if (spent.method === 'recovery_code') {
-    deps.mfaSummaries.forget(user.id);
-    await enqueueNotice(deps.db, recoveryCodeUsedEmail(user, await countRecoveryCodesLeft(deps.db, user.id)), now);
-    deps.outbox.wake();
-  }
+  if (spent.method === 'recovery_code') await recoveryCodeSpent(deps, user);
   return opened;
 }

@@ -8,10 +8,12 @@ import {
   type PublicKeyCredentialRequestOptionsJSON,
   type RegistrationResponseJSON,
 } from '@simplewebauthn/server';
+import { decodeCredentialPublicKey } from '@simplewebauthn/server/helpers';
+import { createPublicKey, type JsonWebKey } from 'node:crypto';
 import { addSeconds } from '../../core/clock.js';
 import { generateOpaqueToken, hashToken } from '../../core/secrets.js';
 import type { Db } from '../../db/client.js';
-import { insertChallenge, takeChallenge, type PasskeyRow } from '../../db/queries/passkeys.js';
+import { deleteUserChallenges, insertChallenge, takeChallenge, type PasskeyRow } from '../../db/queries/passkeys.js';
 
 /**
  * WebAuthn (passkeys) on @simplewebauthn/server: the relying party of WEBAUTHN_RP_ID and WEBAUTHN_ORIGINS,
@@ -38,17 +40,25 @@ const ALGORITHMS = [-7, -8, -257];
 // Longer than any credential id or challenge an authenticator sends (1,023 bytes at most for an id).
 const MAX_ID_LENGTH = 1400;
 
-/** A new challenge for `ceremony` (and `userId`, or none for a passkey sign-in), stored as its hash; the challenge. */
+/**
+ * A new challenge for `ceremony` (and `userId`, or none for a passkey sign-in), stored as its hash; the challenge.
+ * A user's new challenge replaces their earlier one of the ceremony: a signed-in user cannot pile rows up.
+ */
 export async function issueChallenge(db: Db, ceremony: Ceremony, userId: string | null, now: Date): Promise<string> {
   const challenge = generateOpaqueToken();
+  if (userId !== null) await deleteUserChallenges(db, userId, ceremony);
   await insertChallenge(db, { challengeHash: hashToken(challenge), ceremony, userId, createdAt: now, expiresAt: addSeconds(now, CHALLENGE_TTL_SECONDS) });
   return challenge;
 }
 
-/** The challenge an answer signed, as its client data says; undefined when that is not readable. */
+/**
+ * The challenge an answer signed, as its client data says; undefined when that is not readable, or when the
+ * browser says the page that asked was framed by another origin (`crossOrigin`): Latchkey's ceremonies are never.
+ */
 export function challengeAnswered(response: { response: { clientDataJSON: string } }): string | undefined {
   try {
-    const clientData = JSON.parse(Buffer.from(response.response.clientDataJSON, 'base64url').toString('utf8')) as { challenge?: unknown };
+    const clientData = JSON.parse(Buffer.from(response.response.clientDataJSON, 'base64url').toString('utf8')) as { challenge?: unknown; crossOrigin?: unknown };
+    if (clientData.crossOrigin === true) return undefined;
     return typeof clientData.challenge === 'string' && clientData.challenge.length <= MAX_ID_LENGTH ? clientData.challenge : undefined;
   } catch {
     return undefined;
@@ -134,7 +144,7 @@ export async function verifyNewPasskey(rp: RelyingParty, response: RegistrationR
       requireUserVerification: true,
       supportedAlgorithmIDs: ALGORITHMS,
     });
-    if (!result.verified) return undefined;
+    if (!result.verified || !usableKey(result.registrationInfo.credential.publicKey)) return undefined;
     const { credential, credentialDeviceType, credentialBackedUp } = result.registrationInfo;
     return {
       credentialId: credential.id,
@@ -177,5 +187,41 @@ export async function verifyAssertion(rp: RelyingParty, response: Authentication
     return { counter: result.authenticationInfo.newCounter, backedUp: result.authenticationInfo.credentialBackedUp };
   } catch {
     return undefined;
+  }
+}
+
+const b64 = (v: unknown, length?: number) =>
+  v instanceof Uint8Array && (length === undefined || v.length === length) ? Buffer.from(v).toString('base64url') : undefined;
+
+/** The key a COSE public key is, as a JWK, when its type, algorithm, curve and sizes agree (ES256, EdDSA, RS256). */
+function jwkOf(key: Map<number, unknown>): JsonWebKey | undefined {
+  const [kty, alg] = [key.get(1), key.get(3)];
+  if (kty === 2 && alg === -7 && key.get(-1) === 1) {
+    const [x, y] = [b64(key.get(-2), 32), b64(key.get(-3), 32)];
+    return x && y ? { kty: 'EC', crv: 'P-256', x, y } : undefined;
+  }
+  if (kty === 1 && alg === -8 && key.get(-1) === 6) {
+    const x = b64(key.get(-2), 32);
+    return x ? { kty: 'OKP', crv: 'Ed25519', x } : undefined;
+  }
+  if (kty === 3 && alg === -257) {
+    const [n, e] = [key.get(-1), key.get(-2)];
+    return n instanceof Uint8Array && n.length >= 256 ? { kty: 'RSA', n: b64(n), e: b64(e) } : undefined;
+  }
+  return undefined;
+}
+
+/**
+ * Whether a new passkey's public key is one its signatures could ever be checked against: the library checks the
+ * algorithm alone, and a malformed key would stand as a second factor that no assertion can answer.
+ */
+function usableKey(cose: Uint8Array<ArrayBuffer>): boolean {
+  try {
+    const jwk = jwkOf(decodeCredentialPublicKey(cose) as unknown as Map<number, unknown>);
+    if (!jwk) return false;
+    createPublicKey({ key: jwk, format: 'jwk' });
+    return true;
+  } catch {
+    return false;
   }
 }

@@ -15,7 +15,7 @@ import { PASSWORD_AMR, type AuthMethod } from './access-tokens.js';
 import { createSession, type SessionDeps, type TokenPair } from './sessions.js';
 import { queueSigninCodeIntent } from './signin-code-mail.js';
 import { notifyNewSignin } from './new-signin.js';
-import { findUserByEmail, normalizeEmail, type User } from '../users/users.js';
+import { credentialStamp, findUserByEmail, normalizeEmail, type User } from '../users/users.js';
 import { sendVerification } from '../verification/email-verification.js';
 
 /**
@@ -153,12 +153,14 @@ const ENROLMENT_TOKEN_TTL_SECONDS = 900;
 
 /**
  * The answer to a right password for an account with a second factor: `403 mfa_required` with an `mfa_token`
- * (single use, MFA_TOKEN_TTL_SECONDS, only its SHA-256 stored, bound to the user) that POST /api/signin/mfa takes
+ * (single use, MFA_TOKEN_TTL_SECONDS, only its SHA-256 stored, bound to the user and to the credentials read with
+ * the verified hash) that POST /api/signin/mfa takes
  * with a code, and the `methods` the account has. No session opens, and no token is issued, before that second step.
  */
 async function secondStepRequired(deps: SignInDeps, user: User, client: ClientInfo, factors: { totp: boolean; passkeys: number }): Promise<AppError> {
   const now = deps.clock.now();
-  const { token } = await issueOneTimeToken(deps.db, { type: 'mfa_signin', userId: user.id, now, ttlSeconds: MFA_TOKEN_TTL_SECONDS });
+  const payload = { credentials: credentialStamp(user) };
+  const { token } = await issueOneTimeToken(deps.db, { type: 'mfa_signin', userId: user.id, now, ttlSeconds: MFA_TOKEN_TTL_SECONDS, payload });
   await recordAuditEvent(deps.db, deps.clock, { type: 'mfa_required', userId: user.id, email: user.email, client });
   const methods = [...(factors.totp ? ['totp'] : []), 'recovery_code', ...(factors.passkeys > 0 ? ['passkey'] : [])];
   return new AppError('mfa_required', { fields: { mfa_token: token, methods } });
@@ -171,7 +173,8 @@ async function secondStepRequired(deps: SignInDeps, user: User, client: ClientIn
  */
 async function enrolmentRequired(deps: SignInDeps, user: User, client: ClientInfo): Promise<AppError> {
   const now = deps.clock.now();
-  const { token } = await issueOneTimeToken(deps.db, { type: 'mfa_enrollment', userId: user.id, now, ttlSeconds: ENROLMENT_TOKEN_TTL_SECONDS, supersede: true });
+  const payload = { credentials: credentialStamp(user) };
+  const { token } = await issueOneTimeToken(deps.db, { type: 'mfa_enrollment', userId: user.id, now, ttlSeconds: ENROLMENT_TOKEN_TTL_SECONDS, supersede: true, payload });
   await recordAuditEvent(deps.db, deps.clock, { type: 'mfa_required', userId: user.id, email: user.email, client, details: { enrolment: true } });
   return new AppError('mfa_enrollment_required', { fields: { enrollment_token: token } });
 }

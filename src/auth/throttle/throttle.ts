@@ -6,7 +6,7 @@ import { AppError, throttled } from '../../errors.js';
 import { noMetrics, type Limiter as LimiterName, type Metrics } from '../../core/metrics.js';
 import { LocalLimiter, type Limiter } from './local-limiter.js';
 
-export type AddressAction = 'signin' | 'signup' | 'refresh' | 'forgot' | 'reset' | 'verify';
+export type AddressAction = 'signin' | 'signup' | 'refresh' | 'forgot' | 'reset' | 'verify' | 'passkey';
 
 /**
  * Request budgets per client address and per account. With Redis the counters are shared by every
@@ -146,7 +146,7 @@ export function createThrottle(
   const make = limiterMaker(redis, keyPrefix);
   const limits = config.rateLimits;
   const byAddress = Object.fromEntries(
-    (['signin', 'signup', 'refresh', 'forgot', 'reset', 'verify'] as const).map((a) => [a, make(`addr:${a}`, limits[a])]),
+    (['signin', 'signup', 'refresh', 'forgot', 'reset', 'verify', 'passkey'] as const).map((a) => [a, make(`addr:${a}`, limits[a])]),
   ) as Record<AddressAction, Limiter>;
   const byAccount = {
     signupEmail: make('acct:signup', limits.signupEmail),

@@ -43,6 +43,14 @@ export async function getSessionUser(
 }
 
 /** Emails are compared and stored trimmed and lower-cased: one account per address, whatever its case. */
+/**
+ * The stamp of a user's credentials: when the password last changed and their not-before (a reset, a sign-out
+ * everywhere). A token issued on a password check carries the stamp read with the verified hash, and works only
+ * while the user's stamp is still that one: a credential change that landed during the check ends it too.
+ */
+export const credentialStamp = (user: Pick<User, 'passwordChangedAt' | 'notBefore'>): string =>
+  `${user.passwordChangedAt?.getTime() ?? '-'} ${user.notBefore?.getTime() ?? '-'}`;
+
 export function normalizeEmail(email: string): string {
   return email.trim().toLowerCase();
 }

@@ -70,6 +70,11 @@ export async function secondFactorsOf(db: Db, userId: string): Promise<{ totp: b
   return { totp: row?.totp === true, passkeys: Number(row?.passkeys ?? 0) };
 }
 
+/** Removes the user's authenticator app if it is still pending (never confirmed). */
+export async function deletePendingTotp(db: Db, userId: string): Promise<void> {
+  await db.delete(totpAuthenticators).where(and(eq(totpAuthenticators.userId, userId), isNull(totpAuthenticators.confirmedAt)));
+}
+
 /** Whether the user has a second factor: a confirmed authenticator app or a passkey. */
 export async function hasSecondFactor(db: Db, userId: string): Promise<boolean> {
   const factors = await secondFactorsOf(db, userId);

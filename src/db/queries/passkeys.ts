@@ -84,6 +84,11 @@ export async function insertChallenge(
   await db.insert(webauthnChallenges).values(row);
 }
 
+/** Deletes the user's unanswered challenges of a ceremony. */
+export async function deleteUserChallenges(db: Db, userId: string, ceremony: string): Promise<void> {
+  await db.delete(webauthnChallenges).where(and(eq(webauthnChallenges.userId, userId), eq(webauthnChallenges.ceremony, ceremony)));
+}
+
 /**
  * Takes a challenge of this ceremony, unexpired, in one statement that deletes it: of every request that presents
  * it, on any instance, one gets it. The user it was made for (null: none), or undefined when there is no such

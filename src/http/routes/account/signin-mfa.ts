@@ -44,7 +44,7 @@ export function signinMfaRoute(deps: Deps): FastifyPluginAsyncTypebox {
           body: Type.Object({ mfa_token: MfaTokenField }),
           response: { 200: RequestOptions, ...errorResponses(400, 401, 404, 413, 415, 429, 503) },
         },
-        onRequest: limitByAddress(deps, 'signin'),
+        onRequest: limitByAddress(deps, 'passkey'),
       },
       async (request) => passkeyChallengeFor(deps, request.body.mfa_token),
     );
@@ -59,7 +59,7 @@ export function signinMfaRoute(deps: Deps): FastifyPluginAsyncTypebox {
           response: { 200: Type.Object({ challenge_id: Type.String(), ...RequestOptions.properties }, { additionalProperties: true }), ...errorResponses(400, 413, 415, 429, 503) },
         },
         config: { ignoresBody: true },
-        onRequest: limitByAddress(deps, 'signin'),
+        onRequest: limitByAddress(deps, 'passkey'),
       },
       async () => passkeySigninOptions(deps),
     );
@@ -75,7 +75,7 @@ export function signinMfaRoute(deps: Deps): FastifyPluginAsyncTypebox {
           body: Type.Object({ challenge_id: Type.String({ minLength: 1, maxLength: 512 }), response: PasskeyAssertion }),
           response: { 200: SigninAnswer, ...errorResponses(400, 401, 403, 413, 415, 429, 503) },
         },
-        onRequest: limitByAddress(deps, 'signin'),
+        onRequest: limitByAddress(deps, 'passkey'),
       },
       async (request) => {
         const input = { challengeId: request.body.challenge_id, response: asAssertion(request.body.response) };

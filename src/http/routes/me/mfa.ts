@@ -25,15 +25,16 @@ export function mfaRoutes(deps: Deps): FastifyPluginAsyncTypebox {
         schema: {
           tags,
           summary: 'Start setting up an authenticator app: its secret, otpauth:// URI and QR code. Nothing changes until a first code confirms it',
-          description: 'Takes the password. Starting again replaces a setup not confirmed yet; an app already set up is `409 mfa_already_enabled`.',
+          description:
+            'Takes the password, and a second factor (`code`, `recovery_code` or `passkey`) once the account has one (a passkey). Starting again replaces a setup not confirmed yet; an app already set up is `409 mfa_already_enabled`.',
           security: bearerAuth,
-          body: Type.Object({ password: PasswordField }),
+          body: Type.Object({ password: PasswordField, ...SecondFactorFields }),
           response: { 200: TotpSetup, ...errorResponses(400, 401, 409, 413, 415, 429, 503) },
         },
       },
       async (request) => {
         const user = await accountOf(deps, requireAuth(request).userId);
-        return beginTotpEnrolment(deps, user, request.body.password, clientOf(request));
+        return beginTotpEnrolment(deps, user, { password: request.body.password, ...secondFactorOf(request.body) }, clientOf(request));
       },
     );
 
