@@ -83,7 +83,7 @@ const WEBHOOK_SECONDS = Number(args['webhook-seconds'] ?? 20);
 
 // Every request comes from 127.0.0.1: the per-address and per-network budgets would measure the throttle, not the server.
 const UNTHROTTLED = Object.fromEntries(
-  ['SIGNIN', 'SIGNUP', 'SIGNUP_EMAIL', 'REFRESH', 'FORGOT', 'RESET', 'RESET_TOKEN', 'SIGNIN_NETWORK', 'SIGNUP_NETWORK', 'MFA'].map((n) => [`RATE_LIMIT_${n}`, '1000000000/1m']),
+  ['SIGNIN', 'SIGNUP', 'SIGNUP_EMAIL', 'REFRESH', 'FORGOT', 'RESET', 'RESET_TOKEN', 'SIGNIN_NETWORK', 'SIGNUP_NETWORK', 'MFA', 'PASSKEY'].map((n) => [`RATE_LIMIT_${n}`, '1000000000/1m']),
 );
 
 interface Row {
