@@ -34,6 +34,7 @@ describe('configuration', () => {
     });
     expect(c.mail).toEqual({ smtpUrl: undefined, from: 'no-reply@localhost', retryMaxDelay: 300, notifyNewSignIn: true });
     expect(c.requireEmailVerification).toBe(false);
+    expect(c.mfa).toEqual({ webauthn: { rpId: 'localhost', origins: ['http://localhost:5001'] }, requiredForRoles: ['admin'] });
     expect(c.redis).toEqual({ url: undefined, keyPrefix: 'latchkey:' });
     expect(c.trustProxy).toBe(false);
     expect(c.corsOrigins).toEqual([]);
@@ -56,6 +57,7 @@ describe('configuration', () => {
       verify: { points: 30, seconds: 3600 },
       verifyCode: { points: 10, seconds: 3600 },
       mfaCode: { points: 10, seconds: 900 },
+      passkey: { points: 60, seconds: 60 },
       verificationMail: { points: 3, seconds: 3600 },
     });
     expect(c.ipv6Prefix).toBe(64);
@@ -83,6 +85,15 @@ describe('configuration', () => {
     expect(c.publicUrl).toBe('https://auth.example.com');
     expect(c.jwt.issuer).toBe('https://auth.example.com');
     expect(loadConfig({ PUBLIC_URL: 'https://a.example', JWT_ISSUER: 'urn:x' }).jwt.issuer).toBe('urn:x');
+  });
+
+  it('takes the passkeys\' relying party from PUBLIC_URL, and refuses an RP ID that is not each origin\'s host or a suffix of it', () => {
+    const c = loadConfig({ PUBLIC_URL: 'https://auth.example.com/', REQUIRE_MFA_FOR_ROLES: '' });
+    expect(c.mfa).toEqual({ webauthn: { rpId: 'auth.example.com', origins: ['https://auth.example.com'] }, requiredForRoles: [] });
+    const wide = loadConfig({ PUBLIC_URL: 'https://auth.example.com', WEBAUTHN_RP_ID: 'example.com', WEBAUTHN_ORIGINS: 'https://auth.example.com, https://app.example.com:8443' });
+    expect(wide.mfa.webauthn).toEqual({ rpId: 'example.com', origins: ['https://auth.example.com', 'https://app.example.com:8443'] });
+    expect(() => loadConfig({ WEBAUTHN_RP_ID: 'example.com', WEBAUTHN_ORIGINS: 'https://evil.test' })).toThrow(/WEBAUTHN_RP_ID: example\.com is neither the host of https:\/\/evil\.test/);
+    expect(() => loadConfig({ WEBAUTHN_ORIGINS: 'https://auth.example.com/path' })).toThrow(/WEBAUTHN_ORIGINS: expected origins/);
   });
 
   it('reads durations as seconds or with a unit', () => {
