@@ -2,7 +2,7 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['dist/', '.test-build-*/', 'packages/*/dist/', 'examples/*/dist/', 'examples/*/data/', 'node_modules/', 'data/', 'drizzle/', 'bench/results/'] },
+  { ignores: ['dist/', 'coverage/', '.test-build-*/', 'packages/*/dist/', 'examples/*/dist/', 'examples/*/data/', 'node_modules/', 'data/', 'drizzle/', 'bench/results/'] },
   js.configs.recommended,
   { files: ['**/*.cjs'], languageOptions: { sourceType: 'commonjs', globals: { module: 'writable', require: 'readonly' } } },
   ...tseslint.configs.recommended,
