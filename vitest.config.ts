@@ -6,7 +6,7 @@ import { configDefaults, defineConfig, type TestProjectInlineConfiguration } fro
 // - nothing set: the embedded engine alone (`npm test` on a fresh clone);
 // - TEST_DATABASE_URL: PostgreSQL (and Redis with TEST_REDIS_URL) alone;
 // - TEST_ENGINES=postgres,embedded with TEST_DATABASE_URL: both in one run, the files of both sharing the workers;
-// - TEST_ENGINES=postgres (or embedded) with TEST_ENGINES_ELSEWHERE naming the other (CI): one engine here, the
+// - TEST_ENGINES=postgres (or embedded) with TEST_ENGINES_ELSEWHERE naming the other: one engine here, the
 //   other in a run beside this one, each file that does not depend on the engine in one of them only.
 const engines = (process.env.TEST_ENGINES ?? (process.env.TEST_DATABASE_URL ? 'postgres' : 'embedded')).split(',').map((e) => e.trim());
 for (const engine of engines) if (engine !== 'postgres' && engine !== 'embedded') throw new Error(`TEST_ENGINES: postgres and/or embedded, not ${engine}`);
@@ -27,7 +27,7 @@ const ENGINE_FREE = [
 // run, they run once, in the embedded project.
 const FRESH_CLONE = ['test/process/walkthroughs.test.ts'];
 
-// Both engines run: in this run, or one here and the other in a run beside it (.ci/run: TEST_ENGINES_ELSEWHERE).
+// Both engines run: in this run, or one here and the other in a run beside it (TEST_ENGINES_ELSEWHERE; .ci/run runs both in one).
 const both = engines.length > 1 || Boolean(process.env.TEST_ENGINES_ELSEWHERE);
 const project = (engine: string): TestProjectInlineConfiguration => ({
   extends: true,
