@@ -1,8 +1,9 @@
 import { Type, type Static, type TSchema } from 'typebox';
 import { PublicUser } from '../contracts/users.js';
 import { MfaCodeField, RecoveryCodeField } from '../contracts/fields.js';
-import { PasskeyAssertion } from '../contracts/mfa.js';
-import type { AuthenticationResponseJSON } from '@simplewebauthn/server';
+import { PasskeyAssertion, PasskeyRegistration } from '../contracts/mfa.js';
+import type { AuthenticationResponseJSON, RegistrationResponseJSON } from '@simplewebauthn/server';
+import { AppError } from '../errors.js';
 
 export { EmailField, MfaCodeField, NameField, OneTimeTokenField, PasswordField, RecoveryCodeField, SigninCodeField, VerificationCodeField } from '../contracts/fields.js';
 
@@ -39,9 +40,20 @@ export const secondFactorOf = (body: { code?: string; recovery_code?: string; pa
   recoveryCode: body.recovery_code,
   passkey: body.passkey && asAssertion(body.passkey),
 });
+/** The one second factor a body must bring (a second step, a step-up): `400 invalid_request` for none or several. */
+export function oneSecondFactorOf(body: Parameters<typeof secondFactorOf>[0]) {
+  const factor = secondFactorOf(body);
+  if ([factor.code, factor.recoveryCode, factor.passkey].filter((f) => f !== undefined).length !== 1) {
+    throw new AppError('invalid_request', 'Send one of code, recovery_code and passkey.');
+  }
+  return factor;
+}
 /** A passkey assertion checked by PasskeyAssertion, as @simplewebauthn/server takes it. */
 export const asAssertion = (passkey: Static<typeof PasskeyAssertion>) =>
   ({ ...passkey, clientExtensionResults: passkey.clientExtensionResults ?? {} }) as AuthenticationResponseJSON;
+/** A new passkey checked by PasskeyRegistration, as @simplewebauthn/server takes it. */
+export const asRegistration = (passkey: Static<typeof PasskeyRegistration>) =>
+  ({ ...passkey, clientExtensionResults: passkey.clientExtensionResults ?? {} }) as RegistrationResponseJSON;
 
 /** The public user, registered once under `User` (src/contracts/users.ts declares it). */
 export const PublicUserSchema = Type.Object(PublicUser.properties, { $id: 'User' });

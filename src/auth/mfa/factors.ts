@@ -78,10 +78,15 @@ export async function mfaSummaryOf(deps: { db: Db; clock: Clock; mfaSummaries: U
   const cached = deps.mfaSummaries.get(userId);
   if (cached) return cached;
   const readAt = deps.clock.now().getTime();
-  const [factors, left] = await Promise.all([secondFactorsOf(deps.db, userId), countRecoveryCodesLeft(deps.db, userId)]);
-  const summary = { totp: factors.totp, passkeys: factors.passkeys, recovery_codes_left: left };
+  const summary = await readMfaSummary(deps.db, userId);
   deps.mfaSummaries.set(userId, '', summary, readAt);
   return summary;
+}
+
+/** A user's factors as the database has them now (the operator's view reads them so, with no cache). */
+export async function readMfaSummary(db: Db, userId: string): Promise<MfaSummary> {
+  const [factors, left] = await Promise.all([secondFactorsOf(db, userId), countRecoveryCodesLeft(db, userId)]);
+  return { totp: factors.totp, passkeys: factors.passkeys, recovery_codes_left: left };
 }
 
 /** Which factor was used, and the methods it proves (RFC 8176), without the password's: a caller that checked one adds `pwd`. */

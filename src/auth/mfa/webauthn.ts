@@ -4,6 +4,7 @@ import {
   verifyAuthenticationResponse,
   verifyRegistrationResponse,
   type AuthenticationResponseJSON,
+  type AuthenticatorTransportFuture,
   type PublicKeyCredentialCreationOptionsJSON,
   type PublicKeyCredentialRequestOptionsJSON,
   type RegistrationResponseJSON,
@@ -86,6 +87,9 @@ const challengeBytes = (challenge: string) => Buffer.from(challenge, 'base64url'
 /** The user handle of a user's passkeys: their id, never an address. */
 export const userHandleOf = (userId: string) => Buffer.from(userId, 'utf8');
 
+/** A stored passkey as options name it to the browser: its id, and how its authenticator is reached. */
+const descriptorOf = (p: PasskeyRow) => ({ id: p.credentialId, transports: (p.transports ?? undefined) as AuthenticatorTransportFuture[] | undefined });
+
 /** Options for a new passkey (the browser's PublicKeyCredentialCreationOptionsJSON): discoverable, user verification required. */
 export function creationOptions(
   rp: RelyingParty,
@@ -102,7 +106,7 @@ export function creationOptions(
     challenge: challengeBytes(challenge),
     timeout: CHALLENGE_TTL_SECONDS * 1000,
     attestationType: 'none',
-    excludeCredentials: existing.map((p) => ({ id: p.credentialId, transports: (p.transports ?? undefined) as never })),
+    excludeCredentials: existing.map(descriptorOf),
     authenticatorSelection: { residentKey: 'required', requireResidentKey: true, userVerification: 'required' },
     supportedAlgorithmIDs: ALGORITHMS,
   });
@@ -115,19 +119,12 @@ export function requestOptions(rp: RelyingParty, challenge: string, allowed: rea
     challenge: challengeBytes(challenge),
     timeout: CHALLENGE_TTL_SECONDS * 1000,
     userVerification: 'required',
-    allowCredentials: allowed.map((p) => ({ id: p.credentialId, transports: (p.transports ?? undefined) as never })),
+    allowCredentials: allowed.map(descriptorOf),
   });
 }
 
 /** A verified new passkey: what is stored of it. */
-export interface NewPasskey {
-  credentialId: string;
-  publicKey: string;
-  counter: number;
-  transports: string[] | null;
-  multiDevice: boolean;
-  backedUp: boolean;
-}
+export type NewPasskey = Pick<PasskeyRow, 'credentialId' | 'publicKey' | 'counter' | 'transports' | 'multiDevice' | 'backedUp'>;
 
 /**
  * Verifies a registration answer to `challenge`: origin, RP ID hash, user presence and verification, a supported

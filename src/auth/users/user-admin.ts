@@ -1,4 +1,4 @@
-import { countRecoveryCodesLeft, secondFactorsOf } from '../../db/queries/mfa.js';
+import { readMfaSummary } from '../mfa/factors.js';
 import type { Clock } from '../../core/clock.js';
 import type { Config } from '../../config.js';
 import type { BreachCheck } from '../passwords/breached-passwords.js';
@@ -146,12 +146,8 @@ export async function searchUsers(
 /** One user, with how many of their sessions are live now. */
 export async function showUser(deps: AuditDeps, ref: string): Promise<AdminUserWithSessions> {
   const user = await findUser(deps.db, ref);
-  const [live, factors, left] = await Promise.all([
-    countLiveSessions(deps.db, user, deps.clock.now()),
-    secondFactorsOf(deps.db, user.id),
-    countRecoveryCodesLeft(deps.db, user.id),
-  ]);
-  return { ...toAdminUser(user), active_sessions: live, mfa: { totp: factors.totp, passkeys: factors.passkeys, recovery_codes_left: left } };
+  const [live, mfa] = await Promise.all([countLiveSessions(deps.db, user, deps.clock.now()), readMfaSummary(deps.db, user.id)]);
+  return { ...toAdminUser(user), active_sessions: live, mfa };
 }
 
 /** A user's live sessions (those `showUser` counts), oldest first: when and where each was opened, never a token. */

@@ -6,9 +6,8 @@ import { toPublicUser } from '../../../auth/users/users.js';
 import { PasskeyAssertion } from '../../../contracts/mfa.js';
 import { TokenAnswer, toTokenAnswer } from '../../../contracts/tokens.js';
 import type { Deps } from '../../../deps.js';
-import { AppError } from '../../../errors.js';
 import { clientOf, limitByAddress } from '../../client.js';
-import { asAssertion, errorResponses, RequestOptions, SecondFactorFields, secondFactorOf, UserRef } from '../../schemas.js';
+import { asAssertion, errorResponses, oneSecondFactorOf, RequestOptions, SecondFactorFields, UserRef } from '../../schemas.js';
 
 const MfaTokenField = Type.String({ minLength: 1, maxLength: 512, description: 'the `mfa_token` of the 403 mfa_required answer' });
 const SigninAnswer = Type.Object({ message: Type.String(), ...TokenAnswer.properties, user: UserRef });
@@ -26,10 +25,7 @@ const mfaSchema = {
 export function signinMfaRoute(deps: Deps): FastifyPluginAsyncTypebox {
   return async (app) => {
     app.post('/api/signin/mfa', { schema: mfaSchema, onRequest: limitByAddress(deps, 'signin') }, async (request) => {
-      const factor = secondFactorOf(request.body);
-      if ([factor.code, factor.recoveryCode, factor.passkey].filter((f) => f !== undefined).length !== 1) {
-        throw new AppError('invalid_request', 'Send one of code, recovery_code and passkey.');
-      }
+      const factor = oneSecondFactorOf(request.body);
       const { user, tokens } = await completeMfaSignIn(deps, { mfaToken: request.body.mfa_token, ...factor }, clientOf(request));
       return { message: 'Sign-in successful', ...toTokenAnswer(tokens), user: toPublicUser(user) };
     });

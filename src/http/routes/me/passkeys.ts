@@ -1,5 +1,4 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import type { RegistrationResponseJSON } from '@simplewebauthn/server';
 import { Type } from 'typebox';
 import { accountOf } from '../../../auth/account/account.js';
 import { listPasskeys, passkeyCreationOptions, registerPasskey, removeOwnPasskey, renameOwnPasskey } from '../../../auth/mfa/passkeys.js';
@@ -7,7 +6,7 @@ import { Passkey, PasskeyRegistration } from '../../../contracts/mfa.js';
 import type { Deps } from '../../../deps.js';
 import { authenticate, authenticateForEnrolment, requireAuth } from '../../authenticate.js';
 import { clientOf } from '../../client.js';
-import { bearerAuth, CreationOptions, errorResponses, MessageBody, NameField, PasswordField, SecondFactorFields, secondFactorOf } from '../../schemas.js';
+import { asRegistration, bearerAuth, CreationOptions, errorResponses, MessageBody, NameField, PasswordField, SecondFactorFields, secondFactorOf } from '../../schemas.js';
 
 const tags = ['mfa'];
 const IdParams = Type.Object({ id: Type.String({ format: 'uuid' }) });
@@ -54,8 +53,8 @@ export function passkeyRegistrationRoutes(deps: Deps): FastifyPluginAsyncTypebox
       },
       async (request, reply) => {
         const user = await accountOf(deps, requireAuth(request).userId);
-        const response = { ...request.body.response, clientExtensionResults: request.body.response.clientExtensionResults ?? {} } as RegistrationResponseJSON;
-        return reply.status(201).send(await registerPasskey(deps, user, { response, name: request.body.name }, clientOf(request)));
+        const input = { response: asRegistration(request.body.response), name: request.body.name };
+        return reply.status(201).send(await registerPasskey(deps, user, input, clientOf(request)));
       },
     );
 

@@ -5,10 +5,9 @@ import { passkeyAssertionOptions } from '../../../auth/mfa/passkeys.js';
 import { stepUp } from '../../../auth/mfa/step-up.js';
 import { assuranceLevel } from '../../../auth/sessions/access-tokens.js';
 import type { Deps } from '../../../deps.js';
-import { AppError } from '../../../errors.js';
 import { authenticate, requireAuth } from '../../authenticate.js';
 import { clientOf } from '../../client.js';
-import { bearerAuth, errorResponses, RequestOptions, SecondFactorFields, secondFactorOf } from '../../schemas.js';
+import { bearerAuth, errorResponses, oneSecondFactorOf, RequestOptions, SecondFactorFields } from '../../schemas.js';
 
 const tags = ['mfa'];
 
@@ -56,10 +55,7 @@ export function stepUpRoutes(deps: Deps): FastifyPluginAsyncTypebox {
       },
       async (request) => {
         const claims = requireAuth(request);
-        const factor = secondFactorOf(request.body);
-        if ([factor.code, factor.recoveryCode, factor.passkey].filter((f) => f !== undefined).length !== 1) {
-          throw new AppError('invalid_request', 'Send one of code, recovery_code and passkey.');
-        }
+        const factor = oneSecondFactorOf(request.body);
         const user = await accountOf(deps, claims.userId);
         const raised = await stepUp(deps, user, claims.sessionId, factor, clientOf(request));
         return { access_token: raised.accessToken, token_type: 'Bearer' as const, expires_in: raised.expiresIn, amr: [...raised.amr], aal: assuranceLevel(raised.amr) };
