@@ -6,6 +6,7 @@ import { Secret, TOTP } from 'otpauth';
 import { describe, expect, it } from 'vitest';
 import { sessions, users, webauthnChallenges } from '../../src/db/schema.js';
 import { SoftwareAuthenticator } from '../helpers/authenticator.js';
+import { withPasskey } from '../helpers/passkeys.js';
 import { bearer, PUBLIC_URL, signIn, signUp, useMailingApp, type SignedUp, type TestApp } from '../helpers/app.js';
 
 // A hostile look at second factors: what an attacker holding some of a user's credentials (the password, an
@@ -19,24 +20,6 @@ const codeAt = (secret: string, at: Date) => new TOTP({ secret: Secret.fromBase3
 const b64 = (data: Uint8Array | string) => Buffer.from(data).toString('base64url');
 const sha256 = (data: Uint8Array | string) => createHash('sha256').update(data).digest();
 const RP_ID = new URL(PUBLIC_URL).hostname;
-
-interface WithPasskey extends SignedUp {
-  /** The access token of the session opened with the password before the passkey was added (aal1). */
-  token: string;
-  authenticator: SoftwareAuthenticator;
-  passkeyId: string;
-  recoveryCodes: string[];
-}
-
-async function withPasskey(t: TestApp, authenticator = new SoftwareAuthenticator(PUBLIC_URL)): Promise<WithPasskey> {
-  const user = await signUp(t);
-  const { access_token: token } = await signIn(t, user.email);
-  const options = await post(t, '/api/me/passkeys/options', { password: user.password }, token);
-  expect(options.statusCode, options.body).toBe(200);
-  const registered = await post(t, '/api/me/passkeys', { response: authenticator.create(options.json()) }, token);
-  expect(registered.statusCode, registered.body).toBe(201);
-  return { ...user, token, authenticator, passkeyId: registered.json().passkey.id, recoveryCodes: registered.json().recovery_codes };
-}
 
 const confirmOptions = async (t: TestApp, token: string) => {
   const res = await post(t, '/api/me/mfa/passkey-options', undefined, token);

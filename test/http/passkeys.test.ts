@@ -4,7 +4,8 @@ import { Secret, TOTP } from 'otpauth';
 import { describe, expect, it } from 'vitest';
 import { auditEvents, events, passkeys, recoveryCodes, users, webauthnChallenges } from '../../src/db/schema.js';
 import { SoftwareAuthenticator, type Bend } from '../helpers/authenticator.js';
-import { bearer, PUBLIC_URL, refresh, signIn, signUp, useMailingApp, type SignedUp, type TestApp } from '../helpers/app.js';
+import { bearer, PUBLIC_URL, refresh, signIn, signUp, useMailingApp, type TestApp } from '../helpers/app.js';
+import { creationOptions, withPasskey } from '../helpers/passkeys.js';
 import { serviceClients } from '../helpers/service-clients.js';
 
 // Passkeys (WebAuthn), driven by a software authenticator that signs as a browser and a platform authenticator
@@ -14,29 +15,6 @@ import { serviceClients } from '../helpers/service-clients.js';
 type Json = Record<string, unknown>;
 const post = (t: TestApp, url: string, payload?: Json, token?: string) =>
   t.inject({ method: 'POST', url, ...(payload ? { payload } : {}), ...(token ? { headers: bearer(token) } : {}) });
-
-interface WithPasskey extends SignedUp {
-  token: string;
-  authenticator: SoftwareAuthenticator;
-  passkeyId: string;
-  recoveryCodes: string[];
-}
-
-/** Creation options for the signed-in user (with the password); the answer. */
-const creationOptions = async (t: TestApp, user: SignedUp, token: string, extra: Json = {}) => {
-  const res = await post(t, '/api/me/passkeys/options', { password: user.password, ...extra }, token);
-  expect(res.statusCode, res.body).toBe(200);
-  return res.json();
-};
-
-/** A new user, signed in with the password, who registered a passkey of `authenticator`. */
-async function withPasskey(t: TestApp, authenticator = new SoftwareAuthenticator(PUBLIC_URL)): Promise<WithPasskey> {
-  const user = await signUp(t);
-  const { access_token: token } = await signIn(t, user.email);
-  const registered = await post(t, '/api/me/passkeys', { response: authenticator.create(await creationOptions(t, user, token)), name: 'Laptop' }, token);
-  expect(registered.statusCode, registered.body).toBe(201);
-  return { ...user, token, authenticator, passkeyId: registered.json().passkey.id, recoveryCodes: registered.json().recovery_codes };
-}
 
 /** A passkey sign-in: the options, the authenticator's answer (bent as asked), and the server's answer. */
 async function passkeySignIn(t: TestApp, authenticator: SoftwareAuthenticator, bend: Bend = {}) {
