@@ -5,7 +5,7 @@
 // every one is from a known device and network, the common case, so the check runs and sends nothing.
 import { BENCH_PASSWORD, benchEmail } from './seed.js';
 import { signInMany } from './metrics-overhead.js';
-import { load, startServer, type LoadResult, type ReportPart } from './lib.js';
+import { load, medianRatio, startServer, type LoadResult, type ReportPart } from './lib.js';
 
 const SIGNIN_USERS = 50;
 const WARM_UP_SECONDS = 2;
@@ -14,14 +14,7 @@ const WARM_UP_SECONDS = 2;
 const SIGNIN_DURATION_FACTOR = 3;
 
 const median = (xs: LoadResult[]) => [...xs].sort((a, b) => a.rps - b.rps)[Math.floor(xs.length / 2)]!;
-/**
- * The median of the rounds' own ratios: each round measures both sides back to back, so a slow spell of the machine
- * (this one's rounds swing by a third) weighs on both sides of a ratio rather than on one side of a median.
- */
-const ratio = (as: LoadResult[], bs: LoadResult[]) => {
-  const each = as.map((a, i) => a.rps / bs[i]!.rps).sort((x, y) => x - y);
-  return Math.round(each[Math.floor(each.length / 2)]! * 100) / 100;
-};
+const ratio = (as: LoadResult[], bs: LoadResult[]) => medianRatio(as.map((r) => r.rps), bs.map((r) => r.rps));
 const rounds = (xs: LoadResult[]) => xs.map((r) => Math.round(r.rps)).join(', ');
 
 export async function accountRun(

@@ -87,6 +87,15 @@ export function childrenOf(pid: number): number[] {
   return out;
 }
 
+/** The middle value (the upper one of an even count). */
+export const median = (xs: readonly number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+
+/**
+ * The median of the rounds' own ratios, to two decimals: each round measures both sides back to back, so a slow spell
+ * of the machine (this one's rounds swing by a third) weighs on both sides of a ratio rather than on one side of a median.
+ */
+export const medianRatio = (as: readonly number[], bs: readonly number[]) => Math.round(median(as.map((a, i) => a / bs[i]!)) * 100) / 100;
+
 export interface LoadResult {
   rps: number;
   p50: number;

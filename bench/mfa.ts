@@ -7,7 +7,7 @@ import { Secret, TOTP } from 'otpauth';
 import type { Request } from 'autocannon';
 import { SoftwareAuthenticator } from '../test/helpers/authenticator.js';
 import { BENCH_PASSWORD, benchEmail } from './seed.js';
-import { load, startServer, type LoadResult, type ReportPart } from './lib.js';
+import { load, median, medianRatio, startServer, type LoadResult, type ReportPart } from './lib.js';
 
 const PASSWORD_USERS = 50;
 // Users with an app: each takes one code a 30-second step (two at the start), so a run of a few minutes at the
@@ -21,8 +21,6 @@ const SIGNIN_DURATION_FACTOR = 3;
 const STEP_MS = 30_000;
 const JSON_HEADERS = { 'content-type': 'application/json' };
 
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
-const round2 = (x: number) => Math.round(x * 100) / 100;
 
 async function call(url: string, path: string, body: unknown, token?: string): Promise<Record<string, unknown> & { status: number }> {
   const res = await fetch(`${url}${path}`, {
@@ -125,8 +123,7 @@ export async function mfaRun(serverEnv: Record<string, string>, opts: { rounds: 
       if (c.failed > 0 || c.result.errors > 0) failures.push(`mfa: passkey sign-in ${c.failed} failed, ${c.result.errors} errors`);
       out.passkey.push(rateOf(c, opts.duration));
     }
-    const ratios = out.totp.map((t, i) => t / out.password[i]!);
-    const totpRatio = round2(median(ratios));
+    const totpRatio = medianRatio(out.totp, out.password);
     const passkeyRate = Math.round(median(out.passkey));
     const rounds = (xs: number[]) => xs.map((x) => Math.round(x)).join(', ');
     return {
