@@ -1,4 +1,4 @@
-// npm run bench [-- --duration=10 --connections=16 --large=1000000 --memory-soak=600 --only=memory|metrics|flood|jwt|verify|revocation|webhooks|account|mfa]
+// npm run bench [-- --duration=10 --connections=16 --large=1000000 --memory-soak=600 --only=memory|metrics|flood|jwt|verify|revocation|webhooks|account|mfa|passkey]
 // Starts Latchkey as a real server process on PostgreSQL (DATABASE_URL, in a fresh database it creates
 // and drops) or on the embedded engine, drives it from this process with autocannon, measures the
 // baselines in the same run, and writes bench/results/latest.{json,md}.
@@ -62,9 +62,11 @@ const SERVICE_PARTS = ['verify', 'revocation', 'webhooks'];
 const ONLY_ACCOUNT = args.only === 'account';
 // --only=mfa: sign-in with an authenticator app's code against the password alone, and sign-in with a passkey (bench/mfa.ts), alone.
 const ONLY_MFA = args.only === 'mfa';
+// --only=passkey: sign-in with a passkey alone, without the authenticator apps' part (bench/mfa.ts).
+const ONLY_PASSKEY = args.only === 'passkey';
 const WHOLE = args.only === undefined;
 const servicePart = (name: string) => WHOLE || args.only === name;
-if (args.only !== undefined && !['memory', 'metrics', 'flood', 'jwt', 'account', 'mfa', ...SERVICE_PARTS].includes(args.only)) throw new Error(`--only=${args.only}: no such part`);
+if (args.only !== undefined && !['memory', 'metrics', 'flood', 'jwt', 'account', 'mfa', 'passkey', ...SERVICE_PARTS].includes(args.only)) throw new Error(`--only=${args.only}: no such part`);
 const METRICS_OFF = 'dashboard, metrics off';
 const METRICS_ON = 'dashboard, metrics on';
 const LOGOUT_SESSIONS = 6_000;
@@ -175,7 +177,7 @@ async function main() {
     }
     if (WHOLE || ONLY_METRICS) await metricsRun(serverEnv, rows, failures);
     if (WHOLE || ONLY_ACCOUNT) parts.push(await accountRun(serverEnv, { rounds: ROUNDS, duration: DURATION, connections: CONNECTIONS }, failures));
-    if (WHOLE || ONLY_MFA) parts.push(await mfaRun(serverEnv, { rounds: ROUNDS, duration: DURATION, connections: CONNECTIONS }, failures));
+    if (WHOLE || ONLY_MFA || ONLY_PASSKEY) parts.push(await mfaRun(serverEnv, { rounds: ROUNDS, duration: DURATION, connections: CONNECTIONS, passkeyOnly: ONLY_PASSKEY }, failures));
     if (WHOLE) {
       if (LARGE > SMALL) {
         console.error(`seeding ${LARGE.toLocaleString('en')} users and sessions`);
