@@ -262,7 +262,7 @@ export const SETTINGS = {
     group: 'throttling',
     parse: rate(),
     default: '60/1m',
-    doc: 'passkey sign-in requests (options and answers, alone or as a second step) per client address: each options request stores a challenge',
+    doc: 'passkey sign-in requests (options and answers, alone or as a second step) per client address: each answer is checked, and a second step’s options store a challenge',
   }),
   VERIFICATION_MAIL_LIMIT: setting({
     group: 'throttling',

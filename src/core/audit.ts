@@ -1,6 +1,6 @@
 import type { Clock } from './clock.js';
 import { FOREIGN_KEY_VIOLATION, sqlState, type Db } from '../db/client.js';
-import { deleteAuditEventsBefore, insertAuditEvent } from '../db/queries/audit-events.js';
+import { deleteAuditEventsBefore, insertAuditEvent, type NewAuditEventRow } from '../db/queries/audit-events.js';
 import type { ClientInfo } from './client-address.js';
 
 export type AuditEventType =
@@ -58,16 +58,7 @@ export interface AuditEvent {
  * change (a failed sign-in, a lock, a reset request) is written on its own.
  */
 export async function recordAuditEvent(db: Db, clock: Clock, event: AuditEvent): Promise<void> {
-  const row = {
-    occurredAt: clock.now(),
-    type: event.type,
-    userId: event.userId,
-    email: event.email,
-    sessionId: event.sessionId,
-    ipAddress: event.client?.ipAddress,
-    userAgent: event.client?.userAgent?.slice(0, 512),
-    details: event.details,
-  };
+  const row = auditRow(clock, event);
   try {
     await insertAuditEvent(db, row);
   } catch (err) {
@@ -77,6 +68,20 @@ export async function recordAuditEvent(db: Db, clock: Clock, event: AuditEvent):
     if (!event.userId || sqlState(err) !== FOREIGN_KEY_VIOLATION) throw err;
     await insertAuditEvent(db, { ...row, userId: undefined });
   }
+}
+
+/** An event as its row is stored, occurring now: for a statement that records it with other changes (auditEventFor). */
+export function auditRow(clock: Clock, event: AuditEvent): NewAuditEventRow {
+  return {
+    occurredAt: clock.now(),
+    type: event.type,
+    userId: event.userId,
+    email: event.email,
+    sessionId: event.sessionId,
+    ipAddress: event.client?.ipAddress,
+    userAgent: event.client?.userAgent?.slice(0, 512),
+    details: event.details,
+  };
 }
 
 /** Deletes events older than the retention period (AUDIT_RETENTION); returns how many. */

@@ -67,5 +67,9 @@ export class UserCache<V> {
 
 /** Tells every instance that a user changed (inside the changing transaction: only if it commits). */
 export async function announceUserChange(tx: Db, userId: string): Promise<void> {
-  await notify(tx, USER_CHANGES_CHANNEL, userId);
+  const message = userChangeMessage(userId);
+  await notify(tx, message.channel, message.payload);
 }
+
+/** The NOTIFY of announceUserChange, for a statement that sends it with the change (notifyFor). */
+export const userChangeMessage = (userId: string) => ({ channel: USER_CHANGES_CHANNEL, payload: userId });

@@ -104,9 +104,10 @@ export const passkeys = pgTable(
   (t) => [index('passkeys_user_id_idx').on(t.userId)],
 );
 
-// WebAuthn challenges waiting for their answer: only a challenge's SHA-256, the ceremony it was made for and the
-// user it belongs to (none for a passkey sign-in, where the passkey names its user). Each is taken once, by the
-// statement that deletes it, and only before it expires.
+// WebAuthn challenges of a signed-in user waiting for their answer: only a challenge's SHA-256, the ceremony it was
+// made for and the user it belongs to. Each is taken once, by the statement that deletes it, and only before it
+// expires. (Rows of the ceremony `signin`, for nobody, were written before sign-in challenges were signed instead;
+// they expire and are purged.)
 export const webauthnChallenges = pgTable(
   'webauthn_challenges',
   {
@@ -117,6 +118,19 @@ export const webauthnChallenges = pgTable(
     expiresAt: ts('expires_at').notNull(),
   },
   (t) => [index('webauthn_challenges_expires_at_idx').on(t.expiresAt), index('webauthn_challenges_user_id_idx').on(t.userId, t.ceremony)],
+);
+
+// Passkey sign-in challenges that an answer has spent: their SHA-256 and when they expire, nothing else. A sign-in
+// challenge is not stored when it is made (it is signed and carries its expiry: ../auth/mfa/signin-challenges.ts);
+// the statement that opens the session inserts this row, so that of every answer to one challenge, on any instance,
+// one signs in.
+export const spentSigninChallenges = pgTable(
+  'spent_signin_challenges',
+  {
+    challengeHash: text('challenge_hash').primaryKey(),
+    expiresAt: ts('expires_at').notNull(),
+  },
+  (t) => [index('spent_signin_challenges_expires_at_idx').on(t.expiresAt)],
 );
 
 // Only the SHA-256 of a refresh token is stored; the token itself exists only in the client's hands.

@@ -3,8 +3,8 @@ import { encodeCBOR, type CBORType } from '@levischuck/tiny-cbor';
 
 /**
  * A software authenticator, as a browser and a platform authenticator together would answer WebAuthn's ceremonies:
- * P-256 keys from node:crypto, attestation `none`, authenticator data and client data signed as the specification
- * says. Every field a hostile client could bend can be bent: the origin, the RP ID, the flags, the counter, the
+ * keys from node:crypto (P-256 by default; Ed25519 or RSA when asked), attestation `none`, authenticator data and
+ * client data signed as the specification says. Every field a hostile client could bend can be bent: the origin, the RP ID, the flags, the counter, the
  * challenge, the credential.
  */
 
@@ -47,6 +47,27 @@ export interface Bend {
   crossOrigin?: boolean;
 }
 
+/** The COSE algorithms an authenticator signs with: ES256 (-7), EdDSA with Ed25519 (-8), RS256 (-257). */
+export type Algorithm = 'ES256' | 'EdDSA' | 'RS256';
+
+/** A new key pair of `algorithm`, and its public key as a COSE key. */
+function keyPair(algorithm: Algorithm): { privateKey: KeyObject; cose: Uint8Array } {
+  const bytes = (v: string | undefined) => Buffer.from(v!, 'base64url');
+  if (algorithm === 'EdDSA') {
+    const { privateKey, publicKey } = generateKeyPairSync('ed25519');
+    const jwk = publicKey.export({ format: 'jwk' });
+    return { privateKey, cose: encodeCBOR(new Map<number, number | Uint8Array>([[1, 1], [3, -8], [-1, 6], [-2, bytes(jwk.x)]])) };
+  }
+  if (algorithm === 'RS256') {
+    const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+    const jwk = publicKey.export({ format: 'jwk' });
+    return { privateKey, cose: encodeCBOR(new Map<number, number | Uint8Array>([[1, 3], [3, -257], [-1, bytes(jwk.n)], [-2, bytes(jwk.e)]])) };
+  }
+  const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+  const jwk = publicKey.export({ format: 'jwk' });
+  return { privateKey, cose: encodeCBOR(new Map<number, number | Uint8Array>([[1, 2], [3, -7], [-1, 1], [-2, bytes(jwk.x)], [-3, bytes(jwk.y)]])) };
+}
+
 export class SoftwareAuthenticator {
   readonly credentials: Credential[] = [];
 
@@ -54,6 +75,7 @@ export class SoftwareAuthenticator {
   constructor(
     private readonly origin: string,
     private readonly synced = false,
+    private readonly algorithm: Algorithm = 'ES256',
   ) {}
 
   private flags(bend: Bend, extra = 0): number {
@@ -68,17 +90,7 @@ export class SoftwareAuthenticator {
 
   /** Makes a new passkey from creation options (PublicKeyCredentialCreationOptionsJSON): the RegistrationResponseJSON. */
   create(options: { challenge: string; rp: { id?: string }; user: { id: string } }, bend: Bend = {}) {
-    const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
-    const jwk = publicKey.export({ format: 'jwk' });
-    const cose = encodeCBOR(
-      new Map<number, number | Uint8Array>([
-        [1, 2],
-        [3, -7],
-        [-1, 1],
-        [-2, Buffer.from(jwk.x!, 'base64url')],
-        [-3, Buffer.from(jwk.y!, 'base64url')],
-      ]),
-    );
+    const { privateKey, cose } = keyPair(this.algorithm);
     const rpId = bend.rpId ?? options.rp.id!;
     const credential: Credential = { id: randomBytes(32), key: privateKey, rpId, userHandle: Buffer.from(options.user.id, 'base64url'), counter: 0 };
     const idLength = Buffer.alloc(2);
@@ -108,7 +120,7 @@ export class SoftwareAuthenticator {
     const counter = bend.counter ?? used.counter;
     const authData = Buffer.concat([sha256(bend.rpId ?? options.rpId ?? used.rpId), Buffer.from([this.flags(bend)]), uint32(counter)]);
     const clientDataJSON = this.clientData('webauthn.get', options.challenge, bend);
-    const signature = sign('sha256', Buffer.concat([authData, sha256(clientDataJSON)]), used.key);
+    const signature = sign(this.algorithm === 'EdDSA' ? null : 'sha256', Buffer.concat([authData, sha256(clientDataJSON)]), used.key);
     return {
       id: b64url(used.id),
       rawId: b64url(used.id),

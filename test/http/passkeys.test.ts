@@ -1,8 +1,11 @@
+import { createHash, randomBytes } from 'node:crypto';
 import { and, eq } from 'drizzle-orm';
 import { decodeJwt } from 'jose';
 import { Secret, TOTP } from 'otpauth';
 import { describe, expect, it } from 'vitest';
-import { auditEvents, events, passkeys, recoveryCodes, users, webauthnChallenges } from '../../src/db/schema.js';
+import { auditEvents, events, passkeys, recoveryCodes, spentSigninChallenges, users, webauthnChallenges } from '../../src/db/schema.js';
+import { purgeExpiredRows } from '../../src/auth/maintenance/purge.js';
+import { makeSigninChallenge, signinChallengeKey } from '../../src/auth/mfa/signin-challenges.js';
 import { SoftwareAuthenticator, type Bend } from '../helpers/authenticator.js';
 import { bearer, PUBLIC_URL, refresh, signIn, signUp, useMailingApp, type TestApp } from '../helpers/app.js';
 import { creationOptions, withPasskey } from '../helpers/passkeys.js';
@@ -169,6 +172,61 @@ describe('signing in with a passkey', () => {
     expect((await passkeySignIn(t, user.authenticator)).statusCode).toBe(200);
   });
 
+  it('checks Ed25519 and RSA passkeys as it does P-256 ones: their signatures, and no other key’s', async () => {
+    for (const algorithm of ['EdDSA', 'RS256'] as const) {
+      const user = await withPasskey(t, new SoftwareAuthenticator(PUBLIC_URL, false, algorithm));
+      const res = await passkeySignIn(t, user.authenticator);
+      expect(res.statusCode, `${algorithm}: ${res.body}`).toBe(200);
+      expect(decodeJwt(res.json().access_token)).toMatchObject({ sub: user.id, amr: ['hwk', 'user', 'mfa'] });
+      // The same answer, signed by another key of the same kind.
+      const other = new SoftwareAuthenticator(PUBLIC_URL, false, algorithm);
+      other.create({ challenge: 'AAAA', rp: { id: 'latchkey.test' }, user: { id: Buffer.from(user.id).toString('base64url') } });
+      const options = (await post(t, '/api/signin/passkey/options')).json();
+      const answer = user.authenticator.get(options);
+      answer.response.signature = other.get(options).response.signature;
+      expect((await post(t, '/api/signin/passkey', { challenge_id: options.challenge_id, response: answer })).json().error, algorithm).toBe('invalid_passkey');
+    }
+  });
+
+  it('takes a sign-in challenge only as this server made it, unexpired: not altered, not extended, not made under another key', async () => {
+    const user = await withPasskey(t);
+    const answerWith = (challenge: string) => post(t, '/api/signin/passkey', { challenge_id: challenge, response: user.authenticator.get({ challenge }) });
+    const made = (await post(t, '/api/signin/passkey/options')).json().challenge_id as string;
+    const bytes = Buffer.from(made, 'base64url');
+    expect(bytes.length, 'random part, expiry and MAC').toBe(52);
+    // The expiry (bytes 32 to 35, in seconds) pushed an hour on: the MAC no longer matches.
+    const extended = Buffer.from(bytes);
+    extended.writeUInt32BE(bytes.readUInt32BE(32) + 3600, 32);
+    const altered = Buffer.from(bytes);
+    altered[0]! ^= 1;
+    for (const challenge of [extended, altered, Buffer.alloc(52, 7)].map((b) => b.toString('base64url'))) {
+      expect((await answerWith(challenge)).json().error).toBe('invalid_passkey');
+    }
+    // One made under another SECRET_KEY.
+    const elsewhere = makeSigninChallenge(signinChallengeKey(randomBytes(32)), t.clock.now(), 300);
+    expect((await answerWith(elsewhere)).json().error).toBe('invalid_passkey');
+    // Expired: five minutes on.
+    const stale = (await post(t, '/api/signin/passkey/options')).json().challenge_id as string;
+    t.clock.advance(301);
+    expect((await answerWith(stale)).json().error).toBe('invalid_passkey');
+    // The one made as it is, in time.
+    expect((await answerWith((await post(t, '/api/signin/passkey/options')).json().challenge_id)).statusCode).toBe(200);
+  });
+
+  it('keeps a spent sign-in challenge, as its hash, until it expires; the purge takes it then', async () => {
+    const user = await withPasskey(t);
+    const stored = async () => (await t.deps.db.select().from(spentSigninChallenges)).map((r) => r.challengeHash);
+    const before = await stored();
+    const options = (await post(t, '/api/signin/passkey/options')).json();
+    expect(await stored(), 'nothing stored for options').toEqual(before);
+    expect((await post(t, '/api/signin/passkey', { challenge_id: options.challenge_id, response: user.authenticator.get(options) })).statusCode).toBe(200);
+    const hash = createHash('sha256').update(options.challenge_id).digest('hex');
+    expect(await stored()).toEqual([...before, hash]);
+    t.clock.advance(300 + 61);
+    expect((await purgeExpiredRows(t.deps.db, t.deps.clock, t.deps.config)).webauthnChallenges).toBeGreaterThanOrEqual(1);
+    expect(await stored()).not.toContain(hash);
+  });
+
   it('takes a synced passkey’s counter of 0 every time, as swk', async () => {
     const user = await withPasskey(t, new SoftwareAuthenticator(PUBLIC_URL, true));
     for (let i = 0; i < 2; i += 1) {
@@ -196,8 +254,12 @@ describe('signing in with a passkey', () => {
   it('leaves a copy of the database nothing usable: public keys, and challenges only as hashes', async () => {
     const user = await withPasskey(t);
     const options = (await post(t, '/api/signin/passkey/options')).json();
-    const dump = JSON.stringify([await t.deps.db.select().from(passkeys), await t.deps.db.select().from(webauthnChallenges)]);
+    const confirm = (await post(t, '/api/me/mfa/passkey-options', undefined, user.token)).json();
+    expect((await post(t, '/api/signin/passkey', { challenge_id: options.challenge_id, response: user.authenticator.get(options) })).statusCode).toBe(200);
+    const tables = [passkeys, webauthnChallenges, spentSigninChallenges] as const;
+    const dump = JSON.stringify(await Promise.all(tables.map((table) => t.deps.db.select().from(table))));
     expect(dump).not.toContain(options.challenge_id);
+    expect(dump).not.toContain(confirm.challenge);
     const [row] = await t.deps.db.select().from(passkeys).where(eq(passkeys.id, user.passkeyId));
     // A COSE EC2 public key: kty 2, alg -7, crv 1, x and y; no private part.
     expect(Buffer.from(row!.publicKey, 'base64url').length).toBeLessThan(100);

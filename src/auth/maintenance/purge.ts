@@ -3,7 +3,7 @@ import type { Logger } from 'pino';
 import { addSeconds, type Clock } from '../../core/clock.js';
 import type { Config } from '../../config.js';
 import type { Db } from '../../db/client.js';
-import { deleteSweepPage, mailSweep, oneTimeTokensSweep, refreshTokensSweep, sessionsSweep, webauthnChallengesSweep, type Sweep } from '../../db/queries/purge.js';
+import { deleteSweepPage, mailSweep, oneTimeTokensSweep, refreshTokensSweep, sessionsSweep, challengesSweep, type Sweep } from '../../db/queries/purge.js';
 
 // Between two statements, requests get the database.
 const PAUSE_MS = 10;
@@ -18,7 +18,7 @@ export interface PurgeCounts {
   refreshTokens: number;
   sessions: number;
   oneTimeTokens: number;
-  /** WebAuthn challenges never answered. */
+  /** WebAuthn challenges expired: never answered, or (passkey sign-ins') answered and kept until they expired. */
   webauthnChallenges: number;
   mail: number;
 }
@@ -65,7 +65,9 @@ export async function purgeExpiredRows(db: Db, clock: Clock, config: Config, sto
   const sessionsCut = before(now, Math.max(ENDED_SESSION_KEEP_S, revocationWindow) + CLOCK_MARGIN_S);
   const sessions = await sweep(db, sessionsSweep(sessionsCut), stopped);
   const oneTimeTokens = await sweep(db, oneTimeTokensSweep(before(now, CLOCK_MARGIN_S)), stopped);
-  const webauthnChallenges = await sweep(db, webauthnChallengesSweep(before(now, CLOCK_MARGIN_S)), stopped);
+  const challengesCut = before(now, CLOCK_MARGIN_S);
+  const webauthnChallenges =
+    (await sweep(db, challengesSweep('webauthn_challenges', challengesCut), stopped)) + (await sweep(db, challengesSweep('spent_signin_challenges', challengesCut), stopped));
   const finished = before(now, FINISHED_MAIL_KEEP_S);
   const mail = await sweep(db, mailSweep(finished), stopped);
   return { refreshTokens, sessions, oneTimeTokens, webauthnChallenges, mail };

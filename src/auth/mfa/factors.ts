@@ -21,6 +21,7 @@ import { deleteUserPasskeys } from '../../db/queries/passkeys.js';
 import { lockUserRow } from '../../db/queries/users.js';
 import type { AuthenticationResponseJSON } from '@simplewebauthn/server';
 import { spendPasskeyAssertion } from './passkey-assertion.js';
+import { signinChallengeKey } from './signin-challenges.js';
 import type { Ceremony } from './webauthn.js';
 import type { Config } from '../../config.js';
 import { AppError } from '../../errors.js';
@@ -49,9 +50,15 @@ export interface MfaKeys {
   totp: Buffer;
   /** HMACs recovery codes. */
   recovery: Buffer;
+  /** Signs passkey sign-in challenges (./signin-challenges.ts). */
+  signinChallenges: Buffer;
 }
 
-export const mfaKeys = (secretKey: string | Uint8Array): MfaKeys => ({ totp: totpSealKey(secretKey), recovery: recoveryCodeKey(secretKey) });
+export const mfaKeys = (secretKey: string | Uint8Array): MfaKeys => ({
+  totp: totpSealKey(secretKey),
+  recovery: recoveryCodeKey(secretKey),
+  signinChallenges: signinChallengeKey(secretKey),
+});
 
 export interface MfaDeps extends ReauthDeps {
   db: Db;

@@ -19,38 +19,42 @@ export interface UsedPasskey {
  * The methods a passkey proves: a key (`hwk` bound to its device, `swk` when it syncs to others), with the user
  * verified by the authenticator (`user`): two factors in one, `mfa`, at aal2.
  */
-const passkeyAmr = (multiDevice: boolean): readonly AuthMethod[] => [multiDevice ? 'swk' : 'hwk', 'user', 'mfa'];
+export const passkeyAmr = (multiDevice: boolean): readonly AuthMethod[] => [multiDevice ? 'swk' : 'hwk', 'user', 'mfa'];
 
 /**
- * Checks a passkey assertion and records its use. The challenge it signed must be unused, unexpired and made for
- * `ceremony` and `userId` (null: a passkey sign-in, made for nobody); it is taken whatever follows, so an answer
- * works once. The passkey must be `userId`'s (any user's for a sign-in); its signature, origin, RP ID hash and
- * user verification must check out; and its counter must grow (or stay 0, as synced passkeys send), in the
- * statement that stores it: a counter that goes back is refused, audited as a possible clone and mailed to the
- * owner. Undefined when
- * anything fails.
+ * Checks a signed-in user's passkey assertion and records its use. The challenge it signed must be unused, unexpired
+ * and made for `ceremony` and `userId`; it is taken whatever follows, so an answer works once. The passkey must be
+ * `userId`'s; its signature, origin, RP ID hash and user verification must check out; and its counter must grow (or
+ * stay 0, as synced passkeys send), in the statement that stores it: a counter that goes back is refused, audited
+ * as a possible clone and mailed to the owner. Undefined when anything fails. (A passkey sign-in does the same in
+ * one statement with its session: ./passkeys.ts.)
  */
 export async function spendPasskeyAssertion(
   deps: { db: Db; clock: Clock; config: { mfa: { webauthn: RelyingParty } }; outbox: { wake(): void } },
   response: AuthenticationResponseJSON,
-  expected: { ceremony: Ceremony; userId: string | null },
+  expected: { ceremony: Ceremony; userId: string },
 ): Promise<UsedPasskey | undefined> {
   const now = deps.clock.now();
   const challenge = await takeAnsweredChallenge(deps.db, response, expected.ceremony, expected.userId, now);
   if (challenge === undefined) return undefined;
   const passkey = await selectPasskeyByCredentialId(deps.db, response.id);
-  if (!passkey || (expected.userId !== null && passkey.userId !== expected.userId)) return undefined;
-  const assertion = await verifyAssertion(deps.config.mfa.webauthn, response, challenge, passkey);
+  if (!passkey || passkey.userId !== expected.userId) return undefined;
+  const assertion = verifyAssertion(deps.config.mfa.webauthn, response, challenge, passkey);
   if (!assertion) return undefined;
   if (!(await takePasskeyCounter(deps.db, passkey.id, assertion.counter, now, assertion.backedUp))) {
-    const details = { passkey_id: passkey.id, counter: assertion.counter, stored_counter: passkey.counter };
-    await recordAuditEvent(deps.db, deps.clock, { type: 'passkey_clone_suspected', userId: passkey.userId, details });
-    const owner = await findUserById(deps.db, passkey.userId);
-    if (owner) {
-      await enqueueNotice(deps.db, passkeyCloneEmail(owner), now);
-      deps.outbox.wake();
-    }
+    await suspectClone(deps, passkey, assertion.counter);
     return undefined;
   }
   return { passkey, amr: passkeyAmr(passkey.multiDevice) };
+}
+
+/** A passkey whose counter did not grow: audited as a possible clone, and its owner mailed. */
+export async function suspectClone(deps: { db: Db; clock: Clock; outbox: { wake(): void } }, passkey: PasskeyRow, counter: number): Promise<void> {
+  const details = { passkey_id: passkey.id, counter, stored_counter: passkey.counter };
+  await recordAuditEvent(deps.db, deps.clock, { type: 'passkey_clone_suspected', userId: passkey.userId, details });
+  const owner = await findUserById(deps.db, passkey.userId);
+  if (owner) {
+    await enqueueNotice(deps.db, passkeyCloneEmail(owner), deps.clock.now());
+    deps.outbox.wake();
+  }
 }

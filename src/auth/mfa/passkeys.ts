@@ -1,19 +1,22 @@
 import { randomUUID } from 'node:crypto';
 import type { AuthenticationResponseJSON, PublicKeyCredentialCreationOptionsJSON, PublicKeyCredentialRequestOptionsJSON, RegistrationResponseJSON } from '@simplewebauthn/server';
-import { recordAuditEvent } from '../../core/audit.js';
+import { auditRow, recordAuditEvent } from '../../core/audit.js';
+import { hashToken } from '../../core/secrets.js';
+import { userChangeMessage } from '../../core/user-cache.js';
 import type { ClientInfo } from '../../core/client-address.js';
 import { hasSecondFactor } from '../../db/queries/mfa.js';
-import { deletePasskey, insertPasskey, renamePasskey, selectPasskeyByCredentialId, selectUserPasskeys, type PasskeyRow } from '../../db/queries/passkeys.js';
+import { deletePasskey, insertPasskey, openPasskeySession, renamePasskey, selectPasskeyWithUser, selectUserPasskeys, type PasskeyRow } from '../../db/queries/passkeys.js';
 import { AppError } from '../../errors.js';
 import type { Passkey } from '../../contracts/mfa.js';
-import { startSession, refuseUnverified, type SignInDeps } from '../sessions/sign-in.js';
-import type { TokenPair } from '../sessions/sessions.js';
-import { findUserById, type User } from '../users/users.js';
+import { credentialsChanged, refuseUnverified, signedIn, signinSucceeded, type SignInDeps } from '../sessions/sign-in.js';
+import { prepareSession, sessionOpened, type TokenPair } from '../sessions/sessions.js';
+import type { User } from '../users/users.js';
 import { lockUserRow } from '../../db/queries/users.js';
 import { confirmIdentity, factorAdded, removeFactor, type MfaDeps, type SecondFactor } from './factors.js';
-import { spendPasskeyAssertion } from './passkey-assertion.js';
+import { passkeyAmr, suspectClone } from './passkey-assertion.js';
+import { makeSigninChallenge, openSigninChallenge } from './signin-challenges.js';
 import { newRecoveryCodes } from './recovery-codes.js';
-import { challengeAnswered, creationOptions, issueChallenge, requestOptions, takeAnsweredChallenge, verifyNewPasskey } from './webauthn.js';
+import { CHALLENGE_TTL_SECONDS, challengeAnswered, creationOptions, issueChallenge, requestOptions, takeAnsweredChallenge, verifyAssertion, verifyNewPasskey } from './webauthn.js';
 
 /**
  * Passkeys (WebAuthn): registered by a signed-in user who proves who they are again, listed, renamed and removed;
@@ -100,10 +103,11 @@ export async function removeOwnPasskey(deps: MfaDeps, user: User, id: string, pr
 
 /**
  * Options for signing in with a passkey alone: any discoverable passkey of this relying party, and a challenge made
- * for a passkey sign-in, for nobody yet. `challenge_id` names it (it is the challenge itself).
+ * for a passkey sign-in, for nobody yet, signed rather than stored (./signin-challenges.ts). `challenge_id` names it
+ * (it is the challenge itself).
  */
-export async function passkeySigninOptions(deps: Pick<MfaDeps, 'db' | 'clock' | 'config'>): Promise<PublicKeyCredentialRequestOptionsJSON & { challenge_id: string }> {
-  const challenge = await issueChallenge(deps.db, 'signin', null, deps.clock.now());
+export async function passkeySigninOptions(deps: Pick<MfaDeps, 'clock' | 'config' | 'mfaKeys'>): Promise<PublicKeyCredentialRequestOptionsJSON & { challenge_id: string }> {
+  const challenge = makeSigninChallenge(deps.mfaKeys.signinChallenges, deps.clock.now(), CHALLENGE_TTL_SECONDS);
   return { challenge_id: challenge, ...(await requestOptions(deps.config.mfa.webauthn, challenge)) };
 }
 
@@ -120,32 +124,56 @@ export async function passkeyAssertionOptions(
 }
 
 /**
- * Signs in with a passkey alone: the assertion must answer `challengeId` (a passkey sign-in's challenge, once) and
- * check out (./passkey-assertion.ts). The session is at aal2, no password hashed. A disabled account, or an unverified
- * address where verification is required, is refused as a password sign-in would be.
+ * Signs in with a passkey alone: the assertion must answer `challengeId`, a passkey sign-in's challenge that has not
+ * expired, and check out (signature, origin, RP ID hash, user verification, user handle: ./webauthn.ts); then one
+ * statement spends the challenge, takes the counter and opens the session (openPasskeySession), so that an answer
+ * signs in once and a counter that did not grow is refused as a clone's (./passkey-assertion.ts). The session is at
+ * aal2, no password hashed. A disabled account, or an unverified address where verification is required, is refused
+ * as a password sign-in would be.
  */
 export async function signInWithPasskey(
   deps: SignInDeps & MfaDeps,
   input: { challengeId: string; response: AuthenticationResponseJSON },
   client: ClientInfo,
 ): Promise<{ user: User; tokens: TokenPair }> {
-  const answers = challengeAnswered(input.response) === input.challengeId;
-  const used = answers ? await spendPasskeyAssertion(deps, input.response, { ceremony: 'signin', userId: null }) : undefined;
-  if (!used) {
-    deps.metrics.signin('invalid_passkey');
-    // Audited for the passkey's owner when the credential is one of theirs: an answer that names an unknown one has no user.
-    const named = await selectPasskeyByCredentialId(deps.db, input.response.id);
-    if (named) await recordAuditEvent(deps.db, deps.clock, { type: 'signin_failed', userId: named.userId, client, details: { reason: 'invalid_passkey', passkey_id: named.id } });
-    throw new AppError('invalid_passkey');
-  }
-  const user = await findUserById(deps.db, used.passkey.userId);
-  if (!user) throw new AppError('invalid_passkey');
+  const challenge = challengeAnswered(input.response);
+  const expiresAt = challenge === input.challengeId ? openSigninChallenge(deps.mfaKeys.signinChallenges, input.challengeId, deps.clock.now()) : undefined;
+  const found = await selectPasskeyWithUser(deps.db, input.response.id);
+  const assertion = expiresAt && found ? verifyAssertion(deps.config.mfa.webauthn, input.response, input.challengeId, found.passkey) : undefined;
+  if (!expiresAt || !found || !assertion) throw await refusedPasskey(deps, found?.passkey, client);
+  const { passkey, user } = found;
   if (user.disabledAt) {
     await recordAuditEvent(deps.db, deps.clock, { type: 'signin_failed', userId: user.id, email: user.email, client, details: { reason: 'account_disabled' } });
     throw new AppError('account_disabled');
   }
   await refuseUnverified(deps, user, client);
-  const opened = await startSession(deps, user, client, used.amr, { passkey_id: used.passkey.id });
+  const opening = prepareSession(deps, user, client, passkeyAmr(passkey.multiDevice));
+  const outcome = await openPasskeySession(deps.db, {
+    challengeHash: hashToken(input.challengeId),
+    challengeExpiresAt: expiresAt,
+    passkeyId: passkey.id,
+    counter: assertion.counter,
+    backedUp: assertion.backedUp,
+    session: opening.row,
+    audit: auditRow(deps.clock, signinSucceeded(user, opening.row.sessionId, client, { passkey_id: passkey.id })),
+    announce: userChangeMessage(user.id),
+  });
+  // Another answer to this challenge spent it first: a replay.
+  if (!outcome.spent) throw await refusedPasskey(deps, passkey, client);
+  if (!outcome.owner) throw await credentialsChanged(deps, user, client);
+  if (!outcome.counted) {
+    await suspectClone(deps, passkey, assertion.counter);
+    throw await refusedPasskey(deps, passkey, client);
+  }
+  const tokens = await sessionOpened(deps, opening);
+  signedIn(deps, user, tokens.sessionId, client);
   deps.metrics.signin('success');
-  return opened;
+  return { user, tokens };
+}
+
+/** A refused passkey sign-in: counted, audited for the passkey's owner when it names a registered passkey (an unknown one has no user); the error. */
+async function refusedPasskey(deps: SignInDeps, passkey: PasskeyRow | undefined, client: ClientInfo): Promise<AppError> {
+  deps.metrics.signin('invalid_passkey');
+  if (passkey) await recordAuditEvent(deps.db, deps.clock, { type: 'signin_failed', userId: passkey.userId, client, details: { reason: 'invalid_passkey', passkey_id: passkey.id } });
+  return new AppError('invalid_passkey');
 }

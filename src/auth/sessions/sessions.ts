@@ -11,6 +11,7 @@ import {
   claimRefreshToken,
   insertSession,
   lockSessionOwner,
+  type NewSession,
   markSessionRevoked,
   markUserSessionsRevoked,
   selectSpentToken,
@@ -76,12 +77,38 @@ export async function createSession(
   inTransaction?: (tx: Db, sessionId: string) => Promise<void>,
   amr: readonly string[] = PASSWORD_AMR,
 ): Promise<TokenPair | undefined> {
+  const opening = prepareSession(deps, user, client, amr);
+  const opened = await deps.db.transaction(async (tx) => {
+    if (!(await insertSession(tx, opening.row))) return false;
+    // The user's row stays share-locked until commit: it cannot be deleted before what is audited here.
+    await inTransaction?.(tx, opening.row.sessionId);
+    // Every instance's list of the user's sessions is stale from the commit on.
+    await announceUserChange(tx, user.id);
+    return true;
+  });
+  return opened ? sessionOpened(deps, opening) : undefined;
+}
+
+/** A session about to open: its row (with its first refresh token's hash), that token, and what its tokens will say. */
+export interface OpeningSession {
+  row: NewSession;
+  refreshToken: string;
+  live: LiveSession;
+}
+
+/** The session createSession opens, for a statement of its own that opens it (a passkey sign-in's), then sessionOpened. */
+export function prepareSession(
+  deps: Pick<SessionDeps, 'clock' | 'config'>,
+  user: { id: string; notBefore: Date | null; passwordChangedAt: Date | null; emailVerifiedAt: Date | null },
+  client: ClientInfo,
+  amr: readonly string[],
+): OpeningSession {
   const now = deps.clock.now();
   const createdAt = user.notBefore ? latest(now, nextWholeSecond(user.notBefore)) : now;
   const sessionId = randomUUID();
   const expiresAt = addSeconds(now, deps.config.ttl.sessionMaxAge);
   const refreshToken = generateOpaqueToken();
-  const session = {
+  const row = {
     sessionId,
     userId: user.id,
     notBefore: user.notBefore,
@@ -95,18 +122,14 @@ export async function createSession(
     refreshTokenExpiresAt: earliest(addSeconds(now, deps.config.ttl.refreshToken), expiresAt),
     amr,
   };
-  const opened = await deps.db.transaction(async (tx) => {
-    if (!(await insertSession(tx, session))) return false;
-    // The user's row stays share-locked until commit: it cannot be deleted before what is audited here.
-    await inTransaction?.(tx, sessionId);
-    // Every instance's list of the user's sessions is stale from the commit on.
-    await announceUserChange(tx, user.id);
-    return true;
-  });
-  if (!opened) return undefined;
-  deps.sessionLists.forget(user.id);
   const live = { userId: user.id, sessionId, sessionCreatedAt: createdAt, sessionExpiresAt: expiresAt, emailVerified: user.emailVerifiedAt !== null, amr };
-  return issuePair(deps, live, refreshToken, now);
+  return { row, refreshToken, live };
+}
+
+/** The first tokens of a session once it opened; this instance's list of the user's sessions shows it at once. */
+export function sessionOpened(deps: SessionDeps, opening: OpeningSession): Promise<TokenPair> {
+  deps.sessionLists.forget(opening.live.userId);
+  return issuePair(deps, opening.live, opening.refreshToken, opening.row.now);
 }
 
 /**

@@ -6,7 +6,7 @@ import type { Throttle } from '../throttle/throttle.js';
 import { replacePasswordHash } from '../../db/queries/users.js';
 import { AppError, type ErrorCode } from '../../errors.js';
 import { countOutcome, type SigninOutcome } from '../../core/metrics.js';
-import { recordAuditEvent } from '../../core/audit.js';
+import { recordAuditEvent, type AuditEvent } from '../../core/audit.js';
 import { isKnownClient } from '../throttle/known-clients.js';
 import { NOT_AN_ADDRESS, type ClientInfo } from '../../core/client-address.js';
 import { consumeOneTimeCode, issueOneTimeToken } from '../../core/one-time-tokens.js';
@@ -190,24 +190,42 @@ export async function startSession(
   amr: readonly AuthMethod[],
   details?: Record<string, unknown>,
 ): Promise<{ user: User; tokens: TokenPair }> {
-  const email = user.email;
   const tokens = await createSession(
     deps,
     user,
     client,
-    (tx, sessionId) => recordAuditEvent(tx, deps.clock, { type: 'signin_succeeded', userId: user.id, email, sessionId, client, details }),
+    (tx, sessionId) => recordAuditEvent(tx, deps.clock, signinSucceeded(user, sessionId, client, details)),
     amr,
   );
-  if (!tokens) {
-    // The password was right when checked, but a reset replaced it before the session could open.
-    await recordAuditEvent(deps.db, deps.clock, { type: 'signin_failed', userId: user.id, email, client, details: { reason: 'credentials_changed' } });
-    throw new AppError('invalid_credentials');
-  }
-  // After the answer, as a reset email: the sign-in never waits for the look-up of where the account signed in from.
-  void notifyNewSignin(deps, user, tokens.sessionId, client).catch((err: Error) => {
+  if (!tokens) throw await credentialsChanged(deps, user, client);
+  signedIn(deps, user, tokens.sessionId, client);
+  return { user, tokens };
+}
+
+/** The audit event of a sign-in whose session opened. */
+export const signinSucceeded = (user: User, sessionId: string, client: ClientInfo, details?: Record<string, unknown>): AuditEvent => ({
+  type: 'signin_succeeded',
+  userId: user.id,
+  email: user.email,
+  sessionId,
+  client,
+  details,
+});
+
+/** A sign-in that was right when checked, but a reset (or a disable) came before its session could open: audited; the error. */
+export async function credentialsChanged(deps: SignInDeps, user: User, client: ClientInfo): Promise<AppError> {
+  await recordAuditEvent(deps.db, deps.clock, { type: 'signin_failed', userId: user.id, email: user.email, client, details: { reason: 'credentials_changed' } });
+  return new AppError('invalid_credentials');
+}
+
+/**
+ * What follows a session's opening, after the answer, as a reset email: the new sign-in email when it comes from a
+ * device and network new to the account. The sign-in never waits for the look-up of where the account signed in from.
+ */
+export function signedIn(deps: SignInDeps, user: User, sessionId: string, client: ClientInfo): void {
+  void notifyNewSignin(deps, user, sessionId, client).catch((err: Error) => {
     deps.logger.error({ err: err.message, userId: user.id }, 'could not queue a new sign-in email');
   });
-  return { user, tokens };
 }
 
 /** A sign-in as the lock sees it: who it names, what it brings, and the key of its client's own count. */

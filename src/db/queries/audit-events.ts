@@ -1,4 +1,4 @@
-import { and, desc, eq, inArray, lt } from 'drizzle-orm';
+import { and, desc, eq, inArray, lt, sql, type SQL } from 'drizzle-orm';
 import type { Db } from '../client.js';
 import { auditEvents } from '../schema.js';
 
@@ -7,6 +7,14 @@ export type NewAuditEventRow = Omit<typeof auditEvents.$inferInsert, 'id'>;
 
 export async function insertAuditEvent(db: Db, row: NewAuditEventRow): Promise<void> {
   await db.insert(auditEvents).values(row);
+}
+
+/** An event as the body of a CTE: inserted once for each row of `source`, another CTE of the same statement. */
+export function auditEventFor(row: NewAuditEventRow, source: SQL): SQL {
+  const details = row.details === undefined || row.details === null ? null : JSON.stringify(row.details);
+  return sql`INSERT INTO audit_events (occurred_at, type, user_id, email, session_id, ip_address, user_agent, details)
+      SELECT ${row.occurredAt}, ${row.type}, ${row.userId ?? null}, ${row.email ?? null}, ${row.sessionId ?? null}, ${row.ipAddress ?? null},
+        ${row.userAgent ?? null}, ${details}::jsonb FROM ${source}`;
 }
 
 /** Deletes the events that occurred before `before`; how many. */

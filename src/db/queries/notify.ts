@@ -1,4 +1,4 @@
-import { sql } from 'drizzle-orm';
+import { sql, type SQL } from 'drizzle-orm';
 import type { Db } from '../client.js';
 
 /**
@@ -7,4 +7,9 @@ import type { Db } from '../client.js';
  */
 export async function notify(db: Db, channel: string, payload: string): Promise<void> {
   await db.execute(sql`select pg_notify(${channel}, ${payload})`);
+}
+
+/** A NOTIFY as the body of a CTE: one for each row of `source`, another CTE of the statement (which must read this one). */
+export function notifyFor(message: { channel: string; payload: string }, source: SQL): SQL {
+  return sql`SELECT pg_notify(${message.channel}, ${message.payload}) FROM ${source}`;
 }

@@ -75,9 +75,12 @@ export const oneTimeTokensSweep = (cutoff: Date): Sweep => ({
   condition: spentTokensCondition('t', cutoff),
 });
 
-/** WebAuthn challenges that expired before `cutoff` unanswered (an answered one is deleted as it is taken). */
-export const webauthnChallengesSweep = (cutoff: Date): Sweep => ({
-  table: 'webauthn_challenges',
+/**
+ * WebAuthn challenges that expired before `cutoff`: in `webauthn_challenges`, unanswered (an answered one is deleted
+ * as it is taken); in `spent_signin_challenges`, answered (a sign-in challenge that expired cannot be answered again).
+ */
+export const challengesSweep = (table: 'webauthn_challenges' | 'spent_signin_challenges', cutoff: Date): Sweep => ({
+  table,
   key: 'challenge_hash',
   keyType: 'text',
   condition: sql`t.expires_at < ${cutoff}`,

@@ -1,4 +1,4 @@
-import { and, asc, count, desc, eq, gt, isNull, ne, sql } from 'drizzle-orm';
+import { and, asc, count, desc, eq, gt, isNull, ne, sql, type SQL } from 'drizzle-orm';
 import { rowsOf, type Db } from '../client.js';
 import { sessions } from '../schema.js';
 
@@ -35,29 +35,42 @@ export interface NewSession {
 }
 
 /**
- * Opens a session with its first refresh token, if the user still has the not-before and the password it was
- * read with and is not disabled; whether it opened.
+ * `owner`, a CTE of the statements that open a session: the user's row, share-locked, if it still has the
+ * not-before and the password it was read with and is not disabled, and `gate` holds.
  */
-export async function insertSession(db: Db, s: NewSession): Promise<boolean> {
-  // One statement: the user row is share-locked and its not-before and password time compared, so a reset (or
-  // the account being disabled) either commits first (no session opens) or waits for this session and then
-  // revokes it. The password's time as well: a not-before stays where it was when a change comes within the
-  // same millisecond as the last, or from an instance whose clock is behind, while each new password has a
-  // time of its own (`setPasswordOfEnabledUser`). Compared to the millisecond, as read: a time PostgreSQL wrote
-  // itself (now() in SQL: an operator's update, a restore, a seed) has microseconds a JavaScript Date drops.
-  const result = await db.execute(sql`
-    WITH owner AS (
+export function sessionOwner(s: NewSession, gate: SQL = sql`true`): SQL {
+  // The user row is share-locked and its not-before and password time compared, so a reset (or the account being
+  // disabled) either commits first (no session opens) or waits for this session and then revokes it. The
+  // password's time as well: a not-before stays where it was when a change comes within the same millisecond as
+  // the last, or from an instance whose clock is behind, while each new password has a time of its own
+  // (`setPasswordOfEnabledUser`). Compared to the millisecond, as read: a time PostgreSQL wrote itself (now() in
+  // SQL: an operator's update, a restore, a seed) has microseconds a JavaScript Date drops.
+  return sql`owner AS (
       SELECT id FROM users WHERE id = ${s.userId} AND date_trunc('milliseconds', not_before) IS NOT DISTINCT FROM ${s.notBefore}
-        AND date_trunc('milliseconds', password_changed_at) IS NOT DISTINCT FROM ${s.passwordChangedAt} AND disabled_at IS NULL FOR SHARE
-    ), session AS (
+        AND date_trunc('milliseconds', password_changed_at) IS NOT DISTINCT FROM ${s.passwordChangedAt} AND disabled_at IS NULL AND ${gate} FOR SHARE
+    )`;
+}
+
+/** `session` and `opened`, CTEs after `owner`: the session and its first refresh token, when `gate` holds. */
+export function sessionRows(s: NewSession, gate: SQL = sql`true`): SQL {
+  return sql`session AS (
       INSERT INTO sessions (id, user_id, created_at, expires_at, ip_address, user_agent, amr)
       SELECT ${s.sessionId}, owner.id, ${s.createdAt}, ${s.expiresAt}, ${s.ipAddress}, ${s.userAgent}, ${`{${s.amr.join(',')}}`}::text[]
-      FROM owner
+      FROM owner WHERE ${gate}
       RETURNING id
-    )
-    INSERT INTO refresh_tokens (token_hash, session_id, created_at, expires_at)
-    SELECT ${s.refreshTokenHash}, session.id, ${s.now}, ${s.refreshTokenExpiresAt} FROM session
-    RETURNING session_id`);
+    ), opened AS (
+      INSERT INTO refresh_tokens (token_hash, session_id, created_at, expires_at)
+      SELECT ${s.refreshTokenHash}, session.id, ${s.now}, ${s.refreshTokenExpiresAt} FROM session
+      RETURNING session_id
+    )`;
+}
+
+/**
+ * Opens a session with its first refresh token, in one statement, if the user still has the not-before and the
+ * password it was read with and is not disabled (`sessionOwner`); whether it opened.
+ */
+export async function insertSession(db: Db, s: NewSession): Promise<boolean> {
+  const result = await db.execute(sql`WITH ${sessionOwner(s)}, ${sessionRows(s)} SELECT session_id FROM opened`);
   return rowsOf(result).length > 0;
 }
 
