@@ -13,6 +13,7 @@ const FLAG_UV = 0x04;
 const FLAG_BE = 0x08;
 const FLAG_BS = 0x10;
 const FLAG_AT = 0x40;
+const FLAG_ED = 0x80;
 
 const b64url = (bytes: Uint8Array) => Buffer.from(bytes).toString('base64url');
 const sha256 = (data: Uint8Array | string) => createHash('sha256').update(data).digest();
@@ -45,6 +46,18 @@ export interface Bend {
   type?: string;
   /** Say that the page was framed by another origin. */
   crossOrigin?: boolean;
+  /** The whole flags byte, instead of the one the other bends make. */
+  flags?: number;
+  /** Bytes after the counter in an assertion's authenticator data (extension CBOR; the ED flag is set for them unless `flags` says otherwise). */
+  extensions?: Uint8Array;
+  /** An ECDSA signature as r||s (IEEE P1363) instead of DER. */
+  rawSignature?: boolean;
+  /** Sign with this hash instead of the algorithm's (SHA-256; none for Ed25519). */
+  hash?: string | null;
+  /** The user handle sent, or none at all (null). */
+  userHandle?: string | null;
+  /** More members of the client data (a token binding, say). */
+  clientData?: Record<string, unknown>;
 }
 
 /** The COSE algorithms an authenticator signs with: ES256 (-7), EdDSA with Ed25519 (-8), RS256 (-257). */
@@ -85,7 +98,9 @@ export class SoftwareAuthenticator {
   }
 
   private clientData(type: string, challenge: string, bend: Bend): Buffer {
-    return Buffer.from(JSON.stringify({ type: bend.type ?? type, challenge: bend.challenge ?? challenge, origin: bend.origin ?? this.origin, crossOrigin: bend.crossOrigin ?? false }));
+    return Buffer.from(
+      JSON.stringify({ type: bend.type ?? type, challenge: bend.challenge ?? challenge, origin: bend.origin ?? this.origin, crossOrigin: bend.crossOrigin ?? false, ...bend.clientData }),
+    );
   }
 
   /** Makes a new passkey from creation options (PublicKeyCredentialCreationOptionsJSON): the RegistrationResponseJSON. */
@@ -118,14 +133,18 @@ export class SoftwareAuthenticator {
     if (!used) throw new Error('no credential for these options');
     if (!this.synced) used.counter += 1;
     const counter = bend.counter ?? used.counter;
-    const authData = Buffer.concat([sha256(bend.rpId ?? options.rpId ?? used.rpId), Buffer.from([this.flags(bend)]), uint32(counter)]);
+    const flags = bend.flags ?? this.flags(bend, bend.extensions ? FLAG_ED : 0);
+    const authData = Buffer.concat([sha256(bend.rpId ?? options.rpId ?? used.rpId), Buffer.from([flags]), uint32(counter), bend.extensions ?? Buffer.alloc(0)]);
     const clientDataJSON = this.clientData('webauthn.get', options.challenge, bend);
-    const signature = sign(this.algorithm === 'EdDSA' ? null : 'sha256', Buffer.concat([authData, sha256(clientDataJSON)]), used.key);
+    const hash = bend.hash !== undefined ? bend.hash : this.algorithm === 'EdDSA' ? null : 'sha256';
+    const key = bend.rawSignature ? { key: used.key, dsaEncoding: 'ieee-p1363' as const } : used.key;
+    const signature = sign(hash, Buffer.concat([authData, sha256(clientDataJSON)]), key);
+    const userHandle = bend.userHandle === undefined ? b64url(used.userHandle) : (bend.userHandle ?? undefined);
     return {
       id: b64url(used.id),
       rawId: b64url(used.id),
       type: 'public-key' as const,
-      response: { clientDataJSON: b64url(clientDataJSON), authenticatorData: b64url(authData), signature: b64url(signature), userHandle: b64url(used.userHandle) },
+      response: { clientDataJSON: b64url(clientDataJSON), authenticatorData: b64url(authData), signature: b64url(signature), ...(userHandle === undefined ? {} : { userHandle }) },
       clientExtensionResults: {},
       authenticatorAttachment: 'platform',
     };

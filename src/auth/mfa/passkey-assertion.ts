@@ -2,7 +2,7 @@ import type { AuthenticationResponseJSON } from '@simplewebauthn/server';
 import { recordAuditEvent } from '../../core/audit.js';
 import type { Clock } from '../../core/clock.js';
 import type { Db } from '../../db/client.js';
-import { selectPasskeyByCredentialId, takePasskeyCounter, type PasskeyRow } from '../../db/queries/passkeys.js';
+import { selectPasskeyByCredentialId, selectPasskeyById, takePasskeyCounter, type PasskeyRow } from '../../db/queries/passkeys.js';
 import type { AuthMethod } from '../sessions/access-tokens.js';
 import { findUserById } from '../users/users.js';
 import { enqueueNotice } from '../../core/mail-queue.js';
@@ -48,9 +48,16 @@ export async function spendPasskeyAssertion(
   return { passkey, amr: passkeyAmr(passkey.multiDevice) };
 }
 
-/** A passkey whose counter did not grow: audited as a possible clone, and its owner mailed. */
+/**
+ * A passkey whose counter was not taken: audited as a possible clone, and its owner mailed, if it is still there. A
+ * counter is not taken either when the passkey was removed while its assertion was being checked (its owner removing
+ * it, an operator resetting the account's factors): that is no clone, and the owner, who just removed it, is not told
+ * that it was copied.
+ */
 export async function suspectClone(deps: { db: Db; clock: Clock; outbox: { wake(): void } }, passkey: PasskeyRow, counter: number): Promise<void> {
-  const details = { passkey_id: passkey.id, counter, stored_counter: passkey.counter };
+  const current = await selectPasskeyById(deps.db, passkey.id);
+  if (!current) return;
+  const details = { passkey_id: passkey.id, counter, stored_counter: current.counter };
   await recordAuditEvent(deps.db, deps.clock, { type: 'passkey_clone_suspected', userId: passkey.userId, details });
   const owner = await findUserById(deps.db, passkey.userId);
   if (owner) {

@@ -37,6 +37,12 @@ export async function selectPasskeyByCredentialId(db: Db, credentialId: string):
   return row;
 }
 
+/** A passkey by its id, as the database has it now. */
+export async function selectPasskeyById(db: Db, id: string): Promise<PasskeyRow | undefined> {
+  const [row] = await db.select().from(passkeys).where(eq(passkeys.id, id));
+  return row;
+}
+
 export async function countUserPasskeys(db: Db, userId: string): Promise<number> {
   const [row] = await db.select({ n: count() }).from(passkeys).where(eq(passkeys.userId, userId));
   return Number(row?.n ?? 0);
