@@ -125,6 +125,23 @@ describe('assertions the specification refuses', () => {
     expect((await passkeySignIn(t, user.authenticator)).statusCode).toBe(200);
   });
 
+  it('refuses the backed-up flag on a passkey that says it cannot be backed up (BS without BE), as the library did', async () => {
+    const before = (await t.deps.db.select().from(passkeys).where(eq(passkeys.id, user.passkeyId)))[0]!;
+    // UP, UV and BS (0x10), without BE (0x08).
+    refusedWith(await passkeySignIn(t, user.authenticator, { flags: 0x15 }), 'invalid_passkey', 'BS without BE');
+    const after = (await t.deps.db.select().from(passkeys).where(eq(passkeys.id, user.passkeyId)))[0]!;
+    expect(after.backedUp).toBe(before.backedUp);
+    // The same passkey with its flags as they are signs in.
+    expect((await passkeySignIn(t, user.authenticator)).statusCode).toBe(200);
+  });
+
+  it('refuses a token binding in the client data that is not one (signed as it is), as the library did; takes a readable one', async () => {
+    for (const tokenBinding of ['present', 5, {}, { status: 'bound' }]) {
+      refusedWith(await passkeySignIn(t, user.authenticator, { clientData: { tokenBinding } }), 'invalid_passkey', `token binding ${JSON.stringify(tokenBinding)}`);
+    }
+    expect((await passkeySignIn(t, user.authenticator, { clientData: { tokenBinding: { status: 'supported' } } })).statusCode).toBe(200);
+  });
+
   it('refuses another user’s handle, an empty or padded one, and id and rawId spelled apart', async () => {
     const other = await withPasskey(t);
     refusedWith(await passkeySignIn(t, user.authenticator, { userHandle: Buffer.from(other.id).toString('base64url') }), 'invalid_passkey', 'other handle');

@@ -169,7 +169,8 @@ export interface Assertion {
  * up), and 0.6 ms of the 2.1 a passkey sign-in cost on the benchmark's machine. The library's own parsers read the
  * client data and the authenticator data; node:crypto hashes and verifies. Checked: the credential is the passkey
  * (`id` and `rawId`), the client data is a `webauthn.get` for `challenge` from one of the origins and not framed by
- * another, the RP ID hash is WEBAUTHN_RP_ID's, the user was present and verified, the user handle (when sent) is
+ * another (and its token binding, when there is one, readable), the RP ID hash is WEBAUTHN_RP_ID's, the user was
+ * present and verified, the backup flags possible (backed up only if eligible), the user handle (when sent) is
  * the passkey's user's, and the signature over the authenticator data and the client data's hash is the passkey's.
  * The counter is the caller's to take (takePasskeyCounter): the check here alone would race. Undefined when
  * anything fails.
@@ -183,9 +184,12 @@ export function verifyAssertion(rp: RelyingParty, response: AuthenticationRespon
     if (clientData.type !== 'webauthn.get' || clientData.challenge !== challenge || !rp.origins.includes(clientData.origin) || clientData.crossOrigin === true) {
       return undefined;
     }
+    if (!tokenBindingReadable(clientData.tokenBinding)) return undefined;
     const authData = Buffer.from(answer.authenticatorData, 'base64url');
     const { rpIdHash, flags, counter } = parseAuthenticatorData(authData);
     if (!sha256(rp.rpId).equals(rpIdHash) || !flags.up || !flags.uv) return undefined;
+    // Backed up (BS) but not eligible for backup (BE) is a state no authenticator is in (WebAuthn §6.1.3).
+    if (flags.bs && !flags.be) return undefined;
     const key = verifierOf(passkey.publicKey);
     const signed = Buffer.concat([authData, sha256(Buffer.from(answer.clientDataJSON, 'base64url'))]);
     if (!key || !verify(key.hash, signed, key.key, Buffer.from(answer.signature, 'base64url'))) return undefined;
@@ -196,6 +200,11 @@ export function verifyAssertion(rp: RelyingParty, response: AuthenticationRespon
 }
 
 const sha256 = (data: string | Buffer) => createHash('sha256').update(data).digest();
+
+/** Client data's `tokenBinding`, when there is one, as the library took it: an object with one of the statuses. */
+const tokenBindingReadable = (tokenBinding: unknown) =>
+  !tokenBinding ||
+  (typeof tokenBinding === 'object' && tokenBinding !== null && ['present', 'supported', 'notSupported', 'not-supported'].includes((tokenBinding as { status?: unknown }).status as string));
 
 /**
  * The key a stored passkey's signatures are checked with, and their hash (none for EdDSA); undefined when the COSE key
