@@ -8,6 +8,7 @@ import { capConnectionsPerAddress } from './http/connection-cap.js';
 import { answerClientError, answerExpectation } from './http/client-errors.js';
 import { frameworkErrors, installErrorHandlers } from './http/error-handler.js';
 import { resetPages } from './http/pages/reset-page.js';
+import { hostedPages } from './http/pages/hosted.js';
 import { emailPages } from './http/pages/email-pages.js';
 import { installContentTypes } from './http/content-types.js';
 import { installServiceClientAuth } from './http/hooks/service-client.js';
@@ -148,5 +149,6 @@ export async function buildApp(deps: Deps): Promise<App> {
   for (const routes of ROUTES) await app.register(routes(deps));
   await app.register(resetPages(deps));
   await app.register(emailPages(deps));
+  await app.register(hostedPages(deps));
   return app;
 }

@@ -24,6 +24,7 @@ import { countOverdueRows, type OutboxWorker } from './mail/outbox.js';
 import { noMetrics, type Metrics } from './core/metrics.js';
 import { oneTimeCodeKey } from './core/one-time-tokens.js';
 import { mfaKeys, type MfaKeys } from './auth/mfa/factors.js';
+import { pageKey } from './auth/browser-sessions/browser-sessions.js';
 import type { MfaSummary } from './contracts/mfa.js';
 import type { MetricsRegistry } from './metrics/registry.js';
 
@@ -49,6 +50,8 @@ export interface Deps {
   readonly oneTimeCodeKey: Buffer;
   /** The keys of second factors, derived from SECRET_KEY: TOTP secrets are sealed under one, recovery codes HMACed under the other. */
   readonly mfaKeys: MfaKeys;
+  /** The HMAC key of Latchkey's own pages (their session cookie, their forms' tokens), derived from SECRET_KEY for this purpose alone. */
+  readonly pageKey: Buffer;
   /** Told when a service client's secret changes or it is removed, here or (through NOTIFY) on another instance. */
   readonly serviceClientEvents: ServiceClientEvents;
   /** Access tokens that passed verification, until they expire (bounded). */
@@ -124,6 +127,14 @@ async function connectRedis(url: string, logger: Logger): Promise<Redis> {
 }
 
 /** Opens the database (migrating it if set to), the keys, Redis and the mailer; starts no timer or worker. */
+/** The keys derived from SECRET_KEY, each for one purpose alone. */
+const keysFrom = (secret: string): Pick<Deps, 'webhookSealer' | 'oneTimeCodeKey' | 'mfaKeys' | 'pageKey'> => ({
+  webhookSealer: webhookSecretSealer(secret),
+  oneTimeCodeKey: oneTimeCodeKey(secret),
+  mfaKeys: mfaKeys(secret),
+  pageKey: pageKey(secret),
+});
+
 export async function openDeps(config: Config, overrides: DepsOverrides = {}): Promise<Deps> {
   const clock = overrides.clock ?? systemClock;
   const logger = overrides.logger ?? createLogger(config);
@@ -193,9 +204,7 @@ export async function openDeps(config: Config, overrides: DepsOverrides = {}): P
       outbox: { wake: () => {} },
       keys,
       revocations,
-      webhookSealer: webhookSecretSealer(secret.value),
-      oneTimeCodeKey: oneTimeCodeKey(secret.value),
-      mfaKeys: mfaKeys(secret.value),
+      ...keysFrom(secret.value),
       serviceClientEvents: createServiceClientEvents(),
       verifiedTokens,
       profiles,

@@ -93,6 +93,8 @@ export function toConfig(e: Env) {
     /** Fastify's trustProxy: which proxies' X-Forwarded-For is believed. */
     trustProxy: e.TRUST_PROXY,
     corsOrigins: e.CORS_ORIGINS,
+    /** Origins the hosted pages may send a browser back to after sign-in, besides PUBLIC_URL's. */
+    allowedRedirectOrigins: e.ALLOWED_REDIRECT_URLS,
     rateLimits: rateLimitsOf(e),
     /** IPv6 clients are counted by this prefix of their address (one holder usually has a whole /64). */
     ipv6Prefix: e.RATE_LIMIT_IPV6_PREFIX,

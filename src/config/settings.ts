@@ -218,6 +218,13 @@ export const SETTINGS = {
     default: '',
     doc: 'comma-separated origins allowed to call the API from a browser; empty: no CORS headers at all',
   }),
+  ALLOWED_REDIRECT_URLS: setting({
+    group: 'network',
+    parse: origins(),
+    default: '',
+    example: 'https://app.example.com',
+    doc: "comma-separated origins the hosted sign-in page may send a browser back to (`return_to`), besides `PUBLIC_URL`'s own; empty: that origin alone",
+  }),
 
   RATE_LIMIT_SIGNIN: setting({ group: 'throttling', parse: rate(), default: '30/1m', doc: 'sign-in attempts per client address' }),
   RATE_LIMIT_SIGNUP: setting({ group: 'throttling', parse: rate(), default: '20/1h', doc: 'sign-ups per client address' }),

@@ -1,0 +1,155 @@
+import type { FastifyInstance } from 'fastify';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import { Type } from 'typebox';
+import { renameAccount } from '../../auth/account/account.js';
+import { formToken, type BrowserSession } from '../../auth/browser-sessions/browser-sessions.js';
+import { describeDevice } from '../../auth/sessions/devices.js';
+import { listOwnSessions } from '../../auth/sessions/own-sessions.js';
+import { endSession } from '../../auth/sessions/sessions.js';
+import type { OwnSession } from '../../contracts/sessions.js';
+import { clientOf } from '../client.js';
+import { jsonErrorResponse, pageResponse, redirectResponse } from './frame.js';
+import { html, type Html } from './html.js';
+import { FORM_TYPES, FormField, formResponses, SIGN_IN_HERE, type PageKit } from './page-kit.js';
+
+/** The account page (the profile, a rename, where the account is signed in) and signing out, for a signed-in browser. */
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- any server and logger, with TypeBox's provider
+type PageApp = FastifyInstance<any, any, any, any, TypeBoxTypeProvider>;
+
+const tags = ['pages'];
+const TITLE = 'Your account';
+const NAME_MAX = 100;
+
+const when = (iso: string) => `${iso.slice(0, 16).replace('T', ' ')} UTC`;
+
+function accountPage(session: BrowserSession, csrf: string, sessions: readonly OwnSession[], notice: { saved?: boolean; nameError?: string } = {}): Html {
+  const { user } = session;
+  const invalid = notice.nameError ? html` aria-invalid="true" aria-describedby="name-error"` : '';
+  return html`${notice.saved ? html`<p class="notice" role="status">Your name was saved.</p>` : ''}
+<div class="card"><dl>
+<dt>Email</dt><dd>${user.email} ${user.emailVerifiedAt ? html`<span class="ok">(verified)</span>` : html`<span class="error">(not verified)</span>`}</dd>
+<dt>Member since</dt><dd>${user.createdAt.toISOString().slice(0, 10)}</dd>
+</dl></div>
+<h2>Name</h2>
+<form method="post" action="/account/name" novalidate>
+<input type="hidden" name="csrf" value="${csrf}">
+<label for="name">Name</label>
+<input id="name" name="name" type="text" autocomplete="name" required maxlength="${NAME_MAX}" value="${user.name}"${invalid}>
+${notice.nameError ? html`<p class="field-error" id="name-error" role="alert">${notice.nameError}</p>` : ''}
+<button type="submit">Save</button>
+</form>
+<h2>Where you are signed in</h2>
+<ul class="sessions">
+${sessions.map(
+  (s) => html`<li><strong>${describeDevice(s.user_agent)}</strong>${s.current ? html` <span class="ok">(this browser)</span>` : ''}<br>
+<span class="hint">${s.ip_address ?? 'unknown address'} · signed in ${when(s.created_at)} · last used ${when(s.last_used_at)}</span></li>`,
+)}
+</ul>
+<form method="post" action="/logout"><input type="hidden" name="csrf" value="${csrf}"><button type="submit" class="secondary">Sign out</button></form>`;
+}
+
+export function accountPages(app: PageApp, kit: PageKit) {
+  const sessionsOf = (session: BrowserSession) => listOwnSessions(kit.deps, { userId: session.user.id, sessionId: session.sessionId });
+  const show = (session: BrowserSession) => ({ title: TITLE, signedInAs: session.user.email });
+
+  app.get(
+    '/account',
+    {
+      config: { html: true },
+      schema: {
+        tags,
+        summary: 'The account page (HTML): profile, sessions',
+        querystring: Type.Object({ saved: FormField(32) }),
+        produces: ['text/html'],
+        response: { 200: pageResponse('the account'), 303: redirectResponse('not signed in: to /login, back here after'), 503: jsonErrorResponse('the database does not answer') },
+      },
+    },
+    async (request, reply) => {
+      const session = await kit.sessionOf(request);
+      if (!session) return kit.redirect(reply, SIGN_IN_HERE);
+      const body = accountPage(session, formToken(kit.deps.pageKey, session.sessionId), await sessionsOf(session), { saved: request.query.saved === 'name' });
+      return kit.send(reply, 200, { ...show(session), body });
+    },
+  );
+
+  app.post(
+    '/account/name',
+    {
+      config: { html: true },
+      schema: {
+        tags,
+        summary: 'Change the name shown on the account (HTML form)',
+        consumes: FORM_TYPES,
+        body: Type.Object({ name: FormField(400), csrf: FormField(128) }),
+        response: {
+          ...formResponses,
+          303: redirectResponse('saved: back to /account; or not signed in: to /login'),
+          422: pageResponse('the account page again, saying why the name was refused'),
+        },
+      },
+    },
+    async (request, reply) => {
+      const session = await kit.sessionOf(request);
+      if (!session) return kit.redirect(reply, SIGN_IN_HERE);
+      if (!kit.fromOwnForm(request, session.sessionId, request.body.csrf)) return kit.refusedForm(reply);
+      const name = (request.body.name ?? '').trim();
+      if (name.length < 1 || name.length > NAME_MAX) {
+        const csrf = formToken(kit.deps.pageKey, session.sessionId);
+        const body = accountPage(session, csrf, await sessionsOf(session), { nameError: `Enter a name of 1 to ${NAME_MAX} characters.` });
+        return kit.send(reply, 422, { ...show(session), body });
+      }
+      await renameAccount(kit.deps, session.user.id, name, clientOf(request));
+      return kit.redirect(reply, '/account?saved=name');
+    },
+  );
+  signOutPages(app, kit);
+}
+
+function signOutPages(app: PageApp, kit: PageKit) {
+  app.get(
+    '/logout',
+    {
+      config: { html: true },
+      schema: {
+        tags,
+        summary: 'The sign-out page (HTML): a button that ends this browser session',
+        produces: ['text/html'],
+        response: { 200: pageResponse('the button'), 303: redirectResponse('not signed in: to /login'), 503: jsonErrorResponse('the database does not answer') },
+      },
+    },
+    async (request, reply) => {
+      const session = await kit.sessionOf(request);
+      if (!session) return kit.redirect(reply, '/login');
+      return kit.send(reply, 200, {
+        title: 'Sign out',
+        signedInAs: session.user.email,
+        body: html`<p>Sign out of Latchkey in this browser? Your other devices stay signed in.</p>
+<form method="post" action="/logout"><input type="hidden" name="csrf" value="${formToken(kit.deps.pageKey, session.sessionId)}"><button type="submit">Sign out</button></form>`,
+      });
+    },
+  );
+
+  app.post(
+    '/logout',
+    {
+      config: { html: true },
+      schema: {
+        tags,
+        summary: 'Sign out (HTML form): ends this browser session',
+        consumes: FORM_TYPES,
+        body: Type.Object({ csrf: FormField(128) }),
+        response: { ...formResponses, 303: redirectResponse('signed out (or was not signed in): to /login') },
+      },
+    },
+    async (request, reply) => {
+      const session = await kit.sessionOf(request);
+      if (session) {
+        if (!kit.fromOwnForm(request, session.sessionId, request.body.csrf)) return kit.refusedForm(reply);
+        await endSession(kit.deps, { userId: session.user.id, sessionId: session.sessionId }, clientOf(request));
+      }
+      kit.signedOut(reply);
+      return kit.redirect(reply, '/login');
+    },
+  );
+}

@@ -1,0 +1,61 @@
+import type { FastifyReply } from 'fastify';
+import { Type } from 'typebox';
+import { html, type Html } from './html.js';
+import { STYLESHEET_PATH } from './style.js';
+
+/**
+ * The frame of the hosted pages (/login, /account, /logout): one stylesheet, no script, a strict CSP. Forms may
+ * post to this origin only, and a sign-in may redirect on to the origins of ALLOWED_REDIRECT_URLS (browsers hold a
+ * form's redirect to `form-action` too).
+ */
+export function pageCsp(redirectOrigins: readonly string[]): string {
+  return [
+    "default-src 'none'",
+    "style-src 'self'",
+    "img-src 'self'",
+    ["form-action 'self'", ...redirectOrigins].join(' '),
+    "frame-ancestors 'none'",
+    "base-uri 'none'",
+  ].join('; ');
+}
+
+export interface Frame {
+  title: string;
+  body: Html;
+  /** Shown in the header: who is signed in, with a link to sign out. */
+  signedInAs?: string | undefined;
+}
+
+export function sendFramedPage(reply: FastifyReply, csp: string, status: number, frame: Frame) {
+  return reply
+    .code(status)
+    .header('content-type', 'text/html; charset=utf-8')
+    .header('content-security-policy', csp)
+    // Not no-referrer: with it, a browser sends `Origin: null` on a form post, even to its own origin, and the
+    // forms' origin check could not tell this site's page from any other. No token is ever in these pages' URLs.
+    .header('referrer-policy', 'same-origin')
+    .header('x-frame-options', 'DENY')
+    .send(
+      html`<!doctype html>
+<html lang="en">
+<head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>${frame.title} · Latchkey</title><link rel="stylesheet" href="${STYLESHEET_PATH}"></head>
+<body>
+<header><a href="/account">Latchkey</a>${frame.signedInAs ? html`<span>${frame.signedInAs} · <a href="/logout">Sign out</a></span>` : ''}</header>
+<main>
+<h1>${frame.title}</h1>
+${frame.body}
+</main>
+</body>
+</html>`.text,
+    );
+}
+
+/** A response documented as an HTML page (the page itself is a string, not serialised through a schema). */
+export const pageResponse = (description: string) => ({ description, content: { 'text/html': { schema: Type.String() } } });
+
+/** A response documented as Latchkey's JSON error body. */
+export const jsonErrorResponse = (description: string) => ({ description, content: { 'application/json': { schema: Type.Ref('ErrorBody') } } });
+
+/** A redirect, documented. */
+export const redirectResponse = (description: string) => ({ description, headers: { location: { type: 'string' } } });

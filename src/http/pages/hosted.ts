@@ -1,0 +1,30 @@
+import cookie from '@fastify/cookie';
+import formbody from '@fastify/formbody';
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import type { Deps } from '../../deps.js';
+import { accountPages } from './account-pages.js';
+import { loginPages } from './login-pages.js';
+import { pageKit } from './page-kit.js';
+import { STYLESHEET, STYLESHEET_PATH } from './style.js';
+
+/**
+ * Latchkey's own pages for people: sign in (./login-pages.ts), the account page and signing out
+ * (./account-pages.ts). Plain HTML forms and one stylesheet, no script, a strict CSP (./frame.ts); a browser
+ * session of Latchkey's own, and forms checked as ./page-kit.ts says.
+ */
+
+const ONE_YEAR_S = 31_536_000;
+
+export function hostedPages(deps: Deps): FastifyPluginAsyncTypebox {
+  return async (app) => {
+    // Form posts and cookies are read on these pages only; the JSON API keeps refusing forms with 415.
+    await app.register(formbody, { bodyLimit: deps.config.bodyLimit });
+    await app.register(cookie);
+    app.get(STYLESHEET_PATH, { schema: { hide: true } }, async (_request, reply) =>
+      reply.header('content-type', 'text/css; charset=utf-8').header('cache-control', `public, max-age=${ONE_YEAR_S}, immutable`).send(STYLESHEET),
+    );
+    const kit = pageKit(deps);
+    loginPages(app, kit);
+    accountPages(app, kit);
+  };
+}

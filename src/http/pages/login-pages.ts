@@ -1,0 +1,169 @@
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import { Type } from 'typebox';
+import { completeMfaSignIn } from '../../auth/mfa/second-step.js';
+import { formToken } from '../../auth/browser-sessions/browser-sessions.js';
+import { signIn } from '../../auth/sessions/sign-in.js';
+import { AppError } from '../../errors.js';
+import { clientOf } from '../client.js';
+import { jsonErrorResponse, pageResponse, redirectResponse } from './frame.js';
+import { html } from './html.js';
+import { FORM_TYPES, FormField, formResponses, type PageKit } from './page-kit.js';
+
+/**
+ * The sign-in pages: the password, then the second factor (a code from the authenticator app, or a recovery code)
+ * when the account has one, each answered as the API answers it (the same rate limits, lock, audit and metrics).
+ * Passkeys need the browser's API, hence a script: not here yet.
+ */
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- any server and logger, with TypeBox's provider
+type PageApp = FastifyInstance<any, any, any, any, TypeBoxTypeProvider>;
+
+const tags = ['pages'];
+const SIGN_IN = 'Sign in';
+const SECOND_STEP = 'Two-step sign-in';
+
+/** What a refused sign-in tells the person: the error's own message, which never says more than the API's. */
+const messageOf = (err: AppError) => (err.code === 'invalid_credentials' ? 'Wrong email or password.' : err.message);
+
+function loginForm(kit: PageKit, nonce: string, to: string, error?: AppError, email?: string) {
+  const invalid = error?.code === 'invalid_credentials' ? html` aria-invalid="true" aria-describedby="form-error"` : '';
+  return html`${error ? html`<div class="alert" role="alert" id="form-error">${messageOf(error)}</div>` : ''}
+<form method="post" action="/login" novalidate>
+<input type="hidden" name="csrf" value="${formToken(kit.deps.pageKey, nonce)}">
+<input type="hidden" name="return_to" value="${to}">
+<label for="email">Email</label>
+<input id="email" name="email" type="email" autocomplete="username" required value="${email ?? ''}"${invalid}>
+<label for="password">Password</label>
+<input id="password" name="password" type="password" autocomplete="current-password" required${invalid}>
+<button type="submit">Sign in</button>
+</form>
+<p><a href="/forgot-password">Forgot your password?</a></p>`;
+}
+
+function secondStepForm(kit: PageKit, nonce: string, to: string, mfaToken: string, error?: AppError) {
+  return html`${error ? html`<div class="alert" role="alert" id="code-error">${messageOf(error)}</div>` : ''}
+<p>Your account has a second factor. Enter the six-digit code your authenticator app shows, or one of your recovery codes.</p>
+<form method="post" action="/login/mfa" novalidate>
+<input type="hidden" name="csrf" value="${formToken(kit.deps.pageKey, nonce)}">
+<input type="hidden" name="return_to" value="${to}">
+<input type="hidden" name="mfa_token" value="${mfaToken}">
+<label for="code">Code</label>
+<input id="code" name="code" type="text" autocomplete="one-time-code" required${error ? html` aria-invalid="true" aria-describedby="code-error"` : ''}>
+<p class="hint">A recovery code works once: 12 letters and digits, dashes optional.</p>
+<button type="submit">Continue</button>
+</form>`;
+}
+
+export function loginPages(app: PageApp, kit: PageKit) {
+  app.get(
+    '/login',
+    {
+      config: { html: true },
+      schema: {
+        tags,
+        summary: 'The sign-in page (HTML)',
+        querystring: Type.Object({ return_to: FormField(2048) }),
+        produces: ['text/html'],
+        response: { 200: pageResponse('the form'), 303: redirectResponse('already signed in: on to `return_to`'), 503: jsonErrorResponse('the database does not answer') },
+      },
+    },
+    async (request, reply) => {
+      const to = kit.returnTo(request.query.return_to);
+      if (await kit.sessionOf(request)) return kit.redirect(reply, to);
+      return kit.send(reply, 200, { title: SIGN_IN, body: loginForm(kit, kit.nonceOf(request, reply), to) });
+    },
+  );
+  passwordStep(app, kit);
+  secondStep(app, kit);
+}
+
+const signinResponses = { ...formResponses, 429: jsonErrorResponse('too many attempts (Retry-After)') };
+
+/**
+ * A sign-in form post, if it is this site's own (bound to the browser's nonce, from this origin): where to go after,
+ * and the nonce the next form is bound to; counted then as the API's sign-ins are (RATE_LIMIT_SIGNIN). Undefined: refuse it.
+ */
+async function acceptedSigninForm(kit: PageKit, request: FastifyRequest, body: { csrf?: string | undefined; return_to?: string | undefined }) {
+  const nonce = kit.postedNonce(request);
+  if (!nonce || !kit.fromOwnForm(request, nonce, body.csrf)) return undefined;
+  await kit.deps.throttle.limitAddress('signin', request.network);
+  return { nonce, to: kit.returnTo(body.return_to) };
+}
+
+function passwordStep(app: PageApp, kit: PageKit) {
+  app.post(
+    '/login',
+    {
+      config: { html: true },
+      schema: {
+        tags,
+        summary: 'Submit the sign-in form (HTML): on with a session cookie, or the second step',
+        consumes: FORM_TYPES,
+        produces: ['text/html'],
+        body: Type.Object({ email: FormField(1024), password: FormField(4096), csrf: FormField(128), return_to: FormField(2048) }),
+        response: {
+          ...signinResponses,
+          200: pageResponse('the second step: the account has a second factor'),
+          303: redirectResponse('signed in: on to `return_to`, with the session cookie'),
+          401: pageResponse('the form again: wrong email or password'),
+          403: pageResponse('the form came from elsewhere or expired, or the account cannot sign in here (disabled, unverified, a second factor to set up)'),
+        },
+      },
+    },
+    async (request, reply) => {
+      const form = await acceptedSigninForm(kit, request, request.body);
+      if (!form) return kit.refusedForm(reply);
+      const { nonce, to } = form;
+      const { email = '', password = '' } = request.body;
+      try {
+        const { user, tokens } = await signIn(kit.deps, { email: email.trim(), password }, clientOf(request));
+        return kit.signedIn(reply, { sessionId: tokens.sessionId, userId: user.id }, to);
+      } catch (err) {
+        if (!(err instanceof AppError) || err.status === 429 || err.status === 503) throw err;
+        if (err.code === 'mfa_required') {
+          const { mfa_token: mfaToken } = err.fields as { mfa_token: string };
+          return kit.send(reply, 200, { title: SECOND_STEP, body: secondStepForm(kit, nonce, to, mfaToken) });
+        }
+        return kit.send(reply, err.status === 401 ? 401 : 403, { title: SIGN_IN, body: loginForm(kit, nonce, to, err, email) });
+      }
+    },
+  );
+}
+
+function secondStep(app: PageApp, kit: PageKit) {
+  app.post(
+    '/login/mfa',
+    {
+      config: { html: true },
+      schema: {
+        tags,
+        summary: "Submit the sign-in's second step (HTML): a code from the authenticator app or a recovery code",
+        consumes: FORM_TYPES,
+        produces: ['text/html'],
+        body: Type.Object({ mfa_token: FormField(512), code: FormField(64), csrf: FormField(128), return_to: FormField(2048) }),
+        response: {
+          ...signinResponses,
+          303: redirectResponse('signed in: on to `return_to`, with the session cookie'),
+          401: pageResponse('the second step again (a wrong code), or the sign-in form (the step expired)'),
+        },
+      },
+    },
+    async (request, reply) => {
+      const form = await acceptedSigninForm(kit, request, request.body);
+      if (!form) return kit.refusedForm(reply);
+      const { nonce, to } = form;
+      const { mfa_token: mfaToken = '', code = '' } = request.body;
+      const typed = code.trim();
+      const factor = /^\d{6}$/.test(typed) ? { code: typed } : { recoveryCode: typed };
+      try {
+        const { user, tokens } = await completeMfaSignIn(kit.deps, { mfaToken, ...factor }, clientOf(request));
+        return kit.signedIn(reply, { sessionId: tokens.sessionId, userId: user.id }, to);
+      } catch (err) {
+        if (!(err instanceof AppError) || err.status === 429 || err.status === 503) throw err;
+        if (err.code === 'invalid_mfa_code') return kit.send(reply, 401, { title: SECOND_STEP, body: secondStepForm(kit, nonce, to, mfaToken, err) });
+        return kit.send(reply, 401, { title: SIGN_IN, body: loginForm(kit, nonce, to, err) });
+      }
+    },
+  );
+}

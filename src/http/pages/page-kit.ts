@@ -1,0 +1,100 @@
+import { randomBytes } from 'node:crypto';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { Type } from 'typebox';
+import { isFormToken, liveBrowserSession, sealBrowserSession, type BrowserSession } from '../../auth/browser-sessions/browser-sessions.js';
+import type { Deps } from '../../deps.js';
+import { jsonErrorResponse, pageCsp, pageResponse, sendFramedPage, type Frame } from './frame.js';
+import { html } from './html.js';
+import { safeReturnTo } from './return-to.js';
+
+/**
+ * What every hosted page uses: the browser's session (its cookie), the nonce cookie a signed-out browser's forms
+ * are bound to, the check of a form post (this origin's own page, with its token), and the answers a page gives.
+ * A signed-in browser holds a cookie naming its session (../../auth/sessions/browser.ts); every form that changes
+ * something carries a token bound to that session (or, before sign-in, to the nonce cookie) and must come from this
+ * origin: its `Origin`, or else its `Referer` (the pages send `Referrer-Policy: same-origin`).
+ */
+export interface PageKit {
+  deps: Deps;
+  send(reply: FastifyReply, status: number, frame: Frame): FastifyReply;
+  /** The browser's live session, if its cookie names one. */
+  sessionOf(request: FastifyRequest): Promise<BrowserSession | undefined>;
+  /** The nonce a signed-out browser's forms are bound to: its cookie's, or a new one set now. */
+  nonceOf(request: FastifyRequest, reply: FastifyReply): string;
+  /** The nonce cookie a form post came with, if any. */
+  postedNonce(request: FastifyRequest): string | undefined;
+  /** Whether a form post came from this origin's own page, with the token bound to `boundTo`. */
+  fromOwnForm(request: FastifyRequest, boundTo: string | undefined, token: string | undefined): boolean;
+  refusedForm(reply: FastifyReply): FastifyReply;
+  /** Signs the browser in: its session's cookie (a new session, a new cookie: nothing set before sign-in is kept), then on to `to`. */
+  signedIn(reply: FastifyReply, session: { sessionId: string; userId: string }, to: string): FastifyReply;
+  /** Forgets the browser's session cookie. */
+  signedOut(reply: FastifyReply): void;
+  /** Where to send a browser after sign-in (./return-to.ts). */
+  returnTo(value: string | undefined): string;
+  redirect(reply: FastifyReply, to: string): FastifyReply;
+}
+
+export const FORM_TYPES = ['application/x-www-form-urlencoded'];
+export const FormField = (maxLength: number) => Type.Optional(Type.String({ maxLength }));
+export const SIGN_IN_HERE = '/login?return_to=%2Faccount';
+
+/** The answers every form post may give besides its own, as its schema declares them. */
+export const formResponses = {
+  400: jsonErrorResponse('the form is malformed'),
+  403: pageResponse('the form came from elsewhere or expired'),
+  413: jsonErrorResponse('the form is too large'),
+  415: jsonErrorResponse('not a form post'),
+  503: jsonErrorResponse('the database does not answer, or the server is busy'),
+};
+
+export function pageKit(deps: Deps): PageKit {
+  const { publicUrl } = deps.config;
+  const secure = publicUrl.startsWith('https:');
+  // `__Host-`: only over https, for this host alone, path /, never set by a sibling domain.
+  const SESSION_COOKIE = secure ? '__Host-latchkey_session' : 'latchkey_session';
+  const NONCE_COOKIE = secure ? '__Host-latchkey_form' : 'latchkey_form';
+  const origin = new URL(publicUrl).origin;
+  const csp = pageCsp(deps.config.allowedRedirectOrigins);
+  const cookieBase = { path: '/', httpOnly: true, sameSite: 'lax' as const, secure };
+  const redirect = (reply: FastifyReply, to: string) => reply.code(303).header('location', to).send();
+  return {
+    deps,
+    send: (reply, status, frame) => sendFramedPage(reply, csp, status, frame),
+    sessionOf: (request) => liveBrowserSession(deps, request.cookies[SESSION_COOKIE]),
+    nonceOf(request, reply) {
+      const existing = request.cookies[NONCE_COOKIE];
+      if (existing && /^[A-Za-z0-9_-]{43}$/.test(existing)) return existing;
+      const nonce = randomBytes(32).toString('base64url');
+      reply.setCookie(NONCE_COOKIE, nonce, cookieBase);
+      return nonce;
+    },
+    postedNonce: (request) => request.cookies[NONCE_COOKIE],
+    fromOwnForm(request, boundTo, token) {
+      const source = request.headers.origin ?? originOfReferer(request.headers.referer);
+      return source === origin && boundTo !== undefined && isFormToken(deps.pageKey, boundTo, token);
+    },
+    refusedForm: (reply) =>
+      sendFramedPage(reply, csp, 403, {
+        title: 'This form has expired',
+        body: html`<p class="alert" role="alert">The form was not sent from this site's own page, or it was open too long.</p><p><a href="/login">Start again</a></p>`,
+      }),
+    signedIn(reply, session, to) {
+      reply.setCookie(SESSION_COOKIE, sealBrowserSession(deps.pageKey, session), { ...cookieBase, maxAge: deps.config.ttl.sessionMaxAge });
+      reply.clearCookie(NONCE_COOKIE, cookieBase);
+      return redirect(reply, to);
+    },
+    signedOut: (reply) => void reply.clearCookie(SESSION_COOKIE, cookieBase),
+    returnTo: (value) => safeReturnTo(value, origin, deps.config.allowedRedirectOrigins),
+    redirect,
+  };
+}
+
+function originOfReferer(referer: string | undefined): string | undefined {
+  if (!referer) return undefined;
+  try {
+    return new URL(referer).origin;
+  } catch {
+    return undefined;
+  }
+}

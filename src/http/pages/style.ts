@@ -1,0 +1,36 @@
+import { createHash } from 'node:crypto';
+
+/**
+ * The one stylesheet of the hosted pages (served at /assets/latchkey-<hash>.css, cached for a year): readable from
+ * 320 px wide up, light or dark as the system prefers, focus always visible.
+ */
+export const STYLESHEET = `:root{color-scheme:light dark;--fg:#1d1d1f;--bg:#fff;--muted:#5f6368;--line:#d0d4da;--accent:#1f5fbf;--accent-fg:#fff;--error:#b00020;--ok:#0a7a2f;--card:#f6f7f9}
+@media (prefers-color-scheme:dark){:root{--fg:#e8eaed;--bg:#16181c;--muted:#a8adb4;--line:#3c4047;--accent:#8ab4f8;--accent-fg:#0b1a33;--error:#ff8a80;--ok:#81c995;--card:#202329}}
+*{box-sizing:border-box}
+body{margin:0;font:16px/1.5 system-ui,-apple-system,"Segoe UI",sans-serif;color:var(--fg);background:var(--bg)}
+header{display:flex;justify-content:space-between;align-items:center;padding:.75rem 1rem;border-bottom:1px solid var(--line)}
+header a{color:var(--fg);font-weight:600;text-decoration:none}
+main{max-width:34rem;margin:2rem auto;padding:0 1rem}
+h1{font-size:1.5rem;margin:0 0 1rem}h2{font-size:1.15rem;margin:2rem 0 .5rem}
+label{display:block;margin:1rem 0 .25rem;font-weight:500}
+input{width:100%;padding:.6rem .7rem;font:inherit;color:var(--fg);background:var(--bg);border:1px solid var(--line);border-radius:.4rem}
+input[aria-invalid=true]{border-color:var(--error)}
+button,.button{display:inline-block;margin-top:1.25rem;padding:.6rem 1.1rem;font:inherit;font-weight:600;color:var(--accent-fg);background:var(--accent);border:0;border-radius:.4rem;cursor:pointer;text-decoration:none}
+button.secondary{color:var(--fg);background:var(--card);border:1px solid var(--line)}
+:focus-visible{outline:3px solid var(--accent);outline-offset:2px}
+a{color:var(--accent)}
+.hint{color:var(--muted);font-size:.9rem;margin:.25rem 0 0}
+.field-error,.error{color:var(--error)}
+.field-error{margin:.25rem 0 0;font-size:.95rem}
+.ok{color:var(--ok)}
+.alert{padding:.75rem 1rem;border:1px solid var(--error);border-radius:.4rem;margin:0 0 1rem}
+.notice{padding:.75rem 1rem;border:1px solid var(--ok);border-radius:.4rem;margin:0 0 1rem}
+.card{background:var(--card);border:1px solid var(--line);border-radius:.5rem;padding:1rem;margin:.75rem 0}
+ul.sessions{list-style:none;padding:0;margin:0}
+ul.sessions li{padding:.6rem 0;border-bottom:1px solid var(--line)}
+ul.sessions li:last-child{border-bottom:0}
+dl{display:grid;grid-template-columns:max-content 1fr;gap:.25rem 1rem;margin:0}dt{color:var(--muted)}dd{margin:0;overflow-wrap:anywhere}
+form.inline{display:inline}
+`;
+
+export const STYLESHEET_PATH = `/assets/latchkey-${createHash('sha256').update(STYLESHEET).digest('hex').slice(0, 12)}.css`;

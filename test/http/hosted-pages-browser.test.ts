@@ -1,0 +1,134 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { createRequire } from 'node:module';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { signUp, startTestApp, type TestApp } from '../helpers/app.js';
+import { anyOf, describeUnless, ON_POSTGRES } from '../helpers/skip.js';
+
+// The hosted pages in a real browser (Debian's Chromium, driven by playwright-core): sign in with the keyboard,
+// the account page, a rename, sign out; axe-core on each page; a form posted from another origin, and the pages
+// framed by another origin, refused. Once, on the embedded engine: the pages are the same on both.
+const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+const HOST = 'latchkey.test';
+const EVIL = 'evil.test';
+const SIBLING = `evil.${HOST}`;
+const noChromium = existsSync(CHROMIUM) ? undefined : `no Chromium at ${CHROMIUM}: on Debian, apt-get install -y chromium, or set CHROMIUM_PATH`;
+if (noChromium && process.env.CI === 'true') throw new Error(`hosted-pages-browser: ${noChromium}; CI installs it in .ci/run`);
+
+const AXE = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
+
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as { port: number };
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+/** axe-core's serious and critical violations on the page as it stands (axe runs through the debugger protocol, past the page's CSP). */
+async function accessibilityViolations(page: Page): Promise<string[]> {
+  await page.evaluate(AXE);
+  const violations = await page.evaluate(async () => {
+    const axe = (globalThis as unknown as { axe: { run(): Promise<{ violations: { id: string; impact: string; nodes: { target: string[] }[] }[] }> } }).axe;
+    return (await axe.run()).violations;
+  });
+  return violations.filter((v) => v.impact === 'serious' || v.impact === 'critical').map((v) => `${v.id}: ${v.nodes.map((n) => n.target.join(' ')).join(', ')}`);
+}
+
+describeUnless(anyOf(noChromium, ON_POSTGRES))('the hosted pages in Chromium', () => {
+  let t: TestApp;
+  let browser: Browser;
+  let base: string;
+  beforeAll(async () => {
+    const port = await freePort();
+    base = `http://${HOST}:${port}`;
+    t = await startTestApp({ env: { PUBLIC_URL: base } });
+    await t.app.listen({ port, host: '127.0.0.1' });
+    browser = await chromium.launch({ executablePath: CHROMIUM, args: [`--host-resolver-rules=MAP ${HOST} 127.0.0.1, MAP ${EVIL} 127.0.0.1, MAP ${SIBLING} 127.0.0.1`, '--no-sandbox'] });
+  });
+  afterAll(async () => {
+    await browser?.close();
+    await t?.close();
+  });
+
+  it('signs in with the keyboard, shows the account, renames it and signs out; no serious accessibility violation on the way', async () => {
+    const user = await signUp(t, { name: 'Ada Lovelace' });
+    const page = await browser.newPage();
+    const blocked: string[] = [];
+    page.on('console', (m) => {
+      if (/Content.Security.Policy/i.test(m.text())) blocked.push(m.text());
+    });
+    await page.goto(`${base}/account`);
+    expect(new URL(page.url()).pathname, 'signed out: sent to sign in').toBe('/login');
+    expect(await accessibilityViolations(page)).toEqual([]);
+    // The keyboard reaches the fields and the button in order.
+    await page.keyboard.press('Tab');
+    await page.keyboard.press('Tab');
+    expect(await page.evaluate(() => document.activeElement?.id)).toBe('email');
+    await page.keyboard.type(user.email);
+    await page.keyboard.press('Tab');
+    expect(await page.evaluate(() => document.activeElement?.id)).toBe('password');
+    await page.keyboard.type('not the password');
+    await page.keyboard.press('Enter');
+    await page.waitForLoadState('load');
+    expect(await page.getByRole('alert').textContent()).toContain('Wrong email or password.');
+    expect(await accessibilityViolations(page)).toEqual([]);
+    await page.getByLabel('Password').fill(user.password);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.waitForURL(`${base}/account`);
+    expect(await page.getByRole('heading', { level: 1 }).textContent()).toBe('Your account');
+    expect(await page.locator('body').textContent()).toContain('(this browser)');
+    expect(await accessibilityViolations(page)).toEqual([]);
+    await page.getByLabel('Name').fill('Ada King');
+    await page.getByRole('button', { name: 'Save' }).click();
+    await page.waitForURL(`${base}/account?saved=name`);
+    expect(await page.getByRole('status').textContent()).toContain('Your name was saved.');
+    await page.getByRole('link', { name: 'Sign out' }).click();
+    await page.waitForURL(`${base}/logout`);
+    expect(await accessibilityViolations(page)).toEqual([]);
+    await page.getByRole('button', { name: 'Sign out' }).click();
+    await page.waitForURL(`${base}/login`);
+    await page.goto(`${base}/account`);
+    expect(new URL(page.url()).pathname).toBe('/login');
+    expect(blocked, 'nothing the CSP refused').toEqual([]);
+  });
+
+  it('refuses a form posted from another origin, and will not be framed by one', async () => {
+    const user = await signUp(t);
+    const context = await browser.newContext();
+    const page = await context.newPage();
+    await page.goto(`${base}/login`);
+    await page.getByLabel('Email').fill(user.email);
+    await page.getByLabel('Password').fill(user.password);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.waitForURL(`${base}/account`);
+    const port = new URL(base).port;
+    const attack = async (from: string) => {
+      await page.goto(`http://${from}:${port}/healthz`);
+      await page.setContent(`<form method="post" action="${base}/account/name"><input name="name" value="Pwned"><input name="csrf" value="guess"><button>go</button></form>`);
+      const answer = page.waitForResponse((r) => r.url() === `${base}/account/name`);
+      await page.getByRole('button', { name: 'go' }).click();
+      return answer;
+    };
+    // Another site: SameSite=Lax keeps the session cookie home, so the post is a signed-out browser's.
+    const crossSite = await attack(EVIL);
+    expect(crossSite.status()).toBe(303);
+    expect(crossSite.headers().location).toBe('/login?return_to=%2Faccount');
+    // A sibling host of the same site, which the cookie does reach: its Origin is not this one, refused.
+    const sibling = await attack(SIBLING);
+    expect(sibling.status()).toBe(403);
+    await page.waitForLoadState('load');
+    expect(await page.getByRole('heading', { level: 1 }).textContent()).toBe('This form has expired');
+    await page.goto(`${base}/account`);
+    expect(await page.getByLabel('Name').inputValue()).not.toBe('Pwned');
+    // Framed by another origin: the browser shows nothing of the page.
+    await page.goto(`http://${EVIL}:${port}/healthz`);
+    // setContent waits for the frame's load too.
+    await page.setContent(`<iframe src="${base}/login" title="framed"></iframe>`);
+    const framed = page.frames().find((f) => f !== page.mainFrame());
+    expect(framed, 'the frame is there').toBeDefined();
+    expect(await framed!.locator('#email').count(), 'nothing of the sign-in page in it').toBe(0);
+    await context.close();
+  });
+});
