@@ -1,10 +1,11 @@
 import { and, eq } from 'drizzle-orm';
 import type { LightMyRequestResponse } from 'fastify';
+import { decodeJwt } from 'jose';
 import { Secret, TOTP } from 'otpauth';
 import { describe, expect, it } from 'vitest';
 import { sealBrowserSession, pageKey } from '../../src/auth/browser-sessions/browser-sessions.js';
 import { auditEvents, sessions } from '../../src/db/schema.js';
-import { bearer, PUBLIC_URL, signIn, signUp, startTestApp, useMailingApp, type SignedUp, type TestApp } from '../helpers/app.js';
+import { bearer, GOOD_PASSWORD, PUBLIC_URL, signIn, signUp, startTestApp, uniqueEmail, useMailingApp, type SignedUp, type TestApp } from '../helpers/app.js';
 
 // The hosted pages (/login, /account, /logout) as a browser drives them, through inject: plain forms, a session
 // cookie of Latchkey's own, a token and the Origin on every form, and `return_to` that never leaves the allowed
@@ -224,6 +225,92 @@ describe('the sign-in page', () => {
   });
 });
 
+describe('creating an account, and asking for a reset link, from the pages', () => {
+  const { t, smtp } = useMailingApp();
+
+  it('creates an account and signs it in; the form shows each problem beside its field', async () => {
+    const b = new Browser(t);
+    const page = await b.get('/signup');
+    expect(page.body).toMatch(/<button type="submit">Create account<\/button>/);
+    const csrf = csrfOf(page.body);
+    const bad = await b.post('/signup', { name: 'Mallory\u202Eevil', email: 'not an address', password: '', csrf });
+    expect(bad.statusCode).toBe(422);
+    for (const id of ['name', 'email', 'password']) expect(bad.body, id).toMatch(new RegExp(`id="${id}"[^>]*aria-invalid="true" aria-describedby="${id}-error"`));
+    const weak = await b.post('/signup', { name: 'Ada', email: uniqueEmail('page'), password: 'password', csrf });
+    expect(weak.statusCode).toBe(422);
+    expect(weak.body).toMatch(/id="password-error"/);
+    const email = uniqueEmail('page');
+    const created = await b.post('/signup', { name: 'Ada Lovelace', email, password: GOOD_PASSWORD, csrf });
+    expect(created.statusCode, created.body).toBe(303);
+    expect(created.headers.location).toBe('/account');
+    expect((await b.get('/account')).body).toContain(email);
+    await smtp.waitFor((m) => m.to.includes(email));
+    const taken = new Browser(t);
+    const again = await taken.post('/signup', { name: 'Ada', email, password: GOOD_PASSWORD, csrf: csrfOf((await taken.get('/signup')).body) });
+    expect(again.statusCode).toBe(409);
+    expect(again.body).toMatch(/id="email-error"/);
+    expect((await taken.post('/signup', { name: 'Ada', email: uniqueEmail('page'), password: GOOD_PASSWORD }, { origin: 'https://evil.example' })).statusCode).toBe(403);
+  });
+
+  it('answers a reset request the same whether or not the address has an account, and mails the link to one that has', async () => {
+    const user = await signUp(t);
+    const b = new Browser(t);
+    const page = await b.get('/forgot-password');
+    expect(page.body).toMatch(/<button type="submit">Send reset link<\/button>/);
+    const csrf = csrfOf(page.body);
+    const known = await b.post('/forgot-password', { email: user.email, csrf });
+    const unknown = await b.post('/forgot-password', { email: uniqueEmail('nobody'), csrf });
+    expect(known.statusCode).toBe(200);
+    expect(unknown.statusCode).toBe(200);
+    expect(known.body).toBe(unknown.body);
+    await smtp.waitFor((m) => m.to.includes(user.email) && /reset/i.test(m.subject));
+    expect((await b.post('/forgot-password', { email: 'nope', csrf })).statusCode).toBe(422);
+    expect((await b.post('/forgot-password', { email: user.email })).statusCode, 'no token').toBe(403);
+  });
+});
+
+describe('the account page’s sessions', () => {
+  const { t } = useMailingApp();
+
+  it('signs one other session out, then every other one; this browser stays', async () => {
+    const user = await signUp(t);
+    const b = new Browser(t);
+    await logIn(b, user);
+    const phone = await signIn(t, user.email);
+    const laptop = await signIn(t, user.email);
+    const page = await b.get('/account');
+    const csrf = csrfOf(page.body);
+    const phoneSession = decodeJwt(phone.access_token).sid as string;
+    expect(page.body).toContain(`name="session_id" value="${phoneSession}"`);
+    expect(page.body).toMatch(/<button type="submit" class="secondary">Sign out everywhere else<\/button>/);
+    expect((await b.post('/account/sessions/end', { session_id: phoneSession })).statusCode, 'no token').toBe(403);
+    const one = await b.post('/account/sessions/end', { session_id: phoneSession, csrf });
+    expect(one.headers.location).toBe('/account?ended=one');
+    expect((await t.inject({ method: 'GET', url: '/api/me', headers: bearer(phone.access_token) })).statusCode).toBe(401);
+    expect((await t.inject({ method: 'GET', url: '/api/me', headers: bearer(laptop.access_token) })).statusCode).toBe(200);
+    // Another user's session, named here, is not this account's to end.
+    const stranger = await signUp(t);
+    const theirs = decodeJwt((await signIn(t, stranger.email)).access_token);
+    await b.post('/account/sessions/end', { session_id: theirs.sid as string, csrf });
+    const [row] = await t.deps.db.select().from(sessions).where(eq(sessions.id, theirs.sid as string));
+    expect(row!.revokedAt).toBeNull();
+    const others = await b.post('/account/sessions/end-others', { csrf });
+    expect(others.headers.location).toBe('/account?ended=others');
+    expect((await t.inject({ method: 'GET', url: '/api/me', headers: bearer(laptop.access_token) })).statusCode).toBe(401);
+    const after = await b.get('/account?ended=others');
+    expect(after.statusCode).toBe(200);
+    expect(after.body).toContain('Every other session was signed out.');
+  });
+
+  it('refuses a name the API would refuse: control and direction-changing characters', async () => {
+    const user = await signUp(t);
+    const b = new Browser(t);
+    await logIn(b, user);
+    const csrf = csrfOf((await b.get('/account')).body);
+    for (const name of ['Ada\u202Eecalevol', 'Ada\u0000', 'x'.repeat(101)]) expect((await b.post('/account/name', { name, csrf })).statusCode, JSON.stringify(name)).toBe(422);
+  });
+});
+
 describe('the sign-in page with a second factor', () => {
   const { t } = useMailingApp();
   const codeAt = (secret: string, at: Date) => new TOTP({ secret: Secret.fromBase32(secret) }).generate({ timestamp: at.getTime() });
@@ -269,6 +356,51 @@ describe('the sign-in page with a second factor', () => {
     const reused = await again.post('/login/mfa', { mfa_token: mfaTokenOf(step2.body), csrf: csrfOf(step2.body), code: user.recoveryCodes[0]! });
     expect(reused.statusCode).toBe(401);
     expect(again.jar.has(sessionCookie)).toBe(false);
+  });
+});
+
+describe('two-step sign-in from the account page', () => {
+  const { t } = useMailingApp();
+  const codeAt = (secret: string, at: Date) => new TOTP({ secret: Secret.fromBase32(secret) }).generate({ timestamp: at.getTime() });
+
+  it('sets up an authenticator app from its QR code or secret, shows the recovery codes once, makes new ones, and turns it off', async () => {
+    const user = await signUp(t);
+    const b = new Browser(t);
+    await logIn(b, user);
+    const account = await b.get('/account');
+    expect(account.body).toMatch(/<button type="submit">Set up an authenticator app<\/button>/);
+    const csrf = csrfOf(account.body);
+    expect((await b.post('/account/totp', { password: 'wrong password here', csrf })).statusCode).toBe(401);
+    const setup = await b.post('/account/totp', { password: user.password, csrf });
+    expect(setup.statusCode).toBe(200);
+    expect(setup.body).toMatch(/<svg[^>]*viewBox/);
+    expect(setup.body).not.toMatch(/\sstyle=/);
+    const secret = /Secret: <code>([A-Z2-7 ]+)<\/code>/.exec(setup.body)![1]!.replace(/ /g, '');
+    const wrong = await b.post('/account/totp/confirm', { code: '000000', csrf });
+    expect(wrong.statusCode).toBe(401);
+    expect(wrong.body).toMatch(/aria-invalid="true" aria-describedby="confirm-error"/);
+    const confirmed = await b.post('/account/totp/confirm', { code: codeAt(secret, t.clock.now()), csrf });
+    expect(confirmed.statusCode, confirmed.body).toBe(200);
+    const codes = [...confirmed.body.matchAll(/<li><code>([A-Z2-7-]+)<\/code><\/li>/g)].map((m) => m[1]!);
+    expect(codes).toHaveLength(10);
+    const download = /download="latchkey-recovery-codes.txt" href="data:text\/plain;charset=utf-8,([^"]+)"/.exec(confirmed.body)![1]!;
+    expect(decodeURIComponent(download.replace(/&amp;/g, '&'))).toContain(codes[0]!);
+    expect((await b.get('/account')).body).toContain('10 recovery codes left');
+    // Signing in now takes the second step.
+    const other = new Browser(t);
+    expect((await logIn(other, user)).body).toMatch(/<label for="code">Code<\/label>/);
+    // New codes: the password and a code; the old ones stop working.
+    t.clock.advance(60);
+    const renewed = await b.post('/account/recovery-codes', { password: user.password, code: codes[0]!, csrf });
+    expect(renewed.statusCode).toBe(200);
+    const fresh = [...renewed.body.matchAll(/<li><code>([A-Z2-7-]+)<\/code><\/li>/g)].map((m) => m[1]!);
+    expect(fresh).toHaveLength(10);
+    expect((await b.post('/account/totp/remove', { password: user.password, code: codes[1]!, csrf })).statusCode, 'an old recovery code').toBe(401);
+    const off = await b.post('/account/totp/remove', { password: user.password, code: codeAt(secret, t.clock.now()), csrf });
+    expect(off.statusCode).toBe(303);
+    expect(off.headers.location).toBe('/account?saved=mfa_off');
+    expect((await b.get('/account?saved=mfa_off')).body).toMatch(/Set up an authenticator app/);
+    expect((await b.post('/account/totp', { password: user.password })).statusCode, 'no token').toBe(403);
   });
 });
 

@@ -4,7 +4,12 @@ import { Type } from 'typebox';
 import { renameAccount } from '../../auth/account/account.js';
 import { formToken, type BrowserSession } from '../../auth/browser-sessions/browser-sessions.js';
 import { describeDevice } from '../../auth/sessions/devices.js';
-import { listOwnSessions } from '../../auth/sessions/own-sessions.js';
+import { endOtherSessions, endOwnSession, listOwnSessions } from '../../auth/sessions/own-sessions.js';
+import { AppError } from '../../errors.js';
+import { nameProblem } from './form-checks.js';
+import { mfaSection } from './mfa-pages.js';
+import { mfaSummaryOf } from '../../auth/mfa/factors.js';
+import type { MfaSummary } from '../../contracts/mfa.js';
 import { endSession } from '../../auth/sessions/sessions.js';
 import type { OwnSession } from '../../contracts/sessions.js';
 import { clientOf } from '../client.js';
@@ -23,10 +28,10 @@ const NAME_MAX = 100;
 
 const when = (iso: string) => `${iso.slice(0, 16).replace('T', ' ')} UTC`;
 
-function accountPage(session: BrowserSession, csrf: string, sessions: readonly OwnSession[], notice: { saved?: boolean; nameError?: string } = {}): Html {
+function accountPage(session: BrowserSession, csrf: string, sessions: readonly OwnSession[], mfa: MfaSummary, notice: { saved?: string | undefined; nameError?: string | undefined; ended?: string | undefined } = {}): Html {
   const { user } = session;
   const invalid = notice.nameError ? html` aria-invalid="true" aria-describedby="name-error"` : '';
-  return html`${notice.saved ? html`<p class="notice" role="status">Your name was saved.</p>` : ''}
+  return html`${notice.saved ? html`<p class="notice" role="status">${notice.saved}</p>` : ''}
 <div class="card"><dl>
 <dt>Email</dt><dd>${user.email} ${user.emailVerifiedAt ? html`<span class="ok">(verified)</span>` : html`<span class="error">(not verified)</span>`}</dd>
 <dt>Member since</dt><dd>${user.createdAt.toISOString().slice(0, 10)}</dd>
@@ -39,18 +44,23 @@ function accountPage(session: BrowserSession, csrf: string, sessions: readonly O
 ${notice.nameError ? html`<p class="field-error" id="name-error" role="alert">${notice.nameError}</p>` : ''}
 <button type="submit">Save</button>
 </form>
+${mfaSection(csrf, mfa)}
 <h2>Where you are signed in</h2>
+${notice.ended ? html`<p class="notice" role="status">${notice.ended}</p>` : ''}
 <ul class="sessions">
 ${sessions.map(
   (s) => html`<li><strong>${describeDevice(s.user_agent)}</strong>${s.current ? html` <span class="ok">(this browser)</span>` : ''}<br>
-<span class="hint">${s.ip_address ?? 'unknown address'} · signed in ${when(s.created_at)} · last used ${when(s.last_used_at)}</span></li>`,
+<span class="hint">${s.ip_address ?? 'unknown address'} · signed in ${when(s.created_at)} · last used ${when(s.last_used_at)}</span>
+${s.current ? '' : html`<form method="post" action="/account/sessions/end" class="inline"><input type="hidden" name="csrf" value="${csrf}"><input type="hidden" name="session_id" value="${s.id}"><button type="submit" class="secondary" aria-label="Sign out ${describeDevice(s.user_agent)}, signed in ${when(s.created_at)}">Sign out</button></form>`}</li>`,
 )}
 </ul>
+${sessions.length > 1 ? html`<form method="post" action="/account/sessions/end-others"><input type="hidden" name="csrf" value="${csrf}"><button type="submit" class="secondary">Sign out everywhere else</button></form>` : ''}
 <form method="post" action="/logout"><input type="hidden" name="csrf" value="${csrf}"><button type="submit" class="secondary">Sign out</button></form>`;
 }
 
 export function accountPages(app: PageApp, kit: PageKit) {
   const sessionsOf = (session: BrowserSession) => listOwnSessions(kit.deps, { userId: session.user.id, sessionId: session.sessionId });
+  const mfaOf = (session: BrowserSession) => mfaSummaryOf(kit.deps, session.user.id);
   const show = (session: BrowserSession) => ({ title: TITLE, signedInAs: session.user.email });
 
   app.get(
@@ -60,7 +70,7 @@ export function accountPages(app: PageApp, kit: PageKit) {
       schema: {
         tags,
         summary: 'The account page (HTML): profile, sessions',
-        querystring: Type.Object({ saved: FormField(32) }),
+        querystring: Type.Object({ saved: FormField(32), ended: FormField(32) }),
         produces: ['text/html'],
         response: { 200: pageResponse('the account'), 303: redirectResponse('not signed in: to /login, back here after'), 503: jsonErrorResponse('the database does not answer') },
       },
@@ -68,7 +78,8 @@ export function accountPages(app: PageApp, kit: PageKit) {
     async (request, reply) => {
       const session = await kit.sessionOf(request);
       if (!session) return kit.redirect(reply, SIGN_IN_HERE);
-      const body = accountPage(session, formToken(kit.deps.pageKey, session.sessionId), await sessionsOf(session), { saved: request.query.saved === 'name' });
+      const notice = { saved: SAVED[request.query.saved ?? ''], ended: ENDED[request.query.ended ?? ''] };
+      const body = accountPage(session, formToken(kit.deps.pageKey, session.sessionId), await sessionsOf(session), await mfaOf(session), notice);
       return kit.send(reply, 200, { ...show(session), body });
     },
   );
@@ -94,16 +105,45 @@ export function accountPages(app: PageApp, kit: PageKit) {
       if (!session) return kit.redirect(reply, SIGN_IN_HERE);
       if (!kit.fromOwnForm(request, session.sessionId, request.body.csrf)) return kit.refusedForm(reply);
       const name = (request.body.name ?? '').trim();
-      if (name.length < 1 || name.length > NAME_MAX) {
+      const nameError = nameProblem(name);
+      if (nameError) {
         const csrf = formToken(kit.deps.pageKey, session.sessionId);
-        const body = accountPage(session, csrf, await sessionsOf(session), { nameError: `Enter a name of 1 to ${NAME_MAX} characters.` });
+        const body = accountPage(session, csrf, await sessionsOf(session), await mfaOf(session), { nameError });
         return kit.send(reply, 422, { ...show(session), body });
       }
       await renameAccount(kit.deps, session.user.id, name, clientOf(request));
       return kit.redirect(reply, '/account?saved=name');
     },
   );
+  sessionPages(app, kit);
   signOutPages(app, kit);
+}
+
+const SAVED: Record<string, string> = { name: 'Your name was saved.', mfa_off: 'The authenticator app is off: your password alone signs you in.' };
+const ENDED: Record<string, string> = { one: 'That session was signed out.', others: 'Every other session was signed out.' };
+
+/** Ending one of the account's other sessions, or all of them but this browser's, from the account page. */
+function sessionPages(app: PageApp, kit: PageKit) {
+  const schema = { tags, consumes: FORM_TYPES, response: { ...formResponses, 303: redirectResponse('done: back to /account; or not signed in: to /login') } };
+  const one = { ...schema, summary: 'Sign one other session out (HTML form)', body: Type.Object({ session_id: FormField(64), csrf: FormField(128) }) };
+  const others = { ...schema, summary: 'Sign every other session out (HTML form)', body: Type.Object({ csrf: FormField(128) }) };
+  app.post('/account/sessions/end', { config: { html: true }, schema: one }, async (request, reply) => {
+    const session = await kit.sessionOf(request);
+    if (!session) return kit.redirect(reply, SIGN_IN_HERE);
+    if (!kit.fromOwnForm(request, session.sessionId, request.body.csrf)) return kit.refusedForm(reply);
+    // One already ended (another tab got there first) is ended all the same.
+    await endOwnSession(kit.deps, { userId: session.user.id, sessionId: session.sessionId }, request.body.session_id ?? '', clientOf(request)).catch((err: unknown) => {
+      if (!(err instanceof AppError && err.code === 'session_not_found')) throw err;
+    });
+    return kit.redirect(reply, '/account?ended=one');
+  });
+  app.post('/account/sessions/end-others', { config: { html: true }, schema: others }, async (request, reply) => {
+    const session = await kit.sessionOf(request);
+    if (!session) return kit.redirect(reply, SIGN_IN_HERE);
+    if (!kit.fromOwnForm(request, session.sessionId, request.body.csrf)) return kit.refusedForm(reply);
+    await endOtherSessions(kit.deps, { userId: session.user.id, sessionId: session.sessionId }, clientOf(request));
+    return kit.redirect(reply, '/account?ended=others');
+  });
 }
 
 function signOutPages(app: PageApp, kit: PageKit) {

@@ -5,11 +5,14 @@ import type { Deps } from '../../deps.js';
 import { accountPages } from './account-pages.js';
 import { loginPages } from './login-pages.js';
 import { pageKit } from './page-kit.js';
+import { signupPages } from './signup-pages.js';
+import { mfaPages } from './mfa-pages.js';
 import { STYLESHEET, STYLESHEET_PATH } from './style.js';
 
 /**
  * Latchkey's own pages for people: sign in (./login-pages.ts), the account page and signing out
- * (./account-pages.ts). Plain HTML forms and one stylesheet, no script, a strict CSP (./frame.ts); a browser
+ * (./account-pages.ts), creating an account and asking for a reset link (./signup-pages.ts), two-step sign-in
+ * with an authenticator app (./mfa-pages.ts). Plain HTML forms and one stylesheet, no script, a strict CSP (./frame.ts); a browser
  * session of Latchkey's own, and forms checked as ./page-kit.ts says.
  */
 
@@ -26,5 +29,7 @@ export function hostedPages(deps: Deps): FastifyPluginAsyncTypebox {
     const kit = pageKit(deps);
     loginPages(app, kit);
     accountPages(app, kit);
+    signupPages(app, kit);
+    mfaPages(app, kit);
   };
 }

@@ -8,6 +8,7 @@ import { AppError } from '../../errors.js';
 import { clientOf } from '../client.js';
 import { jsonErrorResponse, pageResponse, redirectResponse } from './frame.js';
 import { html } from './html.js';
+import { factorTyped } from './mfa-pages.js';
 import { FORM_TYPES, FormField, formResponses, type PageKit } from './page-kit.js';
 
 /**
@@ -38,7 +39,7 @@ function loginForm(kit: PageKit, nonce: string, to: string, error?: AppError, em
 <input id="password" name="password" type="password" autocomplete="current-password" required${invalid}>
 <button type="submit">Sign in</button>
 </form>
-<p><a href="/forgot-password">Forgot your password?</a></p>`;
+<p><a href="/forgot-password">Forgot your password?</a> · <a href="/signup">Create an account</a></p>`;
 }
 
 function secondStepForm(kit: PageKit, nonce: string, to: string, mfaToken: string, error?: AppError) {
@@ -154,10 +155,8 @@ function secondStep(app: PageApp, kit: PageKit) {
       if (!form) return kit.refusedForm(reply);
       const { nonce, to } = form;
       const { mfa_token: mfaToken = '', code = '' } = request.body;
-      const typed = code.trim();
-      const factor = /^\d{6}$/.test(typed) ? { code: typed } : { recoveryCode: typed };
       try {
-        const { user, tokens } = await completeMfaSignIn(kit.deps, { mfaToken, ...factor }, clientOf(request));
+        const { user, tokens } = await completeMfaSignIn(kit.deps, { mfaToken, ...factorTyped(code) }, clientOf(request));
         return kit.signedIn(reply, { sessionId: tokens.sessionId, userId: user.id }, to);
       } catch (err) {
         if (!(err instanceof AppError) || err.status === 429 || err.status === 503) throw err;

@@ -31,6 +31,9 @@ ul.sessions li{padding:.6rem 0;border-bottom:1px solid var(--line)}
 ul.sessions li:last-child{border-bottom:0}
 dl{display:grid;grid-template-columns:max-content 1fr;gap:.25rem 1rem;margin:0}dt{color:var(--muted)}dd{margin:0;overflow-wrap:anywhere}
 form.inline{display:inline}
+h3{font-size:1rem;margin:0 0 .25rem}
+.qr{width:12rem;max-width:100%;background:#fff;padding:.5rem;border-radius:.4rem}.qr svg{display:block;width:100%;height:auto}
+ul.codes{columns:2;list-style:none;padding:0;font-size:1.1rem}code{font-family:ui-monospace,monospace}
 `;
 
 export const STYLESHEET_PATH = `/assets/latchkey-${createHash('sha256').update(STYLESHEET).digest('hex').slice(0, 12)}.css`;

@@ -1,0 +1,155 @@
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import { Type, type TSchema } from 'typebox';
+import { formToken, type BrowserSession } from '../../auth/browser-sessions/browser-sessions.js';
+import { beginTotpEnrolment, confirmTotp, regenerateRecoveryCodes, removeTotp, type SecondFactor } from '../../auth/mfa/factors.js';
+import type { MfaSummary } from '../../contracts/mfa.js';
+import { AppError } from '../../errors.js';
+import { clientOf } from '../client.js';
+import { jsonErrorResponse, pageResponse, redirectResponse } from './frame.js';
+import { Html, html } from './html.js';
+import { FORM_TYPES, FormField, formResponses, SIGN_IN_HERE, type PageKit } from './page-kit.js';
+
+/**
+ * Two-step sign-in on the account page: setting up an authenticator app (its QR code, and its secret as text,
+ * confirmed with a first code), the recovery codes shown once with a download, new recovery codes, turning the
+ * app off. Each takes what the API takes (the password, and a code once the account has a factor), through the
+ * same functions. Passkeys need the browser's API (a script): not on these pages yet.
+ */
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- any server and logger, with TypeBox's provider
+type PageApp = FastifyInstance<any, any, any, any, TypeBoxTypeProvider>;
+
+const tags = ['pages'];
+const TITLE = 'Two-step sign-in';
+
+/** A code typed in a form: six digits are the app's, anything else a recovery code. */
+export const factorTyped = (code: string | undefined): SecondFactor => {
+  const typed = (code ?? '').trim();
+  return /^\d{6}$/.test(typed) ? { code: typed } : { recoveryCode: typed };
+};
+
+const passwordField = (id = 'password') => html`<label for="${id}">Your password</label>
+<input id="${id}" name="password" type="password" autocomplete="current-password" required>`;
+const codeField = (id: string) => html`<label for="${id}">A code from your app, or a recovery code</label>
+<input id="${id}" name="code" type="text" autocomplete="one-time-code" required>`;
+
+/** The account page's section on second factors. */
+export function mfaSection(csrf: string, mfa: MfaSummary): Html {
+  if (!mfa.totp) {
+    return html`<h2>Two-step sign-in</h2>
+<p>Off${mfa.passkeys > 0 ? html` for the authenticator app (your account has ${mfa.passkeys} passkey${mfa.passkeys === 1 ? '' : 's'}; they are managed through the API for now)` : ''}. With an authenticator app, a stolen password is not enough to sign in.</p>
+${
+  mfa.passkeys > 0
+    ? ''
+    : html`<form method="post" action="/account/totp" novalidate><input type="hidden" name="csrf" value="${csrf}">
+${passwordField('totp-password')}
+<button type="submit">Set up an authenticator app</button></form>`
+}`;
+  }
+  return html`<h2>Two-step sign-in</h2>
+<p class="ok">On: an authenticator app. ${mfa.recovery_codes_left} recovery code${mfa.recovery_codes_left === 1 ? '' : 's'} left.</p>
+<div class="card"><h3>New recovery codes</h3><p class="hint">The old ones stop working.</p>
+<form method="post" action="/account/recovery-codes" novalidate><input type="hidden" name="csrf" value="${csrf}">
+${passwordField('codes-password')}${codeField('codes-code')}
+<button type="submit">Make new recovery codes</button></form></div>
+<div class="card"><h3>Turn off the authenticator app</h3>
+<form method="post" action="/account/totp/remove" novalidate><input type="hidden" name="csrf" value="${csrf}">
+${passwordField('off-password')}${codeField('off-code')}
+<button type="submit" class="secondary">Turn off</button></form></div>`;
+}
+
+function recoveryCodesPage(codes: readonly string[]): Html {
+  const file = `Latchkey recovery codes\nEach works once, in place of a code from your app.\n\n${codes.join('\n')}\n`;
+  return html`<p class="notice" role="status">Save these recovery codes somewhere safe: each signs you in once if you lose your app. They are shown only now.</p>
+<ul class="codes">${codes.map((c) => html`<li><code>${c}</code></li>`)}</ul>
+<p><a class="button" download="latchkey-recovery-codes.txt" href="data:text/plain;charset=utf-8,${encodeURIComponent(file)}">Download them</a></p>
+<p><a href="/account">Back to your account</a></p>`;
+}
+
+function confirmForm(csrf: string, error?: AppError): Html {
+  return html`${error ? html`<div class="alert" role="alert" id="confirm-error">${error.message}</div>` : ''}
+<form method="post" action="/account/totp/confirm" novalidate><input type="hidden" name="csrf" value="${csrf}">
+<label for="confirm-code">The six-digit code your app shows</label>
+<input id="confirm-code" name="code" type="text" inputmode="numeric" autocomplete="one-time-code" required${error ? html` aria-invalid="true" aria-describedby="confirm-error"` : ''}>
+<button type="submit">Turn on</button></form>`;
+}
+
+const groupsOf = (secret: string) => secret.match(/.{1,4}/g)!.join(' ');
+
+export function mfaPages(app: PageApp, kit: PageKit) {
+  const schema = <B extends TSchema>(summary: string, body: B, ok: Record<number, unknown>) => ({
+    tags,
+    summary,
+    consumes: FORM_TYPES,
+    body,
+    response: { ...formResponses, ...ok, 303: redirectResponse('not signed in: to /login (or done: back to /account)'), 401: pageResponse('a wrong password or code: said so'), 409: pageResponse('already set up, or nothing to confirm'), 429: jsonErrorResponse('too many tries (Retry-After)') },
+  });
+  const proofBody = Type.Object({ password: FormField(4096), code: FormField(64), csrf: FormField(128) });
+
+  /** The signed-in browser of a form post from this site's own page, or the answer to give instead. */
+  async function signedInForm(request: FastifyRequest, reply: FastifyReply, csrf: string | undefined): Promise<BrowserSession | FastifyReply> {
+    const session = await kit.sessionOf(request);
+    if (!session) return kit.redirect(reply, SIGN_IN_HERE);
+    if (!kit.fromOwnForm(request, session.sessionId, csrf)) return kit.refusedForm(reply);
+    return session;
+  }
+  /** An AppError a page shows (a wrong password or code, nothing to do); any other is thrown on. */
+  const shown = (reply: FastifyReply, session: BrowserSession, err: unknown, body: (err: AppError) => Html) => {
+    if (!(err instanceof AppError) || err.status === 429 || err.status >= 500) throw err;
+    return kit.send(reply, err.status === 409 ? 409 : 401, { title: TITLE, signedInAs: session.user.email, body: body(err) });
+  };
+  const backToAccount = (err: AppError) => html`<div class="alert" role="alert">${err.message}</div><p><a href="/account">Back to your account</a></p>`;
+
+  app.post('/account/totp', { config: { html: true }, schema: schema('Set up an authenticator app (HTML form): its QR code and secret', Type.Object({ password: FormField(4096), csrf: FormField(128) }), { 200: pageResponse('the QR code, the secret, and the form for the first code') }) }, async (request, reply) => {
+    const session = await signedInForm(request, reply, request.body.csrf);
+    if (!('user' in session)) return session;
+    try {
+      const setup = await beginTotpEnrolment(kit.deps, session.user, { password: request.body.password ?? '' }, clientOf(request));
+      const csrf = formToken(kit.deps.pageKey, session.sessionId);
+      return kit.send(reply, 200, {
+        title: 'Set up your authenticator app',
+        signedInAs: session.user.email,
+        body: html`<p>Scan this code with your authenticator app, or type the secret into it.</p>
+<div class="qr" role="img" aria-label="QR code of the authenticator app's setup">${new Html(setup.qr_svg)}</div>
+<p>Secret: <code>${groupsOf(setup.secret)}</code></p>
+${confirmForm(csrf)}`,
+      });
+    } catch (err) {
+      return shown(reply, session, err, backToAccount);
+    }
+  });
+
+  app.post('/account/totp/confirm', { config: { html: true }, schema: schema('Confirm the new authenticator app with its first code (HTML form): the recovery codes, once', Type.Object({ code: FormField(64), csrf: FormField(128) }), { 200: pageResponse('the recovery codes, shown once') }) }, async (request, reply) => {
+    const session = await signedInForm(request, reply, request.body.csrf);
+    if (!('user' in session)) return session;
+    try {
+      const codes = await confirmTotp(kit.deps, session.user, (request.body.code ?? '').trim(), clientOf(request));
+      return kit.send(reply, 200, { title: 'Save your recovery codes', signedInAs: session.user.email, body: recoveryCodesPage(codes) });
+    } catch (err) {
+      return shown(reply, session, err, (e) => (e.code === 'invalid_mfa_code' ? confirmForm(formToken(kit.deps.pageKey, session.sessionId), e) : backToAccount(e)));
+    }
+  });
+
+  app.post('/account/recovery-codes', { config: { html: true }, schema: schema('Make new recovery codes (HTML form)', proofBody, { 200: pageResponse('the new recovery codes, shown once') }) }, async (request, reply) => {
+    const session = await signedInForm(request, reply, request.body.csrf);
+    if (!('user' in session)) return session;
+    try {
+      const codes = await regenerateRecoveryCodes(kit.deps, session.user, request.body.password ?? '', factorTyped(request.body.code), clientOf(request));
+      return kit.send(reply, 200, { title: 'Save your recovery codes', signedInAs: session.user.email, body: recoveryCodesPage(codes) });
+    } catch (err) {
+      return shown(reply, session, err, backToAccount);
+    }
+  });
+
+  app.post('/account/totp/remove', { config: { html: true }, schema: schema('Turn the authenticator app off (HTML form)', proofBody, {}) }, async (request, reply) => {
+    const session = await signedInForm(request, reply, request.body.csrf);
+    if (!('user' in session)) return session;
+    try {
+      await removeTotp(kit.deps, session.user, request.body.password ?? '', factorTyped(request.body.code), clientOf(request));
+      return kit.redirect(reply, '/account?saved=mfa_off');
+    } catch (err) {
+      return shown(reply, session, err, backToAccount);
+    }
+  });
+}
