@@ -1,9 +1,12 @@
 import { existsSync, readFileSync } from 'node:fs';
+import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
 import { createServer } from 'node:net';
 import { createRequire } from 'node:module';
+import { Secret, TOTP } from 'otpauth';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { signUp, startTestApp, type TestApp } from '../helpers/app.js';
+import { GOOD_PASSWORD, signUp, startTestApp, uniqueEmail, type TestApp } from '../helpers/app.js';
 import { anyOf, describeUnless, ON_POSTGRES } from '../helpers/skip.js';
 
 // The hosted pages in a real browser (Debian's Chromium, driven by playwright-core): sign in with the keyboard,
@@ -15,6 +18,8 @@ const EVIL = 'evil.test';
 const SIBLING = `evil.${HOST}`;
 const noChromium = existsSync(CHROMIUM) ? undefined : `no Chromium at ${CHROMIUM}: on Debian, apt-get install -y chromium, or set CHROMIUM_PATH`;
 if (noChromium && process.env.CI === 'true') throw new Error(`hosted-pages-browser: ${noChromium}; CI installs it in .ci/run`);
+
+const codeAt = (secret: string, at: Date) => new TOTP({ secret: Secret.fromBase32(secret) }).generate({ timestamp: at.getTime() });
 
 const AXE = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
 
@@ -34,6 +39,23 @@ async function accessibilityViolations(page: Page): Promise<string[]> {
     return (await axe.run()).violations;
   });
   return violations.filter((v) => v.impact === 'serious' || v.impact === 'critical').map((v) => `${v.id}: ${v.nodes.map((n) => n.target.join(' ')).join(', ')}`);
+}
+
+// Every page the tests reach, at 1440 and 375 px wide, light and dark: test-results/screenshots/ (not committed;
+// docs/images/ holds a few of them).
+const SHOTS = join(process.cwd(), 'test-results', 'screenshots');
+
+async function screenshots(page: Page, name: string) {
+  await mkdir(SHOTS, { recursive: true });
+  for (const width of [1440, 375]) {
+    for (const colorScheme of ['light', 'dark'] as const) {
+      await page.setViewportSize({ width, height: 900 });
+      await page.emulateMedia({ colorScheme });
+      await page.screenshot({ path: join(SHOTS, `${name}-${width}-${colorScheme}.png`), fullPage: true });
+    }
+  }
+  await page.setViewportSize({ width: 1280, height: 720 });
+  await page.emulateMedia({ colorScheme: 'light' });
 }
 
 describeUnless(anyOf(noChromium, ON_POSTGRES))('the hosted pages in Chromium', () => {
@@ -62,6 +84,7 @@ describeUnless(anyOf(noChromium, ON_POSTGRES))('the hosted pages in Chromium', (
     await page.goto(`${base}/account`);
     expect(new URL(page.url()).pathname, 'signed out: sent to sign in').toBe('/login');
     expect(await accessibilityViolations(page)).toEqual([]);
+    await screenshots(page, 'login');
     // The keyboard reaches the fields and the button in order.
     await page.keyboard.press('Tab');
     await page.keyboard.press('Tab');
@@ -74,12 +97,14 @@ describeUnless(anyOf(noChromium, ON_POSTGRES))('the hosted pages in Chromium', (
     await page.waitForLoadState('load');
     expect(await page.getByRole('alert').textContent()).toContain('Wrong email or password.');
     expect(await accessibilityViolations(page)).toEqual([]);
+    await screenshots(page, 'login-error');
     await page.getByLabel('Password').fill(user.password);
     await page.getByRole('button', { name: 'Sign in' }).click();
     await page.waitForURL(`${base}/account`);
     expect(await page.getByRole('heading', { level: 1 }).textContent()).toBe('Your account');
     expect(await page.locator('body').textContent()).toContain('(this browser)');
     expect(await accessibilityViolations(page)).toEqual([]);
+    await screenshots(page, 'account');
     await page.getByLabel('Name').fill('Ada King');
     await page.getByRole('button', { name: 'Save' }).click();
     await page.waitForURL(`${base}/account?saved=name`);
@@ -87,11 +112,60 @@ describeUnless(anyOf(noChromium, ON_POSTGRES))('the hosted pages in Chromium', (
     await page.getByRole('link', { name: 'Sign out' }).click();
     await page.waitForURL(`${base}/logout`);
     expect(await accessibilityViolations(page)).toEqual([]);
+    await screenshots(page, 'logout');
     await page.getByRole('button', { name: 'Sign out' }).click();
     await page.waitForURL(`${base}/login`);
     await page.goto(`${base}/account`);
     expect(new URL(page.url()).pathname).toBe('/login');
     expect(blocked, 'nothing the CSP refused').toEqual([]);
+  });
+
+  it('signs up, sets up an authenticator app from the secret on the page, then signs in with a code and with a recovery code', async () => {
+    const page = await browser.newPage();
+    const email = uniqueEmail('browser');
+    await page.goto(`${base}/signup`);
+    expect(await accessibilityViolations(page)).toEqual([]);
+    await screenshots(page, 'signup');
+    await page.getByLabel('Name').fill('Grace Hopper');
+    await page.getByLabel('Email').fill(email);
+    await page.getByLabel('Password', { exact: true }).fill(GOOD_PASSWORD);
+    await page.getByRole('button', { name: 'Create account' }).click();
+    await page.waitForURL(`${base}/account`);
+    await page.locator('#totp-password').fill(GOOD_PASSWORD);
+    await page.getByRole('button', { name: 'Set up an authenticator app' }).click();
+    await page.waitForLoadState('load');
+    expect(await accessibilityViolations(page)).toEqual([]);
+    expect(await page.getByRole('img', { name: /QR code/ }).count()).toBe(1);
+    await screenshots(page, 'totp-setup');
+    const secret = (await page.locator('code').first().textContent())!.replace(/ /g, '');
+    await page.getByLabel('The six-digit code your app shows').fill(codeAt(secret, t.clock.now()));
+    await page.getByRole('button', { name: 'Turn on' }).click();
+    await page.waitForLoadState('load');
+    expect(await page.getByRole('heading', { level: 1 }).textContent()).toBe('Save your recovery codes');
+    expect(await accessibilityViolations(page)).toEqual([]);
+    await screenshots(page, 'recovery-codes');
+    const codes = await page.locator('ul.codes code').allTextContents();
+    expect(codes).toHaveLength(10);
+    const download = page.waitForEvent('download');
+    await page.getByRole('link', { name: 'Download them' }).click();
+    expect((await download).suggestedFilename()).toBe('latchkey-recovery-codes.txt');
+    for (const code of [() => codeAt(secret, new Date(t.clock.now().getTime() + 30_000)), () => codes[0]!]) {
+      await page.goto(`${base}/logout`);
+      await page.getByRole('button', { name: 'Sign out' }).click();
+      await page.waitForURL(`${base}/login`);
+      await page.getByLabel('Email').fill(email);
+      await page.getByLabel('Password').fill(GOOD_PASSWORD);
+      await page.getByRole('button', { name: 'Sign in' }).click();
+      await page.waitForLoadState('load');
+      expect(await page.getByRole('heading', { level: 1 }).textContent()).toBe('Two-step sign-in');
+      expect(await accessibilityViolations(page)).toEqual([]);
+      await screenshots(page, 'login-second-step');
+      await page.getByLabel('Code').fill(code());
+      await page.getByRole('button', { name: 'Continue' }).click();
+      await page.waitForURL(`${base}/account`);
+      expect(await page.locator('body').textContent()).toContain('On: an authenticator app.');
+    }
+    expect(await page.locator('body').textContent()).toContain('9 recovery codes left');
   });
 
   it('refuses a form posted from another origin, and will not be framed by one', async () => {
