@@ -168,6 +168,35 @@ describeUnless(anyOf(noChromium, ON_POSTGRES))('the hosted pages in Chromium', (
     expect(await page.locator('body').textContent()).toContain('9 recovery codes left');
   });
 
+  it('changes the address and the password, downloads the data, and deletes the account from the page', async () => {
+    const user = await signUp(t);
+    const page = await browser.newPage();
+    await page.goto(`${base}/login`);
+    await page.getByLabel('Email').fill(user.email);
+    await page.getByLabel('Password').fill(user.password);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.waitForURL(`${base}/account`);
+    await page.getByLabel('New email address').fill(uniqueEmail('moved'));
+    await page.locator('#email-password').fill(user.password);
+    await page.getByRole('button', { name: 'Send a confirmation link' }).click();
+    await page.waitForURL(`${base}/account?saved=email`);
+    expect(await page.getByRole('status').first().textContent()).toContain('a link to confirm it is on its way');
+    await page.locator('#pw-password').fill(user.password);
+    await page.getByLabel('New password').fill('an even longer passphrase');
+    await page.getByRole('button', { name: 'Change password' }).click();
+    await page.waitForURL(`${base}/account?saved=password`);
+    const download = page.waitForEvent('download');
+    await page.getByRole('link', { name: 'Download my data' }).click();
+    expect((await download).suggestedFilename()).toBe('latchkey-export.json');
+    await page.getByLabel(/Type your email address/).fill(user.email);
+    await page.locator('#delete-password').fill('an even longer passphrase');
+    await page.getByRole('button', { name: 'Delete my account' }).click();
+    await page.waitForLoadState('load');
+    expect(await page.getByRole('heading', { level: 1 }).textContent()).toBe('Account deleted');
+    await page.goto(`${base}/account`);
+    expect(new URL(page.url()).pathname).toBe('/login');
+  });
+
   it('refuses a form posted from another origin, and will not be framed by one', async () => {
     const user = await signUp(t);
     const context = await browser.newContext();

@@ -404,6 +404,68 @@ describe('two-step sign-in from the account page', () => {
   });
 });
 
+describe('the account page’s address, password, data and deletion', () => {
+  const { t, smtp } = useMailingApp();
+
+  it('asks for a new address with the password, and mails the new address a link', async () => {
+    const user = await signUp(t);
+    const b = new Browser(t);
+    await logIn(b, user);
+    const csrf = csrfOf((await b.get('/account')).body);
+    const next = uniqueEmail('moved');
+    expect((await b.post('/account/email', { email: next, password: 'wrong password here', csrf })).statusCode).toBe(401);
+    expect((await b.post('/account/email', { email: 'nope', password: user.password, csrf })).statusCode).toBe(422);
+    const asked = await b.post('/account/email', { email: next, password: user.password, csrf });
+    expect(asked.statusCode).toBe(303);
+    expect(asked.headers.location).toBe('/account?saved=email');
+    await smtp.waitFor((m) => m.to.includes(next));
+  });
+
+  it('changes the password: every other session ends, this browser gets a new session and cookie', async () => {
+    const user = await signUp(t);
+    const b = new Browser(t);
+    await logIn(b, user);
+    const before = b.jar.get(sessionCookie);
+    const elsewhere = await signIn(t, user.email);
+    const csrf = csrfOf((await b.get('/account')).body);
+    expect((await b.post('/account/password', { password: 'wrong password here', new_password: 'a brand new passphrase', csrf })).statusCode).toBe(401);
+    expect((await b.post('/account/password', { password: user.password, new_password: 'short', csrf })).statusCode).toBe(422);
+    const changed = await b.post('/account/password', { password: user.password, new_password: 'a brand new passphrase', csrf });
+    expect(changed.statusCode, changed.body).toBe(303);
+    expect(b.jar.get(sessionCookie)).not.toBe(before);
+    expect((await b.get('/account?saved=password')).body).toContain('Your password was changed.');
+    expect((await t.inject({ method: 'GET', url: '/account', headers: { cookie: `${sessionCookie}=${before}` } })).statusCode, 'the old cookie').toBe(303);
+    expect((await t.inject({ method: 'GET', url: '/api/me', headers: bearer(elsewhere.access_token) })).statusCode).toBe(401);
+    expect((await logIn(new Browser(t), { email: user.email, password: 'a brand new passphrase' })).statusCode).toBe(303);
+  });
+
+  it('shows recent activity and hands the account’s data over as a JSON attachment', async () => {
+    const user = await signUp(t);
+    const b = new Browser(t);
+    await logIn(b, user);
+    expect((await b.get('/account')).body).toMatch(/<li>signin succeeded <span class="hint">/);
+    const data = await b.get('/account/export');
+    expect(data.statusCode).toBe(200);
+    expect(data.headers['content-disposition']).toContain('attachment');
+    expect(JSON.parse(data.body).user.email).toBe(user.email);
+    expect((await t.inject({ method: 'GET', url: '/account/export' })).statusCode, 'signed out').toBe(303);
+  });
+
+  it('deletes the account once its address is typed and the password given; the cookie goes with it', async () => {
+    const user = await signUp(t);
+    const b = new Browser(t);
+    await logIn(b, user);
+    const csrf = csrfOf((await b.get('/account')).body);
+    expect((await b.post('/account/delete', { confirm: 'someone@else.example', password: user.password, csrf })).statusCode).toBe(422);
+    expect((await b.post('/account/delete', { confirm: user.email, password: 'wrong password here', csrf })).statusCode).toBe(401);
+    expect((await signIn(t, user.email)).access_token, 'still there').toBeTruthy();
+    const gone = await b.post('/account/delete', { confirm: user.email.toUpperCase(), password: user.password, csrf });
+    expect(gone.statusCode, gone.body).toBe(200);
+    expect(b.jar.has(sessionCookie)).toBe(false);
+    expect((await t.inject({ method: 'POST', url: '/api/signin', payload: { email: user.email, password: user.password } })).statusCode).toBe(401);
+  });
+});
+
 describe('the hosted pages over https', () => {
   it('name their cookies __Host- and send them Secure', async () => {
     const t = await startTestApp({ env: { PUBLIC_URL: 'https://auth.example.com' } });

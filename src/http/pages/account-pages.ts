@@ -8,6 +8,7 @@ import { endOtherSessions, endOwnSession, listOwnSessions } from '../../auth/ses
 import { AppError } from '../../errors.js';
 import { nameProblem } from './form-checks.js';
 import { mfaSection } from './mfa-pages.js';
+import { credentialSections } from './credentials-pages.js';
 import { mfaSummaryOf } from '../../auth/mfa/factors.js';
 import type { MfaSummary } from '../../contracts/mfa.js';
 import { endSession } from '../../auth/sessions/sessions.js';
@@ -28,7 +29,7 @@ const NAME_MAX = 100;
 
 const when = (iso: string) => `${iso.slice(0, 16).replace('T', ' ')} UTC`;
 
-function accountPage(session: BrowserSession, csrf: string, sessions: readonly OwnSession[], mfa: MfaSummary, notice: { saved?: string | undefined; nameError?: string | undefined; ended?: string | undefined } = {}): Html {
+function accountPage(session: BrowserSession, csrf: string, sessions: readonly OwnSession[], mfa: MfaSummary, more: Html, notice: { saved?: string | undefined; nameError?: string | undefined; ended?: string | undefined } = {}): Html {
   const { user } = session;
   const invalid = notice.nameError ? html` aria-invalid="true" aria-describedby="name-error"` : '';
   return html`${notice.saved ? html`<p class="notice" role="status">${notice.saved}</p>` : ''}
@@ -55,7 +56,8 @@ ${s.current ? '' : html`<form method="post" action="/account/sessions/end" class
 )}
 </ul>
 ${sessions.length > 1 ? html`<form method="post" action="/account/sessions/end-others"><input type="hidden" name="csrf" value="${csrf}"><button type="submit" class="secondary">Sign out everywhere else</button></form>` : ''}
-<form method="post" action="/logout"><input type="hidden" name="csrf" value="${csrf}"><button type="submit" class="secondary">Sign out</button></form>`;
+<form method="post" action="/logout"><input type="hidden" name="csrf" value="${csrf}"><button type="submit" class="secondary">Sign out</button></form>
+${more}`;
 }
 
 export function accountPages(app: PageApp, kit: PageKit) {
@@ -79,7 +81,9 @@ export function accountPages(app: PageApp, kit: PageKit) {
       const session = await kit.sessionOf(request);
       if (!session) return kit.redirect(reply, SIGN_IN_HERE);
       const notice = { saved: SAVED[request.query.saved ?? ''], ended: ENDED[request.query.ended ?? ''] };
-      const body = accountPage(session, formToken(kit.deps.pageKey, session.sessionId), await sessionsOf(session), await mfaOf(session), notice);
+      const csrf = formToken(kit.deps.pageKey, session.sessionId);
+      const mfa = await mfaOf(session);
+      const body = accountPage(session, csrf, await sessionsOf(session), mfa, await credentialSections(kit, session, csrf, mfa), notice);
       return kit.send(reply, 200, { ...show(session), body });
     },
   );
@@ -108,7 +112,8 @@ export function accountPages(app: PageApp, kit: PageKit) {
       const nameError = nameProblem(name);
       if (nameError) {
         const csrf = formToken(kit.deps.pageKey, session.sessionId);
-        const body = accountPage(session, csrf, await sessionsOf(session), await mfaOf(session), { nameError });
+        const mfa = await mfaOf(session);
+        const body = accountPage(session, csrf, await sessionsOf(session), mfa, await credentialSections(kit, session, csrf, mfa), { nameError });
         return kit.send(reply, 422, { ...show(session), body });
       }
       await renameAccount(kit.deps, session.user.id, name, clientOf(request));
@@ -119,7 +124,12 @@ export function accountPages(app: PageApp, kit: PageKit) {
   signOutPages(app, kit);
 }
 
-const SAVED: Record<string, string> = { name: 'Your name was saved.', mfa_off: 'The authenticator app is off: your password alone signs you in.' };
+const SAVED: Record<string, string> = {
+  name: 'Your name was saved.',
+  mfa_off: 'The authenticator app is off: your password alone signs you in.',
+  email: 'If the new address can be yours, a link to confirm it is on its way there. Your current address keeps working until then.',
+  password: 'Your password was changed. Every other device was signed out.',
+};
 const ENDED: Record<string, string> = { one: 'That session was signed out.', others: 'Every other session was signed out.' };
 
 /** Ending one of the account's other sessions, or all of them but this browser's, from the account page. */

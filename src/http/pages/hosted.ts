@@ -7,12 +7,14 @@ import { loginPages } from './login-pages.js';
 import { pageKit } from './page-kit.js';
 import { signupPages } from './signup-pages.js';
 import { mfaPages } from './mfa-pages.js';
+import { credentialPages } from './credentials-pages.js';
 import { STYLESHEET, STYLESHEET_PATH } from './style.js';
 
 /**
  * Latchkey's own pages for people: sign in (./login-pages.ts), the account page and signing out
  * (./account-pages.ts), creating an account and asking for a reset link (./signup-pages.ts), two-step sign-in
- * with an authenticator app (./mfa-pages.ts). Plain HTML forms and one stylesheet, no script, a strict CSP (./frame.ts); a browser
+ * with an authenticator app (./mfa-pages.ts), the address, the password, the account's data and its deletion
+ * (./credentials-pages.ts). Plain HTML forms and one stylesheet, no script, a strict CSP (./frame.ts); a browser
  * session of Latchkey's own, and forms checked as ./page-kit.ts says.
  */
 
@@ -31,5 +33,6 @@ export function hostedPages(deps: Deps): FastifyPluginAsyncTypebox {
     accountPages(app, kit);
     signupPages(app, kit);
     mfaPages(app, kit);
+    credentialPages(app, kit);
   };
 }

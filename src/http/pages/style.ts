@@ -10,6 +10,7 @@ export const STYLESHEET = `:root{color-scheme:light dark;--fg:#1d1d1f;--bg:#fff;
 body{margin:0;font:16px/1.5 system-ui,-apple-system,"Segoe UI",sans-serif;color:var(--fg);background:var(--bg)}
 header{display:flex;justify-content:space-between;align-items:center;padding:.75rem 1rem;border-bottom:1px solid var(--line)}
 header a{color:var(--fg);font-weight:600;text-decoration:none}
+header span{font-size:.9rem;text-align:right;overflow-wrap:anywhere;margin-left:1rem}
 main{max-width:34rem;margin:2rem auto;padding:0 1rem}
 h1{font-size:1.5rem;margin:0 0 1rem}h2{font-size:1.15rem;margin:2rem 0 .5rem}
 label{display:block;margin:1rem 0 .25rem;font-weight:500}
@@ -17,6 +18,7 @@ input{width:100%;padding:.6rem .7rem;font:inherit;color:var(--fg);background:var
 input[aria-invalid=true]{border-color:var(--error)}
 button,.button{display:inline-block;margin-top:1.25rem;padding:.6rem 1.1rem;font:inherit;font-weight:600;color:var(--accent-fg);background:var(--accent);border:0;border-radius:.4rem;cursor:pointer;text-decoration:none}
 button.secondary{color:var(--fg);background:var(--card);border:1px solid var(--line)}
+button.danger{color:#fff;background:#b00020}
 :focus-visible{outline:3px solid var(--accent);outline-offset:2px}
 a{color:var(--accent)}
 .hint{color:var(--muted);font-size:.9rem;margin:.25rem 0 0}

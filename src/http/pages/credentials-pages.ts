@@ -1,0 +1,155 @@
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import { Type, type TSchema } from 'typebox';
+import { changePassword, deleteOwnAccount } from '../../auth/account/account.js';
+import { listActivity } from '../../auth/account/activity.js';
+import { requestEmailChange } from '../../auth/account/email-change.js';
+import { exportAccount } from '../../auth/account/export.js';
+import type { BrowserSession } from '../../auth/browser-sessions/browser-sessions.js';
+import { describeDevice } from '../../auth/sessions/devices.js';
+import type { ActivityEvent } from '../../contracts/activity.js';
+import type { MfaSummary } from '../../contracts/mfa.js';
+import { AppError } from '../../errors.js';
+import { clientOf } from '../client.js';
+import { jsonErrorResponse, pageResponse, redirectResponse } from './frame.js';
+import { emailProblem } from './form-checks.js';
+import { html, type Html } from './html.js';
+import { factorTyped } from './mfa-pages.js';
+import { FORM_TYPES, FormField, formResponses, SIGN_IN_HERE, type PageKit } from './page-kit.js';
+
+/**
+ * The account page's sensitive changes (the address, the password, deleting the account), its recent activity and
+ * "Download my data": the API's own functions, each taking the password, and a code once the account has a factor.
+ * A new password ends every session, this browser's too, and opens a new one for it: its cookie changes.
+ */
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- any server and logger, with TypeBox's provider
+type PageApp = FastifyInstance<any, any, any, any, TypeBoxTypeProvider>;
+
+const tags = ['pages'];
+const ACTIVITY_SHOWN = 10;
+
+const when = (iso: string) => `${iso.slice(0, 16).replace('T', ' ')} UTC`;
+
+/** The password field, and the code field when the account has a factor a page can take (an authenticator app). */
+function proofFields(prefix: string, mfa: MfaSummary, label = 'Your password'): Html {
+  return html`<label for="${prefix}-password">${label}</label>
+<input id="${prefix}-password" name="password" type="password" autocomplete="current-password" required>
+${mfa.totp ? html`<label for="${prefix}-code">A code from your app, or a recovery code</label><input id="${prefix}-code" name="code" type="text" autocomplete="one-time-code" required>` : ''}`;
+}
+
+/** The account page's sections for its address, password, activity, data and deletion. */
+export async function credentialSections(kit: PageKit, session: BrowserSession, csrf: string, mfa: MfaSummary): Promise<Html> {
+  const { events } = await listActivity(kit.deps, session.user.id, { limit: ACTIVITY_SHOWN });
+  const passkeyOnly = !mfa.totp && mfa.passkeys > 0;
+  const changes = passkeyOnly
+    ? html`<p class="hint">Your account's second factor is a passkey: change your address or password, or delete the account, through the API for now.</p>`
+    : html`<h2>Email address</h2>
+<form method="post" action="/account/email" novalidate><input type="hidden" name="csrf" value="${csrf}">
+<label for="new-email">New email address</label><input id="new-email" name="email" type="email" autocomplete="email" required>
+${proofFields('email', mfa)}
+<button type="submit">Send a confirmation link</button></form>
+<h2>Password</h2>
+<form method="post" action="/account/password" novalidate><input type="hidden" name="csrf" value="${csrf}">
+${proofFields('pw', mfa, 'Current password')}
+<label for="new-password">New password</label><input id="new-password" name="new_password" type="password" autocomplete="new-password" required minlength="${kit.deps.config.password.minLength}">
+<p class="hint">Every device signed in to your account is signed out, this one stays signed in.</p>
+<button type="submit">Change password</button></form>`;
+  return html`${changes}
+<h2>Recent activity</h2>
+<ul class="sessions">${events.map((e) => activityLine(e))}</ul>
+<p><a href="/account/export">Download my data</a> (everything Latchkey holds about you, as JSON)</p>
+${passkeyOnly ? '' : deleteSection(csrf, mfa, session.user.email)}`;
+}
+
+const activityLine = (e: ActivityEvent) =>
+  html`<li>${e.type.replace(/_/g, ' ')} <span class="hint">· ${when(e.created_at)} · ${e.ip_address ?? 'unknown address'}${e.user_agent ? html` · ${describeDevice(e.user_agent)}` : ''}</span></li>`;
+
+const deleteSection = (csrf: string, mfa: MfaSummary, email: string) => html`<div class="card"><h2>Delete your account</h2>
+<p>Everything goes: your sessions, your factors, your activity. This cannot be undone.</p>
+<form method="post" action="/account/delete" novalidate><input type="hidden" name="csrf" value="${csrf}">
+<label for="delete-confirm">Type your email address, ${email}, to confirm</label><input id="delete-confirm" name="confirm" type="text" autocomplete="off" required>
+${proofFields('delete', mfa)}
+<button type="submit" class="danger">Delete my account</button></form></div>`;
+
+export function credentialPages(app: PageApp, kit: PageKit) {
+  const schema = <B extends TSchema>(summary: string, body: B) => ({
+    tags,
+    summary,
+    consumes: FORM_TYPES,
+    body,
+    response: {
+      ...formResponses,
+      200: pageResponse('done, said on a page'),
+      303: redirectResponse('done: back to /account; or not signed in: to /login'),
+      401: pageResponse('a wrong password or code: said so'),
+      409: pageResponse('the address is taken'),
+      422: pageResponse('the form was refused: said why'),
+      429: jsonErrorResponse('too many tries (Retry-After)'),
+    },
+  });
+  async function signedInForm(request: FastifyRequest, reply: FastifyReply, csrf: string | undefined): Promise<BrowserSession | FastifyReply> {
+    const session = await kit.sessionOf(request);
+    if (!session) return kit.redirect(reply, SIGN_IN_HERE);
+    if (!kit.fromOwnForm(request, session.sessionId, csrf)) return kit.refusedForm(reply);
+    return session;
+  }
+  const refused = (reply: FastifyReply, session: BrowserSession, err: unknown) => {
+    if (!(err instanceof AppError) || err.status === 429 || err.status >= 500) throw err;
+    const status = err.status === 401 || err.status === 409 ? err.status : 422;
+    return kit.send(reply, status, { title: 'Your account', signedInAs: session.user.email, body: html`<div class="alert" role="alert">${err.message}</div><p><a href="/account">Back to your account</a></p>` });
+  };
+  const field = (n: number) => FormField(n);
+
+  app.post('/account/email', { config: { html: true }, schema: schema('Ask to change the address (HTML form): a link to the new one', Type.Object({ email: field(1024), password: field(4096), code: field(64), csrf: field(128) })) }, async (request, reply) => {
+    const session = await signedInForm(request, reply, request.body.csrf);
+    if (!('user' in session)) return session;
+    const email = (request.body.email ?? '').trim();
+    const problem = emailProblem(email);
+    if (problem) return refused(reply, session, new AppError('invalid_request', problem));
+    try {
+      await requestEmailChange(kit.deps, session.user, { email, password: request.body.password ?? '', ...factorTyped(request.body.code) }, clientOf(request));
+      return kit.redirect(reply, '/account?saved=email');
+    } catch (err) {
+      return refused(reply, session, err);
+    }
+  });
+
+  app.post('/account/password', { config: { html: true }, schema: schema('Change the password (HTML form): every session ends, this browser gets a new one', Type.Object({ password: field(4096), new_password: field(4096), code: field(64), csrf: field(128) })) }, async (request, reply) => {
+    const session = await signedInForm(request, reply, request.body.csrf);
+    if (!('user' in session)) return session;
+    try {
+      const input = { currentPassword: request.body.password ?? '', newPassword: request.body.new_password ?? '', ...factorTyped(request.body.code) };
+      const tokens = await changePassword(kit.deps, session.user, input, clientOf(request));
+      return kit.signedIn(reply, { sessionId: tokens.sessionId, userId: session.user.id }, '/account?saved=password');
+    } catch (err) {
+      return refused(reply, session, err);
+    }
+  });
+
+  app.post('/account/delete', { config: { html: true }, schema: schema('Delete the account (HTML form), its address typed to confirm', Type.Object({ confirm: field(1024), password: field(4096), code: field(64), csrf: field(128) })) }, async (request, reply) => {
+    const session = await signedInForm(request, reply, request.body.csrf);
+    if (!('user' in session)) return session;
+    if ((request.body.confirm ?? '').trim().toLowerCase() !== session.user.email.toLowerCase()) {
+      return refused(reply, session, new AppError('invalid_request', 'Type your email address exactly to confirm the deletion.'));
+    }
+    try {
+      await deleteOwnAccount(kit.deps, session.user, { password: request.body.password ?? '', ...factorTyped(request.body.code) }, clientOf(request));
+    } catch (err) {
+      return refused(reply, session, err);
+    }
+    kit.signedOut(reply);
+    return kit.send(reply, 200, { title: 'Account deleted', body: html`<p class="notice" role="status">Your account and everything it held are gone. A goodbye email is on its way.</p>` });
+  });
+
+  app.get(
+    '/account/export',
+    { config: { html: true }, schema: { tags, summary: 'Download my data (a JSON attachment)', response: { 200: { description: 'everything Latchkey holds about the account, as JSON', content: { 'application/json': { schema: Type.Object({}, { additionalProperties: true }) } } }, 303: redirectResponse('not signed in: to /login') } } },
+    async (request, reply) => {
+      const session = await kit.sessionOf(request);
+      if (!session) return kit.redirect(reply, SIGN_IN_HERE);
+      const document = await exportAccount(kit.deps, session.user.id);
+      return reply.header('content-type', 'application/json; charset=utf-8').header('content-disposition', 'attachment; filename="latchkey-export.json"').send(JSON.stringify(document, null, 2));
+    },
+  );
+}
