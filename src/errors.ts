@@ -66,6 +66,9 @@ export const ERRORS = {
     message:
       'This account must have a second factor before it signs in: with the enrollment_token as its bearer token, set up an authenticator app (POST /api/me/mfa/totp) or a passkey (POST /api/me/passkeys/options), then sign in again.',
   },
+  // The hosted pages' script asks for JSON with the page's form token (src/http/pages/passkey-pages.ts).
+  form_refused: { status: 403, message: "The form was not sent from this site's own page, or it expired: reload the page." },
+  not_signed_in: { status: 401, message: 'This browser is not signed in: sign in again.' },
   invalid_mfa_token: { status: 401, message: 'The MFA token is invalid, used or expired; sign in again.' },
   invalid_mfa_code: { status: 401, message: 'The code is wrong, already used or missing.' },
   mfa_already_enabled: { status: 409, message: 'An authenticator app is already set up for this account; remove it first.' },

@@ -8,6 +8,8 @@ import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { GOOD_PASSWORD, signUp, startTestApp, uniqueEmail, type TestApp } from '../helpers/app.js';
 import { anyOf, describeUnless, ON_POSTGRES } from '../helpers/skip.js';
+import { eq } from 'drizzle-orm';
+import { sessions } from '../../src/db/schema.js';
 
 // The hosted pages in a real browser (Debian's Chromium, driven by playwright-core): sign in with the keyboard,
 // the account page, a rename, sign out; axe-core on each page; a form posted from another origin, and the pages
@@ -67,7 +69,12 @@ describeUnless(anyOf(noChromium, ON_POSTGRES))('the hosted pages in Chromium', (
     base = `http://${HOST}:${port}`;
     t = await startTestApp({ env: { PUBLIC_URL: base } });
     await t.app.listen({ port, host: '127.0.0.1' });
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: [`--host-resolver-rules=MAP ${HOST} 127.0.0.1, MAP ${EVIL} 127.0.0.1, MAP ${SIBLING} 127.0.0.1`, '--no-sandbox'] });
+    browser = await chromium.launch({ executablePath: CHROMIUM, args: [
+        `--host-resolver-rules=MAP ${HOST} 127.0.0.1, MAP ${EVIL} 127.0.0.1, MAP ${SIBLING} 127.0.0.1`,
+        // WebAuthn needs a secure context: this plain-HTTP test origin is taken as one (PUBLIC_URL is https in production).
+        `--unsafely-treat-insecure-origin-as-secure=${base}`,
+        '--no-sandbox',
+      ] });
   });
   afterAll(async () => {
     await browser?.close();
@@ -99,13 +106,13 @@ describeUnless(anyOf(noChromium, ON_POSTGRES))('the hosted pages in Chromium', (
     expect(await accessibilityViolations(page)).toEqual([]);
     await screenshots(page, 'login-error');
     await page.getByLabel('Password').fill(user.password);
-    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByRole('button', { name: 'Sign in', exact: true }).click();
     await page.waitForURL(`${base}/account`);
     expect(await page.getByRole('heading', { level: 1 }).textContent()).toBe('Your account');
     expect(await page.locator('body').textContent()).toContain('(this browser)');
     expect(await accessibilityViolations(page)).toEqual([]);
     await screenshots(page, 'account');
-    await page.getByLabel('Name').fill('Ada King');
+    await page.getByLabel('Name', { exact: true }).fill('Ada King');
     await page.getByRole('button', { name: 'Save' }).click();
     await page.waitForURL(`${base}/account?saved=name`);
     expect(await page.getByRole('status').textContent()).toContain('Your name was saved.');
@@ -126,7 +133,7 @@ describeUnless(anyOf(noChromium, ON_POSTGRES))('the hosted pages in Chromium', (
     await page.goto(`${base}/signup`);
     expect(await accessibilityViolations(page)).toEqual([]);
     await screenshots(page, 'signup');
-    await page.getByLabel('Name').fill('Grace Hopper');
+    await page.getByLabel('Name', { exact: true }).fill('Grace Hopper');
     await page.getByLabel('Email').fill(email);
     await page.getByLabel('Password', { exact: true }).fill(GOOD_PASSWORD);
     await page.getByRole('button', { name: 'Create account' }).click();
@@ -155,7 +162,7 @@ describeUnless(anyOf(noChromium, ON_POSTGRES))('the hosted pages in Chromium', (
       await page.waitForURL(`${base}/login`);
       await page.getByLabel('Email').fill(email);
       await page.getByLabel('Password').fill(GOOD_PASSWORD);
-      await page.getByRole('button', { name: 'Sign in' }).click();
+      await page.getByRole('button', { name: 'Sign in', exact: true }).click();
       await page.waitForLoadState('load');
       expect(await page.getByRole('heading', { level: 1 }).textContent()).toBe('Two-step sign-in');
       expect(await accessibilityViolations(page)).toEqual([]);
@@ -174,7 +181,7 @@ describeUnless(anyOf(noChromium, ON_POSTGRES))('the hosted pages in Chromium', (
     await page.goto(`${base}/login`);
     await page.getByLabel('Email').fill(user.email);
     await page.getByLabel('Password').fill(user.password);
-    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByRole('button', { name: 'Sign in', exact: true }).click();
     await page.waitForURL(`${base}/account`);
     await page.getByLabel('New email address').fill(uniqueEmail('moved'));
     await page.locator('#email-password').fill(user.password);
@@ -197,6 +204,53 @@ describeUnless(anyOf(noChromium, ON_POSTGRES))('the hosted pages in Chromium', (
     expect(new URL(page.url()).pathname).toBe('/login');
   });
 
+  it('adds a passkey with the browser’s authenticator, signs in with it alone, and uses it as the second step', async () => {
+    const user = await signUp(t);
+    const page = await browser.newPage();
+    // Chromium's virtual authenticator: a platform authenticator with user verification, as a laptop's.
+    const cdp = await page.context().newCDPSession(page);
+    await cdp.send('WebAuthn.enable');
+    await cdp.send('WebAuthn.addVirtualAuthenticator', { options: { protocol: 'ctap2', transport: 'internal', hasResidentKey: true, hasUserVerification: true, isUserVerified: true } });
+    const signInWithPassword = async () => {
+      await page.goto(`${base}/login`);
+      await page.getByLabel('Email').fill(user.email);
+      await page.getByLabel('Password').fill(user.password);
+      await page.getByRole('button', { name: 'Sign in', exact: true }).click();
+      await page.waitForLoadState('load');
+    };
+    const signOut = async () => {
+      await page.goto(`${base}/logout`);
+      await page.getByRole('button', { name: 'Sign out' }).click();
+      await page.waitForURL(`${base}/login`);
+    };
+    await signInWithPassword();
+    await page.waitForURL(`${base}/account`);
+    await page.getByLabel('Name (optional)').fill('Test laptop');
+    await page.locator('#passkey-password').fill(user.password);
+    await page.getByRole('button', { name: 'Add a passkey' }).click();
+    await page.waitForURL(/\/account\/passkeys$/, { timeout: 5000 }).catch(async () => {
+      throw new Error(`no new passkey: ${await page.locator('[data-passkey-error]').allTextContents()}`);
+    });
+    expect(await page.getByRole('heading', { level: 1 }).textContent(), 'the first factor brings the recovery codes').toBe('Save your recovery codes');
+    await page.goto(`${base}/account`);
+    expect(await page.locator('body').textContent()).toContain('Test laptop');
+    expect(await accessibilityViolations(page)).toEqual([]);
+    // The passkey alone.
+    await signOut();
+    expect(await page.getByRole('button', { name: 'Sign in with a passkey' }).isVisible()).toBe(true);
+    expect(await accessibilityViolations(page)).toEqual([]);
+    await page.getByRole('button', { name: 'Sign in with a passkey' }).click();
+    await page.waitForURL(`${base}/account`);
+    // The password, then the passkey as the second step.
+    await signOut();
+    await signInWithPassword();
+    expect(await page.getByRole('heading', { level: 1 }).textContent()).toBe('Two-step sign-in');
+    await page.getByRole('button', { name: 'Use a passkey' }).click();
+    await page.waitForURL(`${base}/account`);
+    const rows = await t.deps.db.select().from(sessions).where(eq(sessions.userId, user.id));
+    expect(rows.filter((r) => r.amr?.includes('hwk') || r.amr?.includes('swk')).length, 'two sessions opened with the passkey').toBe(2);
+  });
+
   it('refuses a form posted from another origin, and will not be framed by one', async () => {
     const user = await signUp(t);
     const context = await browser.newContext();
@@ -204,7 +258,7 @@ describeUnless(anyOf(noChromium, ON_POSTGRES))('the hosted pages in Chromium', (
     await page.goto(`${base}/login`);
     await page.getByLabel('Email').fill(user.email);
     await page.getByLabel('Password').fill(user.password);
-    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByRole('button', { name: 'Sign in', exact: true }).click();
     await page.waitForURL(`${base}/account`);
     const port = new URL(base).port;
     const attack = async (from: string) => {
@@ -224,7 +278,7 @@ describeUnless(anyOf(noChromium, ON_POSTGRES))('the hosted pages in Chromium', (
     await page.waitForLoadState('load');
     expect(await page.getByRole('heading', { level: 1 }).textContent()).toBe('This form has expired');
     await page.goto(`${base}/account`);
-    expect(await page.getByLabel('Name').inputValue()).not.toBe('Pwned');
+    expect(await page.getByLabel('Name', { exact: true }).inputValue()).not.toBe('Pwned');
     // Framed by another origin: the browser shows nothing of the page.
     await page.goto(`http://${EVIL}:${port}/healthz`);
     // setContent waits for the frame's load too.

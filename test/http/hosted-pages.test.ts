@@ -55,7 +55,7 @@ async function logIn(b: Browser, user: { email: string; password: string }, retu
 describe('the sign-in page', () => {
   const { t } = useMailingApp();
 
-  it('is a labelled form with a strict CSP, a form token and no script', async () => {
+  it('is a labelled form with a strict CSP, a form token, and no script but the one file (passkeys)', async () => {
     const b = new Browser(t);
     const res = await b.get('/login');
     expect(res.statusCode).toBe(200);
@@ -69,7 +69,10 @@ describe('the sign-in page', () => {
     expect(res.body).toMatch(/<label for="email">Email<\/label>/);
     expect(res.body).toMatch(/<label for="password">Password<\/label>/);
     expect(res.body).toMatch(/<button type="submit">Sign in<\/button>/);
-    expect(res.body).not.toMatch(/<script|\sstyle=|\son[a-z]+=/i);
+    expect(res.body).not.toMatch(/\sstyle=|\son[a-z]+=/i);
+    const scripts = res.body.match(/<script[^>]*>[^<]*<\/script>/g);
+    expect(scripts).toEqual([expect.stringMatching(/^<script src="\/assets\/latchkey-[0-9a-f]{12}\.js" defer><\/script>$/)]);
+    expect(csp).toContain("script-src 'self'");
     expect(csrfOf(res.body)).toMatch(/^[A-Za-z0-9_-]{43}$/);
     const nonce = (res.cookies as { name: string; httpOnly?: boolean; sameSite?: string; path?: string }[]).find((c) => c.name === 'latchkey_form');
     expect(nonce).toMatchObject({ httpOnly: true, sameSite: 'Lax', path: '/' });

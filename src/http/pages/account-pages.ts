@@ -9,6 +9,8 @@ import { AppError } from '../../errors.js';
 import { nameProblem } from './form-checks.js';
 import { mfaSection } from './mfa-pages.js';
 import { credentialSections } from './credentials-pages.js';
+import { passkeySection } from './passkey-pages.js';
+import { listPasskeys } from '../../auth/mfa/passkeys.js';
 import { mfaSummaryOf } from '../../auth/mfa/factors.js';
 import type { MfaSummary } from '../../contracts/mfa.js';
 import { endSession } from '../../auth/sessions/sessions.js';
@@ -46,6 +48,7 @@ ${notice.nameError ? html`<p class="field-error" id="name-error" role="alert">${
 <button type="submit">Save</button>
 </form>
 ${mfaSection(csrf, mfa)}
+${more}
 <h2>Where you are signed in</h2>
 ${notice.ended ? html`<p class="notice" role="status">${notice.ended}</p>` : ''}
 <ul class="sessions">
@@ -56,13 +59,15 @@ ${s.current ? '' : html`<form method="post" action="/account/sessions/end" class
 )}
 </ul>
 ${sessions.length > 1 ? html`<form method="post" action="/account/sessions/end-others"><input type="hidden" name="csrf" value="${csrf}"><button type="submit" class="secondary">Sign out everywhere else</button></form>` : ''}
-<form method="post" action="/logout"><input type="hidden" name="csrf" value="${csrf}"><button type="submit" class="secondary">Sign out</button></form>
-${more}`;
+<form method="post" action="/logout"><input type="hidden" name="csrf" value="${csrf}"><button type="submit" class="secondary">Sign out</button></form>`;
 }
 
 export function accountPages(app: PageApp, kit: PageKit) {
   const sessionsOf = (session: BrowserSession) => listOwnSessions(kit.deps, { userId: session.user.id, sessionId: session.sessionId });
   const mfaOf = (session: BrowserSession) => mfaSummaryOf(kit.deps, session.user.id);
+  /** The sections below two-step sign-in: the passkeys, then the address, password, activity, data and deletion. */
+  const more = async (session: BrowserSession, csrf: string, mfa: MfaSummary) =>
+    html`${passkeySection(csrf, await listPasskeys(kit.deps, session.user), mfa)}${await credentialSections(kit, session, csrf, mfa)}`;
   const show = (session: BrowserSession) => ({ title: TITLE, signedInAs: session.user.email });
 
   app.get(
@@ -83,7 +88,7 @@ export function accountPages(app: PageApp, kit: PageKit) {
       const notice = { saved: SAVED[request.query.saved ?? ''], ended: ENDED[request.query.ended ?? ''] };
       const csrf = formToken(kit.deps.pageKey, session.sessionId);
       const mfa = await mfaOf(session);
-      const body = accountPage(session, csrf, await sessionsOf(session), mfa, await credentialSections(kit, session, csrf, mfa), notice);
+      const body = accountPage(session, csrf, await sessionsOf(session), mfa, await more(session, csrf, mfa), notice);
       return kit.send(reply, 200, { ...show(session), body });
     },
   );
@@ -113,7 +118,7 @@ export function accountPages(app: PageApp, kit: PageKit) {
       if (nameError) {
         const csrf = formToken(kit.deps.pageKey, session.sessionId);
         const mfa = await mfaOf(session);
-        const body = accountPage(session, csrf, await sessionsOf(session), mfa, await credentialSections(kit, session, csrf, mfa), { nameError });
+        const body = accountPage(session, csrf, await sessionsOf(session), mfa, await more(session, csrf, mfa), { nameError });
         return kit.send(reply, 422, { ...show(session), body });
       }
       await renameAccount(kit.deps, session.user.id, name, clientOf(request));
@@ -129,6 +134,8 @@ const SAVED: Record<string, string> = {
   mfa_off: 'The authenticator app is off: your password alone signs you in.',
   email: 'If the new address can be yours, a link to confirm it is on its way there. Your current address keeps working until then.',
   password: 'Your password was changed. Every other device was signed out.',
+  passkey: 'Your passkey was added.',
+  passkey_removed: 'The passkey was removed.',
 };
 const ENDED: Record<string, string> = { one: 'That session was signed out.', others: 'Every other session was signed out.' };
 

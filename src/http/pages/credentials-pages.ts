@@ -1,4 +1,4 @@
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyReply } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { Type, type TSchema } from 'typebox';
 import { changePassword, deleteOwnAccount } from '../../auth/account/account.js';
@@ -88,12 +88,6 @@ export function credentialPages(app: PageApp, kit: PageKit) {
       429: jsonErrorResponse('too many tries (Retry-After)'),
     },
   });
-  async function signedInForm(request: FastifyRequest, reply: FastifyReply, csrf: string | undefined): Promise<BrowserSession | FastifyReply> {
-    const session = await kit.sessionOf(request);
-    if (!session) return kit.redirect(reply, SIGN_IN_HERE);
-    if (!kit.fromOwnForm(request, session.sessionId, csrf)) return kit.refusedForm(reply);
-    return session;
-  }
   const refused = (reply: FastifyReply, session: BrowserSession, err: unknown) => {
     if (!(err instanceof AppError) || err.status === 429 || err.status >= 500) throw err;
     const status = err.status === 401 || err.status === 409 ? err.status : 422;
@@ -102,7 +96,7 @@ export function credentialPages(app: PageApp, kit: PageKit) {
   const field = (n: number) => FormField(n);
 
   app.post('/account/email', { config: { html: true }, schema: schema('Ask to change the address (HTML form): a link to the new one', Type.Object({ email: field(1024), password: field(4096), code: field(64), csrf: field(128) })) }, async (request, reply) => {
-    const session = await signedInForm(request, reply, request.body.csrf);
+    const session = await kit.signedInForm(request, reply, request.body.csrf);
     if (!('user' in session)) return session;
     const email = (request.body.email ?? '').trim();
     const problem = emailProblem(email);
@@ -116,7 +110,7 @@ export function credentialPages(app: PageApp, kit: PageKit) {
   });
 
   app.post('/account/password', { config: { html: true }, schema: schema('Change the password (HTML form): every session ends, this browser gets a new one', Type.Object({ password: field(4096), new_password: field(4096), code: field(64), csrf: field(128) })) }, async (request, reply) => {
-    const session = await signedInForm(request, reply, request.body.csrf);
+    const session = await kit.signedInForm(request, reply, request.body.csrf);
     if (!('user' in session)) return session;
     try {
       const input = { currentPassword: request.body.password ?? '', newPassword: request.body.new_password ?? '', ...factorTyped(request.body.code) };
@@ -128,7 +122,7 @@ export function credentialPages(app: PageApp, kit: PageKit) {
   });
 
   app.post('/account/delete', { config: { html: true }, schema: schema('Delete the account (HTML form), its address typed to confirm', Type.Object({ confirm: field(1024), password: field(4096), code: field(64), csrf: field(128) })) }, async (request, reply) => {
-    const session = await signedInForm(request, reply, request.body.csrf);
+    const session = await kit.signedInForm(request, reply, request.body.csrf);
     if (!('user' in session)) return session;
     if ((request.body.confirm ?? '').trim().toLowerCase() !== session.user.email.toLowerCase()) {
       return refused(reply, session, new AppError('invalid_request', 'Type your email address exactly to confirm the deletion.'));

@@ -1,10 +1,11 @@
 import type { FastifyReply } from 'fastify';
 import { Type } from 'typebox';
 import { html, type Html } from './html.js';
+import { SCRIPT_PATH } from './script.js';
 import { STYLESHEET_PATH } from './style.js';
 
 /**
- * The frame of the hosted pages (/login, /account, /logout): one stylesheet, no script, a strict CSP. Forms may
+ * The frame of the hosted pages (/login, /account, /logout): one stylesheet, one script (passkeys), a strict CSP. Forms may
  * post to this origin only, and a sign-in may redirect on to the origins of ALLOWED_REDIRECT_URLS (browsers hold a
  * form's redirect to `form-action` too).
  */
@@ -12,6 +13,8 @@ export function pageCsp(redirectOrigins: readonly string[]): string {
   return [
     "default-src 'none'",
     "style-src 'self'",
+    "script-src 'self'",
+    "connect-src 'self'",
     "img-src 'self'",
     ["form-action 'self'", ...redirectOrigins].join(' '),
     "frame-ancestors 'none'",
@@ -39,7 +42,7 @@ export function sendFramedPage(reply: FastifyReply, csp: string, status: number,
       html`<!doctype html>
 <html lang="en">
 <head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-<title>${frame.title} · Latchkey</title><link rel="stylesheet" href="${STYLESHEET_PATH}"></head>
+<title>${frame.title} · Latchkey</title><link rel="stylesheet" href="${STYLESHEET_PATH}"><script src="${SCRIPT_PATH}" defer></script></head>
 <body>
 <header><a href="/account">Latchkey</a>${frame.signedInAs ? html`<span>${frame.signedInAs} · <a href="/logout">Sign out</a></span>` : ''}</header>
 <main>

@@ -8,13 +8,15 @@ import { pageKit } from './page-kit.js';
 import { signupPages } from './signup-pages.js';
 import { mfaPages } from './mfa-pages.js';
 import { credentialPages } from './credentials-pages.js';
+import { SCRIPT, SCRIPT_PATH } from './script.js';
 import { STYLESHEET, STYLESHEET_PATH } from './style.js';
+import { passkeyPages } from './passkey-pages.js';
 
 /**
- * Latchkey's own pages for people: sign in (./login-pages.ts), the account page and signing out
+ * Latchkey's own pages for people: sign in (./login-pages.ts, and with a passkey: ./passkey-pages.ts), the account page and signing out
  * (./account-pages.ts), creating an account and asking for a reset link (./signup-pages.ts), two-step sign-in
  * with an authenticator app (./mfa-pages.ts), the address, the password, the account's data and its deletion
- * (./credentials-pages.ts). Plain HTML forms and one stylesheet, no script, a strict CSP (./frame.ts); a browser
+ * (./credentials-pages.ts). Plain HTML forms, one stylesheet, and one script for passkeys alone (./script.ts), under a strict CSP (./frame.ts); a browser
  * session of Latchkey's own, and forms checked as ./page-kit.ts says.
  */
 
@@ -25,14 +27,17 @@ export function hostedPages(deps: Deps): FastifyPluginAsyncTypebox {
     // Form posts and cookies are read on these pages only; the JSON API keeps refusing forms with 415.
     await app.register(formbody, { bodyLimit: deps.config.bodyLimit });
     await app.register(cookie);
-    app.get(STYLESHEET_PATH, { schema: { hide: true } }, async (_request, reply) =>
-      reply.header('content-type', 'text/css; charset=utf-8').header('cache-control', `public, max-age=${ONE_YEAR_S}, immutable`).send(STYLESHEET),
-    );
+    for (const [path, type, text] of [[STYLESHEET_PATH, 'text/css', STYLESHEET], [SCRIPT_PATH, 'text/javascript', SCRIPT]] as const) {
+      app.get(path, { schema: { hide: true } }, async (_request, reply) =>
+        reply.header('content-type', `${type}; charset=utf-8`).header('cache-control', `public, max-age=${ONE_YEAR_S}, immutable`).send(text),
+      );
+    }
     const kit = pageKit(deps);
     loginPages(app, kit);
     accountPages(app, kit);
     signupPages(app, kit);
     mfaPages(app, kit);
     credentialPages(app, kit);
+    passkeyPages(app, kit);
   };
 }

@@ -9,6 +9,7 @@ import { clientOf } from '../client.js';
 import { jsonErrorResponse, pageResponse, redirectResponse } from './frame.js';
 import { html } from './html.js';
 import { factorTyped } from './mfa-pages.js';
+import { assertionOf, PASSKEY_FIELD, passkeySecondStepForm, passkeySigninForm } from './passkey-pages.js';
 import { FORM_TYPES, FormField, formResponses, type PageKit } from './page-kit.js';
 
 /**
@@ -28,10 +29,11 @@ const SECOND_STEP = 'Two-step sign-in';
 const messageOf = (err: AppError) => (err.code === 'invalid_credentials' ? 'Wrong email or password.' : err.message);
 
 function loginForm(kit: PageKit, nonce: string, to: string, error?: AppError, email?: string) {
+  const csrf = formToken(kit.deps.pageKey, nonce);
   const invalid = error?.code === 'invalid_credentials' ? html` aria-invalid="true" aria-describedby="form-error"` : '';
   return html`${error ? html`<div class="alert" role="alert" id="form-error">${messageOf(error)}</div>` : ''}
 <form method="post" action="/login" novalidate>
-<input type="hidden" name="csrf" value="${formToken(kit.deps.pageKey, nonce)}">
+<input type="hidden" name="csrf" value="${csrf}">
 <input type="hidden" name="return_to" value="${to}">
 <label for="email">Email</label>
 <input id="email" name="email" type="email" autocomplete="username" required value="${email ?? ''}"${invalid}>
@@ -39,21 +41,24 @@ function loginForm(kit: PageKit, nonce: string, to: string, error?: AppError, em
 <input id="password" name="password" type="password" autocomplete="current-password" required${invalid}>
 <button type="submit">Sign in</button>
 </form>
+${passkeySigninForm(csrf, to)}
 <p><a href="/forgot-password">Forgot your password?</a> · <a href="/signup">Create an account</a></p>`;
 }
 
 function secondStepForm(kit: PageKit, nonce: string, to: string, mfaToken: string, error?: AppError) {
+  const csrf = formToken(kit.deps.pageKey, nonce);
   return html`${error ? html`<div class="alert" role="alert" id="code-error">${messageOf(error)}</div>` : ''}
 <p>Your account has a second factor. Enter the six-digit code your authenticator app shows, or one of your recovery codes.</p>
 <form method="post" action="/login/mfa" novalidate>
-<input type="hidden" name="csrf" value="${formToken(kit.deps.pageKey, nonce)}">
+<input type="hidden" name="csrf" value="${csrf}">
 <input type="hidden" name="return_to" value="${to}">
 <input type="hidden" name="mfa_token" value="${mfaToken}">
 <label for="code">Code</label>
 <input id="code" name="code" type="text" autocomplete="one-time-code" required${error ? html` aria-invalid="true" aria-describedby="code-error"` : ''}>
 <p class="hint">A recovery code works once: 12 letters and digits, dashes optional.</p>
 <button type="submit">Continue</button>
-</form>`;
+</form>
+${passkeySecondStepForm(csrf, to, mfaToken)}`;
 }
 
 export function loginPages(app: PageApp, kit: PageKit) {
@@ -142,7 +147,7 @@ function secondStep(app: PageApp, kit: PageKit) {
         summary: "Submit the sign-in's second step (HTML): a code from the authenticator app or a recovery code",
         consumes: FORM_TYPES,
         produces: ['text/html'],
-        body: Type.Object({ mfa_token: FormField(512), code: FormField(64), csrf: FormField(128), return_to: FormField(2048) }),
+        body: Type.Object({ mfa_token: FormField(512), code: FormField(64), passkey: FormField(PASSKEY_FIELD), csrf: FormField(128), return_to: FormField(2048) }),
         response: {
           ...signinResponses,
           303: redirectResponse('signed in: on to `return_to`, with the session cookie'),
@@ -154,9 +159,13 @@ function secondStep(app: PageApp, kit: PageKit) {
       const form = await acceptedSigninForm(kit, request, request.body);
       if (!form) return kit.refusedForm(reply);
       const { nonce, to } = form;
-      const { mfa_token: mfaToken = '', code = '' } = request.body;
+      const { mfa_token: mfaToken = '', code = '', passkey } = request.body;
+      const assertion = passkey === undefined ? undefined : assertionOf(passkey);
+      // Something posted as a passkey's answer that is not one: the step again, as for a wrong code.
+      if (passkey !== undefined && !assertion) return kit.send(reply, 401, { title: SECOND_STEP, body: secondStepForm(kit, nonce, to, mfaToken, new AppError('invalid_mfa_code')) });
+      const factor = assertion ? { passkey: assertion } : factorTyped(code);
       try {
-        const { user, tokens } = await completeMfaSignIn(kit.deps, { mfaToken, ...factorTyped(code) }, clientOf(request));
+        const { user, tokens } = await completeMfaSignIn(kit.deps, { mfaToken, ...factor }, clientOf(request));
         return kit.signedIn(reply, { sessionId: tokens.sessionId, userId: user.id }, to);
       } catch (err) {
         if (!(err instanceof AppError) || err.status === 429 || err.status === 503) throw err;

@@ -1,4 +1,4 @@
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyReply } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { Type, type TSchema } from 'typebox';
 import { formToken, type BrowserSession } from '../../auth/browser-sessions/browser-sessions.js';
@@ -8,13 +8,13 @@ import { AppError } from '../../errors.js';
 import { clientOf } from '../client.js';
 import { jsonErrorResponse, pageResponse, redirectResponse } from './frame.js';
 import { Html, html } from './html.js';
-import { FORM_TYPES, FormField, formResponses, SIGN_IN_HERE, type PageKit } from './page-kit.js';
+import { FORM_TYPES, FormField, formResponses, type PageKit } from './page-kit.js';
 
 /**
  * Two-step sign-in on the account page: setting up an authenticator app (its QR code, and its secret as text,
  * confirmed with a first code), the recovery codes shown once with a download, new recovery codes, turning the
  * app off. Each takes what the API takes (the password, and a code once the account has a factor), through the
- * same functions. Passkeys need the browser's API (a script): not on these pages yet.
+ * same functions. Passkeys are ./passkey-pages.ts's.
  */
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- any server and logger, with TypeBox's provider
@@ -38,14 +38,10 @@ const codeField = (id: string) => html`<label for="${id}">A code from your app, 
 export function mfaSection(csrf: string, mfa: MfaSummary): Html {
   if (!mfa.totp) {
     return html`<h2>Two-step sign-in</h2>
-<p>Off${mfa.passkeys > 0 ? html` for the authenticator app (your account has ${mfa.passkeys} passkey${mfa.passkeys === 1 ? '' : 's'}; they are managed through the API for now)` : ''}. With an authenticator app, a stolen password is not enough to sign in.</p>
-${
-  mfa.passkeys > 0
-    ? ''
-    : html`<form method="post" action="/account/totp" novalidate><input type="hidden" name="csrf" value="${csrf}">
-${passwordField('totp-password')}
-<button type="submit">Set up an authenticator app</button></form>`
-}`;
+<p>${mfa.passkeys > 0 ? html`On: ${mfa.passkeys} passkey${mfa.passkeys === 1 ? '' : 's'} (below), ${mfa.recovery_codes_left} recovery code${mfa.recovery_codes_left === 1 ? '' : 's'} left. You may add an authenticator app too.` : 'Off. With an authenticator app or a passkey, a stolen password is not enough to sign in.'}</p>
+<form method="post" action="/account/totp" novalidate><input type="hidden" name="csrf" value="${csrf}">
+${passwordField('totp-password')}${mfa.passkeys > 0 ? codeField('totp-code') : ''}
+<button type="submit">Set up an authenticator app</button></form>`;
   }
   return html`<h2>Two-step sign-in</h2>
 <p class="ok">On: an authenticator app. ${mfa.recovery_codes_left} recovery code${mfa.recovery_codes_left === 1 ? '' : 's'} left.</p>
@@ -59,7 +55,7 @@ ${passwordField('off-password')}${codeField('off-code')}
 <button type="submit" class="secondary">Turn off</button></form></div>`;
 }
 
-function recoveryCodesPage(codes: readonly string[]): Html {
+export function recoveryCodesPage(codes: readonly string[]): Html {
   const file = `Latchkey recovery codes\nEach works once, in place of a code from your app.\n\n${codes.join('\n')}\n`;
   return html`<p class="notice" role="status">Save these recovery codes somewhere safe: each signs you in once if you lose your app. They are shown only now.</p>
 <ul class="codes">${codes.map((c) => html`<li><code>${c}</code></li>`)}</ul>
@@ -87,13 +83,6 @@ export function mfaPages(app: PageApp, kit: PageKit) {
   });
   const proofBody = Type.Object({ password: FormField(4096), code: FormField(64), csrf: FormField(128) });
 
-  /** The signed-in browser of a form post from this site's own page, or the answer to give instead. */
-  async function signedInForm(request: FastifyRequest, reply: FastifyReply, csrf: string | undefined): Promise<BrowserSession | FastifyReply> {
-    const session = await kit.sessionOf(request);
-    if (!session) return kit.redirect(reply, SIGN_IN_HERE);
-    if (!kit.fromOwnForm(request, session.sessionId, csrf)) return kit.refusedForm(reply);
-    return session;
-  }
   /** An AppError a page shows (a wrong password or code, nothing to do); any other is thrown on. */
   const shown = (reply: FastifyReply, session: BrowserSession, err: unknown, body: (err: AppError) => Html) => {
     if (!(err instanceof AppError) || err.status === 429 || err.status >= 500) throw err;
@@ -101,11 +90,12 @@ export function mfaPages(app: PageApp, kit: PageKit) {
   };
   const backToAccount = (err: AppError) => html`<div class="alert" role="alert">${err.message}</div><p><a href="/account">Back to your account</a></p>`;
 
-  app.post('/account/totp', { config: { html: true }, schema: schema('Set up an authenticator app (HTML form): its QR code and secret', Type.Object({ password: FormField(4096), csrf: FormField(128) }), { 200: pageResponse('the QR code, the secret, and the form for the first code') }) }, async (request, reply) => {
-    const session = await signedInForm(request, reply, request.body.csrf);
+  app.post('/account/totp', { config: { html: true }, schema: schema('Set up an authenticator app (HTML form): its QR code and secret', Type.Object({ password: FormField(4096), code: FormField(64), csrf: FormField(128) }), { 200: pageResponse('the QR code, the secret, and the form for the first code') }) }, async (request, reply) => {
+    const session = await kit.signedInForm(request, reply, request.body.csrf);
     if (!('user' in session)) return session;
     try {
-      const setup = await beginTotpEnrolment(kit.deps, session.user, { password: request.body.password ?? '' }, clientOf(request));
+      const proof = { password: request.body.password ?? '', ...(request.body.code ? factorTyped(request.body.code) : {}) };
+      const setup = await beginTotpEnrolment(kit.deps, session.user, proof, clientOf(request));
       const csrf = formToken(kit.deps.pageKey, session.sessionId);
       return kit.send(reply, 200, {
         title: 'Set up your authenticator app',
@@ -121,7 +111,7 @@ ${confirmForm(csrf)}`,
   });
 
   app.post('/account/totp/confirm', { config: { html: true }, schema: schema('Confirm the new authenticator app with its first code (HTML form): the recovery codes, once', Type.Object({ code: FormField(64), csrf: FormField(128) }), { 200: pageResponse('the recovery codes, shown once') }) }, async (request, reply) => {
-    const session = await signedInForm(request, reply, request.body.csrf);
+    const session = await kit.signedInForm(request, reply, request.body.csrf);
     if (!('user' in session)) return session;
     try {
       const codes = await confirmTotp(kit.deps, session.user, (request.body.code ?? '').trim(), clientOf(request));
@@ -132,7 +122,7 @@ ${confirmForm(csrf)}`,
   });
 
   app.post('/account/recovery-codes', { config: { html: true }, schema: schema('Make new recovery codes (HTML form)', proofBody, { 200: pageResponse('the new recovery codes, shown once') }) }, async (request, reply) => {
-    const session = await signedInForm(request, reply, request.body.csrf);
+    const session = await kit.signedInForm(request, reply, request.body.csrf);
     if (!('user' in session)) return session;
     try {
       const codes = await regenerateRecoveryCodes(kit.deps, session.user, request.body.password ?? '', factorTyped(request.body.code), clientOf(request));
@@ -143,7 +133,7 @@ ${confirmForm(csrf)}`,
   });
 
   app.post('/account/totp/remove', { config: { html: true }, schema: schema('Turn the authenticator app off (HTML form)', proofBody, {}) }, async (request, reply) => {
-    const session = await signedInForm(request, reply, request.body.csrf);
+    const session = await kit.signedInForm(request, reply, request.body.csrf);
     if (!('user' in session)) return session;
     try {
       await removeTotp(kit.deps, session.user, request.body.password ?? '', factorTyped(request.body.code), clientOf(request));

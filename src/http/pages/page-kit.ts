@@ -26,6 +26,8 @@ export interface PageKit {
   /** Whether a form post came from this origin's own page, with the token bound to `boundTo`. */
   fromOwnForm(request: FastifyRequest, boundTo: string | undefined, token: string | undefined): boolean;
   refusedForm(reply: FastifyReply): FastifyReply;
+  /** The signed-in browser of a form post from this site's own page, or the answer to give instead (to /login; refused). */
+  signedInForm(request: FastifyRequest, reply: FastifyReply, csrf: string | undefined): Promise<BrowserSession | FastifyReply>;
   /** Signs the browser in: its session's cookie (a new session, a new cookie: nothing set before sign-in is kept), then on to `to`. */
   signedIn(reply: FastifyReply, session: { sessionId: string; userId: string }, to: string): FastifyReply;
   /** Forgets the browser's session cookie. */
@@ -79,6 +81,12 @@ export function pageKit(deps: Deps): PageKit {
         title: 'This form has expired',
         body: html`<p class="alert" role="alert">The form was not sent from this site's own page, or it was open too long.</p><p><a href="/login">Start again</a></p>`,
       }),
+    async signedInForm(request, reply, csrf) {
+      const session = await liveBrowserSession(deps, request.cookies[SESSION_COOKIE]);
+      if (!session) return redirect(reply, SIGN_IN_HERE);
+      if (!this.fromOwnForm(request, session.sessionId, csrf)) return this.refusedForm(reply);
+      return session;
+    },
     signedIn(reply, session, to) {
       reply.setCookie(SESSION_COOKIE, sealBrowserSession(deps.pageKey, session), { ...cookieBase, maxAge: deps.config.ttl.sessionMaxAge });
       reply.clearCookie(NONCE_COOKIE, cookieBase);

@@ -1,0 +1,133 @@
+import type { FastifyInstance, FastifyReply } from 'fastify';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import type { AuthenticationResponseJSON } from '@simplewebauthn/server';
+import { Type, type TSchema } from 'typebox';
+import { Value } from 'typebox/value';
+import type { BrowserSession } from '../../auth/browser-sessions/browser-sessions.js';
+import { passkeyCreationOptions, registerPasskey, removeOwnPasskey, signInWithPasskey } from '../../auth/mfa/passkeys.js';
+import { PasskeyAssertion, PasskeyRegistration, type MfaSummary, type Passkey } from '../../contracts/mfa.js';
+import { AppError } from '../../errors.js';
+import { clientOf } from '../client.js';
+import { asAssertion, asRegistration } from '../schemas.js';
+import { jsonErrorResponse, pageResponse, redirectResponse } from './frame.js';
+import { html, type Html } from './html.js';
+import { factorTyped, recoveryCodesPage } from './mfa-pages.js';
+import { FORM_TYPES, FormField, formResponses, type PageKit } from './page-kit.js';
+
+/**
+ * Passkeys on the hosted pages: sign in with one alone, the second step with one, and the account's passkeys added
+ * (the password, and a code once the account has a factor), listed and removed. The browser's part is the pages'
+ * one script (./script.ts); a page without it shows none of this.
+ */
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- any server and logger, with TypeBox's provider
+type PageApp = FastifyInstance<any, any, any, any, TypeBoxTypeProvider>;
+
+const tags = ['pages'];
+export const PASSKEY_FIELD = 32_768;
+
+/** An assertion posted as a form field (JSON), as the API's schema takes it; undefined when it is not one. */
+export function assertionOf(text: string | undefined): AuthenticationResponseJSON | undefined {
+  try {
+    const value: unknown = JSON.parse(text ?? '');
+    return Value.Check(PasskeyAssertion, value) ? asAssertion(value) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+const errorSlot = html`<p class="field-error" data-passkey-error hidden tabindex="-1" role="alert"></p>`;
+
+/** The sign-in page's "Sign in with a passkey", shown by the script. */
+export const passkeySigninForm = (csrf: string, to: string) => html`<div data-needs-passkeys hidden>
+<form method="post" action="/login/passkey" data-passkey="signin"><input type="hidden" name="csrf" value="${csrf}"><input type="hidden" name="return_to" value="${to}">
+${errorSlot}<button type="submit" class="secondary">Sign in with a passkey</button></form></div>`;
+
+/** The second step's "Use a passkey", shown by the script. */
+export const passkeySecondStepForm = (csrf: string, to: string, mfaToken: string) => html`<div data-needs-passkeys hidden>
+<form method="post" action="/login/mfa" data-passkey="second-step"><input type="hidden" name="csrf" value="${csrf}"><input type="hidden" name="return_to" value="${to}"><input type="hidden" name="mfa_token" value="${mfaToken}">
+${errorSlot}<button type="submit" class="secondary">Use a passkey</button></form></div>`;
+
+const when = (iso: string | null) => (iso ? `${iso.slice(0, 10)}` : 'never');
+
+/** The account page's passkeys: each with its removal, and (shown by the script) the form that adds one. */
+export function passkeySection(csrf: string, passkeys: readonly Passkey[], mfa: MfaSummary): Html {
+  const hasFactor = mfa.totp || mfa.passkeys > 0;
+  const code = (id: string) =>
+    hasFactor ? html`<label for="${id}">A code from your app, or a recovery code</label><input id="${id}" name="code" type="text" autocomplete="one-time-code" required>` : '';
+  return html`<h2>Passkeys</h2>
+${passkeys.length === 0 ? html`<p>None yet. A passkey signs you in without a password, with your fingerprint, face or device PIN.</p>` : ''}
+<ul class="sessions">${passkeys.map(
+    (p) => html`<li><strong>${p.name}</strong> <span class="hint">· added ${when(p.created_at)} · last used ${when(p.last_used_at)}${p.synced ? ' · synced' : ''}</span>
+<details><summary>Remove</summary><form method="post" action="/account/passkeys/remove" novalidate><input type="hidden" name="csrf" value="${csrf}"><input type="hidden" name="id" value="${p.id}">
+<label for="rm-${p.id}-password">Your password</label><input id="rm-${p.id}-password" name="password" type="password" autocomplete="current-password" required>
+${code(`rm-${p.id}-code`)}<button type="submit" class="secondary">Remove ${p.name}</button></form></details></li>`,
+  )}</ul>
+<div data-needs-passkeys hidden><form method="post" action="/account/passkeys" data-passkey="register" novalidate><input type="hidden" name="csrf" value="${csrf}">
+<label for="passkey-name">Name (optional)</label><input id="passkey-name" name="name" type="text" maxlength="100" placeholder="My laptop">
+<label for="passkey-password">Your password</label><input id="passkey-password" name="password" type="password" autocomplete="current-password" required>
+${code('passkey-code')}${errorSlot}<button type="submit">Add a passkey</button></form></div>`;
+}
+
+export function passkeyPages(app: PageApp, kit: PageKit) {
+  const form = <B extends TSchema>(summary: string, body: B, extra: Record<number, unknown>) => ({ tags, summary, consumes: FORM_TYPES, body, response: { ...formResponses, ...extra } });
+  const refused = (reply: FastifyReply, session: BrowserSession, err: unknown) => {
+    if (!(err instanceof AppError) || err.status === 429 || err.status >= 500) throw err;
+    return kit.send(reply, err.status === 401 || err.status === 404 || err.status === 409 ? err.status : 400, {
+      title: 'Passkeys',
+      signedInAs: session.user.email,
+      body: html`<div class="alert" role="alert">${err.message}</div><p><a href="/account">Back to your account</a></p>`,
+    });
+  };
+
+  app.post('/login/passkey', { config: { html: true }, schema: form('Sign in with a passkey (HTML form, posted by the pages’ script)', Type.Object({ challenge_id: FormField(512), response: FormField(PASSKEY_FIELD), csrf: FormField(128), return_to: FormField(2048) }), { 303: redirectResponse('signed in: on to `return_to`'), 401: pageResponse('the passkey was refused'), 403: pageResponse('the form came from elsewhere or expired, or the account cannot sign in'), 429: jsonErrorResponse('too many tries (Retry-After)') }) }, async (request, reply) => {
+    const nonce = kit.postedNonce(request);
+    if (!nonce || !kit.fromOwnForm(request, nonce, request.body.csrf)) return kit.refusedForm(reply);
+    await kit.deps.throttle.limitAddress('passkey', request.network);
+    const response = assertionOf(request.body.response);
+    try {
+      if (!response) throw new AppError('invalid_passkey');
+      const { user, tokens } = await signInWithPasskey(kit.deps, { challengeId: request.body.challenge_id ?? '', response }, clientOf(request));
+      return kit.signedIn(reply, { sessionId: tokens.sessionId, userId: user.id }, kit.returnTo(request.body.return_to));
+    } catch (err) {
+      if (!(err instanceof AppError) || err.status === 429 || err.status >= 500) throw err;
+      const body = html`<div class="alert" role="alert">${err.code === 'invalid_passkey' ? 'That passkey could not sign you in.' : err.message}</div><p><a href="/login">Back to sign in</a></p>`;
+      return kit.send(reply, err.status === 401 ? 401 : 403, { title: 'Sign in', body });
+    }
+  });
+
+  app.post('/account/passkeys/options', { schema: { ...form('A new passkey’s creation options (for the pages’ script): the password, and a code once the account has a factor', Type.Object({ password: FormField(4096), code: FormField(64), csrf: FormField(128) }), { 200: { description: 'the creation options (JSON)', content: { 'application/json': { schema: Type.Object({}, { additionalProperties: true }) } } }, 401: jsonErrorResponse('not signed in, or a wrong password or code'), 403: jsonErrorResponse('the form came from elsewhere') }) } }, async (request) => {
+    const session = await kit.sessionOf(request);
+    if (!session) throw new AppError('not_signed_in');
+    if (!kit.fromOwnForm(request, session.sessionId, request.body.csrf)) throw new AppError('form_refused');
+    const proof = { password: request.body.password ?? '', ...(request.body.code ? factorTyped(request.body.code) : {}) };
+    return passkeyCreationOptions(kit.deps, session.user, proof, clientOf(request));
+  });
+
+  app.post('/account/passkeys', { config: { html: true }, schema: form('Add the passkey the browser made (HTML form, posted by the pages’ script)', Type.Object({ response: FormField(PASSKEY_FIELD), name: FormField(400), csrf: FormField(128) }), { 200: pageResponse('added, the account’s first factor: its recovery codes, shown once'), 303: redirectResponse('added: back to /account; or not signed in: to /login'), 401: pageResponse('refused') }) }, async (request, reply) => {
+    const session = await kit.signedInForm(request, reply, request.body.csrf);
+    if (!('user' in session)) return session;
+    try {
+      const value: unknown = JSON.parse(request.body.response ?? 'null');
+      if (!Value.Check(PasskeyRegistration, value)) throw new AppError('invalid_passkey_registration');
+      const name = (request.body.name ?? '').trim().slice(0, 100);
+      const added = await registerPasskey(kit.deps, session.user, { response: asRegistration(value), name: name || undefined }, clientOf(request));
+      if (added.recovery_codes) return kit.send(reply, 200, { title: 'Save your recovery codes', signedInAs: session.user.email, body: recoveryCodesPage(added.recovery_codes) });
+      return kit.redirect(reply, '/account?saved=passkey');
+    } catch (err) {
+      return refused(reply, session, err instanceof SyntaxError ? new AppError('invalid_passkey_registration') : err);
+    }
+  });
+
+  app.post('/account/passkeys/remove', { config: { html: true }, schema: form('Remove one of the account’s passkeys (HTML form): the password and a code', Type.Object({ id: FormField(64), password: FormField(4096), code: FormField(64), csrf: FormField(128) }), { 303: redirectResponse('removed: back to /account; or not signed in: to /login'), 401: pageResponse('a wrong password or code'), 404: pageResponse('no such passkey of the account'), 429: jsonErrorResponse('too many tries (Retry-After)') }) }, async (request, reply) => {
+    const session = await kit.signedInForm(request, reply, request.body.csrf);
+    if (!('user' in session)) return session;
+    try {
+      await removeOwnPasskey(kit.deps, session.user, request.body.id ?? '', { password: request.body.password ?? '', ...factorTyped(request.body.code) }, clientOf(request));
+      return kit.redirect(reply, '/account?saved=passkey_removed');
+    } catch (err) {
+      return refused(reply, session, err);
+    }
+  });
+}
+
