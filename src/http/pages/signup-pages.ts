@@ -71,7 +71,7 @@ export function signupPages(app: PageApp, kit: PageKit) {
         body: Type.Object({ name: FormField(400), email: FormField(1024), password: FormField(4096), csrf: FormField(128) }),
         response: {
           ...formResponses,
-          201: pageResponse('created: the address must be verified before signing in'),
+          201: pageResponse('created: the address must be verified, or a second factor set up, before signing in'),
           303: redirectResponse('created and signed in: to /account'),
           409: pageResponse('the form again: an account has this address'),
           422: pageResponse('the form again, each problem beside its field'),
@@ -92,6 +92,13 @@ export function signupPages(app: PageApp, kit: PageKit) {
         const user = await signUp(kit.deps, { ...values, password }, clientOf(request));
         if (kit.deps.config.requireEmailVerification) {
           return kit.send(reply, 201, { title: 'Check your email', body: html`<p class="notice" role="status">We sent a link to ${user.email}. Open it to verify your address, then <a href="/login">sign in</a>.</p>` });
+        }
+        // A role that must have a second factor gets no session from a password alone, here as on /login.
+        if (kit.deps.config.mfa.requiredForRoles.includes(user.role)) {
+          return kit.send(reply, 201, {
+            title: 'Account created',
+            body: html`<p class="notice" role="status">Your account was created. It must have a second factor before it signs in: <a href="/login">sign in</a> to be told how to set one up.</p>`,
+          });
         }
         const { tokens } = await startSession(kit.deps, user, clientOf(request), PASSWORD_AMR, { via: 'signup_page' });
         return kit.signedIn(reply, { sessionId: tokens.sessionId, userId: user.id }, '/account');
