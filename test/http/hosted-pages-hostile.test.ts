@@ -51,3 +51,44 @@ describe('the sign-up page where the role of a new account must have a second fa
     expect(await t.deps.db.select().from(sessions).where(eq(sessions.userId, user!.id))).toHaveLength(0);
   });
 });
+
+describe('what the form routes take', () => {
+  const { t } = useMailingApp();
+
+  it('takes form posts only: JSON, multipart and text are 415 however right their token and origin, and change nothing', async () => {
+    const user = await signUp(t);
+    const b = await signedInBrowser(t, user.email);
+    const bodies: [string, string][] = [
+      ['application/json', JSON.stringify({ name: 'Renamed by JSON', csrf: b.csrf })],
+      ['multipart/form-data; boundary=x', `--x\r\ncontent-disposition: form-data; name="name"\r\n\r\nRenamed by multipart\r\n--x\r\ncontent-disposition: form-data; name="csrf"\r\n\r\n${b.csrf}\r\n--x--\r\n`],
+      ['text/plain', `name=Renamed by text&csrf=${b.csrf}`],
+    ];
+    for (const [type, payload] of bodies) {
+      const res = await post(t, '/account/name', payload, { cookie: b.cookie, 'content-type': type });
+      expect(res.statusCode, type).toBe(415);
+      expect(res.json().error).toBe('unsupported_media_type');
+      expect(res.json().message).toContain('application/x-www-form-urlencoded');
+    }
+    const form = await signedOutForm(t, '/login');
+    const json = await post(t, '/login', JSON.stringify({ email: user.email, password: GOOD_PASSWORD, csrf: form.csrf }), { cookie: form.cookie, 'content-type': 'application/json' });
+    expect(json.statusCode).toBe(415);
+    expect(cookieOf(json, 'latchkey_session')).toBeUndefined();
+    const [row] = await t.deps.db.select().from(users).where(eq(users.id, user.id));
+    expect(row!.name).toBe(user.name);
+    // The same fields as a form, with a charset parameter and in capitals, are a form.
+    const ok = await post(t, '/account/name', new URLSearchParams({ name: 'Renamed by form', csrf: b.csrf }).toString(), { cookie: b.cookie, 'content-type': 'Application/X-WWW-Form-Urlencoded; charset=UTF-8' });
+    expect(ok.statusCode).toBe(303);
+  });
+
+  it('answers a field sent twice, or sent as an array, 400 and changes nothing', async () => {
+    const user = await signUp(t);
+    const b = await signedInBrowser(t, user.email);
+    for (const payload of [`name=A&name=B&csrf=${b.csrf}`, `name=A&csrf=${b.csrf}&csrf=${b.csrf}`]) {
+      const res = await post(t, '/account/name', payload, { cookie: b.cookie });
+      expect(res.statusCode, payload).toBe(400);
+      expect(res.json().error).toBe('invalid_request');
+    }
+    const [row] = await t.deps.db.select().from(users).where(eq(users.id, user.id));
+    expect(row!.name).toBe(user.name);
+  });
+});

@@ -4,7 +4,8 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { Deps } from '../../deps.js';
 import { accountPages } from './account-pages.js';
 import { loginPages } from './login-pages.js';
-import { pageKit } from './page-kit.js';
+import { FORM_TYPES, pageKit } from './page-kit.js';
+import { sendError } from '../error-handler.js';
 import { signupPages } from './signup-pages.js';
 import { mfaPages } from './mfa-pages.js';
 import { credentialPages } from './credentials-pages.js';
@@ -27,6 +28,13 @@ export function hostedPages(deps: Deps): FastifyPluginAsyncTypebox {
     // Form posts and cookies are read on these pages only; the JSON API keeps refusing forms with 415.
     await app.register(formbody, { bodyLimit: deps.config.bodyLimit });
     await app.register(cookie);
+    // The pages' posts are forms, and only forms: a JSON or multipart body, which the app's parsers would read, is
+    // refused before it is read (as the API refuses a form), whatever its token and origin.
+    app.addHook('onRequest', async (request, reply) => {
+      if (request.method !== 'POST') return;
+      const type = (request.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
+      if (!FORM_TYPES.includes(type)) return sendError(reply, 'unsupported_media_type', `Content-Type must be ${FORM_TYPES.join(' or ')}.`);
+    });
     for (const [path, type, text] of [[STYLESHEET_PATH, 'text/css', STYLESHEET], [SCRIPT_PATH, 'text/javascript', SCRIPT]] as const) {
       app.get(path, { schema: { hide: true } }, async (_request, reply) =>
         reply.header('content-type', `${type}; charset=utf-8`).header('cache-control', `public, max-age=${ONE_YEAR_S}, immutable`).send(text),
