@@ -92,3 +92,19 @@ describe('what the form routes take', () => {
     expect(row!.name).toBe(user.name);
   });
 });
+
+describe('what the account page says back', () => {
+  const { t } = useMailingApp();
+
+  it('shows a notice only for the words it knows: names of an object’s own properties show nothing', async () => {
+    const user = await signUp(t);
+    const b = await signedInBrowser(t, user.email);
+    for (const word of ['constructor', '__proto__', 'toString', 'hasOwnProperty', 'valueOf']) {
+      const page = await t.inject({ method: 'GET', url: `/account?saved=${word}&ended=${word}`, headers: { cookie: b.cookie } });
+      expect(page.statusCode).toBe(200);
+      expect(page.body, word).not.toMatch(/role="status"/);
+      expect(page.body, word).not.toMatch(/native code|\[object/);
+    }
+    expect((await t.inject({ method: 'GET', url: '/account?saved=name', headers: { cookie: b.cookie } })).body).toContain('Your name was saved.');
+  });
+});

@@ -85,7 +85,7 @@ export function accountPages(app: PageApp, kit: PageKit) {
     async (request, reply) => {
       const session = await kit.sessionOf(request);
       if (!session) return kit.redirect(reply, SIGN_IN_HERE);
-      const notice = { saved: SAVED[request.query.saved ?? ''], ended: ENDED[request.query.ended ?? ''] };
+      const notice = { saved: noticeOf(SAVED, request.query.saved), ended: noticeOf(ENDED, request.query.ended) };
       const csrf = formToken(kit.deps.pageKey, session.sessionId);
       const mfa = await mfaOf(session);
       const body = accountPage(session, csrf, await sessionsOf(session), mfa, await more(session, csrf, mfa), notice);
@@ -138,6 +138,8 @@ const SAVED: Record<string, string> = {
   passkey_removed: 'The passkey was removed.',
 };
 const ENDED: Record<string, string> = { one: 'That session was signed out.', others: 'Every other session was signed out.' };
+/** A notice by its word in the query: one of the table's own, never a property every object has (`constructor`). */
+const noticeOf = (table: Record<string, string>, word: string | undefined) => (word !== undefined && Object.hasOwn(table, word) ? table[word] : undefined);
 
 /** Ending one of the account's other sessions, or all of them but this browser's, from the account page. */
 function sessionPages(app: PageApp, kit: PageKit) {
