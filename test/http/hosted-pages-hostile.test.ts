@@ -108,3 +108,32 @@ describe('what the account page says back', () => {
     expect((await t.inject({ method: 'GET', url: '/account?saved=name', headers: { cookie: b.cookie } })).body).toContain('Your name was saved.');
   });
 });
+
+describe('the tokens of forms', () => {
+  const { t } = useMailingApp();
+
+  it('are bound to one session: another session’s token, even the same user’s, is refused', async () => {
+    const user = await signUp(t);
+    const one = await signedInBrowser(t, user.email);
+    const two = await signedInBrowser(t, user.email);
+    expect(one.csrf).not.toBe(two.csrf);
+    const res = await post(t, '/account/name', new URLSearchParams({ name: 'Crossed', csrf: two.csrf }).toString(), { cookie: one.cookie });
+    expect(res.statusCode).toBe(403);
+    const stranger = await signedInBrowser(t, (await signUp(t)).email);
+    expect((await post(t, '/account/sessions/end-others', `csrf=${stranger.csrf}`, { cookie: one.cookie })).statusCode).toBe(403);
+  });
+
+  it('of a signed-out page and of a session never stand for each other, whatever the nonce cookie says', async () => {
+    const user = await signUp(t);
+    const b = await signedInBrowser(t, user.email);
+    // The nonce cookie set to the session's id (as a sibling host could set it over http): the account page's token is not a signed-out form's.
+    const forgot = await post(t, '/forgot-password', new URLSearchParams({ email: user.email, csrf: b.csrf }).toString(), { cookie: `latchkey_form=${b.sessionId}` });
+    expect(forgot.statusCode).toBe(403);
+    const login = await post(t, '/login', new URLSearchParams({ email: user.email, password: GOOD_PASSWORD, csrf: b.csrf }).toString(), { cookie: `latchkey_form=${b.sessionId}` });
+    expect(login.statusCode).toBe(403);
+    expect(cookieOf(login, 'latchkey_session')).toBeUndefined();
+    // And a signed-out page's token is no signed-in form's.
+    const form = await signedOutForm(t, '/login');
+    expect((await post(t, '/account/name', `name=Crossed&csrf=${form.csrf}`, { cookie: `${b.cookie}; ${form.cookie}` })).statusCode).toBe(403);
+  });
+});

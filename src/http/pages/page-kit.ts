@@ -21,7 +21,7 @@ export interface PageKit {
   sessionOf(request: FastifyRequest): Promise<BrowserSession | undefined>;
   /** The nonce a signed-out browser's forms are bound to: its cookie's, or a new one set now. */
   nonceOf(request: FastifyRequest, reply: FastifyReply): string;
-  /** The nonce cookie a form post came with, if any. */
+  /** The nonce cookie a form post came with, if it is one this server could have made. */
   postedNonce(request: FastifyRequest): string | undefined;
   /** Whether a form post came from this origin's own page, with the token bound to `boundTo`. */
   fromOwnForm(request: FastifyRequest, boundTo: string | undefined, token: string | undefined): boolean;
@@ -36,6 +36,9 @@ export interface PageKit {
   returnTo(value: string | undefined): string;
   redirect(reply: FastifyReply, to: string): FastifyReply;
 }
+
+/** A nonce cookie's value: 32 random bytes, base64url. */
+const NONCE = /^[A-Za-z0-9_-]{43}$/;
 
 export const FORM_TYPES = ['application/x-www-form-urlencoded'];
 export const FormField = (maxLength: number) => Type.Optional(Type.String({ maxLength }));
@@ -66,12 +69,17 @@ export function pageKit(deps: Deps): PageKit {
     sessionOf: (request) => liveBrowserSession(deps, request.cookies[SESSION_COOKIE]),
     nonceOf(request, reply) {
       const existing = request.cookies[NONCE_COOKIE];
-      if (existing && /^[A-Za-z0-9_-]{43}$/.test(existing)) return existing;
+      if (existing && NONCE.test(existing)) return existing;
       const nonce = randomBytes(32).toString('base64url');
       reply.setCookie(NONCE_COOKIE, nonce, cookieBase);
       return nonce;
     },
-    postedNonce: (request) => request.cookies[NONCE_COOKIE],
+    // Only a nonce as this server makes them: never a session's id (a UUID), whose form token the account page shows,
+    // so that a token of a session is never one of a signed-out form, whatever the cookie was set to.
+    postedNonce: (request) => {
+      const posted = request.cookies[NONCE_COOKIE];
+      return posted !== undefined && NONCE.test(posted) ? posted : undefined;
+    },
     fromOwnForm(request, boundTo, token) {
       const source = request.headers.origin ?? originOfReferer(request.headers.referer);
       return source === origin && boundTo !== undefined && isFormToken(deps.pageKey, boundTo, token);
