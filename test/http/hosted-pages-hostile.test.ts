@@ -137,3 +137,36 @@ describe('the tokens of forms', () => {
     expect((await post(t, '/account/name', `name=Crossed&csrf=${form.csrf}`, { cookie: `${b.cookie}; ${form.cookie}` })).statusCode).toBe(403);
   });
 });
+
+describe('what the pages reflect, and where they send a browser', () => {
+  const { t } = useMailingApp();
+
+  it('sends a browser after sign-in nowhere but this origin, however return_to is spelt', async () => {
+    const user = await signUp(t);
+    const hostile = ['..//evil.example', 'HTTP://LATCHKEY.TEST//evil.example', 'http://latchkey.test:80//evil.example', 'http://latchkey.test@evil.example', '／／evil.example',
+      '/%5Cevil.example', 'http:/\\evil.example', '\u2028//evil.example', '/\u0085/evil.example', 'data:text/html,<script>alert(1)</script>', 'http://[::1]/', '//%65vil.example', '%2F%2Fevil.example'];
+    for (const to of hostile) {
+      const form = await signedOutForm(t, `/login?return_to=${encodeURIComponent(to)}`);
+      const res = await post(t, '/login', new URLSearchParams({ email: user.email, password: GOOD_PASSWORD, csrf: form.csrf, return_to: to }).toString(), { cookie: form.cookie });
+      expect(res.statusCode, to).toBe(303);
+      const location = String(res.headers.location);
+      expect(location, to).toMatch(/^\/(?!\/)[\x21-\x7e]*$/);
+      expect(new URL(location, ORIGIN).origin, to).toBe(ORIGIN);
+    }
+  });
+
+  it('shows what a client sent as text: a user agent in the list of sessions, an address typed back into the form', async () => {
+    const user = await signUp(t);
+    const ua = '"><img src=x onerror=alert(1)> Mozilla/5.0 (X11; Linux x86_64) Chrome/120 <script>alert(2)</script>';
+    await t.inject({ method: 'POST', url: '/api/signin', payload: { email: user.email, password: GOOD_PASSWORD }, headers: { 'user-agent': ua } });
+    const b = await signedInBrowser(t, user.email);
+    const page = await t.inject({ method: 'GET', url: '/account', headers: { cookie: b.cookie } });
+    expect(page.body).not.toMatch(/<img src=x|<script/);
+    const form = await signedOutForm(t, '/login');
+    const typed = '"><svg/onload=alert(1)>@example.com';
+    const res = await post(t, '/login', new URLSearchParams({ email: typed, password: 'wrong password', csrf: form.csrf }).toString(), { cookie: form.cookie });
+    expect(res.statusCode).toBe(401);
+    expect(res.body).not.toContain('<svg/onload');
+    expect(res.body).toContain('value="&quot;&gt;&lt;svg/onload=alert(1)&gt;@example.com"');
+  });
+});
