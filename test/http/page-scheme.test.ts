@@ -4,7 +4,7 @@ import { startTestApp, type TestApp } from '../helpers/app.js';
 // Every HTML page Latchkey serves, reached by any host name, must load its own CSS and JS over the scheme
 // PUBLIC_URL names: a CSP `upgrade-insecure-requests` on a plain-HTTP page makes the browser fetch them over
 // https, and the page stays blank. Over https, HSTS is what moves browsers to https.
-const PAGES = ['/docs/', '/reset-password/some-token'];
+const PAGES = ['/docs/', '/reset-password/some-token', '/login', '/signup'];
 
 for (const scheme of ['http', 'https'] as const) {
   describe(`HTML pages when PUBLIC_URL is ${scheme}`, () => {

@@ -27,6 +27,11 @@ export interface Frame {
   body: Html;
   /** Shown in the header: who is signed in, with a link to sign out. */
   signedInAs?: string | undefined;
+  /**
+   * A page whose URL holds a token (the links emails send): no script, and no Referer at all, so the token never
+   * leaves. Its forms carry the token itself, not an origin check.
+   */
+  tokenInUrl?: boolean;
 }
 
 export function sendFramedPage(reply: FastifyReply, csp: string, status: number, frame: Frame) {
@@ -36,13 +41,13 @@ export function sendFramedPage(reply: FastifyReply, csp: string, status: number,
     .header('content-security-policy', csp)
     // Not no-referrer: with it, a browser sends `Origin: null` on a form post, even to its own origin, and the
     // forms' origin check could not tell this site's page from any other. No token is ever in these pages' URLs.
-    .header('referrer-policy', 'same-origin')
+    .header('referrer-policy', frame.tokenInUrl ? 'no-referrer' : 'same-origin')
     .header('x-frame-options', 'DENY')
     .send(
       html`<!doctype html>
 <html lang="en">
 <head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-<title>${frame.title} · Latchkey</title><link rel="stylesheet" href="${STYLESHEET_PATH}"><script src="${SCRIPT_PATH}" defer></script></head>
+<title>${frame.title} · Latchkey</title><link rel="stylesheet" href="${STYLESHEET_PATH}">${frame.tokenInUrl ? '' : html`<script src="${SCRIPT_PATH}" defer></script>`}</head>
 <body>
 <header><a href="/account">Latchkey</a>${frame.signedInAs ? html`<span>${frame.signedInAs} · <a href="/logout">Sign out</a></span>` : ''}</header>
 <main>

@@ -15,7 +15,7 @@ const page = (description: string) => ({ description, content: { 'text/html': { 
 const jsonError = (description: string) => ({ description, content: { 'application/json': { schema: Type.Ref('ErrorBody') } } });
 const TITLE = 'Choose a new password';
 const INVALID_LINK =
-  '<p class="error">This reset link is invalid, has been used, or has expired.</p><p>Ask for a new one from the sign-in screen.</p>';
+  '<p class="error">This reset link is invalid, has been used, or has expired.</p><p><a href="/forgot-password">Ask for a new one</a>.</p>';
 
 function resetForm(minLength: number, maxLength: number, error?: string) {
   return `${error ? `<p class="error" role="alert">${escapeHtml(error)}</p>` : ''}
@@ -100,7 +100,7 @@ export function resetPages(deps: Deps): FastifyPluginAsyncTypebox {
           reply,
           200,
           'Password changed',
-          '<p class="ok">Your password has been changed, and every device signed in to your account was signed out.</p><p>Sign in again with your new password.</p>',
+          '<p class="ok">Your password has been changed, and every device signed in to your account was signed out.</p><p><a href="/login">Sign in</a> with your new password.</p>',
         );
       },
     );
