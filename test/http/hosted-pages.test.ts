@@ -5,6 +5,7 @@ import { Secret, TOTP } from 'otpauth';
 import { describe, expect, it } from 'vitest';
 import { sealBrowserSession, pageKey } from '../../src/auth/browser-sessions/browser-sessions.js';
 import { auditEvents, sessions } from '../../src/db/schema.js';
+import { startSmtpServer } from '../helpers/smtp.js';
 import { bearer, GOOD_PASSWORD, PUBLIC_URL, signIn, signUp, startTestApp, uniqueEmail, useMailingApp, type SignedUp, type TestApp } from '../helpers/app.js';
 
 // The hosted pages (/login, /account, /logout) as a browser drives them, through inject: plain forms, a session
@@ -466,6 +467,36 @@ describe('the account page’s address, password, data and deletion', () => {
     expect(gone.statusCode, gone.body).toBe(200);
     expect(b.jar.has(sessionCookie)).toBe(false);
     expect((await t.inject({ method: 'POST', url: '/api/signin', payload: { email: user.email, password: user.password } })).statusCode).toBe(401);
+  });
+});
+
+describe('the sign-in page while strangers have locked the account', () => {
+  it('asks the owner, with the right password, for the code it emailed, and signs in with it', async () => {
+    const smtp = await startSmtpServer();
+    const t = await startTestApp({ env: { TRUST_PROXY: '127.0.0.1', SMTP_URL: smtp.url, LOCKOUT_THRESHOLD: '5', LOCKOUT_DURATION: '1h', RATE_LIMIT_LOCKED_SIGNIN: '20/1h' } });
+    try {
+      const user = await signUp(t);
+      for (let i = 1; i <= 6; i++) {
+        await t.inject({ method: 'POST', url: '/api/signin', payload: { email: user.email, password: 'a wrong password' }, headers: { 'x-forwarded-for': `10.0.${i}.7` } });
+      }
+      const b = new Browser(t);
+      const from = { origin: ORIGIN, 'x-forwarded-for': '10.9.9.7' };
+      const csrf = csrfOf((await b.get('/login')).body);
+      const locked = await b.post('/login', { email: user.email, password: user.password, csrf }, from);
+      expect(locked.statusCode).toBe(429);
+      expect(locked.headers['retry-after']).toBeDefined();
+      expect(locked.body).toMatch(/<label for="signin-code">Sign-in code from your email<\/label>/);
+      const mail = await smtp.waitFor((m) => m.to.includes(user.email) && m.subject === 'Your sign-in code');
+      const code = /\b([2-9A-HJKMNP-TV-Z]{4}-[2-9A-HJKMNP-TV-Z]{4})\b/.exec(mail.text)![1]!;
+      const wrongCode = await b.post('/login', { email: user.email, password: user.password, code: 'ABCD-EFGH', csrf }, from);
+      expect(wrongCode.statusCode).toBe(429);
+      const inside = await b.post('/login', { email: user.email, password: user.password, code, csrf }, from);
+      expect(inside.statusCode, inside.body).toBe(303);
+      expect(b.jar.has(sessionCookie)).toBe(true);
+    } finally {
+      await t.close();
+      await smtp.close();
+    }
   });
 });
 

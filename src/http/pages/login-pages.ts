@@ -1,6 +1,8 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
+import { Value } from 'typebox/value';
+import { SigninCodeField } from '../../contracts/fields.js';
 import { completeMfaSignIn } from '../../auth/mfa/second-step.js';
 import { formToken } from '../../auth/browser-sessions/browser-sessions.js';
 import { signIn } from '../../auth/sessions/sign-in.js';
@@ -26,10 +28,17 @@ const SIGN_IN = 'Sign in';
 const SECOND_STEP = 'Two-step sign-in';
 
 /** What a refused sign-in tells the person: the error's own message, which never says more than the API's. */
-const messageOf = (err: AppError) => (err.code === 'invalid_credentials' ? 'Wrong email or password.' : err.message);
+const messageOf = (err: AppError) =>
+  err.code === 'invalid_credentials'
+    ? 'Wrong email or password.'
+    : err.code === 'too_many_attempts'
+      ? 'Too many sign-in attempts for this account: try again later, or reset your password. If this is you with the right password, we emailed you a sign-in code: enter it below with your password.'
+      : err.message;
 
 function loginForm(kit: PageKit, nonce: string, to: string, error?: AppError, email?: string) {
   const csrf = formToken(kit.deps.pageKey, nonce);
+  // A lock that holds the account: the owner, with the right password, got a code by email, typed here.
+  const locked = error?.code === 'too_many_attempts';
   const invalid = error?.code === 'invalid_credentials' ? html` aria-invalid="true" aria-describedby="form-error"` : '';
   return html`${error ? html`<div class="alert" role="alert" id="form-error">${messageOf(error)}</div>` : ''}
 <form method="post" action="/login" novalidate>
@@ -39,6 +48,7 @@ function loginForm(kit: PageKit, nonce: string, to: string, error?: AppError, em
 <input id="email" name="email" type="email" autocomplete="username" required value="${email ?? ''}"${invalid}>
 <label for="password">Password</label>
 <input id="password" name="password" type="password" autocomplete="current-password" required${invalid}>
+${locked ? html`<label for="signin-code">Sign-in code from your email</label><input id="signin-code" name="code" type="text" autocomplete="one-time-code" aria-describedby="form-error">` : ''}
 <button type="submit">Sign in</button>
 </form>
 ${passkeySigninForm(csrf, to)}
@@ -107,13 +117,17 @@ function passwordStep(app: PageApp, kit: PageKit) {
         summary: 'Submit the sign-in form (HTML): on with a session cookie, or the second step',
         consumes: FORM_TYPES,
         produces: ['text/html'],
-        body: Type.Object({ email: FormField(1024), password: FormField(4096), csrf: FormField(128), return_to: FormField(2048) }),
+        body: Type.Object({ email: FormField(1024), password: FormField(4096), code: FormField(32), csrf: FormField(128), return_to: FormField(2048) }),
         response: {
           ...signinResponses,
           200: pageResponse('the second step: the account has a second factor'),
           303: redirectResponse('signed in: on to `return_to`, with the session cookie'),
           401: pageResponse('the form again: wrong email or password'),
           403: pageResponse('the form came from elsewhere or expired, or the account cannot sign in here (disabled, unverified, a second factor to set up)'),
+          429: {
+            description: 'the account is locked (a page: the form again, with a field for the code emailed to its owner), or too many attempts from this address (JSON)',
+            content: { ...pageResponse('').content, ...jsonErrorResponse('').content },
+          },
         },
       },
     },
@@ -122,10 +136,15 @@ function passwordStep(app: PageApp, kit: PageKit) {
       if (!form) return kit.refusedForm(reply);
       const { nonce, to } = form;
       const { email = '', password = '' } = request.body;
+      const code = request.body.code?.trim() || undefined;
       try {
-        const { user, tokens } = await signIn(kit.deps, { email: email.trim(), password }, clientOf(request));
+        const { user, tokens } = await signIn(kit.deps, { email: email.trim(), password, code: code && Value.Check(SigninCodeField, code) ? code : undefined }, clientOf(request));
         return kit.signedIn(reply, { sessionId: tokens.sessionId, userId: user.id }, to);
       } catch (err) {
+        if (err instanceof AppError && err.code === 'too_many_attempts') {
+          if (err.retryAfter) reply.header('retry-after', String(err.retryAfter));
+          return kit.send(reply, 429, { title: SIGN_IN, body: loginForm(kit, nonce, to, err, email) });
+        }
         if (!(err instanceof AppError) || err.status === 429 || err.status === 503) throw err;
         if (err.code === 'mfa_required') {
           const { mfa_token: mfaToken } = err.fields as { mfa_token: string };
