@@ -1,4 +1,4 @@
-// npm run bench [-- --duration=10 --connections=16 --large=1000000 --memory-soak=600 --only=memory|metrics|flood|jwt|verify|revocation|webhooks|account|mfa|passkey]
+// npm run bench [-- --duration=10 --connections=16 --large=1000000 --memory-soak=600 --only=memory|metrics|flood|jwt|verify|revocation|webhooks|account|mfa|passkey|pages]
 // Starts Latchkey as a real server process on PostgreSQL (DATABASE_URL, in a fresh database it creates
 // and drops) or on the embedded engine, drives it from this process with autocannon, measures the
 // baselines in the same run, and writes bench/results/latest.{json,md}.
@@ -16,6 +16,7 @@ import { memorySoak, rssOf, type SoakResult } from './memory-soak.js';
 import { metricsOverhead } from './metrics-overhead.js';
 import { accountRun } from './account.js';
 import { mfaRun } from './mfa.js';
+import { pagesRun } from './pages.js';
 import { revocationReach } from './revocation-reach.js';
 import { jwtLibrariesRun } from './jwt-libraries.js';
 import { sdkVerifyRun } from './sdk-verify.js';
@@ -64,9 +65,11 @@ const ONLY_ACCOUNT = args.only === 'account';
 const ONLY_MFA = args.only === 'mfa';
 // --only=passkey: sign-in with a passkey alone, without the authenticator apps' part (bench/mfa.ts).
 const ONLY_PASSKEY = args.only === 'passkey';
+// --only=pages: the hosted pages against bare Fastify and the API's sign-in (bench/pages.ts), alone.
+const ONLY_PAGES = args.only === 'pages';
 const WHOLE = args.only === undefined;
 const servicePart = (name: string) => WHOLE || args.only === name;
-if (args.only !== undefined && !['memory', 'metrics', 'flood', 'jwt', 'account', 'mfa', 'passkey', ...SERVICE_PARTS].includes(args.only)) throw new Error(`--only=${args.only}: no such part`);
+if (args.only !== undefined && !['memory', 'metrics', 'flood', 'jwt', 'account', 'mfa', 'passkey', 'pages', ...SERVICE_PARTS].includes(args.only)) throw new Error(`--only=${args.only}: no such part`);
 const METRICS_OFF = 'dashboard, metrics off';
 const METRICS_ON = 'dashboard, metrics on';
 const LOGOUT_SESSIONS = 6_000;
@@ -177,6 +180,7 @@ async function main() {
     }
     if (WHOLE || ONLY_METRICS) await metricsRun(serverEnv, rows, failures);
     if (WHOLE || ONLY_ACCOUNT) parts.push(await accountRun(serverEnv, { rounds: ROUNDS, duration: DURATION, connections: CONNECTIONS }, failures));
+    if (WHOLE || ONLY_PAGES) parts.push(await pagesRun(serverEnv, { rounds: ROUNDS, duration: DURATION, connections: CONNECTIONS, workers }, failures));
     if (WHOLE || ONLY_MFA || ONLY_PASSKEY) parts.push(await mfaRun(serverEnv, { rounds: ROUNDS, duration: DURATION, connections: CONNECTIONS, passkeyOnly: ONLY_PASSKEY }, failures));
     if (WHOLE) {
       if (LARGE > SMALL) {
