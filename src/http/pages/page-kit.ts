@@ -84,11 +84,17 @@ export function pageKit(deps: Deps): PageKit {
       const source = request.headers.origin ?? originOfReferer(request.headers.referer);
       return source === origin && boundTo !== undefined && isFormToken(deps.pageKey, boundTo, token);
     },
-    refusedForm: (reply) =>
-      sendFramedPage(reply, csp, 403, {
+    refusedForm(reply) {
+      // A page opened under another address than PUBLIC_URL's (127.0.0.1 for localhost, a LAN name): every form
+      // of it is refused, so say where the site is.
+      const from = reply.request.headers.origin ?? originOfReferer(reply.request.headers.referer);
+      const elsewhere = from !== undefined && from !== 'null' && from !== origin;
+      return sendFramedPage(reply, csp, 403, {
         title: 'This form has expired',
-        body: html`<p class="alert" role="alert">The form was not sent from this site's own page, or it was open too long.</p><p><a href="/login">Start again</a></p>`,
-      }),
+        body: html`<p class="alert" role="alert">The form was not sent from this site's own page, or it was open too long.</p>
+${elsewhere ? html`<p>This site's address is <a href="${origin}/login">${origin}</a> (the server's <code>PUBLIC_URL</code>): open its pages there.</p>` : ''}<p><a href="/login">Start again</a></p>`,
+      });
+    },
     async signedInForm(request, reply, csrf) {
       const session = await liveBrowserSession(deps, request.cookies[SESSION_COOKIE]);
       if (!session) return redirect(reply, SIGN_IN_HERE);
