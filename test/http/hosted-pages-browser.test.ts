@@ -33,14 +33,23 @@ async function freePort(): Promise<number> {
   return port;
 }
 
-/** axe-core's serious and critical violations on the page as it stands (axe runs through the debugger protocol, past the page's CSP). */
+/**
+ * axe-core's serious and critical violations on the page as it stands, light and dark (the colours change, and with
+ * them the contrast); axe runs through the debugger protocol, past the page's CSP.
+ */
 async function accessibilityViolations(page: Page): Promise<string[]> {
   await page.evaluate(AXE);
-  const violations = await page.evaluate(async () => {
-    const axe = (globalThis as unknown as { axe: { run(): Promise<{ violations: { id: string; impact: string; nodes: { target: string[] }[] }[] }> } }).axe;
-    return (await axe.run()).violations;
-  });
-  return violations.filter((v) => v.impact === 'serious' || v.impact === 'critical').map((v) => `${v.id}: ${v.nodes.map((n) => n.target.join(' ')).join(', ')}`);
+  const found: string[] = [];
+  for (const colorScheme of ['light', 'dark'] as const) {
+    await page.emulateMedia({ colorScheme });
+    const violations = await page.evaluate(async () => {
+      const axe = (globalThis as unknown as { axe: { run(): Promise<{ violations: { id: string; impact: string; nodes: { target: string[] }[] }[] }> } }).axe;
+      return (await axe.run()).violations;
+    });
+    for (const v of violations.filter((x) => x.impact === 'serious' || x.impact === 'critical')) found.push(`${colorScheme} ${v.id}: ${v.nodes.map((n) => n.target.join(' ')).join(', ')}`);
+  }
+  await page.emulateMedia({ colorScheme: 'light' });
+  return found;
 }
 
 // Every page the tests reach, at 1440 and 375 px wide, light and dark: test-results/screenshots/ (not committed;
