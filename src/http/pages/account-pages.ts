@@ -1,5 +1,3 @@
-import type { FastifyInstance } from 'fastify';
-import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import { renameAccount } from '../../auth/account/account.js';
 import { formToken, type BrowserSession } from '../../auth/browser-sessions/browser-sessions.js';
@@ -18,18 +16,13 @@ import type { OwnSession } from '../../contracts/sessions.js';
 import { clientOf } from '../client.js';
 import { jsonErrorResponse, pageResponse, redirectResponse } from './frame.js';
 import { html, type Html } from './html.js';
-import { FORM_TYPES, FormField, formResponses, SIGN_IN_HERE, type PageKit } from './page-kit.js';
+import { FORM_TYPES, FormField, formResponses, SIGN_IN_HERE, type PageApp, type PageKit, whenUtc } from './page-kit.js';
 
 /** The account page (the profile, a rename, where the account is signed in) and signing out, for a signed-in browser. */
-
-// eslint-disable-next-line @typescript-eslint/no-explicit-any -- any server and logger, with TypeBox's provider
-type PageApp = FastifyInstance<any, any, any, any, TypeBoxTypeProvider>;
 
 const tags = ['pages'];
 const TITLE = 'Your account';
 const NAME_MAX = 100;
-
-const when = (iso: string) => `${iso.slice(0, 16).replace('T', ' ')} UTC`;
 
 function accountPage(session: BrowserSession, csrf: string, sessions: readonly OwnSession[], mfa: MfaSummary, more: Html, notice: { saved?: string | undefined; nameError?: string | undefined; ended?: string | undefined } = {}): Html {
   const { user } = session;
@@ -54,8 +47,8 @@ ${notice.ended ? html`<p class="notice" role="status">${notice.ended}</p>` : ''}
 <ul class="sessions">
 ${sessions.map(
   (s) => html`<li><strong>${describeDevice(s.user_agent)}</strong>${s.current ? html` <span class="ok">(this browser)</span>` : ''}<br>
-<span class="hint">${s.ip_address ?? 'unknown address'} · signed in ${when(s.created_at)} · last used ${when(s.last_used_at)}</span>
-${s.current ? '' : html`<form method="post" action="/account/sessions/end" class="inline"><input type="hidden" name="csrf" value="${csrf}"><input type="hidden" name="session_id" value="${s.id}"><button type="submit" class="secondary" aria-label="Sign out ${describeDevice(s.user_agent)}, signed in ${when(s.created_at)}">Sign out</button></form>`}</li>`,
+<span class="hint">${s.ip_address ?? 'unknown address'} · signed in ${whenUtc(s.created_at)} · last used ${whenUtc(s.last_used_at)}</span>
+${s.current ? '' : html`<form method="post" action="/account/sessions/end" class="inline"><input type="hidden" name="csrf" value="${csrf}"><input type="hidden" name="session_id" value="${s.id}"><button type="submit" class="secondary" aria-label="Sign out ${describeDevice(s.user_agent)}, signed in ${whenUtc(s.created_at)}">Sign out</button></form>`}</li>`,
 )}
 </ul>
 ${sessions.length > 1 ? html`<form method="post" action="/account/sessions/end-others"><input type="hidden" name="csrf" value="${csrf}"><button type="submit" class="secondary">Sign out everywhere else</button></form>` : ''}

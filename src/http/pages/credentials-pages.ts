@@ -1,5 +1,4 @@
-import type { FastifyInstance, FastifyReply } from 'fastify';
-import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import type { FastifyReply } from 'fastify';
 import { Type, type TSchema } from 'typebox';
 import { changePassword, deleteOwnAccount } from '../../auth/account/account.js';
 import { listActivity } from '../../auth/account/activity.js';
@@ -14,8 +13,8 @@ import { clientOf } from '../client.js';
 import { jsonErrorResponse, pageResponse, redirectResponse } from './frame.js';
 import { emailProblem } from './form-checks.js';
 import { html, type Html } from './html.js';
-import { factorTyped } from './mfa-pages.js';
-import { FORM_TYPES, FormField, formResponses, SIGN_IN_HERE, type PageKit } from './page-kit.js';
+import { codeField, factorTyped } from './mfa-pages.js';
+import { FORM_TYPES, FormField, formResponses, SIGN_IN_HERE, type PageApp, type PageKit, whenUtc } from './page-kit.js';
 
 /**
  * The account page's sensitive changes (the address, the password, deleting the account), its recent activity and
@@ -23,19 +22,14 @@ import { FORM_TYPES, FormField, formResponses, SIGN_IN_HERE, type PageKit } from
  * A new password ends every session, this browser's too, and opens a new one for it: its cookie changes.
  */
 
-// eslint-disable-next-line @typescript-eslint/no-explicit-any -- any server and logger, with TypeBox's provider
-type PageApp = FastifyInstance<any, any, any, any, TypeBoxTypeProvider>;
-
 const tags = ['pages'];
 const ACTIVITY_SHOWN = 10;
-
-const when = (iso: string) => `${iso.slice(0, 16).replace('T', ' ')} UTC`;
 
 /** The password field, and the code field when the account has a factor a page can take (an authenticator app). */
 function proofFields(prefix: string, mfa: MfaSummary, label = 'Your password'): Html {
   return html`<label for="${prefix}-password">${label}</label>
 <input id="${prefix}-password" name="password" type="password" autocomplete="current-password" required>
-${mfa.totp ? html`<label for="${prefix}-code">A code from your app, or a recovery code</label><input id="${prefix}-code" name="code" type="text" autocomplete="one-time-code" required>` : ''}`;
+${mfa.totp ? codeField(`${prefix}-code`) : ''}`;
 }
 
 /** The account page's sections for its address, password, activity, data and deletion. */
@@ -63,7 +57,7 @@ ${passkeyOnly ? '' : deleteSection(csrf, mfa, session.user.email)}`;
 }
 
 const activityLine = (e: ActivityEvent) =>
-  html`<li>${e.type.replace(/_/g, ' ')} <span class="hint">· ${when(e.created_at)} · ${e.ip_address ?? 'unknown address'}${e.user_agent ? html` · ${describeDevice(e.user_agent)}` : ''}</span></li>`;
+  html`<li>${e.type.replace(/_/g, ' ')} <span class="hint">· ${whenUtc(e.created_at)} · ${e.ip_address ?? 'unknown address'}${e.user_agent ? html` · ${describeDevice(e.user_agent)}` : ''}</span></li>`;
 
 const deleteSection = (csrf: string, mfa: MfaSummary, email: string) => html`<div class="card"><h2>Delete your account</h2>
 <p>Everything goes: your sessions, your factors, your activity. This cannot be undone.</p>

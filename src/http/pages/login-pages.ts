@@ -1,5 +1,4 @@
-import type { FastifyInstance, FastifyRequest } from 'fastify';
-import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import type { FastifyRequest } from 'fastify';
 import { Type } from 'typebox';
 import { Value } from 'typebox/value';
 import { SigninCodeField } from '../../contracts/fields.js';
@@ -12,16 +11,13 @@ import { jsonErrorResponse, pageResponse, redirectResponse } from './frame.js';
 import { html } from './html.js';
 import { factorTyped } from './mfa-pages.js';
 import { assertionOf, PASSKEY_FIELD, passkeySecondStepForm, passkeySigninForm } from './passkey-pages.js';
-import { FORM_TYPES, FormField, formResponses, type PageKit } from './page-kit.js';
+import { FORM_TYPES, FormField, formResponses, type PageApp, type PageKit } from './page-kit.js';
 
 /**
  * The sign-in pages: the password, then the second factor (a code from the authenticator app, or a recovery code)
  * when the account has one, each answered as the API answers it (the same rate limits, lock, audit and metrics).
  * Passkeys need the browser's API, hence a script: not here yet.
  */
-
-// eslint-disable-next-line @typescript-eslint/no-explicit-any -- any server and logger, with TypeBox's provider
-type PageApp = FastifyInstance<any, any, any, any, TypeBoxTypeProvider>;
 
 const tags = ['pages'];
 const SIGN_IN = 'Sign in';

@@ -1,5 +1,4 @@
-import type { FastifyInstance, FastifyReply } from 'fastify';
-import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import type { FastifyReply } from 'fastify';
 import { Type, type TSchema } from 'typebox';
 import { formToken, type BrowserSession } from '../../auth/browser-sessions/browser-sessions.js';
 import { beginTotpEnrolment, confirmTotp, regenerateRecoveryCodes, removeTotp, type SecondFactor } from '../../auth/mfa/factors.js';
@@ -8,7 +7,7 @@ import { AppError } from '../../errors.js';
 import { clientOf } from '../client.js';
 import { jsonErrorResponse, pageResponse, redirectResponse } from './frame.js';
 import { Html, html } from './html.js';
-import { FORM_TYPES, FormField, formResponses, type PageKit } from './page-kit.js';
+import { FORM_TYPES, FormField, formResponses, type PageApp, type PageKit } from './page-kit.js';
 
 /**
  * Two-step sign-in on the account page: setting up an authenticator app (its QR code, and its secret as text,
@@ -16,9 +15,6 @@ import { FORM_TYPES, FormField, formResponses, type PageKit } from './page-kit.j
  * app off. Each takes what the API takes (the password, and a code once the account has a factor), through the
  * same functions. Passkeys are ./passkey-pages.ts's.
  */
-
-// eslint-disable-next-line @typescript-eslint/no-explicit-any -- any server and logger, with TypeBox's provider
-type PageApp = FastifyInstance<any, any, any, any, TypeBoxTypeProvider>;
 
 const tags = ['pages'];
 const TITLE = 'Two-step sign-in';
@@ -31,7 +27,8 @@ export const factorTyped = (code: string | undefined): SecondFactor => {
 
 const passwordField = (id = 'password') => html`<label for="${id}">Your password</label>
 <input id="${id}" name="password" type="password" autocomplete="current-password" required>`;
-const codeField = (id: string) => html`<label for="${id}">A code from your app, or a recovery code</label>
+/** The field a change takes its second factor in: an app's code or a recovery code. */
+export const codeField = (id: string) => html`<label for="${id}">A code from your app, or a recovery code</label>
 <input id="${id}" name="code" type="text" autocomplete="one-time-code" required>`;
 
 /** The account page's section on second factors. */

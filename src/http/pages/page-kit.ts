@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import { isFormToken, liveBrowserSession, sealBrowserSession, type BrowserSession } from '../../auth/browser-sessions/browser-sessions.js';
 import type { Deps } from '../../deps.js';
@@ -39,6 +40,13 @@ export interface PageKit {
 
 /** A nonce cookie's value: 32 random bytes, base64url. */
 const NONCE = /^[A-Za-z0-9_-]{43}$/;
+
+/** The app the pages register their routes on: any server and logger, with TypeBox's type provider. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- any server and logger
+export type PageApp = FastifyInstance<any, any, any, any, TypeBoxTypeProvider>;
+
+/** A time as the pages show it: to the minute, in UTC. */
+export const whenUtc = (iso: string) => `${iso.slice(0, 16).replace('T', ' ')} UTC`;
 
 export const FORM_TYPES = ['application/x-www-form-urlencoded'];
 export const FormField = (maxLength: number) => Type.Optional(Type.String({ maxLength }));

@@ -1,5 +1,4 @@
-import type { FastifyInstance, FastifyReply } from 'fastify';
-import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import type { FastifyReply } from 'fastify';
 import type { AuthenticationResponseJSON } from '@simplewebauthn/server';
 import { Type, type TSchema } from 'typebox';
 import { Value } from 'typebox/value';
@@ -11,17 +10,14 @@ import { clientOf } from '../client.js';
 import { asAssertion, asRegistration } from '../schemas.js';
 import { jsonErrorResponse, pageResponse, redirectResponse } from './frame.js';
 import { html, type Html } from './html.js';
-import { factorTyped, recoveryCodesPage } from './mfa-pages.js';
-import { FORM_TYPES, FormField, formResponses, type PageKit } from './page-kit.js';
+import { codeField, factorTyped, recoveryCodesPage } from './mfa-pages.js';
+import { FORM_TYPES, FormField, formResponses, type PageApp, type PageKit } from './page-kit.js';
 
 /**
  * Passkeys on the hosted pages: sign in with one alone, the second step with one, and the account's passkeys added
  * (the password, and a code once the account has a factor), listed and removed. The browser's part is the pages'
  * one script (./script.ts); a page without it shows none of this.
  */
-
-// eslint-disable-next-line @typescript-eslint/no-explicit-any -- any server and logger, with TypeBox's provider
-type PageApp = FastifyInstance<any, any, any, any, TypeBoxTypeProvider>;
 
 const tags = ['pages'];
 export const PASSKEY_FIELD = 32_768;
@@ -53,8 +49,7 @@ const when = (iso: string | null) => (iso ? `${iso.slice(0, 10)}` : 'never');
 /** The account page's passkeys: each with its removal, and (shown by the script) the form that adds one. */
 export function passkeySection(csrf: string, passkeys: readonly Passkey[], mfa: MfaSummary): Html {
   const hasFactor = mfa.totp || mfa.passkeys > 0;
-  const code = (id: string) =>
-    hasFactor ? html`<label for="${id}">A code from your app, or a recovery code</label><input id="${id}" name="code" type="text" autocomplete="one-time-code" required>` : '';
+  const code = (id: string) => (hasFactor ? codeField(id) : '');
   return html`<h2>Passkeys</h2>
 ${passkeys.length === 0 ? html`<p>None yet. A passkey signs you in without a password, with your fingerprint, face or device PIN.</p>` : ''}
 <ul class="sessions">${passkeys.map(

@@ -1,5 +1,3 @@
-import type { FastifyInstance } from 'fastify';
-import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import { signUp } from '../../auth/account/sign-up.js';
 import { formToken } from '../../auth/browser-sessions/browser-sessions.js';
@@ -12,15 +10,12 @@ import { FORGOT_PASSWORD_MESSAGE } from '../routes/password-reset/forgot-passwor
 import { jsonErrorResponse, pageResponse, redirectResponse } from './frame.js';
 import { emailProblem, nameProblem } from './form-checks.js';
 import { html, type Html } from './html.js';
-import { FORM_TYPES, FormField, formResponses, type PageKit } from './page-kit.js';
+import { FORM_TYPES, FormField, formResponses, type PageApp, type PageKit } from './page-kit.js';
 
 /**
  * Creating an account and asking for a reset link, for a signed-out browser: the API's own functions (the same
  * password policy, rate limits, verification email), their errors beside the fields they are about.
  */
-
-// eslint-disable-next-line @typescript-eslint/no-explicit-any -- any server and logger, with TypeBox's provider
-type PageApp = FastifyInstance<any, any, any, any, TypeBoxTypeProvider>;
 
 const tags = ['pages'];
 const CREATE = 'Create an account';
