@@ -2,9 +2,9 @@ import { createHmac, timingSafeEqual } from 'node:crypto';
 import type { Clock } from '../../core/clock.js';
 import { deriveKey } from '../../core/secret-box.js';
 import type { Db } from '../../db/client.js';
-import { isSessionLive } from '../../db/queries/sessions.js';
-import { selectUserById } from '../../db/queries/users.js';
+import { selectLiveSessionOf } from '../../db/queries/sessions.js';
 import { isUuid } from '../../contracts/ids.js';
+import { assuranceLevel, PASSWORD_AMR } from '../sessions/access-tokens.js';
 import type { User } from '../users/users.js';
 
 /**
@@ -41,14 +41,15 @@ export function openBrowserSession(key: Buffer, cookie: string | undefined): { s
 export interface BrowserSession {
   sessionId: string;
   user: User;
+  /** The session's assurance level: `aal2` when it was opened or stepped up with a second factor. */
+  aal: 'aal1' | 'aal2';
 }
 
 /** The session a cookie names, if this server made the cookie and the session lives now (as a refresh would find it). */
 export async function liveBrowserSession(deps: { db: Db; clock: Clock; pageKey: Buffer }, cookie: string | undefined): Promise<BrowserSession | undefined> {
   const named = openBrowserSession(deps.pageKey, cookie);
-  if (!named || !(await isSessionLive(deps.db, named.sessionId, deps.clock.now(), named.userId))) return undefined;
-  const user = await selectUserById(deps.db, named.userId);
-  return user ? { sessionId: named.sessionId, user } : undefined;
+  const live = named && (await selectLiveSessionOf(deps.db, named.sessionId, named.userId, deps.clock.now()));
+  return live ? { sessionId: named!.sessionId, user: live.user, aal: assuranceLevel(live.amr ?? PASSWORD_AMR) } : undefined;
 }
 
 /** The token a form carries, bound to what it is for (a session's id, or the nonce cookie of a signed-out browser). */

@@ -1,6 +1,7 @@
 import { and, asc, count, desc, eq, gt, isNull, ne, sql, type SQL } from 'drizzle-orm';
 import { rowsOf, type Db } from '../client.js';
-import { sessions } from '../schema.js';
+import { sessions, users } from '../schema.js';
+import type { UserRow } from './users.js';
 
 // Sessions and their refresh tokens (only a token's SHA-256 is stored).
 
@@ -216,6 +217,29 @@ export async function isSessionLive(db: Db, sessionId: string, now: Date, ofUser
       AND (u.not_before IS NULL OR s.created_at >= u.not_before)
       ${ofUser === undefined ? sql`` : sql`AND s.user_id = ${ofUser}`}`);
   return rowsOf(result).length > 0;
+}
+
+/**
+ * A live session (as `isSessionLive` finds it) of `userId`, with its user and how they proved who they were, in one
+ * read: what every signed-in page asks of its browser's cookie.
+ */
+export async function selectLiveSessionOf(db: Db, sessionId: string, userId: string, now: Date): Promise<{ user: UserRow; amr: string[] | null } | undefined> {
+  const [row] = await db
+    .select({ user: users, amr: sessions.amr })
+    .from(sessions)
+    .innerJoin(users, eq(users.id, sessions.userId))
+    .where(
+      and(
+        eq(sessions.id, sessionId),
+        eq(sessions.userId, userId),
+        isNull(sessions.revokedAt),
+        gt(sessions.expiresAt, now),
+        isNull(users.disabledAt),
+        sql`${sessions.createdAt} >= coalesce(${users.notBefore}, '-infinity')`,
+      ),
+    )
+    .limit(1);
+  return row;
 }
 
 /**

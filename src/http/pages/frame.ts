@@ -32,6 +32,10 @@ export interface Frame {
    * leaves. Its forms carry the token itself, not an origin check.
    */
   tokenInUrl?: boolean;
+  /** A navigation bar under the header (the console's sections). */
+  nav?: Html | undefined;
+  /** A page of tables (the console): wider than a form's column. */
+  wide?: boolean;
 }
 
 export function sendFramedPage(reply: FastifyReply, csp: string, status: number, frame: Frame) {
@@ -50,7 +54,7 @@ export function sendFramedPage(reply: FastifyReply, csp: string, status: number,
 <title>${frame.title} · Latchkey</title><link rel="stylesheet" href="${STYLESHEET_PATH}">${frame.tokenInUrl ? '' : html`<script src="${SCRIPT_PATH}" defer></script>`}</head>
 <body>
 <header><a href="/account">Latchkey</a>${frame.signedInAs ? html`<span>${frame.signedInAs} · <a href="/logout">Sign out</a></span>` : ''}</header>
-<main>
+${frame.nav ?? ''}<main${frame.wide ? html` class="wide"` : ''}>
 <h1>${frame.title}</h1>
 ${frame.body}
 </main>

@@ -12,6 +12,7 @@ import { credentialPages } from './credentials-pages.js';
 import { SCRIPT, SCRIPT_PATH } from './script.js';
 import { STYLESHEET, STYLESHEET_PATH } from './style.js';
 import { passkeyPages } from './passkey-pages.js';
+import { adminPages } from './admin/admin-pages.js';
 
 /**
  * Latchkey's own pages for people: sign in (./login-pages.ts, and with a passkey: ./passkey-pages.ts), the account page and signing out
@@ -47,5 +48,6 @@ export function hostedPages(deps: Deps): FastifyPluginAsyncTypebox {
     mfaPages(app, kit);
     credentialPages(app, kit);
     passkeyPages(app, kit);
+    adminPages(app, kit);
   };
 }

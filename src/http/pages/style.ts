@@ -35,6 +35,10 @@ dl{display:grid;grid-template-columns:max-content 1fr;gap:.25rem 1rem;margin:0}d
 form.inline{display:inline}
 h3{font-size:1rem;margin:0 0 .25rem}
 .qr{width:12rem;max-width:100%;background:#fff;padding:.5rem;border-radius:.4rem}.qr svg{display:block;width:100%;height:auto}
+main.wide{max-width:72rem}
+nav.console{display:flex;flex-wrap:wrap;gap:.25rem 1rem;padding:.5rem 1rem;border-bottom:1px solid var(--line);background:var(--card)}
+nav.console a{text-decoration:none;padding:.25rem 0}nav.console a[aria-current=page]{font-weight:700;text-decoration:underline}
+.table-wrap{overflow-x:auto}table{border-collapse:collapse;width:100%;font-size:.95rem}th,td{text-align:left;padding:.4rem .6rem;border-bottom:1px solid var(--line);vertical-align:top}th{color:var(--muted);font-weight:600}
 ul.codes{columns:2;list-style:none;padding:0;font-size:1.1rem}code{font-family:ui-monospace,monospace}
 `;
 

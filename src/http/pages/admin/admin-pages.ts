@@ -1,0 +1,23 @@
+import type { PageApp, PageKit } from '../page-kit.js';
+import { adminKit } from './admin-kit.js';
+import { auditPages } from './audit-pages.js';
+import { keyPages } from './keys-pages.js';
+import { overviewPages } from './overview-pages.js';
+import { servicePages } from './services-pages.js';
+import { userPages } from './users-pages.js';
+import { webhookPages } from './webhooks-pages.js';
+
+/**
+ * The admin console, `/admin`: an overview (./overview-pages.ts), users (./users-pages.ts), the audit log
+ * (./audit-pages.ts), signing keys (./keys-pages.ts), service clients (./services-pages.ts) and webhooks
+ * (./webhooks-pages.ts), for admins signed in with a second factor (./admin-kit.ts).
+ */
+export function adminPages(app: PageApp, kit: PageKit): void {
+  const admin = adminKit(kit);
+  overviewPages(app, admin);
+  userPages(app, admin);
+  auditPages(app, admin);
+  keyPages(app, admin);
+  servicePages(app, admin);
+  webhookPages(app, admin);
+}

@@ -1,0 +1,5 @@
+import type { PageApp } from '../page-kit.js';
+import type { AdminKit } from './admin-kit.js';
+
+/** The console's audit section: not built yet (its link in the console's navigation leads nowhere until it is). */
+export function auditPages(_app: PageApp, _admin: AdminKit): void {}
