@@ -76,6 +76,10 @@ export type UserDisabled = Static<typeof UserDisabled>;
 export const UserEnabled = Type.Object({ user: AdminUser, changed });
 export type UserEnabled = Static<typeof UserEnabled>;
 
+/** Granting or taking back the role `admin`, and whether it changed anything. */
+export const RoleChanged = Type.Object({ user: AdminUser, changed });
+export type RoleChanged = Static<typeof RoleChanged>;
+
 /** Marking an address verified, and whether it changed anything. */
 export const EmailVerifiedByOperator = Type.Object({ user: AdminUser, changed });
 export type EmailVerifiedByOperator = Static<typeof EmailVerifiedByOperator>;

@@ -12,6 +12,7 @@ import {
   showUser,
 } from '../auth/users/user-admin.js';
 import { createServiceClient, listServiceClients, removeServiceClient, rotateServiceClientSecret } from '../auth/service-clients/service-clients.js';
+import { setUserRole } from '../auth/users/roles.js';
 import { importUserBatch } from '../auth/import/user-import.js';
 import { sendVerificationByOperator, verifyEmailByOperator } from '../auth/verification/operator.js';
 import { resetMfaByOperator } from '../auth/mfa/operator.js';
@@ -63,6 +64,8 @@ export const OPERATIONS = {
   'users.show': withDeps(A.USER, (deps, args) => showUser(deps, args.user)),
   'users.disable': withDeps(A.USER, (deps, args, ctx) => disableUser(deps, args.user, ctx.actor)),
   'users.enable': withDeps(A.USER, (deps, args, ctx) => enableUser(deps, args.user, ctx.actor)),
+  'users.grant-admin': withDeps(A.USER, (deps, args, ctx) => setUserRole(deps, args.user, 'admin', ctx.actor)),
+  'users.revoke-admin': withDeps(A.USER, (deps, args, ctx) => setUserRole(deps, args.user, 'user', ctx.actor)),
   'users.delete': withDeps(A.USER, (deps, args, ctx) => deleteUser(deps, args.user, ctx.actor)),
   'users.verifyEmail': withDeps(A.USER, (deps, args, ctx) => verifyEmailByOperator(deps, args.user, ctx.actor)),
   'users.sendVerification': withDeps(A.USER, (deps, args, ctx) => sendVerificationByOperator(deps, args.user, ctx.actor)),

@@ -30,6 +30,7 @@ export type AuditEventType =
   | 'user_created'
   | 'user_disabled'
   | 'user_enabled'
+  | 'user_role_changed'
   | 'user_deleted'
   | 'sessions_revoked'
   | 'session_revoked'

@@ -13,6 +13,7 @@ import {
   revokeUserSessions,
   showUser,
 } from '../../src/auth/users/user-admin.js';
+import { setUserRole } from '../../src/auth/users/roles.js';
 import { endUserSessions } from '../../src/auth/sessions/sessions.js';
 import { auditEvents, events, users } from '../../src/db/schema.js';
 import { migrationStatus } from '../../src/db/migrations.js';
@@ -165,6 +166,21 @@ describe('disabling a user', () => {
     expect((await signin(u.email)).statusCode).toBe(200);
     expect((await dashboard(t, before.access_token)).statusCode).toBe(401);
     expect(await auditTypes(u.id)).toEqual(expect.arrayContaining(['user_disabled', 'user_enabled']));
+  });
+});
+
+describe('granting and taking back the role admin', () => {
+  it('changes the role at once, audits who did it and from what, and says when nothing changed', async () => {
+    const user = await signUp(t, { email: uniqueEmail('role') });
+    expect(await setUserRole(t.deps, user.email.toUpperCase(), 'admin', ACTOR)).toMatchObject({ changed: true, user: { id: user.id, role: 'admin' } });
+    expect(await setUserRole(t.deps, user.id, 'admin', ACTOR)).toMatchObject({ changed: false, user: { role: 'admin' } });
+    expect(await setUserRole(t.deps, user.id, 'user', ACTOR)).toMatchObject({ changed: true, user: { role: 'user' } });
+    const rows = await t.deps.db.select({ details: auditEvents.details }).from(auditEvents).where(and(eq(auditEvents.userId, user.id), eq(auditEvents.type, 'user_role_changed'))).orderBy(auditEvents.id);
+    expect(rows.map((r) => r.details)).toEqual([
+      { actor: ACTOR, from: 'user', to: 'admin' },
+      { actor: ACTOR, from: 'admin', to: 'user' },
+    ]);
+    await expect(setUserRole(t.deps, uniqueEmail('nobody'), 'admin', ACTOR)).rejects.toMatchObject({ code: 'user_not_found' });
   });
 });
 

@@ -101,6 +101,24 @@ function addUserChanges(users: Command, ctx: CliContext) {
     print: (r) => printLine(r.changed ? `Enabled ${r.user.email}` : `${r.user.email} was not disabled`),
   });
   addOperationCommand(users, ctx, {
+    name: 'grant-admin',
+    description: 'give a user the role admin: the console (/admin) opens to them once they sign in with a second factor, which their next sign-in asks them to set up',
+    argument: USER_ARGUMENT,
+    json: OUTCOME,
+    op: 'users.grant-admin',
+    args: byRef,
+    print: (r) => printLine(r.changed ? `${r.user.email} is an admin now` : `${r.user.email} was an admin already`),
+  });
+  addOperationCommand(users, ctx, {
+    name: 'revoke-admin',
+    description: 'take the role admin back from a user: the console refuses them at once',
+    argument: USER_ARGUMENT,
+    json: OUTCOME,
+    op: 'users.revoke-admin',
+    args: byRef,
+    print: (r) => printLine(r.changed ? `${r.user.email} is no longer an admin` : `${r.user.email} was not an admin`),
+  });
+  addOperationCommand(users, ctx, {
     name: 'delete',
     description: 'delete a user and everything of theirs, ending their sessions first',
     argument: USER_ARGUMENT,

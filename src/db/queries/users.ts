@@ -202,6 +202,16 @@ export async function markUserEnabled(tx: Db, userId: string, now: Date): Promis
   return user;
 }
 
+/** Gives a user `role`, if it has another one now; the changed user, or undefined (no such user, or the role already). */
+export async function markUserRole(tx: Db, userId: string, role: string, now: Date): Promise<UserRow | undefined> {
+  const [user] = await tx
+    .update(users)
+    .set({ role, updatedAt: now })
+    .where(and(eq(users.id, userId), sql`${users.role} <> ${role}`))
+    .returning();
+  return user;
+}
+
 /** Deletes a user (its sessions, tokens and reset links go with it); whether it was there. */
 export async function deleteUserRow(tx: Db, userId: string): Promise<boolean> {
   const gone = await tx.delete(users).where(eq(users.id, userId)).returning({ id: users.id });
