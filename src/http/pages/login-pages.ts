@@ -9,14 +9,15 @@ import { AppError } from '../../errors.js';
 import { clientOf } from '../client.js';
 import { jsonErrorResponse, pageResponse, redirectResponse } from './frame.js';
 import { html } from './html.js';
+import { enrolmentStarted } from './enrolment-pages.js';
 import { factorTyped } from './mfa-pages.js';
 import { assertionOf, PASSKEY_FIELD, passkeySecondStepForm, passkeySigninForm } from './passkey-pages.js';
 import { FORM_TYPES, FormField, formResponses, type PageApp, type PageKit } from './page-kit.js';
 
 /**
  * The sign-in pages: the password, then the second factor (a code from the authenticator app, or a recovery code)
- * when the account has one, each answered as the API answers it (the same rate limits, lock, audit and metrics).
- * Passkeys need the browser's API, hence a script: not here yet.
+ * when the account has one, each answered as the API answers it (the same rate limits, lock, audit and metrics); the
+ * setup of the second factor a role must have (./enrolment-pages.ts). Passkeys are ./passkey-pages.ts's.
  */
 
 const tags = ['pages'];
@@ -116,10 +117,10 @@ function passwordStep(app: PageApp, kit: PageKit) {
         body: Type.Object({ email: FormField(1024), password: FormField(4096), code: FormField(32), csrf: FormField(128), return_to: FormField(2048) }),
         response: {
           ...signinResponses,
-          200: pageResponse('the second step: the account has a second factor'),
+          200: pageResponse('the second step (the account has a second factor), or the setup of the second factor its role must have'),
           303: redirectResponse('signed in: on to `return_to`, with the session cookie'),
-          401: pageResponse('the form again: wrong email or password'),
-          403: pageResponse('the form came from elsewhere or expired, or the account cannot sign in here (disabled, unverified, a second factor to set up)'),
+          401: pageResponse('the form again: wrong email or password; or the setup of a second factor could not begin'),
+          403: pageResponse('the form came from elsewhere or expired, or the account cannot sign in (disabled, unverified)'),
           429: {
             description: 'the account is locked (a page: the form again, with a field for the code emailed to its owner), or too many attempts from this address (JSON)',
             content: { ...pageResponse('').content, ...jsonErrorResponse('').content },
@@ -145,6 +146,10 @@ function passwordStep(app: PageApp, kit: PageKit) {
         if (err.code === 'mfa_required') {
           const { mfa_token: mfaToken } = err.fields as { mfa_token: string };
           return kit.send(reply, 200, { title: SECOND_STEP, body: secondStepForm(kit, nonce, to, mfaToken) });
+        }
+        if (err.code === 'mfa_enrollment_required') {
+          const { enrollment_token: token } = err.fields as { enrollment_token: string };
+          return enrolmentStarted(kit, request, reply, { nonce, to, token, password });
         }
         return kit.send(reply, err.status === 401 ? 401 : 403, { title: SIGN_IN, body: loginForm(kit, nonce, to, err, email) });
       }

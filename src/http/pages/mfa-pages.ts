@@ -1,7 +1,7 @@
 import type { FastifyReply } from 'fastify';
 import { Type, type TSchema } from 'typebox';
 import { formToken, type BrowserSession } from '../../auth/browser-sessions/browser-sessions.js';
-import { beginTotpEnrolment, confirmTotp, regenerateRecoveryCodes, removeTotp, type SecondFactor } from '../../auth/mfa/factors.js';
+import { beginTotpEnrolment, confirmTotp, regenerateRecoveryCodes, removeTotp, type SecondFactor, type TotpEnrolment } from '../../auth/mfa/factors.js';
 import type { MfaSummary } from '../../contracts/mfa.js';
 import { AppError } from '../../errors.js';
 import { clientOf } from '../client.js';
@@ -52,23 +52,35 @@ ${passwordField('off-password')}${codeField('off-code')}
 <button type="submit" class="secondary">Turn off</button></form></div>`;
 }
 
-export function recoveryCodesPage(codes: readonly string[]): Html {
+/** The recovery codes, shown once, with their download; then `next`, the way on (back to the account by default). */
+export function recoveryCodesPage(codes: readonly string[], next: Html = html`<p><a href="/account">Back to your account</a></p>`): Html {
   const file = `Latchkey recovery codes\nEach works once, in place of a code from your app.\n\n${codes.join('\n')}\n`;
   return html`<p class="notice" role="status">Save these recovery codes somewhere safe: each signs you in once if you lose your app. They are shown only now.</p>
 <ul class="codes">${codes.map((c) => html`<li><code>${c}</code></li>`)}</ul>
 <p><a class="button" download="latchkey-recovery-codes.txt" href="data:text/plain;charset=utf-8,${encodeURIComponent(file)}">Download them</a></p>
-<p><a href="/account">Back to your account</a></p>`;
+${next}`;
 }
 
-function confirmForm(csrf: string, error?: AppError): Html {
+/**
+ * The form that confirms a new authenticator app with its first code: posted to `action` with the `hidden` fields;
+ * a wrong code is said beside the field.
+ */
+export function confirmForm(action: string, hidden: Html, error?: AppError, button = 'Turn on'): Html {
   return html`${error ? html`<div class="alert" role="alert" id="confirm-error">${error.message}</div>` : ''}
-<form method="post" action="/account/totp/confirm" novalidate><input type="hidden" name="csrf" value="${csrf}">
+<form method="post" action="${action}" novalidate>${hidden}
 <label for="confirm-code">The six-digit code your app shows</label>
 <input id="confirm-code" name="code" type="text" inputmode="numeric" autocomplete="one-time-code" required${error ? html` aria-invalid="true" aria-describedby="confirm-error"` : ''}>
-<button type="submit">Turn on</button></form>`;
+<button type="submit">${button}</button></form>`;
 }
 
+const accountConfirmForm = (csrf: string, error?: AppError) => confirmForm('/account/totp/confirm', html`<input type="hidden" name="csrf" value="${csrf}">`, error);
+
 const groupsOf = (secret: string) => secret.match(/.{1,4}/g)!.join(' ');
+
+/** A new authenticator app's setup: its QR code, and its secret as text to type in. */
+export const totpSetupView = (setup: TotpEnrolment): Html => html`<p>Scan this code with your authenticator app, or type the secret into it.</p>
+<div class="qr" role="img" aria-label="QR code of the authenticator app's setup">${new Html(setup.qr_svg)}</div>
+<p>Secret: <code>${groupsOf(setup.secret)}</code></p>`;
 
 export function mfaPages(app: PageApp, kit: PageKit) {
   const schema = <B extends TSchema>(summary: string, body: B, ok: Record<number, unknown>) => ({
@@ -97,10 +109,8 @@ export function mfaPages(app: PageApp, kit: PageKit) {
       return kit.send(reply, 200, {
         title: 'Set up your authenticator app',
         signedInAs: session.user.email,
-        body: html`<p>Scan this code with your authenticator app, or type the secret into it.</p>
-<div class="qr" role="img" aria-label="QR code of the authenticator app's setup">${new Html(setup.qr_svg)}</div>
-<p>Secret: <code>${groupsOf(setup.secret)}</code></p>
-${confirmForm(csrf)}`,
+        body: html`${totpSetupView(setup)}
+${accountConfirmForm(csrf)}`,
       });
     } catch (err) {
       return shown(reply, session, err, backToAccount);
@@ -114,7 +124,7 @@ ${confirmForm(csrf)}`,
       const codes = await confirmTotp(kit.deps, session.user, (request.body.code ?? '').trim(), clientOf(request));
       return kit.send(reply, 200, { title: 'Save your recovery codes', signedInAs: session.user.email, body: recoveryCodesPage(codes) });
     } catch (err) {
-      return shown(reply, session, err, (e) => (e.code === 'invalid_mfa_code' ? confirmForm(formToken(kit.deps.pageKey, session.sessionId), e) : backToAccount(e)));
+      return shown(reply, session, err, (e) => (e.code === 'invalid_mfa_code' ? accountConfirmForm(formToken(kit.deps.pageKey, session.sessionId), e) : backToAccount(e)));
     }
   });
 

@@ -31,6 +31,8 @@ export interface PageKit {
   signedInForm(request: FastifyRequest, reply: FastifyReply, csrf: string | undefined): Promise<BrowserSession | FastifyReply>;
   /** Signs the browser in: its session's cookie (a new session, a new cookie: nothing set before sign-in is kept), then on to `to`. */
   signedIn(reply: FastifyReply, session: { sessionId: string; userId: string }, to: string): FastifyReply;
+  /** Signs the browser in as `signedIn` does, for an answer that is a page of its own (recovery codes shown once). */
+  setSession(reply: FastifyReply, session: { sessionId: string; userId: string }): void;
   /** Forgets the browser's session cookie. */
   signedOut(reply: FastifyReply): void;
   /** Where to send a browser after sign-in (./return-to.ts). */
@@ -110,9 +112,12 @@ ${elsewhere ? html`<p>This site's address is <a href="${origin}/login">${origin}
       return session;
     },
     signedIn(reply, session, to) {
+      this.setSession(reply, session);
+      return redirect(reply, to);
+    },
+    setSession(reply, session) {
       reply.setCookie(SESSION_COOKIE, sealBrowserSession(deps.pageKey, session), { ...cookieBase, maxAge: deps.config.ttl.sessionMaxAge });
       reply.clearCookie(NONCE_COOKIE, cookieBase);
-      return redirect(reply, to);
     },
     signedOut: (reply) => void reply.clearCookie(SESSION_COOKIE, cookieBase),
     returnTo: (value) => safeReturnTo(value, origin, deps.config.allowedRedirectOrigins),

@@ -32,17 +32,18 @@ export function assertionOf(text: string | undefined): AuthenticationResponseJSO
   }
 }
 
-const errorSlot = html`<p class="field-error" data-passkey-error hidden tabindex="-1" role="alert"></p>`;
+/** Where the script says why a passkey could not be made or used. */
+export const passkeyErrorSlot = html`<p class="field-error" data-passkey-error hidden tabindex="-1" role="alert"></p>`;
 
 /** The sign-in page's "Sign in with a passkey", shown by the script. */
 export const passkeySigninForm = (csrf: string, to: string) => html`<div data-needs-passkeys hidden>
 <form method="post" action="/login/passkey" data-passkey="signin"><input type="hidden" name="csrf" value="${csrf}"><input type="hidden" name="return_to" value="${to}">
-${errorSlot}<button type="submit" class="secondary">Sign in with a passkey</button></form></div>`;
+${passkeyErrorSlot}<button type="submit" class="secondary">Sign in with a passkey</button></form></div>`;
 
 /** The second step's "Use a passkey", shown by the script. */
 export const passkeySecondStepForm = (csrf: string, to: string, mfaToken: string) => html`<div data-needs-passkeys hidden>
 <form method="post" action="/login/mfa" data-passkey="second-step"><input type="hidden" name="csrf" value="${csrf}"><input type="hidden" name="return_to" value="${to}"><input type="hidden" name="mfa_token" value="${mfaToken}">
-${errorSlot}<button type="submit" class="secondary">Use a passkey</button></form></div>`;
+${passkeyErrorSlot}<button type="submit" class="secondary">Use a passkey</button></form></div>`;
 
 const when = (iso: string | null) => (iso ? `${iso.slice(0, 10)}` : 'never');
 
@@ -61,7 +62,7 @@ ${code(`rm-${p.id}-code`)}<button type="submit" class="secondary">Remove ${p.nam
 <div data-needs-passkeys hidden><form method="post" action="/account/passkeys" data-passkey="register" novalidate><input type="hidden" name="csrf" value="${csrf}">
 <label for="passkey-name">Name (optional)</label><input id="passkey-name" name="name" type="text" maxlength="100" placeholder="My laptop">
 <label for="passkey-password">Your password</label><input id="passkey-password" name="password" type="password" autocomplete="current-password" required>
-${code('passkey-code')}${errorSlot}<button type="submit">Add a passkey</button></form></div>`;
+${code('passkey-code')}${passkeyErrorSlot}<button type="submit">Add a passkey</button></form></div>`;
 }
 
 export function passkeyPages(app: PageApp, kit: PageKit) {

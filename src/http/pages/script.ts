@@ -34,7 +34,7 @@ export const SCRIPT = `(() => {
     }
     form.submit();
   };
-  const asForm = (form, names) => new URLSearchParams(names.map((n) => [n, form.elements[n] ? form.elements[n].value : '']));
+  const asForm = (form, names) => new URLSearchParams(names.filter((n) => form.elements[n]).map((n) => [n, form.elements[n].value]));
 
   const flows = {
     // Sign in with a passkey alone.
@@ -49,9 +49,9 @@ export const SCRIPT = `(() => {
       const credential = await navigator.credentials.get({ publicKey: pk.parseRequestOptionsFromJSON(options) });
       send(form, { passkey: JSON.stringify(credential.toJSON()) });
     },
-    // A new passkey: the password (and a code) first, then the browser makes it.
+    // A new passkey: the password (and a code, or the enrolment a sign-in is waiting on) first, then the browser makes it.
     register: async (form) => {
-      const options = await ask('/account/passkeys/options', { body: asForm(form, ['password', 'code', 'csrf']) });
+      const options = await ask(form.dataset.options || '/account/passkeys/options', { body: asForm(form, ['password', 'code', 'enrolment', 'csrf']) });
       const credential = await navigator.credentials.create({ publicKey: pk.parseCreationOptionsFromJSON(options) });
       for (const name of ['password', 'code']) if (form.elements[name]) form.elements[name].value = '';
       send(form, { response: JSON.stringify(credential.toJSON()) });
