@@ -10,7 +10,8 @@ import { bearer, PUBLIC_URL, signUp, useMailingApp, type SignedUp, type TestApp 
 // The second factor a role must have (REQUIRE_MFA_FOR_ROLES, `admin` by default), set up on the hosted pages on the
 // way in: the password, "Set up a second factor" (an authenticator app, or a passkey), the recovery codes once, then
 // signed in at aal2 and on to return_to. And against a hostile client: the enrolment is bound to the browser that
-// gave the password, its token never travels in a URL or reaches the log.
+// gave the password, its token never travels in a URL or reaches the log. Also: a sign-in refused for an unverified
+// address offers to send the link again.
 
 const ORIGIN = new URL(PUBLIC_URL).origin;
 const FORM = 'application/x-www-form-urlencoded';
@@ -232,5 +233,31 @@ describe('the enrolment pages under a tight RATE_LIMIT_MFA', () => {
     expect(limited.headers['retry-after']).toBeDefined();
     const api = await t.inject({ method: 'POST', url: '/api/me/mfa/totp/confirm', payload: { code: '000000' }, headers: bearer(fields.enrolment) });
     expect([api.statusCode, api.json().error]).toEqual([429, 'too_many_requests']);
+  });
+});
+
+describe('the sign-in page for an address not verified yet (REQUIRE_EMAIL_VERIFICATION)', () => {
+  const { t, smtp } = useMailingApp({ REQUIRE_EMAIL_VERIFICATION: 'true', VERIFICATION_MAIL_LIMIT: '100/1h' });
+  const verificationMails = (email: string) => smtp.messages.filter((m) => m.to.includes(email) && m.subject === 'Confirm your email address').length;
+
+  it('says why, and sends the link again from a button', async () => {
+    const user = await signUp(t);
+    await smtp.waitFor((m) => m.to.includes(user.email) && m.subject === 'Confirm your email address');
+    const b = new Browser(t);
+    const refused = await logIn(b, user, '/account');
+    expect(refused.statusCode).toBe(403);
+    expect(refused.body).toMatch(/role="alert" id="form-error">This email address is not verified yet; a new verification link has been sent to it\./);
+    expect(refused.body).toMatch(/<form method="post" action="\/login\/resend-verification"/);
+    expect(b.jar.has('latchkey_session')).toBe(false);
+    await smtp.waitFor(() => verificationMails(user.email) >= 2);
+    const resent = await b.post('/login/resend-verification', { csrf: fieldOf(refused.body, 'csrf'), email: fieldOf(refused.body, 'email') });
+    expect(resent.statusCode).toBe(200);
+    expect(resent.body).toContain('a new verification email has been sent to it');
+    await smtp.waitFor(() => verificationMails(user.email) >= 3);
+    // The same answer for an address with no account; and only from this site's own form.
+    const unknown = await b.post('/login/resend-verification', { csrf: fieldOf(refused.body, 'csrf'), email: 'nobody.here@example.com' });
+    expect([unknown.statusCode, unknown.body.includes('a new verification email has been sent to it')]).toEqual([200, true]);
+    expect((await b.post('/login/resend-verification', { csrf: 'forged', email: user.email })).statusCode).toBe(403);
+    expect((await b.post('/login/resend-verification', { csrf: fieldOf(refused.body, 'csrf'), email: 'not an address' })).statusCode).toBe(422);
   });
 });

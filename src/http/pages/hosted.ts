@@ -14,10 +14,11 @@ import { STYLESHEET, STYLESHEET_PATH } from './style.js';
 import { passkeyPages } from './passkey-pages.js';
 import { adminPages } from './admin/admin-pages.js';
 import { enrolmentPages } from './enrolment-pages.js';
+import { resendPages } from './resend-pages.js';
 
 /**
  * Latchkey's own pages for people: sign in (./login-pages.ts, and with a passkey: ./passkey-pages.ts; the second factor
- * a role must have, set up on the way in: ./enrolment-pages.ts), the account page and signing out
+ * a role must have, set up on the way in: ./enrolment-pages.ts; the verification link sent again: ./resend-pages.ts), the account page and signing out
  * (./account-pages.ts), creating an account and asking for a reset link (./signup-pages.ts), two-step sign-in
  * with an authenticator app (./mfa-pages.ts), the address, the password, the account's data and its deletion
  * (./credentials-pages.ts). Plain HTML forms, one stylesheet, and one script for passkeys alone (./script.ts), under a strict CSP (./frame.ts); a browser
@@ -46,6 +47,7 @@ export function hostedPages(deps: Deps): FastifyPluginAsyncTypebox {
     const kit = pageKit(deps);
     loginPages(app, kit);
     enrolmentPages(app, kit);
+    resendPages(app, kit);
     accountPages(app, kit);
     signupPages(app, kit);
     mfaPages(app, kit);

@@ -13,11 +13,13 @@ import { enrolmentStarted } from './enrolment-pages.js';
 import { factorTyped } from './mfa-pages.js';
 import { assertionOf, PASSKEY_FIELD, passkeySecondStepForm, passkeySigninForm } from './passkey-pages.js';
 import { FORM_TYPES, FormField, formResponses, type PageApp, type PageKit } from './page-kit.js';
+import { resendVerificationForm } from './resend-pages.js';
 
 /**
  * The sign-in pages: the password, then the second factor (a code from the authenticator app, or a recovery code)
  * when the account has one, each answered as the API answers it (the same rate limits, lock, audit and metrics); the
- * setup of the second factor a role must have (./enrolment-pages.ts). Passkeys are ./passkey-pages.ts's.
+ * setup of the second factor a role must have (./enrolment-pages.ts); for an address not verified yet, a button that
+ * sends the link again (./resend-pages.ts). Passkeys are ./passkey-pages.ts's.
  */
 
 const tags = ['pages'];
@@ -38,6 +40,7 @@ function loginForm(kit: PageKit, nonce: string, to: string, error?: AppError, em
   const locked = error?.code === 'too_many_attempts';
   const invalid = error?.code === 'invalid_credentials' ? html` aria-invalid="true" aria-describedby="form-error"` : '';
   return html`${error ? html`<div class="alert" role="alert" id="form-error">${messageOf(error)}</div>` : ''}
+${error?.code === 'email_not_verified' ? resendVerificationForm(csrf, email ?? '') : ''}
 <form method="post" action="/login" novalidate>
 <input type="hidden" name="csrf" value="${csrf}">
 <input type="hidden" name="return_to" value="${to}">
@@ -120,7 +123,7 @@ function passwordStep(app: PageApp, kit: PageKit) {
           200: pageResponse('the second step (the account has a second factor), or the setup of the second factor its role must have'),
           303: redirectResponse('signed in: on to `return_to`, with the session cookie'),
           401: pageResponse('the form again: wrong email or password; or the setup of a second factor could not begin'),
-          403: pageResponse('the form came from elsewhere or expired, or the account cannot sign in (disabled, unverified)'),
+          403: pageResponse('the form came from elsewhere or expired, or the account cannot sign in (disabled; unverified, with a button that sends the link again)'),
           429: {
             description: 'the account is locked (a page: the form again, with a field for the code emailed to its owner), or too many attempts from this address (JSON)',
             content: { ...pageResponse('').content, ...jsonErrorResponse('').content },
