@@ -229,7 +229,8 @@ export const auditEvents = pgTable(
   (t) => [
     index('audit_events_occurred_at_idx').on(t.occurredAt),
     index('audit_events_user_id_idx').on(t.userId),
-    index('audit_events_type_idx').on(t.type),
+    // By type, then time: the console's overview counts one type's events per day (src/db/queries/overview.ts).
+    index('audit_events_type_occurred_at_idx').on(t.type, t.occurredAt),
   ],
 );
 
@@ -302,5 +303,7 @@ export const webhookDeliveries = pgTable(
     index('webhook_deliveries_event_id_idx').on(t.eventId),
     index('webhook_deliveries_pending_idx').on(t.endpointId, t.userId, t.id).where(sql`status = 'pending'`),
     index('webhook_deliveries_due_idx').on(t.nextAttemptAt).where(sql`status = 'pending'`),
+    // The dead ones, few among many delivered: counted per endpoint, listed and replayed from the console.
+    index('webhook_deliveries_dead_idx').on(t.endpointId, t.id).where(sql`status = 'dead'`),
   ],
 );

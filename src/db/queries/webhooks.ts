@@ -75,6 +75,12 @@ export async function countPendingDeliveries(db: Db): Promise<number> {
   return rowsOf<{ n: number }>(result)[0]?.n ?? 0;
 }
 
+/** Deliveries given up (retried for WEBHOOK_RETRY_FOR), of every endpoint (the partial index on dead deliveries serves it). */
+export async function countDeadDeliveries(db: Db): Promise<number> {
+  const result = await db.execute(sql`SELECT count(*)::int AS n FROM webhook_deliveries WHERE status = 'dead'`);
+  return rowsOf<{ n: number }>(result)[0]?.n ?? 0;
+}
+
 /** The enabled endpoints that have a delivery due now and not held by a live lease. */
 export async function endpointsWithDueDeliveries(db: Db, now: Date): Promise<string[]> {
   const result = await db.execute(sql`

@@ -15,6 +15,7 @@ import { showUserRoute } from './admin/users/show.js';
 import { addWebhookRoute } from './admin/webhooks/add.js';
 import { deliveryRoutes } from './admin/webhooks/deliveries.js';
 import { webhookEndpointRoutes } from './admin/webhooks/endpoints.js';
+import { overviewRoute } from './admin/overview/overview.js';
 import { meActivityRoute } from './me/activity.js';
 import { meExportRoute } from './me/export.js';
 import { meSessionRoutes } from './me/sessions.js';
@@ -58,4 +59,5 @@ export const ROUTES: readonly ((deps: Deps) => FastifyPluginAsyncTypebox)[] = [
   webhookEndpointRoutes,
   addWebhookRoute,
   deliveryRoutes,
+  overviewRoute,
 ];
