@@ -6,6 +6,7 @@ import type { Config } from '../config.js';
 import type { Db } from '../db/client.js';
 import {
   deleteWebhookEndpoint,
+  deliveryCountsByEndpoint,
   insertWebhookEndpoint,
   replayDeadDeliveries,
   selectWebhookDeliveries,
@@ -13,7 +14,7 @@ import {
   webhookEndpointIdExists,
   type WebhookEndpointRow,
 } from '../db/queries/webhooks.js';
-import { AppError } from '../errors.js';
+import { AppError, type ErrorDetail } from '../errors.js';
 import { deniedLiteral, parseNetworks } from './destinations.js';
 import { announceEvents, EVENT_TYPES, type EventType } from '../core/events.js';
 import { namesAudience } from '../core/audiences.js';
@@ -114,9 +115,10 @@ export async function webhookEndpointExists(deps: { db: Db }, id: string): Promi
   return webhookEndpointIdExists(deps.db, id);
 }
 
+/** Deliveries newest first, at most `limit`; with `before`, those older than the delivery of that id (the next page). */
 export async function listWebhookDeliveries(
   deps: { db: Db },
-  filter: { status?: DeliveryStatus | undefined; endpoint?: string | undefined; limit: number },
+  filter: { status?: DeliveryStatus | undefined; endpoint?: string | undefined; before?: number | undefined; limit: number },
 ): Promise<DeliveryView[]> {
   const iso = (v: Date | string | null) => (v === null ? null : new Date(v).toISOString());
   return (await selectWebhookDeliveries(deps.db, filter)).map((r) => ({
@@ -145,6 +147,11 @@ export async function replayWebhookDeliveries(deps: WebhookDeps, which: { id?: n
 
 export { countPendingDeliveries } from '../db/queries/webhooks.js';
 
+/** Each endpoint's deliveries waiting (pending) and given up (dead), by endpoint id; an endpoint with neither is not there. */
+export async function countDeliveriesByEndpoint(deps: { db: Db }): Promise<Map<string, { pending: number; dead: number }>> {
+  return new Map((await deliveryCountsByEndpoint(deps.db)).map((r) => [r.endpoint_id, { pending: r.pending, dead: r.dead }]));
+}
+
 // C0 and C1 controls, DEL, and every kind of space or line break.
 // eslint-disable-next-line no-control-regex -- control characters are what it refuses
 const CONTROL_OR_SPACE = /[\u0000-\u0020\u007f-\u009f\s]/u;
@@ -167,6 +174,38 @@ export function checkWebhookUrl(value: string): string | undefined {
   if (url.username || url.password) return 'must not hold credentials';
   if (url.hash) return 'must not have a #fragment';
   return undefined;
+}
+
+/** A registration as the admin API and the console take it, before it is checked. */
+export interface WebhookRegistration {
+  url: string;
+  events: readonly string[];
+  backchannelLogout: boolean;
+  audience?: string | undefined;
+}
+
+export const WEBHOOK_URL_MAX = 2000;
+export const WEBHOOK_AUDIENCE_MAX = 200;
+
+/**
+ * Every problem of a registration, at once, each with its field: what the admin API's schema and the console's form
+ * both check before `addWebhookEndpoint` (which refuses, besides, a URL on a denied network and the access-token
+ * audience).
+ */
+export function webhookRegistrationProblems({ url, events, backchannelLogout: backchannel, audience }: WebhookRegistration): ErrorDetail[] {
+  const problems: ErrorDetail[] = [];
+  const urlProblem = url.length > WEBHOOK_URL_MAX ? `must be at most ${WEBHOOK_URL_MAX} characters` : checkWebhookUrl(url);
+  if (urlProblem) problems.push({ field: 'url', message: urlProblem });
+  const unknown = events.filter((e) => !(EVENT_TYPES as readonly string[]).includes(e));
+  if (unknown.length > 0) problems.push({ field: 'events', message: `must be among ${EVENT_TYPES.join(', ')}` });
+  if (audience !== undefined && (audience.trim() === '' || audience.length > WEBHOOK_AUDIENCE_MAX))
+    problems.push({ field: 'audience', message: `must be 1 to ${WEBHOOK_AUDIENCE_MAX} characters, not only spaces` });
+  else if (audience !== undefined && CONTROL_CHARACTERS.test(audience)) problems.push({ field: 'audience', message: 'must not contain control characters' });
+  if (backchannel && audience === undefined) problems.push({ field: 'audience', message: 'is required with backchannel_logout' });
+  if (!backchannel && audience !== undefined) problems.push({ field: 'audience', message: 'goes with backchannel_logout: true' });
+  if (!backchannel && events.length === 0) problems.push({ field: 'events', message: 'must name at least one event type' });
+  if (backchannel && events.some((e) => e !== 'session.revoked')) problems.push({ field: 'events', message: 'a back-channel logout endpoint receives session.revoked only' });
+  return problems;
 }
 
 export { EVENT_TYPES };

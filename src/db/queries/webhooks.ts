@@ -44,7 +44,7 @@ export interface DeliveryRow {
 
 export async function selectWebhookDeliveries(
   db: Db,
-  filter: { status?: string | undefined; endpoint?: string | undefined; limit: number },
+  filter: { status?: string | undefined; endpoint?: string | undefined; before?: number | undefined; limit: number },
 ): Promise<DeliveryRow[]> {
   const result = await db.execute(sql`
     SELECT d.id::int AS id, d.endpoint_id, d.event_id::int AS event_id, e.type AS event_type, d.status, d.attempts, d.last_status, d.last_error,
@@ -52,6 +52,7 @@ export async function selectWebhookDeliveries(
     FROM webhook_deliveries d JOIN events e ON e.id = d.event_id
     WHERE (${filter.status ?? null}::text IS NULL OR d.status = ${filter.status ?? null})
       AND (${filter.endpoint ?? null}::text IS NULL OR d.endpoint_id = ${filter.endpoint ?? null})
+      AND (${filter.before ?? null}::bigint IS NULL OR d.id < ${filter.before ?? null})
     ORDER BY d.id DESC LIMIT ${filter.limit}`);
   return rowsOf<DeliveryRow>(result);
 }
@@ -79,6 +80,18 @@ export async function countPendingDeliveries(db: Db): Promise<number> {
 export async function countDeadDeliveries(db: Db): Promise<number> {
   const result = await db.execute(sql`SELECT count(*)::int AS n FROM webhook_deliveries WHERE status = 'dead'`);
   return rowsOf<{ n: number }>(result)[0]?.n ?? 0;
+}
+
+/** Each endpoint's pending and dead deliveries; an endpoint with neither is not listed. */
+export async function deliveryCountsByEndpoint(db: Db): Promise<{ endpoint_id: string; pending: number; dead: number }[]> {
+  // Two scans, each of its own partial index, rather than one over every delivery.
+  const result = await db.execute(sql`
+    SELECT endpoint_id, sum(pending)::int AS pending, sum(dead)::int AS dead FROM (
+      SELECT endpoint_id, count(*) AS pending, 0 AS dead FROM webhook_deliveries WHERE status = 'pending' GROUP BY endpoint_id
+      UNION ALL
+      SELECT endpoint_id, 0, count(*) FROM webhook_deliveries WHERE status = 'dead' GROUP BY endpoint_id
+    ) c GROUP BY endpoint_id`);
+  return rowsOf<{ endpoint_id: string; pending: number; dead: number }>(result);
 }
 
 /** The enabled endpoints that have a delivery due now and not held by a live lease. */

@@ -43,7 +43,9 @@ ul.codes{columns:2;list-style:none;padding:0;font-size:1.1rem}code{font-family:u
 .figures{display:grid;grid-template-columns:repeat(auto-fill,minmax(9.5rem,1fr));gap:.75rem;list-style:none;padding:0;margin:0 0 1rem}.figures li{display:flex;flex-direction:column;min-width:0;overflow-wrap:anywhere;background:var(--card);border:1px solid var(--line);border-radius:.5rem;padding:.75rem 1rem}.figures .label{color:var(--muted);font-size:.9rem}.figures .value{font-size:1.6rem;font-weight:700;line-height:1.3}
 .charts{display:grid;grid-template-columns:repeat(auto-fit,minmax(18rem,1fr));gap:.75rem}figure.chart{margin:0;background:var(--card);border:1px solid var(--line);border-radius:.5rem;padding:.75rem 1rem}figure.chart figcaption{font-weight:600;margin:0 0 .5rem}.chart svg{display:block;width:100%;height:auto}.chart .bar{fill:var(--accent)}.chart .bar.failed{fill:var(--error)}.chart .axis{stroke:var(--line)}.chart text{fill:var(--muted);font-size:10px}
 details{margin:1rem 0}summary{cursor:pointer}caption{text-align:left;color:var(--muted);padding:.25rem 0}
-th[scope=row]{white-space:nowrap}
+fieldset{border:1px solid var(--line);border-radius:.4rem;margin:1rem 0 0;padding:.25rem 1rem .5rem}legend{font-weight:500;padding:0 .25rem}label.check{display:flex;gap:.5rem;align-items:center;margin:.4rem 0;font-weight:400}label.check input{width:auto;margin:0}
+select{padding:.5rem .6rem;font:inherit;color:var(--fg);background:var(--bg);border:1px solid var(--line);border-radius:.4rem;max-width:100%}form.filters{display:flex;flex-wrap:wrap;gap:0 1rem;align-items:flex-end}form.filters>div{max-width:100%}form.filters label{margin-top:.5rem}form.filters button{margin-top:.5rem}
+td form button,td .button{margin-top:0;padding:.3rem .75rem}.url{overflow-wrap:anywhere}th[scope=row]{white-space:nowrap}
 `;
 
 export const STYLESHEET_PATH = `/assets/latchkey-${createHash('sha256').update(STYLESHEET).digest('hex').slice(0, 12)}.css`;

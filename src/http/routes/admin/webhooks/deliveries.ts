@@ -17,6 +17,7 @@ const DeliveriesQuery = Type.Object({
       description: `deliveries to show, newest first, 1 to ${DELIVERIES_PAGE_MAX} (default ${DELIVERIES_PAGE_DEFAULT})`,
     }),
   ),
+  before: Type.Optional(Type.String({ pattern: '^[1-9][0-9]{0,14}$', maxLength: 15, description: 'only deliveries older than this one (its id): the next page after the last id of the previous one' })),
 });
 const DeliveryIdParam = Type.Object({ deliveryId: Type.String({ pattern: '^[1-9][0-9]{0,14}$', maxLength: 15, description: 'the delivery id' }) });
 
@@ -38,8 +39,9 @@ export function deliveryRoutes(deps: Deps): FastifyPluginAsyncTypebox {
       async (request) => {
         const { id } = request.params;
         if (!(await webhookEndpointExists(deps, id))) throw new AppError('webhook_not_found');
-        const { status, limit } = request.query;
-        return { deliveries: await listWebhookDeliveries(deps, { endpoint: id, status, limit: limit === undefined ? DELIVERIES_PAGE_DEFAULT : Number(limit) }) };
+        const { status, limit, before } = request.query;
+        const page = { endpoint: id, status, before: before === undefined ? undefined : Number(before), limit: limit === undefined ? DELIVERIES_PAGE_DEFAULT : Number(limit) };
+        return { deliveries: await listWebhookDeliveries(deps, page) };
       },
     );
 
