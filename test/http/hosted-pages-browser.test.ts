@@ -9,7 +9,9 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import { GOOD_PASSWORD, signUp, startTestApp, uniqueEmail, type TestApp } from '../helpers/app.js';
 import { anyOf, describeUnless, ON_POSTGRES } from '../helpers/skip.js';
 import { eq } from 'drizzle-orm';
-import { sessions, users } from '../../src/db/schema.js';
+import { sessions, users, webhookDeliveries, webhookEndpoints } from '../../src/db/schema.js';
+import { setUserRole } from '../../src/auth/users/roles.js';
+import { until } from '../helpers/webhook-receiver.js';
 
 // The hosted pages in a real browser (Debian's Chromium, driven by playwright-core): sign in with the keyboard,
 // the account page, a rename, sign out; an admin's first sign-in setting up a second factor; axe-core on each page; a form posted from another origin, and the pages
@@ -76,7 +78,8 @@ describeUnless(anyOf(noChromium, ON_POSTGRES))('the hosted pages in Chromium', (
   beforeAll(async () => {
     const port = await freePort();
     base = `http://${HOST}:${port}`;
-    t = await startTestApp({ env: { PUBLIC_URL: base } });
+    // A short retry window: the console walk's delivery to a closed port dies once the clock passes it.
+    t = await startTestApp({ env: { PUBLIC_URL: base, WEBHOOK_RETRY_FOR: '1s' } });
     await t.app.listen({ port, host: '127.0.0.1' });
     browser = await chromium.launch({ executablePath: CHROMIUM, args: [
         `--host-resolver-rules=MAP ${HOST} 127.0.0.1, MAP ${EVIL} 127.0.0.1, MAP ${SIBLING} 127.0.0.1`,
@@ -329,6 +332,92 @@ describeUnless(anyOf(noChromium, ON_POSTGRES))('the hosted pages in Chromium', (
     expect(await page.locator('body').textContent()).toContain('Admin laptop');
     const rows = await t.deps.db.select().from(sessions).where(eq(sessions.userId, admin.id));
     expect(rows.map((r) => r.amr?.includes('mfa'))).toEqual([true]);
+  });
+
+  it('walks the console as an admin with a second factor: the overview, then a webhook whose dead delivery is replayed', async () => {
+    const user = await signUp(t, { name: 'Console Admin' });
+    const page = await browser.newPage();
+    const blocked: string[] = [];
+    page.on('console', (m) => {
+      if (/Content.Security.Policy/i.test(m.text())) blocked.push(m.text());
+    });
+    const signInWith = async (code?: () => string) => {
+      await page.goto(`${base}/login?return_to=%2Fadmin`);
+      await page.getByLabel('Email').fill(user.email);
+      await page.getByLabel('Password').fill(user.password);
+      await page.getByRole('button', { name: 'Sign in', exact: true }).click();
+      await page.waitForLoadState('load');
+      if (!code) return;
+      await page.getByLabel('Code').fill(code());
+      await page.getByRole('button', { name: 'Continue' }).click();
+      await page.waitForURL(`${base}/admin`);
+    };
+    // An authenticator app first, on the account page; then the role; then a sign-in with both factors (aal2).
+    await signInWith();
+    await page.goto(`${base}/account`);
+    await page.locator('#totp-password').fill(user.password);
+    await page.getByRole('button', { name: 'Set up an authenticator app' }).click();
+    await page.waitForLoadState('load');
+    const secret = (await page.locator('code').first().textContent())!.replace(/ /g, '');
+    await page.getByLabel('The six-digit code your app shows').fill(codeAt(secret, t.clock.now()));
+    await page.getByRole('button', { name: 'Turn on' }).click();
+    await page.waitForLoadState('load');
+    await setUserRole(t.deps, user.id, 'admin', 'test');
+    await page.goto(`${base}/logout`);
+    await page.getByRole('button', { name: 'Sign out' }).click();
+    await page.waitForURL(`${base}/login`);
+    t.clock.advance(30);
+    await signInWith(() => codeAt(secret, t.clock.now()));
+
+    // An endpoint added from the console, posting to a closed port: the delivery of the next sign-up is refused, and
+    // dies once the clock has passed WEBHOOK_RETRY_FOR.
+    const port = await freePort();
+    await page.getByRole('link', { name: 'Webhooks' }).click();
+    await page.waitForURL(`${base}/admin/webhooks`);
+    expect(await accessibilityViolations(page)).toEqual([]);
+    await page.getByLabel('URL', { exact: true }).fill(`http://127.0.0.1:${port}/hook`);
+    await page.getByLabel('user.created').check();
+    await page.getByRole('button', { name: 'Add the endpoint' }).click();
+    await page.waitForLoadState('load');
+    expect(await page.getByRole('heading', { level: 1 }).textContent()).toBe('Endpoint added');
+    expect(await page.getByLabel('Signing secret').inputValue()).toMatch(/^whsec_/);
+    expect(await accessibilityViolations(page)).toEqual([]);
+    const [endpoint] = await t.deps.db.select().from(webhookEndpoints).where(eq(webhookEndpoints.url, `http://127.0.0.1:${port}/hook`));
+    const deliveries = () => t.deps.db.select().from(webhookDeliveries).where(eq(webhookDeliveries.endpointId, endpoint!.id));
+    await signUp(t);
+    await until(deliveries, (d) => d[0]?.lastError != null);
+    t.clock.advance(2);
+    t.deps.webhooks.wake();
+    await until(deliveries, (d) => d[0]?.status === 'dead');
+
+    // The overview: its figures, its charts (each one image with a name), the same days as a table.
+    await page.getByRole('link', { name: 'Overview' }).click();
+    await page.waitForURL(`${base}/admin`);
+    expect(await page.getByRole('heading', { level: 1 }).textContent()).toBe('Overview');
+    expect(await page.getByRole('img', { name: /^Sign-ins per day, .* \(UTC\): \d+ sign-ins? in all/ }).count()).toBe(1);
+    expect(await page.getByRole('img', { name: /per day/ }).count()).toBe(3);
+    expect(await page.locator('.figures li', { hasText: 'Dead deliveries' }).locator('.value').textContent()).toBe('1');
+    await page.getByText('The same days as a table').click();
+    expect(await page.getByRole('table').getByRole('row').count()).toBe(31);
+    expect(await accessibilityViolations(page)).toEqual([]);
+    await screenshots(page, 'admin-overview');
+
+    // The dead delivery, from the overview's link, replayed.
+    await page.getByRole('link', { name: 'given up, to replay' }).click();
+    await page.waitForURL(`${base}/admin/webhooks/deliveries?state=dead`);
+    expect(await accessibilityViolations(page)).toEqual([]);
+    await screenshots(page, 'admin-webhook-deliveries');
+    const [dead] = await deliveries();
+    await page.getByRole('button', { name: `Replay delivery ${dead!.id}` }).click();
+    await page.waitForURL(/done=replayed$/);
+    expect(await page.getByRole('status').textContent()).toContain('The delivery is pending again');
+    expect((await deliveries())[0]!.status).toBe('pending');
+    await page.getByRole('link', { name: 'The endpoints' }).click();
+    await page.waitForURL(`${base}/admin/webhooks`);
+    expect(await page.getByRole('table').textContent()).toContain(`http://127.0.0.1:${port}/hook`);
+    expect(await accessibilityViolations(page)).toEqual([]);
+    await screenshots(page, 'admin-webhooks');
+    expect(blocked, 'nothing the CSP refused').toEqual([]);
   });
 
   it('refuses a form posted from another origin, and will not be framed by one', async () => {
