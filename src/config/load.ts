@@ -79,6 +79,7 @@ export function toConfig(e: Env) {
       refreshToken: e.REFRESH_TOKEN_TTL,
       sessionMaxAge: e.SESSION_MAX_AGE,
       resetToken: e.RESET_TOKEN_TTL,
+      invitation: e.INVITATION_TTL,
       signinCode: e.SIGNIN_CODE_TTL,
       emailVerification: e.EMAIL_VERIFICATION_TTL,
       refreshReuseInterval: e.REFRESH_REUSE_INTERVAL,

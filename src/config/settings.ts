@@ -132,6 +132,12 @@ export const SETTINGS = {
     doc: 'absolute session lifetime, whatever the rotations',
   }),
   RESET_TOKEN_TTL: setting({ group: 'lifetimes', parse: duration(), default: '1h', doc: 'password reset link lifetime' }),
+  INVITATION_TTL: setting({
+    group: 'lifetimes',
+    parse: duration(),
+    default: '7d',
+    doc: "lifetime of the link in an invitation (an account an admin created, whose owner sets its password through the reset page); a reset link, even one sent later, keeps `RESET_TOKEN_TTL`",
+  }),
   SIGNIN_CODE_TTL: setting({
     group: 'lifetimes',
     parse: duration(),

@@ -88,6 +88,14 @@ export type EmailVerifiedByOperator = Static<typeof EmailVerifiedByOperator>;
 export const VerificationSent = Type.Object({ user: AdminUser, sent: Type.Boolean() });
 export type VerificationSent = Static<typeof VerificationSent>;
 
+/** Sending a password reset email: `sent: false` when the account is disabled (it cannot reset its password). */
+export const ResetSent = Type.Object({ user: AdminUser, sent: Type.Boolean() });
+export type ResetSent = Static<typeof ResetSent>;
+
+/** A user an operator created: `invited` when an invitation (a link to choose the password) was queued for them. */
+export const UserCreated = Type.Object({ user: AdminUser, invited: Type.Boolean() });
+export type UserCreated = Static<typeof UserCreated>;
+
 /** An operator's reset of a user's second factors: `removed: false` when the user had none set up. */
 export const MfaReset = Type.Object({ user: AdminUser, removed: Type.Boolean() });
 export type MfaReset = Static<typeof MfaReset>;

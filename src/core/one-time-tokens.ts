@@ -22,7 +22,8 @@ import { generateCode, generateDigits, generateOpaqueToken, hashToken, hmacToken
  * change), never a secret.
  */
 export interface OneTimeTokenPayloads {
-  password_reset: null;
+  /** A reset link; `invitation` for the first password of an account an admin created (src/auth/reset/operator.ts). */
+  password_reset: { invitation: true } | null;
   /** A sign-in code (src/auth/sessions/signin-code-mail.ts): the client network that asked for it, the only one it works from. */
   signin_code: { network: string };
   /** A link that proves an address (src/auth/verification/): the address it proves, which must still be the user's. */
@@ -50,7 +51,7 @@ export type IssueTokenOptions<T extends OneTimeTokenType> = {
   now: Date;
   ttlSeconds: number;
   supersede?: boolean;
-} & (OneTimeTokenPayloads[T] extends null ? { payload?: null } : { payload: OneTimeTokenPayloads[T] });
+} & (null extends OneTimeTokenPayloads[T] ? { payload?: OneTimeTokenPayloads[T] } : { payload: OneTimeTokenPayloads[T] });
 
 export interface IssuedToken {
   /** The raw token: hand it to the user, never store or log it. */

@@ -3,8 +3,9 @@ import { eq, inArray, sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { removeServiceClient, rotateServiceClientSecret } from '../../src/auth/service-clients/service-clients.js';
 import { insertUser } from '../../src/auth/users/users.js';
-import { auditEvents, users } from '../../src/db/schema.js';
-import { dashboard, GOOD_PASSWORD, refresh, signIn, signUp, startTestApp, useTwoInstances, type TestApp } from '../helpers/app.js';
+import { decodeJwt } from 'jose';
+import { auditEvents, mailOutbox, users } from '../../src/db/schema.js';
+import { dashboard, GOOD_PASSWORD, refresh, signIn, signUp, startTestApp, uniqueEmail, useTwoInstances, type TestApp } from '../helpers/app.js';
 import { serviceClients, type Credentials } from '../helpers/service-clients.js';
 import { alteredSecret } from '../helpers/sse.js';
 import { describeUnless, NO_POSTGRES } from '../helpers/skip.js';
@@ -20,16 +21,18 @@ afterAll(async () => {
 const { client, auth, call, onePerScope } = serviceClients(() => t, 'admin-test');
 
 type Method = 'GET' | 'POST' | 'DELETE';
-/** Every admin route, for a user id. */
-const ROUTES = (id: string): [Method, string][] => [
+/** Every admin route, for a user id (and, where a session is named, a session id no session has). */
+const ROUTES = (id: string, sid = '00000000-0000-4000-8000-000000000000'): [Method, string][] => [
   ['GET', '/api/admin/users'],
   ['GET', `/api/admin/users/${id}`],
   ['DELETE', `/api/admin/users/${id}`],
   ['POST', `/api/admin/users/${id}/disable`],
   ['POST', `/api/admin/users/${id}/enable`],
   ['POST', `/api/admin/users/${id}/sessions/revoke`],
+  ['POST', `/api/admin/users/${id}/sessions/${sid}/revoke`],
   ['POST', `/api/admin/users/${id}/verify-email`],
   ['POST', `/api/admin/users/${id}/send-verification`],
+  ['POST', `/api/admin/users/${id}/send-reset`],
   ['POST', `/api/admin/users/${id}/mfa/reset`],
 ];
 
@@ -273,6 +276,105 @@ describe('managing one user', () => {
   });
 });
 
+describe('creating users, reset links and one session', () => {
+  const intentsOf = async (userId: string) =>
+    (await t.deps.db.select().from(mailOutbox)).map((r) => r.message as Record<string, unknown> | null).filter((m) => m?.userId === userId);
+
+  it('searches by a case-insensitive substring of the email or the name', async () => {
+    const tag = `q${randomBytes(4).toString('hex')}`;
+    const byName = await signUp(t, { name: `Grace ${tag.toUpperCase()} Hopper` });
+    const byEmail = await signUp(t, { email: `${tag}@example.com` });
+    const found = (await call('GET', `/api/admin/users?q=${tag}`, auth(reader))).json().users.map((u: { id: string }) => u.id);
+    expect(found.sort()).toEqual([byName.id, byEmail.id].sort());
+    expect((await call('GET', `/api/admin/users?q=${encodeURIComponent(` ${tag.toUpperCase()} HOP `)}`, auth(reader))).json().users.map((u: { id: string }) => u.id)).toEqual([byName.id]);
+    // With email too, both must hold.
+    expect((await call('GET', `/api/admin/users?q=${tag}&email=${tag}@`, auth(reader))).json().users.map((u: { id: string }) => u.id)).toEqual([byEmail.id]);
+    for (const q of ['', '%20', 'a%00b', 'a'.repeat(255)]) expect((await call('GET', `/api/admin/users?q=${q}`, auth(reader))).statusCode, q).toBe(400);
+  });
+
+  it('creates a user with a password, as the command line does: audited, signs in', async () => {
+    const email = uniqueEmail('created');
+    const res = await call('POST', '/api/admin/users', auth(admin), { email, name: 'Made By API', password: GOOD_PASSWORD, admin: true, verified: true });
+    expect(res.statusCode, res.body).toBe(201);
+    expect(res.json()).toMatchObject({ invited: false, user: { email, name: 'Made By API', role: 'admin', email_verified: true } });
+    expect(res.body).not.toMatch(/argon2|password_hash/);
+    // The password is right; an admin must then set up a second factor (REQUIRE_MFA_FOR_ROLES).
+    expect((await signin(email)).json().error).toBe('mfa_enrollment_required');
+    expect((await auditOf('user_created', res.json().user.id))[0]?.details).toEqual({ actor: `service:${admin.name}`, role: 'admin', verified: true });
+    const again = await call('POST', '/api/admin/users', auth(admin), { email: email.toUpperCase(), name: 'Again', password: GOOD_PASSWORD });
+    expect(again.statusCode).toBe(409);
+    expect(again.json().error).toBe('email_taken');
+    const weak = await call('POST', '/api/admin/users', auth(admin), { email: uniqueEmail('weak'), name: 'Weak', password: 'password' });
+    expect(weak.statusCode).toBe(422);
+  });
+
+  it('creates a user with an invitation: no password works until the link is followed; the intent holds no token', async () => {
+    const email = uniqueEmail('invited');
+    const res = await call('POST', '/api/admin/users', auth(admin), { email, name: 'Invited', invite: true });
+    expect(res.statusCode, res.body).toBe(201);
+    const { user, invited } = res.json();
+    expect(invited).toBe(true);
+    expect(user).toMatchObject({ email, role: 'user', email_verified: false });
+    expect((await signin(email)).statusCode).toBe(401);
+    // An intent (or, once sent, its receipt): never a link or a token.
+    const intents = await intentsOf(user.id);
+    expect(intents).toEqual([expect.objectContaining({ kind: 'password_reset', userId: user.id })]);
+    expect(JSON.stringify(intents)).not.toMatch(/token|reset-password/);
+    expect((await auditOf('user_created', user.id))[0]?.details).toEqual({ actor: `service:${admin.name}`, role: 'user', verified: false, invited: true });
+  });
+
+  it('refuses a creation with both a password and an invitation, neither, or an invitation said verified; a reader may not create', async () => {
+    const bodies = [
+      { email: uniqueEmail('both'), name: 'Both', password: GOOD_PASSWORD, invite: true },
+      { email: uniqueEmail('neither'), name: 'Neither' },
+      { email: uniqueEmail('neither'), name: 'Neither', invite: false },
+      { email: uniqueEmail('verified'), name: 'Verified', invite: true, verified: true },
+      { email: 'not an address', name: 'Bad', invite: true },
+      { email: uniqueEmail('noname'), name: '', invite: true },
+    ];
+    for (const body of bodies) {
+      const res = await call('POST', '/api/admin/users', auth(admin), body);
+      expect(res.statusCode, JSON.stringify(body)).toBe(400);
+      expect(res.json().error).toBe('invalid_request');
+      expect(res.json().details?.[0]?.field).toMatch(/password|verified|email|name/);
+    }
+    expect((await call('POST', '/api/admin/users', auth(reader), { email: uniqueEmail('r'), name: 'R', invite: true })).statusCode).toBe(403);
+    expect((await call('POST', '/api/admin/users', {}, { email: uniqueEmail('r'), name: 'R', invite: true })).statusCode).toBe(401);
+  });
+
+  it('queues a reset email for a user, whatever the mail limits; none for a disabled one', async () => {
+    const user = await signUp(t);
+    const sent = await call('POST', `/api/admin/users/${user.id}/send-reset`, auth(admin));
+    expect(sent.json()).toMatchObject({ sent: true, user: { id: user.id } });
+    expect(await intentsOf(user.id)).toContainEqual({ kind: 'password_reset', userId: user.id });
+    expect((await auditOf('password_reset_requested', user.id))[0]?.details).toEqual({ actor: `service:${admin.name}`, sent: true });
+    await call('POST', `/api/admin/users/${user.id}/disable`, auth(admin));
+    expect((await call('POST', `/api/admin/users/${user.id}/send-reset`, auth(admin))).json().sent).toBe(false);
+  });
+
+  it('revokes one session of a user, and never another user\'s', async () => {
+    const user = await signUp(t);
+    const other = await signUp(t);
+    const [one, two, theirs] = [await signIn(t, user.email), await signIn(t, user.email), await signIn(t, other.email)];
+    const sid = (tokens: { access_token: string }) => decodeJwt(tokens.access_token).sid as string;
+    const res = await call('POST', `/api/admin/users/${user.id}/sessions/${sid(one).toUpperCase()}/revoke`, auth(admin));
+    expect(res.statusCode, res.body).toBe(200);
+    expect(res.json()).toMatchObject({ session_id: sid(one), user: { id: user.id } });
+    expect((await refresh(t, one.refresh_token)).statusCode).toBe(401);
+    expect((await dashboard(t, one.access_token)).statusCode).toBe(401);
+    expect((await dashboard(t, two.access_token)).statusCode).toBe(200);
+    expect((await auditOf('session_revoked', user.id))[0]).toMatchObject({ sessionId: sid(one), details: { actor: `service:${admin.name}` } });
+    // Again: it is no longer live. Another user's session by this user's path: not found, and left alone.
+    for (const [owner, session] of [[user.id, sid(one)], [user.id, sid(theirs)], [user.id, randomUUID()]] as const) {
+      const refused = await call('POST', `/api/admin/users/${owner}/sessions/${session}/revoke`, auth(admin));
+      expect(refused.statusCode).toBe(404);
+      expect(refused.json().error).toBe('session_not_found');
+    }
+    expect((await refresh(t, theirs.refresh_token)).statusCode).toBe(200);
+    expect((await call('POST', `/api/admin/users/${user.id}/sessions/not-a-session/revoke`, auth(admin))).statusCode).toBe(400);
+  });
+});
+
 describe('who may call the admin API', () => {
   let victim: { id: string; email: string };
   beforeAll(async () => {
@@ -346,7 +448,7 @@ describe('the OpenAPI document', () => {
     const doc = (await t.inject({ method: 'GET', url: '/openapi.json' })).json();
     expect(doc.tags.map((tag: { name: string }) => tag.name)).toContain('admin');
     expect(doc.components.securitySchemes.serviceClient).toMatchObject({ type: 'http', scheme: 'basic' });
-    for (const [method, url] of ROUTES('{id}')) {
+    for (const [method, url] of ROUTES('{id}', '{sid}')) {
       const op = doc.paths[url]?.[method.toLowerCase()];
       expect(op, `${method} ${url}`).toBeDefined();
       expect(op.tags).toEqual(['admin']);
@@ -358,7 +460,7 @@ describe('the OpenAPI document', () => {
       }
     }
     const search = doc.paths['/api/admin/users'].get;
-    expect(search.parameters.map((p: { name: string }) => p.name).sort()).toEqual(['cursor', 'email', 'limit']);
+    expect(search.parameters.map((p: { name: string }) => p.name).sort()).toEqual(['cursor', 'email', 'limit', 'q']);
     expect(JSON.stringify(doc.paths['/api/admin/users'])).not.toMatch(/password_hash/);
   });
 });

@@ -68,23 +68,33 @@ async function queueResetEmail(deps: ResetDeps, userId: string): Promise<void> {
 
 /** Whether a reset link can still be used, for the page the email links to. */
 export async function isResetTokenUsable(deps: Pick<ResetDeps, 'db' | 'clock'>, token: string): Promise<boolean> {
-  return (await findUsableToken(deps.db, 'password_reset', token, deps.clock.now())) !== undefined;
+  return (await resetLinkKind(deps, token)) !== undefined;
+}
+
+/** What a usable reset link is: a reset, or an invitation's first password (./operator.ts); undefined when it cannot be used. */
+export async function resetLinkKind(deps: Pick<ResetDeps, 'db' | 'clock'>, token: string): Promise<'reset' | 'invitation' | undefined> {
+  const found = await findUsableToken(deps.db, 'password_reset', token, deps.clock.now());
+  if (!found) return undefined;
+  return found.payload?.invitation ? 'invitation' : 'reset';
 }
 
 /**
  * Sets a new password through a reset token. The password is checked before the token is touched, so a
  * refused password leaves the link usable; the token is consumed atomically, so it works once.
- * Every session of the user is revoked, a sign-in lock is lifted, and a notice is emailed.
+ * Every session of the user is revoked, a sign-in lock is lifted, and a notice is emailed, except after an
+ * invitation's link (the first password its owner chose: there was none to warn about). Either way the link
+ * proved the address.
  */
-export async function resetPassword(deps: ResetDeps, token: string, newPassword: string, client: ClientInfo = {}): Promise<void> {
+export async function resetPassword(deps: ResetDeps, token: string, newPassword: string, client: ClientInfo = {}): Promise<{ invitation: boolean }> {
   await deps.throttle.limitAccount('resetToken', hashToken(token));
   await checkNewPassword(deps, newPassword);
   if (!(await isResetTokenUsable(deps, token))) throw new AppError('invalid_reset_token');
   const passwordHash = await deps.passwords.hash(newPassword);
   const now = deps.clock.now();
-  const { user, ended } = await deps.db.transaction(async (tx) => {
+  const { user, ended, invitation } = await deps.db.transaction(async (tx) => {
     const consumed = await consumeOneTimeToken(tx, 'password_reset', token, now);
     if (!consumed) throw new AppError('invalid_reset_token');
+    const invitation = consumed.payload?.invitation === true;
     // Every other link of this user dies with this one: whoever else holds one is too late.
     await revokeUserTokens(tx, consumed.userId, now, 'password_reset');
     // A disabled account's password cannot be reset, not even with a link sent before it was disabled.
@@ -92,14 +102,16 @@ export async function resetPassword(deps: ResetDeps, token: string, newPassword:
     if (!user) throw new AppError('invalid_reset_token');
     await recordEvents(tx, [userEvent('user.password_changed', user)], now);
     const ended = await endUserSessions(tx, user.id, 'password_reset', now);
-    await enqueueNotice(tx, passwordChangedEmail(user), now);
+    if (!invitation) await enqueueNotice(tx, passwordChangedEmail(user), now);
     // In the transaction: the audit says a reset happened if and only if it did.
+    const details = { sessionsRevoked: ended.sessionIds.length, ...(invitation ? { invitation } : {}) };
     for (const type of ['password_reset_completed', 'password_changed'] as const) {
-      await recordAuditEvent(tx, deps.clock, { type, userId: user.id, email: user.email, client, details: { sessionsRevoked: ended.sessionIds.length } });
+      await recordAuditEvent(tx, deps.clock, { type, userId: user.id, email: user.email, client, details });
     }
-    return { user, ended };
+    return { user, ended, invitation };
   });
   publishEndedSessions(deps, ended);
   deps.outbox.wake();
   await deps.throttle.unlockAccount(user.email);
+  return { invitation };
 }

@@ -3,7 +3,7 @@ import type { Mailer } from '../../core/mail-queue.js';
 import type { Db } from '../../db/client.js';
 import { lockEnabledUserForMail } from '../../db/queries/users.js';
 import { enqueue } from '../../core/mail-queue.js';
-import { passwordResetEmail } from './emails.js';
+import { invitationEmail, passwordResetEmail } from './emails.js';
 import { issueOneTimeToken } from '../../core/one-time-tokens.js';
 
 export const PASSWORD_RESET = 'password_reset';
@@ -21,8 +21,13 @@ export async function queueResetIntent(db: Db, userId: string, now: Date, ttlSec
   await enqueue(db, { kind: PASSWORD_RESET, userId }, now, new Date(now.getTime() + ttlSeconds * 1000));
 }
 
+/** Queues an invitation: a reset intent marked so, whose link says so and lives INVITATION_TTL. */
+export async function queueInvitationIntent(db: Db, userId: string, now: Date, ttlSeconds: number): Promise<void> {
+  await enqueue(db, { kind: PASSWORD_RESET, userId, invitation: true }, now, new Date(now.getTime() + ttlSeconds * 1000));
+}
+
 /**
- * The outbox handler of reset intents. It stores the SHA-256 of a new token, then emails the link; the raw
+ * The outbox handler of reset intents (and of invitations, which are reset links for a first password). It stores the SHA-256 of a new token, then emails the link; the raw
  * token exists only in this function's memory and in the email. The link's lifetime counts from now. A user
  * deleted or disabled since the request gets nothing.
  *
@@ -39,15 +44,17 @@ export async function sendResetEmail(
 ): Promise<'sent' | 'dropped'> {
   if (typeof payload.userId !== 'string') return 'dropped';
   const userId = payload.userId;
-  const ttl = deps.config.ttl.resetToken;
+  const invitation = payload.invitation === true;
+  const ttl = invitation ? deps.config.ttl.invitation : deps.config.ttl.resetToken;
   const minted = await deps.db.transaction(async (tx) => {
     // Locking the user orders this mint with a concurrent disable, which then revokes the new link.
     const user = await lockEnabledUserForMail(tx, userId);
     if (!user) return undefined;
-    const { token } = await issueOneTimeToken(tx, { type: 'password_reset', userId: user.id, now, ttlSeconds: ttl });
+    const { token } = await issueOneTimeToken(tx, { type: 'password_reset', userId: user.id, now, ttlSeconds: ttl, payload: invitation ? { invitation } : null });
     return { user, token };
   });
   if (!minted) return 'dropped';
-  await deps.mailer.send(passwordResetEmail(minted.user, resetUrl(deps.config.publicUrl, minted.token), ttl));
+  const link = resetUrl(deps.config.publicUrl, minted.token);
+  await deps.mailer.send(invitation ? invitationEmail(minted.user, link, ttl) : passwordResetEmail(minted.user, link, ttl));
   return 'sent';
 }

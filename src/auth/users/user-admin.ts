@@ -123,18 +123,19 @@ function decodeCursor(cursor: string): { createdAt: string; id: string } {
 
 /**
  * Users in the order they were created, a page at a time, optionally only those whose email contains
- * `email` (case-insensitive, after trimming). The cursor names the last user shown by its creation time
- * and id, not by looking that user up: it stays right when that user, or any other, is deleted, and
- * users created meanwhile appear at the end.
+ * `email`, and those whose email or name contains `text` (each case-insensitive, after trimming). The cursor
+ * names the last user shown by its creation time and id, not by looking that user up: it stays right when that
+ * user, or any other, is deleted, and users created meanwhile appear at the end.
  */
 export async function searchUsers(
   deps: { db: Db },
-  query: { email?: string | undefined; limit: number; cursor?: string | undefined },
+  query: { email?: string | undefined; text?: string | undefined; limit: number; cursor?: string | undefined },
 ): Promise<UserSearchPage> {
   const needle = query.email === undefined ? '' : normalizeEmail(query.email);
+  const text = query.text === undefined ? undefined : query.text.trim().toLowerCase();
   const after = query.cursor === undefined ? undefined : decodeCursor(query.cursor);
   // One more than asked: whether it exists says whether there is a next page.
-  const rows = await searchUsersPage(deps.db, { needle, limit: query.limit + 1, after });
+  const rows = await searchUsersPage(deps.db, { needle, text, limit: query.limit + 1, after });
   const shown = rows.slice(0, query.limit);
   const last = shown.at(-1);
   return {
@@ -177,6 +178,21 @@ export async function revokeOneSession(deps: EndingDeps, sessionId: string, acto
   });
   if (revoked === undefined || !of.user) throw new AppError('session_not_found');
   return { session_id: sessionId.toLowerCase(), user: toAdminUser(of.user) };
+}
+
+/**
+ * Ends one session of the user named by `ref`, as its own logout would, audited with who acted;
+ * `session_not_found` unless it is a live session of that user (another user's session is left alone).
+ */
+export async function revokeUserSession(deps: EndingDeps, ref: string, sessionId: string, actor: string): Promise<SessionRevoked> {
+  const user = await findUser(deps.db, ref);
+  const revoked = await revokeSession(deps, sessionId, 'operator', async (tx, userId) => {
+    // Rolls the revocation back: the session is someone else's.
+    if (userId !== user.id) throw new AppError('session_not_found');
+    await recordAuditEvent(tx, deps.clock, { type: 'session_revoked', userId, email: user.email, sessionId: sessionId.toLowerCase(), details: { actor } });
+  });
+  if (revoked === undefined) throw new AppError('session_not_found');
+  return { session_id: sessionId.toLowerCase(), user: toAdminUser(user) };
 }
 
 /**

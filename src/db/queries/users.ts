@@ -89,17 +89,18 @@ export function selectUsersPage(
 const exactCreatedAt = sql<string>`to_char(${users.createdAt} at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`;
 
 /**
- * Users in creation order whose email contains `needle` (all of them when empty), `limit` of them after the
- * position `after` (a creation time as `exactCreatedAt` gives it, and an id). Each comes with its exact
- * creation time, to name the next position.
+ * Users in creation order whose email contains `needle` (all of them when empty) and, with `text`, whose email or
+ * lower-cased name contains it, `limit` of them after the position `after` (a creation time as `exactCreatedAt`
+ * gives it, and an id). Each comes with its exact creation time, to name the next position.
  */
 export function searchUsersPage(
   db: Db,
-  query: { needle: string; limit: number; after?: { createdAt: string; id: string } | undefined },
+  query: { needle: string; text?: string | undefined; limit: number; after?: { createdAt: string; id: string } | undefined },
 ): Promise<{ user: UserRow; createdAt: string }[]> {
   const conditions: SQL[] = [];
   // strpos, not LIKE: `%` and `_` in what a client searches for are plain characters.
   if (query.needle !== '') conditions.push(sql`strpos(${users.email}, ${query.needle}) > 0`);
+  if (query.text) conditions.push(sql`(strpos(${users.email}, ${query.text}) > 0 OR strpos(lower(${users.name}), ${query.text}) > 0)`);
   if (query.after !== undefined) {
     conditions.push(sql`(${users.createdAt}, ${users.id}) > (${query.after.createdAt}::timestamptz, ${query.after.id}::uuid)`);
   }

@@ -1,7 +1,7 @@
 import formbody from '@fastify/formbody';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
-import { isResetTokenUsable, resetPassword } from '../../auth/reset/password-reset.js';
+import { resetLinkKind, resetPassword } from '../../auth/reset/password-reset.js';
 import type { Deps } from '../../deps.js';
 import { AppError } from '../../errors.js';
 import { clientOf, limitByAddress } from '../client.js';
@@ -14,17 +14,20 @@ const tags = ['pages'];
 const page = (description: string) => ({ description, content: { 'text/html': { schema: Type.String() } } });
 const jsonError = (description: string) => ({ description, content: { 'application/json': { schema: Type.Ref('ErrorBody') } } });
 const TITLE = 'Choose a new password';
+/** An invitation's link (an account an admin created) opens the same form, in its own words. */
+const INVITED_TITLE = 'Choose your password';
+const INVITED_INTRO = '<p>An account was created for you. Choose its password: you will then sign in with your email address and it.</p>';
 const INVALID_LINK =
   '<p class="error">This reset link is invalid, has been used, or has expired.</p><p><a href="/forgot-password">Ask for a new one</a>.</p>';
 
-function resetForm(minLength: number, maxLength: number, error?: string) {
-  return `${error ? `<p class="error" role="alert">${escapeHtml(error)}</p>` : ''}
+function resetForm(minLength: number, maxLength: number, error?: string, invited = false) {
+  return `${invited ? INVITED_INTRO : ''}${error ? `<p class="error" role="alert">${escapeHtml(error)}</p>` : ''}
 <form method="post" action="">
 <label for="password">New password</label>
 <input id="password" name="password" type="password" autocomplete="new-password" required minlength="${minLength}" maxlength="${maxLength}">
 <label for="password_confirm">Repeat the new password</label>
 <input id="password_confirm" name="password_confirm" type="password" autocomplete="new-password" required minlength="${minLength}" maxlength="${maxLength}">
-<button type="submit">Set new password</button>
+<button type="submit">${invited ? 'Set password' : 'Set new password'}</button>
 </form>`;
 }
 
@@ -52,8 +55,10 @@ export function resetPages(deps: Deps): FastifyPluginAsyncTypebox {
         },
       },
       async (request, reply) => {
-        if (!(await isResetTokenUsable(deps, request.params.token))) return sendPage(reply, 400, TITLE, INVALID_LINK);
-        return sendPage(reply, 200, TITLE, resetForm(minLength, maxLength));
+        const kind = await resetLinkKind(deps, request.params.token);
+        if (!kind) return sendPage(reply, 400, TITLE, INVALID_LINK);
+        const invited = kind === 'invitation';
+        return sendPage(reply, 200, invited ? INVITED_TITLE : TITLE, resetForm(minLength, maxLength, undefined, invited));
       },
     );
 
@@ -88,14 +93,17 @@ export function resetPages(deps: Deps): FastifyPluginAsyncTypebox {
       },
       async (request, reply) => {
         const { password, password_confirm } = request.body;
+        // Only the page's words depend on it: the reset itself reads the link again as it consumes it.
+        const invited = (await resetLinkKind(deps, request.params.token)) === 'invitation';
         try {
           if (password_confirm !== undefined && password_confirm !== password) throw new AppError('passwords_do_not_match');
           await resetPassword(deps, request.params.token, password, clientOf(request));
         } catch (err) {
           if (!(err instanceof AppError)) throw err;
           if (err.code === 'invalid_reset_token') return sendPage(reply, err.status, TITLE, INVALID_LINK);
-          return sendPage(reply, err.status, TITLE, resetForm(minLength, maxLength, err.message));
+          return sendPage(reply, err.status, invited ? INVITED_TITLE : TITLE, resetForm(minLength, maxLength, err.message, invited));
         }
+        if (invited) return sendPage(reply, 200, 'Password set', '<p class="ok">Your password is set, and your email address is verified.</p><p><a href="/login">Sign in</a> with your email address and your new password.</p>');
         return sendPage(
           reply,
           200,

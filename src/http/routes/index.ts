@@ -10,6 +10,8 @@ import { verifyEmailRoutes } from './account/verify-email.js';
 import { credentialRoutes } from './me/credentials.js';
 import { profileRoutes } from './me/profile.js';
 import { userChangeRoutes } from './admin/users/changes.js';
+import { createUserRoute } from './admin/users/create.js';
+import { revokeUserSessionRoute } from './admin/users/session-revoke.js';
 import { searchUsersRoute } from './admin/users/search.js';
 import { showUserRoute } from './admin/users/show.js';
 import { addWebhookRoute } from './admin/webhooks/add.js';
@@ -56,6 +58,8 @@ export const ROUTES: readonly ((deps: Deps) => FastifyPluginAsyncTypebox)[] = [
   searchUsersRoute,
   showUserRoute,
   userChangeRoutes,
+  createUserRoute,
+  revokeUserSessionRoute,
   webhookEndpointRoutes,
   addWebhookRoute,
   deliveryRoutes,

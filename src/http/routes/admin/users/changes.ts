@@ -3,7 +3,8 @@ import type { TSchema } from 'typebox';
 import { deleteUser, disableUser, enableUser, revokeUserSessions } from '../../../../auth/users/user-admin.js';
 import { sendVerificationByOperator, verifyEmailByOperator } from '../../../../auth/verification/operator.js';
 import { resetMfaByOperator } from '../../../../auth/mfa/operator.js';
-import { EmailVerifiedByOperator, MfaReset, SessionsEnded, UserDisabled, UserEnabled, VerificationSent } from '../../../../contracts/users.js';
+import { sendResetByOperator } from '../../../../auth/reset/operator.js';
+import { EmailVerifiedByOperator, MfaReset, ResetSent, SessionsEnded, UserDisabled, UserEnabled, VerificationSent } from '../../../../contracts/users.js';
 import type { Deps } from '../../../../deps.js';
 import { forServiceClients, serviceActor } from '../../../hooks/service-client.js';
 import { errorResponses } from '../../../schemas.js';
@@ -65,6 +66,13 @@ const CHANGES: UserChange[] = [
     summary: 'Email a user a new verification link and code; `sent: false` when verified already or disabled (scope admin)',
     answer: VerificationSent,
     run: sendVerificationByOperator,
+  },
+  {
+    method: 'POST',
+    url: '/api/admin/users/:id/send-reset',
+    summary: 'Email a user a password reset link (RESET_TOKEN_TTL), whatever the reset mail limits; `sent: false` when disabled (scope admin)',
+    answer: ResetSent,
+    run: sendResetByOperator,
   },
   {
     method: 'POST',

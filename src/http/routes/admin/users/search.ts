@@ -7,14 +7,24 @@ import { forServiceClients } from '../../../hooks/service-client.js';
 import { errorResponses } from '../../../schemas.js';
 import { ADMIN_PAGE_MAX, tags } from './user-schemas.js';
 
+// Some visible character, no control character.
+const SEARCHED = '^(?=[\\s\\S]*\\S)[^\\u0000-\\u001F\\u007F]*$';
+
 const SearchQuery = Type.Object({
   email: Type.Optional(
     Type.String({
       minLength: 1,
       maxLength: 254,
-      // Some visible character, no control character.
-      pattern: '^(?=[\\s\\S]*\\S)[^\\u0000-\\u001F\\u007F]*$',
+      pattern: SEARCHED,
       description: 'only users whose email contains this (case-insensitive substring; `ada` finds ada@example.com and nada@example.org)',
+    }),
+  ),
+  q: Type.Optional(
+    Type.String({
+      minLength: 1,
+      maxLength: 254,
+      pattern: SEARCHED,
+      description: 'only users whose email or name contains this (case-insensitive substring; `love` finds Ada Lovelace and lovelace@example.com)',
     }),
   ),
   limit: Type.Optional(
@@ -44,8 +54,8 @@ const schema = {
 export function searchUsersRoute(deps: Deps): FastifyPluginAsyncTypebox {
   return async (app) => {
     app.get('/api/admin/users', { schema, config: forServiceClients('users:read', 'admin') }, async (request) => {
-      const { email, limit, cursor } = request.query;
-      return searchUsers(deps, { email, cursor, limit: limit === undefined ? USERS_PAGE_DEFAULT : Number(limit) });
+      const { email, q, limit, cursor } = request.query;
+      return searchUsers(deps, { email, text: q, cursor, limit: limit === undefined ? USERS_PAGE_DEFAULT : Number(limit) });
     });
   };
 }
