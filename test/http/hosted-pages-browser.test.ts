@@ -7,6 +7,7 @@ import { Secret, TOTP } from 'otpauth';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { GOOD_PASSWORD, signUp, startTestApp, uniqueEmail, type TestApp } from '../helpers/app.js';
+import { adminBrowser } from '../helpers/admin-browser.js';
 import { anyOf, describeUnless, ON_POSTGRES } from '../helpers/skip.js';
 import { eq } from 'drizzle-orm';
 import { sessions, users, webhookDeliveries, webhookEndpoints } from '../../src/db/schema.js';
@@ -418,6 +419,54 @@ describeUnless(anyOf(noChromium, ON_POSTGRES))('the hosted pages in Chromium', (
     expect(await accessibilityViolations(page)).toEqual([]);
     await screenshots(page, 'admin-webhooks');
     expect(blocked, 'nothing the CSP refused').toEqual([]);
+  });
+
+  it('lets an admin at aal2 find a user, open them and revoke one of their sessions, which then is refused', async () => {
+    const user = await signUp(t, { name: 'Rosalind Franklin' });
+    // One session from a phone, over the API; one in a browser of the user's own, through the sign-in page.
+    const phone = 'Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.4 Mobile/15E148 Safari/604.1';
+    await t.inject({ method: 'POST', url: '/api/signin', payload: { email: user.email, password: user.password }, headers: { 'user-agent': phone } });
+    const theirs = await browser.newContext();
+    const theirPage = await theirs.newPage();
+    await theirPage.goto(`${base}/login`);
+    await theirPage.getByLabel('Email').fill(user.email);
+    await theirPage.getByLabel('Password').fill(user.password);
+    await theirPage.getByRole('button', { name: 'Sign in', exact: true }).click();
+    await theirPage.waitForURL(`${base}/account`);
+    const [browserSession] = (await t.deps.db.select().from(sessions).where(eq(sessions.userId, user.id))).filter((s) => !s.userAgent?.includes('iPhone'));
+    // The admin's browser: a session opened with a second factor (aal2), as the console requires.
+    const admin = await adminBrowser(t);
+    const context = await browser.newContext();
+    await context.addCookies([...admin.jar].map(([name, value]) => ({ name, value, url: base, httpOnly: true, sameSite: 'Lax' as const })));
+    const page = await context.newPage();
+    await page.goto(`${base}/admin/users`);
+    expect(await page.getByRole('heading', { level: 1 }).textContent()).toBe('Users');
+    expect(await accessibilityViolations(page)).toEqual([]);
+    await screenshots(page, 'admin-users');
+    await page.getByLabel('Search by email or name').fill('rosalind');
+    await page.getByRole('button', { name: 'Search' }).click();
+    await page.waitForURL(`${base}/admin/users?q=rosalind`);
+    await page.getByRole('link', { name: user.email }).click();
+    await page.waitForURL(`${base}/admin/users/${user.id}`);
+    expect(await page.getByRole('heading', { level: 1 }).textContent()).toBe(user.email);
+    expect(await page.locator('tbody tr').count()).toBe(2);
+    expect(await page.locator('body').textContent()).toContain('Safari on iOS');
+    expect(await accessibilityViolations(page)).toEqual([]);
+    await screenshots(page, 'admin-user');
+    await page.locator('tr', { has: page.locator(`input[value="${browserSession!.id}"]`) }).getByRole('button', { name: /^Revoke the session of/ }).click();
+    await page.waitForURL(`${base}/admin/users/${user.id}?done=session_revoked`);
+    expect(await page.getByRole('status').textContent()).toContain('The session was revoked.');
+    expect(await page.locator('tbody tr').count()).toBe(1);
+    expect(await accessibilityViolations(page)).toEqual([]);
+    await screenshots(page, 'admin-user-revoked');
+    // The user's browser is signed out: its next page sends it to sign in.
+    await theirPage.goto(`${base}/account`);
+    expect(new URL(theirPage.url()).pathname).toBe('/login');
+    await page.goto(`${base}/admin/users/new`);
+    expect(await accessibilityViolations(page)).toEqual([]);
+    await screenshots(page, 'admin-user-new');
+    await context.close();
+    await theirs.close();
   });
 
   it('refuses a form posted from another origin, and will not be framed by one', async () => {

@@ -34,7 +34,7 @@ ul.sessions li:last-child{border-bottom:0}
 dl{display:grid;grid-template-columns:max-content 1fr;gap:.25rem 1rem;margin:0}dt{color:var(--muted)}dd{margin:0;overflow-wrap:anywhere}
 form.inline{display:inline}
 select{padding:.6rem .7rem;font:inherit;color:var(--fg);background:var(--bg);border:1px solid var(--line);border-radius:.4rem}
-td form.inline button{margin-top:0;padding:.3rem .7rem}nav.paging{display:flex;gap:1rem;margin:1rem 0}caption{text-align:left;margin-bottom:.5rem}
+h1{overflow-wrap:anywhere}td form.inline button{margin-top:0;padding:.3rem .7rem}nav.paging{display:flex;gap:1rem;margin:1rem 0}caption{text-align:left;margin-bottom:.5rem}
 h3{font-size:1rem;margin:0 0 .25rem}
 .qr{width:12rem;max-width:100%;background:#fff;padding:.5rem;border-radius:.4rem}.qr svg{display:block;width:100%;height:auto}
 main.wide{max-width:72rem}
