@@ -18,6 +18,8 @@ import { addWebhookRoute } from './admin/webhooks/add.js';
 import { deliveryRoutes } from './admin/webhooks/deliveries.js';
 import { webhookEndpointRoutes } from './admin/webhooks/endpoints.js';
 import { overviewRoute } from './admin/overview/overview.js';
+import { serviceClientRoutes } from './admin/services/clients.js';
+import { serviceSecretRoutes } from './admin/services/secrets.js';
 import { meActivityRoute } from './me/activity.js';
 import { meExportRoute } from './me/export.js';
 import { meSessionRoutes } from './me/sessions.js';
@@ -64,4 +66,6 @@ export const ROUTES: readonly ((deps: Deps) => FastifyPluginAsyncTypebox)[] = [
   addWebhookRoute,
   deliveryRoutes,
   overviewRoute,
+  serviceClientRoutes,
+  serviceSecretRoutes,
 ];
