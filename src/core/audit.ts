@@ -3,44 +3,47 @@ import { FOREIGN_KEY_VIOLATION, sqlState, type Db } from '../db/client.js';
 import { deleteAuditEventsBefore, insertAuditEvent, type NewAuditEventRow } from '../db/queries/audit-events.js';
 import type { ClientInfo } from './client-address.js';
 
-export type AuditEventType =
-  | 'signup'
-  | 'signin_succeeded'
-  | 'signin_failed'
-  | 'signin_code_requested'
-  | 'account_locked'
-  | 'refresh_token_reused'
-  | 'logout'
-  | 'password_reset_requested'
-  | 'password_reset_completed'
-  | 'password_changed'
-  | 'verification_email_requested'
-  | 'email_verified'
-  | 'email_change_requested'
-  | 'email_changed'
-  | 'email_change_cancelled'
-  | 'profile_updated'
-  | 'mfa_required'
-  | 'mfa_enabled'
-  | 'mfa_disabled'
-  | 'recovery_codes_regenerated'
-  | 'passkey_renamed'
-  | 'passkey_clone_suspected'
-  | 'mfa_step_up'
-  | 'user_created'
-  | 'user_disabled'
-  | 'user_enabled'
-  | 'user_role_changed'
-  | 'user_deleted'
-  | 'sessions_revoked'
-  | 'session_revoked'
-  | 'signing_key_rotated'
-  | 'service_client_created'
-  | 'service_client_secret_rotated'
-  | 'service_client_removed'
-  | 'webhook_added'
-  | 'webhook_removed'
-  | 'webhook_replayed';
+/** Every type of audit event, the closed list the admin's search offers. */
+export const AUDIT_EVENT_TYPES = [
+  'signup',
+  'signin_succeeded',
+  'signin_failed',
+  'signin_code_requested',
+  'account_locked',
+  'refresh_token_reused',
+  'logout',
+  'password_reset_requested',
+  'password_reset_completed',
+  'password_changed',
+  'verification_email_requested',
+  'email_verified',
+  'email_change_requested',
+  'email_changed',
+  'email_change_cancelled',
+  'profile_updated',
+  'mfa_required',
+  'mfa_enabled',
+  'mfa_disabled',
+  'recovery_codes_regenerated',
+  'passkey_renamed',
+  'passkey_clone_suspected',
+  'mfa_step_up',
+  'user_created',
+  'user_disabled',
+  'user_enabled',
+  'user_role_changed',
+  'user_deleted',
+  'sessions_revoked',
+  'session_revoked',
+  'signing_key_rotated',
+  'service_client_created',
+  'service_client_secret_rotated',
+  'service_client_removed',
+  'webhook_added',
+  'webhook_removed',
+  'webhook_replayed',
+] as const;
+export type AuditEventType = (typeof AUDIT_EVENT_TYPES)[number];
 
 export interface AuditEvent {
   type: AuditEventType;

@@ -228,9 +228,14 @@ export const auditEvents = pgTable(
   },
   (t) => [
     index('audit_events_occurred_at_idx').on(t.occurredAt),
-    index('audit_events_user_id_idx').on(t.userId),
     // By type, then time: the console's overview counts one type's events per day (src/db/queries/overview.ts).
     index('audit_events_type_occurred_at_idx').on(t.type, t.occurredAt),
+    // The admin's search reads newest first, a page at a time by id: a filter by user, address or actor walks one
+    // of these backwards from where the last page ended (a type, the index above). A user's own activity and
+    // sign-in addresses use the first.
+    index('audit_events_user_id_id_idx').on(t.userId, t.id),
+    index('audit_events_email_id_idx').on(t.email, t.id),
+    index('audit_events_actor_id_idx').on(sql`(details ->> 'actor')`, t.id),
   ],
 );
 

@@ -31,6 +31,8 @@ afterAll(async () => {
 const isServiceRoute = (url: string) => url.startsWith('/api/admin/') || url.startsWith('/api/revocations/');
 const usesBearer = (url: string) => /logout|dashboard|protected|\/auth\/user$|^\/api\/me\//.test(url);
 
+let made = 0;
+
 /** A valid body for each route that reads one. */
 async function validBody(url: string): Promise<object | undefined> {
   if (/signup|register/.test(url)) return { name: 'Status Test', email: uniqueEmail('status'), password: GOOD_PASSWORD };
@@ -39,6 +41,7 @@ async function validBody(url: string): Promise<object | undefined> {
   if (url === '/api/forgot-password') return { email };
   if (url.startsWith('/api/reset-password/') || url.startsWith('/reset-password/')) return { password: GOOD_PASSWORD, confirm_password: GOOD_PASSWORD };
   if (url === '/api/admin/webhooks') return { url: 'https://hooks.example.com/statuses', events: ['user.created'] };
+  if (url === '/api/admin/services') return { name: `statuses-${++made}`, scopes: ['users:read'] };
   return undefined;
 }
 
@@ -56,6 +59,10 @@ async function fill(url: string, kind: 'existing' | 'unknown' | 'malformed'): Pr
   if (out.includes(':id') && out.startsWith('/api/me/sessions')) {
     const id = kind === 'existing' ? (decodeJwt((await signIn(t, email)).access_token).sid as string) : kind === 'unknown' ? '00000000-0000-4000-8000-000000000000' : 'not-an-id';
     out = out.replace(':id', id);
+  }
+  if (out.includes(':name') && out.startsWith('/api/admin/services')) {
+    const created = kind === 'existing' ? (await t.inject({ method: 'POST', url: '/api/admin/services', headers: admin, payload: await validBody('/api/admin/services') })).json() : undefined;
+    out = out.replace(':name', created?.name ?? (kind === 'unknown' ? 'no-such-service' : '-malformed-'));
   }
   out = out.replace(':deliveryId', kind === 'malformed' ? 'x' : '999999');
   return out.replace(':token', kind === 'malformed' ? 'x'.repeat(600) : 'unknown-reset-token');
@@ -122,7 +129,9 @@ describe('every route declares the statuses it answers', () => {
     for (const answer of ['POST /api/signup 201', 'POST /api/signin 200', 'GET /api/dashboard 200', 'POST /api/logout 200', 'GET /api/admin/users 200',
       'DELETE /api/admin/users/:id 200', 'POST /api/admin/webhooks 201', 'GET /api/admin/users 401', 'GET /api/admin/users 403', 'DELETE /api/admin/users/:id 404',
       'POST /api/signup 400', 'POST /api/signup 415', 'GET /api/revocations/stream 401', 'GET /api/revocations/stream 403', 'POST /api/admin/webhooks/deliveries/:deliveryId/replay 404',
-      'GET /api/me/sessions 200', 'DELETE /api/me/sessions/:id 200', 'DELETE /api/me/sessions/:id 404', 'GET /api/me/activity 200', 'GET /api/me/export 200'])
+      'GET /api/me/sessions 200', 'DELETE /api/me/sessions/:id 200', 'DELETE /api/me/sessions/:id 404', 'GET /api/me/activity 200', 'GET /api/me/export 200',
+      'POST /api/admin/services 201', 'POST /api/admin/services/:name/rotate 200', 'DELETE /api/admin/services/:name 404',
+      'GET /api/admin/audit-events 200'])
       expect(seen, answer).toContain(answer);
   }, 300_000);
 });

@@ -1,6 +1,6 @@
-import { and, desc, eq, inArray, lt, sql, type SQL } from 'drizzle-orm';
+import { and, desc, eq, gte, inArray, lt, or, sql, type SQL } from 'drizzle-orm';
 import type { Db } from '../client.js';
-import { auditEvents } from '../schema.js';
+import { auditEvents, users } from '../schema.js';
 
 export type AuditEventRow = typeof auditEvents.$inferSelect;
 export type NewAuditEventRow = Omit<typeof auditEvents.$inferInsert, 'id'>;
@@ -47,4 +47,55 @@ export function selectUserAuditPage(db: Db, page: { userId: string; types: reado
 /** Every event of a user, details included, newest first; at most `limit`. */
 export function selectUserAuditEvents(db: Db, userId: string, limit: number): Promise<AuditEventRow[]> {
   return db.select().from(auditEvents).where(eq(auditEvents.userId, userId)).orderBy(desc(auditEvents.id)).limit(limit);
+}
+
+/** What the admin's search filters on; every filter given must hold. */
+export interface AuditSearch {
+  /** Events of this user, or (with `email` too) events of either. */
+  userId?: string | undefined;
+  /** Events that named this address (as stored: trimmed, lower-cased). */
+  email?: string | undefined;
+  type?: string | undefined;
+  /** The `actor` of the event's details. */
+  actor?: string | undefined;
+  /** From this instant (included) to that one (excluded). */
+  from?: Date | undefined;
+  to?: Date | undefined;
+  /** Older than the event with this id: the last one of the page before. */
+  beforeId?: number | undefined;
+  limit: number;
+}
+
+export type AuditSearchRow = AuditEventRow & { userName: string | null; userEmail: string | null };
+
+// The same expression as the index audit_events_actor_id_idx, so that the planner can use it.
+const actorOf = sql<string | null>`(${auditEvents.details} ->> 'actor')`;
+
+/**
+ * A page of events, newest first (by id), with the name and address their user has now (null once deleted). Each
+ * filter has an index whose rows are in id order (src/db/schema.ts), walked backwards from `beforeId`.
+ */
+export function searchAuditEventsQuery(db: Db, search: AuditSearch) {
+  const whose = [search.userId === undefined ? undefined : eq(auditEvents.userId, search.userId), search.email === undefined ? undefined : eq(auditEvents.email, search.email)];
+  return db
+    .select({ event: auditEvents, userName: users.name, userEmail: users.email })
+    .from(auditEvents)
+    .leftJoin(users, eq(users.id, auditEvents.userId))
+    .where(
+      and(
+        whose.some((w) => w !== undefined) ? or(...whose) : undefined,
+        search.type === undefined ? undefined : eq(auditEvents.type, search.type),
+        search.actor === undefined ? undefined : sql`${actorOf} = ${search.actor}`,
+        search.from === undefined ? undefined : gte(auditEvents.occurredAt, search.from),
+        search.to === undefined ? undefined : lt(auditEvents.occurredAt, search.to),
+        search.beforeId === undefined ? undefined : lt(auditEvents.id, search.beforeId),
+      ),
+    )
+    .orderBy(desc(auditEvents.id))
+    .limit(search.limit);
+}
+
+export async function searchAuditEvents(db: Db, search: AuditSearch): Promise<AuditSearchRow[]> {
+  const rows = await searchAuditEventsQuery(db, search);
+  return rows.map((r) => ({ ...r.event, userName: r.userName, userEmail: r.userEmail }));
 }

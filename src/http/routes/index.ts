@@ -20,6 +20,7 @@ import { webhookEndpointRoutes } from './admin/webhooks/endpoints.js';
 import { overviewRoute } from './admin/overview/overview.js';
 import { serviceClientRoutes } from './admin/services/clients.js';
 import { serviceSecretRoutes } from './admin/services/secrets.js';
+import { searchAuditRoute } from './admin/audit/search.js';
 import { meActivityRoute } from './me/activity.js';
 import { meExportRoute } from './me/export.js';
 import { meSessionRoutes } from './me/sessions.js';
@@ -68,4 +69,5 @@ export const ROUTES: readonly ((deps: Deps) => FastifyPluginAsyncTypebox)[] = [
   overviewRoute,
   serviceClientRoutes,
   serviceSecretRoutes,
+  searchAuditRoute,
 ];
