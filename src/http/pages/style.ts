@@ -41,7 +41,7 @@ main.wide{max-width:72rem}
 nav.console{display:flex;flex-wrap:wrap;gap:.25rem 1rem;padding:.5rem 1rem;border-bottom:1px solid var(--line);background:var(--card)}
 nav.console a{text-decoration:none;padding:.25rem 0}nav.console a[aria-current=page]{font-weight:700;text-decoration:underline}
 .table-wrap{overflow-x:auto}table{border-collapse:collapse;width:100%;font-size:.95rem}th,td{text-align:left;padding:.4rem .6rem;border-bottom:1px solid var(--line);vertical-align:top}th{color:var(--muted);font-weight:600}
-select[aria-invalid=true]{border-color:var(--error)}
+select[aria-invalid=true]{border-color:var(--error)}form.filters.hinted{align-items:flex-start}form.filters.hinted>.actions{align-self:flex-end}
 ul.codes{columns:2;list-style:none;padding:0;font-size:1.1rem}code{font-family:ui-monospace,monospace}
 .figures{display:grid;grid-template-columns:repeat(auto-fill,minmax(9.5rem,1fr));gap:.75rem;list-style:none;padding:0;margin:0 0 1rem}.figures li{display:flex;flex-direction:column;min-width:0;overflow-wrap:anywhere;background:var(--card);border:1px solid var(--line);border-radius:.5rem;padding:.75rem 1rem}.figures .label{color:var(--muted);font-size:.9rem}.figures .value{font-size:1.6rem;font-weight:700;line-height:1.3}
 .charts{display:grid;grid-template-columns:repeat(auto-fit,minmax(18rem,1fr));gap:.75rem}figure.chart{margin:0;background:var(--card);border:1px solid var(--line);border-radius:.5rem;padding:.75rem 1rem}figure.chart figcaption{font-weight:600;margin:0 0 .5rem}.chart svg{display:block;width:100%;height:auto}.chart .bar{fill:var(--accent)}.chart .bar.failed{fill:var(--error)}.chart .axis{stroke:var(--line)}.chart text{fill:var(--muted);font-size:10px}
