@@ -308,7 +308,8 @@ describe('the migration that brings them', () => {
     const folder = await mkdtemp(join(tmpdir(), 'latchkey-migrations-'));
     try {
       await migrateUpTo(old, folder, '_one_time_tokens');
-      const [user] = await old.db.insert(users).values({ name: 'Before', email: 'before@example.com', passwordHash: 'x' }).returning({ id: users.id });
+      // In SQL, as that version's users table has it: today's schema names columns added since (a user's locale).
+      const [user] = rowsOf<{ id: string }>(await old.db.execute(sql`INSERT INTO users (name, email, password_hash) VALUES ('Before', 'before@example.com', 'x') RETURNING id`));
       const [live, spent] = ['a link emailed before the upgrade', 'a link used before the upgrade'];
       const now = clock.now();
       await old.db.execute(sql`
