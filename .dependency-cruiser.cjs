@@ -34,8 +34,8 @@ module.exports = {
       CORE, { path: [WIRING, EDGES, CHANNELS, DOMAIN] }),
     forbid('db-is-the-floor', 'The database layer imports nothing above it.',
       DB, { path: [WIRING, EDGES, CHANNELS, DOMAIN, CORE] }),
-    forbid('base-imports-nothing-above', 'Errors, configuration, logging, durations and the shared contracts (src/contracts: the shapes the API, the command line and the domain share) are below everything.',
-      '^src/(errors|config|duration|logging|paths|secret-key|thread-priority|start-failure|contracts)(\\.ts$|/)', { path: [WIRING, EDGES, CHANNELS, DOMAIN, CORE, DB] }),
+    forbid('base-imports-nothing-above', 'Errors, configuration, logging, durations, the shared contracts (src/contracts: the shapes the API, the command line and the domain share) and the words of the pages and emails (src/i18n) are below everything.',
+      '^src/(errors|config|duration|logging|paths|secret-key|thread-priority|start-failure|contracts|i18n)(\\.ts$|/)', { path: [WIRING, EDGES, CHANNELS, DOMAIN, CORE, DB] }),
     {
       name: 'only-the-db-layer-speaks-sql',
       comment: 'SQL lives in src/db/queries/ (a module per table or concept); the rest composes those queries and never imports Drizzle or the schema.',

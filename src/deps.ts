@@ -175,7 +175,7 @@ export async function openDeps(config: Config, overrides: DepsOverrides = {}): P
     const redis = config.redis.url ? await connectRedis(config.redis.url, logger) : undefined;
     if (redis) stops.push(() => void redis.disconnect());
 
-    const mailer = overrides.mailer ?? await createMailer({ smtpUrl: config.mail.smtpUrl, from: config.mail.from, logBodies: config.env === 'development' }, logger);
+    const mailer = overrides.mailer ?? await createMailer({ smtpUrl: config.mail.smtpUrl, from: config.mail.from, brand: config.brand.name, logBodies: config.env === 'development' }, logger);
     stops.push(() => mailer.close());
 
     const verifiedTokens = new BoundedCache<AccessClaims>(CACHE_ENTRIES, () => clock.now().getTime());

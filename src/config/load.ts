@@ -86,6 +86,8 @@ export function toConfig(e: Env) {
     },
     /** `notifyNewSignIn`: email a user at a sign-in from a device and network new to their account. */
     mail: { smtpUrl: e.SMTP_URL, from: e.MAIL_FROM, retryMaxDelay: e.MAIL_RETRY_MAX_DELAY, notifyNewSignIn: e.NOTIFY_NEW_SIGN_IN },
+    /** Whose the pages and emails say they are: the name, a logo (an https URL or a path of this origin), the accent colour (#rrggbb). */
+    brand: { name: e.BRAND_NAME, logoUrl: e.BRAND_LOGO_URL, color: e.BRAND_COLOR },
     /** A sign-in to an unverified address is refused (`email_not_verified`). */
     requireEmailVerification: e.REQUIRE_EMAIL_VERIFICATION,
     /** Passkeys' relying party (its ID and the origins allowed), and the roles that must have a second factor. */

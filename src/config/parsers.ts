@@ -116,3 +116,19 @@ export const autoOrCount =
   (message: string): Parser<string> =>
   (value) =>
     /^(auto|[1-9]\d*)$/.test(value) ? value : invalid(message);
+
+/** A colour as CSS writes it in six hex digits, `#1f5fbf`; stored lower-cased. */
+export const hexColour = (): Parser<string> => (value) =>
+  /^#[0-9a-f]{6}$/i.test(value.trim()) ? value.trim().toLowerCase() : invalid(`expected a colour as #rrggbb, such as #1f5fbf, got "${value}"`);
+
+/**
+ * An image a page may show: an https URL (its origin is added to the pages' CSP `img-src`), or a path on this
+ * server (`/brand/logo.svg`, served by whatever serves this origin). Never http (mixed content), `//host` or a
+ * `data:` or `javascript:` URL.
+ */
+export const imageUrl = (): Parser<string> => (value) => {
+  const v = value.trim();
+  const path = v.startsWith('/') && !v.startsWith('//') && !/[\p{Cc}\\\s]/u.test(v);
+  const https = URL.canParse(v) && new URL(v).protocol === 'https:' && !new URL(v).username && !new URL(v).password;
+  return path || https ? v : invalid(`expected an https:// URL or a path on this server such as /brand/logo.svg, got "${value}"`);
+};

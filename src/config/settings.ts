@@ -1,4 +1,4 @@
-import { autoOrCount, boolean, duration, integer, list, networks, oneOf, origins, type Parser, rate, text, trustProxy, url } from './parsers.js';
+import { autoOrCount, boolean, duration, hexColour, imageUrl, integer, list, networks, oneOf, origins, type Parser, rate, text, trustProxy, url } from './parsers.js';
 
 // Every setting, declared once: its variable, parser, default and description. The loader
 // (./load.ts), the table of docs/configuration.md and .env.example (./docs.ts, `npm run docs:config`)
@@ -16,6 +16,7 @@ export const GROUPS = {
   tokens: 'Tokens and their signing keys.',
   lifetimes: 'Lifetimes: seconds (900) or with a unit (30s, 15m, 12h, 7d).',
   mail: 'Mail.',
+  branding: 'The hosted pages and the emails: whose they say they are.',
   accounts: 'Accounts people run themselves: email verification and changes.',
   mfa: 'Second factors: passkeys, and the roles that must have a factor.',
   network: 'Several instances, proxies and browsers.',
@@ -163,7 +164,12 @@ export const SETTINGS = {
     example: 'smtp://user:pass@smtp.example.com:587',
     doc: '`smtp://user:pass@host:port` or `smtps://…`; unset: emails are written to the log',
   }),
-  MAIL_FROM: setting({ group: 'mail', parse: text(3), default: 'no-reply@localhost', doc: 'sender of the emails' }),
+  MAIL_FROM: setting({
+    group: 'mail',
+    parse: text(3),
+    default: 'no-reply@localhost',
+    doc: 'sender of the emails: an address, shown under the name `BRAND_NAME`, or `Name <address>` to name it otherwise',
+  }),
   NOTIFY_NEW_SIGN_IN: setting({
     group: 'mail',
     parse: boolean(),
@@ -175,6 +181,25 @@ export const SETTINGS = {
     parse: duration(),
     default: '5m',
     doc: 'longest wait between two delivery attempts of a queued email (the wait doubles from 1 s)',
+  }),
+
+  BRAND_NAME: setting({
+    group: 'branding',
+    parse: text(1, 'expected a name of at least 1 character'),
+    default: 'Latchkey',
+    doc: "the name the hosted pages and emails go by: in every page's title and header, the emails' sender name (see `MAIL_FROM`) and their last line",
+  }),
+  BRAND_LOGO_URL: setting({
+    group: 'branding',
+    parse: imageUrl(),
+    example: 'https://cdn.example.com/logo.svg',
+    doc: "a logo shown in the pages' header instead of the name (which becomes its alternative text): an `https://` URL, whose origin alone the pages' CSP `img-src` then allows, or a path on this server (`/brand/logo.svg`) that whatever serves `PUBLIC_URL` serves; unset: the name",
+  }),
+  BRAND_COLOR: setting({
+    group: 'branding',
+    parse: hexColour(),
+    example: '#1f5fbf',
+    doc: "the accent of the pages' buttons, links and focus rings, as `#rrggbb`; a button's text is black or white, whichever reads better on it, and where the colour itself has less than 4.5:1 contrast on the light or the dark background (WCAG AA), that scheme uses the nearest darker or lighter shade that has it, and the start-up log says so; unset: Latchkey's blue",
   }),
 
   REQUIRE_EMAIL_VERIFICATION: setting({

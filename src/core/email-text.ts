@@ -1,33 +1,46 @@
+import { messagesOf, type MailWords, type Paragraph } from '../i18n/catalogue.js';
+import { localeOr } from '../i18n/locale.js';
 import type { MailMessage } from './mail-queue.js';
 
-// What the emails of every concept are made of: the greeting, plain text and HTML from the same paragraphs.
+// What the emails of every concept are made of: the greeting, plain text and HTML from the same paragraphs, in
+// the recipient's language (../i18n/).
+
+export type { Paragraph };
 
 export const escapeHtml = (s: string) =>
   s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c] ?? c);
-
-export function describeDuration(seconds: number): string {
-  if (seconds % 86400 === 0) return plural(seconds / 86400, 'day');
-  if (seconds % 3600 === 0) return plural(seconds / 3600, 'hour');
-  if (seconds % 60 === 0) return plural(seconds / 60, 'minute');
-  return plural(seconds, 'second');
-}
-const plural = (n: number, unit: string) => `${n} ${unit}${n === 1 ? '' : 's'}`;
-
-export type Paragraph = string | { link: string };
 
 /** Who an email goes to: a name is printed only for an address its owner proved (`email_verified_at`). */
 export interface Recipient {
   name: string;
   email: string;
   emailVerifiedAt: Date | null;
+  /**
+   * The language of their emails (`users.locale`, their browser's at sign-up); null: the default. The person's
+   * own, never that of whoever caused the email (a stranger asking for a reset, an administrator, an attacker
+   * with the password), who could otherwise choose a language the owner cannot read for the owner's warnings.
+   */
+  locale?: string | null;
+}
+
+/** The words of the recipient's emails. */
+export const wordsFor = (to: Pick<Recipient, 'locale'>): MailWords => messagesOf(localeOr(to.locale)).mail;
+
+/** "1 hour", "30 minutes": a lifetime in the largest whole unit, in the recipient's words. */
+export function describeDuration(seconds: number, words: MailWords = messagesOf('en').mail): string {
+  if (seconds % 86400 === 0) return words.duration.day(seconds / 86400);
+  if (seconds % 3600 === 0) return words.duration.hour(seconds / 3600);
+  if (seconds % 60 === 0) return words.duration.minute(seconds / 60);
+  return words.duration.second(seconds);
 }
 
 /**
- * One email, as plain text and as HTML, from the same paragraphs. An address never verified may not belong
- * to whoever signed up with it: that person's name (text they chose) is not put in front of its owner.
+ * One email, as plain text and as HTML, from the same paragraphs, greeting in the recipient's language. An address
+ * never verified may not belong to whoever signed up with it: that person's name (text they chose) is not put in
+ * front of its owner.
  */
 export function composeEmail(to: Recipient, subject: string, paragraphs: Paragraph[]): MailMessage {
-  const all: Paragraph[] = [to.emailVerifiedAt ? `Hello ${to.name},` : 'Hello,', ...paragraphs];
+  const all: Paragraph[] = [wordsFor(to).hello(to.emailVerifiedAt ? to.name : undefined), ...paragraphs];
   return {
     to: to.email,
     subject,

@@ -21,6 +21,9 @@ export const users = pgTable('users', {
   // The id the user had in the system it was imported from (`latchkey users import`), so that other
   // services can map their old references; null for users who signed up here.
   legacyId: text('legacy_id'),
+  // The language of the user's emails (`en`, `fr`), their browser's when they signed up; null: not known, the
+  // default. Kept with the user rather than taken from whoever's request causes an email (src/core/email-text.ts).
+  locale: text('locale'),
   createdAt: ts('created_at').notNull().defaultNow(),
   updatedAt: ts('updated_at').notNull().defaultNow(),
 }, (t) => [

@@ -3,6 +3,7 @@ import { canonicalAddress, clientNetwork } from '../core/client-address.js';
 import type { ClientInfo } from '../core/client-address.js';
 import type { AddressAction } from '../auth/throttle/throttle.js';
 import type { Deps } from '../deps.js';
+import { negotiateLocale, type Locale } from '../i18n/locale.js';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -40,6 +41,9 @@ export function clientOf(request: FastifyRequest): ClientInfo {
     userAgent: request.headers['user-agent'],
   };
 }
+
+/** The language to answer the request in, and to write a new user's emails in: its `Accept-Language`'s choice. */
+export const localeOf = (request: FastifyRequest): Locale => negotiateLocale(request.headers['accept-language']);
 
 /** An onRequest hook that spends one unit of the client network's budget for the action, before any work. */
 export function limitByAddress(deps: Deps, action: AddressAction) {

@@ -1,7 +1,21 @@
 import type { Logger } from 'pino';
-import type { Mailer } from '../core/mail-queue.js';
+import { escapeHtml } from '../core/email-text.js';
+import type { Mailer, MailMessage } from '../core/mail-queue.js';
 
 export type { MailMessage, Mailer } from '../core/mail-queue.js';
+
+/**
+ * Every email as it leaves, whoever rendered it and when (an intent now, a notice when it was queued): signed
+ * with the brand's name (BRAND_NAME) on a last line, the same in every language.
+ */
+export function signed(message: MailMessage, brand: string): MailMessage {
+  return { ...message, text: `${message.text}\n\n— ${brand}`, html: `${message.html}\n<p>— ${escapeHtml(brand)}</p>` };
+}
+
+/** MAIL_FROM as nodemailer takes it: an address alone is shown under the brand's name; `Name <address>` as it is. */
+export function senderOf(from: string, brand: string): string | { name: string; address: string } {
+  return from.includes('<') ? from : { name: brand, address: from.trim() };
+}
 
 /**
  * SMTP through nodemailer when SMTP_URL is set. Otherwise each email goes to the log instead: whole in
@@ -9,14 +23,14 @@ export type { MailMessage, Mailer } from '../core/mail-queue.js';
  * any other NODE_ENV, since a reset link is a secret that logs must not keep.
  */
 export async function createMailer(
-  opts: { smtpUrl: string | undefined; from: string; logBodies: boolean },
+  opts: { smtpUrl: string | undefined; from: string; brand: string; logBodies: boolean },
   logger: Logger,
 ): Promise<Mailer> {
   if (!opts.smtpUrl) {
     logger.warn('SMTP_URL is unset: emails are written to the log instead of being sent');
     return {
       async send(message) {
-        const mail = { to: message.to, subject: message.subject, ...(opts.logBodies ? { text: message.text } : {}) };
+        const mail = { to: message.to, subject: message.subject, ...(opts.logBodies ? { text: signed(message, opts.brand).text } : {}) };
         logger.info({ mail }, 'email (not sent: SMTP_URL is unset)');
       },
       close() {},
@@ -30,9 +44,10 @@ export async function createMailer(
     greetingTimeout: 10_000,
     socketTimeout: 30_000,
   });
+  const from = senderOf(opts.from, opts.brand);
   return {
     async send(message) {
-      await transport.sendMail({ from: opts.from, ...message });
+      await transport.sendMail({ from, ...signed(message, opts.brand) });
     },
     close: () => transport.close(),
   };

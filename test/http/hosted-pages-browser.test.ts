@@ -188,6 +188,67 @@ describeUnless(anyOf(noChromium, ON_POSTGRES))('the hosted pages in Chromium', (
     expect(await page.locator('body').textContent()).toContain('9 recovery codes left');
   });
 
+  it('speaks French to a French browser, and copies the secret and the recovery codes to the clipboard, saying so', async () => {
+    const context = await browser.newContext({ locale: 'fr-FR', permissions: ['clipboard-read', 'clipboard-write'] });
+    const page = await context.newPage();
+    const email = uniqueEmail('fr');
+    await page.goto(`${base}/signup`);
+    expect(await page.getAttribute('html', 'lang')).toBe('fr');
+    expect(await page.getByRole('heading', { level: 1 }).textContent()).toBe('Créer un compte');
+    expect(await accessibilityViolations(page)).toEqual([]);
+    await screenshots(page, 'signup-fr');
+    await page.getByLabel('Nom', { exact: true }).fill('Zoé Durand');
+    await page.getByLabel('Adresse e-mail').fill(email);
+    await page.getByLabel('Mot de passe', { exact: true }).fill(GOOD_PASSWORD);
+    await page.getByRole('button', { name: 'Créer le compte' }).click();
+    await page.waitForURL(`${base}/account`);
+    expect(await page.getByRole('heading', { level: 1 }).textContent()).toBe('Votre compte');
+    expect(await accessibilityViolations(page)).toEqual([]);
+    await page.locator('#totp-password').fill(GOOD_PASSWORD);
+    await page.getByRole('button', { name: 'Configurer une application d’authentification' }).click();
+    await page.waitForLoadState('load');
+    const secret = (await page.locator('code').first().textContent())!.replace(/ /g, '');
+    // The script shows the button; it copies the secret as the app takes it, without the spaces that group it.
+    await page.getByRole('button', { name: 'Copier la clé secrète' }).click();
+    await expect.poll(() => page.locator('[data-copy-status]').first().textContent()).toBe('Copié.');
+    expect(await page.evaluate(() => navigator.clipboard.readText())).toBe(secret);
+    expect(await accessibilityViolations(page)).toEqual([]);
+    await page.getByLabel('Le code à six chiffres affiché par votre application').fill(codeAt(secret, t.clock.now()));
+    await page.getByRole('button', { name: 'Activer' }).click();
+    await page.waitForLoadState('load');
+    expect(await page.getByRole('heading', { level: 1 }).textContent()).toBe('Enregistrez vos codes de récupération');
+    const codes = await page.locator('ul.codes code').allTextContents();
+    expect(codes).toHaveLength(10);
+    const copy = page.getByRole('button', { name: 'Les copier' });
+    expect(await copy.isVisible()).toBe(true);
+    await copy.click();
+    // Announced in the live region beside the button.
+    const status = page.locator('[data-copy-status]');
+    expect(await status.getAttribute('aria-live')).toBe('polite');
+    await expect.poll(() => status.textContent()).toBe('Copié.');
+    expect(await page.evaluate(() => navigator.clipboard.readText())).toBe(codes.join('\n'));
+    expect(await accessibilityViolations(page)).toEqual([]);
+    await screenshots(page, 'recovery-codes-fr');
+    await context.close();
+  });
+
+  it('shows no copy button to a browser without the script', async () => {
+    const context = await browser.newContext({ javaScriptEnabled: false });
+    const page = await context.newPage();
+    const user = await signUp(t);
+    await page.goto(`${base}/login`);
+    await page.getByLabel('Email').fill(user.email);
+    await page.getByLabel('Password').fill(user.password);
+    await page.getByRole('button', { name: 'Sign in', exact: true }).click();
+    await page.waitForURL(`${base}/account`);
+    await page.locator('#totp-password').fill(user.password);
+    await page.getByRole('button', { name: 'Set up an authenticator app' }).click();
+    await page.waitForLoadState('load');
+    expect(await page.locator('code').first().isVisible()).toBe(true);
+    expect(await page.getByRole('button', { name: 'Copy the secret' }).count()).toBe(0);
+    await context.close();
+  });
+
   it('changes the address and the password, downloads the data, and deletes the account from the page', async () => {
     const user = await signUp(t);
     const page = await browser.newPage();

@@ -126,7 +126,7 @@ describe('the sign-in page', () => {
     expect((await b.post('/login', { ...fields, csrf: othersToken })).statusCode, 'another browser’s token').toBe(403);
     const elsewhere = await b.post('/login', { ...fields, csrf: token }, { origin: 'http://127.0.0.1:5001' });
     expect(elsewhere.statusCode, 'another origin').toBe(403);
-    expect(elsewhere.body, 'where the site is').toContain(`This site's address is <a href="${ORIGIN}/login">`);
+    expect(elsewhere.body, 'where the site is').toContain(`This site&#39;s address is <a href="${ORIGIN}/login">`);
     expect((await b.post('/login', { ...fields, csrf: token }, { origin: 'null' })).statusCode, 'an opaque origin').toBe(403);
     expect((await b.post('/login', { ...fields, csrf: token }, {})).statusCode, 'neither Origin nor Referer').toBe(403);
     expect((await b.post('/login', { ...fields, csrf: token }, { referer: 'https://evil.example/login' })).statusCode, 'a Referer of another origin').toBe(403);

@@ -60,3 +60,13 @@ describe('a database that cannot be reached at start', () => {
     );
   });
 });
+
+describe('a setting the server cannot use', () => {
+  it('stops the start with what BRAND_COLOR should have been, before anything is opened', async () => {
+    const { code, output } = await startServer({ PORT: String(await freePort()), DATA_DIR: 'memory://', BRAND_COLOR: 'blue' });
+    expect(code).toBe(1);
+    expect(output).toContain('Latchkey cannot start.');
+    expect(output).toContain('BRAND_COLOR: expected a colour as #rrggbb, such as #1f5fbf, got "blue"');
+    expect(output).not.toMatch(/\n\s+at /);
+  });
+});

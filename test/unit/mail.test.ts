@@ -26,7 +26,7 @@ describe('email templates', () => {
   });
 
   it('tells of a new sign-in: the device, the address and the time in UTC, and what to do if it was not the reader', () => {
-    const mail = newSigninEmail({ ...to, emailVerifiedAt: null }, { device: 'Firefox on Windows', ipAddress: '203.0.113.7', at: new Date('2025-03-14T09:26:53.123Z') });
+    const mail = newSigninEmail({ ...to, emailVerifiedAt: null }, { device: { browser: 'Firefox', system: 'Windows' }, ipAddress: '203.0.113.7', at: new Date('2025-03-14T09:26:53.123Z') });
     expect(mail.subject).toBe('New sign-in to your account');
     for (const part of [mail.text, mail.html]) {
       expect(part).toContain('from Firefox on Windows, at the address 203.0.113.7, on 2025-03-14 09:26 UTC');
@@ -34,11 +34,11 @@ describe('email templates', () => {
     }
     expect(mail.text).toContain("If this wasn't you, reset your password now");
     expect(mail.text.startsWith('Hello,')).toBe(true);
-    expect(newSigninEmail(to, { device: 'an unknown device', ipAddress: undefined, at: new Date(0) }).text).toContain('from an unknown device, at the address unknown');
+    expect(newSigninEmail(to, { device: {}, ipAddress: undefined, at: new Date(0) }).text).toContain('from an unknown device, at the address unknown');
   });
 
   it('escapes the user\'s name in HTML and keeps it as typed in text', () => {
-    const signin = { device: 'Chrome', ipAddress: '192.0.2.1', at: new Date(0) };
+    const signin = { device: { browser: 'Chrome' }, ipAddress: '192.0.2.1', at: new Date(0) };
     for (const mail of [passwordResetEmail(to, 'https://x', 60), passwordChangedEmail(to), signinCodeEmail(to, 'ABCD-EFGH', 600), newSigninEmail(to, signin)]) {
       expect(mail.html).toContain('Hello &lt;b&gt;Eve&lt;/b&gt; &amp; &quot;friends&quot;,');
       expect(mail.html).not.toContain('<b>Eve</b>');

@@ -5,6 +5,7 @@ import type { Clock } from '../../core/clock.js';
 import type { Config } from '../../config.js';
 import type { Db } from '../../db/client.js';
 import type { ClientInfo } from '../../core/client-address.js';
+import type { Locale } from '../../i18n/locale.js';
 import { createUser, type User } from '../users/users.js';
 import { queueVerificationIntent } from '../verification/verification-mail.js';
 
@@ -14,7 +15,8 @@ import { queueVerificationIntent } from '../verification/verification-mail.js';
  */
 export async function signUp(
   deps: { db: Db; clock: Clock; passwords: PasswordHasher; config: Config; throttle: Throttle; breachCheck: BreachCheck | undefined; outbox: { wake(): void } },
-  input: { name: string; email: string; password: string },
+  /** `locale`: the language of the user's emails, their browser's (`Accept-Language`). */
+  input: { name: string; email: string; password: string; locale?: Locale | undefined },
   client: ClientInfo = {},
 ): Promise<User> {
   const user = await createUser(deps, input, client, (tx, created) =>

@@ -1,3 +1,5 @@
+import { messagesOf, type DeviceParts } from '../../i18n/catalogue.js';
+
 /**
  * A device as a person recognises it ("Firefox on Windows"), from a User-Agent header: for the new sign-in email,
  * and to tell whether a sign-in comes from a device seen before. Approximate on purpose: a browser's name and
@@ -26,18 +28,17 @@ const SYSTEMS: readonly (readonly [RegExp, string])[] = [
   [/\bLinux\b/, 'Linux'],
 ];
 
-export const UNKNOWN_DEVICE = 'an unknown device';
-
 const find = (list: readonly (readonly [RegExp, string])[], userAgent: string) => list.find(([pattern]) => pattern.test(userAgent))?.[1];
 
-/** "Firefox on Windows", "Safari on iOS", "Chrome", "a browser on Android", or "an unknown device". */
-export function describeDevice(userAgent: string | null | undefined): string {
-  if (!userAgent) return UNKNOWN_DEVICE;
+/** The browser and the system a User-Agent header names, each when it names one Latchkey knows. */
+export function deviceParts(userAgent: string | null | undefined): DeviceParts {
+  if (!userAgent) return {};
   const ua = userAgent.slice(0, 512);
-  const browser = find(BROWSERS, ua);
-  const system = find(SYSTEMS, ua);
-  if (browser && system) return `${browser} on ${system}`;
-  if (browser) return browser;
-  if (system) return `a browser on ${system}`;
-  return UNKNOWN_DEVICE;
+  return { browser: find(BROWSERS, ua), system: find(SYSTEMS, ua) };
 }
+
+/**
+ * "Firefox on Windows", "Safari on iOS", "Chrome", "a browser on Android", or "an unknown device": always in
+ * English, as devices are compared by it; a page or an email names it in its reader's words from `deviceParts`.
+ */
+export const describeDevice = (userAgent: string | null | undefined): string => messagesOf('en').mail.device(deviceParts(userAgent));

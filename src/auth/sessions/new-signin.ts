@@ -6,7 +6,7 @@ import { selectSigninOrigins, type SigninOrigin } from '../../db/queries/known-c
 import { isInNetwork, type ClientInfo } from '../../core/client-address.js';
 import { enqueueNotice } from '../../core/mail-queue.js';
 import type { Recipient } from '../../core/email-text.js';
-import { describeDevice } from './devices.js';
+import { describeDevice, deviceParts } from './devices.js';
 import { newSigninEmail } from './emails.js';
 
 /** A sign-in from a device and network the account has not signed in from within this long gets an email. */
@@ -47,7 +47,7 @@ export async function notifyNewSignin(deps: NewSigninDeps, user: Recipient & { i
   const device = describeDevice(client.userAgent);
   if (seenBefore(origins, client, device, new Date(now.getTime() - NEW_SIGNIN_WINDOW_SECONDS * 1000))) return false;
   if (!(await deps.throttle.allowNewSigninMail(user.id))) return false;
-  const email = newSigninEmail(user, { device, ipAddress: client.ipAddress, at: now });
+  const email = newSigninEmail(user, { device: deviceParts(client.userAgent), ipAddress: client.ipAddress, at: now });
   await enqueueNotice(deps.db, email, now);
   deps.outbox.wake();
   return true;

@@ -13,6 +13,7 @@ import type { ClientInfo } from '../../core/client-address.js';
 import type { PublicUser } from '../../contracts/users.js';
 import { isUuid } from '../../contracts/ids.js';
 import type { UserCache } from '../../core/user-cache.js';
+import type { Locale } from '../../i18n/locale.js';
 
 export type User = UserRow;
 
@@ -57,7 +58,7 @@ export function normalizeEmail(email: string): string {
 
 export async function createUser(
   deps: { db: Db; clock: Clock; passwords: PasswordHasher; config: Config; throttle: Throttle; breachCheck: BreachCheck | undefined },
-  input: { name: string; email: string; password: string },
+  input: { name: string; email: string; password: string; locale?: Locale | undefined },
   client: ClientInfo = {},
   inTransaction?: (tx: Db, user: User) => Promise<void>,
 ): Promise<User> {
@@ -71,7 +72,7 @@ export async function createUser(
     if (err instanceof AppError && err.code === 'server_busy') await deps.throttle.refundAccount('signupEmail', normalizeEmail(input.email));
     throw err;
   });
-  const stored = { name: input.name, email: input.email, passwordHash };
+  const stored = { name: input.name, email: input.email, passwordHash, locale: input.locale };
   return insertUser(deps.db, deps.clock.now(), stored, async (tx, user) => {
     await recordAuditEvent(tx, deps.clock, { type: 'signup', userId: user.id, email: user.email, client });
     await inTransaction?.(tx, user);
@@ -85,7 +86,7 @@ export async function createUser(
 export async function insertUser(
   db: Db,
   now: Date,
-  input: { name: string; email: string; passwordHash: string; role?: 'user' | 'admin'; verified?: boolean },
+  input: { name: string; email: string; passwordHash: string; role?: 'user' | 'admin'; verified?: boolean; locale?: Locale | undefined },
   inTransaction?: (tx: Db, user: User) => Promise<void>,
 ): Promise<User> {
   // The unique index decides between simultaneous sign-ups of one address: exactly one insert lands.
@@ -97,6 +98,7 @@ export async function insertUser(
       role: input.role ?? 'user',
       now,
       emailVerifiedAt: input.verified ? now : null,
+      locale: input.locale ?? null,
     });
     if (!user) throw new AppError('email_taken');
     await recordEvents(tx, [userEvent('user.created', user)], now);

@@ -70,7 +70,7 @@ export async function sendEmailChangeEmail(deps: MailDeps, payload: Record<strin
     return { user, link: link.token };
   });
   if (!minted) return 'dropped';
-  const to = { name: minted.user.name, email, emailVerifiedAt: null };
+  const to = { name: minted.user.name, email, emailVerifiedAt: null, locale: minted.user.locale };
   await deps.mailer.send(emailChangeConfirmEmail(to, verifyEmailUrl(deps.config.publicUrl, minted.link), ttlSeconds));
   return 'sent';
 }
@@ -88,7 +88,7 @@ export async function sendEmailChangeNotice(deps: MailDeps, payload: Record<stri
   });
   if (!minted) return 'dropped';
   // To the old address, whatever the account's address is by now: that is the mailbox the owner still reads.
-  const to = { name: minted.user.name, email: oldEmail, emailVerifiedAt: minted.user.email === oldEmail ? minted.user.emailVerifiedAt : null };
+  const to = { name: minted.user.name, email: oldEmail, emailVerifiedAt: minted.user.email === oldEmail ? minted.user.emailVerifiedAt : null, locale: minted.user.locale };
   await deps.mailer.send(emailChangeNoticeEmail(to, newEmail, cancelEmailChangeUrl(deps.config.publicUrl, minted.link), CANCEL_LINK_TTL));
   return 'sent';
 }

@@ -12,6 +12,7 @@ export interface NewUserRow {
   role: 'user' | 'admin';
   now: Date;
   emailVerifiedAt?: Date | null;
+  locale?: string | null;
 }
 
 /** Inserts a user; undefined when the email already has an account (the unique index decides between racing inserts). */
@@ -24,6 +25,7 @@ export async function insertUserRow(db: Db, input: NewUserRow): Promise<UserRow 
       passwordHash: input.passwordHash,
       role: input.role,
       emailVerifiedAt: input.emailVerifiedAt ?? null,
+      locale: input.locale ?? null,
       passwordChangedAt: input.now,
       createdAt: input.now,
       updatedAt: input.now,
@@ -174,9 +176,12 @@ export async function setName(tx: Db, userId: string, name: string, now: Date): 
 }
 
 /** Locks a user who is not disabled (FOR NO KEY UPDATE) and reads who mail goes to; undefined when disabled or gone. */
-export async function lockEnabledUserForMail(tx: Db, userId: string): Promise<{ id: string; name: string; email: string; emailVerifiedAt: Date | null } | undefined> {
+export async function lockEnabledUserForMail(
+  tx: Db,
+  userId: string,
+): Promise<{ id: string; name: string; email: string; emailVerifiedAt: Date | null; locale: string | null } | undefined> {
   const [user] = await tx
-    .select({ id: users.id, name: users.name, email: users.email, emailVerifiedAt: users.emailVerifiedAt })
+    .select({ id: users.id, name: users.name, email: users.email, emailVerifiedAt: users.emailVerifiedAt, locale: users.locale })
     .from(users)
     .where(and(eq(users.id, userId), isNull(users.disabledAt)))
     .for('no key update');

@@ -1,7 +1,8 @@
 import { Type } from 'typebox';
 import { renameAccount } from '../../auth/account/account.js';
 import { formToken, type BrowserSession } from '../../auth/browser-sessions/browser-sessions.js';
-import { describeDevice } from '../../auth/sessions/devices.js';
+import type { PageMessages } from '../../i18n/catalogue.js';
+import type { Locale } from '../../i18n/locale.js';
 import { endOtherSessions, endOwnSession, listOwnSessions } from '../../auth/sessions/own-sessions.js';
 import { AppError } from '../../errors.js';
 import { nameProblem } from './form-checks.js';
@@ -17,51 +18,71 @@ import { clientOf } from '../client.js';
 import { jsonErrorResponse, pageResponse, redirectResponse } from './frame.js';
 import { html, type Html } from './html.js';
 import { FORM_TYPES, FormField, formResponses, SIGN_IN_HERE, type PageApp, type PageKit, whenUtc } from './page-kit.js';
+import { deviceIn, wordsOf } from './words.js';
 
 /** The account page (the profile, a rename, where the account is signed in) and signing out, for a signed-in browser. */
 
 const tags = ['pages'];
-const TITLE = 'Your account';
 const NAME_MAX = 100;
 
-function accountPage(session: BrowserSession, csrf: string, sessions: readonly OwnSession[], mfa: MfaSummary, more: Html, notice: { saved?: string | undefined; nameError?: string | undefined; ended?: string | undefined } = {}): Html {
+function sessionList(t: PageMessages, locale: Locale, csrf: string, sessions: readonly OwnSession[]): Html {
+  return html`<ul class="sessions">
+${sessions.map((s) => {
+  const device = deviceIn(locale, s.user_agent);
+  return html`<li><strong>${device}</strong>${s.current ? html` <span class="ok">${t.account.thisBrowser}</span>` : ''}<br>
+<span class="hint">${t.account.sessionLine(s.ip_address ?? t.common.unknownAddress, whenUtc(s.created_at), whenUtc(s.last_used_at))}</span>
+${s.current ? '' : html`<form method="post" action="/account/sessions/end" class="inline"><input type="hidden" name="csrf" value="${csrf}"><input type="hidden" name="session_id" value="${s.id}"><button type="submit" class="secondary" aria-label="${t.account.signOutSession(device, whenUtc(s.created_at))}">${t.frame.signOut}</button></form>`}</li>`;
+})}
+</ul>`;
+}
+
+interface Shown {
+  t: PageMessages;
+  locale: Locale;
+  csrf: string;
+  sessions: readonly OwnSession[];
+  mfa: MfaSummary;
+  /** The sections below two-step sign-in. */
+  more: Html;
+}
+
+function accountPage(session: BrowserSession, { t, locale, csrf, sessions, mfa, more }: Shown, notice: { saved?: string | undefined; nameError?: string | undefined; ended?: string | undefined } = {}): Html {
   const { user } = session;
   const invalid = notice.nameError ? html` aria-invalid="true" aria-describedby="name-error"` : '';
   return html`${notice.saved ? html`<p class="notice" role="status">${notice.saved}</p>` : ''}
 <div class="card"><dl>
-<dt>Email</dt><dd>${user.email} ${user.emailVerifiedAt ? html`<span class="ok">(verified)</span>` : html`<span class="error">(not verified)</span>`}</dd>
-<dt>Member since</dt><dd>${user.createdAt.toISOString().slice(0, 10)}</dd>
+<dt>${t.common.email}</dt><dd>${user.email} ${user.emailVerifiedAt ? html`<span class="ok">${t.account.verified}</span>` : html`<span class="error">${t.account.notVerified}</span>`}</dd>
+<dt>${t.account.memberSince}</dt><dd>${user.createdAt.toISOString().slice(0, 10)}</dd>
 </dl></div>
-<h2>Name</h2>
+<h2>${t.common.name}</h2>
 <form method="post" action="/account/name" novalidate>
 <input type="hidden" name="csrf" value="${csrf}">
-<label for="name">Name</label>
+<label for="name">${t.common.name}</label>
 <input id="name" name="name" type="text" autocomplete="name" required maxlength="${NAME_MAX}" value="${user.name}"${invalid}>
 ${notice.nameError ? html`<p class="field-error" id="name-error" role="alert">${notice.nameError}</p>` : ''}
-<button type="submit">Save</button>
+<button type="submit">${t.account.save}</button>
 </form>
-${mfaSection(csrf, mfa)}
+${mfaSection(t, csrf, mfa)}
 ${more}
-<h2>Where you are signed in</h2>
+<h2>${t.account.whereSignedIn}</h2>
 ${notice.ended ? html`<p class="notice" role="status">${notice.ended}</p>` : ''}
-<ul class="sessions">
-${sessions.map(
-  (s) => html`<li><strong>${describeDevice(s.user_agent)}</strong>${s.current ? html` <span class="ok">(this browser)</span>` : ''}<br>
-<span class="hint">${s.ip_address ?? 'unknown address'} · signed in ${whenUtc(s.created_at)} · last used ${whenUtc(s.last_used_at)}</span>
-${s.current ? '' : html`<form method="post" action="/account/sessions/end" class="inline"><input type="hidden" name="csrf" value="${csrf}"><input type="hidden" name="session_id" value="${s.id}"><button type="submit" class="secondary" aria-label="Sign out ${describeDevice(s.user_agent)}, signed in ${whenUtc(s.created_at)}">Sign out</button></form>`}</li>`,
-)}
-</ul>
-${sessions.length > 1 ? html`<form method="post" action="/account/sessions/end-others"><input type="hidden" name="csrf" value="${csrf}"><button type="submit" class="secondary">Sign out everywhere else</button></form>` : ''}
-<form method="post" action="/logout"><input type="hidden" name="csrf" value="${csrf}"><button type="submit" class="secondary">Sign out</button></form>`;
+${sessionList(t, locale, csrf, sessions)}
+${sessions.length > 1 ? html`<form method="post" action="/account/sessions/end-others"><input type="hidden" name="csrf" value="${csrf}"><button type="submit" class="secondary">${t.account.signOutOthers}</button></form>` : ''}
+<form method="post" action="/logout"><input type="hidden" name="csrf" value="${csrf}"><button type="submit" class="secondary">${t.frame.signOut}</button></form>`;
 }
 
 export function accountPages(app: PageApp, kit: PageKit) {
   const sessionsOf = (session: BrowserSession) => listOwnSessions(kit.deps, { userId: session.user.id, sessionId: session.sessionId });
   const mfaOf = (session: BrowserSession) => mfaSummaryOf(kit.deps, session.user.id);
-  /** The sections below two-step sign-in: the passkeys, then the address, password, activity, data and deletion. */
-  const more = async (session: BrowserSession, csrf: string, mfa: MfaSummary) =>
-    html`${passkeySection(csrf, await listPasskeys(kit.deps, session.user), mfa)}${await credentialSections(kit, session, csrf, mfa)}`;
-  const show = (session: BrowserSession) => ({ title: TITLE, signedInAs: session.user.email });
+  /** What the page shows: the sessions, the factors, and the sections below two-step sign-in (passkeys, then the address, password, activity, data and deletion). */
+  const shown = async (session: BrowserSession, words: { t: PageMessages; locale: Locale }): Promise<Shown> => {
+    const csrf = formToken(kit.deps.pageKey, session.sessionId);
+    const mfa = await mfaOf(session);
+    const sessions = await sessionsOf(session);
+    const more = html`${passkeySection(words.t, csrf, await listPasskeys(kit.deps, session.user), mfa)}${await credentialSections(kit, words, session, csrf, mfa)}`;
+    return { ...words, csrf, sessions, mfa, more };
+  };
+  const show = (session: BrowserSession, { t, locale }: { t: PageMessages; locale: Locale }) => ({ title: t.account.title, locale, signedInAs: session.user.email });
 
   app.get(
     '/account',
@@ -78,11 +99,10 @@ export function accountPages(app: PageApp, kit: PageKit) {
     async (request, reply) => {
       const session = await kit.sessionOf(request);
       if (!session) return kit.redirect(reply, SIGN_IN_HERE);
-      const notice = { saved: noticeOf(SAVED, request.query.saved), ended: noticeOf(ENDED, request.query.ended) };
-      const csrf = formToken(kit.deps.pageKey, session.sessionId);
-      const mfa = await mfaOf(session);
-      const body = accountPage(session, csrf, await sessionsOf(session), mfa, await more(session, csrf, mfa), notice);
-      return kit.send(reply, 200, { ...show(session), body });
+      const words = wordsOf(request);
+      const notice = { saved: noticeOf(words.t.account.saved, request.query.saved), ended: noticeOf(words.t.account.ended, request.query.ended) };
+      const body = accountPage(session, await shown(session, words), notice);
+      return kit.send(reply, 200, { ...show(session, words), body });
     },
   );
 
@@ -107,12 +127,11 @@ export function accountPages(app: PageApp, kit: PageKit) {
       if (!session) return kit.redirect(reply, SIGN_IN_HERE);
       if (!kit.fromOwnForm(request, session.sessionId, request.body.csrf)) return kit.refusedForm(reply);
       const name = (request.body.name ?? '').trim();
-      const nameError = nameProblem(name);
+      const words = wordsOf(request);
+      const nameError = nameProblem(name, words.t);
       if (nameError) {
-        const csrf = formToken(kit.deps.pageKey, session.sessionId);
-        const mfa = await mfaOf(session);
-        const body = accountPage(session, csrf, await sessionsOf(session), mfa, await more(session, csrf, mfa), { nameError });
-        return kit.send(reply, 422, { ...show(session), body });
+        const body = accountPage(session, await shown(session, words), { nameError });
+        return kit.send(reply, 422, { ...show(session, words), body });
       }
       await renameAccount(kit.deps, session.user.id, name, clientOf(request));
       return kit.redirect(reply, '/account?saved=name');
@@ -122,17 +141,8 @@ export function accountPages(app: PageApp, kit: PageKit) {
   signOutPages(app, kit);
 }
 
-const SAVED: Record<string, string> = {
-  name: 'Your name was saved.',
-  mfa_off: 'The authenticator app is off: your password alone signs you in.',
-  email: 'If the new address can be yours, a link to confirm it is on its way there. Your current address keeps working until then.',
-  password: 'Your password was changed. Every other device was signed out.',
-  passkey: 'Your passkey was added.',
-  passkey_removed: 'The passkey was removed.',
-};
-const ENDED: Record<string, string> = { one: 'That session was signed out.', others: 'Every other session was signed out.' };
-/** A notice by its word in the query: one of the table's own, never a property every object has (`constructor`). */
-const noticeOf = (table: Record<string, string>, word: string | undefined) => (word !== undefined && Object.hasOwn(table, word) ? table[word] : undefined);
+/** A notice by its word in the query (`?saved=name`): one of the table's own, never a property every object has (`constructor`). */
+const noticeOf = (table: Readonly<Record<string, string>>, word: string | undefined) => (word !== undefined && Object.hasOwn(table, word) ? table[word] : undefined);
 
 /** Ending one of the account's other sessions, or all of them but this browser's, from the account page. */
 function sessionPages(app: PageApp, kit: PageKit) {
@@ -173,11 +183,13 @@ function signOutPages(app: PageApp, kit: PageKit) {
     async (request, reply) => {
       const session = await kit.sessionOf(request);
       if (!session) return kit.redirect(reply, '/login');
+      const { locale, t } = wordsOf(request);
       return kit.send(reply, 200, {
-        title: 'Sign out',
+        title: t.account.signOutTitle,
+        locale,
         signedInAs: session.user.email,
-        body: html`<p>Sign out of Latchkey in this browser? Your other devices stay signed in.</p>
-<form method="post" action="/logout"><input type="hidden" name="csrf" value="${formToken(kit.deps.pageKey, session.sessionId)}"><button type="submit">Sign out</button></form>`,
+        body: html`<p>${t.account.signOutQuestion(kit.deps.config.brand.name)}</p>
+<form method="post" action="/logout"><input type="hidden" name="csrf" value="${formToken(kit.deps.pageKey, session.sessionId)}"><button type="submit">${t.frame.signOut}</button></form>`,
       });
     },
   );

@@ -5,16 +5,18 @@ import { listActivity } from '../../auth/account/activity.js';
 import { requestEmailChange } from '../../auth/account/email-change.js';
 import { exportAccount } from '../../auth/account/export.js';
 import type { BrowserSession } from '../../auth/browser-sessions/browser-sessions.js';
-import { describeDevice } from '../../auth/sessions/devices.js';
 import type { ActivityEvent } from '../../contracts/activity.js';
 import type { MfaSummary } from '../../contracts/mfa.js';
 import { AppError } from '../../errors.js';
+import type { PageMessages } from '../../i18n/catalogue.js';
+import type { Locale } from '../../i18n/locale.js';
 import { clientOf } from '../client.js';
 import { jsonErrorResponse, pageResponse, redirectResponse } from './frame.js';
 import { emailProblem } from './form-checks.js';
 import { html, type Html } from './html.js';
 import { codeField, factorTyped } from './mfa-pages.js';
 import { FORM_TYPES, FormField, formResponses, SIGN_IN_HERE, type PageApp, type PageKit, whenUtc } from './page-kit.js';
+import { deviceIn, errorText, wordsOf } from './words.js';
 
 /**
  * The account page's sensitive changes (the address, the password, deleting the account), its recent activity and
@@ -26,45 +28,47 @@ const tags = ['pages'];
 const ACTIVITY_SHOWN = 10;
 
 /** The password field, and the code field when the account has a factor a page can take (an authenticator app). */
-function proofFields(prefix: string, mfa: MfaSummary, label = 'Your password'): Html {
+function proofFields(t: PageMessages, prefix: string, mfa: MfaSummary, label = t.common.yourPassword): Html {
   return html`<label for="${prefix}-password">${label}</label>
 <input id="${prefix}-password" name="password" type="password" autocomplete="current-password" required>
-${mfa.totp ? codeField(`${prefix}-code`) : ''}`;
+${mfa.totp ? codeField(t, `${prefix}-code`) : ''}`;
+}
+
+function changeSections(t: PageMessages, csrf: string, mfa: MfaSummary, minLength: number): Html {
+  return html`<h2>${t.credentials.emailTitle}</h2>
+<form method="post" action="/account/email" novalidate><input type="hidden" name="csrf" value="${csrf}">
+<label for="new-email">${t.credentials.newEmail}</label><input id="new-email" name="email" type="email" autocomplete="email" required>
+${proofFields(t, 'email', mfa)}
+<button type="submit">${t.credentials.sendLink}</button></form>
+<h2>${t.credentials.passwordTitle}</h2>
+<form method="post" action="/account/password" novalidate><input type="hidden" name="csrf" value="${csrf}">
+${proofFields(t, 'pw', mfa, t.credentials.currentPassword)}
+<label for="new-password">${t.credentials.newPassword}</label><input id="new-password" name="new_password" type="password" autocomplete="new-password" required minlength="${minLength}">
+<p class="hint">${t.credentials.passwordHint}</p>
+<button type="submit">${t.credentials.changePassword}</button></form>`;
 }
 
 /** The account page's sections for its address, password, activity, data and deletion. */
-export async function credentialSections(kit: PageKit, session: BrowserSession, csrf: string, mfa: MfaSummary): Promise<Html> {
+export async function credentialSections(kit: PageKit, { t, locale }: { t: PageMessages; locale: Locale }, session: BrowserSession, csrf: string, mfa: MfaSummary): Promise<Html> {
   const { events } = await listActivity(kit.deps, session.user.id, { limit: ACTIVITY_SHOWN });
   const passkeyOnly = !mfa.totp && mfa.passkeys > 0;
-  const changes = passkeyOnly
-    ? html`<p class="hint">Your account's second factor is a passkey: change your address or password, or delete the account, through the API for now.</p>`
-    : html`<h2>Email address</h2>
-<form method="post" action="/account/email" novalidate><input type="hidden" name="csrf" value="${csrf}">
-<label for="new-email">New email address</label><input id="new-email" name="email" type="email" autocomplete="email" required>
-${proofFields('email', mfa)}
-<button type="submit">Send a confirmation link</button></form>
-<h2>Password</h2>
-<form method="post" action="/account/password" novalidate><input type="hidden" name="csrf" value="${csrf}">
-${proofFields('pw', mfa, 'Current password')}
-<label for="new-password">New password</label><input id="new-password" name="new_password" type="password" autocomplete="new-password" required minlength="${kit.deps.config.password.minLength}">
-<p class="hint">Every device signed in to your account is signed out, this one stays signed in.</p>
-<button type="submit">Change password</button></form>`;
+  const changes = passkeyOnly ? html`<p class="hint">${t.credentials.passkeyOnly}</p>` : changeSections(t, csrf, mfa, kit.deps.config.password.minLength);
   return html`${changes}
-<h2>Recent activity</h2>
-<ul class="sessions">${events.map((e) => activityLine(e))}</ul>
-<p><a href="/account/export">Download my data</a> (everything Latchkey holds about you, as JSON)</p>
-${passkeyOnly ? '' : deleteSection(csrf, mfa, session.user.email)}`;
+<h2>${t.credentials.activity}</h2>
+<ul class="sessions">${events.map((e) => activityLine(t, locale, e))}</ul>
+<p><a href="/account/export">${t.credentials.download}</a> ${t.credentials.downloadWhat(kit.deps.config.brand.name)}</p>
+${passkeyOnly ? '' : deleteSection(t, csrf, mfa, session.user.email)}`;
 }
 
-const activityLine = (e: ActivityEvent) =>
-  html`<li>${e.type.replace(/_/g, ' ')} <span class="hint">· ${whenUtc(e.created_at)} · ${e.ip_address ?? 'unknown address'}${e.user_agent ? html` · ${describeDevice(e.user_agent)}` : ''}</span></li>`;
+const activityLine = (t: PageMessages, locale: Locale, e: ActivityEvent) =>
+  html`<li>${t.credentials.event(e.type)} <span class="hint">· ${whenUtc(e.created_at)} · ${e.ip_address ?? t.common.unknownAddress}${e.user_agent ? html` · ${deviceIn(locale, e.user_agent)}` : ''}</span></li>`;
 
-const deleteSection = (csrf: string, mfa: MfaSummary, email: string) => html`<div class="card"><h2>Delete your account</h2>
-<p>Everything goes: your sessions, your factors, your activity. This cannot be undone.</p>
+const deleteSection = (t: PageMessages, csrf: string, mfa: MfaSummary, email: string) => html`<div class="card"><h2>${t.credentials.deleteTitle}</h2>
+<p>${t.credentials.deleteWhat}</p>
 <form method="post" action="/account/delete" novalidate><input type="hidden" name="csrf" value="${csrf}">
-<label for="delete-confirm">Type your email address, ${email}, to confirm</label><input id="delete-confirm" name="confirm" type="text" autocomplete="off" required>
-${proofFields('delete', mfa)}
-<button type="submit" class="danger">Delete my account</button></form></div>`;
+<label for="delete-confirm">${t.credentials.typeEmail(email)}</label><input id="delete-confirm" name="confirm" type="text" autocomplete="off" required>
+${proofFields(t, 'delete', mfa)}
+<button type="submit" class="danger">${t.credentials.deleteButton}</button></form></div>`;
 
 export function credentialPages(app: PageApp, kit: PageKit) {
   const schema = <B extends TSchema>(summary: string, body: B) => ({
@@ -82,10 +86,13 @@ export function credentialPages(app: PageApp, kit: PageKit) {
       429: jsonErrorResponse('too many tries (Retry-After)'),
     },
   });
+  /** The page that says why a change was refused: an AppError, or a problem the page found itself. */
   const refused = (reply: FastifyReply, session: BrowserSession, err: unknown) => {
-    if (!(err instanceof AppError) || err.status === 429 || err.status >= 500) throw err;
-    const status = err.status === 401 || err.status === 409 ? err.status : 422;
-    return kit.send(reply, status, { title: 'Your account', signedInAs: session.user.email, body: html`<div class="alert" role="alert">${err.message}</div><p><a href="/account">Back to your account</a></p>` });
+    if (typeof err !== 'string' && (!(err instanceof AppError) || err.status === 429 || err.status >= 500)) throw err;
+    const { locale, t } = wordsOf(reply.request);
+    const status = err instanceof AppError && (err.status === 401 || err.status === 409) ? err.status : 422;
+    const said = err instanceof AppError ? errorText(t, err) : err;
+    return kit.send(reply, status, { title: t.account.title, locale, signedInAs: session.user.email, body: html`<div class="alert" role="alert">${said}</div><p><a href="/account">${t.common.backToAccount}</a></p>` });
   };
   const field = (n: number) => FormField(n);
 
@@ -93,13 +100,16 @@ export function credentialPages(app: PageApp, kit: PageKit) {
     const session = await kit.signedInForm(request, reply, request.body.csrf);
     if (!('user' in session)) return session;
     const email = (request.body.email ?? '').trim();
-    const problem = emailProblem(email);
-    if (problem) return refused(reply, session, new AppError('invalid_request', problem));
+    const { t } = wordsOf(request);
+    const problem = emailProblem(email, t);
+    if (problem) return refused(reply, session, problem);
     try {
       await requestEmailChange(kit.deps, session.user, { email, password: request.body.password ?? '', ...factorTyped(request.body.code) }, clientOf(request));
       return kit.redirect(reply, '/account?saved=email');
     } catch (err) {
-      return refused(reply, session, err);
+      // Refused after the password and code were checked: the account's own address, said in the page's words.
+      const same = err instanceof AppError && err.code === 'invalid_request' && email.toLowerCase() === session.user.email;
+      return refused(reply, session, same ? t.checks.alreadyYourAddress : err);
     }
   });
 
@@ -119,7 +129,7 @@ export function credentialPages(app: PageApp, kit: PageKit) {
     const session = await kit.signedInForm(request, reply, request.body.csrf);
     if (!('user' in session)) return session;
     if ((request.body.confirm ?? '').trim().toLowerCase() !== session.user.email.toLowerCase()) {
-      return refused(reply, session, new AppError('invalid_request', 'Type your email address exactly to confirm the deletion.'));
+      return refused(reply, session, wordsOf(request).t.credentials.typeExactly);
     }
     try {
       await deleteOwnAccount(kit.deps, session.user, { password: request.body.password ?? '', ...factorTyped(request.body.code) }, clientOf(request));
@@ -127,7 +137,8 @@ export function credentialPages(app: PageApp, kit: PageKit) {
       return refused(reply, session, err);
     }
     kit.signedOut(reply);
-    return kit.send(reply, 200, { title: 'Account deleted', body: html`<p class="notice" role="status">Your account and everything it held are gone. A goodbye email is on its way.</p>` });
+    const { locale, t } = wordsOf(request);
+    return kit.send(reply, 200, { title: t.credentials.deletedTitle, locale, body: html`<p class="notice" role="status">${t.credentials.deleted}</p>` });
   });
 
   app.get(

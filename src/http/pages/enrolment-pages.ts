@@ -17,6 +17,7 @@ import { clientOf } from '../client.js';
 import { asRegistration } from '../schemas.js';
 import { jsonErrorResponse, pageResponse } from './frame.js';
 import { html, type Html } from './html.js';
+import { messagesOf } from '../../i18n/catalogue.js';
 import { confirmForm, recoveryCodesPage, totpSetupView } from './mfa-pages.js';
 import { FORM_TYPES, FormField, formResponses, type PageApp, type PageKit } from './page-kit.js';
 import { PASSKEY_FIELD, passkeyErrorSlot } from './passkey-pages.js';
@@ -34,6 +35,7 @@ import { PASSKEY_FIELD, passkeyErrorSlot } from './passkey-pages.js';
  */
 
 const tags = ['pages'];
+const EN = messagesOf('en').pages;
 const TITLE = 'Set up a second factor';
 
 /** An enrolment in progress, as this browser's forms carry it. */
@@ -54,15 +56,15 @@ function enrolmentPage(kit: PageKit, step: Step, setup: TotpEnrolment | undefine
   return html`${problem.passkey ? html`<div class="alert" role="alert">${problem.passkey}</div>` : ''}
 <p>Your account must have a second factor before it signs in, so that a stolen password alone is not enough. Set one up now: an authenticator app, or a passkey.</p>
 <h2>An authenticator app</h2>
-${setup ? html`${totpSetupView(setup)}
-${confirmForm('/login/enrol/totp', hidden, problem.code, 'Turn on and continue')}` : html`<p>No app is waiting to be set up: <a href="/login?return_to=${encodeURIComponent(step.to)}">sign in again</a> to start.</p>`}
+${setup ? html`${totpSetupView(EN, setup)}
+${confirmForm(EN, '/login/enrol/totp', hidden, problem.code, 'Turn on and continue')}` : html`<p>No app is waiting to be set up: <a href="/login?return_to=${encodeURIComponent(step.to)}">sign in again</a> to start.</p>`}
 <div data-needs-passkeys hidden>
 <h2>Or a passkey</h2>
 <p class="hint">Your fingerprint, face or device PIN, kept by this device or by your password manager.</p>
 <form method="post" action="/login/enrol/passkey" data-passkey="register" data-options="/login/enrol/passkey-options" novalidate>${hidden}
 <label for="enrol-passkey-name">Name (optional)</label><input id="enrol-passkey-name" name="name" type="text" maxlength="100" placeholder="My laptop">
 <label for="enrol-passkey-password">Your password, once more</label><input id="enrol-passkey-password" name="password" type="password" autocomplete="current-password" required>
-${passkeyErrorSlot}<button type="submit" class="secondary">Add a passkey</button></form></div>`;
+${passkeyErrorSlot(EN)}<button type="submit" class="secondary">Add a passkey</button></form></div>`;
 }
 
 /** The setup can no longer go on (expired, done already, the password changed): say so, and sign in again. */
@@ -110,7 +112,7 @@ function enrolledAnswer(kit: PageKit, reply: FastifyReply, enrolled: Enrolled, t
   return kit.send(reply, 200, {
     title: 'Save your recovery codes',
     signedInAs: enrolled.user.email,
-    body: recoveryCodesPage(enrolled.recoveryCodes, html`<p>Your second factor is set up, and you are signed in.</p>
+    body: recoveryCodesPage(EN, kit.deps.config.brand.name, enrolled.recoveryCodes, html`<p>Your second factor is set up, and you are signed in.</p>
 <p><a class="button" href="${to}">Continue</a></p>`),
   });
 }

@@ -10,7 +10,7 @@ import { signupPages } from './signup-pages.js';
 import { mfaPages } from './mfa-pages.js';
 import { credentialPages } from './credentials-pages.js';
 import { SCRIPT, SCRIPT_PATH } from './script.js';
-import { STYLESHEET, STYLESHEET_PATH } from './style.js';
+import { siteOf } from './site.js';
 import { passkeyPages } from './passkey-pages.js';
 import { adminPages } from './admin/admin-pages.js';
 import { enrolmentPages } from './enrolment-pages.js';
@@ -21,8 +21,9 @@ import { resendPages } from './resend-pages.js';
  * a role must have, set up on the way in: ./enrolment-pages.ts; the verification link sent again: ./resend-pages.ts), the account page and signing out
  * (./account-pages.ts), creating an account and asking for a reset link (./signup-pages.ts), two-step sign-in
  * with an authenticator app (./mfa-pages.ts), the address, the password, the account's data and its deletion
- * (./credentials-pages.ts). Plain HTML forms, one stylesheet, and one script for passkeys alone (./script.ts), under a strict CSP (./frame.ts); a browser
- * session of Latchkey's own, and forms checked as ./page-kit.ts says.
+ * (./credentials-pages.ts). Plain HTML forms, one stylesheet (built at start-up with the brand's colour: ./site.ts), and
+ * one script for passkeys and copying alone (./script.ts), under a strict CSP (./frame.ts), in the language the
+ * browser asks for (./words.ts); a browser session of Latchkey's own, and forms checked as ./page-kit.ts says.
  */
 
 const ONE_YEAR_S = 31_536_000;
@@ -39,7 +40,9 @@ export function hostedPages(deps: Deps): FastifyPluginAsyncTypebox {
       const type = (request.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
       if (!FORM_TYPES.includes(type)) return sendError(reply, 'unsupported_media_type', `Content-Type must be ${FORM_TYPES.join(' or ')}.`);
     });
-    for (const [path, type, text] of [[STYLESHEET_PATH, 'text/css', STYLESHEET], [SCRIPT_PATH, 'text/javascript', SCRIPT]] as const) {
+    const { stylesheet, notes } = siteOf(deps.config);
+    for (const note of notes) deps.logger.warn(note);
+    for (const [path, type, text] of [[stylesheet.path, 'text/css', stylesheet.text], [SCRIPT_PATH, 'text/javascript', SCRIPT]] as const) {
       app.get(path, { schema: { hide: true } }, async (_request, reply) =>
         reply.header('content-type', `${type}; charset=utf-8`).header('cache-control', `public, max-age=${ONE_YEAR_S}, immutable`).send(text),
       );

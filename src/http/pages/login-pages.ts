@@ -9,6 +9,7 @@ import { AppError } from '../../errors.js';
 import { clientOf } from '../client.js';
 import { jsonErrorResponse, pageResponse, redirectResponse } from './frame.js';
 import { html } from './html.js';
+import { messagesOf } from '../../i18n/catalogue.js';
 import { enrolmentStarted } from './enrolment-pages.js';
 import { factorTyped } from './mfa-pages.js';
 import { assertionOf, PASSKEY_FIELD, passkeySecondStepForm, passkeySigninForm } from './passkey-pages.js';
@@ -23,6 +24,7 @@ import { resendVerificationForm } from './resend-pages.js';
  */
 
 const tags = ['pages'];
+const EN = messagesOf('en').pages;
 const SIGN_IN = 'Sign in';
 const SECOND_STEP = 'Two-step sign-in';
 
@@ -51,7 +53,7 @@ ${error?.code === 'email_not_verified' ? resendVerificationForm(csrf, email ?? '
 ${locked ? html`<label for="signin-code">Sign-in code from your email</label><input id="signin-code" name="code" type="text" autocomplete="one-time-code" aria-describedby="form-error">` : ''}
 <button type="submit">Sign in</button>
 </form>
-${passkeySigninForm(csrf, to)}
+${passkeySigninForm(EN, csrf, to)}
 <p><a href="/forgot-password">Forgot your password?</a> · <a href="/signup">Create an account</a></p>`;
 }
 
@@ -68,7 +70,7 @@ function secondStepForm(kit: PageKit, nonce: string, to: string, mfaToken: strin
 <p class="hint">A recovery code works once: 12 letters and digits, dashes optional.</p>
 <button type="submit">Continue</button>
 </form>
-${passkeySecondStepForm(csrf, to, mfaToken)}`;
+${passkeySecondStepForm(EN, csrf, to, mfaToken)}`;
 }
 
 export function loginPages(app: PageApp, kit: PageKit) {

@@ -4,9 +4,11 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import { isFormToken, liveBrowserSession, sealBrowserSession, type BrowserSession } from '../../auth/browser-sessions/browser-sessions.js';
 import type { Deps } from '../../deps.js';
-import { jsonErrorResponse, pageCsp, pageResponse, sendFramedPage, type Frame } from './frame.js';
+import { jsonErrorResponse, lookOf, pageResponse, sendFramedPage, type Frame } from './frame.js';
 import { html } from './html.js';
 import { safeReturnTo } from './return-to.js';
+import { siteOf } from './site.js';
+import { wordsOf } from './words.js';
 
 /**
  * What every hosted page uses: the browser's session (its cookie), the nonce cookie a signed-out browser's forms
@@ -70,12 +72,12 @@ export function pageKit(deps: Deps): PageKit {
   const SESSION_COOKIE = secure ? '__Host-latchkey_session' : 'latchkey_session';
   const NONCE_COOKIE = secure ? '__Host-latchkey_form' : 'latchkey_form';
   const origin = new URL(publicUrl).origin;
-  const csp = pageCsp(deps.config.allowedRedirectOrigins);
+  const look = lookOf(siteOf(deps.config), deps.config.allowedRedirectOrigins);
   const cookieBase = { path: '/', httpOnly: true, sameSite: 'lax' as const, secure };
   const redirect = (reply: FastifyReply, to: string) => reply.code(303).header('location', to).send();
   return {
     deps,
-    send: (reply, status, frame) => sendFramedPage(reply, csp, status, frame),
+    send: (reply, status, frame) => sendFramedPage(reply, look, status, frame),
     sessionOf: (request) => liveBrowserSession(deps, request.cookies[SESSION_COOKIE]),
     nonceOf(request, reply) {
       const existing = request.cookies[NONCE_COOKIE];
@@ -99,10 +101,13 @@ export function pageKit(deps: Deps): PageKit {
       // of it is refused, so say where the site is.
       const from = reply.request.headers.origin ?? originOfReferer(reply.request.headers.referer);
       const elsewhere = from !== undefined && from !== 'null' && from !== origin;
-      return sendFramedPage(reply, csp, 403, {
-        title: 'This form has expired',
-        body: html`<p class="alert" role="alert">The form was not sent from this site's own page, or it was open too long.</p>
-${elsewhere ? html`<p>This site's address is <a href="${origin}/login">${origin}</a> (the server's <code>PUBLIC_URL</code>): open its pages there.</p>` : ''}<p><a href="/login">Start again</a></p>`,
+      const { locale, t } = wordsOf(reply.request);
+      const setting = html`<code>PUBLIC_URL</code>`;
+      return sendFramedPage(reply, look, 403, {
+        title: t.refused.title,
+        locale,
+        body: html`<p class="alert" role="alert">${t.refused.alert}</p>
+${elsewhere ? html`<p>${t.refused.elsewhere(html`<a href="${origin}/login">${origin}</a>`, setting)}</p>` : ''}<p><a href="/login">${t.refused.startAgain}</a></p>`,
       });
     },
     async signedInForm(request, reply, csrf) {

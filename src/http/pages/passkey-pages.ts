@@ -6,12 +6,14 @@ import type { BrowserSession } from '../../auth/browser-sessions/browser-session
 import { passkeyCreationOptions, registerPasskey, removeOwnPasskey, signInWithPasskey } from '../../auth/mfa/passkeys.js';
 import { PasskeyAssertion, PasskeyRegistration, type MfaSummary, type Passkey } from '../../contracts/mfa.js';
 import { AppError } from '../../errors.js';
+import type { PageMessages } from '../../i18n/catalogue.js';
 import { clientOf } from '../client.js';
 import { asAssertion, asRegistration } from '../schemas.js';
 import { jsonErrorResponse, pageResponse, redirectResponse } from './frame.js';
 import { html, type Html } from './html.js';
 import { codeField, factorTyped, recoveryCodesPage } from './mfa-pages.js';
 import { FORM_TYPES, FormField, formResponses, type PageApp, type PageKit } from './page-kit.js';
+import { errorText, wordsOf } from './words.js';
 
 /**
  * Passkeys on the hosted pages: sign in with one alone, the second step with one, and the account's passkeys added
@@ -32,47 +34,50 @@ export function assertionOf(text: string | undefined): AuthenticationResponseJSO
   }
 }
 
-/** Where the script says why a passkey could not be made or used. */
-export const passkeyErrorSlot = html`<p class="field-error" data-passkey-error hidden tabindex="-1" role="alert"></p>`;
+/** Where the script says why a passkey could not be made or used, with its words for the two failures it names itself. */
+export const passkeyErrorSlot = (t: PageMessages) =>
+  html`<p class="field-error" data-passkey-error data-not-used="${t.passkeys.notUsed}" data-failed="${t.passkeys.failed}" hidden tabindex="-1" role="alert"></p>`;
 
 /** The sign-in page's "Sign in with a passkey", shown by the script. */
-export const passkeySigninForm = (csrf: string, to: string) => html`<div data-needs-passkeys hidden>
+export const passkeySigninForm = (t: PageMessages, csrf: string, to: string) => html`<div data-needs-passkeys hidden>
 <form method="post" action="/login/passkey" data-passkey="signin"><input type="hidden" name="csrf" value="${csrf}"><input type="hidden" name="return_to" value="${to}">
-${passkeyErrorSlot}<button type="submit" class="secondary">Sign in with a passkey</button></form></div>`;
+${passkeyErrorSlot(t)}<button type="submit" class="secondary">${t.passkeys.signIn}</button></form></div>`;
 
 /** The second step's "Use a passkey", shown by the script. */
-export const passkeySecondStepForm = (csrf: string, to: string, mfaToken: string) => html`<div data-needs-passkeys hidden>
+export const passkeySecondStepForm = (t: PageMessages, csrf: string, to: string, mfaToken: string) => html`<div data-needs-passkeys hidden>
 <form method="post" action="/login/mfa" data-passkey="second-step"><input type="hidden" name="csrf" value="${csrf}"><input type="hidden" name="return_to" value="${to}"><input type="hidden" name="mfa_token" value="${mfaToken}">
-${passkeyErrorSlot}<button type="submit" class="secondary">Use a passkey</button></form></div>`;
+${passkeyErrorSlot(t)}<button type="submit" class="secondary">${t.passkeys.secondStep}</button></form></div>`;
 
-const when = (iso: string | null) => (iso ? `${iso.slice(0, 10)}` : 'never');
+const when = (t: PageMessages, iso: string | null) => (iso ? `${iso.slice(0, 10)}` : t.passkeys.never);
 
 /** The account page's passkeys: each with its removal, and (shown by the script) the form that adds one. */
-export function passkeySection(csrf: string, passkeys: readonly Passkey[], mfa: MfaSummary): Html {
+export function passkeySection(t: PageMessages, csrf: string, passkeys: readonly Passkey[], mfa: MfaSummary): Html {
   const hasFactor = mfa.totp || mfa.passkeys > 0;
-  const code = (id: string) => (hasFactor ? codeField(id) : '');
-  return html`<h2>Passkeys</h2>
-${passkeys.length === 0 ? html`<p>None yet. A passkey signs you in without a password, with your fingerprint, face or device PIN.</p>` : ''}
+  const code = (id: string) => (hasFactor ? codeField(t, id) : '');
+  return html`<h2>${t.passkeys.title}</h2>
+${passkeys.length === 0 ? html`<p>${t.passkeys.none}</p>` : ''}
 <ul class="sessions">${passkeys.map(
-    (p) => html`<li><strong>${p.name}</strong> <span class="hint">· added ${when(p.created_at)} · last used ${when(p.last_used_at)}${p.synced ? ' · synced' : ''}</span>
-<details><summary>Remove</summary><form method="post" action="/account/passkeys/remove" novalidate><input type="hidden" name="csrf" value="${csrf}"><input type="hidden" name="id" value="${p.id}">
-<label for="rm-${p.id}-password">Your password</label><input id="rm-${p.id}-password" name="password" type="password" autocomplete="current-password" required>
-${code(`rm-${p.id}-code`)}<button type="submit" class="secondary">Remove ${p.name}</button></form></details></li>`,
+    (p) => html`<li><strong>${p.name}</strong> <span class="hint">· ${t.passkeys.added(when(t, p.created_at), when(t, p.last_used_at))}${p.synced ? ` · ${t.passkeys.synced}` : ''}</span>
+<details><summary>${t.passkeys.remove}</summary><form method="post" action="/account/passkeys/remove" novalidate><input type="hidden" name="csrf" value="${csrf}"><input type="hidden" name="id" value="${p.id}">
+<label for="rm-${p.id}-password">${t.common.yourPassword}</label><input id="rm-${p.id}-password" name="password" type="password" autocomplete="current-password" required>
+${code(`rm-${p.id}-code`)}<button type="submit" class="secondary">${t.passkeys.removeOne(p.name)}</button></form></details></li>`,
   )}</ul>
 <div data-needs-passkeys hidden><form method="post" action="/account/passkeys" data-passkey="register" novalidate><input type="hidden" name="csrf" value="${csrf}">
-<label for="passkey-name">Name (optional)</label><input id="passkey-name" name="name" type="text" maxlength="100" placeholder="My laptop">
-<label for="passkey-password">Your password</label><input id="passkey-password" name="password" type="password" autocomplete="current-password" required>
-${code('passkey-code')}${passkeyErrorSlot}<button type="submit">Add a passkey</button></form></div>`;
+<label for="passkey-name">${t.passkeys.nameOptional}</label><input id="passkey-name" name="name" type="text" maxlength="100" placeholder="${t.passkeys.namePlaceholder}">
+<label for="passkey-password">${t.common.yourPassword}</label><input id="passkey-password" name="password" type="password" autocomplete="current-password" required>
+${code('passkey-code')}${passkeyErrorSlot(t)}<button type="submit">${t.passkeys.add}</button></form></div>`;
 }
 
 export function passkeyPages(app: PageApp, kit: PageKit) {
   const form = <B extends TSchema>(summary: string, body: B, extra: Record<number, unknown>) => ({ tags, summary, consumes: FORM_TYPES, body, response: { ...formResponses, ...extra } });
   const refused = (reply: FastifyReply, session: BrowserSession, err: unknown) => {
     if (!(err instanceof AppError) || err.status === 429 || err.status >= 500) throw err;
+    const { locale, t } = wordsOf(reply.request);
     return kit.send(reply, err.status === 401 || err.status === 404 || err.status === 409 ? err.status : 400, {
-      title: 'Passkeys',
+      title: t.passkeys.title,
+      locale,
       signedInAs: session.user.email,
-      body: html`<div class="alert" role="alert">${err.message}</div><p><a href="/account">Back to your account</a></p>`,
+      body: html`<div class="alert" role="alert">${errorText(t, err)}</div><p><a href="/account">${t.common.backToAccount}</a></p>`,
     });
   };
 
@@ -87,8 +92,9 @@ export function passkeyPages(app: PageApp, kit: PageKit) {
       return kit.signedIn(reply, { sessionId: tokens.sessionId, userId: user.id }, kit.returnTo(request.body.return_to));
     } catch (err) {
       if (!(err instanceof AppError) || err.status === 429 || err.status >= 500) throw err;
-      const body = html`<div class="alert" role="alert">${err.code === 'invalid_passkey' ? 'That passkey could not sign you in.' : err.message}</div><p><a href="/login">Back to sign in</a></p>`;
-      return kit.send(reply, err.status === 401 ? 401 : 403, { title: 'Sign in', body });
+      const { locale, t } = wordsOf(request);
+      const body = html`<div class="alert" role="alert">${err.code === 'invalid_passkey' ? t.passkeys.refused : errorText(t, err)}</div><p><a href="/login">${t.common.backToSignIn}</a></p>`;
+      return kit.send(reply, err.status === 401 ? 401 : 403, { title: t.common.signIn, locale, body });
     }
   });
 
@@ -97,7 +103,11 @@ export function passkeyPages(app: PageApp, kit: PageKit) {
     if (!session) throw new AppError('not_signed_in');
     if (!kit.fromOwnForm(request, session.sessionId, request.body.csrf)) throw new AppError('form_refused');
     const proof = { password: request.body.password ?? '', ...(request.body.code ? factorTyped(request.body.code) : {}) };
-    return passkeyCreationOptions(kit.deps, session.user, proof, clientOf(request));
+    return passkeyCreationOptions(kit.deps, session.user, proof, clientOf(request)).catch((err: unknown) => {
+      // The script shows the answer's message on the page: in the page's words, the code and status unchanged.
+      if (!(err instanceof AppError) || err.status === 429 || err.status >= 500) throw err;
+      throw new AppError(err.code, { message: errorText(wordsOf(request).t, err), details: err.details, fields: err.fields });
+    });
   });
 
   app.post('/account/passkeys', { config: { html: true }, schema: form('Add the passkey the browser made (HTML form, posted by the pages’ script)', Type.Object({ response: FormField(PASSKEY_FIELD), name: FormField(400), csrf: FormField(128) }), { 200: pageResponse('added, the account’s first factor: its recovery codes, shown once'), 303: redirectResponse('added: back to /account; or not signed in: to /login'), 401: pageResponse('refused') }) }, async (request, reply) => {
@@ -108,7 +118,10 @@ export function passkeyPages(app: PageApp, kit: PageKit) {
       if (!Value.Check(PasskeyRegistration, value)) throw new AppError('invalid_passkey_registration');
       const name = (request.body.name ?? '').trim().slice(0, 100);
       const added = await registerPasskey(kit.deps, session.user, { response: asRegistration(value), name: name || undefined }, clientOf(request));
-      if (added.recovery_codes) return kit.send(reply, 200, { title: 'Save your recovery codes', signedInAs: session.user.email, body: recoveryCodesPage(added.recovery_codes) });
+      if (added.recovery_codes) {
+        const { locale, t } = wordsOf(request);
+        return kit.send(reply, 200, { title: t.mfa.codesTitle, locale, signedInAs: session.user.email, body: recoveryCodesPage(t, kit.deps.config.brand.name, added.recovery_codes) });
+      }
       return kit.redirect(reply, '/account?saved=passkey');
     } catch (err) {
       return refused(reply, session, err instanceof SyntaxError ? new AppError('invalid_passkey_registration') : err);

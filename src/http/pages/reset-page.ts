@@ -4,36 +4,37 @@ import { Type } from 'typebox';
 import { resetLinkKind, resetPassword } from '../../auth/reset/password-reset.js';
 import type { Deps } from '../../deps.js';
 import { AppError } from '../../errors.js';
+import type { PageMessages } from '../../i18n/catalogue.js';
 import { clientOf, limitByAddress } from '../client.js';
 import { TokenParam } from '../schemas.js';
-import { escapeHtml, sendPage } from './layout.js';
+import { html } from './html.js';
+import { linkPageSender } from './layout.js';
+import { errorText, wordsOf } from './words.js';
 
 const tags = ['pages'];
 
 /** A response documented as an HTML page (the page itself is a string, not serialised through a schema). */
 const page = (description: string) => ({ description, content: { 'text/html': { schema: Type.String() } } });
 const jsonError = (description: string) => ({ description, content: { 'application/json': { schema: Type.Ref('ErrorBody') } } });
-const TITLE = 'Choose a new password';
+const invalidLink = (t: PageMessages) => html`<p class="error">${t.reset.invalidLink}</p><p><a href="/forgot-password">${t.reset.askAgain}</a>.</p>`;
 /** An invitation's link (an account an admin created) opens the same form, in its own words. */
-const INVITED_TITLE = 'Choose your password';
-const INVITED_INTRO = '<p>An account was created for you. Choose its password: you will then sign in with your email address and it.</p>';
-const INVALID_LINK =
-  '<p class="error">This reset link is invalid, has been used, or has expired.</p><p><a href="/forgot-password">Ask for a new one</a>.</p>';
+const titleOf = (t: PageMessages, invited: boolean) => (invited ? t.reset.invitedTitle : t.reset.title);
 
-function resetForm(minLength: number, maxLength: number, error?: string, invited = false) {
-  return `${invited ? INVITED_INTRO : ''}${error ? `<p class="error" role="alert">${escapeHtml(error)}</p>` : ''}
+function resetForm(t: PageMessages, minLength: number, maxLength: number, error?: string, invited = false) {
+  return html`${invited ? html`<p>${t.reset.invitedIntro}</p>` : ''}${error ? html`<p class="error" role="alert">${error}</p>` : ''}
 <form method="post" action="">
-<label for="password">New password</label>
+<label for="password">${t.reset.newPassword}</label>
 <input id="password" name="password" type="password" autocomplete="new-password" required minlength="${minLength}" maxlength="${maxLength}">
-<label for="password_confirm">Repeat the new password</label>
+<label for="password_confirm">${t.reset.repeat}</label>
 <input id="password_confirm" name="password_confirm" type="password" autocomplete="new-password" required minlength="${minLength}" maxlength="${maxLength}">
-<button type="submit">${invited ? 'Set password' : 'Set new password'}</button>
+<button type="submit">${invited ? t.reset.invitedSubmit : t.reset.submit}</button>
 </form>`;
 }
 
 /** The page the reset email links to: a plain HTML form, no script, posting back to its own URL. */
 export function resetPages(deps: Deps): FastifyPluginAsyncTypebox {
   const { minLength, maxLength } = deps.config.password;
+  const send = linkPageSender(deps.config);
   return async (app) => {
     // Form posts are accepted on these pages only; the JSON API keeps refusing them with 415.
     await app.register(formbody, { bodyLimit: deps.config.bodyLimit });
@@ -55,10 +56,11 @@ export function resetPages(deps: Deps): FastifyPluginAsyncTypebox {
         },
       },
       async (request, reply) => {
+        const { locale, t } = wordsOf(request);
         const kind = await resetLinkKind(deps, request.params.token);
-        if (!kind) return sendPage(reply, 400, TITLE, INVALID_LINK);
+        if (!kind) return send(reply, 400, locale, t.reset.title, invalidLink(t));
         const invited = kind === 'invitation';
-        return sendPage(reply, 200, invited ? INVITED_TITLE : TITLE, resetForm(minLength, maxLength, undefined, invited));
+        return send(reply, 200, locale, titleOf(t, invited), resetForm(t, minLength, maxLength, undefined, invited));
       },
     );
 
@@ -92,6 +94,7 @@ export function resetPages(deps: Deps): FastifyPluginAsyncTypebox {
         },
       },
       async (request, reply) => {
+        const { locale, t } = wordsOf(request);
         const { password, password_confirm } = request.body;
         // Only the page's words depend on it: the reset itself reads the link again as it consumes it.
         const invited = (await resetLinkKind(deps, request.params.token)) === 'invitation';
@@ -100,16 +103,12 @@ export function resetPages(deps: Deps): FastifyPluginAsyncTypebox {
           await resetPassword(deps, request.params.token, password, clientOf(request));
         } catch (err) {
           if (!(err instanceof AppError)) throw err;
-          if (err.code === 'invalid_reset_token') return sendPage(reply, err.status, TITLE, INVALID_LINK);
-          return sendPage(reply, err.status, invited ? INVITED_TITLE : TITLE, resetForm(minLength, maxLength, err.message, invited));
+          if (err.code === 'invalid_reset_token') return send(reply, err.status, locale, t.reset.title, invalidLink(t));
+          return send(reply, err.status, locale, titleOf(t, invited), resetForm(t, minLength, maxLength, errorText(t, err), invited));
         }
-        if (invited) return sendPage(reply, 200, 'Password set', '<p class="ok">Your password is set, and your email address is verified.</p><p><a href="/login">Sign in</a> with your email address and your new password.</p>');
-        return sendPage(
-          reply,
-          200,
-          'Password changed',
-          '<p class="ok">Your password has been changed, and every device signed in to your account was signed out.</p><p><a href="/login">Sign in</a> with your new password.</p>',
-        );
+        const signIn = html`<a href="/login">${t.common.signIn}</a>`;
+        if (invited) return send(reply, 200, locale, t.reset.invitedDoneTitle, html`<p class="ok">${t.reset.invitedDone}</p><p>${t.reset.invitedSignIn(signIn)}</p>`);
+        return send(reply, 200, locale, t.reset.doneTitle, html`<p class="ok">${t.reset.done}</p><p>${t.reset.signInWithNew(signIn)}</p>`);
       },
     );
   };

@@ -1,12 +1,35 @@
 import { createHash } from 'node:crypto';
 
 /**
- * The one script of the hosted pages (served at /assets/latchkey-<hash>.js, `script-src 'self'`): passkeys, which
- * only the browser's API can make and use. Every page works without it; with it, and a browser that has the
- * WebAuthn JSON helpers, the parts marked `data-needs-passkeys` show, and the forms marked `data-passkey` get
- * their assertion or new passkey from `navigator.credentials` before they are sent.
+ * The one script of the hosted pages (served at /assets/latchkey-<hash>.js, `script-src 'self'`). Every page works
+ * without it. Passkeys, which only the browser's API can make and use: with a browser that has the WebAuthn JSON
+ * helpers, the parts marked `data-needs-passkeys` show, and the forms marked `data-passkey` get their assertion or
+ * new passkey from `navigator.credentials` before they are sent. Copying: with a browser that lets the page write
+ * the clipboard, the parts marked `data-needs-clipboard` show, and a button `data-copy="<id>"` copies that
+ * element's text (its `data-copy-value`, else its text; a list's items a line each), then says so in its live
+ * region (`data-copy-status`). It has no words of its own: it takes the page's, from data attributes, in the
+ * page's language.
  */
 export const SCRIPT = `(() => {
+  'use strict';
+  if (!navigator.clipboard || !navigator.clipboard.writeText) return;
+  for (const el of document.querySelectorAll('[data-needs-clipboard]')) el.hidden = false;
+  const textOf = (el) => el.dataset.copyValue || (el.matches('ul, ol') ? [...el.querySelectorAll('li')].map((li) => li.textContent.trim()).join('\\n') : el.textContent.trim());
+  for (const button of document.querySelectorAll('button[data-copy]')) {
+    const status = button.parentElement.querySelector('[data-copy-status]');
+    button.addEventListener('click', () => {
+      const target = document.getElementById(button.dataset.copy);
+      if (!target) return;
+      // Emptied first, so that a second copy is announced again.
+      status.textContent = '';
+      navigator.clipboard.writeText(textOf(target)).then(
+        () => { status.textContent = button.dataset.copied; },
+        () => { status.textContent = button.dataset.copyFailed; },
+      );
+    });
+  }
+})();
+(() => {
   'use strict';
   const pk = window.PublicKeyCredential;
   if (!pk || !pk.parseRequestOptionsFromJSON || !pk.parseCreationOptionsFromJSON) return;
@@ -14,14 +37,14 @@ export const SCRIPT = `(() => {
 
   const fail = (form, err) => {
     const out = form.querySelector('[data-passkey-error]');
-    out.textContent = err && err.name === 'NotAllowedError' ? 'The passkey was not used: try again, or another way.' : (err && err.message) || 'Something went wrong.';
+    out.textContent = err && err.name === 'NotAllowedError' ? out.dataset.notUsed : (err && err.message) || out.dataset.failed;
     out.hidden = false;
     out.focus();
   };
   const ask = async (url, body) => {
     const res = await fetch(url, { method: 'POST', credentials: 'same-origin', ...body });
     const answer = await res.json().catch(() => ({}));
-    if (!res.ok) throw new Error(answer.message || 'Something went wrong.');
+    if (!res.ok) throw new Error(answer.message || '');
     return answer;
   };
   const send = (form, fields) => {

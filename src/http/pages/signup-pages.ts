@@ -5,12 +5,14 @@ import { requestPasswordReset } from '../../auth/reset/password-reset.js';
 import { PASSWORD_AMR } from '../../auth/sessions/access-tokens.js';
 import { startSession } from '../../auth/sessions/sign-in.js';
 import { AppError } from '../../errors.js';
-import { clientOf } from '../client.js';
-import { FORGOT_PASSWORD_MESSAGE } from '../routes/password-reset/forgot-password.js';
+import type { Locale } from '../../i18n/locale.js';
+import type { PageMessages } from '../../i18n/catalogue.js';
+import { clientOf, localeOf } from '../client.js';
 import { jsonErrorResponse, pageResponse, redirectResponse } from './frame.js';
 import { emailProblem, nameProblem } from './form-checks.js';
 import { html, type Html } from './html.js';
 import { FORM_TYPES, FormField, formResponses, type PageApp, type PageKit } from './page-kit.js';
+import { errorText, wordsOf } from './words.js';
 
 /**
  * Creating an account and asking for a reset link, for a signed-out browser: the API's own functions (the same
@@ -18,8 +20,6 @@ import { FORM_TYPES, FormField, formResponses, type PageApp, type PageKit } from
  */
 
 const tags = ['pages'];
-const CREATE = 'Create an account';
-const FORGOT = 'Reset your password';
 
 type Problems = Partial<Record<'name' | 'email' | 'password', string>>;
 
@@ -33,25 +33,28 @@ ${problem ? html`<p class="field-error" id="${id}-error">${problem}</p>` : ''}`;
 const summary = (problems: Problems) =>
   Object.keys(problems).length > 0 ? html`<div class="alert" role="alert">${Object.values(problems).join(' ')}</div>` : '';
 
-function signupForm(kit: PageKit, nonce: string, values: { name?: string; email?: string } = {}, problems: Problems = {}): Html {
+function signupForm(kit: PageKit, t: PageMessages, nonce: string, values: { name?: string; email?: string } = {}, problems: Problems = {}): Html {
   const { minLength } = kit.deps.config.password;
   return html`${summary(problems)}
 <form method="post" action="/signup" novalidate>
 <input type="hidden" name="csrf" value="${formToken(kit.deps.pageKey, nonce)}">
-${field('name', 'Name', html`type="text" autocomplete="name" required maxlength="100" value="${values.name ?? ''}"`, problems.name)}
-${field('email', 'Email', html`type="email" autocomplete="email" required value="${values.email ?? ''}"`, problems.email)}
-${field('password', 'Password', html`type="password" autocomplete="new-password" required minlength="${minLength}" aria-describedby="password-hint"`, problems.password)}
-<p class="hint" id="password-hint">At least ${minLength} characters; a long phrase is best.</p>
-<button type="submit">Create account</button>
+${field('name', t.common.name, html`type="text" autocomplete="name" required maxlength="100" value="${values.name ?? ''}"`, problems.name)}
+${field('email', t.common.email, html`type="email" autocomplete="email" required value="${values.email ?? ''}"`, problems.email)}
+${field('password', t.common.password, html`type="password" autocomplete="new-password" required minlength="${minLength}" aria-describedby="password-hint"`, problems.password)}
+<p class="hint" id="password-hint">${t.signup.passwordHint(minLength)}</p>
+<button type="submit">${t.signup.submit}</button>
 </form>
-<p>Already have an account? <a href="/login">Sign in</a></p>`;
+<p>${t.signup.haveAccount} <a href="/login">${t.common.signIn}</a></p>`;
 }
 
 export function signupPages(app: PageApp, kit: PageKit) {
   app.get(
     '/signup',
     { config: { html: true }, schema: { tags, summary: 'The sign-up page (HTML)', produces: ['text/html'], response: { 200: pageResponse('the form') } } },
-    async (request, reply) => kit.send(reply, 200, { title: CREATE, body: signupForm(kit, kit.nonceOf(request, reply)) }),
+    async (request, reply) => {
+      const { locale, t } = wordsOf(request);
+      return kit.send(reply, 200, { title: t.signup.title, locale, body: signupForm(kit, t, kit.nonceOf(request, reply)) });
+    },
   );
 
   app.post(
@@ -77,52 +80,60 @@ export function signupPages(app: PageApp, kit: PageKit) {
     async (request, reply) => {
       const nonce = kit.postedNonce(request);
       if (!nonce || !kit.fromOwnForm(request, nonce, request.body.csrf)) return kit.refusedForm(reply);
+      const { locale, t } = wordsOf(request);
+      const page = (status: number, values: { name?: string; email?: string }, problems: Problems) =>
+        kit.send(reply, status, { title: t.signup.title, locale, body: signupForm(kit, t, nonce, values, problems) });
       const values = { name: (request.body.name ?? '').trim(), email: (request.body.email ?? '').trim() };
       const password = request.body.password ?? '';
-      const problems: Problems = { name: nameProblem(values.name), email: emailProblem(values.email), password: password ? undefined : 'Choose a password.' };
+      const problems: Problems = { name: nameProblem(values.name, t), email: emailProblem(values.email, t), password: password ? undefined : t.checks.choosePassword };
       for (const key of Object.keys(problems) as (keyof Problems)[]) if (!problems[key]) delete problems[key];
-      if (Object.keys(problems).length > 0) return kit.send(reply, 422, { title: CREATE, body: signupForm(kit, nonce, values, problems) });
+      if (Object.keys(problems).length > 0) return page(422, values, problems);
       await kit.deps.throttle.limitAddress('signup', request.network);
       try {
-        const user = await signUp(kit.deps, { ...values, password }, clientOf(request));
+        // The browser's language becomes the language of the account's emails.
+        const user = await signUp(kit.deps, { ...values, password, locale: localeOf(request) }, clientOf(request));
+        const signInLink = html`<a href="/login">${t.signup.signInLower}</a>`;
         if (kit.deps.config.requireEmailVerification) {
-          return kit.send(reply, 201, { title: 'Check your email', body: html`<p class="notice" role="status">We sent a link to ${user.email}. Open it to verify your address, then <a href="/login">sign in</a>.</p>` });
+          return kit.send(reply, 201, { title: t.signup.checkTitle, locale, body: html`<p class="notice" role="status">${t.signup.checkEmail(user.email, signInLink)}</p>` });
         }
         // A role that must have a second factor gets no session from a password alone, here as on /login.
         if (kit.deps.config.mfa.requiredForRoles.includes(user.role)) {
-          return kit.send(reply, 201, {
-            title: 'Account created',
-            body: html`<p class="notice" role="status">Your account was created. It must have a second factor before it signs in: <a href="/login">sign in</a> to be told how to set one up.</p>`,
-          });
+          return kit.send(reply, 201, { title: t.signup.createdTitle, locale, body: html`<p class="notice" role="status">${t.signup.createdMfa(signInLink)}</p>` });
         }
         const { tokens } = await startSession(kit.deps, user, clientOf(request), PASSWORD_AMR, { via: 'signup_page' });
         return kit.signedIn(reply, { sessionId: tokens.sessionId, userId: user.id }, '/account');
       } catch (err) {
         if (!(err instanceof AppError) || err.status === 429 || err.status === 503) throw err;
-        const problem: Problems = err.code === 'email_taken' ? { email: err.message } : err.status === 422 ? { password: err.message } : { email: err.message };
-        return kit.send(reply, err.status === 409 ? 409 : 422, { title: CREATE, body: signupForm(kit, nonce, values, problem) });
+        const said = errorText(t, err);
+        const problem: Problems = err.code === 'email_taken' ? { email: said } : err.status === 422 ? { password: said } : { email: said };
+        return page(err.status === 409 ? 409 : 422, values, problem);
       }
     },
   );
   forgotPasswordPages(app, kit);
 }
 
-function forgotForm(kit: PageKit, nonce: string, email = '', problem?: string): Html {
+function forgotForm(kit: PageKit, t: PageMessages, nonce: string, email = '', problem?: string): Html {
   return html`${problem ? html`<div class="alert" role="alert">${problem}</div>` : ''}
-<p>Enter the address of your account: we will send it a link to choose a new password.</p>
+<p>${t.forgot.intro}</p>
 <form method="post" action="/forgot-password" novalidate>
 <input type="hidden" name="csrf" value="${formToken(kit.deps.pageKey, nonce)}">
-${field('email', 'Email', html`type="email" autocomplete="email" required value="${email}"`, problem)}
-<button type="submit">Send reset link</button>
+${field('email', t.common.email, html`type="email" autocomplete="email" required value="${email}"`, problem)}
+<button type="submit">${t.forgot.submit}</button>
 </form>
-<p><a href="/login">Back to sign in</a></p>`;
+<p><a href="/login">${t.common.backToSignIn}</a></p>`;
 }
+
+const forgotPage = (t: PageMessages, locale: Locale, body: Html) => ({ title: t.forgot.title, locale, body });
 
 function forgotPasswordPages(app: PageApp, kit: PageKit) {
   app.get(
     '/forgot-password',
     { config: { html: true }, schema: { tags, summary: 'The page that asks for a reset link (HTML)', produces: ['text/html'], response: { 200: pageResponse('the form') } } },
-    async (request, reply) => kit.send(reply, 200, { title: FORGOT, body: forgotForm(kit, kit.nonceOf(request, reply)) }),
+    async (request, reply) => {
+      const { locale, t } = wordsOf(request);
+      return kit.send(reply, 200, forgotPage(t, locale, forgotForm(kit, t, kit.nonceOf(request, reply))));
+    },
   );
 
   app.post(
@@ -146,12 +157,13 @@ function forgotPasswordPages(app: PageApp, kit: PageKit) {
     async (request, reply) => {
       const nonce = kit.postedNonce(request);
       if (!nonce || !kit.fromOwnForm(request, nonce, request.body.csrf)) return kit.refusedForm(reply);
+      const { locale, t } = wordsOf(request);
       const email = (request.body.email ?? '').trim();
-      const problem = emailProblem(email);
-      if (problem) return kit.send(reply, 422, { title: FORGOT, body: forgotForm(kit, nonce, email, problem) });
+      const problem = emailProblem(email, t);
+      if (problem) return kit.send(reply, 422, forgotPage(t, locale, forgotForm(kit, t, nonce, email, problem)));
       await kit.deps.throttle.limitAddress('forgot', request.network);
       await requestPasswordReset(kit.deps, email, clientOf(request));
-      return kit.send(reply, 200, { title: FORGOT, body: html`<p class="notice" role="status">${FORGOT_PASSWORD_MESSAGE}</p><p><a href="/login">Back to sign in</a></p>` });
+      return kit.send(reply, 200, forgotPage(t, locale, html`<p class="notice" role="status">${t.forgot.sent}</p><p><a href="/login">${t.common.backToSignIn}</a></p>`));
     },
   );
 }

@@ -1,15 +1,26 @@
 import { createHash } from 'node:crypto';
+import type { Palette } from './colours.js';
 
 /**
  * The one stylesheet of the hosted pages (served at /assets/latchkey-<hash>.css, cached for a year): readable from
- * 320 px wide up, light or dark as the system prefers, focus always visible.
+ * 320 px wide up, light or dark as the system prefers, focus always visible. Built once at start-up with the
+ * accent of BRAND_COLOR (./colours.ts); its path is named by a hash of its text, so a new colour is a new path and
+ * no browser keeps the old one.
  */
-export const STYLESHEET = `:root{color-scheme:light dark;--fg:#1d1d1f;--bg:#fff;--muted:#5f6368;--line:#d0d4da;--accent:#1f5fbf;--accent-fg:#fff;--error:#b00020;--ok:#0a7a2f;--card:#f6f7f9}
-@media (prefers-color-scheme:dark){:root{--fg:#e8eaed;--bg:#16181c;--muted:#a8adb4;--line:#3c4047;--accent:#8ab4f8;--accent-fg:#0b1a33;--error:#ff8a80;--ok:#81c995;--card:#202329}}
+export interface Stylesheet {
+  text: string;
+  path: string;
+}
+
+export function buildStylesheet({ light, dark }: Palette): Stylesheet {
+  const text = `:root{color-scheme:light dark;--fg:#1d1d1f;--bg:#fff;--muted:#5f6368;--line:#d0d4da;--accent:${light.accent};--accent-fg:${light.accentFg};--error:#b00020;--ok:#0a7a2f;--card:#f6f7f9}
+@media (prefers-color-scheme:dark){:root{--fg:#e8eaed;--bg:#16181c;--muted:#a8adb4;--line:#3c4047;--accent:${dark.accent};--accent-fg:${dark.accentFg};--error:#ff8a80;--ok:#81c995;--card:#202329}}
 *{box-sizing:border-box}
+[hidden]{display:none!important}
 body{margin:0;font:16px/1.5 system-ui,-apple-system,"Segoe UI",sans-serif;color:var(--fg);background:var(--bg)}
 header{display:flex;justify-content:space-between;align-items:center;padding:.75rem 1rem;border-bottom:1px solid var(--line)}
 header a{color:var(--fg);font-weight:600;text-decoration:none}
+header img{display:block;height:2rem;width:auto;max-width:12rem}
 header span{font-size:.9rem;text-align:right;overflow-wrap:anywhere;margin-left:1rem}
 main{max-width:34rem;margin:2rem auto;padding:0 1rem}
 h1{font-size:1.5rem;margin:0 0 1rem}h2{font-size:1.15rem;margin:2rem 0 .5rem}
@@ -49,6 +60,8 @@ details{margin:1rem 0}summary{cursor:pointer}caption{text-align:left;color:var(-
 fieldset{border:1px solid var(--line);border-radius:.4rem;margin:1rem 0 0;padding:.25rem 1rem .5rem}legend{font-weight:500;padding:0 .25rem}label.check{display:flex;gap:.5rem;align-items:center;margin:.4rem 0;font-weight:400}label.check input{width:auto;margin:0}
 select{padding:.5rem .6rem;font:inherit;color:var(--fg);background:var(--bg);border:1px solid var(--line);border-radius:.4rem;max-width:100%}form.filters{display:flex;flex-wrap:wrap;gap:0 1rem;align-items:flex-end}form.filters>div{max-width:100%}form.filters label{margin-top:.5rem}form.filters button{margin-top:.5rem}
 td form button,td .button{margin-top:0;padding:.3rem .75rem}.url{overflow-wrap:anywhere}th[scope=row]{white-space:nowrap}
+button.copy{margin:.25rem 0 0;padding:.3rem .7rem;font-size:.9rem}
+.copy-status{margin:.25rem 0 0;min-height:1.5em;color:var(--ok);font-size:.9rem}
 `;
-
-export const STYLESHEET_PATH = `/assets/latchkey-${createHash('sha256').update(STYLESHEET).digest('hex').slice(0, 12)}.css`;
+  return { text, path: `/assets/latchkey-${createHash('sha256').update(text).digest('hex').slice(0, 12)}.css` };
+}
