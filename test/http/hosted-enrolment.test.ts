@@ -83,7 +83,7 @@ describe('an admin without a second factor on the hosted sign-in pages', () => {
     expect(setup.statusCode, setup.body).toBe(200);
     expect(setup.headers['cache-control']).toBe('no-store');
     expect(setup.body).toContain('<h1>Set up a second factor</h1>');
-    expect(setup.body).toMatch(/role="img" aria-label="QR code of the authenticator app's setup"><svg/);
+    expect(setup.body).toMatch(/role="img" aria-label="QR code of the authenticator app&#39;s setup"><svg/);
     expect(setup.body, 'the passkey too, shown by the script').toMatch(/data-passkey="register" data-options="\/login\/enrol\/passkey-options"/);
     expect(b.jar.has('latchkey_session'), 'no session yet').toBe(false);
     const fields = enrolmentFields(setup.body);

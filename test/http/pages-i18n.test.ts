@@ -121,6 +121,31 @@ describe('the pages in the language the browser asks for', () => {
     expect((await b.get('/account?saved=name')).body).toContain('<p class="notice" role="status">Votre nom a été enregistré.</p>');
   });
 
+  it('sign in in French: the form, a wrong password, and the setup of the second factor a role requires', async () => {
+    const b = new Browser(t, FR);
+    const page = await b.get('/login');
+    expect(titleOf(page.body)).toBe('Se connecter · Latchkey');
+    expect(page.body).toContain('<label for="email">Adresse e-mail</label>');
+    expect(page.body).toContain('<button type="submit">Se connecter</button>');
+    expect(page.body).toContain('<a href="/forgot-password">Mot de passe oublié ?</a>');
+    expect(page.body).toContain('data-not-used="La clé d’accès n’a pas été utilisée : réessayez, ou choisissez un autre moyen."');
+    const user = await signUp(t);
+    const wrong = await b.post('/login', { email: user.email, password: 'not the password at all', csrf: csrfOf(page.body) });
+    expect(wrong.statusCode).toBe(401);
+    expect(wrong.body).toContain('<div class="alert" role="alert" id="form-error">Adresse e-mail ou mot de passe erroné.</div>');
+    // An admin must have a second factor (REQUIRE_MFA_FOR_ROLES): its setup, in French.
+    await t.deps.db.update(users).set({ role: 'admin' }).where(eq(users.id, user.id));
+    const setup = await b.post('/login', { email: user.email, password: user.password, csrf: csrfOf(wrong.body) });
+    expect(setup.statusCode).toBe(200);
+    expect(setup.body).toContain('<h1>Configurer un second facteur</h1>');
+    expect(setup.body).toContain('<h2>Une application d’authentification</h2>');
+    expect(setup.body).toContain('<button type="submit">Activer et continuer</button>');
+    expect(setup.body).toContain('<button type="button" class="secondary copy" data-copy="totp-secret" data-copied="Copié."');
+    const wrongCode = await b.post('/login/enrol/totp', { enrolment: /name="enrolment" value="([^"]+)"/.exec(setup.body)![1]!, code: '000000', csrf: csrfOf(setup.body) });
+    expect(wrongCode.statusCode).toBe(401);
+    expect(wrongCode.body).toContain('<div class="alert" role="alert" id="confirm-error">Le code est erroné, déjà utilisé ou manquant.</div>');
+  });
+
   it('refuse a form from elsewhere in French, and say so of the pages the emails link to', async () => {
     const b = new Browser(t, 'fr');
     const page = await b.get('/forgot-password');

@@ -16,11 +16,12 @@ import { AppError } from '../../errors.js';
 import { clientOf } from '../client.js';
 import { asRegistration } from '../schemas.js';
 import { jsonErrorResponse, pageResponse } from './frame.js';
+import type { PageMessages } from '../../i18n/catalogue.js';
 import { html, type Html } from './html.js';
-import { messagesOf } from '../../i18n/catalogue.js';
 import { confirmForm, recoveryCodesPage, totpSetupView } from './mfa-pages.js';
 import { FORM_TYPES, FormField, formResponses, type PageApp, type PageKit } from './page-kit.js';
-import { PASSKEY_FIELD, passkeyErrorSlot } from './passkey-pages.js';
+import { inPageWords, PASSKEY_FIELD, passkeyErrorSlot } from './passkey-pages.js';
+import { errorText, wordsOf } from './words.js';
 
 /**
  * The second factor a role must have (REQUIRE_MFA_FOR_ROLES), set up on the way in: after a right password, the
@@ -35,8 +36,6 @@ import { PASSKEY_FIELD, passkeyErrorSlot } from './passkey-pages.js';
  */
 
 const tags = ['pages'];
-const EN = messagesOf('en').pages;
-const TITLE = 'Set up a second factor';
 
 /** An enrolment in progress, as this browser's forms carry it. */
 interface Step {
@@ -51,29 +50,38 @@ const boundTo = (nonce: string, token: string) => `enrolment:${nonce}:${token}`;
 const hiddenFields = (kit: PageKit, step: Step) => html`<input type="hidden" name="csrf" value="${formToken(kit.deps.pageKey, boundTo(step.nonce, step.token))}">
 <input type="hidden" name="return_to" value="${step.to}"><input type="hidden" name="enrolment" value="${step.token}">`;
 
-function enrolmentPage(kit: PageKit, step: Step, setup: TotpEnrolment | undefined, problem: { code?: AppError; passkey?: string } = {}): Html {
+function enrolmentPage(kit: PageKit, t: PageMessages, step: Step, setup: TotpEnrolment | undefined, problem: { code?: AppError; passkey?: AppError } = {}): Html {
   const hidden = hiddenFields(kit, step);
-  return html`${problem.passkey ? html`<div class="alert" role="alert">${problem.passkey}</div>` : ''}
-<p>Your account must have a second factor before it signs in, so that a stolen password alone is not enough. Set one up now: an authenticator app, or a passkey.</p>
-<h2>An authenticator app</h2>
-${setup ? html`${totpSetupView(EN, setup)}
-${confirmForm(EN, '/login/enrol/totp', hidden, problem.code, 'Turn on and continue')}` : html`<p>No app is waiting to be set up: <a href="/login?return_to=${encodeURIComponent(step.to)}">sign in again</a> to start.</p>`}
+  const again = html`<a href="/login?return_to=${encodeURIComponent(step.to)}">${t.enrolment.signInAgainLower}</a>`;
+  return html`${problem.passkey ? html`<div class="alert" role="alert">${errorText(t, problem.passkey)}</div>` : ''}
+<p>${t.enrolment.intro}</p>
+<h2>${t.enrolment.app}</h2>
+${setup ? html`${totpSetupView(t, setup)}
+${confirmForm(t, '/login/enrol/totp', hidden, problem.code, t.enrolment.turnOn)}` : html`<p>${t.enrolment.noApp(again)}</p>`}
 <div data-needs-passkeys hidden>
-<h2>Or a passkey</h2>
-<p class="hint">Your fingerprint, face or device PIN, kept by this device or by your password manager.</p>
+<h2>${t.enrolment.orPasskey}</h2>
+<p class="hint">${t.enrolment.passkeyHint}</p>
 <form method="post" action="/login/enrol/passkey" data-passkey="register" data-options="/login/enrol/passkey-options" novalidate>${hidden}
-<label for="enrol-passkey-name">Name (optional)</label><input id="enrol-passkey-name" name="name" type="text" maxlength="100" placeholder="My laptop">
-<label for="enrol-passkey-password">Your password, once more</label><input id="enrol-passkey-password" name="password" type="password" autocomplete="current-password" required>
-${passkeyErrorSlot(EN)}<button type="submit" class="secondary">Add a passkey</button></form></div>`;
+<label for="enrol-passkey-name">${t.passkeys.nameOptional}</label><input id="enrol-passkey-name" name="name" type="text" maxlength="100" placeholder="${t.passkeys.namePlaceholder}">
+<label for="enrol-passkey-password">${t.enrolment.passwordAgain}</label><input id="enrol-passkey-password" name="password" type="password" autocomplete="current-password" required>
+${passkeyErrorSlot(t)}<button type="submit" class="secondary">${t.passkeys.add}</button></form></div>`;
+}
+
+/** The setup page, in the request's words. */
+function setupPage(kit: PageKit, reply: FastifyReply, status: number, step: Step, setup: TotpEnrolment | undefined, problem?: { code?: AppError; passkey?: AppError }) {
+  const { locale, t } = wordsOf(reply.request);
+  return kit.send(reply, status, { title: t.enrolment.title, locale, body: enrolmentPage(kit, t, step, setup, problem) });
 }
 
 /** The setup can no longer go on (expired, done already, the password changed): say so, and sign in again. */
 function setupEnded(kit: PageKit, reply: FastifyReply, to: string, err: unknown): FastifyReply {
   if (!(err instanceof AppError) || err.status === 429 || err.status >= 500) throw err;
-  const message = err.code === 'mfa_not_enrolled' ? 'No authenticator app is waiting to be confirmed: sign in again to set one up.' : err.message;
+  const { locale, t } = wordsOf(reply.request);
+  const message = err.code === 'mfa_not_enrolled' ? t.enrolment.notWaiting : errorText(t, err);
   return kit.send(reply, 401, {
-    title: 'Sign in again',
-    body: html`<div class="alert" role="alert">${message}</div><p><a href="/login?return_to=${encodeURIComponent(to)}">Sign in</a></p>`,
+    title: t.enrolment.signInAgain,
+    locale,
+    body: html`<div class="alert" role="alert">${message}</div><p><a href="/login?return_to=${encodeURIComponent(to)}">${t.common.signIn}</a></p>`,
   });
 }
 
@@ -85,7 +93,7 @@ export async function enrolmentStarted(kit: PageKit, request: FastifyRequest, re
   const step = { nonce: start.nonce, token: start.token, to: start.to };
   try {
     const setup = await beginEnrolmentTotp(kit.deps, step.token, start.password, clientOf(request));
-    return kit.send(reply, 200, { title: TITLE, body: enrolmentPage(kit, step, setup) });
+    return setupPage(kit, reply, 200, step, setup);
   } catch (err) {
     return setupEnded(kit, reply, step.to, err);
   }
@@ -102,26 +110,29 @@ async function acceptedEnrolmentForm(kit: PageKit, request: FastifyRequest, body
 
 /** Enrolled: signed in, with the recovery codes shown this once, and on to `return_to` from them. */
 function enrolledAnswer(kit: PageKit, reply: FastifyReply, enrolled: Enrolled, to: string): FastifyReply {
+  const { locale, t } = wordsOf(reply.request);
   if (!enrolled.tokens) {
     return kit.send(reply, 200, {
-      title: 'Sign in',
-      body: html`<p class="notice" role="status">Your account has a second factor now: sign in with it.</p><p><a href="/login?return_to=${encodeURIComponent(to)}">Sign in</a></p>`,
+      title: t.common.signIn,
+      locale,
+      body: html`<p class="notice" role="status">${t.enrolment.hasFactor}</p><p><a href="/login?return_to=${encodeURIComponent(to)}">${t.common.signIn}</a></p>`,
     });
   }
   kit.setSession(reply, { sessionId: enrolled.tokens.sessionId, userId: enrolled.user.id });
   return kit.send(reply, 200, {
-    title: 'Save your recovery codes',
+    title: t.mfa.codesTitle,
+    locale,
     signedInAs: enrolled.user.email,
-    body: recoveryCodesPage(EN, kit.deps.config.brand.name, enrolled.recoveryCodes, html`<p>Your second factor is set up, and you are signed in.</p>
-<p><a class="button" href="${to}">Continue</a></p>`),
+    body: recoveryCodesPage(t, kit.deps.config.brand.name, enrolled.recoveryCodes, html`<p>${t.enrolment.done}</p>
+<p><a class="button" href="${to}">${t.login.continue}</a></p>`),
   });
 }
 
 /** The setup page again, after a wrong code or a refused passkey: the app's setup as it waits. */
-async function setupAgain(kit: PageKit, reply: FastifyReply, status: number, step: Step, problem: { code?: AppError; passkey?: string }) {
+async function setupAgain(kit: PageKit, reply: FastifyReply, status: number, step: Step, problem: { code?: AppError; passkey?: AppError }) {
   try {
     const setup = await pendingEnrolmentTotp(kit.deps, step.token);
-    return kit.send(reply, status, { title: TITLE, body: enrolmentPage(kit, step, setup, problem) });
+    return setupPage(kit, reply, status, step, setup, problem);
   } catch (err) {
     return setupEnded(kit, reply, step.to, err);
   }
@@ -183,7 +194,7 @@ function passkeyEnrolment(app: PageApp, kit: PageKit) {
     async (request) => {
       const step = await acceptedEnrolmentForm(kit, request, request.body);
       if (!step) throw new AppError('form_refused');
-      return enrolmentPasskeyOptions(kit.deps, step.token, request.body.password ?? '', clientOf(request));
+      return enrolmentPasskeyOptions(kit.deps, step.token, request.body.password ?? '', clientOf(request)).catch(inPageWords(request));
     },
   );
 
@@ -213,7 +224,7 @@ function passkeyEnrolment(app: PageApp, kit: PageKit) {
       } catch (caught) {
         const err = caught instanceof SyntaxError ? new AppError('invalid_passkey_registration') : caught;
         if (err instanceof AppError && (err.code === 'invalid_passkey_registration' || err.code === 'passkey_already_registered')) {
-          return setupAgain(kit, reply, err.status === 409 ? 409 : 400, step, { passkey: err.message });
+          return setupAgain(kit, reply, err.status === 409 ? 409 : 400, step, { passkey: err });
         }
         return setupEnded(kit, reply, step.to, err);
       }

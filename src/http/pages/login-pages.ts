@@ -8,13 +8,15 @@ import { signIn } from '../../auth/sessions/sign-in.js';
 import { AppError } from '../../errors.js';
 import { clientOf } from '../client.js';
 import { jsonErrorResponse, pageResponse, redirectResponse } from './frame.js';
+import type { Locale } from '../../i18n/locale.js';
+import type { PageMessages } from '../../i18n/catalogue.js';
 import { html } from './html.js';
-import { messagesOf } from '../../i18n/catalogue.js';
 import { enrolmentStarted } from './enrolment-pages.js';
 import { factorTyped } from './mfa-pages.js';
 import { assertionOf, PASSKEY_FIELD, passkeySecondStepForm, passkeySigninForm } from './passkey-pages.js';
 import { FORM_TYPES, FormField, formResponses, type PageApp, type PageKit } from './page-kit.js';
 import { resendVerificationForm } from './resend-pages.js';
+import { errorText, wordsOf } from './words.js';
 
 /**
  * The sign-in pages: the password, then the second factor (a code from the authenticator app, or a recovery code)
@@ -24,54 +26,57 @@ import { resendVerificationForm } from './resend-pages.js';
  */
 
 const tags = ['pages'];
-const EN = messagesOf('en').pages;
-const SIGN_IN = 'Sign in';
-const SECOND_STEP = 'Two-step sign-in';
 
-/** What a refused sign-in tells the person: the error's own message, which never says more than the API's. */
-const messageOf = (err: AppError) =>
-  err.code === 'invalid_credentials'
-    ? 'Wrong email or password.'
-    : err.code === 'too_many_attempts'
-      ? 'Too many sign-in attempts for this account: try again later, or reset your password. If this is you with the right password, we emailed you a sign-in code: enter it below with your password.'
-      : err.message;
+/** What a refused sign-in tells the person: the error's own words, which never say more than the API's. */
+const messageOf = (t: PageMessages, err: AppError) =>
+  err.code === 'invalid_credentials' ? t.login.wrongPassword : err.code === 'too_many_attempts' ? t.login.locked : errorText(t, err);
 
-function loginForm(kit: PageKit, nonce: string, to: string, error?: AppError, email?: string) {
+/** The words of the request's language, and the language. */
+interface Words {
+  t: PageMessages;
+  locale: Locale;
+}
+
+function loginForm(kit: PageKit, { t }: Words, nonce: string, to: string, error?: AppError, email?: string) {
   const csrf = formToken(kit.deps.pageKey, nonce);
   // A lock that holds the account: the owner, with the right password, got a code by email, typed here.
   const locked = error?.code === 'too_many_attempts';
   const invalid = error?.code === 'invalid_credentials' ? html` aria-invalid="true" aria-describedby="form-error"` : '';
-  return html`${error ? html`<div class="alert" role="alert" id="form-error">${messageOf(error)}</div>` : ''}
-${error?.code === 'email_not_verified' ? resendVerificationForm(csrf, email ?? '') : ''}
+  return html`${error ? html`<div class="alert" role="alert" id="form-error">${messageOf(t, error)}</div>` : ''}
+${error?.code === 'email_not_verified' ? resendVerificationForm(t, csrf, email ?? '') : ''}
 <form method="post" action="/login" novalidate>
 <input type="hidden" name="csrf" value="${csrf}">
 <input type="hidden" name="return_to" value="${to}">
-<label for="email">Email</label>
+<label for="email">${t.common.email}</label>
 <input id="email" name="email" type="email" autocomplete="username" required value="${email ?? ''}"${invalid}>
-<label for="password">Password</label>
+<label for="password">${t.common.password}</label>
 <input id="password" name="password" type="password" autocomplete="current-password" required${invalid}>
-${locked ? html`<label for="signin-code">Sign-in code from your email</label><input id="signin-code" name="code" type="text" autocomplete="one-time-code" aria-describedby="form-error">` : ''}
-<button type="submit">Sign in</button>
+${locked ? html`<label for="signin-code">${t.login.signinCode}</label><input id="signin-code" name="code" type="text" autocomplete="one-time-code" aria-describedby="form-error">` : ''}
+<button type="submit">${t.common.signIn}</button>
 </form>
-${passkeySigninForm(EN, csrf, to)}
-<p><a href="/forgot-password">Forgot your password?</a> · <a href="/signup">Create an account</a></p>`;
+${passkeySigninForm(t, csrf, to)}
+<p><a href="/forgot-password">${t.login.forgot}</a> · <a href="/signup">${t.login.create}</a></p>`;
 }
 
-function secondStepForm(kit: PageKit, nonce: string, to: string, mfaToken: string, error?: AppError) {
+function secondStepForm(kit: PageKit, { t }: Words, nonce: string, to: string, mfaToken: string, error?: AppError) {
   const csrf = formToken(kit.deps.pageKey, nonce);
-  return html`${error ? html`<div class="alert" role="alert" id="code-error">${messageOf(error)}</div>` : ''}
-<p>Your account has a second factor. Enter the six-digit code your authenticator app shows, or one of your recovery codes.</p>
+  return html`${error ? html`<div class="alert" role="alert" id="code-error">${messageOf(t, error)}</div>` : ''}
+<p>${t.login.secondStepIntro}</p>
 <form method="post" action="/login/mfa" novalidate>
 <input type="hidden" name="csrf" value="${csrf}">
 <input type="hidden" name="return_to" value="${to}">
 <input type="hidden" name="mfa_token" value="${mfaToken}">
-<label for="code">Code</label>
+<label for="code">${t.login.code}</label>
 <input id="code" name="code" type="text" autocomplete="one-time-code" required${error ? html` aria-invalid="true" aria-describedby="code-error"` : ''}>
-<p class="hint">A recovery code works once: 12 letters and digits, dashes optional.</p>
-<button type="submit">Continue</button>
+<p class="hint">${t.login.codeHint}</p>
+<button type="submit">${t.login.continue}</button>
 </form>
-${passkeySecondStepForm(EN, csrf, to, mfaToken)}`;
+${passkeySecondStepForm(t, csrf, to, mfaToken)}`;
 }
+
+/** The frame of the sign-in form, and of the second step. */
+const signInPage = (words: Words, body: ReturnType<typeof loginForm>) => ({ title: words.t.common.signIn, locale: words.locale, body });
+const secondStepPage = (words: Words, body: ReturnType<typeof secondStepForm>) => ({ title: words.t.mfa.title, locale: words.locale, body });
 
 export function loginPages(app: PageApp, kit: PageKit) {
   app.get(
@@ -89,7 +94,8 @@ export function loginPages(app: PageApp, kit: PageKit) {
     async (request, reply) => {
       const to = kit.returnTo(request.query.return_to);
       if (await kit.sessionOf(request)) return kit.redirect(reply, to);
-      return kit.send(reply, 200, { title: SIGN_IN, body: loginForm(kit, kit.nonceOf(request, reply), to) });
+      const words = wordsOf(request);
+      return kit.send(reply, 200, signInPage(words, loginForm(kit, words, kit.nonceOf(request, reply), to)));
     },
   );
   passwordStep(app, kit);
@@ -137,6 +143,7 @@ function passwordStep(app: PageApp, kit: PageKit) {
       const form = await acceptedSigninForm(kit, request, request.body);
       if (!form) return kit.refusedForm(reply);
       const { nonce, to } = form;
+      const words = wordsOf(request);
       const { email = '', password = '' } = request.body;
       const code = request.body.code?.trim() || undefined;
       try {
@@ -145,18 +152,18 @@ function passwordStep(app: PageApp, kit: PageKit) {
       } catch (err) {
         if (err instanceof AppError && err.code === 'too_many_attempts') {
           if (err.retryAfter) reply.header('retry-after', String(err.retryAfter));
-          return kit.send(reply, 429, { title: SIGN_IN, body: loginForm(kit, nonce, to, err, email) });
+          return kit.send(reply, 429, signInPage(words, loginForm(kit, words, nonce, to, err, email)));
         }
         if (!(err instanceof AppError) || err.status === 429 || err.status === 503) throw err;
         if (err.code === 'mfa_required') {
           const { mfa_token: mfaToken } = err.fields as { mfa_token: string };
-          return kit.send(reply, 200, { title: SECOND_STEP, body: secondStepForm(kit, nonce, to, mfaToken) });
+          return kit.send(reply, 200, secondStepPage(words, secondStepForm(kit, words, nonce, to, mfaToken)));
         }
         if (err.code === 'mfa_enrollment_required') {
           const { enrollment_token: token } = err.fields as { enrollment_token: string };
           return enrolmentStarted(kit, request, reply, { nonce, to, token, password });
         }
-        return kit.send(reply, err.status === 401 ? 401 : 403, { title: SIGN_IN, body: loginForm(kit, nonce, to, err, email) });
+        return kit.send(reply, err.status === 401 ? 401 : 403, signInPage(words, loginForm(kit, words, nonce, to, err, email)));
       }
     },
   );
@@ -184,18 +191,20 @@ function secondStep(app: PageApp, kit: PageKit) {
       const form = await acceptedSigninForm(kit, request, request.body);
       if (!form) return kit.refusedForm(reply);
       const { nonce, to } = form;
+      const words = wordsOf(request);
       const { mfa_token: mfaToken = '', code = '', passkey } = request.body;
       const assertion = passkey === undefined ? undefined : assertionOf(passkey);
+      const stepAgain = (err: AppError) => kit.send(reply, 401, secondStepPage(words, secondStepForm(kit, words, nonce, to, mfaToken, err)));
       // Something posted as a passkey's answer that is not one: the step again, as for a wrong code.
-      if (passkey !== undefined && !assertion) return kit.send(reply, 401, { title: SECOND_STEP, body: secondStepForm(kit, nonce, to, mfaToken, new AppError('invalid_mfa_code')) });
+      if (passkey !== undefined && !assertion) return stepAgain(new AppError('invalid_mfa_code'));
       const factor = assertion ? { passkey: assertion } : factorTyped(code);
       try {
         const { user, tokens } = await completeMfaSignIn(kit.deps, { mfaToken, ...factor }, clientOf(request));
         return kit.signedIn(reply, { sessionId: tokens.sessionId, userId: user.id }, to);
       } catch (err) {
         if (!(err instanceof AppError) || err.status === 429 || err.status === 503) throw err;
-        if (err.code === 'invalid_mfa_code') return kit.send(reply, 401, { title: SECOND_STEP, body: secondStepForm(kit, nonce, to, mfaToken, err) });
-        return kit.send(reply, 401, { title: SIGN_IN, body: loginForm(kit, nonce, to, err) });
+        if (err.code === 'invalid_mfa_code') return stepAgain(err);
+        return kit.send(reply, 401, signInPage(words, loginForm(kit, words, nonce, to, err)));
       }
     },
   );

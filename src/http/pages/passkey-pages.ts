@@ -1,4 +1,4 @@
-import type { FastifyReply } from 'fastify';
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { AuthenticationResponseJSON } from '@simplewebauthn/server';
 import { Type, type TSchema } from 'typebox';
 import { Value } from 'typebox/value';
@@ -37,6 +37,15 @@ export function assertionOf(text: string | undefined): AuthenticationResponseJSO
 /** Where the script says why a passkey could not be made or used, with its words for the two failures it names itself. */
 export const passkeyErrorSlot = (t: PageMessages) =>
   html`<p class="field-error" data-passkey-error data-not-used="${t.passkeys.notUsed}" data-failed="${t.passkeys.failed}" hidden tabindex="-1" role="alert"></p>`;
+
+/**
+ * For the JSON a page's script asks for and shows the message of (a passkey's options): an error refused in the
+ * page's words, its code and status unchanged. Busy or throttled answers stay as the API says them.
+ */
+export const inPageWords = (request: FastifyRequest) => (err: unknown): never => {
+  if (!(err instanceof AppError) || err.status === 429 || err.status >= 500) throw err;
+  throw new AppError(err.code, { message: errorText(wordsOf(request).t, err), details: err.details, fields: err.fields });
+};
 
 /** The sign-in page's "Sign in with a passkey", shown by the script. */
 export const passkeySigninForm = (t: PageMessages, csrf: string, to: string) => html`<div data-needs-passkeys hidden>
@@ -103,11 +112,7 @@ export function passkeyPages(app: PageApp, kit: PageKit) {
     if (!session) throw new AppError('not_signed_in');
     if (!kit.fromOwnForm(request, session.sessionId, request.body.csrf)) throw new AppError('form_refused');
     const proof = { password: request.body.password ?? '', ...(request.body.code ? factorTyped(request.body.code) : {}) };
-    return passkeyCreationOptions(kit.deps, session.user, proof, clientOf(request)).catch((err: unknown) => {
-      // The script shows the answer's message on the page: in the page's words, the code and status unchanged.
-      if (!(err instanceof AppError) || err.status === 429 || err.status >= 500) throw err;
-      throw new AppError(err.code, { message: errorText(wordsOf(request).t, err), details: err.details, fields: err.fields });
-    });
+    return passkeyCreationOptions(kit.deps, session.user, proof, clientOf(request)).catch(inPageWords(request));
   });
 
   app.post('/account/passkeys', { config: { html: true }, schema: form('Add the passkey the browser made (HTML form, posted by the pages’ script)', Type.Object({ response: FormField(PASSKEY_FIELD), name: FormField(400), csrf: FormField(128) }), { 200: pageResponse('added, the account’s first factor: its recovery codes, shown once'), 303: redirectResponse('added: back to /account; or not signed in: to /login'), 401: pageResponse('refused') }) }, async (request, reply) => {

@@ -1,11 +1,12 @@
 import { Type } from 'typebox';
 import { resendVerificationToAddress } from '../../auth/verification/email-verification.js';
 import { clientOf } from '../client.js';
-import { RESEND_MESSAGE } from '../routes/account/verify-email.js';
 import { emailProblem } from './form-checks.js';
 import { jsonErrorResponse, pageResponse } from './frame.js';
+import type { PageMessages } from '../../i18n/catalogue.js';
 import { html, type Html } from './html.js';
 import { FORM_TYPES, FormField, formResponses, type PageApp, type PageKit } from './page-kit.js';
+import { wordsOf } from './words.js';
 
 /**
  * A sign-in refused because the address is not verified yet (REQUIRE_EMAIL_VERIFICATION): the sign-in page says a
@@ -14,13 +15,12 @@ import { FORM_TYPES, FormField, formResponses, type PageApp, type PageKit } from
  */
 
 const tags = ['pages'];
-const TITLE = 'Verify your email address';
 
 /** The sign-in page's button that sends the verification link again, to the address typed (a form of its own). */
-export const resendVerificationForm = (csrf: string, email: string): Html => html`<form method="post" action="/login/resend-verification" novalidate>
+export const resendVerificationForm = (t: PageMessages, csrf: string, email: string): Html => html`<form method="post" action="/login/resend-verification" novalidate>
 <input type="hidden" name="csrf" value="${csrf}"><input type="hidden" name="email" value="${email}">
-<p class="hint">No email from us? Look in your spam folder, or:</p>
-<button type="submit" class="secondary">Send the verification link again</button></form>`;
+<p class="hint">${t.resend.noEmail}</p>
+<button type="submit" class="secondary">${t.resend.button}</button></form>`;
 
 export function resendPages(app: PageApp, kit: PageKit) {
   app.post(
@@ -44,13 +44,14 @@ export function resendPages(app: PageApp, kit: PageKit) {
     async (request, reply) => {
       const nonce = kit.postedNonce(request);
       if (!nonce || !kit.fromOwnForm(request, nonce, request.body.csrf)) return kit.refusedForm(reply);
+      const { locale, t } = wordsOf(request);
       const email = (request.body.email ?? '').trim();
-      const problem = emailProblem(email);
-      const back = html`<p><a href="/login">Back to sign in</a></p>`;
-      if (problem) return kit.send(reply, 422, { title: TITLE, body: html`<div class="alert" role="alert">${problem}</div>${back}` });
+      const problem = emailProblem(email, t);
+      const back = html`<p><a href="/login">${t.common.backToSignIn}</a></p>`;
+      if (problem) return kit.send(reply, 422, { title: t.resend.title, locale, body: html`<div class="alert" role="alert">${problem}</div>${back}` });
       await kit.deps.throttle.limitAddress('verify', request.network);
       await resendVerificationToAddress(kit.deps, email, clientOf(request));
-      return kit.send(reply, 200, { title: TITLE, body: html`<p class="notice" role="status">${RESEND_MESSAGE} Open the link it holds, then sign in.</p>${back}` });
+      return kit.send(reply, 200, { title: t.resend.title, locale, body: html`<p class="notice" role="status">${t.resend.sent}</p>${back}` });
     },
   );
 }
