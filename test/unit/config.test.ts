@@ -30,6 +30,7 @@ describe('configuration', () => {
       resetToken: 3600,
       signinCode: 600,
       emailVerification: 86400,
+      invitation: 7 * 86400,
       refreshReuseInterval: 10,
     });
     expect(c.mail).toEqual({ smtpUrl: undefined, from: 'no-reply@localhost', retryMaxDelay: 300, notifyNewSignIn: true });
