@@ -3,8 +3,9 @@ import type { AuthenticationResponseJSON } from '@simplewebauthn/server';
 import { Type, type TSchema } from 'typebox';
 import { Value } from 'typebox/value';
 import type { BrowserSession } from '../../auth/browser-sessions/browser-sessions.js';
-import { passkeyCreationOptions, registerPasskey, removeOwnPasskey, signInWithPasskey } from '../../auth/mfa/passkeys.js';
+import { passkeyCreationOptions, registerPasskey, removeOwnPasskey, renameOwnPasskey, signInWithPasskey } from '../../auth/mfa/passkeys.js';
 import { PasskeyAssertion, PasskeyRegistration, type MfaSummary, type Passkey } from '../../contracts/mfa.js';
+import { isUuid } from '../../contracts/ids.js';
 import { AppError } from '../../errors.js';
 import type { PageMessages } from '../../i18n/catalogue.js';
 import { clientOf } from '../client.js';
@@ -12,6 +13,7 @@ import { asAssertion, asRegistration } from '../schemas.js';
 import { jsonErrorResponse, pageResponse, redirectResponse } from './frame.js';
 import { html, type Html } from './html.js';
 import { codeField, factorTyped, recoveryCodesPage } from './mfa-pages.js';
+import { nameProblem } from './form-checks.js';
 import { FORM_TYPES, FormField, formResponses, type PageApp, type PageKit } from './page-kit.js';
 import { errorText, wordsOf } from './words.js';
 
@@ -69,7 +71,10 @@ ${passkeys.length === 0 ? html`<p>${t.passkeys.none}</p>` : ''}
     (p) => html`<li><strong>${p.name}</strong> <span class="hint">· ${t.passkeys.added(when(t, p.created_at), when(t, p.last_used_at))}${p.synced ? ` · ${t.passkeys.synced}` : ''}</span>
 <details><summary>${t.passkeys.remove}</summary><form method="post" action="/account/passkeys/remove" novalidate><input type="hidden" name="csrf" value="${csrf}"><input type="hidden" name="id" value="${p.id}">
 <label for="rm-${p.id}-password">${t.common.yourPassword}</label><input id="rm-${p.id}-password" name="password" type="password" autocomplete="current-password" required>
-${code(`rm-${p.id}-code`)}<button type="submit" class="secondary">${t.passkeys.removeOne(p.name)}</button></form></details></li>`,
+${code(`rm-${p.id}-code`)}<button type="submit" class="secondary">${t.passkeys.removeOne(p.name)}</button></form></details>
+<details><summary>${t.passkeys.rename}</summary><form method="post" action="/account/passkeys/rename" novalidate><input type="hidden" name="csrf" value="${csrf}"><input type="hidden" name="id" value="${p.id}">
+<label for="mv-${p.id}-name">${t.passkeys.newName}</label><input id="mv-${p.id}-name" name="name" type="text" maxlength="100" required value="${p.name}">
+<button type="submit" class="secondary">${t.passkeys.renameOne(p.name)}</button></form></details></li>`,
   )}</ul>
 <div data-needs-passkeys hidden><form method="post" action="/account/passkeys" data-passkey="register" novalidate><input type="hidden" name="csrf" value="${csrf}">
 <label for="passkey-name">${t.passkeys.nameOptional}</label><input id="passkey-name" name="name" type="text" maxlength="100" placeholder="${t.passkeys.namePlaceholder}">
@@ -130,6 +135,23 @@ export function passkeyPages(app: PageApp, kit: PageKit) {
       return kit.redirect(reply, '/account?saved=passkey');
     } catch (err) {
       return refused(reply, session, err instanceof SyntaxError ? new AppError('invalid_passkey_registration') : err);
+    }
+  });
+
+  app.post('/account/passkeys/rename', { config: { html: true }, schema: form('Rename one of the account’s passkeys (HTML form)', Type.Object({ id: FormField(64), name: FormField(400), csrf: FormField(128) }), { 303: redirectResponse('renamed: back to /account; or not signed in: to /login'), 400: pageResponse('a name the API would refuse'), 404: pageResponse('no such passkey of the account') }) }, async (request, reply) => {
+    const session = await kit.signedInForm(request, reply, request.body.csrf);
+    if (!('user' in session)) return session;
+    const { t } = wordsOf(request);
+    const name = (request.body.name ?? '').trim();
+    const problem = nameProblem(name, t);
+    try {
+      // The API's rules for a name; an id that cannot be a passkey's is one the account does not have.
+      if (problem) throw new AppError('invalid_request', { message: problem });
+      if (!isUuid(request.body.id ?? '')) throw new AppError('passkey_not_found');
+      await renameOwnPasskey(kit.deps, session.user, request.body.id!, name, clientOf(request));
+      return kit.redirect(reply, '/account?saved=passkey_renamed');
+    } catch (err) {
+      return refused(reply, session, err);
     }
   });
 
