@@ -36,6 +36,7 @@ export const ERROR_NOTES: Partial<Record<ErrorCode, string>> = {
   service_client_not_found: 'command line',
   webhook_not_found: 'admin API, command line',
   webhook_delivery_not_found: 'admin API replay, command line: no delivery with this id, or it is not dead',
+  key_not_found: 'admin API, command line (`keys revoke`): no stored key has this kid (a key is deleted once its last token has expired)',
   method_not_allowed: 'kept in the catalogue; the API answers a method a path does not serve with `404 not_found`',
   request_timeout: `not whole within \`REQUEST_TIMEOUT\`, or its headers within \`HEADERS_TIMEOUT\`; ${NODE_PARSER}`,
   expectation_failed: NODE_PARSER,

@@ -90,6 +90,7 @@ export const ERRORS = {
   service_client_exists: { status: 409, message: 'A service client with this name already exists.' },
   webhook_not_found: { status: 404, message: 'No webhook endpoint has this id.' },
   webhook_delivery_not_found: { status: 404, message: 'No dead webhook delivery has this id.' },
+  key_not_found: { status: 404, message: 'No stored signing key has this kid.' },
   too_many_streams: { status: 429, message: 'Too many revocation streams are open; close one, or try again later.' },
 
   database_unavailable: { status: 503, message: 'The service is temporarily unavailable; try again shortly.' },

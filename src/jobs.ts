@@ -9,7 +9,7 @@ import {
 import { USER_CHANGES_CHANNEL } from './core/user-cache.js';
 import cluster from 'node:cluster';
 import { purgeAuditEvents } from './core/audit.js';
-import { KEYS_CHANNEL } from './auth/keys/key-store.js';
+import { KEYS_CHANNEL, parseKeyRevocation } from './auth/keys/key-store.js';
 import { startPurgeSchedule } from './auth/maintenance/purge.js';
 import { PASSWORD_RESET, sendResetEmail } from './auth/reset/reset-mail.js';
 import { createLogoutTokenSigner } from './auth/sessions/logout-tokens.js';
@@ -84,7 +84,7 @@ export async function startJobs(deps: Deps, opts: JobOptions = {}): Promise<Serv
         list: revocations,
         probeMs: config.revocationFeed.heartbeat * 1000,
         channels: {
-          [KEYS_CHANNEL]: () => void keys.reload(),
+          [KEYS_CHANNEL]: (payload) => onKeyNotice(deps, payload),
           // A client rotated or removed on any instance: the streams it opened here close.
           [SERVICE_CLIENTS_CHANNEL]: (clientId) => deps.serviceClientEvents.changed(clientId || undefined),
           // Events recorded on any instance: every worker looks (one claims each delivery).
@@ -145,6 +145,14 @@ export async function startJobs(deps: Deps, opts: JobOptions = {}): Promise<Serv
     await deps.close();
     throw err;
   }
+}
+
+/** A key was made, retired or revoked on some instance: this one reads the keys again. */
+function onKeyNotice(deps: Pick<Deps, 'keys' | 'revocations'>, payload: string): void {
+  // A revoked key's tokens are refused from this notice on, before the reload has read the keys.
+  const revoked = parseKeyRevocation(payload);
+  if (revoked) deps.revocations.addKey(revoked.kid, revoked.at);
+  void deps.keys.reload();
 }
 
 /** Drops what this instance keeps in memory of a user who changed, or of every user (notices may have been missed). */

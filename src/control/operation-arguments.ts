@@ -2,6 +2,7 @@ import { Type, type TObject } from 'typebox';
 import { IMPORT_BATCH_MAX } from '../auth/import/user-import.js';
 import { SERVICE_NAME_PATTERN, SERVICE_SCOPES } from '../auth/service-clients/service-clients.js';
 import { EmailField, NameField, oneOf, PasswordField } from '../contracts/fields.js';
+import { KID_MAX_LENGTH } from '../contracts/keys.js';
 import { DELIVERIES_PAGE_MAX, DELIVERY_STATUSES } from '../contracts/webhooks.js';
 import { EVENT_TYPES } from '../core/events.js';
 import { checkWebhookUrl, CONTROL_CHARACTERS } from '../webhooks/endpoints.js';
@@ -70,6 +71,12 @@ export const SERVICE = spec({
   schema: Type.Object({ service: Type.String({ minLength: 1, maxLength: 100 }) }, strict),
   trim: ['service'],
   messages: { service: 'must be a service name or client id' },
+});
+
+export const KEY = spec({
+  schema: Type.Object({ kid: Type.String({ minLength: 1, maxLength: KID_MAX_LENGTH }) }, strict),
+  trim: ['kid'],
+  messages: { kid: 'must be a key id (kid), as `keys list` shows it' },
 });
 
 export const ADD_WEBHOOK = spec({

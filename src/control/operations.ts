@@ -1,5 +1,5 @@
 import type { Static, TObject } from 'typebox';
-import { listSigningKeys, rotateSigningKeys } from '../auth/keys/key-admin.js';
+import { listSigningKeys, revokeSigningKey, rotateSigningKeys } from '../auth/keys/key-admin.js';
 import {
   createUserByOperator,
   deleteUser,
@@ -78,6 +78,7 @@ export const OPERATIONS = {
   ),
   'keys.list': withDeps(A.NO_ARGUMENTS, (deps) => listSigningKeys(deps)),
   'keys.rotate': withDeps(A.NO_ARGUMENTS, (deps, _args, ctx) => rotateSigningKeys(deps, ctx.actor)),
+  'keys.revoke': withDeps(A.KEY, (deps, args, ctx) => revokeSigningKey(deps, args.kid, ctx.actor)),
   'services.create': withDeps(A.CREATE_SERVICE, (deps, args, ctx) => createServiceClient(deps, args, ctx.actor)),
   'services.list': withDatabase(A.NO_ARGUMENTS, (deps) => listServiceClients(deps)),
   'services.rotate': withDeps(A.SERVICE, (deps, args, ctx) => rotateServiceClientSecret(deps, args.service, ctx.actor)),

@@ -36,6 +36,7 @@ export const AUDIT_EVENT_TYPES = [
   'sessions_revoked',
   'session_revoked',
   'signing_key_rotated',
+  'signing_key_revoked',
   'service_client_created',
   'service_client_secret_rotated',
   'service_client_removed',

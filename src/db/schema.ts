@@ -190,6 +190,9 @@ export const signingKeys = pgTable('signing_keys', {
   createdAt: ts('created_at').notNull(),
   activatesAt: ts('activates_at').notNull(),
   retiredAt: ts('retired_at'),
+  // Set by an emergency revocation: the key left every instance's key set at once and is never loaded again.
+  // The row stays (retired too) until its tokens would have expired, so the listing and the revocation feed show it.
+  revokedAt: ts('revoked_at'),
 });
 
 // Emails waiting to be sent, written in the transaction of the change that causes them.

@@ -54,7 +54,7 @@ export function authenticateForEnrolment(deps: Deps) {
     // An access token is a JWT (three parts); an enrollment token is one opaque part.
     const userId = token && !token.includes('.') ? await enrollingUser(deps, token) : undefined;
     if (userId === undefined) return withAccessToken(request, reply);
-    request.auth = { userId, sessionId: '', authTime: 0, expiresAt: 0 };
+    request.auth = { userId, sessionId: '', authTime: 0, expiresAt: 0, keyId: '' };
   };
 }
 

@@ -62,8 +62,12 @@ export interface RevocationStreams {
  * or an older version, ahead of the clock, would otherwise move every consumer's Last-Event-ID ahead too.
  */
 export function revocationFrame(entry: RevocationEntry): string {
-  const data = entry.kind === 'session' ? { sid: entry.sessionId, revoked_at: entry.at } : { sub: entry.userId, not_before: entry.at };
-  const event = entry.kind === 'session' ? 'session.revoked' : 'user.not_before';
+  const [event, data] =
+    entry.kind === 'session'
+      ? ['session.revoked', { sid: entry.sessionId, revoked_at: entry.at }]
+      : entry.kind === 'user'
+        ? ['user.not_before', { sub: entry.userId, not_before: entry.at }]
+        : ['key.revoked', { kid: entry.kid, revoked_at: entry.at }];
   return `id: ${entry.seen}\nevent: ${event}\ndata: ${JSON.stringify(data)}\n\n`;
 }
 

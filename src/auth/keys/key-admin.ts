@@ -5,6 +5,7 @@ import type { KeyRing } from './key-ring.js';
 import { AppError } from '../../errors.js';
 import { recordAuditEvent } from '../../core/audit.js';
 import { readKeyRows, type KeyRow } from './key-store.js';
+import type { KeyRevoked, KeyState, SigningKeyView } from '../../contracts/keys.js';
 
 interface KeyAdminDeps {
   db: Db;
@@ -13,23 +14,16 @@ interface KeyAdminDeps {
   config: Config;
 }
 
-/**
- * `current` signs now; `next` is published and signs from `activates_at`; `previous` signed before
- * and still verifies its tokens until they expire; `retired` no longer signs (it verifies until then too).
- */
-export type KeyState = 'current' | 'next' | 'previous' | 'retired';
-
-/** A stored signing key as an operator sees it; never its private half. */
-export interface KeyInfo {
-  kid: string;
-  alg: string;
-  state: KeyState;
-  created_at: string;
-  activates_at: string;
-  retired_at: string | null;
+/** Where this instance learns that a key's tokens are dead (the revocation list, which the feed carries on). */
+interface KeyRevocations {
+  addKey(kid: string, revokedAt: Date): void;
 }
 
+/** A stored signing key as an operator sees it; never its private half. */
+export type KeyInfo = SigningKeyView;
+
 function stateOf(row: KeyRow, signingKid: string, now: Date): KeyState {
+  if (row.revokedAt) return 'revoked';
   if (row.retiredAt) return 'retired';
   if (row.kid === signingKid) return 'current';
   return row.activatesAt > now ? 'next' : 'previous';
@@ -46,6 +40,7 @@ export async function listSigningKeys(deps: Pick<KeyAdminDeps, 'db' | 'clock' | 
     created_at: row.createdAt.toISOString(),
     activates_at: row.activatesAt.toISOString(),
     retired_at: row.retiredAt?.toISOString() ?? null,
+    revoked_at: row.revokedAt?.toISOString() ?? null,
   }));
 }
 
@@ -62,4 +57,24 @@ export async function rotateSigningKeys(deps: KeyAdminDeps, actor: string): Prom
   const key = (await listSigningKeys(deps)).find((k) => k.kid === kid);
   if (!key) throw new Error(`the new signing key ${kid} is not stored`);
   return key;
+}
+
+/**
+ * The emergency stop for a signing key (one that leaked, say): it leaves the JWKS, and every token it signed is
+ * refused, at once, on every instance (they are told by NOTIFY, and none loads a revoked key again); services
+ * using @latchkey/verify drop it on the revocation feed's `key.revoked`. When it was the key signing now, a new key
+ * signs at once, without the publication lead of a rotation. Refresh tokens are not signed, so sessions live on:
+ * their next refresh gets a token of the new key. Revoking a revoked key changes nothing and says so
+ * (`already_revoked`); an unknown kid is `key_not_found`.
+ */
+export async function revokeSigningKey(deps: KeyAdminDeps & { revocations: KeyRevocations }, kid: string, actor: string): Promise<KeyRevoked> {
+  const done = await deps.keys.revoke(kid, {
+    inTransaction: (tx, d) => recordAuditEvent(tx, deps.clock, { type: 'signing_key_revoked', details: { actor, kid, new_kid: d.replacement?.kid ?? null } }),
+  });
+  if (!done) throw new AppError('key_not_found');
+  const revokedAt = done.revoked.revokedAt!;
+  // This instance's list now, without waiting for its own notice (the embedded engine has none).
+  deps.revocations.addKey(kid, revokedAt);
+  const newKey = done.replacement ? (await listSigningKeys(deps)).find((k) => k.kid === done.replacement!.kid) : undefined;
+  return { kid, revoked_at: revokedAt.toISOString(), already_revoked: done.already, new_key: newKey ?? null };
 }

@@ -2,8 +2,8 @@ import type { Logger } from 'pino';
 import type { Clock } from '../../core/clock.js';
 import { ConfigError, type JwtAlgorithm } from '../../config.js';
 import type { Db } from '../../db/client.js';
-import { deleteKeyRows, insertKeyRow, retireKeys } from '../../db/queries/signing-keys.js';
-import { announceKeyChange, canOpen, generateKeyRow, readKeyRows, withKeyLock, type KeyRow } from './key-store.js';
+import { deleteKeyRows, insertKeyRow, retireKeys, revokeKeyRow } from '../../db/queries/signing-keys.js';
+import { announceKeyChange, announceKeyRevocation, canOpen, generateKeyRow, readKeyRows, withKeyLock, type KeyRow } from './key-store.js';
 import { JWKS_MAX_AGE_SECONDS, removalTimes, type AsymmetricAlgorithm } from './keys.js';
 
 export interface KeyContext {
@@ -57,6 +57,55 @@ export async function rotateSigningKey(ctx: KeyContext, opts: RotateOptions): Pr
   if (row)
     ctx.logger.info({ kid: row.kid, alg: row.alg, activatesAt: row.activatesAt, reason: opts.reason ?? 'requested' }, 'new signing key published');
   return row;
+}
+
+/** What a revocation did: the key as it is now, and the key made to sign in its place, if it was signing. */
+export interface KeyRevocation {
+  revoked: KeyRow;
+  replacement: KeyRow | undefined;
+  /** The key had been revoked before: nothing was done this time. */
+  already: boolean;
+}
+
+/**
+ * Revokes a key at once: it is marked revoked (and retired), so that no instance's reload loads it again, and
+ * every listening instance is told. When it is the key that signs now, a new key of `alg` signs from now on, with
+ * no publication lead: an instance that sees one of its tokens before it has read the new key reads the keys
+ * again then (KeyRing.findKey). `alg` undefined (HS256, whose shared secret signs): no key is made. Undefined when
+ * no key has this kid; a key revoked before is answered `already`, unchanged.
+ */
+export async function revokeKey(
+  ctx: KeyContext,
+  kid: string,
+  opts: { alg: AsymmetricAlgorithm | undefined; inTransaction?: (tx: Db, done: KeyRevocation) => Promise<void> },
+): Promise<KeyRevocation | undefined> {
+  const done = await withKeyLock(ctx.db, async (tx) => {
+    const now = ctx.clock.now();
+    const rows = await readKeyRows(tx);
+    const row = rows.find((r) => r.kid === kid);
+    if (!row) return undefined;
+    if (row.revokedAt) return { revoked: row, replacement: undefined, already: true };
+    const signing = signingRow(rows, now);
+    const revoked = (await revokeKeyRow(tx, kid, now))!;
+    let replacement: KeyRow | undefined;
+    if (opts.alg && signing?.kid === kid) {
+      if (!rows.every((r) => canOpen(r, ctx.sealingKey))) throw secretMismatch(ctx.secretSource);
+      replacement = await insertKey(tx, ctx, opts.alg, now, now);
+    }
+    await announceKeyRevocation(tx, kid, now);
+    const outcome = { revoked, replacement, already: false };
+    await opts.inTransaction?.(tx, outcome);
+    return outcome;
+  });
+  if (done && !done.already)
+    ctx.logger.warn({ kid, replacement: done.replacement?.kid }, 'signing key revoked: every token it signed is refused from now on');
+  return done;
+}
+
+/** The key that signs at `now` by the stored rows, as every instance's key set picks it (LiveKeySet). */
+function signingRow(rows: readonly KeyRow[], now: Date): KeyRow | undefined {
+  const usable = rows.filter((r) => r.retiredAt === null);
+  return usable.filter((r) => r.activatesAt <= now).at(-1) ?? usable[0];
 }
 
 /** The automatic schedule: a new key every `interval` seconds, counted from the newest key's publication. */

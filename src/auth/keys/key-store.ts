@@ -31,6 +31,25 @@ export async function announceKeyChange(tx: Db, kid: string): Promise<void> {
   await notify(tx, KEYS_CHANNEL, kid);
 }
 
+/**
+ * Announces a revoked key (sent inside the revoking transaction): every instance reloads its keys, as for any
+ * change, and learns at once that the key's tokens are dead (see parseKeyRevocation).
+ */
+export async function announceKeyRevocation(tx: Db, kid: string, revokedAt: Date): Promise<void> {
+  await notify(tx, KEYS_CHANNEL, JSON.stringify({ revoked: kid, t: revokedAt.getTime() }));
+}
+
+/** The key a notice on KEYS_CHANNEL says was revoked, and when; undefined for any other notice (a bare kid). */
+export function parseKeyRevocation(payload: string): { kid: string; at: Date } | undefined {
+  if (!payload.startsWith('{')) return undefined;
+  try {
+    const { revoked, t } = JSON.parse(payload) as { revoked?: unknown; t?: unknown };
+    return typeof revoked === 'string' && typeof t === 'number' && Number.isFinite(t) ? { kid: revoked, at: new Date(t) } : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 export function readKeyRows(db: Db): Promise<KeyRow[]> {
   return selectKeyRows(db);
 }

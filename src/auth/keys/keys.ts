@@ -28,6 +28,11 @@ export interface KeySet {
   /** The key that signs at `at`: of the stored keys, the one activated last at or before `at`. */
   signingKeyAt(at: Date): SigningKey;
   byKid(kid: string): SigningKey | undefined;
+  /**
+   * byKid, but a kid not in memory that looks like one of this server's makes it read the stored keys first (a key
+   * another instance has just made); such reads are spaced out and a kid not found is not looked up again soon.
+   */
+  findKey?(kid: string): Promise<SigningKey | undefined>;
   /** The public half of every usable asymmetric key, as served at /.well-known/jwks.json. */
   jwks(): { keys: JWK[] };
 }

@@ -45,6 +45,8 @@ export interface AccessClaims {
   authTime: number;
   /** `exp`, in milliseconds since the epoch. */
   expiresAt: number;
+  /** The kid of the key that signed it (the key's own string, shared by every token it signed). */
+  keyId: string;
 }
 
 export interface IssuedAccessToken {
@@ -113,7 +115,14 @@ export async function verifyAccessToken(
   // Keyed by the token's SHA-256 (the whole token, never a part of it): 44 bytes an entry instead of ~650.
   const cacheKey = createHash('sha256').update(token).digest('base64');
   const known = deps.verifiedTokens.get(cacheKey);
-  const claims = known ?? verifySignatureAndClaims(token, deps, policy);
+  // A token remembered from before its key was revoked: the key has left the set, and the token is dead with it.
+  if (known && !deps.keys.byKid(known.keyId)) {
+    deps.verifiedTokens.delete(cacheKey);
+    throw new AppError('invalid_token');
+  }
+  let claims = known ?? verifyNew(token, deps, policy);
+  if (claims instanceof Promise) claims = await claims;
+  if (deps.revocations.isKeyRevoked(claims.keyId)) throw new AppError('invalid_token');
   if (deps.revocations.isRevoked(claims)) throw new AppError('session_revoked');
   // Only while the list may be missing what other instances revoked: the database is asked instead.
   if (deps.db && deps.revocations.isStale() && !(await liveInDatabase(claims, deps.db, deps.clock))) throw new AppError('session_revoked');
@@ -144,13 +153,32 @@ function verifierFor(policy: AccessTokenPolicy, key: SigningKey) {
   return verify;
 }
 
+type Header = { kid?: unknown; alg?: unknown };
+
+/**
+ * A token not verified before. Its key is found by `kid` in our own set (jku, jwk, x5u and x5c are never read): in
+ * memory, synchronously, or, for a kid this instance does not know yet, after reading the stored keys (a key made
+ * by another instance a moment ago). A revoked key's kid is refused before any of that.
+ */
+function verifyNew(token: string, deps: { keys: KeySet; clock: Clock; revocations: RevocationList }, policy: AccessTokenPolicy): AccessClaims | Promise<AccessClaims> {
+  let header: Header;
+  try {
+    header = (decodeHeader(token) as { header: Header }).header;
+  } catch {
+    throw new AppError('invalid_token');
+  }
+  const kid = header.kid;
+  if (typeof kid !== 'string' || deps.revocations.isKeyRevoked(kid)) throw new AppError('invalid_token');
+  const key = deps.keys.byKid(kid);
+  if (key || !deps.keys.findKey) return verifySignatureAndClaims(token, header, key, deps, policy);
+  return deps.keys.findKey(kid).then((found) => verifySignatureAndClaims(token, header, found, deps, policy));
+}
+
 /** Signature and claims, on the calling thread (node:crypto), like signing. */
-function verifySignatureAndClaims(token: string, deps: { keys: KeySet; clock: Clock }, policy: AccessTokenPolicy): AccessClaims {
+function verifySignatureAndClaims(token: string, header: Header, key: SigningKey | undefined, deps: { clock: Clock }, policy: AccessTokenPolicy): AccessClaims {
   let payload: Record<string, unknown>;
   try {
-    const { header } = decodeHeader(token) as { header: { kid?: unknown; alg?: unknown } };
-    // The algorithm is pinned to the key found by `kid` in our own set; jku, jwk, x5u and x5c are never read.
-    const key = typeof header.kid === 'string' ? deps.keys.byKid(header.kid) : undefined;
+    // The algorithm is pinned to the key.
     if (!key || header.alg !== key.alg) throw new AppError('invalid_token');
     payload = verifierFor(policy, key)(token);
   } catch {
@@ -174,5 +202,5 @@ function verifySignatureAndClaims(token: string, deps: { keys: KeySet; clock: Cl
   if (iat > now + CLOCK_SKEW_SECONDS || exp - iat > policy.maxLifetime + CLOCK_SKEW_SECONDS || authTime > iat + CLOCK_SKEW_SECONDS)
     throw new AppError('invalid_token');
   // Kept small: up to CACHE_ENTRIES of these stay in memory (deps.ts), and no caller needs jti or a Date.
-  return { userId: sub, sessionId: sid, authTime, expiresAt: exp * 1000 };
+  return { userId: sub, sessionId: sid, authTime, expiresAt: exp * 1000, keyId: key.kid };
 }

@@ -1,6 +1,7 @@
 import type { Clock } from '../../core/clock.js';
 import type { Db } from '../../db/client.js';
 import { selectNotBeforesSince, selectSessionsRevokedSince } from '../../db/queries/revocations.js';
+import { selectKeysRevokedSince } from '../../db/queries/signing-keys.js';
 
 /** What the revocation list needs to know of an access token. */
 export interface RevocableClaims {
@@ -22,6 +23,13 @@ export interface RevocationList {
   add(sessionId: string, revokedAt: Date): void;
   /** Every session of the user opened before `notBefore` is dead (a password reset, a disabled account). */
   addNotBefore(userId: string, notBefore: Date): void;
+  /**
+   * Every token the signing key `kid` signed is dead (an emergency revocation, src/auth/keys/key-admin.ts). The key
+   * ring drops the key too; this entry refuses its tokens from the moment the notice arrives, before the ring has
+   * read the keys again, and carries `key.revoked` to the revocation feed.
+   */
+  addKey(kid: string, revokedAt: Date): void;
+  isKeyRevoked(kid: string): boolean;
   /** Drops the entries whose tokens have all expired; also done on every add. */
   prune(): void;
   size(): number;
@@ -44,7 +52,10 @@ export interface RevocationList {
  * instance's clock and never less than the entry learned before it: the revocation feed's event id, which
  * nothing a client sends can move ahead.
  */
-export type RevocationEntry = ({ kind: 'session'; sessionId: string } | { kind: 'user'; userId: string }) & { at: number; seen: number };
+export type RevocationEntry = ({ kind: 'session'; sessionId: string } | { kind: 'user'; userId: string } | { kind: 'key'; kid: string }) & {
+  at: number;
+  seen: number;
+};
 
 export function createRevocationList(clock: Clock, accessTokenTtlSeconds: number): RevocationList {
   // Insertion order is revocation order, so expired entries are always at the front.
@@ -52,6 +63,8 @@ export function createRevocationList(clock: Clock, accessTokenTtlSeconds: number
   const revokedSessions = new Map<string, [number, number]>();
   // userId -> [notBefore ms, keep until ms, seen ms]; re-inserted on change, so the order holds here too.
   const notBefore = new Map<string, [number, number, number]>();
+  // kid -> its entry: a handful at most, ever.
+  const revokedKeys = new Map<string, RevocationEntry>();
   const lifetimeMs = (accessTokenTtlSeconds + 60) * 1000;
   // Told only of changes, never on the hot path (isRevoked): a set to iterate on add.
   const listeners = new Set<(entry: RevocationEntry) => void>();
@@ -79,6 +92,7 @@ export function createRevocationList(clock: Clock, accessTokenTtlSeconds: number
       if (until > now) break;
       notBefore.delete(uid);
     }
+    for (const [kid, entry] of revokedKeys) if (entry.at + lifetimeMs <= now) revokedKeys.delete(kid);
   }
 
   return {
@@ -106,14 +120,22 @@ export function createRevocationList(clock: Clock, accessTokenTtlSeconds: number
       notBefore.set(userId, [at.getTime(), until, seen]);
       if (listeners.size > 0) tell({ kind: 'user', userId, at: at.getTime(), seen });
     },
+    addKey(kid, at) {
+      if (at.getTime() + lifetimeMs <= clock.now().getTime() || revokedKeys.has(kid)) return;
+      const entry: RevocationEntry = { kind: 'key', kid, at: at.getTime(), seen: stamp() };
+      revokedKeys.set(kid, entry);
+      tell(entry);
+    },
+    isKeyRevoked: (kid) => revokedKeys.size > 0 && revokedKeys.has(kid),
     prune,
-    size: () => revokedSessions.size + notBefore.size,
+    size: () => revokedSessions.size + notBefore.size + revokedKeys.size,
     entries() {
       prune();
       const all: RevocationEntry[] = [];
       // A session's revocation time is its keep-until less the lifetime it was given.
       for (const [sessionId, [until, seen]] of revokedSessions) all.push({ kind: 'session', sessionId, at: until - lifetimeMs, seen });
       for (const [userId, [at, , seen]] of notBefore) all.push({ kind: 'user', userId, at, seen });
+      all.push(...revokedKeys.values());
       return all;
     },
     subscribe(listener) {
@@ -121,9 +143,7 @@ export function createRevocationList(clock: Clock, accessTokenTtlSeconds: number
       return () => void listeners.delete(listener);
     },
     isStale: () => stale,
-    setStale(value) {
-      stale = value;
-    },
+    setStale: (value) => void (stale = value),
   };
 }
 
@@ -132,4 +152,5 @@ export async function loadRecentRevocations(db: Db, clock: Clock, accessTokenTtl
   const since = new Date(clock.now().getTime() - (accessTokenTtlSeconds + 60) * 1000);
   for (const row of await selectSessionsRevokedSince(db, since)) list.add(row.id, row.at);
   for (const row of await selectNotBeforesSince(db, since)) list.addNotBefore(row.id, row.at);
+  for (const row of await selectKeysRevokedSince(db, since)) if (row.at) list.addKey(row.kid, row.at);
 }

@@ -1,4 +1,4 @@
-import { asc, inArray, isNull, sql } from 'drizzle-orm';
+import { and, asc, eq, gte, inArray, isNull, sql } from 'drizzle-orm';
 import type { Db } from '../client.js';
 import { signingKeys } from '../schema.js';
 
@@ -27,6 +27,24 @@ export async function insertKeyRow(tx: Db, values: NewKeyRow): Promise<KeyRow> {
 export async function retireKeys(tx: Db, now: Date): Promise<string[]> {
   const retired = await tx.update(signingKeys).set({ retiredAt: now }).where(isNull(signingKeys.retiredAt)).returning({ kid: signingKeys.kid });
   return retired.map((r) => r.kid);
+}
+
+/**
+ * Revokes a key: it is retired too (if it was not), so that nothing counts it as a key that may sign. Returns the
+ * row as it is now, or undefined when no key has that kid.
+ */
+export async function revokeKeyRow(tx: Db, kid: string, now: Date): Promise<KeyRow | undefined> {
+  const [row] = await tx
+    .update(signingKeys)
+    .set({ revokedAt: now, retiredAt: sql`coalesce(${signingKeys.retiredAt}, ${now.toISOString()}::timestamptz)` })
+    .where(and(eq(signingKeys.kid, kid), isNull(signingKeys.revokedAt)))
+    .returning();
+  return row;
+}
+
+/** The keys revoked at or after `since` and still stored, for the revocation list: their kids and when. */
+export function selectKeysRevokedSince(db: Db, since: Date): Promise<{ kid: string; at: Date | null }[]> {
+  return db.select({ kid: signingKeys.kid, at: signingKeys.revokedAt }).from(signingKeys).where(gte(signingKeys.revokedAt, since));
 }
 
 export async function deleteKeyRows(db: Db, kids: string[]): Promise<void> {

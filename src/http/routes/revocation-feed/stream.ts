@@ -17,6 +17,8 @@ clock, or not a number, replays them all), then \`event: ready\`, then live even
 
 - \`session.revoked\`, \`{"sid", "revoked_at"}\`: every access token with that \`sid\` is dead;
 - \`user.not_before\`, \`{"sub", "not_before"}\`: every access token of that \`sub\` whose \`auth_time\` * 1000 < \`not_before\` is dead;
+- \`key.revoked\`, \`{"kid", "revoked_at"}\`: the signing key \`kid\` was revoked: every access token it signed is dead, and a
+  cached JWKS must drop it (it has left Latchkey's);
 - \`heartbeat\`, \`{"time"}\`, every \`REVOCATION_FEED_HEARTBEAT\`; \`ready\`, \`{"time"}\`, once, after the replay.
 
 Each revocation's \`id\` is when this instance learned it, in milliseconds since the epoch by its clock (never
