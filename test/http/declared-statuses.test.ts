@@ -64,6 +64,8 @@ async function fill(url: string, kind: 'existing' | 'unknown' | 'malformed'): Pr
     const created = kind === 'existing' ? (await t.inject({ method: 'POST', url: '/api/admin/services', headers: admin, payload: await validBody('/api/admin/services') })).json() : undefined;
     out = out.replace(':name', created?.name ?? (kind === 'unknown' ? 'no-such-service' : '-malformed-'));
   }
+  // An existing key: a next one, made here, so that revoking it ends no token the other routes use.
+  if (out.includes(':kid')) out = out.replace(':kid', kind === 'existing' ? await t.deps.keys.rotate() : kind === 'unknown' ? 'A'.repeat(43) : 'not a kid!');
   out = out.replace(':deliveryId', kind === 'malformed' ? 'x' : '999999');
   return out.replace(':token', kind === 'malformed' ? 'x'.repeat(600) : 'unknown-reset-token');
 }

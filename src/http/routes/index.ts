@@ -14,6 +14,7 @@ import { createUserRoute } from './admin/users/create.js';
 import { revokeUserSessionRoute } from './admin/users/session-revoke.js';
 import { searchUsersRoute } from './admin/users/search.js';
 import { showUserRoute } from './admin/users/show.js';
+import { signingKeyRoutes } from './admin/keys/keys.js';
 import { addWebhookRoute } from './admin/webhooks/add.js';
 import { deliveryRoutes } from './admin/webhooks/deliveries.js';
 import { webhookEndpointRoutes } from './admin/webhooks/endpoints.js';
@@ -70,4 +71,5 @@ export const ROUTES: readonly ((deps: Deps) => FastifyPluginAsyncTypebox)[] = [
   serviceClientRoutes,
   serviceSecretRoutes,
   searchAuditRoute,
+  signingKeyRoutes,
 ];
