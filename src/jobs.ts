@@ -149,10 +149,10 @@ export async function startJobs(deps: Deps, opts: JobOptions = {}): Promise<Serv
 
 /** A key was made, retired or revoked on some instance: this one reads the keys again. */
 function onKeyNotice(deps: Pick<Deps, 'keys' | 'revocations'>, payload: string): void {
-  // A revoked key's tokens are refused from this notice on, before the reload has read the keys.
   const revoked = parseKeyRevocation(payload);
-  if (revoked) deps.revocations.addKey(revoked.kid, revoked.at);
-  void deps.keys.reload();
+  // The list (and so the revocation feed's key.revoked) learns once this instance's JWKS has the new key: a service
+  // that fetches the JWKS on that event finds the key that replaced it. reload() never rejects.
+  void deps.keys.reload().then(() => revoked && deps.revocations.addKey(revoked.kid, revoked.at));
 }
 
 /** Drops what this instance keeps in memory of a user who changed, or of every user (notices may have been missed). */

@@ -17,15 +17,18 @@ interface FeedSettings extends Required<FeedOptions> {
   keepFor: number;
   now: () => number;
   logger: Logger;
+  /** Called with the kid of each signing key Latchkey revokes (`key.revoked`). */
+  onKeyRevoked?: (kid: string) => void;
 }
 
 /**
- * What Latchkey has revoked: sessions (by `sid`) and users' not-befores (by `sub`, in milliseconds).
- * Each entry is dropped once every token it could block has expired.
+ * What Latchkey has revoked: sessions (by `sid`), users' not-befores (by `sub`, in milliseconds) and signing keys
+ * (by `kid`). Each entry is dropped once every token it could block has expired.
  */
 export class Revocations {
   readonly sessions = new Map<string, number>();
   readonly notBefore = new Map<string, number>();
+  readonly keys = new Map<string, number>();
 
   revokeSession(sid: string, at: number): void {
     const known = this.sessions.get(sid);
@@ -35,6 +38,15 @@ export class Revocations {
   setNotBefore(sub: string, at: number): void {
     const known = this.notBefore.get(sub);
     if (known === undefined || at > known) this.notBefore.set(sub, at);
+  }
+
+  revokeKey(kid: string, at: number): void {
+    if (!this.keys.has(kid)) this.keys.set(kid, at);
+  }
+
+  /** Whether tokens signed by the key `kid` are revoked. */
+  isKeyRevoked(kid: string): boolean {
+    return this.keys.size > 0 && this.keys.has(kid);
   }
 
   /** Whether a token of session `sid`, user `sub`, whose session opened at `authTime` (seconds), is revoked. */
@@ -51,10 +63,11 @@ export class Revocations {
   prune(before: number): void {
     for (const [sid, at] of this.sessions) if (at < before) this.sessions.delete(sid);
     for (const [sub, at] of this.notBefore) if (at < before) this.notBefore.delete(sub);
+    for (const [kid, at] of this.keys) if (at < before) this.keys.delete(kid);
   }
 
   get size(): number {
-    return this.sessions.size + this.notBefore.size;
+    return this.sessions.size + this.notBefore.size + this.keys.size;
   }
 }
 
@@ -263,6 +276,13 @@ export class RevocationFeed {
           const data = JSON.parse(event.data) as { sub?: unknown; not_before?: unknown };
           if (typeof data.sub !== 'string' || typeof data.not_before !== 'number') throw new Error('needs sub and not_before');
           this.revocations.setNotBefore(data.sub, data.not_before);
+          break;
+        }
+        case 'key.revoked': {
+          const data = JSON.parse(event.data) as { kid?: unknown; revoked_at?: unknown };
+          if (typeof data.kid !== 'string' || typeof data.revoked_at !== 'number') throw new Error('needs kid and revoked_at');
+          this.revocations.revokeKey(data.kid, data.revoked_at);
+          this.settings.onKeyRevoked?.(data.kid);
           break;
         }
         case 'ready':

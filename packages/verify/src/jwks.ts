@@ -103,6 +103,7 @@ export class JwksCache {
   private failures = 0;
   private lastError: Error | undefined;
   private inflight: Promise<void> | undefined;
+  private readonly revoked = new Set<string>();
 
   constructor(private readonly options: JwksOptions) {}
 
@@ -139,6 +140,24 @@ export class JwksCache {
       throw new LatchkeyVerifyError('jwks_unavailable', undefined, { cause: this.lastError });
     }
     return this.keys.get(kid);
+  }
+
+  /**
+   * Drops a key Latchkey revoked (a later fetch that still lists it, from a cached copy, does not bring it back), and
+   * fetches the set again at once, whatever the gate says: when the revoked key was signing, its replacement signs
+   * from now on, with no publication ahead. One fetch per revocation, which only Latchkey's feed can announce.
+   */
+  forget(kid: string): void {
+    this.revoked.add(kid);
+    this.keys.delete(kid);
+    // A fetch in flight may have started before the new key existed: another follows it.
+    const after = this.inflight ?? Promise.resolve();
+    void after
+      .catch(() => undefined)
+      .then(() => this.refresh())
+      .catch(() => {
+        // Logged by refresh; the next unknown kid or the max-age tries again.
+      });
   }
 
   /** Resolves once a key set is loaded: joins or starts a fetch if the gate allows, else rejects with the last failure. */
@@ -191,7 +210,7 @@ export class JwksCache {
         body.keys.map((jwk: unknown) => (jwk && typeof jwk === 'object' ? toVerificationKey(jwk as Record<string, unknown>) : undefined)),
       );
       for (const key of imported) {
-        if (!key) continue;
+        if (!key || this.revoked.has(key.kid)) continue;
         if (keys.has(key.kid)) duplicated.add(key.kid);
         keys.set(key.kid, key);
       }

@@ -70,13 +70,19 @@ export interface Verifier {
 const ACCESS_TOKEN_TYPE = 'at+jwt';
 const COMPACT_JWS = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/;
 
+/** A verified token's claims, and the kid of the key that signed it (a revoked key's tokens are dead). */
+interface Verified {
+  readonly claims: LatchkeyClaims;
+  readonly kid: string;
+}
+
 /** A bounded map of verified tokens (the token itself is the key) to their claims, each until its `exp`. */
 class TokenCache {
-  private readonly entries = new Map<string, LatchkeyClaims>();
+  private readonly entries = new Map<string, Verified>();
 
   constructor(private readonly maxEntries: number) {}
 
-  get(token: string): LatchkeyClaims | undefined {
+  get(token: string): Verified | undefined {
     return this.entries.get(token);
   }
 
@@ -84,18 +90,18 @@ class TokenCache {
     this.entries.delete(token);
   }
 
-  set(token: string, claims: LatchkeyClaims, nowMs: number): void {
+  set(token: string, verified: Verified, nowMs: number): void {
     if (this.maxEntries <= 0) return;
     // Oldest insertions first: they are also the first to expire (all tokens live about as long).
     for (const [oldest, entry] of this.entries) {
-      if (entry.exp * 1000 > nowMs) break;
+      if (entry.claims.exp * 1000 > nowMs) break;
       this.entries.delete(oldest);
     }
     if (!this.entries.delete(token) && this.entries.size >= this.maxEntries) {
       const oldest = this.entries.keys().next().value;
       if (oldest !== undefined) this.entries.delete(oldest);
     }
-    this.entries.set(token, claims);
+    this.entries.set(token, verified);
   }
 }
 
@@ -166,6 +172,7 @@ class LatchkeyVerifier implements Verifier {
         keepFor: this.maxLifetime + this.tolerance,
         now: this.now,
         logger: this.logger,
+        onKeyRevoked: (kid) => this.jwks.forget(kid),
       });
     }
   }
@@ -192,8 +199,14 @@ class LatchkeyVerifier implements Verifier {
   /** A token verified before: only its expiry, the feed and revocation are checked again. */
   private fromCache(token: string): LatchkeyClaims | undefined {
     if (typeof token !== 'string' || token.length > this.maxLength) throw invalid();
-    const claims = this.cache.get(token);
-    if (!claims) return undefined;
+    const verified = this.cache.get(token);
+    if (!verified) return undefined;
+    const { claims } = verified;
+    // Signed by a key Latchkey revoked since: the token is dead, whatever it says.
+    if (this.feed?.revocations.isKeyRevoked(verified.kid)) {
+      this.cache.delete(token);
+      throw invalid();
+    }
     const now = this.now();
     if (claims.exp * 1000 <= now) {
       this.cache.delete(token);
@@ -213,6 +226,8 @@ class LatchkeyVerifier implements Verifier {
     if (typeof typ !== 'string' || typ.toLowerCase().replace(/^application\//, '') !== ACCESS_TOKEN_TYPE) throw invalid();
     // No extension is understood, so none may be critical; jku, jwk, x5u and x5c are never read.
     if (header.crit !== undefined || typeof kid !== 'string' || typeof alg !== 'string') throw invalid();
+    // A revoked key is refused before any look-up: its tokens cannot make the JWKS be fetched again.
+    if (this.feed?.revocations.isKeyRevoked(kid)) throw invalid();
     const key = this.jwks.get(kid);
     if (key) return this.checkSigned(token, headerEnd, alg, key);
     return this.jwks.lookup(kid).then((found) => {
@@ -246,7 +261,7 @@ class LatchkeyVerifier implements Verifier {
       throw invalid();
 
     const claims = Object.freeze(payload) as LatchkeyClaims;
-    this.cache.set(token, claims, now);
+    this.cache.set(token, { claims, kid: key.kid }, now);
     this.checkRevocation(claims, now);
     return claims;
   }

@@ -138,6 +138,20 @@ describe('@latchkey/verify feed against a running Latchkey', () => {
     }
   }, 30_000);
 
+  // After the tests that verify tokens of the current key: this one revokes it.
+  it('refuses every token of a signing key revoked on Latchkey once key.revoked reaches it, and takes the new key\'s at once', async () => {
+    const verifier = make();
+    await verifier.ready();
+    const a = await session();
+    expect(await outcome(verifier.verify(a.token))).toBe('accepted');
+    const done = (await runOperation(t.deps as never, 'keys.revoke', { kid: t.deps.keys.current.kid }, { actor: 'test' })) as { new_key: { kid: string } };
+    expect(await poll(() => outcome(verifier.verify(a.token)), (c) => c === 'invalid_token', 3_000)).toBe('invalid_token');
+    // The replacement signs at once: the verifier fetched the JWKS again on the event, within its cooldown.
+    const b = await session();
+    expect(JSON.parse(Buffer.from(b.token.split('.')[0]!, 'base64url').toString()).kid).toBe(done.new_key.kid);
+    expect(await poll(() => outcome(verifier.verify(b.token)), (c) => c === 'accepted', 3_000)).toBe('accepted');
+  });
+
   it('refuses to start its feed with a wrong secret, and says so', async () => {
     const v = createVerifier({
       issuer: PUBLIC_URL,

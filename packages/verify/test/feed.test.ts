@@ -96,6 +96,42 @@ describe('the revocation feed client', () => {
     await until(async () => (await codeOf(verifier.verify(t))) === 'session_revoked');
   });
 
+  it('key.revoked: every token of that key is refused at once, cached or new; the JWKS is fetched once, for the key that replaces it', async () => {
+    const revoked = await makeKey('ES256');
+    const kept = await makeKey('ES256');
+    const keys = await jwksServer([revoked, kept]);
+    try {
+      let connection!: Parameters<typeof sse.state.onConnect>[0];
+      const { verifier } = await setUp(
+        (c) => {
+          connection = c;
+          c.send('ready', { time: Date.now() });
+        },
+        { jwksUrl: keys.jwksUrl },
+      );
+      await verifier.ready();
+      const cached = await token(revoked);
+      await verifier.verify(cached);
+      const fresh = await token(revoked);
+      const fetches = keys.state.fetches;
+      connection.send('key.revoked', { kid: revoked.kid, revoked_at: Date.now() }, Date.now());
+      await until(async () => (await codeOf(verifier.verify(cached))) === 'invalid_token');
+      // The event fetches the JWKS again at once, past the cooldown: the key that replaces a revoked one signs at once.
+      await until(() => keys.state.fetches === fetches + 1);
+      // The copy fetched still lists the revoked key: it is not taken back. Its tokens are refused before any look-up.
+      for (let i = 0; i < 3; i++) expect(await codeOf(verifier.verify(await token(revoked)))).toBe('invalid_token');
+      expect(await codeOf(verifier.verify(fresh))).toBe('invalid_token');
+      expect(await codeOf(verifier.verify(await token(kept)))).toBe('accepted');
+      expect(keys.state.fetches).toBe(fetches + 1);
+      // A malformed key.revoked is ignored, like any event that cannot be read.
+      connection.send('key.revoked', { kid: 5 }, Date.now());
+      connection.send('heartbeat', { time: Date.now() });
+      expect(await codeOf(verifier.verify(await token(kept)))).toBe('accepted');
+    } finally {
+      await keys.close();
+    }
+  });
+
   it('reconnects after the stream ends, resumes with Last-Event-ID, and takes overlapping events as a set', async () => {
     const now = Date.now();
     const { verifier } = await setUp((c, n) => {
@@ -276,5 +312,18 @@ describe('the revocation list', () => {
     expect(r.size).toBe(1);
     r.prune(5001);
     expect(r.size).toBe(0);
+  });
+
+  it('keeps a revoked key until its tokens can no longer be alive', () => {
+    const r = new Revocations();
+    expect(r.isKeyRevoked('k')).toBe(false);
+    r.revokeKey('k', 1000);
+    r.revokeKey('k', 2000);
+    expect(r.isKeyRevoked('k')).toBe(true);
+    expect(r.size).toBe(1);
+    r.prune(1000);
+    expect(r.isKeyRevoked('k')).toBe(true);
+    r.prune(1001);
+    expect(r.isKeyRevoked('k')).toBe(false);
   });
 });
