@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { listSigningKeys, rotateSigningKeys } from '../../src/auth/keys/key-admin.js';
+import { listSigningKeys, revokeSigningKey, rotateSigningKeys } from '../../src/auth/keys/key-admin.js';
 import { createServiceClient, listServiceClients, removeServiceClient, rotateServiceClientSecret } from '../../src/auth/service-clients/service-clients.js';
 import { createUserByOperator, deleteUser, disableUser, enableUser, revokeUserSessions, showUser } from '../../src/auth/users/user-admin.js';
 import type { AuditEventType } from '../../src/core/audit.js';
@@ -109,6 +109,19 @@ describe('audit rows are written in the transaction of their change', () => {
       expect(await kids()).toEqual(before);
     });
     expect(await kids()).toContain(rotated.kid);
+  });
+
+  it('revoking the signing key: a failed revocation leaves the key signing and makes no new one', async () => {
+    const kid = t.deps.keys.current.kid;
+    const keys = async () => (await listSigningKeys(t.deps)).map((k) => `${k.kid}:${k.state}`);
+    const before = await keys();
+    const done = await expectAtomic('signing_key_revoked', () => `details->>'kid' = '${kid}'`, () => revokeSigningKey(t.deps, kid, ACTOR), async () => {
+      expect(await keys()).toEqual(before);
+      expect(t.deps.keys.current.kid).toBe(kid);
+      expect(t.deps.revocations.isKeyRevoked(kid)).toBe(false);
+    });
+    expect(done.new_key!.kid).not.toBe(kid);
+    expect(t.deps.keys.byKid(kid)).toBeUndefined();
   });
 
   it('creating, rotating and removing a service client', async () => {
