@@ -135,6 +135,8 @@ describe('the admin console, to anyone but an admin signed in with a second fact
       }
     }
     expect(await stateOf(t)).toBe(before);
+    // Every refusal answered cleanly: no handler failed after its answer went out.
+    expect(t.logs.filter((line) => /"level":(50|60)/.test(line))).toEqual([]);
   });
 
   it("refuses an admin's own browser a form without its token, with another session's token, or from another origin", async () => {
@@ -169,5 +171,7 @@ describe('the admin console, to anyone but an admin signed in with a second fact
       expect(json.statusCode, `${route.method} ${url}: JSON`).toBe(415);
     }
     expect(await stateOf(t)).toBe(before);
+    // Every refusal answered cleanly: no handler failed after its answer went out.
+    expect(t.logs.filter((line) => /"level":(50|60)/.test(line))).toEqual([]);
   });
 });

@@ -49,6 +49,8 @@ describe('renaming a passkey on the account page', () => {
     const elsewhere = await browser.post('/account/passkeys/rename', { csrf, id: owner.passkeyId, name: 'Forged' }, { origin: 'https://evil.example' });
     expect(elsewhere.statusCode).toBe(403);
     expect(await nameOf(owner.passkeyId)).toBe('<b>bold</b>');
+    // The refusals answered cleanly: no handler failed after its answer went out.
+    expect(t.logs.filter((line) => /"level":(50|60)/.test(line))).toEqual([]);
   });
 
   it('answers a removal of a malformed id as one of a passkey the account does not have', async () => {

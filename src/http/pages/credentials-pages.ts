@@ -98,7 +98,7 @@ export function credentialPages(app: PageApp, kit: PageKit) {
 
   app.post('/account/email', { config: { html: true }, schema: schema('Ask to change the address (HTML form): a link to the new one', Type.Object({ email: field(1024), password: field(4096), code: field(64), csrf: field(128) })) }, async (request, reply) => {
     const session = await kit.signedInForm(request, reply, request.body.csrf);
-    if (!('user' in session)) return session;
+    if (!('user' in session)) return reply;
     const email = (request.body.email ?? '').trim();
     const { t } = wordsOf(request);
     const problem = emailProblem(email, t);
@@ -115,7 +115,7 @@ export function credentialPages(app: PageApp, kit: PageKit) {
 
   app.post('/account/password', { config: { html: true }, schema: schema('Change the password (HTML form): every session ends, this browser gets a new one', Type.Object({ password: field(4096), new_password: field(4096), code: field(64), csrf: field(128) })) }, async (request, reply) => {
     const session = await kit.signedInForm(request, reply, request.body.csrf);
-    if (!('user' in session)) return session;
+    if (!('user' in session)) return reply;
     try {
       const input = { currentPassword: request.body.password ?? '', newPassword: request.body.new_password ?? '', ...factorTyped(request.body.code) };
       const tokens = await changePassword(kit.deps, session.user, input, clientOf(request));
@@ -127,7 +127,7 @@ export function credentialPages(app: PageApp, kit: PageKit) {
 
   app.post('/account/delete', { config: { html: true }, schema: schema('Delete the account (HTML form), its address typed to confirm', Type.Object({ confirm: field(1024), password: field(4096), code: field(64), csrf: field(128) })) }, async (request, reply) => {
     const session = await kit.signedInForm(request, reply, request.body.csrf);
-    if (!('user' in session)) return session;
+    if (!('user' in session)) return reply;
     if ((request.body.confirm ?? '').trim().toLowerCase() !== session.user.email.toLowerCase()) {
       return refused(reply, session, wordsOf(request).t.credentials.typeExactly);
     }

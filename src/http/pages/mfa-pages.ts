@@ -122,7 +122,7 @@ export function mfaPages(app: PageApp, kit: PageKit) {
 
   app.post('/account/totp', { config: { html: true }, schema: schema('Set up an authenticator app (HTML form): its QR code and secret', Type.Object({ password: FormField(4096), code: FormField(64), csrf: FormField(128) }), { 200: pageResponse('the QR code, the secret, and the form for the first code') }) }, async (request, reply) => {
     const session = await kit.signedInForm(request, reply, request.body.csrf);
-    if (!('user' in session)) return session;
+    if (!('user' in session)) return reply;
     try {
       const proof = { password: request.body.password ?? '', ...(request.body.code ? factorTyped(request.body.code) : {}) };
       const setup = await beginTotpEnrolment(kit.deps, session.user, proof, clientOf(request));
@@ -142,7 +142,7 @@ ${accountConfirmForm(t, csrf)}`,
 
   app.post('/account/totp/confirm', { config: { html: true }, schema: schema('Confirm the new authenticator app with its first code (HTML form): the recovery codes, once', Type.Object({ code: FormField(64), csrf: FormField(128) }), { 200: pageResponse('the recovery codes, shown once') }) }, async (request, reply) => {
     const session = await kit.signedInForm(request, reply, request.body.csrf);
-    if (!('user' in session)) return session;
+    if (!('user' in session)) return reply;
     try {
       const codes = await confirmTotp(kit.deps, session.user, (request.body.code ?? '').trim(), clientOf(request));
       return codesShown(reply, session, codes);
@@ -153,7 +153,7 @@ ${accountConfirmForm(t, csrf)}`,
 
   app.post('/account/recovery-codes', { config: { html: true }, schema: schema('Make new recovery codes (HTML form)', proofBody, { 200: pageResponse('the new recovery codes, shown once') }) }, async (request, reply) => {
     const session = await kit.signedInForm(request, reply, request.body.csrf);
-    if (!('user' in session)) return session;
+    if (!('user' in session)) return reply;
     try {
       const codes = await regenerateRecoveryCodes(kit.deps, session.user, request.body.password ?? '', factorTyped(request.body.code), clientOf(request));
       return codesShown(reply, session, codes);
@@ -164,7 +164,7 @@ ${accountConfirmForm(t, csrf)}`,
 
   app.post('/account/totp/remove', { config: { html: true }, schema: schema('Turn the authenticator app off (HTML form)', proofBody, {}) }, async (request, reply) => {
     const session = await kit.signedInForm(request, reply, request.body.csrf);
-    if (!('user' in session)) return session;
+    if (!('user' in session)) return reply;
     try {
       await removeTotp(kit.deps, session.user, request.body.password ?? '', factorTyped(request.body.code), clientOf(request));
       return kit.redirect(reply, '/account?saved=mfa_off');

@@ -30,7 +30,7 @@ export interface PageKit {
   fromOwnForm(request: FastifyRequest, boundTo: string | undefined, token: string | undefined): boolean;
   refusedForm(reply: FastifyReply): FastifyReply;
   /** The signed-in browser of a form post from this site's own page, or the answer to give instead (to /login; refused). */
-  signedInForm(request: FastifyRequest, reply: FastifyReply, csrf: string | undefined): Promise<BrowserSession | FastifyReply>;
+  signedInForm(request: FastifyRequest, reply: FastifyReply, csrf: string | undefined): Promise<BrowserSession | Answered>;
   /** Signs the browser in: its session's cookie (a new session, a new cookie: nothing set before sign-in is kept), then on to `to`. */
   signedIn(reply: FastifyReply, session: { sessionId: string; userId: string }, to: string): FastifyReply;
   /** Signs the browser in as `signedIn` does, for an answer that is a page of its own (recovery codes shown once). */
@@ -41,6 +41,15 @@ export interface PageKit {
   returnTo(value: string | undefined): string;
   redirect(reply: FastifyReply, to: string): FastifyReply;
 }
+
+/**
+ * What a check that may answer the request itself gives back once it has: a marker, never the reply. A reply is a
+ * thenable (it resolves once sent), so an async function returning it would hand its caller `undefined`; the
+ * caller tests `'user' in result` and, when false, returns `reply`.
+ */
+export const ANSWERED = Object.freeze({ answered: true as const });
+export type Answered = typeof ANSWERED;
+const answered = (_sent: FastifyReply): Answered => ANSWERED;
 
 /** A nonce cookie's value: 32 random bytes, base64url. */
 const NONCE = /^[A-Za-z0-9_-]{43}$/;
@@ -112,8 +121,8 @@ ${elsewhere ? html`<p>${t.refused.elsewhere(html`<a href="${origin}/login">${ori
     },
     async signedInForm(request, reply, csrf) {
       const session = await liveBrowserSession(deps, request.cookies[SESSION_COOKIE]);
-      if (!session) return redirect(reply, SIGN_IN_HERE);
-      if (!this.fromOwnForm(request, session.sessionId, csrf)) return this.refusedForm(reply);
+      if (!session) return answered(redirect(reply, SIGN_IN_HERE));
+      if (!this.fromOwnForm(request, session.sessionId, csrf)) return answered(this.refusedForm(reply));
       return session;
     },
     signedIn(reply, session, to) {

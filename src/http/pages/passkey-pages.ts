@@ -122,7 +122,7 @@ export function passkeyPages(app: PageApp, kit: PageKit) {
 
   app.post('/account/passkeys', { config: { html: true }, schema: form('Add the passkey the browser made (HTML form, posted by the pages’ script)', Type.Object({ response: FormField(PASSKEY_FIELD), name: FormField(400), csrf: FormField(128) }), { 200: pageResponse('added, the account’s first factor: its recovery codes, shown once'), 303: redirectResponse('added: back to /account; or not signed in: to /login'), 401: pageResponse('refused') }) }, async (request, reply) => {
     const session = await kit.signedInForm(request, reply, request.body.csrf);
-    if (!('user' in session)) return session;
+    if (!('user' in session)) return reply;
     try {
       const value: unknown = JSON.parse(request.body.response ?? 'null');
       if (!Value.Check(PasskeyRegistration, value)) throw new AppError('invalid_passkey_registration');
@@ -140,7 +140,7 @@ export function passkeyPages(app: PageApp, kit: PageKit) {
 
   app.post('/account/passkeys/rename', { config: { html: true }, schema: form('Rename one of the account’s passkeys (HTML form)', Type.Object({ id: FormField(64), name: FormField(400), csrf: FormField(128) }), { 303: redirectResponse('renamed: back to /account; or not signed in: to /login'), 400: pageResponse('a name the API would refuse'), 404: pageResponse('no such passkey of the account') }) }, async (request, reply) => {
     const session = await kit.signedInForm(request, reply, request.body.csrf);
-    if (!('user' in session)) return session;
+    if (!('user' in session)) return reply;
     const { t } = wordsOf(request);
     const name = (request.body.name ?? '').trim();
     const problem = nameProblem(name, t);
@@ -157,7 +157,7 @@ export function passkeyPages(app: PageApp, kit: PageKit) {
 
   app.post('/account/passkeys/remove', { config: { html: true }, schema: form('Remove one of the account’s passkeys (HTML form): the password and a code', Type.Object({ id: FormField(64), password: FormField(4096), code: FormField(64), csrf: FormField(128) }), { 303: redirectResponse('removed: back to /account; or not signed in: to /login'), 401: pageResponse('a wrong password or code'), 404: pageResponse('no such passkey of the account'), 429: jsonErrorResponse('too many tries (Retry-After)') }) }, async (request, reply) => {
     const session = await kit.signedInForm(request, reply, request.body.csrf);
-    if (!('user' in session)) return session;
+    if (!('user' in session)) return reply;
     try {
       await removeOwnPasskey(kit.deps, session.user, request.body.id ?? '', { password: request.body.password ?? '', ...factorTyped(request.body.code) }, clientOf(request));
       return kit.redirect(reply, '/account?saved=passkey_removed');

@@ -1,7 +1,7 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { formToken, type BrowserSession } from '../../../auth/browser-sessions/browser-sessions.js';
 import { html, type Html } from '../html.js';
-import type { PageKit } from '../page-kit.js';
+import { ANSWERED, type Answered, type PageKit } from '../page-kit.js';
 
 /**
  * What every page of the console (`/admin`) uses. The console is for a signed-in browser whose user has the role
@@ -32,9 +32,9 @@ export interface AdminPage {
 export interface AdminKit {
   kit: PageKit;
   /** The admin's browser for a page of the console, or the answer given instead (to /login and back; 403). */
-  adminOf(request: FastifyRequest, reply: FastifyReply): Promise<BrowserSession | FastifyReply>;
+  adminOf(request: FastifyRequest, reply: FastifyReply): Promise<BrowserSession | Answered>;
   /** The admin's browser for a form post of the console from its own page, or the answer given instead. */
-  adminForm(request: FastifyRequest, reply: FastifyReply, csrf: string | undefined): Promise<BrowserSession | FastifyReply>;
+  adminForm(request: FastifyRequest, reply: FastifyReply, csrf: string | undefined): Promise<BrowserSession | Answered>;
   /** The token the session's forms carry. */
   csrfOf(session: BrowserSession): string;
   send(reply: FastifyReply, status: number, session: BrowserSession, page: AdminPage): FastifyReply;
@@ -64,15 +64,22 @@ export function adminKit(kit: PageKit): AdminKit {
     kit,
     async adminOf(request, reply) {
       const session = await kit.sessionOf(request);
-      if (!session) return signInAgain(request, reply);
+      if (!session) {
+        signInAgain(request, reply);
+        return ANSWERED;
+      }
       const why = refusal(session);
-      return why ? refuse(reply, session, why) : session;
+      if (!why) return session;
+      refuse(reply, session, why);
+      return ANSWERED;
     },
     async adminForm(request, reply, csrf) {
       const session = await kit.signedInForm(request, reply, csrf);
       if (!('user' in session)) return session;
       const why = refusal(session);
-      return why ? refuse(reply, session, why) : session;
+      if (!why) return session;
+      refuse(reply, session, why);
+      return ANSWERED;
     },
     csrfOf: (session) => formToken(kit.deps.pageKey, session.sessionId),
     send: (reply, status, session, page) =>

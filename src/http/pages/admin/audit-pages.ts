@@ -145,7 +145,7 @@ export function auditPages(app: PageApp, admin: AdminKit): void {
     },
     async (request, reply) => {
       const session = await admin.adminOf(request, reply);
-      if (!('user' in session)) return session;
+      if (!('user' in session)) return reply;
       const query: Query = request.query;
       const show = (status: number, body: Html) => admin.send(reply, status, session, { title: 'Audit log', section: 'audit', body });
       try {

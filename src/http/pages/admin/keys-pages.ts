@@ -117,7 +117,7 @@ export function keyPages(app: PageApp, admin: AdminKit): void {
     },
     async (request, reply) => {
       const session = await admin.adminOf(request, reply);
-      if (!('user' in session)) return session;
+      if (!('user' in session)) return reply;
       return show(reply, 200, session, { done: doneOf(request.query.done) });
     },
   );
@@ -136,7 +136,7 @@ export function keyPages(app: PageApp, admin: AdminKit): void {
     },
     async (request, reply) => {
       const session = await admin.adminForm(request, reply, request.body.csrf);
-      if (!('user' in session)) return session;
+      if (!('user' in session)) return reply;
       if (hs256()) return show(reply, 409, session, { problem: { message: 'JWT_ALGORITHM is HS256: there is no stored key to rotate. Nothing was done.' } });
       await rotateSigningKeys(deps, admin.actorOf(session));
       return admin.kit.redirect(reply, '/admin/keys?done=rotated');
@@ -166,7 +166,7 @@ function revokePage(app: PageApp, admin: AdminKit, show: Show): void {
     },
     async (request, reply) => {
       const session = await admin.adminForm(request, reply, request.body.csrf);
-      if (!('user' in session)) return session;
+      if (!('user' in session)) return reply;
       const kid = request.body.kid ?? '';
       if ((request.body.confirm ?? '').trim() !== kid || kid === '')
         return show(reply, 422, session, { problem: { kid, message: 'Type the key\'s kid exactly as shown above it. Nothing was revoked.' } });

@@ -84,7 +84,7 @@ export function overviewPages(app: PageApp, admin: AdminKit): void {
     },
     async (request, reply) => {
       const session = await admin.adminOf(request, reply);
-      if (!('user' in session)) return session;
+      if (!('user' in session)) return reply;
       const overview = await readOverview(admin.kit.deps);
       return admin.send(reply, 200, session, { title: 'Overview', section: 'overview', body: overviewBody(overview, admin.kit.deps.config.keyRotationInterval) });
     },

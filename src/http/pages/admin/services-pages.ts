@@ -115,7 +115,7 @@ ${form}`;
     { config: { html: true }, schema: { ...pageSchema, summary: 'The console: service clients (HTML)', querystring: Type.Object({ done: FormField(32) }) } },
     async (request, reply) => {
       const session = await admin.adminOf(request, reply);
-      if (!('user' in session)) return session;
+      if (!('user' in session)) return reply;
       return listPage(reply, 200, session, createForm(admin.csrfOf(session)), noticeOf(request.query.done));
     },
   );
@@ -134,7 +134,7 @@ ${form}`;
     },
     async (request, reply) => {
       const session = await admin.adminForm(request, reply, request.body.csrf);
-      if (!('user' in session)) return session;
+      if (!('user' in session)) return reply;
       const name = (request.body.name ?? '').trim();
       const scopes = [...new Set(scopesOf(request.body.scopes))];
       const problems = createProblems(name, scopes);
@@ -187,7 +187,7 @@ ${fieldError('confirm', problem)}
   for (const [action, ask] of [['rotate', rotateForm], ['remove', removeForm]] as const) {
     app.get(`${LIST}/:name/${action}`, { config: { html: true }, schema: getSchema(`The console: ${action === 'rotate' ? 'rotate a service client\'s secret' : 'remove a service client'} (HTML)`) }, async (request, reply) => {
       const session = await admin.adminOf(request, reply);
-      if (!('user' in session)) return session;
+      if (!('user' in session)) return reply;
       const client = await found(request.params.name);
       if (!client) return gone(reply, session);
       return admin.send(reply, 200, session, { title: action === 'rotate' ? 'Rotate a secret' : 'Remove a service client', section: 'services', body: ask(admin.csrfOf(session), client.name) });
@@ -196,7 +196,7 @@ ${fieldError('confirm', problem)}
 
   app.post(`${LIST}/:name/rotate`, { config: { html: true }, schema: postSchema("Rotate a service client's secret (HTML form): the new one on the answer, once", { 200: pageResponse('rotated: the new secret, shown this once') }) }, async (request, reply) => {
     const session = await admin.adminForm(request, reply, request.body.csrf);
-    if (!('user' in session)) return session;
+    if (!('user' in session)) return reply;
     const rotated = await unlessGone(rotateServiceClientSecret(deps, request.params.name, admin.actorOf(session)));
     if (!rotated) return gone(reply, session);
     reply.header('cache-control', 'no-store');
@@ -205,7 +205,7 @@ ${fieldError('confirm', problem)}
 
   app.post(`${LIST}/:name/remove`, { config: { html: true }, schema: postSchema('Remove a service client (HTML form), its name typed to confirm', { 422: pageResponse('the form again: the name typed was not the client\'s') }) }, async (request, reply) => {
     const session = await admin.adminForm(request, reply, request.body.csrf);
-    if (!('user' in session)) return session;
+    if (!('user' in session)) return reply;
     const client = await found(request.params.name);
     if (!client) return gone(reply, session);
     if ((request.body.confirm ?? '').trim() !== client.name) {

@@ -10,7 +10,7 @@ import { isUuid } from '../../../contracts/ids.js';
 import type { Deps } from '../../../deps.js';
 import { AppError } from '../../../errors.js';
 import { pageResponse, redirectResponse } from '../frame.js';
-import { FORM_TYPES, FormField, formResponses, type PageApp } from '../page-kit.js';
+import { ANSWERED, FORM_TYPES, FormField, formResponses, type Answered, type PageApp } from '../page-kit.js';
 import type { AdminKit } from './admin-kit.js';
 import { isUnknownUser, sendNoUser, sendUserPage, UserIdParams, userViewOf } from './user-page.js';
 
@@ -89,10 +89,12 @@ type ActionBody = { csrf?: string | undefined; session_id?: string | undefined; 
 type ActionRequest = FastifyRequest<{ Params: { id: string }; Body: ActionBody }>;
 
 /** The admin, for a form post about a valid user id; or the answer given instead (signed out, refused, 400). */
-async function adminFor(admin: AdminKit, request: ActionRequest, reply: FastifyReply): Promise<BrowserSession | FastifyReply> {
+async function adminFor(admin: AdminKit, request: ActionRequest, reply: FastifyReply): Promise<BrowserSession | Answered> {
   const session = await admin.adminForm(request, reply, request.body.csrf);
   if (!('user' in session)) return session;
-  return isUuid(request.params.id) ? session : sendNoUser(admin, reply, session, true);
+  if (isUuid(request.params.id)) return session;
+  sendNoUser(admin, reply, session, true);
+  return ANSWERED;
 }
 
 /** The user's page again, with a refusal (409) or a problem of the deletion's confirmation (422); 404 when the user is gone. */
@@ -130,7 +132,7 @@ export function userActionPages(app: PageApp, admin: AdminKit): void {
       { config: { html: true }, schema: actionSchema(action.summary, body, 'done: back to the user’s page, with a notice') },
       async (request, reply) => {
         const session = await adminFor(admin, request, reply);
-        if (!('user' in session)) return session;
+        if (!('user' in session)) return reply;
         const id = request.params.id.toLowerCase();
         if (action.notOwn && id === session.user.id) return userPageAgain(admin, reply, session, id, 409, { alert: action.notOwn });
         try {
@@ -153,7 +155,7 @@ function deletePage(app: PageApp, admin: AdminKit) {
     { config: { html: true }, schema: actionSchema('Delete the user, their address typed to confirm (HTML form)', body, 'deleted: to the users, with a notice') },
     async (request, reply) => {
       const session = await adminFor(admin, request, reply);
-      if (!('user' in session)) return session;
+      if (!('user' in session)) return reply;
       const id = request.params.id.toLowerCase();
       if (id === session.user.id) {
         return userPageAgain(admin, reply, session, id, 409, { alert: 'You cannot delete your own account from the console: delete it from your account page.' });

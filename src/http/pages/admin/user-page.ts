@@ -184,7 +184,7 @@ export function userPage(app: PageApp, admin: AdminKit): void {
     },
     async (request, reply) => {
       const session = await admin.adminOf(request, reply);
-      if (!('user' in session)) return session;
+      if (!('user' in session)) return reply;
       const { id } = request.params;
       if (!isUuid(id)) return sendNoUser(admin, reply, session, true);
       try {

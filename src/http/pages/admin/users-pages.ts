@@ -100,7 +100,7 @@ export function userPages(app: PageApp, admin: AdminKit): void {
     },
     async (request, reply) => {
       const session = await admin.adminOf(request, reply);
-      if (!('user' in session)) return session;
+      if (!('user' in session)) return reply;
       const q = (request.query.q ?? '').trim();
       const { cursor } = request.query;
       const notice = noticeOf(LIST_NOTICES, request.query.done);
@@ -159,7 +159,7 @@ function newUserPages(app: PageApp, admin: AdminKit) {
     },
     async (request, reply) => {
       const session = await admin.adminOf(request, reply);
-      if (!('user' in session)) return session;
+      if (!('user' in session)) return reply;
       return admin.send(reply, 200, session, { title: NEW_TITLE, section: 'users', body: newUserForm(admin.csrfOf(session), ttl) });
     },
   );
@@ -183,7 +183,7 @@ function newUserPages(app: PageApp, admin: AdminKit) {
     },
     async (request, reply) => {
       const session = await admin.adminForm(request, reply, request.body.csrf);
-      if (!('user' in session)) return session;
+      if (!('user' in session)) return reply;
       const values = { name: (request.body.name ?? '').trim(), email: (request.body.email ?? '').trim(), admin: request.body.role === 'admin' };
       const again = (status: number, problems: Problems) =>
         admin.send(reply, status, session, { title: NEW_TITLE, section: 'users', body: newUserForm(admin.csrfOf(session), ttl, values, problems) });

@@ -98,7 +98,7 @@ export function webhookDeliveryPages(app: PageApp, admin: AdminKit): void {
     },
     async (request, reply) => {
       const session = await admin.adminOf(request, reply);
-      if (!('user' in session)) return session;
+      if (!('user' in session)) return reply;
       const { endpoint, state, before, done, n } = request.query;
       const view = { endpoint: endpoint || undefined, state: state || undefined };
       const endpoints = await listWebhookEndpoints(deps);
@@ -127,7 +127,7 @@ export function webhookDeliveryPages(app: PageApp, admin: AdminKit): void {
     },
     async (request, reply) => {
       const session = await admin.adminForm(request, reply, request.body.csrf);
-      if (!('user' in session)) return session;
+      if (!('user' in session)) return reply;
       const view = { endpoint: request.body.endpoint || undefined, state: request.body.state || undefined };
       try {
         await replayWebhookDeliveries(deps, { id: Number(request.params.deliveryId) }, admin.actorOf(session));
@@ -154,7 +154,7 @@ export function webhookDeliveryPages(app: PageApp, admin: AdminKit): void {
     },
     async (request, reply) => {
       const session = await admin.adminForm(request, reply, request.body.csrf);
-      if (!('user' in session)) return session;
+      if (!('user' in session)) return reply;
       const { replayed } = await replayWebhookDeliveries(deps, { dead: true }, admin.actorOf(session));
       return admin.kit.redirect(reply, viewUrl({}, { done: 'replayed_all', n: String(replayed) }));
     },

@@ -120,7 +120,7 @@ export function webhookPages(app: PageApp, admin: AdminKit): void {
     { config: { html: true }, schema: { tags, summary: 'The webhook endpoints, their backlog and dead deliveries, and a form to add one (HTML)', querystring: Type.Object({ done: FormField(32) }), produces: ['text/html'], response: { 200: pageResponse('the endpoints'), ...page } } },
     async (request, reply) => {
       const session = await admin.adminOf(request, reply);
-      if (!('user' in session)) return session;
+      if (!('user' in session)) return reply;
       const done = request.query.done;
       return listPage(reply, session, 200, done !== undefined && Object.hasOwn(DONE, done) ? DONE[done] : undefined);
     },
@@ -141,7 +141,7 @@ export function webhookPages(app: PageApp, admin: AdminKit): void {
     },
     async (request, reply) => {
       const session = await admin.adminForm(request, reply, request.body.csrf);
-      if (!('user' in session)) return session;
+      if (!('user' in session)) return reply;
       const typed = typedOf(request.body);
       const audience = typed.backchannel || typed.audience.trim() !== '' ? typed.audience : undefined;
       const refuse = async (problems: readonly ErrorDetail[]) => {
@@ -180,7 +180,7 @@ function removePages(app: PageApp, admin: AdminKit): void {
     },
     async (request, reply) => {
       const session = await admin.adminOf(request, reply);
-      if (!('user' in session)) return session;
+      if (!('user' in session)) return reply;
       const endpoint = (await listWebhookEndpoints(deps)).find((w) => w.id === request.params.id);
       if (!endpoint) return gone(reply, session);
       const pending = (await countDeliveriesByEndpoint(deps)).get(endpoint.id)?.pending ?? 0;
@@ -198,7 +198,7 @@ function removePages(app: PageApp, admin: AdminKit): void {
     },
     async (request, reply) => {
       const session = await admin.adminForm(request, reply, request.body.csrf);
-      if (!('user' in session)) return session;
+      if (!('user' in session)) return reply;
       try {
         await removeWebhookEndpoint(deps, request.params.id, admin.actorOf(session));
       } catch (err) {
