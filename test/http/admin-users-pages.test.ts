@@ -248,6 +248,9 @@ describe('creating a user with an invitation', () => {
     const bad = await admin.post('/admin/users/new', { csrf, name: '', email: 'not an address', role: 'user' });
     expect(bad.statusCode).toBe(422);
     for (const id of ['name', 'email']) expect(bad.body).toMatch(new RegExp(`id="${id}"[^>]*aria-invalid="true" aria-describedby="${id}-error"`));
+    const superuser = await admin.post('/admin/users/new', { csrf, name: 'Root', email: uniqueEmail('root'), role: 'superuser' });
+    expect(superuser.statusCode).toBe(422);
+    expect(superuser.body).toMatch(/id="role"[^>]*aria-invalid="true" aria-describedby="role-error"/);
     const taken = await admin.post('/admin/users/new', { csrf, name: 'Taken', email: admin.user.email, role: 'user' });
     expect(taken.statusCode).toBe(409);
     expect(taken.body).toMatch(/id="email-error">An account has this address already\./);

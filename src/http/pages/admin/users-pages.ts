@@ -121,7 +121,7 @@ export function userPages(app: PageApp, admin: AdminKit): void {
   userActionPages(app, admin);
 }
 
-type Problems = Partial<Record<'name' | 'email', string>>;
+type Problems = Partial<Record<'name' | 'email' | 'role', string>>;
 
 function labelled(id: string, label: string, attributes: Html, problem: string | undefined): Html {
   return html`<label for="${id}">${label}</label>
@@ -138,7 +138,8 @@ function newUserForm(csrf: string, invitationTtl: number, values: { name?: strin
 ${labelled('name', 'Name', html`type="text" autocomplete="off" required maxlength="100" value="${values.name ?? ''}"`, problems.name)}
 ${labelled('email', 'Email', html`type="email" autocomplete="off" required value="${values.email ?? ''}"`, problems.email)}
 <label for="role">Role</label>
-<select id="role" name="role"><option value="user">User</option><option value="admin"${values.admin ? html` selected` : ''}>Administrator</option></select>
+<select id="role" name="role"${problems.role ? html` aria-invalid="true" aria-describedby="role-error"` : ''}><option value="user">User</option><option value="admin"${values.admin ? html` selected` : ''}>Administrator</option></select>
+${problems.role ? html`<p class="field-error" id="role-error">${problems.role}</p>` : ''}
 <button type="submit">Create and send the invitation</button>
 </form>
 <p><a href="/admin/users">Back to the users</a></p>`;
@@ -187,7 +188,8 @@ function newUserPages(app: PageApp, admin: AdminKit) {
       const values = { name: (request.body.name ?? '').trim(), email: (request.body.email ?? '').trim(), admin: request.body.role === 'admin' };
       const again = (status: number, problems: Problems) =>
         admin.send(reply, status, session, { title: NEW_TITLE, section: 'users', body: newUserForm(admin.csrfOf(session), ttl, values, problems) });
-      const problems: Problems = { name: nameProblem(values.name), email: emailProblem(values.email) };
+      const role = request.body.role ?? 'user';
+      const problems: Problems = { name: nameProblem(values.name), email: emailProblem(values.email), role: role === 'user' || role === 'admin' ? undefined : 'Choose a role: User or Administrator.' };
       for (const key of Object.keys(problems) as (keyof Problems)[]) if (!problems[key]) delete problems[key];
       if (Object.keys(problems).length > 0) return again(422, problems);
       try {
