@@ -10,7 +10,9 @@ import { webhookPages } from './webhooks-pages.js';
 /**
  * The admin console, `/admin`: an overview (./overview-pages.ts), users (./users-pages.ts), the audit log
  * (./audit-pages.ts), signing keys (./keys-pages.ts), service clients (./services-pages.ts) and webhooks
- * (./webhooks-pages.ts), for admins signed in with a second factor (./admin-kit.ts).
+ * (./webhooks-pages.ts), for admins signed in with a second factor (./admin-kit.ts). Its routes are pages, not API:
+ * they are left out of the OpenAPI document (`hide`), whose /docs page stops rendering past about 140 operations;
+ * what they do is the admin API's, which the document has.
  */
 export function adminPages(app: PageApp, kit: PageKit): void {
   const admin = adminKit(kit);

@@ -130,7 +130,7 @@ export function auditPages(app: PageApp, admin: AdminKit): void {
     {
       config: { html: true },
       schema: {
-        tags,
+        tags, hide: true,
         summary: 'The console: the audit log, searched (HTML)',
         produces: ['text/html'],
         querystring: Type.Object({ user: field(1000), type: field(100), actor: field(1000), from: field(100), to: field(100), cursor: field(100) }),

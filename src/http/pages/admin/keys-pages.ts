@@ -103,7 +103,7 @@ export function keyPages(app: PageApp, admin: AdminKit): void {
     {
       config: { html: true },
       schema: {
-        tags,
+        tags, hide: true,
         summary: 'The console: signing keys, rotation and revocation (HTML)',
         querystring: Type.Object({ done: FormField(32) }),
         produces: ['text/html'],
@@ -127,7 +127,7 @@ export function keyPages(app: PageApp, admin: AdminKit): void {
     {
       config: { html: true },
       schema: {
-        tags,
+        tags, hide: true,
         summary: 'Publish a new signing key now (HTML form)',
         consumes: FORM_TYPES,
         body: Type.Object({ csrf: FormField(128) }),
@@ -152,7 +152,7 @@ function revokePage(app: PageApp, admin: AdminKit, show: Show): void {
     {
       config: { html: true },
       schema: {
-        tags,
+        tags, hide: true,
         summary: 'Revoke a signing key now, its kid typed again to confirm (HTML form)',
         consumes: FORM_TYPES,
         body: Type.Object({ kid: FormField(200), confirm: FormField(200), csrf: FormField(128) }),

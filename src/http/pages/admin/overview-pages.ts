@@ -71,7 +71,7 @@ export function overviewPages(app: PageApp, admin: AdminKit): void {
     {
       config: { html: true },
       schema: {
-        tags,
+        tags, hide: true,
         summary: 'The console\'s overview (HTML): users, sign-ins and failures per day, sessions, webhooks, the signing key',
         produces: ['text/html'],
         response: {

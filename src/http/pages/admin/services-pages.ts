@@ -108,7 +108,7 @@ ${clientsTable(clients)}
 ${form}`;
     return admin.send(reply, status, session, { title: TITLE, section: 'services', body });
   };
-  const pageSchema = { tags, produces: ['text/html'], response: { 200: pageResponse('the page'), 303: redirectResponse('not signed in: to /login, back here after'), 403: pageResponse('not an admin signed in with a second factor'), 503: jsonErrorResponse('the database does not answer') } };
+  const pageSchema = { tags, hide: true, produces: ['text/html'], response: { 200: pageResponse('the page'), 303: redirectResponse('not signed in: to /login, back here after'), 403: pageResponse('not an admin signed in with a second factor'), 503: jsonErrorResponse('the database does not answer') } };
 
   app.get(
     LIST,
@@ -125,7 +125,7 @@ ${form}`;
     {
       config: { html: true },
       schema: {
-        tags,
+        tags, hide: true,
         summary: 'Create a service client (HTML form): its secret on the answer, once',
         consumes: FORM_TYPES,
         body: Type.Object({ name: FormField(400), scopes: Type.Optional(Type.Union([FormField(40), Type.Array(Type.String({ maxLength: 40 }), { maxItems: 10 })])), csrf: FormField(128) }),
@@ -177,9 +177,9 @@ function serviceChangePages(app: PageApp, admin: AdminKit): void {
 ${fieldError('confirm', problem)}
 <button type="submit" class="danger">Remove service client</button></form>
 <p><a href="${LIST}">Cancel</a></p>`;
-  const getSchema = (summary: string) => ({ tags, summary, produces: ['text/html'], params: NameParam, response: { 200: pageResponse('the page'), 303: redirectResponse('not signed in: to /login, back here after'), 403: pageResponse('not an admin signed in with a second factor'), 404: pageResponse('no such service client'), 503: jsonErrorResponse('the database does not answer') } });
+  const getSchema = (summary: string) => ({ tags, hide: true, summary, produces: ['text/html'], params: NameParam, response: { 200: pageResponse('the page'), 303: redirectResponse('not signed in: to /login, back here after'), 403: pageResponse('not an admin signed in with a second factor'), 404: pageResponse('no such service client'), 503: jsonErrorResponse('the database does not answer') } });
   const postSchema = (summary: string, extra: Record<number, unknown>) => ({
-    tags, summary, consumes: FORM_TYPES, params: NameParam,
+    tags, hide: true, summary, consumes: FORM_TYPES, params: NameParam,
     body: Type.Object({ confirm: FormField(200), csrf: FormField(128) }),
     response: { ...formResponses, 303: redirectResponse('not signed in: to /login'), 404: pageResponse('no such service client'), ...extra },
   });

@@ -108,7 +108,7 @@ async function userPageAgain(admin: AdminKit, reply: FastifyReply, session: Brow
 }
 
 const actionSchema = (summary: string, body: ReturnType<typeof Type.Object>, done: string) => ({
-  tags,
+  tags, hide: true,
   summary,
   params: UserIdParams,
   consumes: FORM_TYPES,

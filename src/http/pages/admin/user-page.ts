@@ -167,7 +167,7 @@ export function userPage(app: PageApp, admin: AdminKit): void {
     {
       config: { html: true },
       schema: {
-        tags,
+        tags, hide: true,
         summary: 'A user in the console (HTML): profile, second factors, sessions, and what an admin does to them',
         params: UserIdParams,
         querystring: Type.Object({ done: FormField(32) }),

@@ -85,7 +85,7 @@ export function userPages(app: PageApp, admin: AdminKit): void {
     {
       config: { html: true },
       schema: {
-        tags,
+        tags, hide: true,
         summary: 'The console’s users (HTML): searched by email or name, a page at a time',
         querystring: Type.Object({ q: FormField(1024), cursor: FormField(1024), done: FormField(32) }),
         produces: ['text/html'],
@@ -152,7 +152,7 @@ function newUserPages(app: PageApp, admin: AdminKit) {
     {
       config: { html: true },
       schema: {
-        tags,
+        tags, hide: true,
         summary: 'The console’s form that creates a user and invites them (HTML)',
         produces: ['text/html'],
         response: { 200: pageResponse('the form'), 303: redirectResponse('not signed in: to /login'), 403: pageResponse('not an admin signed in with a second factor'), 503: jsonErrorResponse('the database does not answer') },
@@ -169,7 +169,7 @@ function newUserPages(app: PageApp, admin: AdminKit) {
     {
       config: { html: true },
       schema: {
-        tags,
+        tags, hide: true,
         summary: 'Create a user and email them an invitation to choose their password (HTML form)',
         consumes: FORM_TYPES,
         produces: ['text/html'],

@@ -89,7 +89,7 @@ export function webhookDeliveryPages(app: PageApp, admin: AdminKit): void {
     {
       config: { html: true },
       schema: {
-        tags,
+        tags, hide: true,
         summary: 'Webhook deliveries, of every endpoint or one, in a state or all, newest first, a page at a time (HTML)',
         querystring: Type.Object({ ...Filters, before: Type.Optional(DeliveryId), done: FormField(32), n: Type.Optional(Type.String({ pattern: '^[0-9]{1,9}$' })) }),
         produces: ['text/html'],
@@ -117,7 +117,7 @@ export function webhookDeliveryPages(app: PageApp, admin: AdminKit): void {
     {
       config: { html: true },
       schema: {
-        tags,
+        tags, hide: true,
         summary: 'Send a dead delivery again (HTML form)',
         consumes: FORM_TYPES,
         params: Type.Object({ deliveryId: DeliveryId }),
@@ -145,7 +145,7 @@ export function webhookDeliveryPages(app: PageApp, admin: AdminKit): void {
     {
       config: { html: true },
       schema: {
-        tags,
+        tags, hide: true,
         summary: 'Send every dead delivery, of every endpoint, again (HTML form)',
         consumes: FORM_TYPES,
         body: Type.Object({ csrf: FormField(128) }),

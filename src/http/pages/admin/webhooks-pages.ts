@@ -117,7 +117,7 @@ export function webhookPages(app: PageApp, admin: AdminKit): void {
 
   app.get(
     '/admin/webhooks',
-    { config: { html: true }, schema: { tags, summary: 'The webhook endpoints, their backlog and dead deliveries, and a form to add one (HTML)', querystring: Type.Object({ done: FormField(32) }), produces: ['text/html'], response: { 200: pageResponse('the endpoints'), ...page } } },
+    { config: { html: true }, schema: { tags, hide: true, summary: 'The webhook endpoints, their backlog and dead deliveries, and a form to add one (HTML)', querystring: Type.Object({ done: FormField(32) }), produces: ['text/html'], response: { 200: pageResponse('the endpoints'), ...page } } },
     async (request, reply) => {
       const session = await admin.adminOf(request, reply);
       if (!('user' in session)) return reply;
@@ -137,7 +137,7 @@ export function webhookPages(app: PageApp, admin: AdminKit): void {
     '/admin/webhooks',
     {
       config: { html: true },
-      schema: { tags, summary: 'Add a webhook endpoint (HTML form): its signing secret, shown once', consumes: FORM_TYPES, body: AddBody, response: { ...formResponses, 200: pageResponse('added: the signing secret, shown once'), 303: redirectResponse('not signed in: to /login'), 422: pageResponse('the endpoints again, the form saying why it was refused') } },
+      schema: { tags, hide: true, summary: 'Add a webhook endpoint (HTML form): its signing secret, shown once', consumes: FORM_TYPES, body: AddBody, response: { ...formResponses, 200: pageResponse('added: the signing secret, shown once'), 303: redirectResponse('not signed in: to /login'), 422: pageResponse('the endpoints again, the form saying why it was refused') } },
     },
     async (request, reply) => {
       const session = await admin.adminForm(request, reply, request.body.csrf);
@@ -176,7 +176,7 @@ function removePages(app: PageApp, admin: AdminKit): void {
     '/admin/webhooks/:id/remove',
     {
       config: { html: true },
-      schema: { tags, summary: 'Remove a webhook endpoint? (HTML): a page that asks', params, produces: ['text/html'], response: { 200: pageResponse('the question'), 303: redirectResponse('not signed in: to /login, back here after'), 400: jsonErrorResponse('a malformed id'), 403: pageResponse('not an administrator, or signed in without a second factor'), 404: pageResponse('no such endpoint'), 503: jsonErrorResponse('the database does not answer') } },
+      schema: { tags, hide: true, summary: 'Remove a webhook endpoint? (HTML): a page that asks', params, produces: ['text/html'], response: { 200: pageResponse('the question'), 303: redirectResponse('not signed in: to /login, back here after'), 400: jsonErrorResponse('a malformed id'), 403: pageResponse('not an administrator, or signed in without a second factor'), 404: pageResponse('no such endpoint'), 503: jsonErrorResponse('the database does not answer') } },
     },
     async (request, reply) => {
       const session = await admin.adminOf(request, reply);
@@ -194,7 +194,7 @@ function removePages(app: PageApp, admin: AdminKit): void {
     '/admin/webhooks/:id/remove',
     {
       config: { html: true },
-      schema: { tags, summary: 'Remove a webhook endpoint (HTML form): its pending deliveries are dropped', consumes: FORM_TYPES, params, body: Type.Object({ csrf: FormField(128) }), response: { ...formResponses, 303: redirectResponse('removed: back to /admin/webhooks; or not signed in: to /login'), 404: pageResponse('no such endpoint') } },
+      schema: { tags, hide: true, summary: 'Remove a webhook endpoint (HTML form): its pending deliveries are dropped', consumes: FORM_TYPES, params, body: Type.Object({ csrf: FormField(128) }), response: { ...formResponses, 303: redirectResponse('removed: back to /admin/webhooks; or not signed in: to /login'), 404: pageResponse('no such endpoint') } },
     },
     async (request, reply) => {
       const session = await admin.adminForm(request, reply, request.body.csrf);
