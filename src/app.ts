@@ -108,10 +108,12 @@ function limitConnections(app: App, deps: Deps) {
 }
 
 function installAnswerHooks(app: App, deps: Deps) {
-  app.addHook('onSend', async (_request, reply) => {
+  // A callback, not an async function: on every answer, a promise and a turn of the microtask queue less.
+  app.addHook('onSend', (_request, reply, payload, done) => {
     // Answers of an auth server are personal: no cache keeps them unless a route says otherwise.
     if (!reply.hasHeader('cache-control')) reply.header('cache-control', 'no-store');
     reply.header('x-request-id', reply.request.id);
+    done(null, payload);
   });
   if (deps.metricsRegistry) countRequests(app, deps.metricsRegistry);
   if (deps.config.logRequests) {

@@ -61,17 +61,23 @@ describe('security headers', () => {
     }
   });
 
-  it('are the full set on HTML pages (the reset page, the API docs)', async () => {
-    for (const url of ['/reset-password/some-token', '/docs/']) {
+  it('are the full set on HTML pages (the reset page, the API docs, the sign-in page)', async () => {
+    // helmet's set, computed once at start-up (security-headers.ts): every one of its headers on every page.
+    const HELMET = ['cross-origin-opener-policy', 'cross-origin-resource-policy', 'origin-agent-cluster', 'x-dns-prefetch-control', 'x-download-options', 'x-permitted-cross-domain-policies', 'x-xss-protection'];
+    for (const url of ['/reset-password/some-token', '/docs/', '/login']) {
       const res = await t.inject({ method: 'GET', url });
       expect(res.headers['content-type'], url).toMatch(/^text\/html/);
       expect(res.headers['content-security-policy'], url).toMatch(/default-src/);
       expect(res.headers['content-security-policy'], url).toMatch(/frame-ancestors 'none'/);
       expect(res.headers['strict-transport-security'], url).toBeDefined();
-      expect(res.headers['referrer-policy'], url).toBe('no-referrer');
+      expect(res.headers['referrer-policy'], url).toBe(url === '/login' ? 'same-origin' : 'no-referrer');
       expect(res.headers['x-content-type-options'], url).toBe('nosniff');
       expect(res.headers['x-frame-options'], url).toBe('DENY');
       expect(res.headers['cross-origin-opener-policy'], url).toBe('same-origin');
+      for (const name of HELMET) expect(res.headers[name], `${url} ${name}`).toBeDefined();
+      expect(res.headers['x-xss-protection'], url).toBe('0');
+      expect(res.headers['cache-control'], url).toBeDefined();
+      expect(res.headers['x-request-id'], url).toBeDefined();
     }
   });
 

@@ -35,10 +35,11 @@ export function hostedPages(deps: Deps): FastifyPluginAsyncTypebox {
     await app.register(cookie);
     // The pages' posts are forms, and only forms: a JSON or multipart body, which the app's parsers would read, is
     // refused before it is read (as the API refuses a form), whatever its token and origin.
-    app.addHook('onRequest', async (request, reply) => {
-      if (request.method !== 'POST') return;
+    app.addHook('onRequest', (request, reply, done) => {
+      if (request.method !== 'POST') return done();
       const type = (request.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
-      if (!FORM_TYPES.includes(type)) return sendError(reply, 'unsupported_media_type', `Content-Type must be ${FORM_TYPES.join(' or ')}.`);
+      if (FORM_TYPES.includes(type)) return done();
+      sendError(reply, 'unsupported_media_type', `Content-Type must be ${FORM_TYPES.join(' or ')}.`);
     });
     const { stylesheet, notes } = siteOf(deps.config);
     for (const note of notes) deps.logger.warn(note);
