@@ -132,6 +132,10 @@ describe('the tokens of forms', () => {
     const login = await post(t, '/login', new URLSearchParams({ email: user.email, password: GOOD_PASSWORD, csrf: b.csrf }).toString(), { cookie: `latchkey_form=${b.sessionId}` });
     expect(login.statusCode).toBe(403);
     expect(cookieOf(login, 'latchkey_session')).toBeUndefined();
+    // Nor set to the account page's token itself, the form a signed-out form's token (its nonce) is checked against.
+    const asNonce = await post(t, '/login', new URLSearchParams({ email: user.email, password: GOOD_PASSWORD, csrf: b.csrf }).toString(), { cookie: `latchkey_form=${b.csrf}` });
+    expect(asNonce.statusCode).toBe(403);
+    expect(cookieOf(asNonce, 'latchkey_session')).toBeUndefined();
     // And a signed-out page's token is no signed-in form's.
     const form = await signedOutForm(t, '/login');
     expect((await post(t, '/account/name', `name=Crossed&csrf=${form.csrf}`, { cookie: `${b.cookie}; ${form.cookie}` })).statusCode).toBe(403);

@@ -74,9 +74,14 @@ describe('the sign-in page', () => {
     const scripts = res.body.match(/<script[^>]*>[^<]*<\/script>/g);
     expect(scripts).toEqual([expect.stringMatching(/^<script src="\/assets\/latchkey-[0-9a-f]{12}\.js" defer><\/script>$/)]);
     expect(csp).toContain("script-src 'self'");
-    expect(csrfOf(res.body)).toMatch(/^[A-Za-z0-9_-]{43}$/);
-    const nonce = (res.cookies as { name: string; httpOnly?: boolean; sameSite?: string; path?: string }[]).find((c) => c.name === 'latchkey_form');
+    const nonce = (res.cookies as { name: string; value: string; httpOnly?: boolean; sameSite?: string; path?: string }[]).find((c) => c.name === 'latchkey_form');
     expect(nonce).toMatchObject({ httpOnly: true, sameSite: 'Lax', path: '/' });
+    // A signed-out form's token is its nonce cookie's value (a double submit; browser-sessions.ts says why).
+    expect(nonce!.value).toMatch(/^[A-Za-z0-9_-]{44}$/);
+    expect(csrfOf(res.body)).toBe(nonce!.value);
+    const again = await b.get('/login');
+    expect(again.cookies, 'set once: the browser keeps its nonce').toEqual([]);
+    expect(csrfOf(again.body)).toBe(nonce!.value);
     // Its stylesheet, cached for good (its name changes with it).
     const css = /href="(\/assets\/latchkey-[0-9a-f]{12}\.css)"/.exec(res.body)![1]!;
     const sheet = await t.inject({ method: 'GET', url: css });

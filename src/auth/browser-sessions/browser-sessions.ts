@@ -1,4 +1,4 @@
-import { createHmac, timingSafeEqual } from 'node:crypto';
+import { createHmac, randomFillSync, timingSafeEqual } from 'node:crypto';
 import type { Clock } from '../../core/clock.js';
 import { deriveKey } from '../../core/secret-box.js';
 import type { Db } from '../../db/client.js';
@@ -52,8 +52,43 @@ export async function liveBrowserSession(deps: { db: Db; clock: Clock; pageKey: 
   return live ? { sessionId: named!.sessionId, user: live.user, aal: assuranceLevel(live.amr ?? PASSWORD_AMR) } : undefined;
 }
 
-/** The token a form carries, bound to what it is for (a session's id, or the nonce cookie of a signed-out browser). */
-export const formToken = (key: Buffer, boundTo: string) => mac(key, 'form', boundTo);
+/** What a signed-out browser's nonce cookie holds: 33 random bytes, base64url (44 characters; an HMAC's token has 43). */
+const NONCE_BYTES = 33;
+const NONCE = /^[A-Za-z0-9_-]{44}$/;
+
+/** Whether a value has the form of a nonce this server makes (never of a session's id, nor of a session's form token). */
+export const isFormNonce = (value: string) => NONCE.test(value);
+
+const nonces = Buffer.allocUnsafeSlow(NONCE_BYTES * 128);
+let noncesAt = nonces.length;
+
+/**
+ * A signed-out browser's new nonce, from the CSPRNG: a buffer of them refilled 128 at a time, as node:crypto's own
+ * randomUUID does, since a synchronous randomBytes per nonce took 7% of the server's time answering /login under
+ * load (bench/results/README.md, Hosted pages). Each byte is handed out once.
+ */
+export function newFormNonce(): string {
+  if (noncesAt === nonces.length) {
+    randomFillSync(nonces);
+    noncesAt = 0;
+  }
+  const nonce = nonces.toString('base64url', noncesAt, noncesAt + NONCE_BYTES);
+  noncesAt += NONCE_BYTES;
+  return nonce;
+}
+
+/**
+ * The token a form carries, bound to what it is for. A signed-in browser's forms: an HMAC of its session's id, so
+ * that no one without the key makes one. A signed-out browser's forms: its nonce itself, the value of its nonce cookie
+ * (a double submit), so that a sign-in page costs no HMAC (nor an HMAC object for the garbage collector to finalise).
+ * That is as strong as an HMAC of the nonce was: a nonce is no secret of the server's (anyone gets one, with its page's
+ * token, by opening /login), so its HMAC proved nothing a forger lacks. What stops a forged post is that another site
+ * can neither read the browser's nonce (an HttpOnly cookie, in a page of another origin) nor set it (`__Host-` over
+ * https, SameSite=Lax), and that the post must come from this origin (../../http/pages/page-kit.ts, fromOwnForm):
+ * the same whether the page holds the nonce or its HMAC. A session's token never has a nonce's form (43 characters to
+ * 44), so neither ever stands for the other.
+ */
+export const formToken = (key: Buffer, boundTo: string) => (isFormNonce(boundTo) ? boundTo : mac(key, 'form', boundTo));
 
 /** Whether a form's token is the one bound to `boundTo`. */
 export const isFormToken = (key: Buffer, boundTo: string, token: string | undefined) => token !== undefined && sameMac(token, formToken(key, boundTo));

@@ -1,8 +1,7 @@
-import { randomBytes } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
-import { isFormToken, liveBrowserSession, sealBrowserSession, type BrowserSession } from '../../auth/browser-sessions/browser-sessions.js';
+import { isFormNonce, isFormToken, liveBrowserSession, newFormNonce, sealBrowserSession, type BrowserSession } from '../../auth/browser-sessions/browser-sessions.js';
 import type { Deps } from '../../deps.js';
 import { jsonErrorResponse, lookOf, pageResponse, sendFramedPage, type Frame } from './frame.js';
 import { html } from './html.js';
@@ -51,9 +50,6 @@ export const ANSWERED = Object.freeze({ answered: true as const });
 export type Answered = typeof ANSWERED;
 const answered = (_sent: FastifyReply): Answered => ANSWERED;
 
-/** A nonce cookie's value: 32 random bytes, base64url. */
-const NONCE = /^[A-Za-z0-9_-]{43}$/;
-
 /** The app the pages register their routes on: any server and logger, with TypeBox's type provider. */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- any server and logger
 export type PageApp = FastifyInstance<any, any, any, any, TypeBoxTypeProvider>;
@@ -83,6 +79,9 @@ export function pageKit(deps: Deps): PageKit {
   const origin = new URL(publicUrl).origin;
   const look = lookOf(siteOf(deps.config), deps.config.allowedRedirectOrigins);
   const cookieBase = { path: '/', httpOnly: true, sameSite: 'lax' as const, secure };
+  // A new nonce cookie is set on most signed-out visits: its attributes, serialised once by the cookie plugin's own
+  // serialiser, follow a nonce that needs no encoding (base64url), instead of a serialisation per answer.
+  let nonceCookieAttributes: string | undefined;
   const redirect = (reply: FastifyReply, to: string) => reply.code(303).header('location', to).send();
   return {
     deps,
@@ -90,16 +89,18 @@ export function pageKit(deps: Deps): PageKit {
     sessionOf: (request) => liveBrowserSession(deps, request.cookies[SESSION_COOKIE]),
     nonceOf(request, reply) {
       const existing = request.cookies[NONCE_COOKIE];
-      if (existing && NONCE.test(existing)) return existing;
-      const nonce = randomBytes(32).toString('base64url');
-      reply.setCookie(NONCE_COOKIE, nonce, cookieBase);
+      if (existing && isFormNonce(existing)) return existing;
+      const nonce = newFormNonce();
+      nonceCookieAttributes ??= reply.server.serializeCookie(NONCE_COOKIE, '', cookieBase).slice(`${NONCE_COOKIE}=`.length);
+      reply.header('set-cookie', `${NONCE_COOKIE}=${nonce}${nonceCookieAttributes}`);
       return nonce;
     },
-    // Only a nonce as this server makes them: never a session's id (a UUID), whose form token the account page shows,
-    // so that a token of a session is never one of a signed-out form, whatever the cookie was set to.
+    // Only a nonce of the form this server makes them: never a session's id (a UUID), nor the token of a session's
+    // forms that the account page shows (43 characters to a nonce's 44), so that a token of a session is never one of a
+    // signed-out form, whatever the cookie was set to.
     postedNonce: (request) => {
       const posted = request.cookies[NONCE_COOKIE];
-      return posted !== undefined && NONCE.test(posted) ? posted : undefined;
+      return posted !== undefined && isFormNonce(posted) ? posted : undefined;
     },
     fromOwnForm(request, boundTo, token) {
       const source = request.headers.origin ?? originOfReferer(request.headers.referer);
