@@ -1,16 +1,14 @@
-import { existsSync } from 'node:fs';
-import { chromium, type Browser } from 'playwright-core';
+import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { startTestApp, type TestApp } from '../helpers/app.js';
+import { BROWSER_HOST, chromiumMissing, launchChromium } from '../helpers/chromium.js';
 import { describeUnless } from '../helpers/skip.js';
 
 // /docs in a real browser, reached by a host name other than localhost over plain HTTP (as
 // http://devbox:5001/docs is): every operation of /openapi.json is rendered. Chromium maps the name to
 // 127.0.0.1 itself, so no hosts file is touched. Debian's chromium only: `apt-get install -y chromium`.
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-const HOST = 'latchkey.test';
-const noChromium = existsSync(CHROMIUM) ? undefined : `no Chromium at ${CHROMIUM}: on Debian, apt-get install -y chromium, or set CHROMIUM_PATH`;
-if (noChromium && process.env.CI === 'true') throw new Error(`docs-browser: ${noChromium}; CI installs it in .ci/run`);
+const HOST = BROWSER_HOST;
+const noChromium = chromiumMissing('docs-browser');
 
 const HTTP_METHODS = new Set(['get', 'put', 'post', 'delete', 'options', 'head', 'patch', 'trace']);
 
@@ -21,10 +19,7 @@ describeUnless(noChromium)('/docs in Chromium, by a host name over plain HTTP', 
   beforeAll(async () => {
     t = await startTestApp();
     port = new URL(await t.listen()).port;
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: [`--host-resolver-rules=MAP ${HOST} 127.0.0.1`, '--no-sandbox'],
-    });
+    browser = await launchChromium();
   });
   afterAll(async () => {
     await browser?.close();

@@ -1,13 +1,9 @@
-import { existsSync, readFileSync } from 'node:fs';
-import { mkdir } from 'node:fs/promises';
-import { join } from 'node:path';
-import { createServer } from 'node:net';
-import { createRequire } from 'node:module';
 import { Secret, TOTP } from 'otpauth';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { GOOD_PASSWORD, signUp, startTestApp, uniqueEmail, type TestApp } from '../helpers/app.js';
-import { adminBrowser } from '../helpers/admin-browser.js';
+import { GOOD_PASSWORD, signUp, uniqueEmail, type TestApp } from '../helpers/app.js';
+import { accessibilityViolations, adminPage, appUnderHost, BROWSER_HOST, chromiumMissing, launchChromium, screenshots } from '../helpers/chromium.js';
+import { freePort } from '../helpers/services.js';
 import { anyOf, describeUnless, ON_POSTGRES } from '../helpers/skip.js';
 import { eq } from 'drizzle-orm';
 import { sessions, users, webhookDeliveries, webhookEndpoints } from '../../src/db/schema.js';
@@ -17,77 +13,25 @@ import { until } from '../helpers/webhook-receiver.js';
 // The hosted pages in a real browser (Debian's Chromium, driven by playwright-core): sign in with the keyboard,
 // the account page, a rename, sign out; an admin's first sign-in setting up a second factor; axe-core on each page; a form posted from another origin, and the pages
 // framed by another origin, refused. Once, on the embedded engine: the pages are the same on both.
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-const HOST = 'latchkey.test';
+const HOST = BROWSER_HOST;
 const EVIL = 'evil.test';
 const SIBLING = `evil.${HOST}`;
-const noChromium = existsSync(CHROMIUM) ? undefined : `no Chromium at ${CHROMIUM}: on Debian, apt-get install -y chromium, or set CHROMIUM_PATH`;
-if (noChromium && process.env.CI === 'true') throw new Error(`hosted-pages-browser: ${noChromium}; CI installs it in .ci/run`);
+const noChromium = chromiumMissing('hosted-pages-browser');
 
 const codeAt = (secret: string, at: Date) => new TOTP({ secret: Secret.fromBase32(secret) }).generate({ timestamp: at.getTime() });
-
-const AXE = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
-
-/**
- * axe-core's serious and critical violations on the page as it stands, light and dark (the colours change, and with
- * them the contrast); axe runs through the debugger protocol, past the page's CSP.
- */
-async function accessibilityViolations(page: Page): Promise<string[]> {
-  await page.evaluate(AXE);
-  const found: string[] = [];
-  for (const colorScheme of ['light', 'dark'] as const) {
-    await page.emulateMedia({ colorScheme });
-    const violations = await page.evaluate(async () => {
-      const axe = (globalThis as unknown as { axe: { run(): Promise<{ violations: { id: string; impact: string; nodes: { target: string[] }[] }[] }> } }).axe;
-      return (await axe.run()).violations;
-    });
-    for (const v of violations.filter((x) => x.impact === 'serious' || x.impact === 'critical')) found.push(`${colorScheme} ${v.id}: ${v.nodes.map((n) => n.target.join(' ')).join(', ')}`);
-  }
-  await page.emulateMedia({ colorScheme: 'light' });
-  return found;
-}
-
-// Every page the tests reach, at 1440 and 375 px wide, light and dark: test-results/screenshots/ (not committed;
-// docs/images/ holds a few of them).
-const SHOTS = join(process.cwd(), 'test-results', 'screenshots');
-
-async function screenshots(page: Page, name: string) {
-  await mkdir(SHOTS, { recursive: true });
-  for (const width of [1440, 375]) {
-    for (const colorScheme of ['light', 'dark'] as const) {
-      await page.setViewportSize({ width, height: 900 });
-      await page.emulateMedia({ colorScheme });
-      await page.screenshot({ path: join(SHOTS, `${name}-${width}-${colorScheme}.png`), fullPage: true });
-    }
-  }
-  await page.setViewportSize({ width: 1280, height: 720 });
-  await page.emulateMedia({ colorScheme: 'light' });
-}
 
 describeUnless(anyOf(noChromium, ON_POSTGRES))('the hosted pages in Chromium', () => {
   let t: TestApp;
   let browser: Browser;
   let base: string;
   beforeAll(async () => {
-    const port = await freePort();
-    base = `http://${HOST}:${port}`;
     // A short retry window: the console walk's delivery to a closed port dies once the clock passes it.
-    t = await startTestApp({ env: { PUBLIC_URL: base, WEBHOOK_RETRY_FOR: '1s' } });
-    await t.app.listen({ port, host: '127.0.0.1' });
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: [
-        `--host-resolver-rules=MAP ${HOST} 127.0.0.1, MAP ${EVIL} 127.0.0.1, MAP ${SIBLING} 127.0.0.1`,
-        // WebAuthn needs a secure context: this plain-HTTP test origin is taken as one (PUBLIC_URL is https in production).
-        `--unsafely-treat-insecure-origin-as-secure=${base}`,
-        '--no-sandbox',
-      ] });
+    ({ t, base } = await appUnderHost({ env: { WEBHOOK_RETRY_FOR: '1s' } }));
+    browser = await launchChromium({
+      hostRules: [`MAP ${EVIL} 127.0.0.1`, `MAP ${SIBLING} 127.0.0.1`],
+      // WebAuthn needs a secure context: this plain-HTTP test origin is taken as one (PUBLIC_URL is https in production).
+      args: [`--unsafely-treat-insecure-origin-as-secure=${base}`],
+    });
   });
   afterAll(async () => {
     await browser?.close();
@@ -496,10 +440,8 @@ describeUnless(anyOf(noChromium, ON_POSTGRES))('the hosted pages in Chromium', (
     await theirPage.waitForURL(`${base}/account`);
     const [browserSession] = (await t.deps.db.select().from(sessions).where(eq(sessions.userId, user.id))).filter((s) => !s.userAgent?.includes('iPhone'));
     // The admin's browser: a session opened with a second factor (aal2), as the console requires.
-    const admin = await adminBrowser(t);
-    const context = await browser.newContext();
-    await context.addCookies([...admin.jar].map(([name, value]) => ({ name, value, url: base, httpOnly: true, sameSite: 'Lax' as const })));
-    const page = await context.newPage();
+    const { page } = await adminPage(t, browser, base);
+    const context = page.context();
     await page.goto(`${base}/admin/users`);
     expect(await page.getByRole('heading', { level: 1 }).textContent()).toBe('Users');
     expect(await accessibilityViolations(page)).toEqual([]);
