@@ -109,8 +109,8 @@ const signinResponses = { ...formResponses, 429: jsonErrorResponse('too many att
  * and the nonce the next form is bound to; counted then as the API's sign-ins are (RATE_LIMIT_SIGNIN). Undefined: refuse it.
  */
 async function acceptedSigninForm(kit: PageKit, request: FastifyRequest, body: { csrf?: string | undefined; return_to?: string | undefined }) {
-  const nonce = kit.postedNonce(request);
-  if (!nonce || !kit.fromOwnForm(request, nonce, body.csrf)) return undefined;
+  const nonce = kit.signedOutForm(request, body.csrf);
+  if (!nonce) return undefined;
   await kit.deps.throttle.limitAddress('signin', request.network);
   return { nonce, to: kit.returnTo(body.return_to) };
 }

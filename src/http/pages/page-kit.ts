@@ -25,6 +25,8 @@ export interface PageKit {
   nonceOf(request: FastifyRequest, reply: FastifyReply): string;
   /** The nonce cookie a form post came with, if it is one this server could have made. */
   postedNonce(request: FastifyRequest): string | undefined;
+  /** The nonce of a signed-out browser's form post from this site's own page (its cookie, its token); undefined: refuse it. */
+  signedOutForm(request: FastifyRequest, csrf: string | undefined): string | undefined;
   /** Whether a form post came from this origin's own page, with the token bound to `boundTo`. */
   fromOwnForm(request: FastifyRequest, boundTo: string | undefined, token: string | undefined): boolean;
   refusedForm(reply: FastifyReply): FastifyReply;
@@ -101,6 +103,10 @@ export function pageKit(deps: Deps): PageKit {
     postedNonce: (request) => {
       const posted = request.cookies[NONCE_COOKIE];
       return posted !== undefined && isFormNonce(posted) ? posted : undefined;
+    },
+    signedOutForm(request, csrf) {
+      const nonce = this.postedNonce(request);
+      return nonce !== undefined && this.fromOwnForm(request, nonce, csrf) ? nonce : undefined;
     },
     fromOwnForm(request, boundTo, token) {
       const source = request.headers.origin ?? originOfReferer(request.headers.referer);

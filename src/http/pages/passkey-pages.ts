@@ -96,8 +96,8 @@ export function passkeyPages(app: PageApp, kit: PageKit) {
   };
 
   app.post('/login/passkey', { config: { html: true }, schema: form('Sign in with a passkey (HTML form, posted by the pages’ script)', Type.Object({ challenge_id: FormField(512), response: FormField(PASSKEY_FIELD), csrf: FormField(128), return_to: FormField(2048) }), { 303: redirectResponse('signed in: on to `return_to`'), 401: pageResponse('the passkey was refused'), 403: pageResponse('the form came from elsewhere or expired, or the account cannot sign in'), 429: jsonErrorResponse('too many tries (Retry-After)') }) }, async (request, reply) => {
-    const nonce = kit.postedNonce(request);
-    if (!nonce || !kit.fromOwnForm(request, nonce, request.body.csrf)) return kit.refusedForm(reply);
+    const nonce = kit.signedOutForm(request, request.body.csrf);
+    if (!nonce) return kit.refusedForm(reply);
     await kit.deps.throttle.limitAddress('passkey', request.network);
     const response = assertionOf(request.body.response);
     try {

@@ -42,8 +42,8 @@ export function resendPages(app: PageApp, kit: PageKit) {
       },
     },
     async (request, reply) => {
-      const nonce = kit.postedNonce(request);
-      if (!nonce || !kit.fromOwnForm(request, nonce, request.body.csrf)) return kit.refusedForm(reply);
+      const nonce = kit.signedOutForm(request, request.body.csrf);
+      if (!nonce) return kit.refusedForm(reply);
       const { locale, t } = wordsOf(request);
       const email = (request.body.email ?? '').trim();
       const problem = emailProblem(email, t);

@@ -78,8 +78,8 @@ export function signupPages(app: PageApp, kit: PageKit) {
       },
     },
     async (request, reply) => {
-      const nonce = kit.postedNonce(request);
-      if (!nonce || !kit.fromOwnForm(request, nonce, request.body.csrf)) return kit.refusedForm(reply);
+      const nonce = kit.signedOutForm(request, request.body.csrf);
+      if (!nonce) return kit.refusedForm(reply);
       const { locale, t } = wordsOf(request);
       const page = (status: number, values: { name?: string; email?: string }, problems: Problems) =>
         kit.send(reply, status, { title: t.signup.title, locale, body: signupForm(kit, t, nonce, values, problems) });
@@ -155,8 +155,8 @@ function forgotPasswordPages(app: PageApp, kit: PageKit) {
       },
     },
     async (request, reply) => {
-      const nonce = kit.postedNonce(request);
-      if (!nonce || !kit.fromOwnForm(request, nonce, request.body.csrf)) return kit.refusedForm(reply);
+      const nonce = kit.signedOutForm(request, request.body.csrf);
+      if (!nonce) return kit.refusedForm(reply);
       const { locale, t } = wordsOf(request);
       const email = (request.body.email ?? '').trim();
       const problem = emailProblem(email, t);
