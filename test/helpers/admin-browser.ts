@@ -27,6 +27,8 @@ export const csrfOf = (body: string) => /name="csrf" value="([^"]+)"/.exec(body)
 
 export class Browser {
   readonly jar = new Map<string, string>();
+  /** Every answer it got, in order (to look for what must never be in one). */
+  readonly answers: LightMyRequestResponse[] = [];
   /** The origin of this server's pages (PUBLIC_URL's), sent with every form post unless told otherwise. */
   readonly origin: string;
 
@@ -44,6 +46,7 @@ export class Browser {
   }
 
   private take(res: LightMyRequestResponse) {
+    this.answers.push(res);
     for (const c of res.cookies as { name: string; value: string; maxAge?: number; expires?: Date }[]) {
       if (c.value === '' || c.maxAge === 0 || (c.expires && c.expires.getTime() <= Date.now())) this.jar.delete(c.name);
       else this.jar.set(c.name, c.value);

@@ -2,6 +2,7 @@ import { and, eq } from 'drizzle-orm';
 import type { LightMyRequestResponse } from 'fastify';
 import { Secret, TOTP } from 'otpauth';
 import { describe, expect, it } from 'vitest';
+import { Browser } from '../helpers/admin-browser.js';
 import { liveBrowserSession } from '../../src/auth/browser-sessions/browser-sessions.js';
 import { auditEvents, events, sessions, users } from '../../src/db/schema.js';
 import { SoftwareAuthenticator } from '../helpers/authenticator.js';
@@ -13,37 +14,7 @@ import { bearer, PUBLIC_URL, signUp, useMailingApp, type SignedUp, type TestApp 
 // gave the password, its token never travels in a URL or reaches the log. Also: a sign-in refused for an unverified
 // address offers to send the link again.
 
-const ORIGIN = new URL(PUBLIC_URL).origin;
-const FORM = 'application/x-www-form-urlencoded';
 
-/** A browser's cookie jar, as far as these pages go, and every answer it got (to look for the token in them). */
-class Browser {
-  readonly jar = new Map<string, string>();
-  readonly answers: LightMyRequestResponse[] = [];
-  constructor(readonly t: TestApp) {}
-
-  private take(res: LightMyRequestResponse) {
-    this.answers.push(res);
-    for (const c of res.cookies as { name: string; value: string; maxAge?: number; expires?: Date }[]) {
-      if (c.value === '' || c.maxAge === 0 || (c.expires && c.expires.getTime() <= Date.now())) this.jar.delete(c.name);
-      else this.jar.set(c.name, c.value);
-    }
-    return res;
-  }
-
-  get cookie() {
-    return [...this.jar].map(([k, v]) => `${k}=${v}`).join('; ');
-  }
-
-  async get(url: string) {
-    return this.take(await this.t.inject({ method: 'GET', url, headers: this.jar.size ? { cookie: this.cookie } : {} }));
-  }
-
-  async post(url: string, fields: Record<string, string>, headers: Record<string, string> = { origin: ORIGIN }) {
-    const payload = new URLSearchParams(fields).toString();
-    return this.take(await this.t.inject({ method: 'POST', url, payload, headers: { 'content-type': FORM, ...(this.jar.size ? { cookie: this.cookie } : {}), ...headers } }));
-  }
-}
 
 const fieldOf = (body: string, name: string) => new RegExp(`name="${name}" value="([^"]*)"`).exec(body)?.[1] ?? '';
 const secretOf = (body: string) => (/Secret: <code>([A-Z2-7 ]+)<\/code>/.exec(body)?.[1] ?? '').replace(/ /g, '');

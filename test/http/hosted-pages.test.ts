@@ -1,12 +1,12 @@
 import { and, eq } from 'drizzle-orm';
-import type { LightMyRequestResponse } from 'fastify';
 import { decodeJwt } from 'jose';
 import { Secret, TOTP } from 'otpauth';
 import { describe, expect, it } from 'vitest';
+import { Browser } from '../helpers/admin-browser.js';
 import { sealBrowserSession, pageKey } from '../../src/auth/browser-sessions/browser-sessions.js';
 import { auditEvents, sessions } from '../../src/db/schema.js';
 import { startSmtpServer } from '../helpers/smtp.js';
-import { bearer, GOOD_PASSWORD, PUBLIC_URL, signIn, signUp, startTestApp, uniqueEmail, useMailingApp, type SignedUp, type TestApp } from '../helpers/app.js';
+import { bearer, GOOD_PASSWORD, PUBLIC_URL, signIn, signUp, startTestApp, uniqueEmail, useMailingApp, type SignedUp } from '../helpers/app.js';
 
 // The hosted pages (/login, /account, /logout) as a browser drives them, through inject: plain forms, a session
 // cookie of Latchkey's own, a token and the Origin on every form, and `return_to` that never leaves the allowed
@@ -15,32 +15,6 @@ import { bearer, GOOD_PASSWORD, PUBLIC_URL, signIn, signUp, startTestApp, unique
 const ORIGIN = new URL(PUBLIC_URL).origin;
 const FORM = 'application/x-www-form-urlencoded';
 
-/** A browser's cookie jar, as far as these pages go: name to value, updated from each answer's Set-Cookie. */
-class Browser {
-  readonly jar = new Map<string, string>();
-  constructor(readonly t: TestApp) {}
-
-  private take(res: LightMyRequestResponse) {
-    for (const c of res.cookies as { name: string; value: string; maxAge?: number; expires?: Date }[]) {
-      if (c.value === '' || c.maxAge === 0 || (c.expires && c.expires.getTime() <= Date.now())) this.jar.delete(c.name);
-      else this.jar.set(c.name, c.value);
-    }
-    return res;
-  }
-
-  get cookie() {
-    return [...this.jar].map(([k, v]) => `${k}=${v}`).join('; ');
-  }
-
-  async get(url: string) {
-    return this.take(await this.t.inject({ method: 'GET', url, headers: this.jar.size ? { cookie: this.cookie } : {} }));
-  }
-
-  async post(url: string, fields: Record<string, string>, headers: Record<string, string> = { origin: ORIGIN }) {
-    const payload = new URLSearchParams(fields).toString();
-    return this.take(await this.t.inject({ method: 'POST', url, payload, headers: { 'content-type': FORM, ...(this.jar.size ? { cookie: this.cookie } : {}), ...headers } }));
-  }
-}
 
 const csrfOf = (body: string) => /name="csrf" value="([^"]+)"/.exec(body)?.[1] ?? '';
 const mfaTokenOf = (body: string) => /name="mfa_token" value="([^"]+)"/.exec(body)?.[1] ?? '';
