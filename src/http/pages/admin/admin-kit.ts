@@ -1,5 +1,6 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { formToken, type BrowserSession } from '../../../auth/browser-sessions/browser-sessions.js';
+import { jsonErrorResponse, pageResponse, redirectResponse } from '../frame.js';
 import { html, type Html } from '../html.js';
 import { ANSWERED, type Answered, type PageKit } from '../page-kit.js';
 
@@ -11,6 +12,13 @@ import { ANSWERED, type Answered, type PageKit } from '../page-kit.js';
  * What an admin does there is done by the domain functions the admin API and the command line call, with the
  * admin as the audit's actor (`admin:<user id>`).
  */
+
+/** What any page of the console may answer besides its own: the gate's answers, and a database that does not answer. */
+export const GATE_RESPONSES = {
+  303: redirectResponse('not signed in: to /login, back here after'),
+  403: pageResponse('not an administrator, or signed in without a second factor'),
+  503: jsonErrorResponse('the database does not answer'),
+};
 
 export type AdminSection = 'overview' | 'users' | 'audit' | 'keys' | 'services' | 'webhooks';
 

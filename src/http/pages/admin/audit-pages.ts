@@ -4,10 +4,10 @@ import type { AuditEventPage, AuditEventView } from '../../../contracts/audit.js
 import { isUuid } from '../../../contracts/ids.js';
 import { AUDIT_EVENT_TYPES } from '../../../core/audit.js';
 import { AppError } from '../../../errors.js';
-import { jsonErrorResponse, pageResponse, redirectResponse } from '../frame.js';
+import { pageResponse } from '../frame.js';
 import { html, type Html } from '../html.js';
 import { FormField, type PageApp } from '../page-kit.js';
-import type { AdminKit } from './admin-kit.js';
+import { GATE_RESPONSES, type AdminKit } from './admin-kit.js';
 
 /**
  * The console's audit log (`/admin/audit`): the search the admin API answers (../../../auth/audit/audit-search.ts),
@@ -136,10 +136,8 @@ export function auditPages(app: PageApp, admin: AdminKit): void {
         querystring: Type.Object({ user: field(1000), type: field(100), actor: field(1000), from: field(100), to: field(100), cursor: field(100) }),
         response: {
           200: pageResponse('the events'),
-          303: redirectResponse('not signed in: to /login, back here after'),
+          ...GATE_RESPONSES,
           400: pageResponse('the form again, each bad filter said beside it'),
-          403: pageResponse('not an admin signed in with a second factor'),
-          503: jsonErrorResponse('the database does not answer'),
         },
       },
     },

@@ -5,10 +5,10 @@ import { JWKS_MAX_AGE_SECONDS } from '../../../auth/keys/keys.js';
 import type { BrowserSession } from '../../../auth/browser-sessions/browser-sessions.js';
 import type { SigningKeyView } from '../../../contracts/keys.js';
 import { AppError } from '../../../errors.js';
-import { jsonErrorResponse, pageResponse, redirectResponse } from '../frame.js';
+import { pageResponse, redirectResponse } from '../frame.js';
 import { html, type Html } from '../html.js';
 import { FORM_TYPES, FormField, formResponses, type PageApp, whenUtc } from '../page-kit.js';
-import type { AdminKit } from './admin-kit.js';
+import { GATE_RESPONSES, type AdminKit } from './admin-kit.js';
 
 /**
  * The console's signing keys (`/admin/keys`): the stored keys as `latchkey keys list` shows them, "Rotate now", and
@@ -109,9 +109,7 @@ export function keyPages(app: PageApp, admin: AdminKit): void {
         produces: ['text/html'],
         response: {
           200: pageResponse('the keys'),
-          303: redirectResponse('not signed in: to /login, back here after'),
-          403: pageResponse('not an admin, or not signed in with a second factor'),
-          503: jsonErrorResponse('the database does not answer'),
+          ...GATE_RESPONSES,
         },
       },
     },

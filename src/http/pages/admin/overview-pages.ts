@@ -1,9 +1,9 @@
 import { readOverview } from '../../../auth/overview/overview.js';
 import { OVERVIEW_DAYS, type Overview } from '../../../contracts/overview.js';
-import { jsonErrorResponse, pageResponse, redirectResponse } from '../frame.js';
+import { pageResponse } from '../frame.js';
 import { html, type Html } from '../html.js';
 import type { PageApp } from '../page-kit.js';
-import type { AdminKit } from './admin-kit.js';
+import { GATE_RESPONSES, type AdminKit } from './admin-kit.js';
 import { barChart } from './charts.js';
 
 /**
@@ -76,9 +76,7 @@ export function overviewPages(app: PageApp, admin: AdminKit): void {
         produces: ['text/html'],
         response: {
           200: pageResponse('the overview'),
-          303: redirectResponse('not signed in: to /login, back here after'),
-          403: pageResponse('not an administrator, or signed in without a second factor'),
-          503: jsonErrorResponse('the database does not answer'),
+          ...GATE_RESPONSES,
         },
       },
     },

@@ -13,10 +13,10 @@ import {
   type ServiceClientInfo,
 } from '../../../auth/service-clients/service-clients.js';
 import { AppError } from '../../../errors.js';
-import { jsonErrorResponse, pageResponse, redirectResponse } from '../frame.js';
+import { pageResponse, redirectResponse } from '../frame.js';
 import { html, type Html } from '../html.js';
 import { FORM_TYPES, FormField, formResponses, type PageApp } from '../page-kit.js';
-import type { AdminKit } from './admin-kit.js';
+import { GATE_RESPONSES, type AdminKit } from './admin-kit.js';
 
 /**
  * The console's service clients (`/admin/services`): the list, a new client, a new secret, a removal, through the
@@ -108,7 +108,7 @@ ${clientsTable(clients)}
 ${form}`;
     return admin.send(reply, status, session, { title: TITLE, section: 'services', body });
   };
-  const pageSchema = { tags, hide: true, produces: ['text/html'], response: { 200: pageResponse('the page'), 303: redirectResponse('not signed in: to /login, back here after'), 403: pageResponse('not an admin signed in with a second factor'), 503: jsonErrorResponse('the database does not answer') } };
+  const pageSchema = { tags, hide: true, produces: ['text/html'], response: { 200: pageResponse('the page'), ...GATE_RESPONSES } };
 
   app.get(
     LIST,
@@ -177,7 +177,7 @@ function serviceChangePages(app: PageApp, admin: AdminKit): void {
 ${fieldError('confirm', problem)}
 <button type="submit" class="danger">Remove service client</button></form>
 <p><a href="${LIST}">Cancel</a></p>`;
-  const getSchema = (summary: string) => ({ tags, hide: true, summary, produces: ['text/html'], params: NameParam, response: { 200: pageResponse('the page'), 303: redirectResponse('not signed in: to /login, back here after'), 403: pageResponse('not an admin signed in with a second factor'), 404: pageResponse('no such service client'), 503: jsonErrorResponse('the database does not answer') } });
+  const getSchema = (summary: string) => ({ tags, hide: true, summary, produces: ['text/html'], params: NameParam, response: { 200: pageResponse('the page'), ...GATE_RESPONSES, 404: pageResponse('no such service client') } });
   const postSchema = (summary: string, extra: Record<number, unknown>) => ({
     tags, hide: true, summary, consumes: FORM_TYPES, params: NameParam,
     body: Type.Object({ confirm: FormField(200), csrf: FormField(128) }),

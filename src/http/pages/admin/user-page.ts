@@ -6,10 +6,10 @@ import { listUserSessions, showUser } from '../../../auth/users/user-admin.js';
 import { isUuid } from '../../../contracts/ids.js';
 import type { AdminSession, AdminUserWithSessions } from '../../../contracts/users.js';
 import { AppError } from '../../../errors.js';
-import { jsonErrorResponse, pageResponse, redirectResponse } from '../frame.js';
+import { pageResponse } from '../frame.js';
 import { html, type Html } from '../html.js';
 import { FormField, whenUtc, type PageApp } from '../page-kit.js';
-import type { AdminKit } from './admin-kit.js';
+import { GATE_RESPONSES, type AdminKit } from './admin-kit.js';
 
 /**
  * One user's page in the console: their profile, second factors and live sessions, and the forms of what an admin
@@ -174,11 +174,9 @@ export function userPage(app: PageApp, admin: AdminKit): void {
         produces: ['text/html'],
         response: {
           200: pageResponse('the user'),
-          303: redirectResponse('not signed in: to /login, back here after'),
+          ...GATE_RESPONSES,
           400: pageResponse('not a user’s id'),
-          403: pageResponse('not an admin signed in with a second factor'),
           404: pageResponse('no user has this id'),
-          503: jsonErrorResponse('the database does not answer'),
         },
       },
     },

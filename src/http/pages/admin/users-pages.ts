@@ -5,11 +5,11 @@ import { USERS_PAGE_DEFAULT, type AdminUser } from '../../../contracts/users.js'
 import { UNSAFE_NAME_CHARACTERS } from '../../../contracts/fields.js';
 import { describeDuration } from '../../../core/email-text.js';
 import { AppError } from '../../../errors.js';
-import { jsonErrorResponse, pageResponse, redirectResponse } from '../frame.js';
+import { pageResponse, redirectResponse } from '../frame.js';
 import { emailProblem, nameProblem } from '../form-checks.js';
 import { html, type Html } from '../html.js';
 import { FORM_TYPES, FormField, formResponses, whenUtc, type PageApp } from '../page-kit.js';
-import type { AdminKit } from './admin-kit.js';
+import { GATE_RESPONSES, type AdminKit } from './admin-kit.js';
 import { userActionPages } from './user-actions.js';
 import { noticeOf, userPage } from './user-page.js';
 
@@ -91,10 +91,8 @@ export function userPages(app: PageApp, admin: AdminKit): void {
         produces: ['text/html'],
         response: {
           200: pageResponse('a page of users'),
-          303: redirectResponse('not signed in: to /login, back here after'),
+          ...GATE_RESPONSES,
           400: pageResponse('the search or the page link cannot be used'),
-          403: pageResponse('not an admin signed in with a second factor'),
-          503: jsonErrorResponse('the database does not answer'),
         },
       },
     },
@@ -155,7 +153,7 @@ function newUserPages(app: PageApp, admin: AdminKit) {
         tags, hide: true,
         summary: 'The console’s form that creates a user and invites them (HTML)',
         produces: ['text/html'],
-        response: { 200: pageResponse('the form'), 303: redirectResponse('not signed in: to /login'), 403: pageResponse('not an admin signed in with a second factor'), 503: jsonErrorResponse('the database does not answer') },
+        response: { 200: pageResponse('the form'), ...GATE_RESPONSES },
       },
     },
     async (request, reply) => {

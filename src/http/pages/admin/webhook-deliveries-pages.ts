@@ -6,7 +6,7 @@ import { oneOf } from '../../../contracts/fields.js';
 import { jsonErrorResponse, pageResponse, redirectResponse } from '../frame.js';
 import { html, type Html } from '../html.js';
 import { FORM_TYPES, FormField, formResponses, type PageApp, whenUtc } from '../page-kit.js';
-import type { AdminKit } from './admin-kit.js';
+import { GATE_RESPONSES, type AdminKit } from './admin-kit.js';
 
 /**
  * The console's webhook deliveries, `/admin/webhooks/deliveries`: of every endpoint or one, in one state or all,
@@ -82,8 +82,6 @@ ${dead && !view.endpoint
 
 export function webhookDeliveryPages(app: PageApp, admin: AdminKit): void {
   const { deps } = admin.kit;
-  const signedOut = redirectResponse('not signed in: to /login, back here after');
-  const notAdmin = pageResponse('not an administrator, or signed in without a second factor');
   app.get(
     '/admin/webhooks/deliveries',
     {
@@ -93,7 +91,7 @@ export function webhookDeliveryPages(app: PageApp, admin: AdminKit): void {
         summary: 'Webhook deliveries, of every endpoint or one, in a state or all, newest first, a page at a time (HTML)',
         querystring: Type.Object({ ...Filters, before: Type.Optional(DeliveryId), done: FormField(32), n: Type.Optional(Type.String({ pattern: '^[0-9]{1,9}$' })) }),
         produces: ['text/html'],
-        response: { 200: pageResponse('the deliveries'), 303: signedOut, 400: jsonErrorResponse('a malformed filter'), 403: notAdmin, 404: pageResponse('no such endpoint'), 503: jsonErrorResponse('the database does not answer') },
+        response: { 200: pageResponse('the deliveries'), ...GATE_RESPONSES, 400: jsonErrorResponse('a malformed filter'), 404: pageResponse('no such endpoint') },
       },
     },
     async (request, reply) => {

@@ -17,7 +17,7 @@ import {
 import { jsonErrorResponse, pageResponse, redirectResponse } from '../frame.js';
 import { html, type Html } from '../html.js';
 import { FORM_TYPES, FormField, formResponses, type PageApp, whenUtc } from '../page-kit.js';
-import type { AdminKit } from './admin-kit.js';
+import { GATE_RESPONSES, type AdminKit } from './admin-kit.js';
 import { webhookDeliveryPages } from './webhook-deliveries-pages.js';
 
 /**
@@ -113,11 +113,10 @@ export function webhookPages(app: PageApp, admin: AdminKit): void {
     const body = listBody(await listWebhookEndpoints(deps), await countDeliveriesByEndpoint(deps), admin.csrfOf(session), done);
     return admin.send(reply, status, session, { title: 'Webhooks', section: 'webhooks', body });
   };
-  const page = { 303: redirectResponse('not signed in: to /login, back here after'), 403: pageResponse('not an administrator, or signed in without a second factor'), 503: jsonErrorResponse('the database does not answer') };
 
   app.get(
     '/admin/webhooks',
-    { config: { html: true }, schema: { tags, hide: true, summary: 'The webhook endpoints, their backlog and dead deliveries, and a form to add one (HTML)', querystring: Type.Object({ done: FormField(32) }), produces: ['text/html'], response: { 200: pageResponse('the endpoints'), ...page } } },
+    { config: { html: true }, schema: { tags, hide: true, summary: 'The webhook endpoints, their backlog and dead deliveries, and a form to add one (HTML)', querystring: Type.Object({ done: FormField(32) }), produces: ['text/html'], response: { 200: pageResponse('the endpoints'), ...GATE_RESPONSES } } },
     async (request, reply) => {
       const session = await admin.adminOf(request, reply);
       if (!('user' in session)) return reply;
@@ -176,7 +175,7 @@ function removePages(app: PageApp, admin: AdminKit): void {
     '/admin/webhooks/:id/remove',
     {
       config: { html: true },
-      schema: { tags, hide: true, summary: 'Remove a webhook endpoint? (HTML): a page that asks', params, produces: ['text/html'], response: { 200: pageResponse('the question'), 303: redirectResponse('not signed in: to /login, back here after'), 400: jsonErrorResponse('a malformed id'), 403: pageResponse('not an administrator, or signed in without a second factor'), 404: pageResponse('no such endpoint'), 503: jsonErrorResponse('the database does not answer') } },
+      schema: { tags, hide: true, summary: 'Remove a webhook endpoint? (HTML): a page that asks', params, produces: ['text/html'], response: { 200: pageResponse('the question'), ...GATE_RESPONSES, 400: jsonErrorResponse('a malformed id'), 404: pageResponse('no such endpoint') } },
     },
     async (request, reply) => {
       const session = await admin.adminOf(request, reply);
