@@ -1,5 +1,5 @@
 import { sql } from 'drizzle-orm';
-import { bigint, bigserial, boolean, index, integer, jsonb, pgTable, text, timestamp, uniqueIndex, uuid } from 'drizzle-orm/pg-core';
+import { bigint, bigserial, boolean, index, integer, jsonb, pgTable, primaryKey, text, timestamp, uniqueIndex, uuid } from 'drizzle-orm/pg-core';
 
 const ts = (name: string) => timestamp(name, { withTimezone: true, mode: 'date' });
 
@@ -50,8 +50,19 @@ export const sessions = pgTable(
     // How its user proved who they were (RFC 8176 `amr` values: pwd, otp, mfa), carried by its tokens across
     // refreshes with the assurance level it makes; null for sessions opened before second factors: a password.
     amr: text('amr').array(),
+    // Set for a session an OAuth client holds (src/auth/oauth/): the client its tokens were issued to, which alone may
+    // refresh them, and the scopes it was granted. Null for Latchkey's own sessions (the API's, the browser's).
+    clientId: text('client_id'),
+    scope: text('scope'),
+    // The browser session whose sign-in authorised this client's session: ending that one ends this one too.
+    parentSessionId: uuid('parent_session_id'),
   },
-  (t) => [index('sessions_user_id_idx').on(t.userId), index('sessions_revoked_at_idx').on(t.revokedAt)],
+  (t) => [
+    index('sessions_user_id_idx').on(t.userId),
+    index('sessions_revoked_at_idx').on(t.revokedAt),
+    index('sessions_parent_session_id_idx').on(t.parentSessionId).where(sql`parent_session_id IS NOT NULL`),
+    index('sessions_client_id_idx').on(t.clientId).where(sql`client_id IS NOT NULL`),
+  ],
 );
 
 // A user's authenticator app (TOTP, RFC 6238), one at most: pending until a first code confirms it.
@@ -317,4 +328,72 @@ export const webhookDeliveries = pgTable(
     // The dead ones, few among many delivered: counted per endpoint, listed and replayed from the console.
     index('webhook_deliveries_dead_idx').on(t.endpointId, t.id).where(sql`status = 'dead'`),
   ],
+);
+
+// The applications that sign their users in through Latchkey with OpenID Connect (src/auth/oauth/). A confidential
+// client's secret is stored as its SHA-256 only (a random 32 bytes: no hash to slow down); a public client has none and
+// proves each code with PKCE alone. Redirect URIs are compared exactly.
+export const oauthClients = pgTable('oauth_clients', {
+  clientId: text('client_id').primaryKey(),
+  name: text('name').notNull().unique(),
+  secretHash: text('secret_hash'),
+  redirectUris: text('redirect_uris').array().notNull(),
+  postLogoutRedirectUris: text('post_logout_redirect_uris').array().notNull().default(sql`'{}'::text[]`),
+  backchannelLogoutUri: text('backchannel_logout_uri'),
+  // A client of the same organisation: no consent page.
+  firstParty: boolean('first_party').notNull().default(false),
+  // The public keys of a client that authenticates with a signed JWT (private_key_jwt), as a JWK Set.
+  jwks: jsonb('jwks'),
+  createdAt: ts('created_at').notNull(),
+  secretRotatedAt: ts('secret_rotated_at'),
+});
+
+// The scopes a user allowed a third-party client, so that the consent page is asked once; revocable from /account.
+export const oauthConsents = pgTable(
+  'oauth_consents',
+  {
+    userId: uuid('user_id')
+      .notNull()
+      .references(() => users.id, { onDelete: 'cascade' }),
+    clientId: text('client_id')
+      .notNull()
+      .references(() => oauthClients.clientId, { onDelete: 'cascade' }),
+    scopes: text('scopes').array().notNull(),
+    grantedAt: ts('granted_at').notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.userId, t.clientId] })],
+);
+
+// Other identity providers users may sign in with (an OpenID Connect issuer, or GitHub): the client Latchkey is to
+// them, its secret sealed under SECRET_KEY like the signing keys.
+export const upstreamProviders = pgTable('upstream_providers', {
+  name: text('name').primaryKey(),
+  // oidc or github.
+  type: text('type').notNull(),
+  issuer: text('issuer'),
+  clientId: text('client_id').notNull(),
+  clientSecretSealed: text('client_secret_sealed'),
+  scopes: text('scopes').array().notNull(),
+  createdAt: ts('created_at').notNull(),
+  updatedAt: ts('updated_at').notNull(),
+});
+
+// A user's account at an upstream provider, linked to their Latchkey account: the provider's stable subject, never
+// its address (an address can change hands).
+export const userIdentities = pgTable(
+  'user_identities',
+  {
+    provider: text('provider')
+      .notNull()
+      .references(() => upstreamProviders.name, { onDelete: 'cascade' }),
+    subject: text('subject').notNull(),
+    userId: uuid('user_id')
+      .notNull()
+      .references(() => users.id, { onDelete: 'cascade' }),
+    // The address the provider gave at the last sign-in, for the user to recognise the link by.
+    email: text('email'),
+    createdAt: ts('created_at').notNull(),
+    lastUsedAt: ts('last_used_at'),
+  },
+  (t) => [primaryKey({ columns: [t.provider, t.subject] }), index('user_identities_user_id_idx').on(t.userId)],
 );
