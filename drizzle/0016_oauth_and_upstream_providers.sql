@@ -1,3 +1,10 @@
+CREATE TABLE "oauth_client_assertions" (
+	"client_id" text NOT NULL,
+	"jti" text NOT NULL,
+	"expires_at" timestamp with time zone NOT NULL,
+	CONSTRAINT "oauth_client_assertions_client_id_jti_pk" PRIMARY KEY("client_id","jti")
+);
+--> statement-breakpoint
 CREATE TABLE "oauth_clients" (
 	"client_id" text PRIMARY KEY NOT NULL,
 	"name" text NOT NULL,
@@ -48,6 +55,7 @@ ALTER TABLE "oauth_consents" ADD CONSTRAINT "oauth_consents_user_id_users_id_fk"
 ALTER TABLE "oauth_consents" ADD CONSTRAINT "oauth_consents_client_id_oauth_clients_client_id_fk" FOREIGN KEY ("client_id") REFERENCES "public"."oauth_clients"("client_id") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint
 ALTER TABLE "user_identities" ADD CONSTRAINT "user_identities_provider_upstream_providers_name_fk" FOREIGN KEY ("provider") REFERENCES "public"."upstream_providers"("name") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint
 ALTER TABLE "user_identities" ADD CONSTRAINT "user_identities_user_id_users_id_fk" FOREIGN KEY ("user_id") REFERENCES "public"."users"("id") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint
+CREATE INDEX "oauth_client_assertions_expires_at_idx" ON "oauth_client_assertions" USING btree ("expires_at");--> statement-breakpoint
 CREATE INDEX "user_identities_user_id_idx" ON "user_identities" USING btree ("user_id");--> statement-breakpoint
 CREATE INDEX "sessions_parent_session_id_idx" ON "sessions" USING btree ("parent_session_id") WHERE parent_session_id IS NOT NULL;--> statement-breakpoint
 CREATE INDEX "sessions_client_id_idx" ON "sessions" USING btree ("client_id") WHERE client_id IS NOT NULL;

@@ -41,6 +41,22 @@ export interface OneTimeTokenPayloads {
   mfa_signin: { credentials: string };
   /** A bearer token for the enrolment routes alone, for a user whose role must have a second factor and has none; the same stamp. */
   mfa_enrollment: { credentials: string };
+  /**
+   * An OAuth authorization code (src/auth/oauth/): the request it answers (client, redirect URI, PKCE challenge, scopes,
+   * nonce), the browser session that signed the user in and how, and the id of the session its exchange opens, which a
+   * second use of the code revokes. The nonce and the PKCE challenge are no secrets: the verifier is.
+   */
+  oauth_code: {
+    client_id: string;
+    redirect_uri: string;
+    code_challenge: string;
+    scope: string;
+    nonce: string | null;
+    parent_session_id: string;
+    session_id: string;
+    auth_time: number;
+    amr: string[];
+  };
 }
 export type OneTimeTokenType = keyof OneTimeTokenPayloads;
 
@@ -168,6 +184,11 @@ export async function consumeOneTimeToken<T extends OneTimeTokenType>(db: Db, ty
   const tokenHash = hashToken(token);
   await queries.lockTokenOwner(db, type, tokenHash);
   return (await queries.markTokenUsed(db, type, tokenHash, now)) as OneTimeToken<T> | undefined;
+}
+
+/** A token of the type that was spent already (a second use of a single-use code), or undefined. */
+export async function findSpentToken<T extends OneTimeTokenType>(db: Db, type: T, token: string): Promise<OneTimeToken<T> | undefined> {
+  return (await queries.selectSpentToken(db, type, hashToken(token))) as OneTimeToken<T> | undefined;
 }
 
 /**

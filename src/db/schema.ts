@@ -348,6 +348,17 @@ export const oauthClients = pgTable('oauth_clients', {
   secretRotatedAt: ts('secret_rotated_at'),
 });
 
+// The ids (`jti`) of the signed assertions clients authenticated with (private_key_jwt) until they expire: each works once.
+export const oauthClientAssertions = pgTable(
+  'oauth_client_assertions',
+  {
+    clientId: text('client_id').notNull(),
+    jti: text('jti').notNull(),
+    expiresAt: ts('expires_at').notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.clientId, t.jti] }), index('oauth_client_assertions_expires_at_idx').on(t.expiresAt)],
+);
+
 // The scopes a user allowed a third-party client, so that the consent page is asked once; revocable from /account.
 export const oauthConsents = pgTable(
   'oauth_consents',

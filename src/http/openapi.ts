@@ -46,6 +46,7 @@ export async function registerOpenApi(app: FastifyInstance<any, any, any, any, a
         { name: 'verification', description: 'proving an email address: verification links and codes, email changes' },
         { name: 'services', description: 'for other services: the revocation feed' },
         { name: 'admin', description: 'for service clients: manage users (HTTP Basic, scopes users:read and admin)' },
+        { name: 'oauth', description: 'OpenID Connect and OAuth 2: discovery, the token endpoint, userinfo, revocation, introspection (the authorization and logout pages are HTML)' },
         { name: 'meta', description: 'health, keys, documents' },
         { name: 'pages', description: 'HTML pages' },
         { name: 'compat', description: 'route names used by older clients, same behaviour as the canonical route' },

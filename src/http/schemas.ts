@@ -13,6 +13,7 @@ export const ErrorBody = Type.Object(
     message: Type.String(),
     details: Type.Optional(Type.Array(Type.Object({ field: Type.String(), message: Type.String() }))),
     request_id: Type.Optional(Type.String()),
+    error_description: Type.Optional(Type.String({ description: 'the OAuth endpoints (`/oauth/*`) only: `message` again, under the name OAuth clients read' })),
     mfa_token: Type.Optional(Type.String({ description: '`mfa_required` only: the second step\'s token (POST /api/signin/mfa), single use, 5 minutes' })),
     methods: Type.Optional(Type.Array(Type.String(), { description: '`mfa_required` only: the second factors the account can finish with (`totp`, `recovery_code`, `passkey`)' })),
     enrollment_token: Type.Optional(

@@ -170,7 +170,7 @@ describe('sessions and refresh tokens', () => {
     const user = await newUser();
     const session = newSession(user);
     await insertSession(db, session);
-    const claim = { tokenHash: session.refreshTokenHash, successorHash: `s-${randomUUID()}`, successorSealed: 'sealed', now: at(60), refreshEnd: at(660) };
+    const claim = { tokenHash: session.refreshTokenHash, successorHash: `s-${randomUUID()}`, successorSealed: 'sealed', now: at(60), refreshEnd: at(660), clientId: null };
     const claimed = await claimRefreshToken(db, claim);
     expect(claimed).toMatchObject({ id: session.sessionId, user_id: user.id });
     expect(new Date(claimed!.expires_at)).toEqual(session.expiresAt);
@@ -191,7 +191,7 @@ describe('sessions and refresh tokens', () => {
     await insertSession(db, session);
     expect(await markSessionRevoked(db, session.sessionId, at(1), 'logout')).toBe(user.id);
     expect(await markSessionRevoked(db, session.sessionId, at(2), 'logout')).toBeUndefined();
-    const claimed = await claimRefreshToken(db, { tokenHash: session.refreshTokenHash, successorHash: 'never', successorSealed: 'x', now: at(3), refreshEnd: at(600) });
+    const claimed = await claimRefreshToken(db, { tokenHash: session.refreshTokenHash, successorHash: 'never', successorSealed: 'x', now: at(3), refreshEnd: at(600), clientId: null });
     expect(claimed).toMatchObject({ id: null });
     expect(await count('refresh_tokens', `token_hash = 'never'`)).toBe(0);
     expect((await selectSpentToken(db, session.refreshTokenHash, at(4)))?.session_live).toBe(false);

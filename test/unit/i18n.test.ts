@@ -64,7 +64,9 @@ describe('the catalogue', () => {
       mfa_disabled: 'user', recovery_codes_regenerated: 'user', passkey_renamed: 'user', passkey_clone_suspected: 'user',
       mfa_step_up: 'user', user_created: 'user', user_disabled: 'user', user_enabled: 'user', user_deleted: 'user', user_role_changed: 'user',
       sessions_revoked: 'user', session_revoked: 'user', signing_key_rotated: 'operator', signing_key_revoked: 'operator', service_client_created: 'operator',
-      service_client_secret_rotated: 'operator', service_client_removed: 'operator', webhook_added: 'operator',
+      service_client_secret_rotated: 'operator', service_client_removed: 'operator', oauth_client_created: 'operator',
+      oauth_client_secret_rotated: 'operator', oauth_client_removed: 'operator', oauth_consent_granted: 'user', oauth_consent_revoked: 'user',
+      oauth_code_reused: 'user', webhook_added: 'operator',
       webhook_removed: 'operator', webhook_replayed: 'operator',
     } as const satisfies Record<AuditEventType, 'user' | 'operator'>;
     const users = Object.entries(types).filter(([, who]) => who === 'user').map(([type]) => type);

@@ -36,6 +36,9 @@ export const ACTIVITY_TYPES: readonly string[] = [
   'passkey_renamed',
   'passkey_clone_suspected',
   'mfa_step_up',
+  'oauth_consent_granted',
+  'oauth_consent_revoked',
+  'oauth_code_reused',
   'account_deleted',
 ];
 

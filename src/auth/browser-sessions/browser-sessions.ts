@@ -43,13 +43,18 @@ export interface BrowserSession {
   user: User;
   /** The session's assurance level: `aal2` when it was opened or stepped up with a second factor. */
   aal: 'aal1' | 'aal2';
+  /** How the user proved who they were (RFC 8176), and when they signed in (seconds since the epoch). */
+  amr: readonly string[];
+  authTime: number;
 }
 
 /** The session a cookie names, if this server made the cookie and the session lives now (as a refresh would find it). */
 export async function liveBrowserSession(deps: { db: Db; clock: Clock; pageKey: Buffer }, cookie: string | undefined): Promise<BrowserSession | undefined> {
   const named = openBrowserSession(deps.pageKey, cookie);
   const live = named && (await selectLiveSessionOf(deps.db, named.sessionId, named.userId, deps.clock.now()));
-  return live ? { sessionId: named!.sessionId, user: live.user, aal: assuranceLevel(live.amr ?? PASSWORD_AMR) } : undefined;
+  if (!live) return undefined;
+  const amr = live.amr ?? PASSWORD_AMR;
+  return { sessionId: named!.sessionId, user: live.user, aal: assuranceLevel(amr), amr, authTime: Math.floor(live.createdAt.getTime() / 1000) };
 }
 
 /** What a signed-out browser's nonce cookie holds: 33 random bytes, base64url (44 characters; an HMAC's token has 43). */

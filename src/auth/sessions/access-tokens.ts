@@ -75,7 +75,15 @@ function signerFor(key: SigningKey) {
 export function signAccessToken(
   keys: KeySet,
   who: AccessTokenIssuer,
-  subject: { userId: string; sessionId: string; sessionCreatedAt: Date; emailVerified: boolean; amr: readonly string[] },
+  subject: {
+    userId: string;
+    sessionId: string;
+    sessionCreatedAt: Date;
+    emailVerified: boolean;
+    amr: readonly string[];
+    clientId?: string | null | undefined;
+    scope?: string | null | undefined;
+  },
   now: Date,
   expiresAt: Date,
 ): IssuedAccessToken {
@@ -94,6 +102,8 @@ export function signAccessToken(
     // How the session was opened, and the assurance level it makes, the same in every token of the session.
     amr: subject.amr,
     aal: assuranceLevel(subject.amr),
+    // An OAuth client's session (RFC 9068): the client the token was issued to, and the scopes granted.
+    ...(subject.clientId ? { client_id: subject.clientId, scope: subject.scope ?? '' } : {}),
     jti: randomUUID(),
     iat,
     exp,

@@ -12,6 +12,7 @@ import {
   insertSession,
   lockSessionOwner,
   type NewSession,
+  markChildSessionsRevoked,
   markSessionRevoked,
   markUserSessionsRevoked,
   selectSpentToken,
@@ -50,6 +51,8 @@ export interface TokenPair {
   refreshToken: string;
   /** Seconds until the access token expires. */
   expiresIn: number;
+  /** The scopes an OAuth client's session was granted (undefined for Latchkey's own sessions). */
+  scope?: string | undefined;
 }
 
 
@@ -60,6 +63,9 @@ interface LiveSession {
   sessionExpiresAt: Date;
   emailVerified: boolean;
   amr: readonly string[];
+  /** An OAuth client's session: the client its tokens name and the scopes they carry. */
+  clientId?: string | null;
+  scope?: string | null;
 }
 
 
@@ -89,6 +95,16 @@ export async function createSession(
   return opened ? sessionOpened(deps, opening) : undefined;
 }
 
+/** What makes a session an OAuth client's: its id (chosen when the code was issued), client, scopes, and the browser session behind it. */
+export interface OAuthGrant {
+  sessionId: string;
+  clientId: string;
+  scope: string;
+  parentSessionId: string;
+  /** When the user signed in to the browser session (the ID token's auth_time). */
+  authTime: Date;
+}
+
 /** A session about to open: its row (with its first refresh token's hash), that token, and what its tokens will say. */
 export interface OpeningSession {
   row: NewSession;
@@ -102,10 +118,12 @@ export function prepareSession(
   user: { id: string; notBefore: Date | null; passwordChangedAt: Date | null; emailVerifiedAt: Date | null },
   client: ClientInfo,
   amr: readonly string[],
+  oauth?: OAuthGrant,
 ): OpeningSession {
   const now = deps.clock.now();
-  const createdAt = user.notBefore ? latest(now, nextWholeSecond(user.notBefore)) : now;
-  const sessionId = randomUUID();
+  // An OAuth client's session starts when its user signed in (its tokens' auth_time), which the browser session says.
+  const createdAt = oauth ? oauth.authTime : user.notBefore ? latest(now, nextWholeSecond(user.notBefore)) : now;
+  const sessionId = oauth?.sessionId ?? randomUUID();
   const expiresAt = addSeconds(now, deps.config.ttl.sessionMaxAge);
   const refreshToken = generateOpaqueToken();
   const row = {
@@ -121,8 +139,20 @@ export function prepareSession(
     now,
     refreshTokenExpiresAt: earliest(addSeconds(now, deps.config.ttl.refreshToken), expiresAt),
     amr,
+    clientId: oauth?.clientId ?? null,
+    scope: oauth?.scope ?? null,
+    parentSessionId: oauth?.parentSessionId ?? null,
   };
-  const live = { userId: user.id, sessionId, sessionCreatedAt: createdAt, sessionExpiresAt: expiresAt, emailVerified: user.emailVerifiedAt !== null, amr };
+  const live = {
+    userId: user.id,
+    sessionId,
+    sessionCreatedAt: createdAt,
+    sessionExpiresAt: expiresAt,
+    emailVerified: user.emailVerifiedAt !== null,
+    amr,
+    clientId: oauth?.clientId ?? null,
+    scope: oauth?.scope ?? null,
+  };
   return { row, refreshToken, live };
 }
 
@@ -161,8 +191,8 @@ function openSuccessor(parentToken: string, sealed: string, parentHash: string):
  * ends up holding the one live token. Any other reuse (later, or of an older ancestor) is taken as
  * theft and revokes the whole session.
  */
-export function rotateRefreshToken(deps: SessionDeps, presented: string, client: ClientInfo = {}): Promise<TokenPair> {
-  return countOutcome((outcome) => deps.metrics.refresh(outcome), REFRESH_FAILURES, () => exchangeRefreshToken(deps, presented, client));
+export function rotateRefreshToken(deps: SessionDeps, presented: string, client: ClientInfo = {}, clientId: string | null = null): Promise<TokenPair> {
+  return countOutcome((outcome) => deps.metrics.refresh(outcome), REFRESH_FAILURES, () => exchangeRefreshToken(deps, presented, client, clientId));
 }
 
 const REFRESH_FAILURES: Partial<Record<ErrorCode, RefreshOutcome>> = {
@@ -172,7 +202,8 @@ const REFRESH_FAILURES: Partial<Record<ErrorCode, RefreshOutcome>> = {
 
 type Exchanged = [TokenPair, 'rotated' | 'retried'];
 
-async function exchangeRefreshToken(deps: SessionDeps, presented: string, client: ClientInfo): Promise<Exchanged> {
+/** `clientId`: the OAuth client presenting the token, null for Latchkey's own refresh; a token works only for its own. */
+async function exchangeRefreshToken(deps: SessionDeps, presented: string, client: ClientInfo, clientId: string | null): Promise<Exchanged> {
   const now = deps.clock.now();
   const tokenHash = hashToken(presented);
   const successor = generateOpaqueToken();
@@ -185,6 +216,7 @@ async function exchangeRefreshToken(deps: SessionDeps, presented: string, client
     successorSealed: seal(successorKey(presented), successor, tokenHash),
     now,
     refreshEnd,
+    clientId,
   });
   if (rotated) {
     if (!rotated.id) throw new AppError('invalid_refresh_token');
@@ -192,7 +224,7 @@ async function exchangeRefreshToken(deps: SessionDeps, presented: string, client
     deps.sessionLists.forget(rotated.user_id);
     return [await issuePair(deps, liveSession({ ...rotated, id: rotated.id }), successor, now), 'rotated'];
   }
-  return answerSpentToken(deps, presented, tokenHash, now, client);
+  return answerSpentToken(deps, presented, tokenHash, now, client, clientId);
 }
 
 const liveSession = (row: SessionRow): LiveSession => ({
@@ -202,13 +234,16 @@ const liveSession = (row: SessionRow): LiveSession => ({
   sessionExpiresAt: new Date(row.expires_at),
   emailVerified: row.email_verified === true,
   amr: row.amr ?? PASSWORD_AMR,
+  clientId: row.client_id,
+  scope: row.scope,
 });
 
 /** A token that could not be claimed: unknown or expired, a retry within the window, or a replay. */
-async function answerSpentToken(deps: SessionDeps, presented: string, tokenHash: string, now: Date, client: ClientInfo): Promise<Exchanged> {
+async function answerSpentToken(deps: SessionDeps, presented: string, tokenHash: string, now: Date, client: ClientInfo, clientId: string | null): Promise<Exchanged> {
   const known = await selectSpentToken(deps.db, tokenHash, now);
-  // Unknown, expired unused, or of a session that has already ended: nothing more to protect.
-  if (!known?.rotated_at || !known.session_live) throw new AppError('invalid_refresh_token');
+  // Unknown, expired unused, or of a session that has already ended: nothing more to protect. Another client's token
+  // (or an OAuth client's at /api/refresh) is not one this caller may use at all: refused, and nothing revoked.
+  if (!known?.rotated_at || !known.session_live || known.client_id !== clientId) throw new AppError('invalid_refresh_token');
 
   const sinceRotation = now.getTime() - new Date(known.rotated_at).getTime();
   if (sinceRotation <= deps.config.ttl.refreshReuseInterval * 1000 && known.successor_live && known.successor_sealed) {
@@ -238,12 +273,12 @@ export async function revokeSession(
   // As tokens name it (`sid`), which the revocation list compares.
   const sessionId = id.toLowerCase();
   const now = deps.clock.now();
-  const revokedOf = await deps.db.transaction(async (tx) => {
-    const { revokedOf } = await revokeSessionIn(tx, sessionId, reason, now);
-    if (revokedOf !== undefined && inTransaction) await inTransaction(tx, revokedOf);
-    return revokedOf;
+  const { revokedOf, children } = await deps.db.transaction(async (tx) => {
+    const revoked = await revokeSessionIn(tx, sessionId, reason, now);
+    if (revoked.revokedOf !== undefined && inTransaction) await inTransaction(tx, revoked.revokedOf);
+    return revoked;
   });
-  if (revokedOf !== undefined) deps.revocations.add(sessionId, now);
+  if (revokedOf !== undefined) for (const sid of [sessionId, ...children]) deps.revocations.add(sid, now);
   return revokedOf;
 }
 
@@ -251,31 +286,40 @@ export async function revokeSession(
  * Revokes a session inside the caller's transaction: the id of its user, now locked (`owner`, undefined when
  * gone), and that of the user whose session this call revoked (`revokedOf`, undefined when it already was).
  */
-export async function revokeSessionIn(tx: Db, sessionId: string, reason: string, now: Date): Promise<{ owner: string | undefined; revokedOf: string | undefined }> {
+export async function revokeSessionIn(
+  tx: Db,
+  sessionId: string,
+  reason: string,
+  now: Date,
+): Promise<{ owner: string | undefined; revokedOf: string | undefined; children: string[] }> {
   // The user row first, as every change that records a user's events does: their events then take ids
   // in the order they commit, which the webhook worker's order per user relies on; one lock order, no deadlock.
   const owner = await lockSessionOwner(tx, sessionId);
   const revokedOf = await markSessionRevoked(tx, sessionId, now, reason);
+  // The OAuth clients' sessions this browser session authorised end with it: one sign-out ends both kinds.
+  const children = revokedOf === undefined ? [] : await markChildSessionsRevoked(tx, sessionId, now, reason);
   // Announced once, by the change that revoked it: never a session id that is unknown or already ended.
   if (revokedOf !== undefined) {
-    await announceRevocations(tx, [sessionId], now);
-    await recordEvents(tx, [sessionRevokedEvent(revokedOf, sessionId, reason)], now);
+    const ended = [sessionId, ...children];
+    await announceRevocations(tx, ended, now);
+    await recordEvents(tx, ended.map((sid) => sessionRevokedEvent(revokedOf, sid, reason)), now);
   }
-  return { owner, revokedOf };
+  return { owner, revokedOf, children };
 }
 
 /** Logout: ends the caller's own session, audited in the same transaction; 401 session_revoked for a session never created. */
 export async function endSession(deps: SessionDeps, session: { userId: string; sessionId: string }, client: ClientInfo = {}) {
   const now = deps.clock.now();
-  await deps.db.transaction(async (tx) => {
-    const { owner } = await revokeSessionIn(tx, session.sessionId, 'logout', now);
+  const children = await deps.db.transaction(async (tx) => {
+    const { owner, children } = await revokeSessionIn(tx, session.sessionId, 'logout', now);
     // No session, yet its user is there: a token signed for a session id that was never created.
     if (owner === undefined && isUuid(session.userId) && (await selectUserById(tx, session.userId))) throw new AppError('session_revoked');
     // A user deleted meanwhile (its session went with it) is no longer there to be named.
     const userId = owner === undefined ? undefined : session.userId;
     await recordAuditEvent(tx, deps.clock, { type: 'logout', userId, sessionId: session.sessionId, client });
+    return children;
   });
-  deps.revocations.add(session.sessionId, now);
+  for (const sid of [session.sessionId, ...children]) deps.revocations.add(sid, now);
 }
 
 export interface EndedSessions {
@@ -333,5 +377,7 @@ async function issuePair(deps: SessionDeps, session: LiveSession, refreshToken: 
   // No access token outlives its session.
   const expiresAt = earliest(addSeconds(now, deps.config.ttl.accessToken), session.sessionExpiresAt);
   const access = await signAccessToken(deps.keys, deps.config.jwt, session, now, expiresAt);
-  return { sessionId: session.sessionId, accessToken: access.token, refreshToken, expiresIn: access.expiresIn };
+  const pair: TokenPair = { sessionId: session.sessionId, accessToken: access.token, refreshToken, expiresIn: access.expiresIn };
+  if (session.clientId) pair.scope = session.scope ?? '';
+  return pair;
 }

@@ -48,6 +48,15 @@ export async function selectLiveToken(db: Db, type: string, tokenHash: string, n
   return row;
 }
 
+/** A token of the type that was already spent (used, revoked or superseded), whatever its expiry: a replay. */
+export async function selectSpentToken(db: Db, type: string, tokenHash: string): Promise<TokenRow | undefined> {
+  const [row] = await db
+    .select(tokenRow)
+    .from(oneTimeTokens)
+    .where(and(eq(oneTimeTokens.tokenHash, tokenHash), eq(oneTimeTokens.type, type), sql`${oneTimeTokens.usedAt} IS NOT NULL`));
+  return row;
+}
+
 /** Spends a live token and returns it, in one statement: of concurrent callers, exactly one gets the row. */
 export async function markTokenUsed(db: Db, type: string, tokenHash: string, now: Date): Promise<TokenRow | undefined> {
   const [row] = await db.update(oneTimeTokens).set({ usedAt: now }).where(live(type, tokenHash, now)).returning(tokenRow);

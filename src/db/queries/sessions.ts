@@ -33,6 +33,10 @@ export interface NewSession {
   refreshTokenExpiresAt: Date;
   /** How the user proved who they were (RFC 8176 values, none with a comma or a brace). */
   amr: readonly string[];
+  /** An OAuth client's session: the client, the scopes granted, and the browser session that authorised it. */
+  clientId?: string | null;
+  scope?: string | null;
+  parentSessionId?: string | null;
 }
 
 /**
@@ -55,8 +59,9 @@ export function sessionOwner(s: NewSession, gate: SQL = sql`true`): SQL {
 /** `session` and `opened`, CTEs after `owner`: the session and its first refresh token, when `gate` holds. */
 export function sessionRows(s: NewSession, gate: SQL = sql`true`): SQL {
   return sql`session AS (
-      INSERT INTO sessions (id, user_id, created_at, expires_at, ip_address, user_agent, amr)
-      SELECT ${s.sessionId}, owner.id, ${s.createdAt}, ${s.expiresAt}, ${s.ipAddress}, ${s.userAgent}, ${`{${s.amr.join(',')}}`}::text[]
+      INSERT INTO sessions (id, user_id, created_at, expires_at, ip_address, user_agent, amr, client_id, scope, parent_session_id)
+      SELECT ${s.sessionId}, owner.id, ${s.createdAt}, ${s.expiresAt}, ${s.ipAddress}, ${s.userAgent}, ${`{${s.amr.join(',')}}`}::text[],
+        ${s.clientId ?? null}, ${s.scope ?? null}, ${s.parentSessionId ?? null}::uuid
       FROM owner WHERE ${gate}
       RETURNING id
     ), opened AS (
@@ -84,6 +89,9 @@ export interface SessionRow {
   email_verified: boolean | null;
   /** How it was opened (null: before second factors, a password). */
   amr: string[] | null;
+  /** The OAuth client it was issued to and the scopes granted (null: one of Latchkey's own sessions). */
+  client_id: string | null;
+  scope: string | null;
 }
 
 export interface RefreshClaim {
@@ -94,6 +102,8 @@ export interface RefreshClaim {
   now: Date;
   /** When the successor expires at the latest (its session's end comes first if sooner). */
   refreshEnd: Date;
+  /** The OAuth client presenting the token (null: Latchkey's own refresh): a token refreshes only for its own client. */
+  clientId: string | null;
 }
 
 /**
@@ -112,6 +122,7 @@ export async function claimRefreshToken(db: Db, c: RefreshClaim): Promise<(Omit<
     WITH locked_session AS (
       SELECT s.id FROM refresh_tokens t JOIN sessions s ON s.id = t.session_id
       WHERE t.token_hash = ${c.tokenHash} AND t.rotated_at IS NULL AND t.expires_at > ${c.now}
+        AND s.client_id IS NOT DISTINCT FROM ${c.clientId}::text
       FOR NO KEY UPDATE OF s
     ), claimed AS (
       UPDATE refresh_tokens
@@ -125,12 +136,14 @@ export async function claimRefreshToken(db: Db, c: RefreshClaim): Promise<(Omit<
       WHERE sessions.id = claimed.session_id AND users.id = sessions.user_id
         AND sessions.revoked_at IS NULL AND sessions.expires_at > ${c.now} AND users.disabled_at IS NULL
         AND (users.not_before IS NULL OR sessions.created_at >= users.not_before)
-      RETURNING sessions.id, sessions.user_id, sessions.created_at, sessions.expires_at, sessions.amr, users.email_verified_at IS NOT NULL AS email_verified
+      RETURNING sessions.id, sessions.user_id, sessions.created_at, sessions.expires_at, sessions.amr, sessions.client_id, sessions.scope,
+        users.email_verified_at IS NOT NULL AS email_verified
     ), successor AS (
       INSERT INTO refresh_tokens (token_hash, session_id, created_at, expires_at)
       SELECT ${c.successorHash}, live.id, ${c.now}, LEAST(${c.refreshEnd}::timestamptz, live.expires_at) FROM live
     )
-    SELECT live.id, live.user_id, live.created_at, live.expires_at, live.amr, live.email_verified FROM claimed LEFT JOIN live ON live.id = claimed.session_id`);
+    SELECT live.id, live.user_id, live.created_at, live.expires_at, live.amr, live.client_id, live.scope, live.email_verified
+    FROM claimed LEFT JOIN live ON live.id = claimed.session_id`);
   return rowsOf<Omit<SessionRow, 'id'> & { id: string | null }>(result)[0];
 }
 
@@ -146,7 +159,7 @@ export interface SpentToken extends SessionRow {
 /** A refresh token that could not be claimed, with its session and successor; undefined when unknown. */
 export async function selectSpentToken(db: Db, tokenHash: string, now: Date): Promise<SpentToken | undefined> {
   const result = await db.execute(sql`
-    SELECT sess.id, sess.user_id, sess.created_at, sess.expires_at, sess.amr, u.email_verified_at IS NOT NULL AS email_verified, p.rotated_at, p.successor_sealed,
+    SELECT sess.id, sess.user_id, sess.created_at, sess.expires_at, sess.amr, sess.client_id, sess.scope, u.email_verified_at IS NOT NULL AS email_verified, p.rotated_at, p.successor_sealed,
       (sess.revoked_at IS NULL AND sess.expires_at > ${now} AND u.disabled_at IS NULL
         AND (u.not_before IS NULL OR sess.created_at >= u.not_before)) AS session_live,
       (s.token_hash IS NOT NULL AND s.rotated_at IS NULL AND s.expires_at > ${now}) AS successor_live
@@ -176,6 +189,16 @@ export async function markSessionRevoked(tx: Db, sessionId: string, now: Date, r
     .where(and(eq(sessions.id, sessionId), isNull(sessions.revokedAt)))
     .returning({ userId: sessions.userId });
   return revoked?.userId;
+}
+
+/** Revokes the live sessions a browser session authorised (OAuth clients' sessions); their ids. */
+export async function markChildSessionsRevoked(tx: Db, parentSessionId: string, now: Date, reason: string): Promise<string[]> {
+  const rows = await tx
+    .update(sessions)
+    .set({ revokedAt: now, revokedReason: reason })
+    .where(and(eq(sessions.parentSessionId, parentSessionId), isNull(sessions.revokedAt)))
+    .returning({ id: sessions.id });
+  return rows.map((r) => r.id);
 }
 
 /** Revokes every session of a user not revoked yet; their ids. */
@@ -223,9 +246,14 @@ export async function isSessionLive(db: Db, sessionId: string, now: Date, ofUser
  * A live session (as `isSessionLive` finds it) of `userId`, with its user and how they proved who they were, in one
  * read: what every signed-in page asks of its browser's cookie.
  */
-export async function selectLiveSessionOf(db: Db, sessionId: string, userId: string, now: Date): Promise<{ user: UserRow; amr: string[] | null } | undefined> {
+export async function selectLiveSessionOf(
+  db: Db,
+  sessionId: string,
+  userId: string,
+  now: Date,
+): Promise<{ user: UserRow; amr: string[] | null; createdAt: Date } | undefined> {
   const [row] = await db
-    .select({ user: users, amr: sessions.amr })
+    .select({ user: users, amr: sessions.amr, createdAt: sessions.createdAt })
     .from(sessions)
     .innerJoin(users, eq(users.id, sessions.userId))
     .where(

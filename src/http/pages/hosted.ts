@@ -15,6 +15,8 @@ import { passkeyPages } from './passkey-pages.js';
 import { adminPages } from './admin/admin-pages.js';
 import { enrolmentPages } from './enrolment-pages.js';
 import { resendPages } from './resend-pages.js';
+import { oauthPages } from './oauth-pages.js';
+import { oauthLogoutPages } from './oauth-logout-pages.js';
 
 /**
  * Latchkey's own pages for people: sign in (./login-pages.ts, and with a passkey: ./passkey-pages.ts; the second factor
@@ -58,5 +60,7 @@ export function hostedPages(deps: Deps): FastifyPluginAsyncTypebox {
     credentialPages(app, kit);
     passkeyPages(app, kit);
     adminPages(app, kit);
+    oauthPages(app, kit);
+    oauthLogoutPages(app, kit);
   };
 }

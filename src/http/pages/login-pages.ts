@@ -86,14 +86,15 @@ export function loginPages(app: PageApp, kit: PageKit) {
       schema: {
         tags,
         summary: 'The sign-in page (HTML)',
-        querystring: Type.Object({ return_to: FormField(2048) }),
+        querystring: Type.Object({ return_to: FormField(2048), reauth: FormField(8) }),
         produces: ['text/html'],
         response: { 200: pageResponse('the form'), 303: redirectResponse('already signed in: on to `return_to`'), 503: jsonErrorResponse('the database does not answer') },
       },
     },
     async (request, reply) => {
       const to = kit.returnTo(request.query.return_to);
-      if (await kit.sessionOf(request)) return kit.redirect(reply, to);
+      // `reauth`: an application asked for a fresh sign-in (OpenID Connect's prompt=login, max_age): the form, signed in or not.
+      if (request.query.reauth === undefined && (await kit.sessionOf(request))) return kit.redirect(reply, to);
       const words = wordsOf(request);
       return kit.send(reply, 200, signInPage(words, loginForm(kit, words, kit.nonceOf(request, reply), to)));
     },

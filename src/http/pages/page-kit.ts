@@ -32,6 +32,12 @@ export interface PageKit {
   refusedForm(reply: FastifyReply): FastifyReply;
   /** The signed-in browser of a form post from this site's own page, or the answer to give instead (to /login; refused). */
   signedInForm(request: FastifyRequest, reply: FastifyReply, csrf: string | undefined): Promise<BrowserSession | Answered>;
+  /**
+   * Sends the browser on to `to` after a form post by a page of its own (a 200 that navigates), not by a redirect:
+   * browsers hold a form's redirects to its CSP's `form-action`, which names this origin alone, and an OAuth client's
+   * redirect URI is elsewhere.
+   */
+  continueTo(reply: FastifyReply, to: string): FastifyReply;
   /** Signs the browser in: its session's cookie (a new session, a new cookie: nothing set before sign-in is kept), then on to `to`. */
   signedIn(reply: FastifyReply, session: { sessionId: string; userId: string }, to: string): FastifyReply;
   /** Signs the browser in as `signedIn` does, for an answer that is a page of its own (recovery codes shown once). */
@@ -132,8 +138,19 @@ ${elsewhere ? html`<p>${t.refused.elsewhere(html`<a href="${origin}/login">${ori
       if (!this.fromOwnForm(request, session.sessionId, csrf)) return answered(this.refusedForm(reply));
       return session;
     },
+    continueTo(reply, to) {
+      const { locale, t } = wordsOf(reply.request);
+      reply.header('referrer-policy', 'no-referrer');
+      return sendFramedPage(reply, look, 200, {
+        title: t.common.continue,
+        locale,
+        body: html`<meta http-equiv="refresh" content="0;url=${to}"><p><a href="${to}">${t.common.continue}</a></p>`,
+      });
+    },
     signedIn(reply, session, to) {
       this.setSession(reply, session);
+      // On to an authorization request (an OAuth client's sign-in): a navigation of its own, whose redirect to the client is then allowed.
+      if (to.startsWith('/oauth/')) return this.continueTo(reply, to);
       return redirect(reply, to);
     },
     setSession(reply, session) {

@@ -34,6 +34,9 @@ import { healthRoutes } from './meta/health.js';
 import { forgotPasswordRoute } from './password-reset/forgot-password.js';
 import { resetPasswordRoute } from './password-reset/reset-password.js';
 import { revocationFeedRoute } from './revocation-feed/stream.js';
+import { discoveryRoutes } from './oauth/discovery.js';
+import { oauthTokenRoutes } from './oauth/token.js';
+import { userinfoRoutes } from './oauth/userinfo.js';
 
 /** Every route of the API, by area, in the order they are registered (and documented). */
 export const ROUTES: readonly ((deps: Deps) => FastifyPluginAsyncTypebox)[] = [
@@ -72,4 +75,7 @@ export const ROUTES: readonly ((deps: Deps) => FastifyPluginAsyncTypebox)[] = [
   serviceSecretRoutes,
   searchAuditRoute,
   signingKeyRoutes,
+  discoveryRoutes,
+  oauthTokenRoutes,
+  userinfoRoutes,
 ];

@@ -61,6 +61,9 @@ export const EVENTS: Readonly<Record<string, string>> = {
   user_role_changed: 'rôle modifié',
   sessions_revoked: 'toutes les sessions fermées',
   session_revoked: 'session fermée',
+  oauth_consent_granted: 'accès accordé à une application',
+  oauth_consent_revoked: 'accès d’une application retiré',
+  oauth_code_reused: 'code d’autorisation réutilisé : la session de l’application est fermée',
 };
 
 // French counts 0 and 1 as singular.
@@ -85,6 +88,7 @@ export const pages: PageMessages = {
     backToSignIn: 'Retour à la connexion',
     signIn: 'Se connecter',
     unknownAddress: 'adresse inconnue',
+    continue: 'Continuer',
   },
   checks: {
     enterName: 'Saisissez votre nom.',
@@ -268,5 +272,31 @@ export const pages: PageMessages = {
     nameOptional: 'Nom (facultatif)',
     namePlaceholder: 'Mon ordinateur portable',
     add: 'Ajouter une clé d’accès',
+  },
+  oauth: {
+    errorTitle: 'Cette connexion ne peut pas continuer',
+    errorHint: 'Revenez à l’application et réessayez ; si cela se reproduit, prévenez son responsable.',
+    consentTitle: 'Autoriser l’accès',
+    consentIntro: (app: string) => `${app} demande à :`,
+    consentNote: 'Vous pouvez retirer cet accès à tout moment depuis la page de votre compte.',
+    allow: 'Autoriser',
+    deny: 'Refuser',
+    stepUpTitle: 'Confirmez que c’est vous',
+    stepUpIntro: (app: string) => `${app} demande votre second facteur.`,
+    confirm: 'Confirmer',
+    logoutTitle: 'Se déconnecter',
+    logoutQuestion: (app: string) => `${app} vous demande de vous déconnecter. Se déconnecter de ce site ?`,
+    signedOut: 'Vous êtes déconnecté.',
+    appsTitle: 'Applications autorisées',
+    appsNone: 'Aucune application n’a accès à votre compte.',
+    appsAllowed: (scopes: string) => `Autorisé : ${scopes}.`,
+    remove: 'Retirer l’accès',
+    removed: 'L’application n’a plus accès à votre compte.',
+    scopes: {
+      openid: 'Savoir qui vous êtes sur ce site (un identifiant de votre compte)',
+      profile: 'Voir votre nom',
+      email: 'Voir votre adresse e-mail, et si elle est vérifiée',
+      offline_access: 'Rester connecté (garder l’accès en votre absence)',
+    },
   },
 };

@@ -1,0 +1,158 @@
+import { createHash, randomUUID, timingSafeEqual } from 'node:crypto';
+import { createSigner } from 'fast-jwt';
+import { sql } from 'drizzle-orm';
+import { epochSeconds } from '../../core/clock.js';
+import { rowsOf } from '../../db/client.js';
+import { sessionOwner, sessionRows } from '../../db/queries/sessions.js';
+import { selectUserById } from '../../db/queries/users.js';
+import { recordAuditEvent } from '../../core/audit.js';
+import { consumeOneTimeToken, findSpentToken } from '../../core/one-time-tokens.js';
+import type { ClientInfo } from '../../core/client-address.js';
+import { announceUserChange } from '../../core/user-cache.js';
+import { AppError } from '../../errors.js';
+import { ACCESS_TOKEN_TYPE } from '../sessions/access-tokens.js';
+import type { SigningKey } from '../keys/keys.js';
+import { prepareSession, revokeSession, rotateRefreshToken, sessionOpened, type SessionDeps } from '../sessions/sessions.js';
+import type { AuthenticatedServiceClient } from '../service-clients/service-clients.js';
+import type { OAuthClientRow } from '../../db/queries/oauth.js';
+import { oauthError } from './errors.js';
+import { signIdToken } from './id-tokens.js';
+
+/**
+ * The token endpoint's grants (RFC 6749 §4.1.3, §6, §4.4): a code exchanged once for a session of the client's own
+ * (its tokens name the client; its refresh token refreshes for that client alone, rotated and checked for reuse as
+ * Latchkey's own are), a refresh, and a service client's own access token.
+ */
+
+export interface TokenResponse {
+  access_token: string;
+  token_type: 'Bearer';
+  expires_in: number;
+  refresh_token?: string;
+  id_token?: string;
+  scope: string;
+}
+
+const VERIFIER = /^[A-Za-z0-9._~-]{43,128}$/;
+
+const sameString = (a: string, b: string) => a.length === b.length && timingSafeEqual(Buffer.from(a), Buffer.from(b));
+const invalidGrant = (description: string) => oauthError('invalid_grant', description);
+
+/**
+ * Exchanges an authorization code. The code is spent before anything else is checked, so a code tried by the wrong
+ * client or with the wrong verifier is gone for everyone. A code presented a second time revokes the session its
+ * first exchange opened (RFC 6749 §4.1.2): whoever holds its tokens, the client or a thief, loses them.
+ */
+export async function exchangeCode(
+  deps: SessionDeps,
+  client: OAuthClientRow,
+  params: { code?: string | undefined; redirect_uri?: string | undefined; code_verifier?: string | undefined },
+  info: ClientInfo,
+): Promise<TokenResponse> {
+  const code = params.code ?? '';
+  if (!code || code.length > 128) throw invalidGrant('The authorization code is missing or malformed.');
+  const now = deps.clock.now();
+  const spent = await consumeOneTimeToken(deps.db, 'oauth_code', code, now);
+  if (!spent) {
+    const replayed = await findSpentToken(deps.db, 'oauth_code', code);
+    if (replayed) {
+      await revokeSession(deps, replayed.payload.session_id, 'authorization_code_reused', (tx, userId) =>
+        recordAuditEvent(tx, deps.clock, { type: 'oauth_code_reused', userId, sessionId: replayed.payload.session_id, client: info, details: { clientId: replayed.payload.client_id } }),
+      );
+    }
+    throw invalidGrant('The authorization code is invalid, used or expired.');
+  }
+  const grant = spent.payload;
+  if (grant.client_id !== client.clientId) throw invalidGrant('The authorization code was not issued to this client.');
+  if (params.redirect_uri !== grant.redirect_uri) throw invalidGrant('redirect_uri differs from the authorization request\'s.');
+  const verifier = params.code_verifier ?? '';
+  if (!VERIFIER.test(verifier)) throw invalidGrant('code_verifier is missing or malformed (43 to 128 characters).');
+  if (!sameString(createHash('sha256').update(verifier).digest('base64url'), grant.code_challenge)) throw invalidGrant('code_verifier does not match the code_challenge.');
+
+  const user = await selectUserById(deps.db, spent.userId);
+  if (!user || user.disabledAt) throw invalidGrant('The user can no longer sign in.');
+  const opening = prepareSession(deps, user, info, grant.amr, {
+    sessionId: grant.session_id,
+    clientId: client.clientId,
+    scope: grant.scope,
+    parentSessionId: grant.parent_session_id,
+    authTime: new Date(grant.auth_time * 1000),
+  });
+  // Opened only while the browser session that authorised it lives: signed out meanwhile, the code is worth nothing.
+  const parentLive = sql`EXISTS (SELECT 1 FROM sessions p WHERE p.id = ${grant.parent_session_id} AND p.user_id = owner.id
+    AND p.revoked_at IS NULL AND p.expires_at > ${now})`;
+  const opened = await deps.db.transaction(async (tx) => {
+    const result = await tx.execute(sql`WITH ${sessionOwner(opening.row)}, ${sessionRows(opening.row, parentLive)} SELECT session_id FROM opened`);
+    if (rowsOf(result).length === 0) return false;
+    await announceUserChange(tx, user.id);
+    return true;
+  });
+  if (!opened) throw invalidGrant('The sign-in this code came from has ended.');
+  const tokens = await sessionOpened(deps, opening);
+  const scopes = grant.scope.split(' ').filter(Boolean);
+  const answer: TokenResponse = {
+    access_token: tokens.accessToken,
+    token_type: 'Bearer',
+    expires_in: tokens.expiresIn,
+    refresh_token: tokens.refreshToken,
+    scope: grant.scope,
+  };
+  if (scopes.includes('openid')) {
+    answer.id_token = signIdToken(
+      deps.keys,
+      deps.config.jwt.issuer,
+      { user, clientId: client.clientId, scopes, nonce: grant.nonce, authTime: grant.auth_time, amr: grant.amr, sid: grant.parent_session_id, accessToken: tokens.accessToken },
+      now,
+    );
+  }
+  return answer;
+}
+
+/** A refresh for the client that holds the session; another client's token (or one of Latchkey's own sessions) is invalid_grant. */
+export async function refreshForClient(deps: SessionDeps, client: OAuthClientRow, refreshToken: string | undefined, info: ClientInfo): Promise<TokenResponse> {
+  if (!refreshToken || refreshToken.length > 512) throw invalidGrant('The refresh token is missing or malformed.');
+  try {
+    const tokens = await rotateRefreshToken(deps, refreshToken, info, client.clientId);
+    return { access_token: tokens.accessToken, token_type: 'Bearer', expires_in: tokens.expiresIn, refresh_token: tokens.refreshToken, scope: tokens.scope ?? '' };
+  } catch (err) {
+    if (err instanceof AppError && (err.code === 'invalid_refresh_token' || err.code === 'refresh_token_reused')) throw invalidGrant(err.message);
+    throw err;
+  }
+}
+
+const serviceSigners = new WeakMap<SigningKey, (payload: Record<string, unknown>) => string>();
+
+/**
+ * A service client's own access token (`client_credentials`): its `sub` and `client_id` are the client's id, its
+ * `scope` the service scopes asked for (all it holds by default). It names no session (`sid`) and no user, so no
+ * route that serves a user accepts it; a service that receives one checks it by introspection or by its claims.
+ */
+export function clientCredentialsToken(
+  deps: Pick<SessionDeps, 'keys' | 'clock' | 'config'>,
+  client: AuthenticatedServiceClient,
+  scope: string | undefined,
+): TokenResponse {
+  const asked = (scope ?? '').split(' ').filter(Boolean);
+  if (asked.some((s) => !(client.scopes as string[]).includes(s))) throw oauthError('invalid_scope', 'This service client does not hold every scope asked for.');
+  const granted = asked.length > 0 ? asked : [...client.scopes];
+  const now = deps.clock.now();
+  const key = deps.keys.signingKeyAt(now);
+  let sign = serviceSigners.get(key);
+  if (!sign) {
+    sign = createSigner({ key: key.signingMaterial, algorithm: key.alg, kid: key.kid, header: { alg: key.alg, typ: ACCESS_TOKEN_TYPE } });
+    serviceSigners.set(key, sign);
+  }
+  const iat = epochSeconds(now);
+  const expiresIn = deps.config.ttl.accessToken;
+  const token = sign({
+    iss: deps.config.jwt.issuer,
+    aud: deps.config.jwt.audience,
+    sub: client.clientId,
+    client_id: client.clientId,
+    scope: granted.join(' '),
+    jti: randomUUID(),
+    iat,
+    exp: iat + expiresIn,
+  });
+  return { access_token: token, token_type: 'Bearer', expires_in: expiresIn, scope: granted.join(' ') };
+}

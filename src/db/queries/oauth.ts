@@ -1,0 +1,116 @@
+import { and, asc, eq, isNotNull, isNull, lt, or } from 'drizzle-orm';
+import type { Db } from '../client.js';
+import { oauthClientAssertions, oauthClients, oauthConsents, sessions } from '../schema.js';
+
+// OAuth clients (the applications that sign their users in through Latchkey) and the consents users gave them.
+
+export type OAuthClientRow = typeof oauthClients.$inferSelect;
+
+/** The client whose name or client id is `ref`. */
+export async function selectOAuthClientByRef(db: Db, ref: string): Promise<OAuthClientRow | undefined> {
+  const [row] = await db
+    .select()
+    .from(oauthClients)
+    .where(or(eq(oauthClients.name, ref), eq(oauthClients.clientId, ref)))
+    .limit(1);
+  return row;
+}
+
+export async function selectOAuthClientById(db: Db, clientId: string): Promise<OAuthClientRow | undefined> {
+  const [row] = await db.select().from(oauthClients).where(eq(oauthClients.clientId, clientId)).limit(1);
+  return row;
+}
+
+/** Inserts a client; undefined when its name is taken. */
+export async function insertOAuthClient(db: Db, values: typeof oauthClients.$inferInsert): Promise<OAuthClientRow | undefined> {
+  const [row] = await db.insert(oauthClients).values(values).onConflictDoNothing({ target: oauthClients.name }).returning();
+  return row;
+}
+
+/** Every client, by name. */
+export function selectOAuthClients(db: Db): Promise<OAuthClientRow[]> {
+  return db.select().from(oauthClients).orderBy(asc(oauthClients.name));
+}
+
+/** Replaces a confidential client's secret hash; the row, or undefined when the client is gone or public. */
+export async function updateOAuthClientSecret(tx: Db, clientId: string, secretHash: string, now: Date): Promise<OAuthClientRow | undefined> {
+  const [row] = await tx
+    .update(oauthClients)
+    .set({ secretHash, secretRotatedAt: now })
+    .where(and(eq(oauthClients.clientId, clientId), isNotNull(oauthClients.secretHash)))
+    .returning();
+  return row;
+}
+
+/** Deletes a client (its consents go with it); its row, or undefined when it was already gone. */
+export async function deleteOAuthClient(tx: Db, clientId: string): Promise<OAuthClientRow | undefined> {
+  const [row] = await tx.delete(oauthClients).where(eq(oauthClients.clientId, clientId)).returning();
+  return row;
+}
+
+/** Revokes every live session of a client; their ids and users. */
+export async function markClientSessionsRevoked(tx: Db, clientId: string, now: Date, reason: string): Promise<{ id: string; userId: string }[]> {
+  return tx
+    .update(sessions)
+    .set({ revokedAt: now, revokedReason: reason })
+    .where(and(eq(sessions.clientId, clientId), isNull(sessions.revokedAt)))
+    .returning({ id: sessions.id, userId: sessions.userId });
+}
+
+/** The scopes a user allowed a client, or undefined. */
+export async function selectConsent(db: Db, userId: string, clientId: string): Promise<string[] | undefined> {
+  const [row] = await db
+    .select({ scopes: oauthConsents.scopes })
+    .from(oauthConsents)
+    .where(and(eq(oauthConsents.userId, userId), eq(oauthConsents.clientId, clientId)));
+  return row?.scopes;
+}
+
+/** Records (or widens) what a user allowed a client. */
+export async function upsertConsent(db: Db, userId: string, clientId: string, scopes: string[], now: Date): Promise<void> {
+  await db
+    .insert(oauthConsents)
+    .values({ userId, clientId, scopes, grantedAt: now })
+    .onConflictDoUpdate({ target: [oauthConsents.userId, oauthConsents.clientId], set: { scopes, grantedAt: now } });
+}
+
+/** Withdraws a user's consent to a client; whether there was one. */
+export async function deleteConsent(tx: Db, userId: string, clientId: string): Promise<boolean> {
+  const rows = await tx
+    .delete(oauthConsents)
+    .where(and(eq(oauthConsents.userId, userId), eq(oauthConsents.clientId, clientId)))
+    .returning({ clientId: oauthConsents.clientId });
+  return rows.length > 0;
+}
+
+/** The clients a user allowed, with their names, newest first. */
+export function selectConsentsOf(db: Db, userId: string): Promise<{ clientId: string; name: string; scopes: string[]; grantedAt: Date }[]> {
+  return db
+    .select({ clientId: oauthConsents.clientId, name: oauthClients.name, scopes: oauthConsents.scopes, grantedAt: oauthConsents.grantedAt })
+    .from(oauthConsents)
+    .innerJoin(oauthClients, eq(oauthClients.clientId, oauthConsents.clientId))
+    .where(eq(oauthConsents.userId, userId))
+    .orderBy(asc(oauthClients.name));
+}
+
+/** Revokes a user's live sessions held by a client (their consent withdrawn); their ids. */
+export async function markUserClientSessionsRevoked(tx: Db, userId: string, clientId: string, now: Date, reason: string): Promise<string[]> {
+  const rows = await tx
+    .update(sessions)
+    .set({ revokedAt: now, revokedReason: reason })
+    .where(and(eq(sessions.userId, userId), eq(sessions.clientId, clientId), isNull(sessions.revokedAt)))
+    .returning({ id: sessions.id });
+  return rows.map((r) => r.id);
+}
+
+/** Records a client assertion's jti until it expires; false when it was seen already (a replay). */
+export async function insertClientAssertion(db: Db, clientId: string, jti: string, expiresAt: Date): Promise<boolean> {
+  const rows = await db.insert(oauthClientAssertions).values({ clientId, jti, expiresAt }).onConflictDoNothing().returning({ jti: oauthClientAssertions.jti });
+  return rows.length > 0;
+}
+
+/** Forgets the assertion ids that expired before `cutoff`; how many. */
+export async function deleteExpiredClientAssertions(db: Db, cutoff: Date): Promise<number> {
+  const rows = await db.delete(oauthClientAssertions).where(lt(oauthClientAssertions.expiresAt, cutoff)).returning({ jti: oauthClientAssertions.jti });
+  return rows.length;
+}
