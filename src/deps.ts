@@ -25,6 +25,7 @@ import { noMetrics, type Metrics } from './core/metrics.js';
 import { oneTimeCodeKey } from './core/one-time-tokens.js';
 import { mfaKeys, type MfaKeys } from './auth/mfa/factors.js';
 import { pageKey } from './auth/browser-sessions/browser-sessions.js';
+import { upstreamKeys, type UpstreamKeys } from './auth/upstream/providers.js';
 import type { MfaSummary } from './contracts/mfa.js';
 import type { MetricsRegistry } from './metrics/registry.js';
 
@@ -52,6 +53,8 @@ export interface Deps {
   readonly mfaKeys: MfaKeys;
   /** The HMAC key of Latchkey's own pages (their session cookie, their forms' tokens), derived from SECRET_KEY for this purpose alone. */
   readonly pageKey: Buffer;
+  /** The keys of sign-in through upstream providers, derived from SECRET_KEY: their client secrets, and the cookie of a flow in progress. */
+  readonly upstreamKeys: UpstreamKeys;
   /** Told when a service client's secret changes or it is removed, here or (through NOTIFY) on another instance. */
   readonly serviceClientEvents: ServiceClientEvents;
   /** Access tokens that passed verification, until they expire (bounded). */
@@ -128,11 +131,12 @@ async function connectRedis(url: string, logger: Logger): Promise<Redis> {
 
 /** Opens the database (migrating it if set to), the keys, Redis and the mailer; starts no timer or worker. */
 /** The keys derived from SECRET_KEY, each for one purpose alone. */
-const keysFrom = (secret: string): Pick<Deps, 'webhookSealer' | 'oneTimeCodeKey' | 'mfaKeys' | 'pageKey'> => ({
+const keysFrom = (secret: string): Pick<Deps, 'webhookSealer' | 'oneTimeCodeKey' | 'mfaKeys' | 'pageKey' | 'upstreamKeys'> => ({
   webhookSealer: webhookSecretSealer(secret),
   oneTimeCodeKey: oneTimeCodeKey(secret),
   mfaKeys: mfaKeys(secret),
   pageKey: pageKey(secret),
+  upstreamKeys: upstreamKeys(secret),
 });
 
 export async function openDeps(config: Config, overrides: DepsOverrides = {}): Promise<Deps> {

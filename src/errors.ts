@@ -99,6 +99,28 @@ export const ERRORS = {
   webhook_not_found: { status: 404, message: 'No webhook endpoint has this id.' },
   webhook_delivery_not_found: { status: 404, message: 'No dead webhook delivery has this id.' },
   key_not_found: { status: 404, message: 'No stored signing key has this kid.' },
+  // Sign-in through an upstream provider (src/auth/upstream/).
+  upstream_provider_not_found: { status: 404, message: 'No sign-in provider has this name.' },
+  upstream_provider_exists: { status: 409, message: 'A sign-in provider with this name already exists.' },
+  upstream_unavailable: { status: 502, message: 'The sign-in provider could not be reached; try again later.' },
+  upstream_flow_invalid: {
+    status: 400,
+    message: 'This sign-in with the provider expired, was already used, or was started in another browser: start again.',
+  },
+  upstream_signin_failed: { status: 401, message: "The sign-in provider refused, or its answer could not be verified: start again." },
+  // Only after the provider proved the identity: the address has an account this identity may not join by itself.
+  upstream_account_exists: {
+    status: 409,
+    message: 'An account with this email already exists: sign in to it, then link this provider from your account page.',
+  },
+  upstream_email_required: { status: 403, message: 'The sign-in provider did not give an email address, which an account needs.' },
+  identity_linked_elsewhere: { status: 409, message: 'This account at the provider is already linked to another account.' },
+  identity_not_found: { status: 404, message: 'The account has no linked identity with this provider and subject.' },
+  last_sign_in_method: {
+    status: 409,
+    message: 'This is the last way this account can sign in: set a password (a reset link) or add a passkey before unlinking it.',
+  },
+  invalid_exchange_code: { status: 400, message: 'The sign-in code is invalid, used or expired, or the code_verifier does not match: start again.' },
   too_many_streams: { status: 429, message: 'Too many revocation streams are open; close one, or try again later.' },
 
   database_unavailable: { status: 503, message: 'The service is temporarily unavailable; try again shortly.' },

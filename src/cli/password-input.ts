@@ -20,6 +20,16 @@ export async function readNewPassword(stdin: NodeJS.ReadStream = process.stdin, 
   return first;
 }
 
+/**
+ * A secret that is not a password (a provider's client secret), never from the command line either: the first line
+ * of standard input when it is piped, or typed once at a hidden prompt on a terminal.
+ */
+export async function readSecret(label: string, example: string, stdin: NodeJS.ReadStream = process.stdin, prompt: NodeJS.WriteStream = process.stderr): Promise<string> {
+  const value = stdin.isTTY ? await promptHidden(`${label.charAt(0).toUpperCase()}${label.slice(1)}: `, stdin, prompt) : await readFirstLine(stdin);
+  if (!value) throw usageError(`no ${label} on standard input: pipe it in (${example}) or run on a terminal to be asked`);
+  return value;
+}
+
 async function readFirstLine(stdin: NodeJS.ReadStream): Promise<string> {
   const chunks: Buffer[] = [];
   let size = 0;

@@ -5,6 +5,7 @@ import { dbCommand, migrateCommand } from './commands/database.js';
 import { keysCommand } from './commands/keys.js';
 import { serveCommand } from './commands/serve.js';
 import { servicesCommand } from './commands/services.js';
+import { providersCommand } from './commands/providers.js';
 import { webhooksCommand } from './commands/webhooks.js';
 import { sessionsCommand } from './commands/sessions.js';
 import { usersCommand } from './commands/users.js';
@@ -36,7 +37,7 @@ function program(ctx: CliContext): Command {
     .exitOverride()
     .configureOutput({ outputError: () => {} });
   // The settings above are copied to each command when it is added, so each must come after them.
-  for (const make of [serveCommand, migrateCommand, dbCommand, keysCommand, usersCommand, sessionsCommand, servicesCommand, webhooksCommand]) {
+  for (const make of [serveCommand, migrateCommand, dbCommand, keysCommand, usersCommand, sessionsCommand, servicesCommand, webhooksCommand, providersCommand]) {
     const command = make(ctx);
     applySettings(command);
     root.addCommand(command);

@@ -1,6 +1,8 @@
 import { Type, type TObject } from 'typebox';
 import { IMPORT_BATCH_MAX } from '../auth/import/user-import.js';
 import { SERVICE_NAME_PATTERN, SERVICE_SCOPES } from '../auth/service-clients/service-clients.js';
+import { issuerProblem, PROVIDER_NAME_PATTERN, RESERVED_PROVIDER_NAMES } from '../auth/upstream/providers.js';
+import { UPSTREAM_TYPES } from '../contracts/upstream.js';
 import { EmailField, NameField, oneOf, PasswordField } from '../contracts/fields.js';
 import { KID_MAX_LENGTH } from '../contracts/keys.js';
 import { DELIVERIES_PAGE_MAX, DELIVERY_STATUSES } from '../contracts/webhooks.js';
@@ -116,4 +118,38 @@ export const LIST_DELIVERIES = spec({
 export const REPLAY = spec({
   schema: Type.Object({ id: Type.Optional(Type.Integer({ minimum: 1 })), dead: Type.Optional(Type.Boolean()) }, strict),
   refine: (a) => ((a.id === undefined) === (a.dead !== true) ? 'give a delivery id or dead, not both' : undefined),
+});
+
+const PROVIDER_NAME = 'must be 1 to 32 lower-case letters, digits, "_" or "-", from a letter or digit';
+const ScopeItem = Type.String({ pattern: '^[\\x21\\x23-\\x5B\\x5D-\\x7E]{1,200}$' });
+
+/** `providers add`: an OpenID Connect issuer, or GitHub (whose address defaults to https://github.com). */
+export const ADD_PROVIDER = spec({
+  schema: Type.Object(
+    {
+      name: Type.String({ pattern: PROVIDER_NAME_PATTERN.source }),
+      type: oneOf(UPSTREAM_TYPES),
+      issuer: Type.Optional(Type.String({ minLength: 1, maxLength: 500 })),
+      clientId: Type.String({ minLength: 1, maxLength: 500 }),
+      clientSecret: Type.String({ minLength: 1, maxLength: 2000 }),
+      scopes: Type.Optional(Type.Array(ScopeItem, { minItems: 1, maxItems: 20 })),
+    },
+    strict,
+  ),
+  trim: ['issuer', 'clientId'],
+  messages: { name: PROVIDER_NAME, 'scopes.*': 'must be a scope: printable characters, no space, quote or backslash' },
+  refine: ({ name, type, issuer, clientId }) => {
+    if (RESERVED_PROVIDER_NAMES.includes(name)) return `name: ${name} is taken by a sign-in route of Latchkey's own`;
+    if (issuer === undefined && type === 'oidc') return 'issuer: an OpenID Connect provider needs --issuer';
+    const problem = issuer === undefined ? undefined : issuerProblem(issuer);
+    if (problem) return `issuer: ${problem}`;
+    if (CONTROL_CHARACTERS.test(clientId)) return 'clientId: must not contain control characters';
+    return undefined;
+  },
+});
+
+export const PROVIDER = spec({
+  schema: Type.Object({ provider: Type.String({ minLength: 1, maxLength: 100 }) }, strict),
+  trim: ['provider'],
+  messages: { provider: 'must be a provider name' },
 });

@@ -13,6 +13,7 @@ import {
 } from '../auth/users/user-admin.js';
 import { createServiceClient, listServiceClients, removeServiceClient, rotateServiceClientSecret } from '../auth/service-clients/service-clients.js';
 import { setUserRole } from '../auth/users/roles.js';
+import { addUpstreamProvider, listUpstreamProviders, removeUpstreamProvider } from '../auth/upstream/providers.js';
 import { importUserBatch } from '../auth/import/user-import.js';
 import { sendVerificationByOperator, verifyEmailByOperator } from '../auth/verification/operator.js';
 import { resetMfaByOperator } from '../auth/mfa/operator.js';
@@ -35,7 +36,7 @@ import { ControlError } from './protocol.js';
  */
 
 /** What an operation may use: a server's dependencies, or those the command line opens. */
-export type OperationDeps = Pick<Deps, 'db' | 'database' | 'clock' | 'config' | 'passwords' | 'breachCheck' | 'revocations' | 'keys' | 'serviceClientEvents' | 'webhookSealer'>;
+export type OperationDeps = Pick<Deps, 'db' | 'database' | 'clock' | 'config' | 'passwords' | 'breachCheck' | 'revocations' | 'keys' | 'serviceClientEvents' | 'webhookSealer' | 'upstreamKeys'>;
 /** What the database-only operations use: the command line then opens the database and nothing else. */
 export type DatabaseDeps = Pick<Deps, 'db' | 'database'>;
 
@@ -83,6 +84,9 @@ export const OPERATIONS = {
   'services.list': withDatabase(A.NO_ARGUMENTS, (deps) => listServiceClients(deps)),
   'services.rotate': withDeps(A.SERVICE, (deps, args, ctx) => rotateServiceClientSecret(deps, args.service, ctx.actor)),
   'services.remove': withDeps(A.SERVICE, (deps, args, ctx) => removeServiceClient(deps, args.service, ctx.actor)),
+  'providers.add': withDeps(A.ADD_PROVIDER, (deps, args, ctx) => addUpstreamProvider(deps, args, ctx.actor)),
+  'providers.list': withDeps(A.NO_ARGUMENTS, (deps) => listUpstreamProviders(deps)),
+  'providers.remove': withDeps(A.PROVIDER, (deps, args, ctx) => removeUpstreamProvider(deps, args.provider, ctx.actor)),
   'webhooks.add': withDeps(A.ADD_WEBHOOK, (deps, args, ctx) => addWebhookEndpoint(deps, { ...args, events: args.events ?? [] }, ctx.actor)),
   'webhooks.list': withDeps(A.NO_ARGUMENTS, (deps) => listWebhookEndpoints(deps)),
   'webhooks.remove': withDeps(A.WEBHOOK, (deps, args, ctx) => removeWebhookEndpoint(deps, args.id, ctx.actor)),

@@ -49,6 +49,10 @@ export const AUDIT_EVENT_TYPES = [
   'webhook_added',
   'webhook_removed',
   'webhook_replayed',
+  'upstream_provider_added',
+  'upstream_provider_removed',
+  'upstream_linked',
+  'upstream_unlinked',
 ] as const;
 export type AuditEventType = (typeof AUDIT_EVENT_TYPES)[number];
 

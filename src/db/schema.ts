@@ -408,3 +408,15 @@ export const userIdentities = pgTable(
   },
   (t) => [primaryKey({ columns: [t.provider, t.subject] }), index('user_identities_user_id_idx').on(t.userId)],
 );
+
+// The `state` of each sign-in through an upstream provider that came back, kept (as its SHA-256) until the flow
+// would have expired anyway: a second callback with the same state is refused on every instance, whatever cookie
+// and code it brings. The flow itself lives in a sealed cookie of the browser that started it.
+export const upstreamSpentStates = pgTable(
+  'upstream_spent_states',
+  {
+    stateHash: text('state_hash').primaryKey(),
+    expiresAt: ts('expires_at').notNull(),
+  },
+  (t) => [index('upstream_spent_states_expires_at_idx').on(t.expiresAt)],
+);

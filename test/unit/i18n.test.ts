@@ -68,6 +68,7 @@ describe('the catalogue', () => {
       oauth_client_secret_rotated: 'operator', oauth_client_removed: 'operator', oauth_consent_granted: 'user', oauth_consent_revoked: 'user',
       oauth_code_reused: 'user', webhook_added: 'operator',
       webhook_removed: 'operator', webhook_replayed: 'operator',
+      upstream_provider_added: 'operator', upstream_provider_removed: 'operator', upstream_linked: 'user', upstream_unlinked: 'user',
     } as const satisfies Record<AuditEventType, 'user' | 'operator'>;
     const users = Object.entries(types).filter(([, who]) => who === 'user').map(([type]) => type);
     expect(users.filter((type) => !Object.hasOwn(EVENTS, type))).toEqual([]);

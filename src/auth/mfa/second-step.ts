@@ -4,6 +4,8 @@ import type { ClientInfo } from '../../core/client-address.js';
 import { AppError } from '../../errors.js';
 import { startSession, type SignInDeps } from '../sessions/sign-in.js';
 import type { TokenPair } from '../sessions/sessions.js';
+import { PASSWORD_AMR, type AuthMethod } from '../sessions/access-tokens.js';
+import '../upstream/token-types.js';
 import { credentialStamp, findUserById, type User } from '../users/users.js';
 import { recoveryCodeSpent, spendSecondFactor, type MfaDeps, type SecondFactor } from './factors.js';
 import { passkeyAssertionOptions } from './passkeys.js';
@@ -17,16 +19,28 @@ const MFA_TOKEN_MAX_FAILURES = 5;
  * their credentials changed since the ones read with the verified password (a reset, a password change, a sign-out
  * everywhere ends the second steps it left waiting, as it ends sessions, even one that landed during the check).
  */
-async function waitingUser(deps: Pick<MfaDeps, 'db'>, mfaToken: string, now: Date): Promise<User> {
-  const pending = await findUsableToken(deps.db, 'mfa_signin', mfaToken, now);
+async function waitingUser(deps: Pick<MfaDeps, 'db'>, mfaToken: string, now: Date): Promise<Waiting> {
+  const afterPassword = await findUsableToken(deps.db, 'mfa_signin', mfaToken, now);
+  // The second step of a sign-in through an upstream provider (src/auth/upstream/): the same, but not after a password.
+  const afterUpstream = afterPassword ? undefined : await findUsableToken(deps.db, 'mfa_signin_upstream', mfaToken, now);
+  const pending = afterPassword ?? afterUpstream;
   const user = pending && (await findUserById(deps.db, pending.userId));
   if (!user || user.disabledAt || credentialStamp(user) !== pending.payload?.credentials) throw new AppError('invalid_mfa_token');
-  return user;
+  if (afterUpstream) return { user, type: 'mfa_signin_upstream', first: ['fed'], details: { upstream: afterUpstream.payload.provider } };
+  return { user, type: 'mfa_signin', first: PASSWORD_AMR, details: {} };
+}
+
+/** The user a second step waits for, the token's type, and how the first step proved who they are. */
+interface Waiting {
+  user: User;
+  type: 'mfa_signin' | 'mfa_signin_upstream';
+  first: readonly AuthMethod[];
+  details: Record<string, unknown>;
 }
 
 /** Options for finishing a sign-in with one of the account's passkeys (`POST /api/signin/mfa/passkey-options`). */
 export async function passkeyChallengeFor(deps: MfaDeps, mfaToken: string): Promise<PublicKeyCredentialRequestOptionsJSON> {
-  const user = await waitingUser(deps, mfaToken, deps.clock.now());
+  const { user } = await waitingUser(deps, mfaToken, deps.clock.now());
   return passkeyAssertionOptions(deps, user.id, 'second_step');
 }
 
@@ -44,18 +58,18 @@ export async function completeMfaSignIn(
   client: ClientInfo,
 ): Promise<{ user: User; tokens: TokenPair }> {
   const now = deps.clock.now();
-  const user = await waitingUser(deps, input.mfaToken, now);
+  const { user, type, first, details } = await waitingUser(deps, input.mfaToken, now);
   await deps.throttle.limitAccount('mfaCode', user.id);
   const spent = await spendSecondFactor(deps, user.id, input, now, 'second_step');
   if (!spent) {
-    await countWrongTry(deps.db, user.id, 'mfa_signin', now, MFA_TOKEN_MAX_FAILURES);
+    await countWrongTry(deps.db, user.id, type, now, MFA_TOKEN_MAX_FAILURES);
     await recordAuditEvent(deps.db, deps.clock, { type: 'signin_failed', userId: user.id, email: user.email, client, details: { reason: 'invalid_mfa_code' } });
     deps.metrics.signin('invalid_mfa_code');
     throw new AppError('invalid_mfa_code');
   }
   // A second request with the same token and another right code (a recovery code) lost the race: it opens nothing.
-  if (!(await consumeOneTimeToken(deps.db, 'mfa_signin', input.mfaToken, now))) throw new AppError('invalid_mfa_token');
-  const opened = await startSession(deps, user, client, ['pwd', ...spent.amr], { mfa: spent.method });
+  if (!(await consumeOneTimeToken(deps.db, type, input.mfaToken, now))) throw new AppError('invalid_mfa_token');
+  const opened = await startSession(deps, user, client, [...first, ...spent.amr], { mfa: spent.method, ...details });
   deps.metrics.signin('success');
   if (spent.method === 'recovery_code') await recoveryCodeSpent(deps, user);
   return opened;

@@ -57,6 +57,16 @@ export interface HashingLimits {
   queue: number;
 }
 
+/**
+ * The password hash of an account that has no password (made by a sign-in through an upstream provider): no password
+ * verifies against it, at the cost of a real check, so that the time of a refusal does not tell that it has none. Its
+ * owner sets one with a reset link.
+ */
+export const NO_PASSWORD_HASH = '!none';
+
+/** Whether the account has a password it can sign in with. */
+export const hasPassword = (hash: string) => hash !== NO_PASSWORD_HASH;
+
 export function createPasswordHasher(params: Config['password']['argon2'], limits: HashingLimits): PasswordHasher {
   const options: argon2.HashOptions = { type: argon2.argon2id, ...params };
   // Bounded, so that a flood of sign-ins cannot queue unbounded work nor hold every thread of the pool.
@@ -67,7 +77,7 @@ export function createPasswordHasher(params: Config['password']['argon2'], limit
     // argon2 runs on libuv's thread pool, off the event loop.
     hash: (password) => work.run(() => argon2.hash(normalizePassword(password), options)),
     verify: (hash, password) =>
-      work.run(async () => {
+      hash === NO_PASSWORD_HASH ? hasher.verifyDummy(password).then(() => false) : work.run(async () => {
         try {
           if (isLegacyHash(hash)) return await verifyLegacyHash(hash, password);
           return await argon2.verify(hash, normalizePassword(password));

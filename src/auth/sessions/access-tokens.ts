@@ -18,9 +18,9 @@ const MAX_TOKEN_LENGTH = 4096;
  * How a user proved who they were, as RFC 8176 names it (`amr`): `pwd` a password, `otp` an authenticator app's
  * code, `hwk` a passkey bound to its device and `swk` one that syncs (proof of a key), `user` the user verified by
  * the authenticator (a PIN, a fingerprint), `mfa` more than one factor (a password and a second factor, or a
- * passkey with user verification).
+ * passkey with user verification), `fed` an upstream identity provider (federation, src/auth/upstream/).
  */
-export type AuthMethod = 'pwd' | 'otp' | 'hwk' | 'swk' | 'user' | 'mfa';
+export type AuthMethod = 'pwd' | 'otp' | 'hwk' | 'swk' | 'user' | 'mfa' | 'fed';
 /** A password alone. */
 export const PASSWORD_AMR: readonly AuthMethod[] = ['pwd'];
 

@@ -171,7 +171,7 @@ async function secondStepRequired(deps: SignInDeps, user: User, client: ClientIn
  * none: `403 mfa_enrollment_required` with an `enrollment_token`, a bearer token (ENROLMENT_TOKEN_TTL_SECONDS, only
  * its SHA-256 stored) that the enrolment routes alone take. No session opens.
  */
-async function enrolmentRequired(deps: SignInDeps, user: User, client: ClientInfo): Promise<AppError> {
+export async function enrolmentRequired(deps: SignInDeps, user: User, client: ClientInfo): Promise<AppError> {
   const now = deps.clock.now();
   const payload = { credentials: credentialStamp(user) };
   const { token } = await issueOneTimeToken(deps.db, { type: 'mfa_enrollment', userId: user.id, now, ttlSeconds: ENROLMENT_TOKEN_TTL_SECONDS, supersede: true, payload });

@@ -19,6 +19,7 @@ import { jsonErrorResponse, pageResponse, redirectResponse } from './frame.js';
 import { html, type Html } from './html.js';
 import { FORM_TYPES, FormField, formResponses, SIGN_IN_HERE, type PageApp, type PageKit, whenUtc } from './page-kit.js';
 import { deviceIn, wordsOf } from './words.js';
+import { identitySection } from './upstream-sections.js';
 
 /** The account page (the profile, a rename, where the account is signed in) and signing out, for a signed-in browser. */
 
@@ -79,7 +80,7 @@ export function accountPages(app: PageApp, kit: PageKit) {
     const csrf = formToken(kit.deps.pageKey, session.sessionId);
     const mfa = await mfaOf(session);
     const sessions = await sessionsOf(session);
-    const more = html`${passkeySection(words.t, csrf, await listPasskeys(kit.deps, session.user), mfa)}${await credentialSections(kit, words, session, csrf, mfa)}`;
+    const more = html`${passkeySection(words.t, csrf, await listPasskeys(kit.deps, session.user), mfa)}${await identitySection(kit, words.t, session, csrf)}${await credentialSections(kit, words, session, csrf, mfa)}`;
     return { ...words, csrf, sessions, mfa, more };
   };
   const show = (session: BrowserSession, { t, locale }: { t: PageMessages; locale: Locale }) => ({ title: t.account.title, locale, signedInAs: session.user.email });

@@ -17,6 +17,7 @@ import { enrolmentPages } from './enrolment-pages.js';
 import { resendPages } from './resend-pages.js';
 import { oauthPages } from './oauth-pages.js';
 import { oauthLogoutPages } from './oauth-logout-pages.js';
+import { upstreamPages } from './upstream-pages.js';
 
 /**
  * Latchkey's own pages for people: sign in (./login-pages.ts, and with a passkey: ./passkey-pages.ts; the second factor
@@ -62,5 +63,6 @@ export function hostedPages(deps: Deps): FastifyPluginAsyncTypebox {
     adminPages(app, kit);
     oauthPages(app, kit);
     oauthLogoutPages(app, kit);
+    upstreamPages(app, kit);
   };
 }

@@ -17,6 +17,7 @@ import { assertionOf, PASSKEY_FIELD, passkeySecondStepForm, passkeySigninForm } 
 import { FORM_TYPES, FormField, formResponses, type PageApp, type PageKit } from './page-kit.js';
 import { resendVerificationForm } from './resend-pages.js';
 import { errorText, wordsOf } from './words.js';
+import { providerButtons, signinProviders } from './upstream-sections.js';
 
 /**
  * The sign-in pages: the password, then the second factor (a code from the authenticator app, or a recovery code)
@@ -37,7 +38,7 @@ interface Words {
   locale: Locale;
 }
 
-function loginForm(kit: PageKit, { t }: Words, nonce: string, to: string, error?: AppError, email?: string) {
+function loginForm(kit: PageKit, { t }: Words, nonce: string, to: string, error?: AppError, email?: string, providers: readonly string[] = []) {
   const csrf = formToken(kit.deps.pageKey, nonce);
   // A lock that holds the account: the owner, with the right password, got a code by email, typed here.
   const locked = error?.code === 'too_many_attempts';
@@ -55,10 +56,11 @@ ${locked ? html`<label for="signin-code">${t.login.signinCode}</label><input id=
 <button type="submit">${t.common.signIn}</button>
 </form>
 ${passkeySigninForm(t, csrf, to)}
+${providerButtons(t, providers, to)}
 <p><a href="/forgot-password">${t.login.forgot}</a> · <a href="/signup">${t.login.create}</a></p>`;
 }
 
-function secondStepForm(kit: PageKit, { t }: Words, nonce: string, to: string, mfaToken: string, error?: AppError) {
+export function secondStepForm(kit: PageKit, { t }: Words, nonce: string, to: string, mfaToken: string, error?: AppError) {
   const csrf = formToken(kit.deps.pageKey, nonce);
   return html`${error ? html`<div class="alert" role="alert" id="code-error">${messageOf(t, error)}</div>` : ''}
 <p>${t.login.secondStepIntro}</p>
@@ -76,7 +78,7 @@ ${passkeySecondStepForm(t, csrf, to, mfaToken)}`;
 
 /** The frame of the sign-in form, and of the second step. */
 const signInPage = (words: Words, body: ReturnType<typeof loginForm>) => ({ title: words.t.common.signIn, locale: words.locale, body });
-const secondStepPage = (words: Words, body: ReturnType<typeof secondStepForm>) => ({ title: words.t.mfa.title, locale: words.locale, body });
+export const secondStepPage = (words: Words, body: ReturnType<typeof secondStepForm>) => ({ title: words.t.mfa.title, locale: words.locale, body });
 
 export function loginPages(app: PageApp, kit: PageKit) {
   app.get(
@@ -96,7 +98,7 @@ export function loginPages(app: PageApp, kit: PageKit) {
       // `reauth`: an application asked for a fresh sign-in (OpenID Connect's prompt=login, max_age): the form, signed in or not.
       if (request.query.reauth === undefined && (await kit.sessionOf(request))) return kit.redirect(reply, to);
       const words = wordsOf(request);
-      return kit.send(reply, 200, signInPage(words, loginForm(kit, words, kit.nonceOf(request, reply), to)));
+      return kit.send(reply, 200, signInPage(words, loginForm(kit, words, kit.nonceOf(request, reply), to, undefined, undefined, await signinProviders(kit))));
     },
   );
   passwordStep(app, kit);
@@ -164,7 +166,7 @@ function passwordStep(app: PageApp, kit: PageKit) {
           const { enrollment_token: token } = err.fields as { enrollment_token: string };
           return enrolmentStarted(kit, request, reply, { nonce, to, token, password });
         }
-        return kit.send(reply, err.status === 401 ? 401 : 403, signInPage(words, loginForm(kit, words, nonce, to, err, email)));
+        return kit.send(reply, err.status === 401 ? 401 : 403, signInPage(words, loginForm(kit, words, nonce, to, err, email, await signinProviders(kit))));
       }
     },
   );

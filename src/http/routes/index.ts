@@ -5,6 +5,7 @@ import { logoutRoute } from './account/logout.js';
 import { refreshRoute } from './account/refresh.js';
 import { signinRoute } from './account/signin.js';
 import { signinMfaRoute } from './account/signin-mfa.js';
+import { signinUpstreamRoute } from './account/signin-upstream.js';
 import { signupRoute } from './account/signup.js';
 import { verifyEmailRoutes } from './account/verify-email.js';
 import { credentialRoutes } from './me/credentials.js';
@@ -46,6 +47,7 @@ export const ROUTES: readonly ((deps: Deps) => FastifyPluginAsyncTypebox)[] = [
   signupRoute,
   signinRoute,
   signinMfaRoute,
+  signinUpstreamRoute,
   refreshRoute,
   logoutRoute,
   dashboardRoute,

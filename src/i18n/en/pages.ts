@@ -38,6 +38,15 @@ export type PageErrorCode = Extract<
   | 'session_revoked'
   | 'not_signed_in'
   | 'form_refused'
+  | 'upstream_provider_not_found'
+  | 'upstream_unavailable'
+  | 'upstream_flow_invalid'
+  | 'upstream_signin_failed'
+  | 'upstream_account_exists'
+  | 'upstream_email_required'
+  | 'identity_linked_elsewhere'
+  | 'identity_not_found'
+  | 'last_sign_in_method'
 >;
 
 const own = (message: string) => message;
@@ -66,6 +75,15 @@ const errors: Record<PageErrorCode, (own: string) => string> = {
   session_revoked: own,
   not_signed_in: own,
   form_refused: own,
+  upstream_provider_not_found: own,
+  upstream_unavailable: own,
+  upstream_flow_invalid: own,
+  upstream_signin_failed: own,
+  upstream_account_exists: own,
+  upstream_email_required: own,
+  identity_linked_elsewhere: own,
+  identity_not_found: own,
+  last_sign_in_method: own,
 };
 
 const plural = (n: number, one: string, many: string) => `${n} ${n === 1 ? one : many}`;
@@ -200,6 +218,8 @@ export const pages = {
       passkey: 'Your passkey was added.',
       passkey_removed: 'The passkey was removed.',
       passkey_renamed: 'The passkey was renamed.',
+      upstream_linked: 'The account at the provider is linked: you can sign in with it.',
+      upstream_unlinked: 'The link to the provider was removed.',
     },
     ended: { one: 'That session was signed out.', others: 'Every other session was signed out.' },
     signOutTitle: 'Sign out',
@@ -300,6 +320,16 @@ export const pages = {
       email: 'See your email address, and whether it is verified',
       offline_access: 'Stay signed in (keep access while you are away)',
     },
+  },
+  upstream: {
+    continueWith: (provider: string) => `Continue with ${provider}`,
+    failedTitle: 'Sign-in with the provider did not complete',
+    title: 'Other ways to sign in',
+    none: 'No account at another provider is linked.',
+    linked: (created: string, used: string) => `linked ${created} · last used ${used}`,
+    never: 'never',
+    unlinkOne: (provider: string) => `Unlink ${provider}`,
+    link: (provider: string) => `Link ${provider}`,
   },
 };
 

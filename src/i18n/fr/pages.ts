@@ -27,6 +27,15 @@ const errors: Record<PageErrorCode, (own: string) => string> = {
   session_revoked: () => 'Cette session a pris fin : connectez-vous à nouveau.',
   not_signed_in: () => 'Ce navigateur n’est pas connecté : connectez-vous à nouveau.',
   form_refused: () => 'Le formulaire n’a pas été envoyé depuis une page de ce site, ou il a expiré : rechargez la page.',
+  upstream_provider_not_found: () => 'Aucun fournisseur de connexion ne porte ce nom.',
+  upstream_unavailable: () => 'Le fournisseur de connexion ne répond pas : réessayez plus tard.',
+  upstream_flow_invalid: () => 'Cette connexion par le fournisseur a expiré, a déjà servi ou a commencé dans un autre navigateur : recommencez.',
+  upstream_signin_failed: () => 'Le fournisseur a refusé la connexion, ou sa réponse n’a pas pu être vérifiée : recommencez.',
+  upstream_account_exists: () => 'Un compte a déjà cette adresse e-mail : connectez-vous-y, puis liez ce fournisseur depuis la page de votre compte.',
+  upstream_email_required: () => 'Le fournisseur n’a pas donné d’adresse e-mail, dont un compte a besoin.',
+  identity_linked_elsewhere: () => 'Ce compte chez le fournisseur est déjà lié à un autre compte.',
+  identity_not_found: () => 'Ce compte n’a pas ce lien.',
+  last_sign_in_method: () => 'C’est le dernier moyen de connexion de ce compte : choisissez un mot de passe (lien de réinitialisation) ou ajoutez une clé d’accès avant de le retirer.',
 };
 
 /** The audit events a user's activity lists (../../core/audit.ts; a test checks that each has its words here). */
@@ -64,6 +73,8 @@ export const EVENTS: Readonly<Record<string, string>> = {
   oauth_consent_granted: 'accès accordé à une application',
   oauth_consent_revoked: 'accès d’une application retiré',
   oauth_code_reused: 'code d’autorisation réutilisé : la session de l’application est fermée',
+  upstream_linked: 'compte d’un fournisseur lié',
+  upstream_unlinked: 'compte d’un fournisseur délié',
 };
 
 // French counts 0 and 1 as singular.
@@ -199,6 +210,8 @@ export const pages: PageMessages = {
       passkey: 'Votre clé d’accès a été ajoutée.',
       passkey_removed: 'La clé d’accès a été retirée.',
       passkey_renamed: 'La clé d’accès a été renommée.',
+      upstream_linked: 'Le compte chez le fournisseur est lié : vous pouvez vous connecter avec.',
+      upstream_unlinked: 'Le lien avec le fournisseur est retiré.',
     },
     ended: { one: 'Cette session a été déconnectée.', others: 'Toutes les autres sessions ont été déconnectées.' },
     signOutTitle: 'Se déconnecter',
@@ -298,5 +311,15 @@ export const pages: PageMessages = {
       email: 'Voir votre adresse e-mail, et si elle est vérifiée',
       offline_access: 'Rester connecté (garder l’accès en votre absence)',
     },
+  },
+  upstream: {
+    continueWith: (provider) => `Continuer avec ${provider}`,
+    failedTitle: 'La connexion par le fournisseur n’a pas abouti',
+    title: 'Autres moyens de connexion',
+    none: 'Aucun compte chez un autre fournisseur n’est lié.',
+    linked: (created, used) => `lié le ${created} · dernière utilisation : ${used}`,
+    never: 'jamais',
+    unlinkOne: (provider) => `Délier ${provider}`,
+    link: (provider) => `Lier ${provider}`,
   },
 };
