@@ -1,4 +1,4 @@
-// npm run bench [-- --duration=10 --connections=16 --large=1000000 --memory-soak=600 --only=memory|metrics|flood|jwt|verify|revocation|webhooks|account|mfa|passkey|pages]
+// npm run bench [-- --duration=10 --connections=16 --large=1000000 --memory-soak=600 --only=memory|metrics|flood|jwt|verify|revocation|webhooks|account|mfa|passkey|pages|oauth]
 // Starts Latchkey as a real server process on PostgreSQL (DATABASE_URL, in a fresh database it creates
 // and drops) or on the embedded engine, drives it from this process with autocannon, measures the
 // baselines in the same run, and writes bench/results/latest.{json,md}.
@@ -17,6 +17,7 @@ import { metricsOverhead } from './metrics-overhead.js';
 import { accountRun } from './account.js';
 import { mfaRun } from './mfa.js';
 import { pagesRun } from './pages.js';
+import { oauthRun, seedOAuthClient } from './oauth.js';
 import { revocationReach } from './revocation-reach.js';
 import { jwtLibrariesRun } from './jwt-libraries.js';
 import { sdkVerifyRun } from './sdk-verify.js';
@@ -67,9 +68,10 @@ const ONLY_MFA = args.only === 'mfa';
 const ONLY_PASSKEY = args.only === 'passkey';
 // --only=pages: the hosted pages against bare Fastify and the API's sign-in (bench/pages.ts), alone.
 const ONLY_PAGES = args.only === 'pages';
+const ONLY_OAUTH = args.only === 'oauth';
 const WHOLE = args.only === undefined;
 const servicePart = (name: string) => WHOLE || args.only === name;
-if (args.only !== undefined && !['memory', 'metrics', 'flood', 'jwt', 'account', 'mfa', 'passkey', 'pages', ...SERVICE_PARTS].includes(args.only)) throw new Error(`--only=${args.only}: no such part`);
+if (args.only !== undefined && !['memory', 'metrics', 'flood', 'jwt', 'account', 'mfa', 'passkey', 'pages', 'oauth', ...SERVICE_PARTS].includes(args.only)) throw new Error(`--only=${args.only}: no such part`);
 const METRICS_OFF = 'dashboard, metrics off';
 const METRICS_ON = 'dashboard, metrics on';
 const LOGOUT_SESSIONS = 6_000;
@@ -139,6 +141,7 @@ async function main() {
     await withDatabase(databaseUrl, dataDir, async (db) => {
       await db.migrate();
       await seedUsers(db, passwordHash, 0, SMALL);
+      await seedOAuthClient(db);
       if (servicePart('revocation')) await seedSessionsOfOneUser(db, passwordHash, 'bench-feed', 'bench-feed', FEED_SESSIONS);
       if (!WHOLE && !ONLY_MEMORY) return;
       await seedUsers(db, passwordHash, LOGOUT_FROM, LOGOUT_FROM + LOGOUT_SESSIONS);
@@ -181,6 +184,7 @@ async function main() {
     if (WHOLE || ONLY_METRICS) await metricsRun(serverEnv, rows, failures);
     if (WHOLE || ONLY_ACCOUNT) parts.push(await accountRun(serverEnv, { rounds: ROUNDS, duration: DURATION, connections: CONNECTIONS }, failures));
     if (WHOLE || ONLY_PAGES) parts.push(await pagesRun(serverEnv, { rounds: ROUNDS, duration: DURATION, connections: CONNECTIONS, workers }, failures));
+    if (WHOLE || ONLY_OAUTH) parts.push(await oauthRun(serverEnv, { rounds: ROUNDS, duration: DURATION, connections: CONNECTIONS }, failures));
     if (WHOLE || ONLY_MFA || ONLY_PASSKEY) parts.push(await mfaRun(serverEnv, { rounds: ROUNDS, duration: DURATION, connections: CONNECTIONS, passkeyOnly: ONLY_PASSKEY }, failures));
     if (WHOLE) {
       if (LARGE > SMALL) {
