@@ -1,5 +1,5 @@
 import { sql } from 'drizzle-orm';
-import { bigint, bigserial, boolean, index, integer, jsonb, pgTable, primaryKey, text, timestamp, uniqueIndex, uuid } from 'drizzle-orm/pg-core';
+import { bigint, bigserial, boolean, check, index, type AnyPgColumn, integer, jsonb, pgTable, primaryKey, text, timestamp, uniqueIndex, uuid } from 'drizzle-orm/pg-core';
 
 const ts = (name: string) => timestamp(name, { withTimezone: true, mode: 'date' });
 
@@ -285,16 +285,27 @@ export const events = pgTable(
 
 // Where events are posted. The signing secret is sealed with a key derived from SECRET_KEY, like the
 // private signing keys: it is shown once, at creation, and a copy of the database cannot sign with it.
-export const webhookEndpoints = pgTable('webhook_endpoints', {
-  id: text('id').primaryKey(),
-  url: text('url').notNull(),
-  eventTypes: text('event_types').array().notNull(),
-  secretSealed: text('secret_sealed').notNull(),
-  // Set for an OIDC back-channel logout receiver: the `aud` of its logout tokens (a client id).
-  backchannelAudience: text('backchannel_audience'),
-  createdAt: ts('created_at').notNull(),
-  disabledAt: ts('disabled_at'),
-});
+export const webhookEndpoints = pgTable(
+  'webhook_endpoints',
+  {
+    id: text('id').primaryKey(),
+    url: text('url').notNull(),
+    eventTypes: text('event_types').array().notNull(),
+    // Null only for an OAuth client's back-channel logout endpoint, which is sent the logout token alone, unsigned
+    // by a webhook secret (the token is signed).
+    secretSealed: text('secret_sealed'),
+    // Set for an OIDC back-channel logout receiver: the `aud` of its logout tokens (a client id).
+    backchannelAudience: text('backchannel_audience'),
+    // Set for the endpoint an OAuth client's backchannel_logout_uri makes (src/auth/oauth/backchannel.ts): not listed
+    // among the webhooks, created and removed with its client, and sent only the ends of that client's own sessions.
+    oauthClientId: text('oauth_client_id')
+      .unique()
+      .references((): AnyPgColumn => oauthClients.clientId, { onDelete: 'cascade' }),
+    createdAt: ts('created_at').notNull(),
+    disabledAt: ts('disabled_at'),
+  },
+  (t) => [check('webhook_endpoints_secret_check', sql`${t.secretSealed} IS NOT NULL OR ${t.oauthClientId} IS NOT NULL`)],
+);
 
 // One event for one endpoint, written with the event (the endpoints subscribed to its type then).
 export const webhookDeliveries = pgTable(

@@ -64,13 +64,15 @@ export function createWebhookSender(opts: WebhookSenderOptions): WebhookSender {
 
   return {
     post(row, now) {
+      const { body, contentType } = bodyOf(row, now, opts.signLogoutToken);
+      const headers = { 'content-type': contentType, 'user-agent': 'Latchkey-Webhooks' };
+      // An OAuth client's back-channel logout endpoint has no secret: the logout token, signed, is all it is sent.
+      if (row.secret_sealed === null) return send(new URL(row.url), body, headers);
       const webhookId = `evt_${row.event_id}`;
       const timestamp = epochSeconds(now);
-      const { body, contentType } = bodyOf(row, now, opts.signLogoutToken);
       const secret = openWebhookSecret(opts.sealer, { id: row.endpoint_id, secretSealed: row.secret_sealed });
       return send(new URL(row.url), body, {
-        'content-type': contentType,
-        'user-agent': 'Latchkey-Webhooks',
+        ...headers,
         'webhook-id': webhookId,
         'webhook-timestamp': String(timestamp),
         'webhook-signature': signWebhook(secret, webhookId, timestamp, body),
@@ -83,10 +85,16 @@ export function createWebhookSender(opts: WebhookSenderOptions): WebhookSender {
   };
 }
 
-/** The event as JSON, or for a back-channel logout endpoint an OIDC logout token, form-encoded. */
+/**
+ * The event as JSON, or for a back-channel logout endpoint an OIDC logout token, form-encoded. An OAuth client's own
+ * endpoint is told the `sid` its ID tokens carry: the browser session that authorised the session that ended.
+ */
 function bodyOf(row: ClaimedDelivery, now: Date, signLogoutToken: WebhookSenderOptions['signLogoutToken']): { body: string; contentType: string } {
   if (row.backchannel_audience) {
-    const logoutToken = signLogoutToken({ audience: row.backchannel_audience, sub: row.data.sub, sid: row.data.sid }, now);
+    // Never told of another client's session, or of one of Latchkey's: made so (src/db/queries/events.ts), checked again.
+    if (row.oauth_client_id && row.data.client_id !== row.oauth_client_id) throw new Error('not a session of this endpoint\'s client: no logout token sent');
+    const sid = row.oauth_client_id ? row.data.parent_sid : row.data.sid;
+    const logoutToken = signLogoutToken({ audience: row.backchannel_audience, sub: row.data.sub, sid }, now);
     return { body: new URLSearchParams({ logout_token: logoutToken }).toString(), contentType: 'application/x-www-form-urlencoded' };
   }
   const body = JSON.stringify({ type: row.type, timestamp: new Date(row.event_created_at).toISOString(), data: row.data });

@@ -1,4 +1,4 @@
-import { asc, eq, sql } from 'drizzle-orm';
+import { and, asc, eq, isNull, sql } from 'drizzle-orm';
 import { rowsOf, type Db } from '../client.js';
 import { webhookEndpoints } from '../schema.js';
 
@@ -12,14 +12,34 @@ export async function insertWebhookEndpoint(db: Db, values: typeof webhookEndpoi
   return row!;
 }
 
+/** The endpoints an operator registered; never an OAuth client's back-channel logout endpoint, which is its client's. */
 export function selectWebhookEndpoints(db: Db): Promise<WebhookEndpointRow[]> {
-  return db.select().from(webhookEndpoints).orderBy(asc(webhookEndpoints.createdAt), asc(webhookEndpoints.id));
+  return db.select().from(webhookEndpoints).where(isNull(webhookEndpoints.oauthClientId)).orderBy(asc(webhookEndpoints.createdAt), asc(webhookEndpoints.id));
 }
 
-/** Deletes an endpoint (its deliveries go with it, by cascade); the row it was, or undefined. */
+/** Deletes an endpoint an operator registered (its deliveries go with it, by cascade); the row it was, or undefined. */
 export async function deleteWebhookEndpoint(db: Db, id: string): Promise<WebhookEndpointRow | undefined> {
-  const [row] = await db.delete(webhookEndpoints).where(eq(webhookEndpoints.id, id)).returning();
+  const [row] = await db
+    .delete(webhookEndpoints)
+    .where(and(eq(webhookEndpoints.id, id), isNull(webhookEndpoints.oauthClientId)))
+    .returning();
   return row;
+}
+
+/**
+ * Makes an OAuth client's back-channel logout endpoint say what its client does: posting to `url`, or gone (with its
+ * pending deliveries) when `url` is null. It receives session.revoked only, as logout tokens for the client's id;
+ * it has no webhook secret. Removing the client removes it too (by cascade).
+ */
+export async function setClientLogoutEndpoint(tx: Db, clientId: string, url: string | null, now: Date): Promise<void> {
+  if (url === null) {
+    await tx.delete(webhookEndpoints).where(eq(webhookEndpoints.oauthClientId, clientId));
+    return;
+  }
+  await tx
+    .insert(webhookEndpoints)
+    .values({ id: `wh_${clientId}`, url, eventTypes: ['session.revoked'], secretSealed: null, backchannelAudience: clientId, oauthClientId: clientId, createdAt: now })
+    .onConflictDoUpdate({ target: webhookEndpoints.oauthClientId, set: { url } });
 }
 
 export async function webhookEndpointIdExists(db: Db, id: string): Promise<boolean> {
@@ -117,8 +137,11 @@ export interface ClaimedDelivery {
   data: Record<string, unknown>;
   event_created_at: Date | string;
   url: string;
-  secret_sealed: string;
+  /** Null for an OAuth client's back-channel logout endpoint: no Standard Webhooks signature. */
+  secret_sealed: string | null;
   backchannel_audience: string | null;
+  /** The OAuth client whose back-channel logout endpoint this is, or null. */
+  oauth_client_id: string | null;
 }
 
 /**
@@ -152,7 +175,7 @@ export async function claimDueDeliveries(db: Db, endpointId: string, limit: numb
       RETURNING w.id, w.endpoint_id, w.event_id, w.attempts, w.created_at, w.locked_until AS lease
     )
     SELECT c.id::int AS id, c.endpoint_id, c.event_id::int AS event_id, c.attempts, c.created_at, c.lease,
-      e.type, e.user_id, e.data, e.created_at AS event_created_at, ep.url, ep.secret_sealed, ep.backchannel_audience
+      e.type, e.user_id, e.data, e.created_at AS event_created_at, ep.url, ep.secret_sealed, ep.backchannel_audience, ep.oauth_client_id
     FROM claimed c JOIN events e ON e.id = c.event_id JOIN webhook_endpoints ep ON ep.id = c.endpoint_id
     ORDER BY c.id`);
   return rowsOf<ClaimedDelivery>(result);
