@@ -17,6 +17,7 @@ import { recordEvents, sessionRevokedEvent } from '../../core/events.js';
 import { hashToken } from '../../core/secrets.js';
 import { announceRevocations } from '../sessions/revocation-feed.js';
 import type { RevocationList } from '../sessions/revocations.js';
+import { syncBackchannelLogoutEndpoint } from './backchannel.js';
 
 /**
  * OAuth clients: the applications that sign their users in through Latchkey (OpenID Connect's relying parties), each
@@ -178,6 +179,7 @@ export async function createOAuthClient(deps: Pick<OAuthClientDeps, 'db' | 'cloc
       createdAt: deps.clock.now(),
     });
     if (!row) throw new AppError('oauth_client_exists');
+    await syncBackchannelLogoutEndpoint(tx, row, row.createdAt);
     await recordAuditEvent(tx, deps.clock, {
       type: 'oauth_client_created',
       details: { actor, clientId: row.clientId, name: row.name, public: isPublicClient(row), firstParty: row.firstParty },
@@ -212,6 +214,7 @@ export async function removeOAuthClient(deps: OAuthClientDeps, ref: string, acto
   const now = deps.clock.now();
   const { row, ended } = await deps.db.transaction(async (tx) => {
     const ended = await markClientSessionsRevoked(tx, found.clientId, now, 'client_removed');
+    // Its back-channel logout endpoint goes with it (by cascade), before its sessions' ends are recorded: it is not told.
     const row = await deleteOAuthClient(tx, found.clientId);
     if (!row) throw new AppError('oauth_client_not_found');
     await announceRevocations(tx, ended.map((s) => s.id), now);

@@ -37,7 +37,8 @@ export function discoveryDocument(deps: Deps): { issuer: string } & Record<strin
     require_request_uri_registration: true,
     authorization_response_iss_parameter_supported: true,
     frontchannel_logout_supported: false,
-    backchannel_logout_supported: false,
+    backchannel_logout_supported: true,
+    backchannel_logout_session_supported: true,
   };
 }
 
