@@ -9,6 +9,7 @@ import { exchangeCode } from '../../src/auth/oauth/grants.js';
 import { revokeSession } from '../../src/auth/sessions/sessions.js';
 import { disableUser } from '../../src/auth/users/user-admin.js';
 import { systemClock } from '../../src/core/clock.js';
+import { announceEvents } from '../../src/core/events.js';
 import { runOperation } from '../../src/control/operations.js';
 import { events, webhookDeliveries, webhookEndpoints } from '../../src/db/schema.js';
 import { PUBLIC_URL, bearer, signIn, signUp, startTestApp, type TestApp } from '../helpers/app.js';
@@ -232,6 +233,34 @@ describe('a client that registered a backchannel_logout_uri', () => {
     expect(rows[0]!.lastError).toMatch(/WEBHOOK_DENY_NETWORKS/);
     expect(rows[0]!.lastStatus).toBeNull();
   }, 30_000);
+});
+
+describe('a delivery to a client that is not of its own sessions', () => {
+  it('is never sent, even when written into the queue by hand', async () => {
+    const [a, b] = [await startReceiver(), await startReceiver()];
+    const [clientA, clientB] = [await newClient(a.url), await newClient(b.url)];
+    try {
+      const browser = await browserSession();
+      await authorise(clientB.client_id, browser);
+      await t.inject({ method: 'POST', url: '/api/logout', headers: bearer(browser.accessToken) });
+      await until(() => b.received, (r) => r.length >= 1);
+      // B's session's end, queued for A as a bug or a hand in the database might.
+      const endpointA = (await endpointOf(clientA.client_id))!;
+      const [eventB] = (await t.deps.db.select().from(events).where(eq(events.type, 'session.revoked'))).filter((e) => (e.data as EventData).client_id === clientB.client_id);
+      const now = new Date();
+      await t.deps.db.insert(webhookDeliveries).values({ endpointId: endpointA.id, eventId: eventB!.id, userId: eventB!.userId, createdAt: now, nextAttemptAt: now });
+      await announceEvents(t.deps.db);
+      const [row] = await until(
+        () => t.deps.db.select().from(webhookDeliveries).where(eq(webhookDeliveries.endpointId, endpointA.id)),
+        (rs) => rs[0]?.lastError !== null && rs[0]?.lastError !== undefined,
+      );
+      expect(row!.lastError).toMatch(/not a session of this endpoint's client/);
+      expect(row!.status).not.toBe('delivered');
+      expect(a.requests()).toBe(0);
+    } finally {
+      await Promise.all([a.close(), b.close()]);
+    }
+  });
 });
 
 describe('the endpoint of a client', () => {
