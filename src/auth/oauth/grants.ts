@@ -1,9 +1,6 @@
 import { createHash, randomUUID, timingSafeEqual } from 'node:crypto';
 import { createSigner } from 'fast-jwt';
-import { sql } from 'drizzle-orm';
 import { epochSeconds } from '../../core/clock.js';
-import { rowsOf } from '../../db/client.js';
-import { sessionOwner, sessionRows } from '../../db/queries/sessions.js';
 import { selectUserById } from '../../db/queries/users.js';
 import { recordAuditEvent } from '../../core/audit.js';
 import { consumeOneTimeToken, findSpentToken } from '../../core/one-time-tokens.js';
@@ -14,7 +11,7 @@ import { ACCESS_TOKEN_TYPE } from '../sessions/access-tokens.js';
 import type { SigningKey } from '../keys/keys.js';
 import { prepareSession, revokeSession, rotateRefreshToken, sessionOpened, type SessionDeps } from '../sessions/sessions.js';
 import type { AuthenticatedServiceClient } from '../service-clients/service-clients.js';
-import type { OAuthClientRow } from '../../db/queries/oauth.js';
+import { insertClientSession, type OAuthClientRow } from '../../db/queries/oauth.js';
 import { oauthError } from './errors.js';
 import { signIdToken } from './id-tokens.js';
 
@@ -79,11 +76,8 @@ export async function exchangeCode(
     authTime: new Date(grant.auth_time * 1000),
   });
   // Opened only while the browser session that authorised it lives: signed out meanwhile, the code is worth nothing.
-  const parentLive = sql`EXISTS (SELECT 1 FROM sessions p WHERE p.id = ${grant.parent_session_id} AND p.user_id = owner.id
-    AND p.revoked_at IS NULL AND p.expires_at > ${now})`;
   const opened = await deps.db.transaction(async (tx) => {
-    const result = await tx.execute(sql`WITH ${sessionOwner(opening.row)}, ${sessionRows(opening.row, parentLive)} SELECT session_id FROM opened`);
-    if (rowsOf(result).length === 0) return false;
+    if (!(await insertClientSession(tx, opening.row, grant.parent_session_id, now))) return false;
     await announceUserChange(tx, user.id);
     return true;
   });

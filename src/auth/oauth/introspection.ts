@@ -1,6 +1,6 @@
 import { createDecoder } from 'fast-jwt';
-import { sql } from 'drizzle-orm';
-import { rowsOf, type Db } from '../../db/client.js';
+import type { Db } from '../../db/client.js';
+import { selectRefreshTokenSession } from '../../db/queries/oauth.js';
 import { isSessionLive } from '../../db/queries/sessions.js';
 import { hashToken } from '../../core/secrets.js';
 import { AppError } from '../../errors.js';
@@ -34,25 +34,7 @@ export interface IntrospectionDeps {
 const decode = createDecoder();
 const INACTIVE: { active: boolean } = { active: false };
 
-interface RefreshTokenRow {
-  session_id: string;
-  user_id: string;
-  client_id: string | null;
-  scope: string | null;
-  expires_at: Date | string;
-  created_at: Date | string;
-  live: boolean;
-}
-
-async function refreshTokenSession(db: Db, token: string, now: Date): Promise<RefreshTokenRow | undefined> {
-  const result = await db.execute(sql`
-    SELECT s.id AS session_id, s.user_id, s.client_id, s.scope, t.expires_at, t.created_at,
-      (t.rotated_at IS NULL AND t.expires_at > ${now} AND s.revoked_at IS NULL AND s.expires_at > ${now} AND u.disabled_at IS NULL
-        AND (u.not_before IS NULL OR s.created_at >= u.not_before)) AS live
-    FROM refresh_tokens t JOIN sessions s ON s.id = t.session_id JOIN users u ON u.id = s.user_id
-    WHERE t.token_hash = ${hashToken(token)}`);
-  return rowsOf<RefreshTokenRow>(result)[0];
-}
+const refreshTokenSession = (db: Db, token: string, now: Date) => selectRefreshTokenSession(db, hashToken(token), now);
 
 const seconds = (at: Date | string) => Math.floor(new Date(at).getTime() / 1000);
 

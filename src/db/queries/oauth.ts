@@ -1,5 +1,6 @@
-import { and, asc, eq, isNotNull, isNull, lt, or } from 'drizzle-orm';
-import type { Db } from '../client.js';
+import { and, asc, eq, isNotNull, isNull, lt, or, sql } from 'drizzle-orm';
+import { rowsOf, type Db } from '../client.js';
+import { sessionOwner, sessionRows, type NewSession } from './sessions.js';
 import { oauthClientAssertions, oauthClients, oauthConsents, sessions } from '../schema.js';
 
 // OAuth clients (the applications that sign their users in through Latchkey) and the consents users gave them.
@@ -113,4 +114,37 @@ export async function insertClientAssertion(db: Db, clientId: string, jti: strin
 export async function deleteExpiredClientAssertions(db: Db, cutoff: Date): Promise<number> {
   const rows = await db.delete(oauthClientAssertions).where(lt(oauthClientAssertions.expiresAt, cutoff)).returning({ jti: oauthClientAssertions.jti });
   return rows.length;
+}
+
+/**
+ * Opens an OAuth client's session with its first refresh token, in one statement, as `insertSession` does, and only while
+ * the browser session that authorised it lives; whether it opened.
+ */
+export async function insertClientSession(db: Db, s: NewSession, parentSessionId: string, now: Date): Promise<boolean> {
+  const parentLive = sql`EXISTS (SELECT 1 FROM sessions p WHERE p.id = ${parentSessionId} AND p.user_id = owner.id
+    AND p.revoked_at IS NULL AND p.expires_at > ${now})`;
+  const result = await db.execute(sql`WITH ${sessionOwner(s)}, ${sessionRows(s, parentLive)} SELECT session_id FROM opened`);
+  return rowsOf(result).length > 0;
+}
+
+export interface RefreshTokenSession {
+  session_id: string;
+  user_id: string;
+  client_id: string | null;
+  scope: string | null;
+  expires_at: Date | string;
+  created_at: Date | string;
+  /** Unrotated, unexpired, its session live (not revoked nor expired, its user enabled, its credentials unchanged). */
+  live: boolean;
+}
+
+/** The session of a refresh token, by the token's hash, and whether the token works now. */
+export async function selectRefreshTokenSession(db: Db, tokenHash: string, now: Date): Promise<RefreshTokenSession | undefined> {
+  const result = await db.execute(sql`
+    SELECT s.id AS session_id, s.user_id, s.client_id, s.scope, t.expires_at, t.created_at,
+      (t.rotated_at IS NULL AND t.expires_at > ${now} AND s.revoked_at IS NULL AND s.expires_at > ${now} AND u.disabled_at IS NULL
+        AND (u.not_before IS NULL OR s.created_at >= u.not_before)) AS live
+    FROM refresh_tokens t JOIN sessions s ON s.id = t.session_id JOIN users u ON u.id = s.user_id
+    WHERE t.token_hash = ${tokenHash}`);
+  return rowsOf<RefreshTokenSession>(result)[0];
 }
