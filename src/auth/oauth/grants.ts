@@ -1,17 +1,17 @@
 import { createHash, randomUUID, timingSafeEqual } from 'node:crypto';
 import { createSigner } from 'fast-jwt';
 import { epochSeconds } from '../../core/clock.js';
-import { selectUserById } from '../../db/queries/users.js';
 import { recordAuditEvent } from '../../core/audit.js';
-import { consumeOneTimeToken, findSpentToken } from '../../core/one-time-tokens.js';
+import { findSpentToken, type OneTimeTokenPayloads } from '../../core/one-time-tokens.js';
+import { hashToken } from '../../core/secrets.js';
 import type { ClientInfo } from '../../core/client-address.js';
-import { announceUserChange } from '../../core/user-cache.js';
+import { userChangeMessage } from '../../core/user-cache.js';
 import { AppError } from '../../errors.js';
 import { ACCESS_TOKEN_TYPE } from '../sessions/access-tokens.js';
 import type { SigningKey } from '../keys/keys.js';
 import { prepareSession, revokeSession, rotateRefreshToken, sessionOpened, type SessionDeps } from '../sessions/sessions.js';
 import type { AuthenticatedServiceClient } from '../service-clients/service-clients.js';
-import { insertClientSession, type OAuthClientRow } from '../../db/queries/oauth.js';
+import { consumeAuthorizationCode, insertClientSession, type OAuthClientRow } from '../../db/queries/oauth.js';
 import { oauthError } from './errors.js';
 import { signIdToken } from './id-tokens.js';
 
@@ -49,7 +49,8 @@ export async function exchangeCode(
   const code = params.code ?? '';
   if (!code || code.length > 128) throw invalidGrant('The authorization code is missing or malformed.');
   const now = deps.clock.now();
-  const spent = await consumeOneTimeToken(deps.db, 'oauth_code', code, now);
+  // Spent and its user read in one statement (the code works once however many present it at the same moment).
+  const spent = await consumeAuthorizationCode(deps.db, hashToken(code), now);
   if (!spent) {
     const replayed = await findSpentToken(deps.db, 'oauth_code', code);
     if (replayed) {
@@ -59,15 +60,15 @@ export async function exchangeCode(
     }
     throw invalidGrant('The authorization code is invalid, used or expired.');
   }
-  const grant = spent.payload;
+  const grant = spent.payload as OneTimeTokenPayloads['oauth_code'];
   if (grant.client_id !== client.clientId) throw invalidGrant('The authorization code was not issued to this client.');
   if (params.redirect_uri !== grant.redirect_uri) throw invalidGrant('redirect_uri differs from the authorization request\'s.');
   const verifier = params.code_verifier ?? '';
   if (!VERIFIER.test(verifier)) throw invalidGrant('code_verifier is missing or malformed (43 to 128 characters).');
   if (!sameString(createHash('sha256').update(verifier).digest('base64url'), grant.code_challenge)) throw invalidGrant('code_verifier does not match the code_challenge.');
 
-  const user = await selectUserById(deps.db, spent.userId);
-  if (!user || user.disabledAt) throw invalidGrant('The user can no longer sign in.');
+  const user = spent.user;
+  if (user.disabledAt) throw invalidGrant('The user can no longer sign in.');
   const opening = prepareSession(deps, user, info, grant.amr, {
     sessionId: grant.session_id,
     clientId: client.clientId,
@@ -76,12 +77,9 @@ export async function exchangeCode(
     authTime: new Date(grant.auth_time * 1000),
   });
   // Opened only while the browser session that authorised it lives: signed out meanwhile, the code is worth nothing.
-  const opened = await deps.db.transaction(async (tx) => {
-    if (!(await insertClientSession(tx, opening.row, grant.parent_session_id, now))) return false;
-    await announceUserChange(tx, user.id);
-    return true;
-  });
-  if (!opened) throw invalidGrant('The sign-in this code came from has ended.');
+  if (!(await insertClientSession(deps.db, opening.row, grant.parent_session_id, now, userChangeMessage(user.id)))) {
+    throw invalidGrant('The sign-in this code came from has ended.');
+  }
   const tokens = await sessionOpened(deps, opening);
   const scopes = grant.scope.split(' ').filter(Boolean);
   const answer: TokenResponse = {

@@ -120,11 +120,55 @@ export async function deleteExpiredClientAssertions(db: Db, cutoff: Date): Promi
  * Opens an OAuth client's session with its first refresh token, in one statement, as `insertSession` does, and only while
  * the browser session that authorised it lives; whether it opened.
  */
-export async function insertClientSession(db: Db, s: NewSession, parentSessionId: string, now: Date): Promise<boolean> {
+export async function insertClientSession(db: Db, s: NewSession, parentSessionId: string, now: Date, notice: { channel: string; payload: string }): Promise<boolean> {
   const parentLive = sql`EXISTS (SELECT 1 FROM sessions p WHERE p.id = ${parentSessionId} AND p.user_id = owner.id
     AND p.revoked_at IS NULL AND p.expires_at > ${now})`;
-  const result = await db.execute(sql`WITH ${sessionOwner(s)}, ${sessionRows(s, parentLive)} SELECT session_id FROM opened`);
+  // The notice (the user's sessions changed) goes with the statement that opens it: one round trip, no transaction.
+  const result = await db.execute(sql`WITH ${sessionOwner(s)}, ${sessionRows(s, parentLive)}
+    SELECT session_id, pg_notify(${notice.channel}, ${notice.payload}) FROM opened`);
   return rowsOf(result).length > 0;
+}
+
+/**
+ * Spends an authorization code (by its hash) and reads its user, in one statement: of concurrent exchanges of one
+ * code, exactly one gets it. Undefined when the code is unknown, spent or expired.
+ */
+export interface CodeUser {
+  id: string;
+  name: string;
+  email: string;
+  notBefore: Date | null;
+  passwordChangedAt: Date | null;
+  emailVerifiedAt: Date | null;
+  disabledAt: Date | null;
+  updatedAt: Date;
+}
+
+export async function consumeAuthorizationCode(db: Db, tokenHash: string, now: Date): Promise<{ payload: unknown; user: CodeUser } | undefined> {
+  const result = await db.execute(sql`
+    WITH code AS (
+      UPDATE one_time_tokens SET used_at = ${now}
+      WHERE token_hash = ${tokenHash} AND type = 'oauth_code' AND used_at IS NULL AND expires_at > ${now}
+      RETURNING user_id, payload
+    )
+    SELECT code.payload, u.id, u.name, u.email, u.not_before, u.password_changed_at, u.email_verified_at, u.disabled_at, u.updated_at
+    FROM code JOIN users u ON u.id = code.user_id`);
+  const row = rowsOf<Record<string, unknown>>(result)[0];
+  if (!row) return undefined;
+  const at = (v: unknown) => (v === null || v === undefined ? null : new Date(v as string));
+  return {
+    payload: typeof row.payload === 'string' ? JSON.parse(row.payload) : row.payload,
+    user: {
+      id: row.id as string,
+      name: row.name as string,
+      email: row.email as string,
+      notBefore: at(row.not_before),
+      passwordChangedAt: at(row.password_changed_at),
+      emailVerifiedAt: at(row.email_verified_at),
+      disabledAt: at(row.disabled_at),
+      updatedAt: at(row.updated_at)!,
+    },
+  };
 }
 
 export interface RefreshTokenSession {
