@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
 import { rootPath } from '../paths.js';
+import { clientsCommand } from './commands/clients.js';
 import { dbCommand, migrateCommand } from './commands/database.js';
 import { keysCommand } from './commands/keys.js';
 import { serveCommand } from './commands/serve.js';
@@ -37,7 +38,7 @@ function program(ctx: CliContext): Command {
     .exitOverride()
     .configureOutput({ outputError: () => {} });
   // The settings above are copied to each command when it is added, so each must come after them.
-  for (const make of [serveCommand, migrateCommand, dbCommand, keysCommand, usersCommand, sessionsCommand, servicesCommand, webhooksCommand, providersCommand]) {
+  for (const make of [serveCommand, migrateCommand, dbCommand, keysCommand, usersCommand, sessionsCommand, servicesCommand, clientsCommand, webhooksCommand, providersCommand]) {
     const command = make(ctx);
     applySettings(command);
     root.addCommand(command);

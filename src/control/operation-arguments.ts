@@ -3,6 +3,7 @@ import { IMPORT_BATCH_MAX } from '../auth/import/user-import.js';
 import { SERVICE_NAME_PATTERN, SERVICE_SCOPES } from '../auth/service-clients/service-clients.js';
 import { issuerProblem, PROVIDER_NAME_PATTERN, RESERVED_PROVIDER_NAMES } from '../auth/upstream/providers.js';
 import { UPSTREAM_TYPES } from '../contracts/upstream.js';
+import { OAUTH_CLIENT_NAME_PATTERN } from '../auth/oauth/clients.js';
 import { EmailField, NameField, oneOf, PasswordField } from '../contracts/fields.js';
 import { KID_MAX_LENGTH } from '../contracts/keys.js';
 import { DELIVERIES_PAGE_MAX, DELIVERY_STATUSES } from '../contracts/webhooks.js';
@@ -73,6 +74,36 @@ export const SERVICE = spec({
   schema: Type.Object({ service: Type.String({ minLength: 1, maxLength: 100 }) }, strict),
   trim: ['service'],
   messages: { service: 'must be a service name or client id' },
+});
+
+const URIS = Type.Array(Type.String({ minLength: 1, maxLength: 2000 }), { maxItems: 20 });
+/** `clients create`: the domain checks each address again (redirectUriProblem), whoever sent it. */
+export const CREATE_OAUTH_CLIENT = spec({
+  schema: Type.Object(
+    {
+      name: Type.String({ pattern: OAUTH_CLIENT_NAME_PATTERN.source }),
+      redirectUris: Type.Array(Type.String({ minLength: 1, maxLength: 2000 }), { minItems: 1, maxItems: 20 }),
+      postLogoutRedirectUris: Type.Optional(URIS),
+      backchannelLogoutUri: Type.Optional(Type.String({ minLength: 1, maxLength: 2000 })),
+      public: Type.Optional(Type.Boolean()),
+      firstParty: Type.Optional(Type.Boolean()),
+      jwks: Type.Optional(Type.Object({ keys: Type.Array(Type.Record(Type.String(), Type.Unknown()), { minItems: 1, maxItems: 10 }) })),
+    },
+    strict,
+  ),
+  messages: {
+    name: 'must be 1 to 64 letters, digits, ".", "_" or "-", from a letter or digit, and not start with "lko_"',
+    redirectUris: 'give 1 to 20 redirect URIs',
+    jwks: 'must be a JWK Set: {"keys": [1 to 10 public keys]}',
+    'jwks.keys': 'must be a JWK Set: {"keys": [1 to 10 public keys]}',
+  },
+  refine: (a) => (a.public && a.jwks ? 'a public client has no keys: give public or jwks, not both' : undefined),
+});
+
+export const OAUTH_CLIENT = spec({
+  schema: Type.Object({ client: Type.String({ minLength: 1, maxLength: 100 }) }, strict),
+  trim: ['client'],
+  messages: { client: 'must be a client name or client id' },
 });
 
 export const KEY = spec({

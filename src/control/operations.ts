@@ -12,6 +12,7 @@ import {
   showUser,
 } from '../auth/users/user-admin.js';
 import { createServiceClient, listServiceClients, removeServiceClient, rotateServiceClientSecret } from '../auth/service-clients/service-clients.js';
+import { createOAuthClient, listOAuthClients, removeOAuthClient, rotateOAuthClientSecret } from '../auth/oauth/clients.js';
 import { setUserRole } from '../auth/users/roles.js';
 import { addUpstreamProvider, listUpstreamProviders, removeUpstreamProvider } from '../auth/upstream/providers.js';
 import { importUserBatch } from '../auth/import/user-import.js';
@@ -87,6 +88,10 @@ export const OPERATIONS = {
   'providers.add': withDeps(A.ADD_PROVIDER, (deps, args, ctx) => addUpstreamProvider(deps, args, ctx.actor)),
   'providers.list': withDeps(A.NO_ARGUMENTS, (deps) => listUpstreamProviders(deps)),
   'providers.remove': withDeps(A.PROVIDER, (deps, args, ctx) => removeUpstreamProvider(deps, args.provider, ctx.actor)),
+  'clients.create': withDeps(A.CREATE_OAUTH_CLIENT, (deps, args, ctx) => createOAuthClient(deps, args, ctx.actor)),
+  'clients.list': withDatabase(A.NO_ARGUMENTS, (deps) => listOAuthClients(deps)),
+  'clients.rotate': withDeps(A.OAUTH_CLIENT, (deps, args, ctx) => rotateOAuthClientSecret(deps, args.client, ctx.actor)),
+  'clients.remove': withDeps(A.OAUTH_CLIENT, (deps, args, ctx) => removeOAuthClient(deps, args.client, ctx.actor)),
   'webhooks.add': withDeps(A.ADD_WEBHOOK, (deps, args, ctx) => addWebhookEndpoint(deps, { ...args, events: args.events ?? [] }, ctx.actor)),
   'webhooks.list': withDeps(A.NO_ARGUMENTS, (deps) => listWebhookEndpoints(deps)),
   'webhooks.remove': withDeps(A.WEBHOOK, (deps, args, ctx) => removeWebhookEndpoint(deps, args.id, ctx.actor)),
