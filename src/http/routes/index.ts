@@ -22,6 +22,8 @@ import { webhookEndpointRoutes } from './admin/webhooks/endpoints.js';
 import { overviewRoute } from './admin/overview/overview.js';
 import { serviceClientRoutes } from './admin/services/clients.js';
 import { serviceSecretRoutes } from './admin/services/secrets.js';
+import { oauthClientRoutes } from './admin/clients/clients.js';
+import { oauthClientSecretRoutes } from './admin/clients/secrets.js';
 import { searchAuditRoute } from './admin/audit/search.js';
 import { meActivityRoute } from './me/activity.js';
 import { meExportRoute } from './me/export.js';
@@ -75,6 +77,8 @@ export const ROUTES: readonly ((deps: Deps) => FastifyPluginAsyncTypebox)[] = [
   overviewRoute,
   serviceClientRoutes,
   serviceSecretRoutes,
+  oauthClientRoutes,
+  oauthClientSecretRoutes,
   searchAuditRoute,
   signingKeyRoutes,
   discoveryRoutes,
