@@ -62,6 +62,7 @@ describe('the walk-throughs of the README and of the pages it links, in its orde
       'examples/app-service/README.md: app-service-register',
       'examples/app-service/README.md: app-service-start',
       'examples/app-service/README.md: app-service-use',
+      'examples/app-service/README.md: app-service-sso',
       'examples/app-service-python/README.md: app-service-python-register',
       'examples/app-service-python/README.md: app-service-python-start',
       'examples/app-service-python/README.md: app-service-python-use',
