@@ -11,7 +11,7 @@ import { GOOD_PASSWORD, PUBLIC_URL, signIn, signUp, uniqueEmail, useMailingApp, 
 
 const ORIGIN = new URL(PUBLIC_URL).origin;
 const FORM = 'application/x-www-form-urlencoded';
-const SECTIONS = ['/admin', '/admin/users', '/admin/audit', '/admin/keys', '/admin/services', '/admin/webhooks'];
+const SECTIONS = ['/admin', '/admin/users', '/admin/audit', '/admin/keys', '/admin/services', '/admin/clients', '/admin/webhooks'];
 const csrfOf = (body: string) => /name="csrf" value="([^"]+)"/.exec(body)?.[1] ?? '';
 const cookieOf = (res: LightMyRequestResponse, name: string) => (res.cookies as { name: string; value: string }[]).find((c) => c.name === name)?.value;
 
@@ -59,6 +59,8 @@ async function stateOf(t: TestApp): Promise<string> {
       (SELECT count(*) FROM sessions WHERE revoked_at IS NOT NULL) AS revoked_sessions,
       (SELECT count(*) FROM signing_keys) AS keys,
       (SELECT count(*) FROM service_clients) AS services,
+      (SELECT count(*) FROM oauth_clients) AS oauth_clients,
+      (SELECT count(*) FROM oauth_clients WHERE secret_rotated_at IS NOT NULL) AS rotated_oauth_clients,
       (SELECT count(*) FROM webhook_endpoints) AS webhooks,
       (SELECT count(*) FROM webhook_deliveries WHERE status <> 'dead') AS live_deliveries,
       (SELECT count(*) FROM one_time_tokens) AS one_time_tokens,

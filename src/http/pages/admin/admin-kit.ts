@@ -20,7 +20,7 @@ export const GATE_RESPONSES = {
   503: jsonErrorResponse('the database does not answer'),
 };
 
-export type AdminSection = 'overview' | 'users' | 'audit' | 'keys' | 'services' | 'webhooks';
+export type AdminSection = 'overview' | 'users' | 'audit' | 'keys' | 'services' | 'clients' | 'webhooks';
 
 const SECTIONS: readonly (readonly [AdminSection, string, string])[] = [
   ['overview', '/admin', 'Overview'],
@@ -28,6 +28,7 @@ const SECTIONS: readonly (readonly [AdminSection, string, string])[] = [
   ['audit', '/admin/audit', 'Audit log'],
   ['keys', '/admin/keys', 'Signing keys'],
   ['services', '/admin/services', 'Service clients'],
+  ['clients', '/admin/clients', 'OAuth clients'],
   ['webhooks', '/admin/webhooks', 'Webhooks'],
 ];
 
