@@ -4,7 +4,7 @@ import { createOAuthClient, listOAuthClients } from '../../src/auth/oauth/client
 import { auditEvents, sessions } from '../../src/db/schema.js';
 import { adminBrowser, Browser, csrfOf, PASSWORD_ONLY_AMR, type SignedInBrowser } from '../helpers/admin-browser.js';
 import { startTestApp, type TestApp } from '../helpers/app.js';
-import { oauthSignIn, refreshAsClient, tokenRequest } from '../helpers/oauth.js';
+import { oauthSignIn, refreshAsClient, tokenRequest } from '../helpers/oauth-signin.js';
 
 // The console's OAuth clients (/admin/clients) as an admin's browser drives them: the list, a new client whose secret
 // is shown once (never in a URL, never cached), a rotation, a removal confirmed by typing the name; every change

@@ -1,7 +1,7 @@
 import { and, asc, eq, isNotNull, isNull, lt, or, sql } from 'drizzle-orm';
 import { rowsOf, type Db } from '../client.js';
 import { sessionOwner, sessionRows, type NewSession } from './sessions.js';
-import { oauthClientAssertions, oauthClients, oauthConsents, sessions } from '../schema.js';
+import { oauthClientAssertions, oauthClients, oauthConsents, oneTimeTokens, sessions } from '../schema.js';
 
 // OAuth clients (the applications that sign their users in through Latchkey) and the consents users gave them.
 
@@ -102,6 +102,15 @@ export async function markUserClientSessionsRevoked(tx: Db, userId: string, clie
     .where(and(eq(sessions.userId, userId), eq(sessions.clientId, clientId), isNull(sessions.revokedAt)))
     .returning({ id: sessions.id });
   return rows.map((r) => r.id);
+}
+
+/** Deletes a user's authorization codes for a client not exchanged yet (their consent withdrawn); how many. */
+export async function deleteUnusedClientCodes(tx: Db, userId: string, clientId: string): Promise<number> {
+  const rows = await tx
+    .delete(oneTimeTokens)
+    .where(and(eq(oneTimeTokens.userId, userId), eq(oneTimeTokens.type, 'oauth_code'), isNull(oneTimeTokens.usedAt), sql`${oneTimeTokens.payload}->>'client_id' = ${clientId}`))
+    .returning({ userId: oneTimeTokens.userId });
+  return rows.length;
 }
 
 /** Records a client assertion's jti until it expires; false when it was seen already (a replay). */

@@ -9,6 +9,8 @@ import { nameProblem } from './form-checks.js';
 import { mfaSection } from './mfa-pages.js';
 import { credentialSections } from './credentials-pages.js';
 import { passkeySection } from './passkey-pages.js';
+import { APP_REMOVED, appsPages, appsSection } from './apps-pages.js';
+import { listConsents } from '../../auth/oauth/consents.js';
 import { listPasskeys } from '../../auth/mfa/passkeys.js';
 import { mfaSummaryOf } from '../../auth/mfa/factors.js';
 import type { MfaSummary } from '../../contracts/mfa.js';
@@ -75,12 +77,13 @@ ${sessions.length > 1 ? html`<form method="post" action="/account/sessions/end-o
 export function accountPages(app: PageApp, kit: PageKit) {
   const sessionsOf = (session: BrowserSession) => listOwnSessions(kit.deps, { userId: session.user.id, sessionId: session.sessionId });
   const mfaOf = (session: BrowserSession) => mfaSummaryOf(kit.deps, session.user.id);
-  /** What the page shows: the sessions, the factors, and the sections below two-step sign-in (passkeys, then the address, password, activity, data and deletion). */
-  const shown = async (session: BrowserSession, words: { t: PageMessages; locale: Locale }): Promise<Shown> => {
+  /** What the page shows: the sessions, the factors, and the sections below two-step sign-in (passkeys, the apps with access, then the address, password, activity, data and deletion). */
+  const shown = async (session: BrowserSession, words: { t: PageMessages; locale: Locale }, appsNotice?: string): Promise<Shown> => {
     const csrf = formToken(kit.deps.pageKey, session.sessionId);
     const mfa = await mfaOf(session);
     const sessions = await sessionsOf(session);
-    const more = html`${passkeySection(words.t, csrf, await listPasskeys(kit.deps, session.user), mfa)}${await identitySection(kit, words.t, session, csrf)}${await credentialSections(kit, words, session, csrf, mfa)}`;
+    const apps = appsSection(words.t, csrf, await listConsents(kit.deps, session.user.id), appsNotice);
+    const more = html`${passkeySection(words.t, csrf, await listPasskeys(kit.deps, session.user), mfa)}${apps}${await identitySection(kit, words.t, session, csrf)}${await credentialSections(kit, words, session, csrf, mfa)}`;
     return { ...words, csrf, sessions, mfa, more };
   };
   const show = (session: BrowserSession, { t, locale }: { t: PageMessages; locale: Locale }) => ({ title: t.account.title, locale, signedInAs: session.user.email });
@@ -92,7 +95,7 @@ export function accountPages(app: PageApp, kit: PageKit) {
       schema: {
         tags,
         summary: 'The account page (HTML): profile, sessions',
-        querystring: Type.Object({ saved: FormField(32), ended: FormField(32) }),
+        querystring: Type.Object({ saved: FormField(32), ended: FormField(32), apps: FormField(32) }),
         produces: ['text/html'],
         response: { 200: pageResponse('the account'), 303: redirectResponse('not signed in: to /login, back here after'), 503: jsonErrorResponse('the database does not answer') },
       },
@@ -102,7 +105,7 @@ export function accountPages(app: PageApp, kit: PageKit) {
       if (!session) return kit.redirect(reply, SIGN_IN_HERE);
       const words = wordsOf(request);
       const notice = { saved: noticeOf(words.t.account.saved, request.query.saved), ended: noticeOf(words.t.account.ended, request.query.ended) };
-      const body = accountPage(session, await shown(session, words), notice);
+      const body = accountPage(session, await shown(session, words, request.query.apps === APP_REMOVED ? words.t.oauth.removed : undefined), notice);
       return kit.send(reply, 200, { ...show(session, words), body });
     },
   );
@@ -139,6 +142,7 @@ export function accountPages(app: PageApp, kit: PageKit) {
     },
   );
   sessionPages(app, kit);
+  appsPages(app, kit);
   signOutPages(app, kit);
 }
 

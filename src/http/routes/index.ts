@@ -28,6 +28,7 @@ import { searchAuditRoute } from './admin/audit/search.js';
 import { meActivityRoute } from './me/activity.js';
 import { meExportRoute } from './me/export.js';
 import { meSessionRoutes } from './me/sessions.js';
+import { meConsentRoutes } from './me/consents.js';
 import { mfaRoutes } from './me/mfa.js';
 import { passkeyRegistrationRoutes, passkeyRoutes } from './me/passkeys.js';
 import { stepUpRoutes } from './me/step-up.js';
@@ -56,6 +57,7 @@ export const ROUTES: readonly ((deps: Deps) => FastifyPluginAsyncTypebox)[] = [
   meSessionRoutes,
   meActivityRoute,
   meExportRoute,
+  meConsentRoutes,
   forgotPasswordRoute,
   resetPasswordRoute,
   verifyEmailRoutes,
