@@ -106,7 +106,8 @@ describe('apps with access on the account page', () => {
     const audit = (await t.deps.db.select().from(auditEvents).where(eq(auditEvents.type, 'oauth_consent_revoked'))).filter((r) => r.userId === browser.user.id);
     expect(audit).toEqual([expect.objectContaining({ details: { actor: 'user', clientId: c.client_id, name: c.name, sessions: 1 } })]);
     const revoked = (await t.deps.db.select().from(events).where(eq(events.type, 'session.revoked'))).filter((e) => e.userId === browser.user.id);
-    expect(revoked.map((e) => e.data)).toEqual([{ sid: session!.id, sub: browser.user.id, reason: 'consent_revoked' }]);
+    // With the client and the browser session its ID tokens named, for the client's back-channel logout.
+    expect(revoked.map((e) => e.data)).toEqual([{ sid: session!.id, sub: browser.user.id, reason: 'consent_revoked', client_id: c.client_id, parent_sid: session!.parentSessionId }]);
   });
 
   it("refuses a forged form, and never removes another user's consent", async () => {

@@ -78,7 +78,7 @@ export async function exchangeCode(
   });
   // Opened only while the browser session that authorised it lives: signed out meanwhile, the code is worth nothing.
   if (!(await insertClientSession(deps.db, opening.row, grant.parent_session_id, now, userChangeMessage(user.id)))) {
-    throw invalidGrant('The sign-in this code came from has ended.');
+    throw invalidGrant('The sign-in this code came from has ended, or the user withdrew this client\'s access.');
   }
   const tokens = await sessionOpened(deps, opening);
   const scopes = grant.scope.split(' ').filter(Boolean);

@@ -127,11 +127,14 @@ export async function deleteExpiredClientAssertions(db: Db, cutoff: Date): Promi
 
 /**
  * Opens an OAuth client's session with its first refresh token, in one statement, as `insertSession` does, and only while
- * the browser session that authorised it lives; whether it opened.
+ * the browser session that authorised it lives and the client is still allowed; whether it opened.
  */
 export async function insertClientSession(db: Db, s: NewSession, parentSessionId: string, now: Date, notice: { channel: string; payload: string }): Promise<boolean> {
+  // And only while the user's consent stands (a third party's client): withdrawn after the code was spent, nothing opens.
   const parentLive = sql`EXISTS (SELECT 1 FROM sessions p WHERE p.id = ${parentSessionId} AND p.user_id = owner.id
-    AND p.revoked_at IS NULL AND p.expires_at > ${now})`;
+    AND p.revoked_at IS NULL AND p.expires_at > ${now})
+    AND EXISTS (SELECT 1 FROM oauth_clients c WHERE c.client_id = ${s.clientId ?? null}::text
+      AND (c.first_party OR EXISTS (SELECT 1 FROM oauth_consents k WHERE k.client_id = c.client_id AND k.user_id = owner.id)))`;
   // The notice (the user's sessions changed) goes with the statement that opens it: one round trip, no transaction.
   const result = await db.execute(sql`WITH ${sessionOwner(s)}, ${sessionRows(s, parentLive)}
     SELECT session_id, pg_notify(${notice.channel}, ${notice.payload}) FROM opened`);

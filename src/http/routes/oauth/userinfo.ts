@@ -23,7 +23,7 @@ export function userinfoRoutes(deps: Deps): FastifyPluginAsyncTypebox {
       tags: ['oauth'],
       summary: 'The signed-in user\'s claims, as the access token\'s scopes allow (OpenID Connect userinfo)',
       security: [{ bearerAuth: [] }] as { [label: string]: string[] }[],
-      response: { 200: UserInfo, ...errorResponses(401, 503) },
+      response: { 200: UserInfo, ...errorResponses(400, 401, 503) },
     };
     const handler = async (request: Parameters<ReturnType<typeof authenticate>>[0]) => userInfo(deps.db, request.auth!, bearerToken(request)!);
     app.get('/oauth/userinfo', { schema, preHandler: authenticate(deps) }, handler);
