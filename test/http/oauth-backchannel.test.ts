@@ -58,7 +58,7 @@ afterAll(() => t.close());
 
 let names = 0;
 const newClient = (backchannelLogoutUri: string | null) =>
-  createOAuthClient(t.deps, { name: `app-${++names}-${randomBytes(3).toString('hex')}`, redirectUris: [REDIRECT], backchannelLogoutUri, public: true }, 'test');
+  createOAuthClient(t.deps, { name: `app-${++names}-${randomBytes(3).toString('hex')}`, redirectUris: [REDIRECT], backchannelLogoutUri, public: true, firstParty: true }, 'test');
 
 /** A user signed in (the session an authorization is given from, as the hosted pages' is): the user, the session's id. */
 async function browserSession(email?: string) {
