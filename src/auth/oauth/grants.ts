@@ -1,5 +1,4 @@
 import { createHash, randomUUID, timingSafeEqual } from 'node:crypto';
-import { createSigner } from 'fast-jwt';
 import { epochSeconds } from '../../core/clock.js';
 import { recordAuditEvent } from '../../core/audit.js';
 import { findSpentToken, type OneTimeTokenPayloads } from '../../core/one-time-tokens.js';
@@ -7,8 +6,7 @@ import { hashToken } from '../../core/secrets.js';
 import type { ClientInfo } from '../../core/client-address.js';
 import { userChangeMessage } from '../../core/user-cache.js';
 import { AppError } from '../../errors.js';
-import { ACCESS_TOKEN_TYPE } from '../sessions/access-tokens.js';
-import type { SigningKey } from '../keys/keys.js';
+import { signerFor } from '../sessions/access-tokens.js';
 import { prepareSession, revokeSession, rotateRefreshToken, sessionOpened, type SessionDeps } from '../sessions/sessions.js';
 import type { AuthenticatedServiceClient } from '../service-clients/service-clients.js';
 import { consumeAuthorizationCode, insertClientSession, type OAuthClientRow } from '../../db/queries/oauth.js';
@@ -112,8 +110,6 @@ export async function refreshForClient(deps: SessionDeps, client: OAuthClientRow
   }
 }
 
-const serviceSigners = new WeakMap<SigningKey, (payload: Record<string, unknown>) => string>();
-
 /**
  * A service client's own access token (`client_credentials`): its `sub` and `client_id` are the client's id, its
  * `scope` the service scopes asked for (all it holds by default). It names no session (`sid`) and no user, so no
@@ -128,12 +124,7 @@ export function clientCredentialsToken(
   if (asked.some((s) => !(client.scopes as string[]).includes(s))) throw oauthError('invalid_scope', 'This service client does not hold every scope asked for.');
   const granted = asked.length > 0 ? asked : [...client.scopes];
   const now = deps.clock.now();
-  const key = deps.keys.signingKeyAt(now);
-  let sign = serviceSigners.get(key);
-  if (!sign) {
-    sign = createSigner({ key: key.signingMaterial, algorithm: key.alg, kid: key.kid, header: { alg: key.alg, typ: ACCESS_TOKEN_TYPE } });
-    serviceSigners.set(key, sign);
-  }
+  const sign = signerFor(deps.keys.signingKeyAt(now));
   const iat = epochSeconds(now);
   const expiresIn = deps.config.ttl.accessToken;
   const token = sign({

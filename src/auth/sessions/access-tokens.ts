@@ -59,7 +59,8 @@ const signers = new WeakMap<SigningKey, (payload: Record<string, unknown>) => st
 const verifiers = new WeakMap<AccessTokenPolicy, WeakMap<SigningKey, (token: string) => Record<string, unknown>>>();
 const decodeHeader = createDecoder({ complete: true });
 
-function signerFor(key: SigningKey) {
+/** The signer of access tokens (`at+jwt`) for a key, made once per key. */
+export function signerFor(key: SigningKey) {
   let sign = signers.get(key);
   if (!sign) {
     sign = createSigner({ key: key.signingMaterial, algorithm: key.alg, kid: key.kid, header: { alg: key.alg, typ: ACCESS_TOKEN_TYPE } });
