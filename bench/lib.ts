@@ -55,7 +55,9 @@ export async function startProcess(args: string[], env: Record<string, string>, 
 }
 
 /** Latchkey's server as `npm start` and the container run it: bin/latchkey-server, node with its memory settings. */
-export const startServer = (env: Record<string, string>, readyPath = '/readyz') => startProcess([], env, readyPath, `${ROOT}/bin/latchkey-server`);
+// BENCH_NODE_ARGS: node's flags for the server process, such as `--cpu-prof --cpu-prof-dir=DIR` to see where its time goes.
+export const startServer = (env: Record<string, string>, readyPath = '/readyz') =>
+  startProcess((process.env.BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean), env, readyPath, `${ROOT}/bin/latchkey-server`);
 
 /** Peak resident memory (VmHWM) of a process and each of its children, in MB. */
 export function peakRssMb(pid: number): number[] {
