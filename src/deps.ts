@@ -10,6 +10,8 @@ import { createRevocationList, loadRecentRevocations, type RevocationList } from
 import type { AccessClaims } from './auth/sessions/access-tokens.js';
 import { createThrottle, type Throttle } from './auth/throttle/throttle.js';
 import { UserCache } from './core/user-cache.js';
+import { OAuthClientCache } from './auth/oauth/client-cache.js';
+import { oauthCodeKey } from './auth/oauth/codes.js';
 import type { PublicUser } from './contracts/users.js';
 import type { ListedSession } from './auth/sessions/own-sessions.js';
 import { BoundedCache } from './core/cache.js';
@@ -53,6 +55,8 @@ export interface Deps {
   readonly mfaKeys: MfaKeys;
   /** The HMAC key of Latchkey's own pages (their session cookie, their forms' tokens), derived from SECRET_KEY for this purpose alone. */
   readonly pageKey: Buffer;
+  /** The AES key OAuth authorization codes are sealed under (src/auth/oauth/codes.ts), derived from SECRET_KEY for this purpose alone. */
+  readonly oauthCodeKey: Buffer;
   /** The keys of sign-in through upstream providers, derived from SECRET_KEY: their client secrets, and the cookie of a flow in progress. */
   readonly upstreamKeys: UpstreamKeys;
   /** Told when a service client's secret changes or it is removed, here or (through NOTIFY) on another instance. */
@@ -65,6 +69,8 @@ export interface Deps {
   readonly sessionLists: UserCache<ListedSession[]>;
   /** What users' accounts show of their second factors (`GET /api/me`), dropped on a change of their user. */
   readonly mfaSummaries: UserCache<MfaSummary>;
+  /** Registered OAuth clients recently read (bounded, short-lived, dropped on a change of their client). */
+  readonly oauthClients: OAuthClientCache;
   readonly passwords: PasswordHasher;
   readonly throttle: Throttle;
   readonly breachCheck: BreachCheck | undefined;
@@ -131,11 +137,12 @@ async function connectRedis(url: string, logger: Logger): Promise<Redis> {
 
 /** Opens the database (migrating it if set to), the keys, Redis and the mailer; starts no timer or worker. */
 /** The keys derived from SECRET_KEY, each for one purpose alone. */
-const keysFrom = (secret: string): Pick<Deps, 'webhookSealer' | 'oneTimeCodeKey' | 'mfaKeys' | 'pageKey' | 'upstreamKeys'> => ({
+const keysFrom = (secret: string): Pick<Deps, 'webhookSealer' | 'oneTimeCodeKey' | 'mfaKeys' | 'pageKey' | 'upstreamKeys' | 'oauthCodeKey'> => ({
   webhookSealer: webhookSecretSealer(secret),
   oneTimeCodeKey: oneTimeCodeKey(secret),
   mfaKeys: mfaKeys(secret),
   pageKey: pageKey(secret),
+  oauthCodeKey: oauthCodeKey(secret),
   upstreamKeys: upstreamKeys(secret),
 });
 
@@ -214,6 +221,7 @@ export async function openDeps(config: Config, overrides: DepsOverrides = {}): P
       profiles,
       sessionLists,
       mfaSummaries,
+      oauthClients: new OAuthClientCache(CACHE_ENTRIES, () => clock.now().getTime()),
       passwords: createPasswordHasher(config.password.argon2, config.password.hashing),
       throttle: createThrottle(config, redis, config.redis.keyPrefix, metrics),
       breachCheck: config.hibp.url ? createBreachCheck({ url: config.hibp.url, timeoutMs: config.hibp.timeoutMs }, logger) : undefined,

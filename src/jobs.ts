@@ -16,6 +16,7 @@ import { createLogoutTokenSigner } from './auth/sessions/logout-tokens.js';
 import { SIGNIN_CODE, sendSigninCodeEmail } from './auth/sessions/signin-code-mail.js';
 import { startRevocationListener } from './auth/sessions/revocation-feed.js';
 import { SERVICE_CLIENTS_CHANNEL } from './auth/service-clients/service-clients.js';
+import { OAUTH_CLIENTS_CHANNEL } from './auth/oauth/client-cache.js';
 import type { Config } from './config.js';
 import { openDeps, type Deps, type DepsOverrides } from './deps.js';
 import { mailHandlers } from './mail/mail-channel.js';
@@ -74,33 +75,7 @@ export async function startJobs(deps: Deps, opts: JobOptions = {}): Promise<Serv
       metrics: deps.metrics,
     });
     deps.onClose(() => webhooks.close());
-    if (config.databaseUrl) {
-      const listener = await startRevocationListener({
-        databaseUrl: config.databaseUrl,
-        db: database.db,
-        clock,
-        logger,
-        accessTokenTtl: config.ttl.accessToken,
-        list: revocations,
-        probeMs: config.revocationFeed.heartbeat * 1000,
-        channels: {
-          [KEYS_CHANNEL]: (payload) => onKeyNotice(deps, payload),
-          // A client rotated or removed on any instance: the streams it opened here close.
-          [SERVICE_CLIENTS_CHANNEL]: (clientId) => deps.serviceClientEvents.changed(clientId || undefined),
-          // Events recorded on any instance: every worker looks (one claims each delivery).
-          [EVENTS_CHANNEL]: () => webhooks.wake(),
-          // A user's name, address, verification or sessions changed on any instance: what this one keeps of it is stale.
-          [USER_CHANGES_CHANNEL]: (userId) => forgetUsers(deps, userId),
-        },
-        onConnected: async () => {
-          forgetUsers(deps);
-          // Notices may have been missed while the connection was away: check every client with an open stream.
-          deps.serviceClientEvents.changed(undefined);
-          await keys.reload();
-        },
-      });
-      deps.onClose(() => listener.close());
-    }
+    if (config.databaseUrl) await listenForNotices(deps, config.databaseUrl, webhooks);
 
     // Without new revocations nothing would trigger a prune: a timer keeps the list to live tokens only.
     const pruneTimer = setInterval(() => revocations.prune(), 60_000).unref();
@@ -161,6 +136,43 @@ function forgetUsers(deps: Pick<ServerDeps, 'profiles' | 'sessionLists' | 'mfaSu
     if (userId === undefined) cache.forgetAll();
     else cache.forget(userId);
   }
+}
+
+/**
+ * What other instances announce through PostgreSQL's NOTIFY, on the revocation feed's connection: revocations, key
+ * changes, service and OAuth clients changed, events recorded, users changed; and, on each (re)connection, everything
+ * that may have been missed meanwhile.
+ */
+async function listenForNotices(deps: Deps, databaseUrl: string, webhooks: Pick<WebhookWorker, 'wake'>): Promise<void> {
+  const { config, database, clock, logger, keys, revocations } = deps;
+  const listener = await startRevocationListener({
+    databaseUrl,
+    db: database.db,
+    clock,
+    logger,
+    accessTokenTtl: config.ttl.accessToken,
+    list: revocations,
+    probeMs: config.revocationFeed.heartbeat * 1000,
+    channels: {
+      [KEYS_CHANNEL]: (payload) => onKeyNotice(deps, payload),
+      // A client rotated or removed on any instance: the streams it opened here close.
+      [SERVICE_CLIENTS_CHANNEL]: (clientId) => deps.serviceClientEvents.changed(clientId || undefined),
+      // Events recorded on any instance: every worker looks (one claims each delivery).
+      [EVENTS_CHANNEL]: () => webhooks.wake(),
+      // A user's name, address, verification or sessions changed on any instance: what this one keeps of it is stale.
+      [USER_CHANGES_CHANNEL]: (userId) => forgetUsers(deps, userId),
+      // An OAuth client's secret rotated or the client removed on any instance: what this one keeps of it is stale.
+      [OAUTH_CLIENTS_CHANNEL]: (clientId) => deps.oauthClients.forget(clientId || undefined),
+    },
+    onConnected: async () => {
+      forgetUsers(deps);
+      deps.oauthClients.forget();
+      // Notices may have been missed while the connection was away: check every client with an open stream.
+      deps.serviceClientEvents.changed(undefined);
+      await keys.reload();
+    },
+  });
+  deps.onClose(() => listener.close());
 }
 
 /** Opens the dependencies and starts a server's background work. */

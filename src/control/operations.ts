@@ -37,7 +37,7 @@ import { ControlError } from './protocol.js';
  */
 
 /** What an operation may use: a server's dependencies, or those the command line opens. */
-export type OperationDeps = Pick<Deps, 'db' | 'database' | 'clock' | 'config' | 'passwords' | 'breachCheck' | 'revocations' | 'keys' | 'serviceClientEvents' | 'webhookSealer' | 'upstreamKeys'>;
+export type OperationDeps = Pick<Deps, 'db' | 'database' | 'clock' | 'config' | 'passwords' | 'breachCheck' | 'revocations' | 'keys' | 'serviceClientEvents' | 'webhookSealer' | 'upstreamKeys' | 'oauthClients'>;
 /** What the database-only operations use: the command line then opens the database and nothing else. */
 export type DatabaseDeps = Pick<Deps, 'db' | 'database'>;
 

@@ -42,21 +42,10 @@ export interface OneTimeTokenPayloads {
   /** A bearer token for the enrolment routes alone, for a user whose role must have a second factor and has none; the same stamp. */
   mfa_enrollment: { credentials: string };
   /**
-   * An OAuth authorization code (src/auth/oauth/): the request it answers (client, redirect URI, PKCE challenge, scopes,
-   * nonce), the browser session that signed the user in and how, and the id of the session its exchange opens, which a
-   * second use of the code revokes. The nonce and the PKCE challenge are no secrets: the verifier is.
+   * An OAuth authorization code spent (src/auth/oauth/codes.ts: codes are sealed, not stored; this row, written by the
+   * exchange, makes each work once): the client it was issued to, and the session its exchange opened.
    */
-  oauth_code: {
-    client_id: string;
-    redirect_uri: string;
-    code_challenge: string;
-    scope: string;
-    nonce: string | null;
-    parent_session_id: string;
-    session_id: string;
-    auth_time: number;
-    amr: string[];
-  };
+  oauth_code: { client_id: string; session_id: string };
 }
 export type OneTimeTokenType = keyof OneTimeTokenPayloads;
 

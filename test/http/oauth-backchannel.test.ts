@@ -11,7 +11,7 @@ import { disableUser } from '../../src/auth/users/user-admin.js';
 import { systemClock } from '../../src/core/clock.js';
 import { announceEvents } from '../../src/core/events.js';
 import { runOperation } from '../../src/control/operations.js';
-import { events, webhookDeliveries, webhookEndpoints } from '../../src/db/schema.js';
+import { events, users, webhookDeliveries, webhookEndpoints } from '../../src/db/schema.js';
 import { PUBLIC_URL, bearer, signIn, signUp, startTestApp, type TestApp } from '../helpers/app.js';
 import { until } from '../helpers/webhook-receiver.js';
 
@@ -73,7 +73,7 @@ async function browserSession(email?: string) {
  */
 async function authorise(clientId: string, browser: { userId: string; sid: string; authTime: number }) {
   const verifier = randomBytes(32).toString('base64url');
-  const request = (await checkAuthorizationRequest(t.deps.db, {
+  const request = (await checkAuthorizationRequest(t.deps, {
     client_id: clientId,
     redirect_uri: REDIRECT,
     response_type: 'code',
@@ -84,7 +84,8 @@ async function authorise(clientId: string, browser: { userId: string; sid: strin
     code_challenge_method: 'S256',
   })) as AuthorizationRequest;
   expect(request.client?.clientId).toBe(clientId);
-  const code = await issueAuthorizationCode(t.deps, request, { userId: browser.userId, sessionId: browser.sid, authTime: browser.authTime, amr: ['pwd'] });
+  const [user] = await t.deps.db.select().from(users).where(eq(users.id, browser.userId));
+  const code = issueAuthorizationCode(t.deps, request, { user: user!, sessionId: browser.sid, authTime: browser.authTime, amr: ['pwd'] });
   const client = await findOAuthClient(t.deps.db, clientId);
   const answer = await exchangeCode(t.deps, client, { code, redirect_uri: REDIRECT, code_verifier: verifier }, {});
   const idToken = decodeJwt(answer.id_token!);

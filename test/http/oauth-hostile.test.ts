@@ -4,7 +4,11 @@ import * as oauth from 'oauth4webapi';
 import * as oidc from 'openid-client';
 import { Secret, TOTP } from 'otpauth';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { and, eq } from 'drizzle-orm';
 import { describeUnless, ON_POSTGRES } from '../helpers/skip.js';
+import { oauthCodeKey, openCode, sealCode } from '../../src/auth/oauth/codes.js';
+import { hashToken } from '../../src/core/secrets.js';
+import { oauthClients, oneTimeTokens, sessions } from '../../src/db/schema.js';
 import { systemClock } from '../../src/core/clock.js';
 import { adminBrowser, Browser, csrfOf, PASSWORD_ONLY_AMR, signInBrowser, type SignedInBrowser } from '../helpers/admin-browser.js';
 import { bearer, GOOD_PASSWORD, startTestApp, type TestApp } from '../helpers/app.js';
@@ -170,6 +174,66 @@ describe('the code at the token endpoint', () => {
     await browser.post('/logout', { csrf: csrfOf(page.body) });
     const res = await token({ grant_type: 'authorization_code', code, redirect_uri: REDIRECT_URI, code_verifier: VERIFIER }, basic(client.client_id, client.client_secret!));
     expect(res.json().error).toBe('invalid_grant');
+  });
+
+  it('refuses a code altered, sealed under another key, or expired; the database holds no code that could be redeemed', async () => {
+    const client = await registerClient(t);
+    const browser = await user();
+    const code = await codeFor(browser, client.client_id);
+    // Issuing wrote nothing: a copy of the database taken now holds no code of this user's, spent or not.
+    const held = await t.deps.db.select().from(oneTimeTokens).where(eq(oneTimeTokens.userId, browser.user.id));
+    expect(held.filter((row) => row.type === 'oauth_code')).toHaveLength(0);
+    const exchange = (c: string) => token({ grant_type: 'authorization_code', code: c, redirect_uri: REDIRECT_URI, code_verifier: VERIFIER }, basic(client.client_id, client.client_secret!));
+    const grant = openCode(t.deps.oauthCodeKey, code, Date.now())!;
+    expect(grant).toMatchObject({ clientId: client.client_id, userId: browser.user.id });
+    const flipped = `${code.slice(0, 20)}${code[20] === 'A' ? 'B' : 'A'}${code.slice(21)}`;
+    const forged = sealCode(oauthCodeKey('another server\'s SECRET_KEY, not this one'), grant);
+    const expired = sealCode(t.deps.oauthCodeKey, { ...grant, expiresAt: Math.floor(Date.now() / 1000) - 1 });
+    for (const bad of [flipped, forged, expired, 'v1.', code.slice(0, -4), `${code}.x`, 'x'.repeat(8000)]) {
+      const res = await exchange(bad);
+      expect(res.statusCode, bad.slice(0, 40)).toBe(400);
+      expect(res.json().error).toBe('invalid_grant');
+    }
+    expect((await exchange('x'.repeat(9000))).json().error, 'longer than any code').toBe('invalid_request');
+    // None of those spent the real code, which works once.
+    expect((await exchange(code)).statusCode).toBe(200);
+    const spent = await t.deps.db.select().from(oneTimeTokens).where(eq(oneTimeTokens.userId, browser.user.id));
+    expect(spent.filter((row) => row.type === 'oauth_code').map((row) => [row.tokenHash === code, row.usedAt !== null])).toEqual([[false, true]]);
+  });
+
+  it('works once when a code is exchanged many times at the same moment: one session opens, the rest are refused', async () => {
+    const client = await registerClient(t);
+    const browser = await user();
+    const code = await codeFor(browser, client.client_id);
+    const exchange = { grant_type: 'authorization_code', code, redirect_uri: REDIRECT_URI, code_verifier: VERIFIER };
+    const answers = await Promise.all(Array.from({ length: 8 }, () => token(exchange, basic(client.client_id, client.client_secret!))));
+    const won = answers.filter((r) => r.statusCode === 200);
+    expect(won).toHaveLength(1);
+    expect(answers.filter((r) => r.statusCode === 400 && r.json().error === 'invalid_grant')).toHaveLength(7);
+    // Each of the seven was taken as a replay: the one session opened is revoked, as a second use revokes it.
+    expect((await t.inject({ method: 'GET', url: '/api/me', headers: bearer(won[0]!.json().access_token) })).statusCode).toBe(401);
+    const opened = await t.deps.db.select().from(sessions).where(and(eq(sessions.userId, browser.user.id), eq(sessions.clientId, client.client_id)));
+    expect(opened).toHaveLength(1);
+  });
+
+  it('opens nothing for a client whose secret changed, even on an instance still holding the old one in memory', async () => {
+    const client = await registerClient(t);
+    const browser = await user();
+    // The authorization request read the client: this instance now keeps it, with its secret's hash.
+    const code = await codeFor(browser, client.client_id);
+    // The secret replaced behind this instance's back, as another instance does before its notice arrives.
+    const other = `lkos_${'N'.repeat(43)}`;
+    await t.deps.db.update(oauthClients).set({ secretHash: hashToken(other) }).where(eq(oauthClients.clientId, client.client_id));
+    const exchange = { grant_type: 'authorization_code', code, redirect_uri: REDIRECT_URI, code_verifier: VERIFIER };
+    const stale = await token(exchange, basic(client.client_id, client.client_secret!));
+    expect(stale.statusCode).toBe(400);
+    expect(stale.json().error).toBe('invalid_grant');
+    expect(await t.deps.db.select().from(sessions).where(and(eq(sessions.userId, browser.user.id), eq(sessions.clientId, client.client_id)))).toHaveLength(0);
+    // Once the notice comes, the new secret is the one that works.
+    t.deps.oauthClients.forget(client.client_id);
+    expect((await token(exchange, basic(client.client_id, client.client_secret!))).statusCode).toBe(401);
+    const fresh = await codeFor(browser, client.client_id);
+    expect((await token({ ...exchange, code: fresh }, basic(client.client_id, other))).statusCode).toBe(200);
   });
 
   it('never refreshes another client\'s token, nor a client\'s token at /api/refresh, nor Latchkey\'s own at /oauth/token', async () => {

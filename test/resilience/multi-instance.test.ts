@@ -4,6 +4,7 @@ import { createTestClock } from '../helpers/clock.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/database.js';
 import { basic, openSse } from '../helpers/sse.js';
 import { createServiceClient, removeServiceClient } from '../../src/auth/service-clients/service-clients.js';
+import { createOAuthClient, removeOAuthClient, rotateOAuthClientSecret } from '../../src/auth/oauth/clients.js';
 import { hostAndPort, TEST_REDIS_URL, uniqueRedisPrefix } from '../helpers/services.js';
 import { startTcpProxy, type TcpProxy } from '../helpers/tcp-proxy.js';
 import { anyOf, describeUnless, NO_POSTGRES, NO_REDIS } from '../helpers/skip.js';
@@ -129,6 +130,26 @@ describeUnless(anyOf(NO_POSTGRES, NO_REDIS))('several instances on one PostgreSQ
     } finally {
       feed.close();
     }
+  });
+
+  it('drop an OAuth client they keep in memory when its secret is rotated or it is removed on another instance', async () => {
+    const client = await createOAuthClient(a.t.deps, { name: 'kept-across', redirectUris: ['https://app.example/cb'] }, 'test');
+    const introspect = (secret: string) =>
+      fetch(`${b.url}/oauth/introspect`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: basic(client.client_id, secret) },
+        body: 'token=nothing',
+      }).then((r) => r.status);
+    // B authenticates the client once: it now holds the row, with the secret's hash (read after any change it heard of:
+    // on this stopped clock, a read in the same millisecond as the last notice is never kept).
+    clock.advance(1);
+    expect(await introspect(client.client_secret!)).toBe(200);
+    expect(await introspect(client.client_secret!)).toBe(200);
+    const rotated = await rotateOAuthClientSecret(a.t.deps, client.client_id, 'test');
+    await within(1_000, async () => (await introspect(client.client_secret!)) === 401);
+    expect(await introspect(rotated.client_secret!)).toBe(200);
+    await removeOAuthClient(a.t.deps, client.client_id, 'test');
+    await within(1_000, async () => (await introspect(rotated.client_secret!)) === 401);
   });
 
   it('catch up on revocations missed while cut off from PostgreSQL, and recover by themselves', async () => {

@@ -2,21 +2,21 @@ import { randomUUID } from 'node:crypto';
 import type { Clock } from '../../core/clock.js';
 import type { Db } from '../../db/client.js';
 import { hasSecondFactor } from '../../db/queries/mfa.js';
-import { selectConsent, selectOAuthClientById, upsertConsent, type OAuthClientRow } from '../../db/queries/oauth.js';
+import { selectConsent, upsertConsent, type OAuthClientRow } from '../../db/queries/oauth.js';
 import { recordAuditEvent } from '../../core/audit.js';
-import { issueOneTimeToken } from '../../core/one-time-tokens.js';
+import { CODE_TTL_SECONDS, redirectUriHash, sealCode } from './codes.js';
 import type { ClientInfo } from '../../core/client-address.js';
-import { isOAuthClientId } from './clients.js';
+import type { OAuthClientCache } from './client-cache.js';
 import { parseScope, type OAuthScope } from './scopes.js';
 
 /**
  * The authorization endpoint's rules (OAuth 2.1, OpenID Connect Core §3.1.2): a request is checked in two stages. Until
  * its client and redirect URI are known good, an error is shown on a page of Latchkey's (never sent to an address
  * nobody registered); after, it goes back to the client's redirect URI with `state` and `iss` (RFC 9207). The code
- * is single use, bound to its client, redirect URI, PKCE challenge (S256 only) and nonce, and lives a minute.
+ * is single use, bound to its client, redirect URI, PKCE challenge (S256 only) and nonce, and lives a minute
+ * (src/auth/oauth/codes.ts).
  */
 
-export const CODE_TTL_SECONDS = 60;
 const STATE_MAX = 512;
 const NONCE_MAX = 512;
 const CHALLENGE = /^[A-Za-z0-9_-]{43}$/;
@@ -47,8 +47,11 @@ export type RequestProblem =
 export type AuthorizationQuery = Record<string, string | undefined>;
 
 /** Checks an authorization request's parameters against its registered client. */
-export async function checkAuthorizationRequest(db: Db, q: AuthorizationQuery): Promise<AuthorizationRequest | RequestProblem> {
-  const client = q.client_id && isOAuthClientId(q.client_id) ? await selectOAuthClientById(db, q.client_id) : undefined;
+export async function checkAuthorizationRequest(
+  deps: { db: Db; oauthClients: OAuthClientCache },
+  q: AuthorizationQuery,
+): Promise<AuthorizationRequest | RequestProblem> {
+  const client = await deps.oauthClients.get(deps.db, q.client_id);
   if (!client) return { to: 'page', description: 'The application that sent you here is not registered with this server (unknown client_id).' };
   // Compared exactly, character for character: no prefix, no normalisation.
   if (!q.redirect_uri || !client.redirectUris.includes(q.redirect_uri)) {
@@ -114,35 +117,32 @@ export async function grantConsent(deps: { db: Db; clock: Clock }, userId: strin
   });
 }
 
-/** The browser session a code is issued from: the user, the session, when and how they signed in. */
+/** The browser session a code is issued from: its user (and their credentials' times), when and how they signed in. */
 export interface SigningInSession {
-  userId: string;
+  user: { id: string; notBefore: Date | null; passwordChangedAt: Date | null };
   sessionId: string;
   /** Seconds since the epoch. */
   authTime: number;
   amr: readonly string[];
 }
 
-/** Issues the code that answers an accepted request; only its hash is stored. */
-export async function issueAuthorizationCode(deps: { db: Db; clock: Clock }, request: AuthorizationRequest, session: SigningInSession): Promise<string> {
-  const { token } = await issueOneTimeToken(deps.db, {
-    type: 'oauth_code',
-    userId: session.userId,
-    now: deps.clock.now(),
-    ttlSeconds: CODE_TTL_SECONDS,
-    payload: {
-      client_id: request.client.clientId,
-      redirect_uri: request.redirectUri,
-      code_challenge: request.codeChallenge,
-      scope: request.scopes.join(' '),
-      nonce: request.nonce,
-      parent_session_id: session.sessionId,
-      session_id: randomUUID(),
-      auth_time: session.authTime,
-      amr: [...session.amr],
-    },
+/** The code that answers an accepted request: sealed, not stored (src/auth/oauth/codes.ts). */
+export function issueAuthorizationCode(deps: { clock: Clock; oauthCodeKey: Buffer }, request: AuthorizationRequest, session: SigningInSession): string {
+  return sealCode(deps.oauthCodeKey, {
+    clientId: request.client.clientId,
+    redirectUriHash: redirectUriHash(request.redirectUri),
+    codeChallenge: request.codeChallenge,
+    scope: request.scopes.join(' '),
+    nonce: request.nonce,
+    userId: session.user.id,
+    notBefore: session.user.notBefore?.getTime() ?? null,
+    passwordChangedAt: session.user.passwordChangedAt?.getTime() ?? null,
+    parentSessionId: session.sessionId,
+    authTime: session.authTime,
+    amr: [...session.amr],
+    sessionId: randomUUID(),
+    expiresAt: Math.floor(deps.clock.now().getTime() / 1000) + CODE_TTL_SECONDS,
   });
-  return token;
 }
 
 /** The address a browser is sent back to: the redirect URI with the answer's parameters, `iss` always. */

@@ -2,10 +2,11 @@ import { timingSafeEqual } from 'node:crypto';
 import { createLocalJWKSet, decodeJwt, jwtVerify, type JSONWebKeySet } from 'jose';
 import type { Clock } from '../../core/clock.js';
 import type { Db } from '../../db/client.js';
-import { insertClientAssertion, selectOAuthClientById, type OAuthClientRow } from '../../db/queries/oauth.js';
+import { insertClientAssertion, type OAuthClientRow } from '../../db/queries/oauth.js';
 import { hashToken } from '../../core/secrets.js';
 import { CLOCK_SKEW_SECONDS } from '../keys/clock-skew.js';
-import { isOAuthClientId, isPublicClient } from './clients.js';
+import { isOAuthClientId, type OAuthClientCache } from './client-cache.js';
+import { isPublicClient } from './clients.js';
 import { oauthError } from './errors.js';
 
 /**
@@ -61,8 +62,10 @@ const failed = () => oauthError('invalid_client', 'Client authentication failed.
  * address, or the issuer). Throws `invalid_client` (401) for a missing, unknown or wrong credential, and
  * `invalid_request` for two methods at once.
  */
+type ClientAuthDeps = { db: Db; clock: Clock; oauthClients: OAuthClientCache };
+
 export async function authenticateClient(
-  deps: { db: Db; clock: Clock },
+  deps: ClientAuthDeps,
   proof: ClientProof,
   audiences: readonly string[],
 ): Promise<AuthenticatedClient> {
@@ -70,26 +73,26 @@ export async function authenticateClient(
   const offered = [basic, proof.client_secret, proof.client_assertion].filter((p) => p !== undefined).length;
   if (offered > 1) throw oauthError('invalid_request', 'Use one client authentication method, not several.');
   if (basic === 'malformed') throw failed();
-  if (basic) return bySecret(deps.db, basic.clientId, basic.secret, 'client_secret_basic', proof.client_id);
-  if (proof.client_secret !== undefined) return bySecret(deps.db, proof.client_id ?? '', proof.client_secret, 'client_secret_post');
+  if (basic) return bySecret(deps, basic.clientId, basic.secret, 'client_secret_basic', proof.client_id);
+  if (proof.client_secret !== undefined) return bySecret(deps, proof.client_id ?? '', proof.client_secret, 'client_secret_post');
   if (proof.client_assertion !== undefined) return byAssertion(deps, proof, audiences);
   // No credential: a public client names itself, and proves each code with PKCE.
-  const row = proof.client_id && isOAuthClientId(proof.client_id) ? await selectOAuthClientById(deps.db, proof.client_id) : undefined;
+  const row = await deps.oauthClients.get(deps.db, proof.client_id);
   if (!row || !isPublicClient(row)) throw failed();
   return { row, method: 'none' };
 }
 
-async function bySecret(db: Db, clientId: string, secret: string, method: 'client_secret_basic' | 'client_secret_post', named?: string): Promise<AuthenticatedClient> {
+async function bySecret(deps: ClientAuthDeps, clientId: string, secret: string, method: 'client_secret_basic' | 'client_secret_post', named?: string): Promise<AuthenticatedClient> {
   // A client id in the body as well must be the same client.
   if (named !== undefined && named !== clientId) throw failed();
   const known = isOAuthClientId(clientId) && SECRET_PATTERN.test(secret);
-  const row = known ? await selectOAuthClientById(db, clientId) : undefined;
+  const row = known ? await deps.oauthClients.get(deps.db, clientId) : undefined;
   // Compared whether or not the client exists, so that both failures cost the same.
   if (!sameHash(hashToken(secret), row?.secretHash ?? NO_CLIENT_HASH) || !row) throw failed();
   return { row, method };
 }
 
-async function byAssertion(deps: { db: Db; clock: Clock }, proof: ClientProof, audiences: readonly string[]): Promise<AuthenticatedClient> {
+async function byAssertion(deps: ClientAuthDeps, proof: ClientProof, audiences: readonly string[]): Promise<AuthenticatedClient> {
   if (proof.client_assertion_type !== CLIENT_ASSERTION_TYPE) throw oauthError('invalid_request', `client_assertion_type must be ${CLIENT_ASSERTION_TYPE}.`);
   const assertion = proof.client_assertion ?? '';
   if (assertion.length > 8192) throw failed();
@@ -100,7 +103,7 @@ async function byAssertion(deps: { db: Db; clock: Clock }, proof: ClientProof, a
     throw failed();
   }
   if (typeof issuer !== 'string' || !isOAuthClientId(issuer) || (proof.client_id !== undefined && proof.client_id !== issuer)) throw failed();
-  const row = await selectOAuthClientById(deps.db, issuer);
+  const row = await deps.oauthClients.get(deps.db, issuer);
   if (!row?.jwks) throw failed();
   const now = deps.clock.now();
   let payload;

@@ -18,6 +18,7 @@ import { hashToken } from '../../core/secrets.js';
 import { announceRevocations } from '../sessions/revocation-feed.js';
 import type { RevocationList } from '../sessions/revocations.js';
 import { syncBackchannelLogoutEndpoint } from './backchannel.js';
+import { announceOAuthClientChange, type OAuthClientCache } from './client-cache.js';
 
 /**
  * OAuth clients: the applications that sign their users in through Latchkey (OpenID Connect's relying parties), each
@@ -63,18 +64,18 @@ export interface OAuthClientDeps {
   db: Db;
   clock: Clock;
   revocations: Pick<RevocationList, 'add'>;
+  /** What this instance keeps of clients: a change drops it here at once, and on the others by NOTIFY. */
+  oauthClients: Pick<OAuthClientCache, 'forget'>;
 }
 
 export const OAUTH_CLIENT_NAME_PATTERN = /^(?!lko_)[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
-const CLIENT_ID_PATTERN = /^lko_[A-Za-z0-9_-]{22}$/;
 const URI_MAX = 2000;
 const MAX_URIS = 20;
 
 const newClientId = () => `lko_${randomBytes(16).toString('base64url')}`;
 const newSecret = () => `lkos_${randomBytes(32).toString('base64url')}`;
 
-/** Whether a string has the form of a client id this server makes (anything else is not looked up). */
-export const isOAuthClientId = (value: string) => CLIENT_ID_PATTERN.test(value);
+export { isOAuthClientId } from './client-cache.js';
 
 /** The token endpoint authentication methods a client may use. */
 export function authMethodsOf(row: Pick<OAuthClientRow, 'secretHash' | 'jwks'>): string[] {
@@ -195,16 +196,18 @@ export async function listOAuthClients(deps: Pick<OAuthClientDeps, 'db'>): Promi
 }
 
 /** A new secret for a confidential client: the old one stops working at once. Its sessions go on. */
-export async function rotateOAuthClientSecret(deps: Pick<OAuthClientDeps, 'db' | 'clock'>, ref: string, actor: string): Promise<OAuthClientCredentials> {
+export async function rotateOAuthClientSecret(deps: Pick<OAuthClientDeps, 'db' | 'clock' | 'oauthClients'>, ref: string, actor: string): Promise<OAuthClientCredentials> {
   const found = await findOAuthClient(deps.db, ref);
   if (!found.secretHash) throw new AppError('invalid_request', 'This client has no secret to rotate: it is public, or authenticates with its own keys.');
   const secret = newSecret();
   const row = await deps.db.transaction(async (tx) => {
     const row = await updateOAuthClientSecret(tx, found.clientId, hashToken(secret), deps.clock.now());
     if (!row) throw new AppError('oauth_client_not_found');
+    await announceOAuthClientChange(tx, row.clientId);
     await recordAuditEvent(tx, deps.clock, { type: 'oauth_client_secret_rotated', details: { actor, clientId: row.clientId, name: row.name } });
     return row;
   });
+  deps.oauthClients.forget(row.clientId);
   return { ...toOAuthClientInfo(row), client_secret: secret };
 }
 
@@ -217,11 +220,13 @@ export async function removeOAuthClient(deps: OAuthClientDeps, ref: string, acto
     // Its back-channel logout endpoint goes with it (by cascade), before its sessions' ends are recorded: it is not told.
     const row = await deleteOAuthClient(tx, found.clientId);
     if (!row) throw new AppError('oauth_client_not_found');
+    await announceOAuthClientChange(tx, row.clientId);
     await announceRevocations(tx, ended.map((s) => s.id), now);
     await recordEvents(tx, ended.map((s) => sessionRevokedEvent(s.userId, s.id, 'client_removed')), now);
     await recordAuditEvent(tx, deps.clock, { type: 'oauth_client_removed', details: { actor, clientId: row.clientId, name: row.name, sessions: ended.length } });
     return { row, ended };
   });
+  deps.oauthClients.forget(row.clientId);
   for (const s of ended) deps.revocations.add(s.id, now);
   return toOAuthClientInfo(row);
 }

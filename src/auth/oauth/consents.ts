@@ -1,7 +1,7 @@
 import type { Clock } from '../../core/clock.js';
 import type { ClientInfo } from '../../core/client-address.js';
 import type { Db } from '../../db/client.js';
-import { deleteConsent, deleteUnusedClientCodes, markUserClientSessionsRevoked, selectConsentsOf, selectOAuthClientById } from '../../db/queries/oauth.js';
+import { deleteConsent, markUserClientSessionsRevoked, selectConsentsOf, selectOAuthClientById } from '../../db/queries/oauth.js';
 import { lockUserRow } from '../../db/queries/users.js';
 import { isUuid } from '../../contracts/ids.js';
 import { AppError } from '../../errors.js';
@@ -51,9 +51,10 @@ export async function listConsents(deps: Pick<ConsentDeps, 'db'>, userId: string
 
 /**
  * Withdraws a user's consent to a client and ends the user's live sessions the client holds (their refresh tokens and
- * access tokens stop working at once) and the codes it has not exchanged yet; audited `oauth_consent_revoked` with `actor: "user"`. `consent_not_found` for
- * any client the user has not allowed (another user's consent, an unknown or malformed id), with nothing changed. Two
- * withdrawals at once: the second waits for the user's row, then finds no consent.
+ * access tokens stop working at once); a code it has not exchanged yet opens nothing (its exchange checks the
+ * consent). Audited `oauth_consent_revoked` with `actor: "user"`. `consent_not_found` for any client the user has
+ * not allowed (another user's consent, an unknown or malformed id), with nothing changed. Two withdrawals at once:
+ * the second waits for the user's row, then finds no consent.
  */
 export async function revokeConsent(deps: ConsentDeps, userId: string, clientId: string, client: ClientInfo = {}): Promise<ConsentRevoked> {
   if (!isUuid(userId) || !isOAuthClientId(clientId)) throw new AppError('consent_not_found');
@@ -63,8 +64,6 @@ export async function revokeConsent(deps: ConsentDeps, userId: string, clientId:
     const user = await lockUserRow(tx, userId);
     if (!user || !(await deleteConsent(tx, user.id, clientId))) throw new AppError('consent_not_found');
     const name = (await selectOAuthClientById(tx, clientId))?.name ?? clientId;
-    // A code the client got before and has not exchanged yet would open a session the consent no longer covers.
-    await deleteUnusedClientCodes(tx, user.id, clientId);
     const ended = await markUserClientSessionsRevoked(tx, user.id, clientId, now, REASON);
     await announceRevocations(tx, ended, now);
     await recordEvents(tx, ended.map((sid) => sessionRevokedEvent(user.id, sid, REASON)), now);

@@ -1,7 +1,6 @@
 import { createHash, randomUUID, timingSafeEqual } from 'node:crypto';
 import { epochSeconds } from '../../core/clock.js';
 import { recordAuditEvent } from '../../core/audit.js';
-import { findSpentToken, type OneTimeTokenPayloads } from '../../core/one-time-tokens.js';
 import { hashToken } from '../../core/secrets.js';
 import type { ClientInfo } from '../../core/client-address.js';
 import { userChangeMessage } from '../../core/user-cache.js';
@@ -9,7 +8,8 @@ import { AppError } from '../../errors.js';
 import { signerFor } from '../sessions/access-tokens.js';
 import { prepareSession, revokeSession, rotateRefreshToken, sessionOpened, type SessionDeps } from '../sessions/sessions.js';
 import type { AuthenticatedServiceClient } from '../service-clients/service-clients.js';
-import { consumeAuthorizationCode, insertClientSession, type OAuthClientRow } from '../../db/queries/oauth.js';
+import { exchangeAuthorizationCode, type OAuthClientRow } from '../../db/queries/oauth.js';
+import { openCode, redirectUriHash, type CodeGrant } from './codes.js';
 import { oauthError } from './errors.js';
 import { signIdToken } from './id-tokens.js';
 
@@ -29,55 +29,62 @@ export interface TokenResponse {
 }
 
 const VERIFIER = /^[A-Za-z0-9._~-]{43,128}$/;
+// A sealed code carrying the longest nonce a request may send (512 characters, each escaped in JSON at worst) is under 5,000.
+export const MAX_CODE_LENGTH = 8192;
 
 const sameString = (a: string, b: string) => a.length === b.length && timingSafeEqual(Buffer.from(a), Buffer.from(b));
 const invalidGrant = (description: string) => oauthError('invalid_grant', description);
 
 /**
- * Exchanges an authorization code. The code is spent before anything else is checked, so a code tried by the wrong
- * client or with the wrong verifier is gone for everyone. A code presented a second time revokes the session its
- * first exchange opened (RFC 6749 §4.1.2): whoever holds its tokens, the client or a thief, loses them.
+ * Exchanges an authorization code (src/auth/oauth/codes.ts). A code that opens is spent whatever else is wrong with the
+ * request, so a code tried by the wrong client or with the wrong verifier is gone for everyone. A code presented a
+ * second time revokes the session its first exchange opened (RFC 6749 §4.1.2): whoever holds its tokens, the client or
+ * a thief, loses them. Spending the code and opening the session are one statement (`exchangeAuthorizationCode`).
  */
 export async function exchangeCode(
-  deps: SessionDeps,
+  deps: SessionDeps & { oauthCodeKey: Buffer },
   client: OAuthClientRow,
   params: { code?: string | undefined; redirect_uri?: string | undefined; code_verifier?: string | undefined },
   info: ClientInfo,
 ): Promise<TokenResponse> {
   const code = params.code ?? '';
-  if (!code || code.length > 128) throw invalidGrant('The authorization code is missing or malformed.');
   const now = deps.clock.now();
-  // Spent and its user read in one statement (the code works once however many present it at the same moment).
-  const spent = await consumeAuthorizationCode(deps.db, hashToken(code), now);
-  if (!spent) {
-    const replayed = await findSpentToken(deps.db, 'oauth_code', code);
-    if (replayed) {
-      await revokeSession(deps, replayed.payload.session_id, 'authorization_code_reused', (tx, userId) =>
-        recordAuditEvent(tx, deps.clock, { type: 'oauth_code_reused', userId, sessionId: replayed.payload.session_id, client: info, details: { clientId: replayed.payload.client_id } }),
-      );
-    }
+  const grant = code.length <= MAX_CODE_LENGTH ? openCode(deps.oauthCodeKey, code, now.getTime()) : undefined;
+  if (!grant) throw invalidGrant('The authorization code is invalid, used or expired.');
+  const spending = { hash: hashToken(code), userId: grant.userId, clientId: grant.clientId, sessionId: grant.sessionId, expiresAt: new Date(grant.expiresAt * 1000), now };
+  const verifier = params.code_verifier ?? '';
+  const problem =
+    grant.clientId !== client.clientId ? 'The authorization code was not issued to this client.'
+    : params.redirect_uri === undefined || !sameString(redirectUriHash(params.redirect_uri), grant.redirectUriHash) ? 'redirect_uri differs from the authorization request\'s.'
+    : !VERIFIER.test(verifier) ? 'code_verifier is missing or malformed (43 to 128 characters).'
+    : !sameString(createHash('sha256').update(verifier).digest('base64url'), grant.codeChallenge) ? 'code_verifier does not match the code_challenge.'
+    : undefined;
+  if (problem) {
+    if (!(await exchangeAuthorizationCode(deps.db, spending)).spent) await codeReused(deps, grant, info);
+    throw invalidGrant(problem);
+  }
+
+  const opening = prepareSession(
+    deps,
+    { id: grant.userId, notBefore: dateOrNull(grant.notBefore), passwordChangedAt: dateOrNull(grant.passwordChangedAt), emailVerifiedAt: null },
+    info,
+    grant.amr,
+    { sessionId: grant.sessionId, clientId: client.clientId, scope: grant.scope, parentSessionId: grant.parentSessionId, authTime: new Date(grant.authTime * 1000) },
+  );
+  const exchanged = await exchangeAuthorizationCode(deps.db, spending, {
+    row: opening.row,
+    parentSessionId: grant.parentSessionId,
+    clientSecretHash: client.secretHash,
+    notice: userChangeMessage(grant.userId),
+  });
+  if (!exchanged.spent) {
+    await codeReused(deps, grant, info);
     throw invalidGrant('The authorization code is invalid, used or expired.');
   }
-  const grant = spent.payload as OneTimeTokenPayloads['oauth_code'];
-  if (grant.client_id !== client.clientId) throw invalidGrant('The authorization code was not issued to this client.');
-  if (params.redirect_uri !== grant.redirect_uri) throw invalidGrant('redirect_uri differs from the authorization request\'s.');
-  const verifier = params.code_verifier ?? '';
-  if (!VERIFIER.test(verifier)) throw invalidGrant('code_verifier is missing or malformed (43 to 128 characters).');
-  if (!sameString(createHash('sha256').update(verifier).digest('base64url'), grant.code_challenge)) throw invalidGrant('code_verifier does not match the code_challenge.');
-
-  const user = spent.user;
-  if (user.disabledAt) throw invalidGrant('The user can no longer sign in.');
-  const opening = prepareSession(deps, user, info, grant.amr, {
-    sessionId: grant.session_id,
-    clientId: client.clientId,
-    scope: grant.scope,
-    parentSessionId: grant.parent_session_id,
-    authTime: new Date(grant.auth_time * 1000),
-  });
-  // Opened only while the browser session that authorised it lives: signed out meanwhile, the code is worth nothing.
-  if (!(await insertClientSession(deps.db, opening.row, grant.parent_session_id, now, userChangeMessage(user.id)))) {
-    throw invalidGrant('The sign-in this code came from has ended, or the user withdrew this client\'s access.');
-  }
+  const user = exchanged.user;
+  // Opened only while the browser session that authorised it lives, the user can sign in and the client is allowed.
+  if (!user) throw invalidGrant('The sign-in this code came from has ended, the user can no longer sign in, or the client is no longer allowed.');
+  opening.live.emailVerified = user.emailVerifiedAt !== null;
   const tokens = await sessionOpened(deps, opening);
   const scopes = grant.scope.split(' ').filter(Boolean);
   const answer: TokenResponse = {
@@ -91,11 +98,20 @@ export async function exchangeCode(
     answer.id_token = signIdToken(
       deps.keys,
       deps.config.jwt.issuer,
-      { user, clientId: client.clientId, scopes, nonce: grant.nonce, authTime: grant.auth_time, amr: grant.amr, sid: grant.parent_session_id, accessToken: tokens.accessToken },
+      { user, clientId: client.clientId, scopes, nonce: grant.nonce, authTime: grant.authTime, amr: grant.amr, sid: grant.parentSessionId, accessToken: tokens.accessToken },
       now,
     );
   }
   return answer;
+}
+
+const dateOrNull = (ms: number | null) => (ms === null ? null : new Date(ms));
+
+/** A code presented again: the session its first exchange opened ends, and the audit log says why. */
+async function codeReused(deps: SessionDeps, grant: CodeGrant, info: ClientInfo): Promise<void> {
+  await revokeSession(deps, grant.sessionId, 'authorization_code_reused', (tx, userId) =>
+    recordAuditEvent(tx, deps.clock, { type: 'oauth_code_reused', userId, sessionId: grant.sessionId, client: info, details: { clientId: grant.clientId } }),
+  );
 }
 
 /** A refresh for the client that holds the session; another client's token (or one of Latchkey's own sessions) is invalid_grant. */

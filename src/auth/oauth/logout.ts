@@ -1,8 +1,8 @@
 import { createDecoder, createVerifier } from 'fast-jwt';
 import type { Db } from '../../db/client.js';
-import { selectOAuthClientById, type OAuthClientRow } from '../../db/queries/oauth.js';
+import type { OAuthClientRow } from '../../db/queries/oauth.js';
 import type { KeySet } from '../keys/keys.js';
-import { isOAuthClientId } from './clients.js';
+import type { OAuthClientCache } from './client-cache.js';
 
 /**
  * RP-initiated logout (OpenID Connect RP-Initiated Logout 1.0): a client sends the browser to `/oauth/logout`, with the
@@ -38,10 +38,10 @@ export function readIdTokenHint(keys: KeySet, issuer: string, token: string | un
 export type LogoutTarget = { client: OAuthClientRow | undefined; redirectUri: string | undefined } | { problem: string };
 
 /** Where the browser goes after signing out: a registered post-logout address of the client, or nowhere (a page of ours). */
-export async function logoutTarget(db: Db, clientId: string | undefined, hint: IdTokenHint | undefined, redirectUri: string | undefined): Promise<LogoutTarget> {
+export async function logoutTarget(deps: { db: Db; oauthClients: OAuthClientCache }, clientId: string | undefined, hint: IdTokenHint | undefined, redirectUri: string | undefined): Promise<LogoutTarget> {
   if (clientId !== undefined && hint !== undefined && clientId !== hint.clientId) return { problem: 'client_id differs from the ID token\'s audience.' };
   const id = clientId ?? hint?.clientId;
-  const client = id && isOAuthClientId(id) ? await selectOAuthClientById(db, id) : undefined;
+  const client = await deps.oauthClients.get(deps.db, id);
   if (redirectUri === undefined) return { client, redirectUri: undefined };
   if (!client) return { problem: 'A post_logout_redirect_uri needs the client: send client_id or id_token_hint.' };
   if (!client.postLogoutRedirectUris.includes(redirectUri)) return { problem: 'The application asked to send you to an address it has not registered (post_logout_redirect_uri).' };

@@ -1,7 +1,7 @@
 import { and, asc, eq, isNotNull, isNull, lt, or, sql } from 'drizzle-orm';
 import { rowsOf, type Db } from '../client.js';
 import { sessionOwner, sessionRows, type NewSession } from './sessions.js';
-import { oauthClientAssertions, oauthClients, oauthConsents, oneTimeTokens, sessions } from '../schema.js';
+import { oauthClientAssertions, oauthClients, oauthConsents, sessions } from '../schema.js';
 
 // OAuth clients (the applications that sign their users in through Latchkey) and the consents users gave them.
 
@@ -104,15 +104,6 @@ export async function markUserClientSessionsRevoked(tx: Db, userId: string, clie
   return rows.map((r) => r.id);
 }
 
-/** Deletes a user's authorization codes for a client not exchanged yet (their consent withdrawn); how many. */
-export async function deleteUnusedClientCodes(tx: Db, userId: string, clientId: string): Promise<number> {
-  const rows = await tx
-    .delete(oneTimeTokens)
-    .where(and(eq(oneTimeTokens.userId, userId), eq(oneTimeTokens.type, 'oauth_code'), isNull(oneTimeTokens.usedAt), sql`${oneTimeTokens.payload}->>'client_id' = ${clientId}`))
-    .returning({ userId: oneTimeTokens.userId });
-  return rows.length;
-}
-
 /** Records a client assertion's jti until it expires; false when it was seen already (a replay). */
 export async function insertClientAssertion(db: Db, clientId: string, jti: string, expiresAt: Date): Promise<boolean> {
   const rows = await db.insert(oauthClientAssertions).values({ clientId, jti, expiresAt }).onConflictDoNothing().returning({ jti: oauthClientAssertions.jti });
@@ -125,61 +116,64 @@ export async function deleteExpiredClientAssertions(db: Db, cutoff: Date): Promi
   return rows.length;
 }
 
-/**
- * Opens an OAuth client's session with its first refresh token, in one statement, as `insertSession` does, and only while
- * the browser session that authorised it lives and the client is still allowed; whether it opened.
- */
-export async function insertClientSession(db: Db, s: NewSession, parentSessionId: string, now: Date, notice: { channel: string; payload: string }): Promise<boolean> {
-  // And only while the user's consent stands (a third party's client): withdrawn after the code was spent, nothing opens.
-  const parentLive = sql`EXISTS (SELECT 1 FROM sessions p WHERE p.id = ${parentSessionId} AND p.user_id = owner.id
-    AND p.revoked_at IS NULL AND p.expires_at > ${now})
-    AND EXISTS (SELECT 1 FROM oauth_clients c WHERE c.client_id = ${s.clientId ?? null}::text
-      AND (c.first_party OR EXISTS (SELECT 1 FROM oauth_consents k WHERE k.client_id = c.client_id AND k.user_id = owner.id)))`;
-  // The notice (the user's sessions changed) goes with the statement that opens it: one round trip, no transaction.
-  const result = await db.execute(sql`WITH ${sessionOwner(s)}, ${sessionRows(s, parentLive)}
-    SELECT session_id, pg_notify(${notice.channel}, ${notice.payload}) FROM opened`);
-  return rowsOf(result).length > 0;
+/** What an exchange of a code found: whether it spent the code now, and the user and session when one opened. */
+export interface CodeExchange {
+  /** False: the code was spent before (a replay), or its user is gone. */
+  spent: boolean;
+  /** The user, when the session opened. */
+  user: CodeUser | undefined;
 }
 
-/**
- * Spends an authorization code (by its hash) and reads its user, in one statement: of concurrent exchanges of one
- * code, exactly one gets it. Undefined when the code is unknown, spent or expired.
- */
 export interface CodeUser {
   id: string;
   name: string;
   email: string;
-  notBefore: Date | null;
-  passwordChangedAt: Date | null;
   emailVerifiedAt: Date | null;
-  disabledAt: Date | null;
   updatedAt: Date;
 }
 
-export async function consumeAuthorizationCode(db: Db, tokenHash: string, now: Date): Promise<{ payload: unknown; user: CodeUser } | undefined> {
-  const result = await db.execute(sql`
-    WITH code AS (
-      UPDATE one_time_tokens SET used_at = ${now}
-      WHERE token_hash = ${tokenHash} AND type = 'oauth_code' AND used_at IS NULL AND expires_at > ${now}
-      RETURNING user_id, payload
-    )
-    SELECT code.payload, u.id, u.name, u.email, u.not_before, u.password_changed_at, u.email_verified_at, u.disabled_at, u.updated_at
-    FROM code JOIN users u ON u.id = code.user_id`);
+/**
+ * Spends an authorization code (by its hash, until `expiresAt`) and, when `opening` is given, opens the client's
+ * session with its first refresh token, in one statement. Of concurrent exchanges of one code exactly one spends it
+ * (the hash is the key of its row). The session opens only if this statement spent the code, the user still has the
+ * not-before and password the code was issued with and is enabled (`sessionOwner`), the browser session that
+ * authorised it lives, and the client is still registered with the secret it authenticated with and still allowed
+ * (first-party, or the user's consent stands). The NOTIFY that the user's sessions changed goes with it.
+ */
+export async function exchangeAuthorizationCode(
+  db: Db,
+  code: { hash: string; userId: string; clientId: string; sessionId: string; expiresAt: Date; now: Date },
+  opening?: { row: NewSession; parentSessionId: string; clientSecretHash: string | null; notice: { channel: string; payload: string } },
+): Promise<CodeExchange> {
+  const spend = sql`spent AS (
+      INSERT INTO one_time_tokens (token_hash, type, user_id, payload, created_at, expires_at, used_at)
+      SELECT ${code.hash}, 'oauth_code', u.id, ${JSON.stringify({ client_id: code.clientId, session_id: code.sessionId })}::jsonb, ${code.now}, ${code.expiresAt}, ${code.now}
+      FROM users u WHERE u.id = ${code.userId}
+      ON CONFLICT (token_hash) DO NOTHING
+      RETURNING token_hash
+    )`;
+  if (!opening) {
+    const result = await db.execute(sql`WITH ${spend} SELECT count(*)::int AS spent FROM spent`);
+    return { spent: Number(rowsOf<{ spent: number }>(result)[0]?.spent ?? 0) > 0, user: undefined };
+  }
+  const s = opening.row;
+  const allowed = sql`EXISTS (SELECT 1 FROM spent)
+    AND EXISTS (SELECT 1 FROM sessions p WHERE p.id = ${opening.parentSessionId} AND p.user_id = ${s.userId}
+      AND p.revoked_at IS NULL AND p.expires_at > ${code.now})
+    AND EXISTS (SELECT 1 FROM oauth_clients c WHERE c.client_id = ${code.clientId} AND c.secret_hash IS NOT DISTINCT FROM ${opening.clientSecretHash}
+      AND (c.first_party OR EXISTS (SELECT 1 FROM oauth_consents k WHERE k.client_id = c.client_id AND k.user_id = ${s.userId})))`;
+  const result = await db.execute(sql`WITH ${spend}, ${sessionOwner(s, allowed, sql`id, name, email, email_verified_at, updated_at`)}, ${sessionRows(s)}
+    SELECT (SELECT count(*) FROM spent)::int AS spent, o.id, o.name, o.email, o.email_verified_at, o.updated_at,
+      (SELECT pg_notify(${opening.notice.channel}, ${opening.notice.payload}) FROM opened) AS notified,
+      (SELECT session_id FROM opened) AS opened
+    FROM (SELECT 1) AS one LEFT JOIN owner o ON true`);
   const row = rowsOf<Record<string, unknown>>(result)[0];
-  if (!row) return undefined;
+  const spent = Number(row?.spent ?? 0) > 0;
+  if (!row?.opened) return { spent, user: undefined };
   const at = (v: unknown) => (v === null || v === undefined ? null : new Date(v as string));
   return {
-    payload: typeof row.payload === 'string' ? JSON.parse(row.payload) : row.payload,
-    user: {
-      id: row.id as string,
-      name: row.name as string,
-      email: row.email as string,
-      notBefore: at(row.not_before),
-      passwordChangedAt: at(row.password_changed_at),
-      emailVerifiedAt: at(row.email_verified_at),
-      disabledAt: at(row.disabled_at),
-      updatedAt: at(row.updated_at)!,
-    },
+    spent,
+    user: { id: row.id as string, name: row.name as string, email: row.email as string, emailVerifiedAt: at(row.email_verified_at), updatedAt: at(row.updated_at)! },
   };
 }
 

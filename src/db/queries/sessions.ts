@@ -43,7 +43,7 @@ export interface NewSession {
  * `owner`, a CTE of the statements that open a session: the user's row, share-locked, if it still has the
  * not-before and the password it was read with and is not disabled, and `gate` holds.
  */
-export function sessionOwner(s: NewSession, gate: SQL = sql`true`): SQL {
+export function sessionOwner(s: NewSession, gate: SQL = sql`true`, columns: SQL = sql`id`): SQL {
   // The user row is share-locked and its not-before and password time compared, so a reset (or the account being
   // disabled) either commits first (no session opens) or waits for this session and then revokes it. The
   // password's time as well: a not-before stays where it was when a change comes within the same millisecond as
@@ -51,7 +51,7 @@ export function sessionOwner(s: NewSession, gate: SQL = sql`true`): SQL {
   // (`setPasswordOfEnabledUser`). Compared to the millisecond, as read: a time PostgreSQL wrote itself (now() in
   // SQL: an operator's update, a restore, a seed) has microseconds a JavaScript Date drops.
   return sql`owner AS (
-      SELECT id FROM users WHERE id = ${s.userId} AND date_trunc('milliseconds', not_before) IS NOT DISTINCT FROM ${s.notBefore}
+      SELECT ${columns} FROM users WHERE id = ${s.userId} AND date_trunc('milliseconds', not_before) IS NOT DISTINCT FROM ${s.notBefore}
         AND date_trunc('milliseconds', password_changed_at) IS NOT DISTINCT FROM ${s.passwordChangedAt} AND disabled_at IS NULL AND ${gate} FOR SHARE
     )`;
 }

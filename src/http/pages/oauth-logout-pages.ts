@@ -25,7 +25,7 @@ export function oauthLogoutPages(app: PageApp, kit: PageKit) {
   async function answer(request: FastifyRequest, reply: FastifyReply, params: LogoutParams, confirmed: boolean) {
     const { locale, t } = wordsOf(request);
     const hint = readIdTokenHint(deps.keys, issuer, params.id_token_hint);
-    const target = await logoutTarget(deps.db, params.client_id, hint, params.post_logout_redirect_uri);
+    const target = await logoutTarget(deps, params.client_id, hint, params.post_logout_redirect_uri);
     if ('problem' in target) {
       return kit.send(reply, 400, { title: t.oauth.errorTitle, locale, body: html`<p class="alert" role="alert">${target.problem}</p>` });
     }

@@ -78,7 +78,7 @@ function authorizationFlow(kit: PageKit) {
       if (none) return toClient(reply, req, { error: 'consent_required', error_description: 'The user has not allowed this client yet.' });
       return consentPage(request, reply, req, q, session);
     }
-    const code = await issueAuthorizationCode(deps, req, { userId: session.user.id, sessionId: session.sessionId, authTime: session.authTime, amr: session.amr });
+    const code = issueAuthorizationCode(deps, req, session);
     return toClient(reply, req, { code }, afterForm);
   }
 
@@ -121,7 +121,7 @@ function authorizationFlow(kit: PageKit) {
   /** The request a form carries back, checked again from the start; or the answer already given. */
   async function carriedRequest(request: FastifyRequest, reply: FastifyReply, carried: string | undefined) {
     const q = Object.fromEntries(new URLSearchParams(carried ?? '')) as AuthorizationQuery;
-    const req = await checkAuthorizationRequest(deps.db, q);
+    const req = await checkAuthorizationRequest(deps, q);
     if ('to' in req) {
       if (req.to === 'page') return { answered: errorPage(kit, request, reply, 400, req.description) };
       return { answered: toClient(reply, req, { error: req.error, error_description: req.description }, true) };
@@ -163,7 +163,7 @@ function authorizeRoute(app: PageApp, { kit, toClient, proceed }: Flow) {
     },
     async (request, reply) => {
       const q = request.query as AuthorizationQuery;
-      const req = await checkAuthorizationRequest(deps.db, q);
+      const req = await checkAuthorizationRequest(deps, q);
       if ('to' in req) {
         if (req.to === 'page') return errorPage(kit, request, reply, 400, req.description);
         return toClient(reply, req, { error: req.error, error_description: req.description });

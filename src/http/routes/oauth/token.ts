@@ -5,7 +5,7 @@ import type { AccessTokenPolicy } from '../../../auth/sessions/access-tokens.js'
 import { Type } from 'typebox';
 import { authenticateClient, type AuthenticatedClient } from '../../../auth/oauth/client-auth.js';
 import { oauthError } from '../../../auth/oauth/errors.js';
-import { clientCredentialsToken, exchangeCode, refreshForClient } from '../../../auth/oauth/grants.js';
+import { clientCredentialsToken, exchangeCode, MAX_CODE_LENGTH, refreshForClient } from '../../../auth/oauth/grants.js';
 import { introspectToken, revokeClientToken } from '../../../auth/oauth/introspection.js';
 import { authenticateServiceClient, SERVICE_SCOPES } from '../../../auth/service-clients/service-clients.js';
 import type { Deps } from '../../../deps.js';
@@ -83,7 +83,7 @@ function tokenRoute(app: RouteApp, { deps, audiences }: Context) {
           consumes: FORM,
           body: Type.Object({
             grant_type: field(64),
-            code: field(256),
+            code: field(MAX_CODE_LENGTH),
             redirect_uri: field(2048),
             code_verifier: field(256),
             refresh_token: field(512),
