@@ -4,6 +4,7 @@ import type { Clock } from '../../core/clock.js';
 import type { Db } from '../../db/client.js';
 import { insertClientAssertion, type OAuthClientRow } from '../../db/queries/oauth.js';
 import { hashToken } from '../../core/secrets.js';
+import { basicCredentials } from '../../core/basic-auth.js';
 import { CLOCK_SKEW_SECONDS } from '../keys/clock-skew.js';
 import { isOAuthClientId, type OAuthClientCache } from './client-cache.js';
 import { isPublicClient } from './clients.js';
@@ -38,18 +39,12 @@ export interface AuthenticatedClient {
 const sameHash = (a: string, b: string) => a.length === b.length && timingSafeEqual(Buffer.from(a), Buffer.from(b));
 const NO_CLIENT_HASH = hashToken('no such client');
 
-/** The client id and secret of a Basic header (each form-encoded, RFC 6749 §2.3.1); undefined when there is none. */
-function basicCredentials(header: string | undefined): { clientId: string; secret: string } | 'malformed' | undefined {
-  if (!header) return undefined;
-  if (!/^Basic /i.test(header)) return undefined;
-  if (header.length > MAX_AUTHORIZATION_LENGTH) return 'malformed';
-  const match = /^Basic[ ]+([A-Za-z0-9+/]+={0,2})[ ]*$/i.exec(header);
-  if (!match) return 'malformed';
-  const decoded = Buffer.from(match[1]!, 'base64').toString('utf8');
-  const colon = decoded.indexOf(':');
-  if (colon < 0) return 'malformed';
+/** The client id and secret of a Basic header, each form-encoded (RFC 6749 §2.3.1); undefined when there is none. */
+function clientBasic(header: string | undefined): { clientId: string; secret: string } | 'malformed' | undefined {
+  const basic = basicCredentials(header, MAX_AUTHORIZATION_LENGTH);
+  if (typeof basic !== 'object') return basic;
   try {
-    return { clientId: decodeURIComponent(decoded.slice(0, colon).replaceAll('+', ' ')), secret: decodeURIComponent(decoded.slice(colon + 1).replaceAll('+', ' ')) };
+    return { clientId: decodeURIComponent(basic.id.replaceAll('+', ' ')), secret: decodeURIComponent(basic.secret.replaceAll('+', ' ')) };
   } catch {
     return 'malformed';
   }
@@ -69,7 +64,7 @@ export async function authenticateClient(
   proof: ClientProof,
   audiences: readonly string[],
 ): Promise<AuthenticatedClient> {
-  const basic = basicCredentials(proof.authorization);
+  const basic = clientBasic(proof.authorization);
   const offered = [basic, proof.client_secret, proof.client_assertion].filter((p) => p !== undefined).length;
   if (offered > 1) throw oauthError('invalid_request', 'Use one client authentication method, not several.');
   if (basic === 'malformed') throw failed();

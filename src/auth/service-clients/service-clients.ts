@@ -15,6 +15,7 @@ import {
 import { AppError } from '../../errors.js';
 import { recordAuditEvent } from '../../core/audit.js';
 import { hashToken } from '../../core/secrets.js';
+import { basicCredentials } from '../../core/basic-auth.js';
 
 /**
  * Service clients: other services that call Latchkey (the revocation feed, the admin API), each registered by an
@@ -185,17 +186,16 @@ function invalidClient(): AppError {
 }
 
 /** The client id and secret of a Basic Authorization header, or undefined when it is not one of ours. */
-function basicCredentials(header: string | undefined): { clientId: string; secret: string } | undefined {
-  if (!header || header.length > MAX_AUTHORIZATION_LENGTH) return undefined;
-  const match = /^Basic[ ]+([A-Za-z0-9+/]+={0,2})[ ]*$/i.exec(header);
-  if (!match) return undefined;
-  const decoded = Buffer.from(match[1]!, 'base64').toString('utf8');
-  const colon = decoded.indexOf(':');
-  if (colon < 0) return undefined;
-  const clientId = decoded.slice(0, colon);
-  const secret = decoded.slice(colon + 1);
-  if (!CLIENT_ID_PATTERN.test(clientId) || !CLIENT_SECRET_PATTERN.test(secret)) return undefined;
-  return { clientId, secret };
+function serviceCredentials(header: string | undefined): { clientId: string; secret: string } | undefined {
+  const basic = basicCredentials(header, MAX_AUTHORIZATION_LENGTH);
+  if (typeof basic !== 'object' || !CLIENT_ID_PATTERN.test(basic.id) || !CLIENT_SECRET_PATTERN.test(basic.secret)) return undefined;
+  return { clientId: basic.id, secret: basic.secret };
+}
+
+/** Whether an Authorization header's Basic credentials name a service client (`lkc_…`), right or wrong. */
+export function namesServiceClient(header: string | undefined): boolean {
+  const basic = basicCredentials(header, MAX_AUTHORIZATION_LENGTH);
+  return typeof basic === 'object' && basic.id.startsWith('lkc_');
 }
 
 const sameHash = (a: string, b: string) => a.length === b.length && timingSafeEqual(Buffer.from(a), Buffer.from(b));
@@ -213,7 +213,7 @@ export async function authenticateServiceClient(
   authorizationHeader: string | undefined,
   requiredScope: ServiceScope | readonly ServiceScope[],
 ): Promise<AuthenticatedServiceClient> {
-  const credentials = basicCredentials(authorizationHeader);
+  const credentials = serviceCredentials(authorizationHeader);
   if (!credentials) throw invalidClient();
   const row = await selectServiceClientById(deps.db, credentials.clientId);
   const presented = hashToken(credentials.secret);

@@ -7,7 +7,7 @@ import { authenticateClient, type AuthenticatedClient } from '../../../auth/oaut
 import { oauthError } from '../../../auth/oauth/errors.js';
 import { clientCredentialsToken, exchangeCode, MAX_CODE_LENGTH, refreshForClient } from '../../../auth/oauth/grants.js';
 import { introspectToken, revokeClientToken } from '../../../auth/oauth/introspection.js';
-import { authenticateServiceClient, SERVICE_SCOPES } from '../../../auth/service-clients/service-clients.js';
+import { authenticateServiceClient, namesServiceClient, SERVICE_SCOPES } from '../../../auth/service-clients/service-clients.js';
 import type { Deps } from '../../../deps.js';
 import { clientOf, limitByAddress } from '../../client.js';
 import { errorResponses } from '../../schemas.js';
@@ -32,12 +32,6 @@ const TokenAnswer = Type.Object({
   id_token: Type.Optional(Type.String()),
   scope: Type.String(),
 });
-
-/** Whether Basic credentials name a service client (`lkc_…`) rather than an OAuth client. */
-function namesServiceClient(header: string | undefined): boolean {
-  const match = header && /^Basic[ ]+([A-Za-z0-9+/]+={0,2})[ ]*$/i.exec(header);
-  return Boolean(match && Buffer.from(match[1]!, 'base64').toString('utf8').startsWith('lkc_'));
-}
 
 /**
  * The OAuth endpoints that clients call directly (not through a browser): the token endpoint, userinfo, revocation
