@@ -1,8 +1,7 @@
 import { createHash, randomUUID } from 'node:crypto';
-import { createSigner } from 'fast-jwt';
 import { epochSeconds } from '../../core/clock.js';
-import type { KeySet, SigningKey } from '../keys/keys.js';
-import { assuranceLevel } from '../sessions/access-tokens.js';
+import type { KeySet } from '../keys/keys.js';
+import { assuranceLevel, signerFor } from '../sessions/access-tokens.js';
 import { claimsFor } from './scopes.js';
 
 /**
@@ -12,16 +11,8 @@ import { claimsFor } from './scopes.js';
  */
 
 const ID_TOKEN_TTL_SECONDS = 600;
-const signers = new WeakMap<SigningKey, (payload: Record<string, unknown>) => string>();
-
-function signerFor(key: SigningKey) {
-  let sign = signers.get(key);
-  if (!sign) {
-    sign = createSigner({ key: key.signingMaterial, algorithm: key.alg, kid: key.kid, header: { alg: key.alg, typ: 'JWT' } });
-    signers.set(key, sign);
-  }
-  return sign;
-}
+// An ID token's own type, never an access token's (`at+jwt`).
+const ID_TOKEN_TYPE = 'JWT';
 
 /** `at_hash`: the left half of the access token's hash, with the hash of the signing algorithm. */
 function atHash(accessToken: string, alg: string): string {
@@ -46,7 +37,7 @@ export interface IdTokenSubject {
 export function signIdToken(keys: KeySet, issuer: string, subject: IdTokenSubject, now: Date): string {
   const key = keys.signingKeyAt(now);
   const iat = epochSeconds(now);
-  return signerFor(key)({
+  return signerFor(key, ID_TOKEN_TYPE)({
     ...claimsFor(subject.scopes, subject.user),
     iss: issuer,
     aud: subject.clientId,

@@ -55,16 +55,21 @@ export interface IssuedAccessToken {
 }
 
 // Signers and verifiers are built once per key: each parses its PEM once.
-const signers = new WeakMap<SigningKey, (payload: Record<string, unknown>) => string>();
+const signers = new WeakMap<SigningKey, Map<string, (payload: Record<string, unknown>) => string>>();
 const verifiers = new WeakMap<AccessTokenPolicy, WeakMap<SigningKey, (token: string) => Record<string, unknown>>>();
 const decodeHeader = createDecoder({ complete: true });
 
-/** The signer of access tokens (`at+jwt`) for a key, made once per key. */
-export function signerFor(key: SigningKey) {
-  let sign = signers.get(key);
+/**
+ * The signer of tokens of a type (`typ`: access tokens' `at+jwt` unless given; ID tokens' `JWT`, logout tokens') for a
+ * key, made once per key and type, and gone with the key.
+ */
+export function signerFor(key: SigningKey, typ: string = ACCESS_TOKEN_TYPE) {
+  let ofKey = signers.get(key);
+  if (!ofKey) signers.set(key, (ofKey = new Map()));
+  let sign = ofKey.get(typ);
   if (!sign) {
-    sign = createSigner({ key: key.signingMaterial, algorithm: key.alg, kid: key.kid, header: { alg: key.alg, typ: ACCESS_TOKEN_TYPE } });
-    signers.set(key, sign);
+    sign = createSigner({ key: key.signingMaterial, algorithm: key.alg, kid: key.kid, header: { alg: key.alg, typ } });
+    ofKey.set(typ, sign);
   }
   return sign;
 }
