@@ -8,7 +8,7 @@ import { AppError } from '../../errors.js';
 import { signerFor } from '../sessions/access-tokens.js';
 import { prepareSession, revokeSession, rotateRefreshToken, sessionOpened, type SessionDeps } from '../sessions/sessions.js';
 import type { AuthenticatedServiceClient } from '../service-clients/service-clients.js';
-import { exchangeAuthorizationCode, type OAuthClientRow } from '../../db/queries/oauth.js';
+import { authorizationCodeUsed, openSessionForCode, spendAuthorizationCode, type OAuthClientRow } from '../../db/queries/oauth.js';
 import { openCode, redirectUriHash, type CodeGrant } from './codes.js';
 import { oauthError } from './errors.js';
 import { signIdToken } from './id-tokens.js';
@@ -39,7 +39,8 @@ const invalidGrant = (description: string) => oauthError('invalid_grant', descri
  * Exchanges an authorization code (src/auth/oauth/codes.ts). A code that opens is spent whatever else is wrong with the
  * request, so a code tried by the wrong client or with the wrong verifier is gone for everyone. A code presented a
  * second time revokes the session its first exchange opened (RFC 6749 §4.1.2): whoever holds its tokens, the client or
- * a thief, loses them. Spending the code and opening the session are one statement (`exchangeAuthorizationCode`).
+ * a thief, loses them. A good code's exchange is one statement (`openSessionForCode`): the session it opens, whose id the
+ * code carries, is what makes it work once.
  */
 export async function exchangeCode(
   deps: SessionDeps & { oauthCodeKey: Buffer },
@@ -60,7 +61,7 @@ export async function exchangeCode(
     : !sameString(createHash('sha256').update(verifier).digest('base64url'), grant.codeChallenge) ? 'code_verifier does not match the code_challenge.'
     : undefined;
   if (problem) {
-    if (!(await exchangeAuthorizationCode(deps.db, spending)).spent) await codeReused(deps, grant, info);
+    if ((await spendAuthorizationCode(deps.db, spending)).usedBefore) await codeReused(deps, grant, info);
     throw invalidGrant(problem);
   }
 
@@ -71,19 +72,20 @@ export async function exchangeCode(
     grant.amr,
     { sessionId: grant.sessionId, clientId: client.clientId, scope: grant.scope, parentSessionId: grant.parentSessionId, authTime: new Date(grant.authTime * 1000) },
   );
-  const exchanged = await exchangeAuthorizationCode(deps.db, spending, {
+  const user = await openSessionForCode(deps.db, spending.hash, {
     row: opening.row,
     parentSessionId: grant.parentSessionId,
     clientSecretHash: client.secretHash,
     notice: userChangeMessage(grant.userId),
   });
-  if (!exchanged.spent) {
-    await codeReused(deps, grant, info);
-    throw invalidGrant('The authorization code is invalid, used or expired.');
+  if (!user) {
+    if (await authorizationCodeUsed(deps.db, spending.hash, grant.sessionId)) {
+      await codeReused(deps, grant, info);
+      throw invalidGrant('The authorization code is invalid, used or expired.');
+    }
+    // Opened only while the browser session that authorised it lives, the user can sign in and the client is allowed.
+    throw invalidGrant('The sign-in this code came from has ended, the user can no longer sign in, or the client is no longer allowed.');
   }
-  const user = exchanged.user;
-  // Opened only while the browser session that authorised it lives, the user can sign in and the client is allowed.
-  if (!user) throw invalidGrant('The sign-in this code came from has ended, the user can no longer sign in, or the client is no longer allowed.');
   opening.live.emailVerified = user.emailVerifiedAt !== null;
   const tokens = await sessionOpened(deps, opening);
   const scopes = grant.scope.split(' ').filter(Boolean);

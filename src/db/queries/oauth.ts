@@ -116,14 +116,6 @@ export async function deleteExpiredClientAssertions(db: Db, cutoff: Date): Promi
   return rows.length;
 }
 
-/** What an exchange of a code found: whether it spent the code now, and the user and session when one opened. */
-export interface CodeExchange {
-  /** False: the code was spent before (a replay), or its user is gone. */
-  spent: boolean;
-  /** The user, when the session opened. */
-  user: CodeUser | undefined;
-}
-
 export interface CodeUser {
   id: string;
   name: string;
@@ -132,49 +124,54 @@ export interface CodeUser {
   updatedAt: Date;
 }
 
-/**
- * Spends an authorization code (by its hash, until `expiresAt`) and, when `opening` is given, opens the client's
- * session with its first refresh token, in one statement. Of concurrent exchanges of one code exactly one spends it
- * (the hash is the key of its row). The session opens only if this statement spent the code, the user still has the
- * not-before and password the code was issued with and is enabled (`sessionOwner`), the browser session that
- * authorised it lives, and the client is still registered with the secret it authenticated with and still allowed
- * (first-party, or the user's consent stands). The NOTIFY that the user's sessions changed goes with it.
- */
-export async function exchangeAuthorizationCode(
-  db: Db,
-  code: { hash: string; userId: string; clientId: string; sessionId: string; expiresAt: Date; now: Date },
-  opening?: { row: NewSession; parentSessionId: string; clientSecretHash: string | null; notice: { channel: string; payload: string } },
-): Promise<CodeExchange> {
-  const spend = sql`spent AS (
+/** A code whose exchange is refused: recorded as spent, so that it never works after. Whether it had been used before. */
+export async function spendAuthorizationCode(db: Db, code: { hash: string; userId: string; clientId: string; sessionId: string; expiresAt: Date; now: Date }): Promise<{ usedBefore: boolean }> {
+  const result = await db.execute(sql`
+    WITH spent AS (
       INSERT INTO one_time_tokens (token_hash, type, user_id, payload, created_at, expires_at, used_at)
       SELECT ${code.hash}, 'oauth_code', u.id, ${JSON.stringify({ client_id: code.clientId, session_id: code.sessionId })}::jsonb, ${code.now}, ${code.expiresAt}, ${code.now}
       FROM users u WHERE u.id = ${code.userId}
       ON CONFLICT (token_hash) DO NOTHING
       RETURNING token_hash
-    )`;
-  if (!opening) {
-    const result = await db.execute(sql`WITH ${spend} SELECT count(*)::int AS spent FROM spent`);
-    return { spent: Number(rowsOf<{ spent: number }>(result)[0]?.spent ?? 0) > 0, user: undefined };
-  }
+    )
+    SELECT NOT EXISTS (SELECT 1 FROM spent) OR EXISTS (SELECT 1 FROM sessions WHERE id = ${code.sessionId}) AS used_before`);
+  return { usedBefore: Boolean(rowsOf<{ used_before: boolean }>(result)[0]?.used_before) };
+}
+
+/** Whether a code was used before: the session its exchange opens exists, or a refused exchange spent it. */
+export async function authorizationCodeUsed(db: Db, hash: string, sessionId: string): Promise<boolean> {
+  const result = await db.execute(sql`
+    SELECT EXISTS (SELECT 1 FROM sessions WHERE id = ${sessionId}) OR EXISTS (SELECT 1 FROM one_time_tokens WHERE token_hash = ${hash}) AS used`);
+  return Boolean(rowsOf<{ used: boolean }>(result)[0]?.used);
+}
+
+/**
+ * Exchanges an authorization code: opens the client's session (the id the code carries) with its first refresh
+ * token, in one statement, and reads the user for the ID token. The session's id is the key of its row, so of
+ * concurrent exchanges of one code exactly one opens it: the code works once. It opens only if no refused exchange
+ * spent the code (`spendAuthorizationCode`), the user still has the not-before and password the code was issued with
+ * and is enabled (`sessionOwner`), the browser session that authorised it lives, and the client is still registered
+ * with the secret it authenticated with and still allowed (first-party, or the user's consent stands). The NOTIFY
+ * that the user's sessions changed goes with it. The user, when the session opened; undefined otherwise.
+ */
+export async function openSessionForCode(
+  db: Db,
+  codeHash: string,
+  opening: { row: NewSession; parentSessionId: string; clientSecretHash: string | null; notice: { channel: string; payload: string } },
+): Promise<CodeUser | undefined> {
   const s = opening.row;
-  const allowed = sql`EXISTS (SELECT 1 FROM spent)
+  const allowed = sql`NOT EXISTS (SELECT 1 FROM one_time_tokens t WHERE t.token_hash = ${codeHash})
     AND EXISTS (SELECT 1 FROM sessions p WHERE p.id = ${opening.parentSessionId} AND p.user_id = ${s.userId}
-      AND p.revoked_at IS NULL AND p.expires_at > ${code.now})
-    AND EXISTS (SELECT 1 FROM oauth_clients c WHERE c.client_id = ${code.clientId} AND c.secret_hash IS NOT DISTINCT FROM ${opening.clientSecretHash}
+      AND p.revoked_at IS NULL AND p.expires_at > ${s.now})
+    AND EXISTS (SELECT 1 FROM oauth_clients c WHERE c.client_id = ${s.clientId ?? null}::text AND c.secret_hash IS NOT DISTINCT FROM ${opening.clientSecretHash}
       AND (c.first_party OR EXISTS (SELECT 1 FROM oauth_consents k WHERE k.client_id = c.client_id AND k.user_id = ${s.userId})))`;
-  const result = await db.execute(sql`WITH ${spend}, ${sessionOwner(s, allowed, sql`id, name, email, email_verified_at, updated_at`)}, ${sessionRows(s)}
-    SELECT (SELECT count(*) FROM spent)::int AS spent, o.id, o.name, o.email, o.email_verified_at, o.updated_at,
-      (SELECT pg_notify(${opening.notice.channel}, ${opening.notice.payload}) FROM opened) AS notified,
-      (SELECT session_id FROM opened) AS opened
-    FROM (SELECT 1) AS one LEFT JOIN owner o ON true`);
+  const result = await db.execute(sql`WITH ${sessionOwner(s, allowed, sql`id, name, email, email_verified_at, updated_at`)}, ${sessionRows(s, sql`true`, true)}
+    SELECT o.id, o.name, o.email, o.email_verified_at, o.updated_at, pg_notify(${opening.notice.channel}, ${opening.notice.payload})
+    FROM opened JOIN owner o ON true`);
   const row = rowsOf<Record<string, unknown>>(result)[0];
-  const spent = Number(row?.spent ?? 0) > 0;
-  if (!row?.opened) return { spent, user: undefined };
+  if (!row) return undefined;
   const at = (v: unknown) => (v === null || v === undefined ? null : new Date(v as string));
-  return {
-    spent,
-    user: { id: row.id as string, name: row.name as string, email: row.email as string, emailVerifiedAt: at(row.email_verified_at), updatedAt: at(row.updated_at)! },
-  };
+  return { id: row.id as string, name: row.name as string, email: row.email as string, emailVerifiedAt: at(row.email_verified_at), updatedAt: at(row.updated_at)! };
 }
 
 export interface RefreshTokenSession {

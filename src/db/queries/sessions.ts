@@ -56,13 +56,17 @@ export function sessionOwner(s: NewSession, gate: SQL = sql`true`, columns: SQL 
     )`;
 }
 
-/** `session` and `opened`, CTEs after `owner`: the session and its first refresh token, when `gate` holds. */
-export function sessionRows(s: NewSession, gate: SQL = sql`true`): SQL {
+/**
+ * `session` and `opened`, CTEs after `owner`: the session and its first refresh token, when `gate` holds. `once`: a
+ * session of that id opens once, and the statement that finds it open already opens nothing (no error).
+ */
+export function sessionRows(s: NewSession, gate: SQL = sql`true`, once = false): SQL {
   return sql`session AS (
       INSERT INTO sessions (id, user_id, created_at, expires_at, ip_address, user_agent, amr, client_id, scope, parent_session_id)
       SELECT ${s.sessionId}, owner.id, ${s.createdAt}, ${s.expiresAt}, ${s.ipAddress}, ${s.userAgent}, ${`{${s.amr.join(',')}}`}::text[],
         ${s.clientId ?? null}, ${s.scope ?? null}, ${s.parentSessionId ?? null}::uuid
       FROM owner WHERE ${gate}
+      ${once ? sql`ON CONFLICT (id) DO NOTHING` : sql``}
       RETURNING id
     ), opened AS (
       INSERT INTO refresh_tokens (token_hash, session_id, created_at, expires_at)
