@@ -26,7 +26,7 @@ import { countOverdueRows, type OutboxWorker } from './mail/outbox.js';
 import { noMetrics, type Metrics } from './core/metrics.js';
 import { oneTimeCodeKey } from './core/one-time-tokens.js';
 import { mfaKeys, type MfaKeys } from './auth/mfa/factors.js';
-import { pageKey } from './auth/browser-sessions/browser-sessions.js';
+import { pageKey, type BrowserSession, type KnownBrowserSessions } from './auth/browser-sessions/browser-sessions.js';
 import { upstreamKeys, type UpstreamKeys } from './auth/upstream/providers.js';
 import type { MfaSummary } from './contracts/mfa.js';
 import type { MetricsRegistry } from './metrics/registry.js';
@@ -69,6 +69,8 @@ export interface Deps {
   readonly sessionLists: UserCache<ListedSession[]>;
   /** What users' accounts show of their second factors (`GET /api/me`), dropped on a change of their user. */
   readonly mfaSummaries: UserCache<MfaSummary>;
+  /** Browser sessions recently read, for the authorization endpoint (src/auth/browser-sessions/browser-sessions.ts). */
+  readonly knownSessions: KnownBrowserSessions;
   /** Registered OAuth clients recently read (bounded, short-lived, dropped on a change of their client). */
   readonly oauthClients: OAuthClientCache;
   readonly passwords: PasswordHasher;
@@ -221,6 +223,7 @@ export async function openDeps(config: Config, overrides: DepsOverrides = {}): P
       profiles,
       sessionLists,
       mfaSummaries,
+      knownSessions: { cache: new UserCache<BrowserSession>(CACHE_ENTRIES, () => clock.now().getTime()), revocations },
       oauthClients: new OAuthClientCache(CACHE_ENTRIES, () => clock.now().getTime()),
       passwords: createPasswordHasher(config.password.argon2, config.password.hashing),
       throttle: createThrottle(config, redis, config.redis.keyPrefix, metrics),

@@ -238,6 +238,34 @@ describe('the code at the token endpoint', () => {
     expect((await token({ ...exchange, code: fresh }, basic(client.client_id, other))).statusCode).toBe(200);
   });
 
+  it('answers from a browser session it read lately only while the revocation list says it lives, and its code still asks the database', async () => {
+    const client = await registerClient(t);
+    const browser = await user();
+    expect(await codeFor(browser, client.client_id)).toBeTruthy();
+    // Ended behind this instance's back (no notice yet): the authorization endpoint may still answer from what it read,
+    // but the code it gives opens nothing.
+    await t.deps.db.update(sessions).set({ revokedAt: new Date(), revokedReason: 'test' }).where(eq(sessions.id, browser.sessionId));
+    const stale = await codeFor(browser, client.client_id);
+    const res = await token({ grant_type: 'authorization_code', code: stale, redirect_uri: REDIRECT_URI, code_verifier: VERIFIER }, basic(client.client_id, client.client_secret!));
+    expect(res.statusCode).toBe(400);
+    expect(res.json().error).toBe('invalid_grant');
+    // Once the revocation list has it, as a sign-out on any instance puts it there, the browser is sent to sign in.
+    t.deps.revocations.add(browser.sessionId, new Date());
+    const again = await browser.get(authorizeUrl(client.client_id));
+    expect(again.statusCode).toBe(303);
+    expect(String(again.headers.location)).toMatch(/^\/login\?reauth=1&return_to=/);
+  });
+
+  it('asks the database before any answer but a code: a session stepped up since it was read is taken at its new level', async () => {
+    const client = await registerClient(t);
+    const browser = await user(PASSWORD_ONLY_AMR);
+    expect(await codeFor(browser, client.client_id)).toBeTruthy();
+    // The session becomes aal2 behind this instance's back: what it read says aal1, which alone would ask for a step-up.
+    await t.deps.db.update(sessions).set({ amr: ['pwd', 'otp', 'mfa'] }).where(eq(sessions.id, browser.sessionId));
+    const { location } = await followToClient(browser, authorizeUrl(client.client_id, { acr_values: 'aal2' }));
+    expect(location?.searchParams.get('code')).toBeTruthy();
+  });
+
   it('never refreshes another client\'s token, nor a client\'s token at /api/refresh, nor Latchkey\'s own at /oauth/token', async () => {
     const a = await registerClient(t);
     const b = await registerClient(t);

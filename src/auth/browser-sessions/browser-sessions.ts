@@ -6,6 +6,8 @@ import { selectLiveSessionOf } from '../../db/queries/sessions.js';
 import { isUuid } from '../../contracts/ids.js';
 import { assuranceLevel, PASSWORD_AMR } from '../sessions/access-tokens.js';
 import type { User } from '../users/users.js';
+import type { UserCache } from '../../core/user-cache.js';
+import type { RevocationList } from '../sessions/revocations.js';
 
 /**
  * Browser sessions of Latchkey's own pages. A person who signs in on `/login` gets a session like any other (a
@@ -46,15 +48,54 @@ export interface BrowserSession {
   /** How the user proved who they were (RFC 8176), and when they signed in (seconds since the epoch). */
   amr: readonly string[];
   authTime: number;
+  /** When the session ends, in milliseconds since the epoch. */
+  expiresAt: number;
 }
 
 /** The session a cookie names, if this server made the cookie and the session lives now (as a refresh would find it). */
-export async function liveBrowserSession(deps: { db: Db; clock: Clock; pageKey: Buffer }, cookie: string | undefined): Promise<BrowserSession | undefined> {
+export async function liveBrowserSession(
+  deps: { db: Db; clock: Clock; pageKey: Buffer; knownSessions?: KnownBrowserSessions },
+  cookie: string | undefined,
+): Promise<BrowserSession | undefined> {
   const named = openBrowserSession(deps.pageKey, cookie);
-  const live = named && (await selectLiveSessionOf(deps.db, named.sessionId, named.userId, deps.clock.now()));
+  if (!named) return undefined;
+  // Taken before the read: a change of the user committed meanwhile makes what it reads stale.
+  const readAt = deps.clock.now().getTime();
+  const live = await selectLiveSessionOf(deps.db, named.sessionId, named.userId, deps.clock.now());
   if (!live) return undefined;
   const amr = live.amr ?? PASSWORD_AMR;
-  return { sessionId: named!.sessionId, user: live.user, aal: assuranceLevel(amr), amr, authTime: Math.floor(live.createdAt.getTime() / 1000) };
+  const session = {
+    sessionId: named.sessionId,
+    user: live.user,
+    aal: assuranceLevel(amr),
+    amr,
+    authTime: Math.floor(live.createdAt.getTime() / 1000),
+    expiresAt: live.expiresAt.getTime(),
+  };
+  deps.knownSessions?.cache.set(session.user.id, session.sessionId, session, readAt);
+  return session;
+}
+
+/**
+ * Browser sessions this instance read in the last USER_CACHE_MS, for the authorization endpoint alone, which answers a
+ * signed-in browser with a code and nothing else: a code is worth nothing until its exchange asks the database whether
+ * the session lives. An entry is dropped when its user changes (on any instance, by notice), and is not served once
+ * the revocation list says the session ended (a sign-out, a reset, a disabled account, on any instance), as an access
+ * token of the session would not be, nor while that list may be missing revocations, nor past the session's end.
+ */
+export interface KnownBrowserSessions {
+  cache: UserCache<BrowserSession>;
+  revocations: Pick<RevocationList, 'isRevoked' | 'isStale'>;
+}
+
+/** The session a cookie names, from memory (`KnownBrowserSessions`); undefined when it is not there: read it. */
+export function knownBrowserSession(deps: { clock: Clock; pageKey: Buffer; knownSessions: KnownBrowserSessions }, cookie: string | undefined): BrowserSession | undefined {
+  const { cache, revocations } = deps.knownSessions;
+  if (revocations.isStale()) return undefined;
+  const named = openBrowserSession(deps.pageKey, cookie);
+  const known = named && cache.get(named.userId, named.sessionId);
+  if (!known || known.expiresAt <= deps.clock.now().getTime()) return undefined;
+  return revocations.isRevoked({ sessionId: known.sessionId, userId: known.user.id, authTime: known.authTime }) ? undefined : known;
 }
 
 /** What a signed-out browser's nonce cookie holds: 33 random bytes, base64url (44 characters; an HMAC's token has 43). */

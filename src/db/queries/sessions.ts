@@ -255,9 +255,9 @@ export async function selectLiveSessionOf(
   sessionId: string,
   userId: string,
   now: Date,
-): Promise<{ user: UserRow; amr: string[] | null; createdAt: Date } | undefined> {
+): Promise<{ user: UserRow; amr: string[] | null; createdAt: Date; expiresAt: Date } | undefined> {
   const [row] = await db
-    .select({ user: users, amr: sessions.amr, createdAt: sessions.createdAt })
+    .select({ user: users, amr: sessions.amr, createdAt: sessions.createdAt, expiresAt: sessions.expiresAt })
     .from(sessions)
     .innerJoin(users, eq(users.id, sessions.userId))
     .where(

@@ -1,7 +1,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
-import { isFormNonce, isFormToken, liveBrowserSession, newFormNonce, sealBrowserSession, type BrowserSession } from '../../auth/browser-sessions/browser-sessions.js';
+import { isFormNonce, isFormToken, knownBrowserSession, liveBrowserSession, newFormNonce, sealBrowserSession, type BrowserSession } from '../../auth/browser-sessions/browser-sessions.js';
 import type { Deps } from '../../deps.js';
 import { jsonErrorResponse, lookOf, pageResponse, sendFramedPage, type Frame } from './frame.js';
 import { html } from './html.js';
@@ -21,6 +21,8 @@ export interface PageKit {
   send(reply: FastifyReply, status: number, frame: Frame): FastifyReply;
   /** The browser's live session, if its cookie names one. */
   sessionOf(request: FastifyRequest): Promise<BrowserSession | undefined>;
+  /** The signed-in browser from what this instance read of it lately, for the authorization endpoint alone; undefined: read it. */
+  knownSessionOf(request: FastifyRequest): BrowserSession | undefined;
   /** The nonce a signed-out browser's forms are bound to: its cookie's, or a new one set now. */
   nonceOf(request: FastifyRequest, reply: FastifyReply): string;
   /** The nonce cookie a form post came with, if it is one this server could have made. */
@@ -95,6 +97,7 @@ export function pageKit(deps: Deps): PageKit {
     deps,
     send: (reply, status, frame) => sendFramedPage(reply, look, status, frame),
     sessionOf: (request) => liveBrowserSession(deps, request.cookies[SESSION_COOKIE]),
+    knownSessionOf: (request) => knownBrowserSession(deps, request.cookies[SESSION_COOKIE]),
     nonceOf(request, reply) {
       const existing = request.cookies[NONCE_COOKIE];
       if (existing && isFormNonce(existing)) return existing;
