@@ -131,8 +131,8 @@ function onKeyNotice(deps: Pick<Deps, 'keys' | 'revocations'>, payload: string):
 }
 
 /** Drops what this instance keeps in memory of a user who changed, or of every user (notices may have been missed). */
-function forgetUsers(deps: Pick<ServerDeps, 'profiles' | 'sessionLists' | 'mfaSummaries' | 'knownSessions'>, userId?: string): void {
-  for (const cache of [deps.profiles, deps.sessionLists, deps.mfaSummaries, deps.knownSessions.cache]) {
+function forgetUsers(deps: Pick<ServerDeps, 'profiles' | 'sessionLists' | 'mfaSummaries'>, userId?: string): void {
+  for (const cache of [deps.profiles, deps.sessionLists, deps.mfaSummaries]) {
     if (userId === undefined) cache.forgetAll();
     else cache.forget(userId);
   }

@@ -79,9 +79,11 @@ export async function liveBrowserSession(
 /**
  * Browser sessions this instance read in the last USER_CACHE_MS, for the authorization endpoint alone, which answers a
  * signed-in browser with a code and nothing else: a code is worth nothing until its exchange asks the database whether
- * the session lives. An entry is dropped when its user changes (on any instance, by notice), and is not served once
- * the revocation list says the session ended (a sign-out, a reset, a disabled account, on any instance), as an access
- * token of the session would not be, nor while that list may be missing revocations, nor past the session's end.
+ * the session lives. An entry is not served once the revocation list says the session ended (a sign-out, and every
+ * credential change: a reset, a password changed, a disabled account, on any instance), as an access token of the
+ * session would not be, nor while that list may be missing revocations, nor past the session's end. Other changes of
+ * the user (a session opened, an address changed) leave it: the code carries none of them, and its exchange reads the
+ * user again.
  */
 export interface KnownBrowserSessions {
   cache: UserCache<BrowserSession>;
