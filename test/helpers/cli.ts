@@ -2,9 +2,11 @@ import { spawn } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, expect } from 'vitest';
+import { afterAll, beforeAll, describe, expect } from 'vitest';
 import { createTestDatabase, type TestDatabase } from './database.js';
 import { entry, ROOT, startServerProcess, type ServerProcess } from './server-process.js';
+import { TEST_DATABASE_URL } from './services.js';
+import { describeUnless, type SkipReason } from './skip.js';
 
 export interface Run {
   code: number | null;
@@ -47,6 +49,28 @@ export function expectOneLine(run: Run, code: number, text: string | RegExp) {
   expect(run.stderr).not.toMatch(/\n\s+at /);
 }
 
+/**
+ * On PostgreSQL the command line opens the database itself whether a server runs or not (src/cli/runner.ts):
+ * a group of commands run with no server there runs nothing the group beside a server does not, and sees less.
+ * It runs on the embedded engine, where the command line then opens the data folder itself instead of going
+ * through the server's control socket.
+ */
+export const NO_SERVER_ON_POSTGRES: SkipReason = TEST_DATABASE_URL
+  ? 'on PostgreSQL the command line opens the database itself with a server running too: the group beside a server runs these commands; this one runs on the embedded engine'
+  : undefined;
+
+/**
+ * A command-line suite twice, as `describe.each` would: `suite(false)` with no server running (on the embedded
+ * engine only: NO_SERVER_ON_POSTGRES), `suite(true)` while a server process runs on the same database.
+ */
+export function describeWithAndWithoutServer(
+  name: string,
+  suite: (withServer: boolean) => void,
+  titles: [string, string] = ['with no server running', 'while a server process runs on the same database'],
+) {
+  describeUnless(NO_SERVER_ON_POSTGRES)(`${name} ${titles[0]}`, () => suite(false));
+  describe(`${name} ${titles[1]}`, () => suite(true));
+}
 
 /** Where a command-line suite runs: a fresh database, and a server process on it when `withServer`. */
 export interface CliTarget {

@@ -3,8 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { exportJWK, generateKeyPair } from 'jose';
 import pg from 'pg';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { expectOneLine, json, useCliTarget, type Run } from '../helpers/cli.js';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { describeWithAndWithoutServer, expectOneLine, json, useCliTarget, type Run } from '../helpers/cli.js';
 
 // `latchkey clients`: OAuth clients (the applications that sign their users in through Latchkey) registered, listed,
 // given a new secret and removed from the command line, in its own process or through a running server's control
@@ -34,10 +34,7 @@ afterAll(async () => {
   await rm(files, { recursive: true, force: true });
 });
 
-describe.each([
-  ['with no server running', false],
-  ['while a server process runs on the same database', true],
-])('latchkey clients %s', (_title, withServer) => {
+describeWithAndWithoutServer('latchkey clients', (withServer) => {
   const target = useCliTarget(withServer);
   const run = (args: string[]) => target.run(args);
   /** Whether the secret authenticates the client now, at the introspection endpoint (a running server only). */

@@ -1,6 +1,6 @@
 import pg from 'pg';
-import { describe, expect, it } from 'vitest';
-import { expectOneLine, json, latchkey, useCliTarget } from '../helpers/cli.js';
+import { expect, it } from 'vitest';
+import { describeWithAndWithoutServer, expectOneLine, json, latchkey, useCliTarget } from '../helpers/cli.js';
 
 const SECRET = 'upstream-client-secret-never-an-argument';
 
@@ -15,10 +15,7 @@ async function loginShows(url: string, text: string, shown: boolean, ms = 10_000
   }
 }
 
-describe.each([
-  ['with no server running', false],
-  ['while a server process runs on the same database', true],
-])('latchkey providers %s', (_title, withServer) => {
+describeWithAndWithoutServer('latchkey providers', (withServer) => {
   const target = useCliTarget(withServer);
   const run = (args: string[], input = '') => latchkey(target.env, args, input);
 

@@ -1,8 +1,8 @@
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import pg from 'pg';
-import { describe, expect, it } from 'vitest';
-import { expectOneLine, json, useCliTarget } from '../helpers/cli.js';
+import { expect, it } from 'vitest';
+import { describeWithAndWithoutServer, expectOneLine, json, useCliTarget } from '../helpers/cli.js';
 import { basic, openSse } from '../helpers/sse.js';
 
 const CREDENTIALS_LINE = /^\{"client_id": "(lkc_[A-Za-z0-9_-]+)", "client_secret": "(lks_[A-Za-z0-9_-]{43})"\}\n$/;
@@ -22,10 +22,7 @@ function filesUnder(dir: string): Buffer[] {
     .map((path) => readFileSync(path));
 }
 
-describe.each([
-  ['with no server running', false],
-  ['while a server process runs on the same database', true],
-])('latchkey services %s', (_title, withServer) => {
+describeWithAndWithoutServer('latchkey services', (withServer) => {
   // On PostgreSQL, two processes behind one port: a rotation must reach both through NOTIFY.
   const target = useCliTarget(withServer, (database): Record<string, string> => (database.url ? { WORKERS: '2' } : {}));
   const run = (args: string[]) => target.run(args);

@@ -1,13 +1,10 @@
-import { describe, expect, it } from 'vitest';
-import { expectOneLine, json, useCliTarget } from '../helpers/cli.js';
+import { expect, it } from 'vitest';
+import { describeWithAndWithoutServer, expectOneLine, json, useCliTarget } from '../helpers/cli.js';
 
 const ADDED_LINE = /^\{"id": "(wh_[A-Za-z0-9_-]+)", "secret": "(whsec_[A-Za-z0-9+/]{43}=)"\}\n$/;
 
 // Each launch of the command line costs seconds: one test per mode, four launches in it.
-describe.each([
-  ['with no server running', false],
-  ['while a server process runs on the same database', true],
-])('latchkey webhooks %s', (_title, withServer) => {
+describeWithAndWithoutServer('latchkey webhooks', (withServer) => {
   const target = useCliTarget(withServer);
   const run = (args: string[]) => target.run(args);
 
