@@ -13,11 +13,14 @@ for (const engine of engines) if (engine !== 'postgres' && engine !== 'embedded'
 if (engines.includes('postgres') && !process.env.TEST_DATABASE_URL) throw new Error('TEST_ENGINES=postgres needs TEST_DATABASE_URL');
 
 // Files whose subject does not depend on the engine: parsers, static files, pure functions, the layer rules, the
-// SDK's own protocol tests. When both engines run, they run once, in the PostgreSQL project.
+// SDK's own protocol tests, commands whose own checks (a confirmation, a message) the command line makes the same
+// way on either engine (with no server, it opens the embedded data folder itself in test/process/cli.test.ts and
+// the other command-line files). When both engines run, they run once, in the PostgreSQL project.
 const ENGINE_FREE = [
   'test/unit/**',
   'test/process/deploy-files.test.ts',
   'test/process/cli-usage.test.ts',
+  'test/process/cli-confirm.test.ts',
   'test/http/slow-clients.test.ts',
   'test/process/thread-priority.test.ts',
   'packages/verify/test/{claims,feed,http,package,webhooks,jwks-hammer,pack}.test.ts',
