@@ -1,17 +1,22 @@
-// Two things made once per test run, for every file:
+// Three things made once per test run, for every file:
 // - On the embedded engine (no TEST_DATABASE_URL), an image of a new migrated database: each test database
 //   starts as a copy of it (test/helpers/database.ts) instead of paying initdb's two seconds of CPU.
+// - On PostgreSQL, a migrated database the test apps' databases are made from (CREATE DATABASE … TEMPLATE),
+//   instead of each running every migration again: the same start as the embedded image's. The databases of
+//   the command line and of server processes are still made empty, and migrated by them.
 // - Tests that start the server or the command line as processes of their own run them from JavaScript compiled
 //   once per test run when LATCHKEY_TEST_BUILD=1 (bundled as `npm run build` does): node starts the bundle in a
 //   fraction of the time tsx takes to transpile the sources at every start, and those tests start hundreds of processes. LATCHKEY_TEST_BUILD=dist
 //   uses the build `npm run build` has just made instead (CI, which builds first). Without it (a developer
 //   running a file or two), they run the sources through tsx.
 import { spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import pg from 'pg';
 import type { TestProject } from 'vitest/node';
-import { createEmbeddedImage } from '../src/db/client.js';
+import { createEmbeddedImage, openDatabase } from '../src/db/client.js';
 import { ROOT } from './helpers/server-process.js';
 
 declare module 'vitest' {
@@ -20,20 +25,23 @@ declare module 'vitest' {
     builtSources: string;
     /** The file holding the embedded engine's image of a new migrated database; empty on PostgreSQL. */
     embeddedImage: string;
+    /** On PostgreSQL, the name of a migrated database to make the test apps' databases from; empty on the embedded engine. */
+    postgresTemplate: string;
   }
 }
 
 // With both engines in one run (vitest.config.ts), this runs once per project: what is made is made once.
-const teardown: (() => void)[] = [];
-let made: { image?: Promise<string>; build?: string } = {};
+const teardown: (() => void | Promise<void>)[] = [];
+let made: { image?: Promise<string>; template?: Promise<string>; build?: string } = {};
 
 export default async function setup(project: TestProject) {
   // A project's env (the embedded one sets TEST_DATABASE_URL to '') wins over the run's.
   const onPostgres = project.config.env?.TEST_DATABASE_URL ?? process.env.TEST_DATABASE_URL;
   project.provide('embeddedImage', onPostgres ? '' : await (made.image ??= makeImage()));
+  project.provide('postgresTemplate', onPostgres ? await (made.template ??= makeTemplate(onPostgres)) : '');
   project.provide('builtSources', (made.build ??= builtSources()));
-  return () => {
-    for (const step of teardown.splice(0)) step();
+  return async () => {
+    for (const step of teardown.splice(0)) await step();
     made = {};
   };
 }
@@ -44,6 +52,35 @@ async function makeImage(): Promise<string> {
   const file = join(dir, 'migrated.tar');
   writeFileSync(file, Buffer.from(await (await createEmbeddedImage()).arrayBuffer()));
   return file;
+}
+
+async function makeTemplate(adminUrl: string): Promise<string> {
+  const name = `latchkey_test_template_${randomBytes(6).toString('hex')}`;
+  const admin = async (query: string) => {
+    const client = new pg.Client({ connectionString: adminUrl });
+    await client.connect();
+    try {
+      await client.query(query);
+    } finally {
+      await client.end();
+    }
+  };
+  const drop = () => admin(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+  await admin(`CREATE DATABASE ${name}`);
+  const url = new URL(adminUrl);
+  url.pathname = `/${name}`;
+  // Two connections: migrate() holds one for its advisory lock while the migrations run on the other.
+  const database = await openDatabase({ databaseUrl: url.toString(), dataDir: '', poolSize: 2 });
+  try {
+    await database.migrate();
+  } catch (err) {
+    await database.close();
+    await drop();
+    throw err;
+  }
+  await database.close();
+  teardown.push(drop);
+  return name;
 }
 
 function builtSources(): string {

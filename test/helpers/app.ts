@@ -72,7 +72,7 @@ export interface TestAppOptions {
 
 /** Latchkey on a fresh real database (PostgreSQL with TEST_DATABASE_URL, else embedded), driven through inject. */
 export async function startTestApp(options: TestAppOptions = {}): Promise<TestApp> {
-  const database = options.database ?? (await createTestDatabase());
+  const database = options.database ?? (await createTestDatabase({ migrated: true }));
   const clock = options.clock ?? createTestClock();
   const logs: string[] = [];
   const sink = new Writable({
@@ -266,7 +266,7 @@ export function useTwoInstances(): { a: TestApp; b: TestApp } {
   let a: TestApp | undefined;
   let b: TestApp | undefined;
   beforeAll(async () => {
-    database = await createTestDatabase();
+    database = await createTestDatabase({ migrated: true });
     const clock = createTestClock();
     a = await startTestApp({ database, clock });
     b = await startTestApp({ database, clock });

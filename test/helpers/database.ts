@@ -15,15 +15,18 @@ export interface TestDatabase {
 }
 
 /**
- * A fresh, empty database for one test file: a new database on the PostgreSQL server named by
- * TEST_DATABASE_URL, or nothing (the caller then uses an embedded PGlite database).
+ * A fresh database for one test file: a new database on the PostgreSQL server named by TEST_DATABASE_URL,
+ * or nothing (the caller then uses an embedded PGlite database, a copy of the run's migrated image).
+ * On PostgreSQL it is empty, unless `migrated`: then a copy of the run's migrated template
+ * (test/global-setup.ts), as the embedded engine's start from its image; Latchkey then finds no migration to run.
  */
-export async function createTestDatabase(): Promise<TestDatabase> {
+export async function createTestDatabase(options: { migrated?: boolean } = {}): Promise<TestDatabase> {
   const adminUrl = process.env.TEST_DATABASE_URL;
   const secretKey = randomBytes(32).toString('base64url');
   if (!adminUrl) return { url: undefined, engine: 'pglite', secretKey, image: await embeddedImage(), drop: async () => {} };
   const name = `latchkey_test_${randomBytes(6).toString('hex')}`;
-  await withClient(adminUrl, (c) => c.query(`CREATE DATABASE ${name}`));
+  const template = options.migrated ? inject('postgresTemplate') : '';
+  await withClient(adminUrl, (c) => c.query(`CREATE DATABASE ${name}${template ? ` TEMPLATE ${template}` : ''}`));
   const url = new URL(adminUrl);
   url.pathname = `/${name}`;
   return {
