@@ -60,8 +60,8 @@ export async function liveBrowserSession(
   const named = openBrowserSession(deps.pageKey, cookie);
   if (!named) return undefined;
   // Taken before the read: a change of the user committed meanwhile makes what it reads stale.
-  const readAt = deps.clock.now().getTime();
-  const live = await selectLiveSessionOf(deps.db, named.sessionId, named.userId, deps.clock.now());
+  const now = deps.clock.now();
+  const live = await selectLiveSessionOf(deps.db, named.sessionId, named.userId, now);
   if (!live) return undefined;
   const amr = live.amr ?? PASSWORD_AMR;
   const session = {
@@ -72,7 +72,7 @@ export async function liveBrowserSession(
     authTime: Math.floor(live.createdAt.getTime() / 1000),
     expiresAt: live.expiresAt.getTime(),
   };
-  deps.knownSessions?.cache.set(session.user.id, session.sessionId, session, readAt);
+  deps.knownSessions?.cache.set(session.user.id, session.sessionId, session, now.getTime());
   return session;
 }
 

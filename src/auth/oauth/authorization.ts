@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { Clock } from '../../core/clock.js';
+import { epochSeconds, type Clock } from '../../core/clock.js';
 import type { Db } from '../../db/client.js';
 import { hasSecondFactor } from '../../db/queries/mfa.js';
 import { selectConsent, upsertConsent, type OAuthClientRow } from '../../db/queries/oauth.js';
@@ -141,7 +141,7 @@ export function issueAuthorizationCode(deps: { clock: Clock; oauthCodeKey: Buffe
     authTime: session.authTime,
     amr: [...session.amr],
     sessionId: randomUUID(),
-    expiresAt: Math.floor(deps.clock.now().getTime() / 1000) + CODE_TTL_SECONDS,
+    expiresAt: epochSeconds(deps.clock.now()) + CODE_TTL_SECONDS,
   });
 }
 

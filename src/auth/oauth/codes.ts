@@ -10,6 +10,8 @@ import { deriveKey, open, SealOpenError, seal } from '../../core/secret-box.js';
  */
 
 export const CODE_TTL_SECONDS = 60;
+// A sealed code carrying the longest nonce a request may send (512 characters, each escaped in JSON at worst) is under 5,000.
+export const MAX_CODE_LENGTH = 8192;
 const CONTEXT = 'latchkey oauth authorization code v1';
 
 /** The key codes are sealed under, derived from SECRET_KEY. */

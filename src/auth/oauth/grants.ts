@@ -9,7 +9,7 @@ import { signerFor } from '../sessions/access-tokens.js';
 import { prepareSession, revokeSession, rotateRefreshToken, sessionOpened, type SessionDeps } from '../sessions/sessions.js';
 import type { AuthenticatedServiceClient } from '../service-clients/service-clients.js';
 import { authorizationCodeUsed, openSessionForCode, spendAuthorizationCode, type OAuthClientRow } from '../../db/queries/oauth.js';
-import { openCode, redirectUriHash, type CodeGrant } from './codes.js';
+import { MAX_CODE_LENGTH, openCode, redirectUriHash, type CodeGrant } from './codes.js';
 import { oauthError } from './errors.js';
 import { signIdToken } from './id-tokens.js';
 
@@ -29,8 +29,6 @@ export interface TokenResponse {
 }
 
 const VERIFIER = /^[A-Za-z0-9._~-]{43,128}$/;
-// A sealed code carrying the longest nonce a request may send (512 characters, each escaped in JSON at worst) is under 5,000.
-export const MAX_CODE_LENGTH = 8192;
 
 const sameString = (a: string, b: string) => a.length === b.length && timingSafeEqual(Buffer.from(a), Buffer.from(b));
 const invalidGrant = (description: string) => oauthError('invalid_grant', description);

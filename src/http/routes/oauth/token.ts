@@ -5,7 +5,8 @@ import type { AccessTokenPolicy } from '../../../auth/sessions/access-tokens.js'
 import { Type } from 'typebox';
 import { authenticateClient, type AuthenticatedClient } from '../../../auth/oauth/client-auth.js';
 import { oauthError } from '../../../auth/oauth/errors.js';
-import { clientCredentialsToken, exchangeCode, MAX_CODE_LENGTH, refreshForClient } from '../../../auth/oauth/grants.js';
+import { MAX_CODE_LENGTH } from '../../../auth/oauth/codes.js';
+import { clientCredentialsToken, exchangeCode, refreshForClient } from '../../../auth/oauth/grants.js';
 import { introspectToken, revokeClientToken } from '../../../auth/oauth/introspection.js';
 import { authenticateServiceClient, namesServiceClient, SERVICE_SCOPES } from '../../../auth/service-clients/service-clients.js';
 import type { Deps } from '../../../deps.js';
