@@ -77,15 +77,20 @@ export async function appUnderHost(options: TestAppOptions = {}): Promise<{ t: T
   return { t, base };
 }
 
+/** What the page's Content Security Policy refuses from now on, as Chromium reports it on the console (a list that grows). */
+export function refusedByCsp(page: Page): string[] {
+  const blocked: string[] = [];
+  page.on('console', (m) => {
+    if (/Content.Security.Policy/i.test(m.text())) blocked.push(m.text());
+  });
+  return blocked;
+}
+
 /** A page of Chromium signed in as a new admin at aal2 (the console's gate), and what the CSP refused on it. */
 export async function adminPage(t: TestApp, browser: Browser, base: string): Promise<{ page: Page; blocked: string[] }> {
   const admin = await adminBrowser(t);
   const context = await browser.newContext();
   await context.addCookies([...admin.jar].map(([name, value]) => ({ name, value, url: base, httpOnly: true, sameSite: 'Lax' as const })));
   const page = await context.newPage();
-  const blocked: string[] = [];
-  page.on('console', (m) => {
-    if (/Content.Security.Policy/i.test(m.text())) blocked.push(m.text());
-  });
-  return { page, blocked };
+  return { page, blocked: refusedByCsp(page) };
 }

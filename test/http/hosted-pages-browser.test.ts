@@ -2,7 +2,7 @@ import { Secret, TOTP } from 'otpauth';
 import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { GOOD_PASSWORD, signUp, uniqueEmail, type TestApp } from '../helpers/app.js';
-import { accessibilityViolations, adminPage, appUnderHost, BROWSER_HOST, chromiumMissing, launchChromium, screenshots } from '../helpers/chromium.js';
+import { accessibilityViolations, adminPage, appUnderHost, BROWSER_HOST, chromiumMissing, launchChromium, refusedByCsp, screenshots } from '../helpers/chromium.js';
 import { freePort } from '../helpers/services.js';
 import { anyOf, describeUnless, ON_POSTGRES } from '../helpers/skip.js';
 import { eq } from 'drizzle-orm';
@@ -41,10 +41,7 @@ describeUnless(anyOf(noChromium, ON_POSTGRES))('the hosted pages in Chromium', (
   it('signs in with the keyboard, shows the account, renames it and signs out; no serious accessibility violation on the way', async () => {
     const user = await signUp(t, { name: 'Ada Lovelace' });
     const page = await browser.newPage();
-    const blocked: string[] = [];
-    page.on('console', (m) => {
-      if (/Content.Security.Policy/i.test(m.text())) blocked.push(m.text());
-    });
+    const blocked = refusedByCsp(page);
     await page.goto(`${base}/account`);
     expect(new URL(page.url()).pathname, 'signed out: sent to sign in').toBe('/login');
     expect(await accessibilityViolations(page)).toEqual([]);
@@ -343,10 +340,7 @@ describeUnless(anyOf(noChromium, ON_POSTGRES))('the hosted pages in Chromium', (
   it('walks the console as an admin with a second factor: the overview, then a webhook whose dead delivery is replayed', async () => {
     const user = await signUp(t, { name: 'Console Admin' });
     const page = await browser.newPage();
-    const blocked: string[] = [];
-    page.on('console', (m) => {
-      if (/Content.Security.Policy/i.test(m.text())) blocked.push(m.text());
-    });
+    const blocked = refusedByCsp(page);
     const signInWith = async (code?: () => string) => {
       await page.goto(`${base}/login?return_to=%2Fadmin`);
       await page.getByLabel('Email').fill(user.email);

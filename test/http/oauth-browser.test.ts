@@ -7,7 +7,7 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import { createOAuthClient } from '../../src/auth/oauth/clients.js';
 import type { OAuthClientCredentials } from '../../src/auth/oauth/clients.js';
 import { signUp, type SignedUp, type TestApp } from '../helpers/app.js';
-import { accessibilityViolations, appUnderHost, chromiumMissing, launchChromium, screenshots } from '../helpers/chromium.js';
+import { accessibilityViolations, appUnderHost, chromiumMissing, launchChromium, refusedByCsp, screenshots } from '../helpers/chromium.js';
 import { anyOf, describeUnless, ON_POSTGRES } from '../helpers/skip.js';
 
 // The OpenID Provider's pages in a real browser (Debian's Chromium, driven by playwright-core): an application on
@@ -26,7 +26,7 @@ describeUnless(anyOf(noChromium, ON_POSTGRES))('the OpenID Provider\'s pages in 
   let client: OAuthClientCredentials;
   let user: SignedUp;
   let page: Page;
-  const blocked: string[] = [];
+  let blocked: string[] = [];
   const verifier = randomBytes(32).toString('base64url');
 
   beforeAll(async () => {
@@ -43,9 +43,7 @@ describeUnless(anyOf(noChromium, ON_POSTGRES))('the OpenID Provider\'s pages in 
     user = await signUp(t);
     browser = await launchChromium();
     page = await (await browser.newContext()).newPage();
-    page.on('console', (m) => {
-      if (/Content.Security.Policy/i.test(m.text())) blocked.push(m.text());
-    });
+    blocked = refusedByCsp(page);
   });
   afterAll(async () => {
     await browser?.close();
