@@ -14,9 +14,9 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import pg from 'pg';
 import type { TestProject } from 'vitest/node';
 import { createEmbeddedImage, openDatabase } from '../src/db/client.js';
+import { withClient } from './helpers/database.js';
 import { ROOT } from './helpers/server-process.js';
 
 declare module 'vitest' {
@@ -56,15 +56,7 @@ async function makeImage(): Promise<string> {
 
 async function makeTemplate(adminUrl: string): Promise<string> {
   const name = `latchkey_test_template_${randomBytes(6).toString('hex')}`;
-  const admin = async (query: string) => {
-    const client = new pg.Client({ connectionString: adminUrl });
-    await client.connect();
-    try {
-      await client.query(query);
-    } finally {
-      await client.end();
-    }
-  };
+  const admin = (query: string) => withClient(adminUrl, async (c) => void (await c.query(query)));
   const drop = () => admin(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
   await admin(`CREATE DATABASE ${name}`);
   const url = new URL(adminUrl);
